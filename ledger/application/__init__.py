@@ -1,0 +1,1 @@
+"""The eventsourcing Application: record, sign, submit; the key store on disk."""

@@ -1,0 +1,110 @@
+"""Findings and reports: what a check found, never a bare boolean.
+
+Every finding has a stable code (listed in ``CODES`` with its severity and meaning), the
+position in the global log where it was found, the stream, a message a person can act on, and
+the evidence (expected vs found hashes, key ids, missing roles…).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Iterable, Mapping
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+# code -> (severity, what it means)
+CODES: Mapping[str, tuple[Severity, str]] = {
+    "NON_CANONICAL": (Severity.ERROR, "stored bytes are not the canonical encoding"),
+    "ENVELOPE_MISMATCH": (Severity.ERROR, "stored id, version or topic disagree with the body"),
+    "SCHEMA_VIOLATION": (Severity.ERROR, "the event body does not match its JSON Schema"),
+    "UNKNOWN_EVENT_TYPE": (Severity.ERROR, "the event type is not one this ledger knows"),
+    "CHAIN_BROKEN": (Severity.ERROR, "prev does not match the hash of the stream's previous event"),
+    "SEQUENCE_GAP": (Severity.ERROR, "a stream's event numbers skip or repeat"),
+    "POSITION_GAP": (Severity.ERROR, "global log positions skip or repeat"),
+    "LEDGER_MISMATCH": (Severity.ERROR, "the event names another ledger"),
+    "GENESIS_MISSING": (Severity.ERROR, "the log does not start with the ledger's genesis"),
+    "SIGNATURE_INVALID": (Severity.ERROR, "a signature does not verify"),
+    "SIGNER_UNKNOWN": (Severity.ERROR, "a signer is not in the roster at that position"),
+    "KEY_REVOKED": (Severity.ERROR, "a signer's key was revoked before that position"),
+    "SIGNER_NOT_ATTENDEE": (Severity.ERROR, "someone signed who is not listed as present"),
+    "ATTENDEE_UNSIGNED": (Severity.ERROR, "someone listed as present did not sign"),
+    "NOT_AUTHORITY": (Severity.ERROR, "a roster or policy event is not signed by the authority"),
+    "PRESENCE_SHORT": (Severity.ERROR, "fewer people of the required roles than the policy needs"),
+    "ROLE_MISMATCH": (Severity.ERROR, "the event claims a role the roster does not give"),
+    "POLICY_MISMATCH": (Severity.ERROR, "the event names a policy other than the one in force"),
+    "SEAL_MISMATCH": (Severity.ERROR, "seal numbers checked differ from those on record"),
+    "COUNT_MISMATCH": (Severity.ERROR, "the count checked differs from the count on record"),
+    "CUSTODY_GAP": (Severity.ERROR, "the lot was handed over by someone who did not hold it"),
+    "TIME_REVERSED": (Severity.ERROR, "a step's occurred_at is before the lot's previous step"),
+    "DUPLICATE_EVENT": (Severity.ERROR, "the same event is stored twice"),
+    "ACKNOWLEDGED_VIOLATION": (Severity.WARNING, "a rule was broken and acknowledged on record"),
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing a check found, with what a person needs to act on it."""
+
+    code: str
+    message: str
+    position: int | None = None
+    stream: str | None = None
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.code not in CODES:
+            raise ValueError(f"unknown finding code {self.code}")
+
+    @property
+    def severity(self) -> Severity:
+        return CODES[self.code][0]
+
+    def at(self, position: int | None, stream: str | None) -> "Finding":
+        """Return this finding placed at a log position and stream."""
+        return Finding(self.code, self.message, position, stream, self.evidence)
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "severity": self.severity.value,
+            "position": self.position,
+            "stream": self.stream,
+            "message": self.message,
+            "evidence": dict(self.evidence),
+        }
+
+
+@dataclass
+class Report:
+    """The outcome of a verification: counts of what was checked and every finding."""
+
+    findings: list[Finding] = field(default_factory=list)
+    events: int = 0
+    streams: int = 0
+    signatures: int = 0
+
+    def extend(self, findings: Iterable[Finding]) -> None:
+        self.findings.extend(findings)
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity is Severity.ERROR]
+
+    @property
+    def intact(self) -> bool:
+        """True when no finding is an error (warnings, such as acknowledged violations, remain)."""
+        return not self.errors
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "intact": self.intact,
+            "events": self.events,
+            "streams": self.streams,
+            "signatures": self.signatures,
+            "findings": [f.to_data() for f in self.findings],
+        }

@@ -1,0 +1,151 @@
+"""Ed25519 keys and signatures through ``cryptography`` — pure: bytes in, bytes out.
+
+Private keys serialise as PEM PKCS#8, encrypted with the passphrase (``BestAvailableEncryption``).
+Public keys travel as one line of text, ``custody-ed25519 <64 lowercase hex>``; the key id is
+the SHA-256 of the raw 32 bytes. File reading and writing (and mode 0600) live in
+``ledger.application.keystore``; nothing here touches a disk.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+
+from ledger.core.digests import key_id
+from ledger.core.errors import InputError, KeyringError, VerificationFailed
+
+PUBLIC_KEY_PREFIX = "custody-ed25519"
+_PUBLIC_LINE = re.compile(PUBLIC_KEY_PREFIX + r" ([0-9a-f]{64})( [A-Za-z0-9][A-Za-z0-9._-]{0,63})?\n?")
+MIN_PASSPHRASE = 8
+MAX_PASSPHRASE = 1024
+
+
+@dataclass(frozen=True)
+class PublicKey:
+    """A raw Ed25519 public key with its id and text form."""
+
+    raw: bytes
+
+    def __post_init__(self) -> None:
+        if len(self.raw) != 32:
+            raise InputError(f"an Ed25519 public key is 32 bytes, got {len(self.raw)}")
+
+    @property
+    def id(self) -> str:
+        return key_id(self.raw)
+
+    @property
+    def hex(self) -> str:
+        return self.raw.hex()
+
+    def format(self, label: str | None = None) -> str:
+        """Return the one-line text form (optionally naming its person), ending in a newline."""
+        return f"{PUBLIC_KEY_PREFIX} {self.raw.hex()}{' ' + label if label else ''}\n"
+
+    @classmethod
+    def parse(cls, text: str) -> tuple["PublicKey", str | None]:
+        """Parse the one-line text form into (key, label); anything else is refused."""
+        match = _PUBLIC_LINE.fullmatch(text)
+        if not match:
+            raise InputError(
+                f"not a custody public key: expected '{PUBLIC_KEY_PREFIX} <64 lowercase hex> [person]'"
+            )
+        label = match.group(2)
+        return cls(bytes.fromhex(match.group(1))), label[1:] if label else None
+
+    @classmethod
+    def from_hex(cls, text: str) -> "PublicKey":
+        """Parse the 64-hex-digit form stored in enrolment events."""
+        if not isinstance(text, str) or not re.fullmatch(r"[0-9a-f]{64}", text):
+            raise InputError("public key must be 64 lowercase hex digits")
+        return cls(bytes.fromhex(text))
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """An Ed25519 private key. Its repr never shows key material."""
+
+    _key: Ed25519PrivateKey
+
+    def __repr__(self) -> str:
+        return f"SigningKey(key_id={self.public_key.id[:16]}…)"
+
+    @classmethod
+    def generate(cls) -> "SigningKey":
+        """Return a fresh random key."""
+        return cls(Ed25519PrivateKey.generate())
+
+    @classmethod
+    def from_seed(cls, seed: bytes) -> "SigningKey":
+        """Return the key for a 32-byte seed (test vectors and benchmarks only)."""
+        return cls(Ed25519PrivateKey.from_private_bytes(seed))
+
+    @property
+    def public_key(self) -> PublicKey:
+        return PublicKey(
+            self._key.public_key().public_bytes(
+                serialization.Encoding.Raw, serialization.PublicFormat.Raw
+            )
+        )
+
+    def sign(self, digest: bytes) -> bytes:
+        """Return the 64-byte Ed25519 signature of ``digest``."""
+        return self._key.sign(digest)
+
+    def to_pkcs8(self, passphrase: bytes | None) -> bytes:
+        """Serialise as PEM PKCS#8, encrypted unless ``passphrase`` is None."""
+        if passphrase is None:
+            encryption: serialization.KeySerializationEncryption = serialization.NoEncryption()
+        else:
+            check_new_passphrase(passphrase)
+            encryption = serialization.BestAvailableEncryption(passphrase)
+        return self._key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+        )
+
+    @classmethod
+    def from_pkcs8(cls, pem: bytes, passphrase: bytes | None, *, source: str) -> "SigningKey":
+        """Load PEM PKCS#8; ``source`` names the file in errors (never the passphrase)."""
+        encrypted = b"ENCRYPTED PRIVATE KEY" in pem
+        if encrypted and passphrase is None:
+            raise KeyringError(f"key file {source} is encrypted: a passphrase is needed")
+        try:
+            key = serialization.load_pem_private_key(pem, passphrase if encrypted else None)
+        except ValueError:
+            if encrypted:
+                raise KeyringError(
+                    f"wrong passphrase for key file {source} (or the file is damaged)"
+                ) from None
+            raise KeyringError(f"key file {source} is not a PEM PKCS#8 private key") from None
+        except TypeError:
+            raise KeyringError(f"key file {source} could not be decrypted") from None
+        if not isinstance(key, Ed25519PrivateKey):
+            raise KeyringError(f"key file {source} holds a {type(key).__name__}, not Ed25519")
+        return cls(key)
+
+
+def check_new_passphrase(passphrase: bytes) -> None:
+    """Refuse passphrases too short to protect a key, or too long to be sane input."""
+    if len(passphrase) < MIN_PASSPHRASE:
+        raise KeyringError(f"passphrase is shorter than {MIN_PASSPHRASE} characters")
+    if len(passphrase) > MAX_PASSPHRASE:
+        raise KeyringError(f"passphrase is longer than {MAX_PASSPHRASE} characters")
+
+
+def verify(public_key: PublicKey, digest: bytes, signature: bytes) -> None:
+    """Verify an Ed25519 signature; raise :class:`VerificationFailed`, never return False."""
+    if not isinstance(signature, bytes) or len(signature) != 64:
+        raise VerificationFailed(f"signature by key {public_key.id[:16]} is not 64 bytes")
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key.raw).verify(signature, digest)
+    except InvalidSignature:
+        raise VerificationFailed(
+            f"signature does not verify with key {public_key.id[:16]}"
+        ) from None

@@ -1,0 +1,125 @@
+"""The presence policy as data, and its evaluation as a pure function.
+
+A policy names, per step type (``"*"`` for every step without its own entry), requirements
+of the form "at least N people whose roster role is one of R". Each person counts once, with
+the role the roster gives them — never the role an event claims. The verdict lists exactly
+which requirement is short, by how many, and who was counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from ledger.core.errors import InputError
+
+ROLES = ("police", "staff", "inspector", "authority")
+ANY_STEP = "*"
+
+
+@dataclass(frozen=True)
+class Requirement:
+    roles: tuple[str, ...]
+    at_least: int
+
+    def describe(self) -> str:
+        return f"{self.at_least} {' or '.join(self.roles)}"
+
+
+@dataclass(frozen=True)
+class PresencePolicy:
+    """A versioned presence policy: requirements per step type."""
+
+    id: str
+    version: int
+    steps: Mapping[str, tuple[Requirement, ...]]
+    description: str = ""
+
+    def requirements(self, step_type: str) -> tuple[Requirement, ...]:
+        """Return the requirements for ``step_type`` (falling back to ``"*"``)."""
+        if step_type in self.steps:
+            return self.steps[step_type]
+        return self.steps.get(ANY_STEP, ())
+
+    @property
+    def ref(self) -> dict[str, Any]:
+        """The ``{"id", "version"}`` reference events carry."""
+        return {"id": self.id, "version": self.version}
+
+    def to_data(self) -> dict[str, Any]:
+        """Return the policy as plain data (the format in ``schemas/policy.schema.json``)."""
+        return {
+            "id": self.id,
+            "version": self.version,
+            "description": self.description,
+            "steps": {
+                step: {"require": [{"roles": list(r.roles), "at_least": r.at_least} for r in reqs]}
+                for step, reqs in self.steps.items()
+            },
+        }
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> "PresencePolicy":
+        """Build a policy from schema-valid data; re-check what a schema cannot say."""
+        steps: dict[str, tuple[Requirement, ...]] = {}
+        for step, entry in data["steps"].items():
+            reqs = []
+            for req in entry["require"]:
+                roles = tuple(req["roles"])
+                unknown = [r for r in roles if r not in ROLES]
+                if unknown:
+                    raise InputError(f"policy step {step!r} names unknown role(s) {unknown}")
+                reqs.append(Requirement(roles, int(req["at_least"])))
+            steps[step] = tuple(reqs)
+        return cls(
+            id=data["id"],
+            version=int(data["version"]),
+            steps=steps,
+            description=data.get("description", ""),
+        )
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    requirement: Requirement
+    counted: tuple[str, ...]  # person ids who satisfied this requirement's roles
+
+    @property
+    def missing(self) -> int:
+        return self.requirement.at_least - len(self.counted)
+
+    def describe(self) -> str:
+        who = ", ".join(self.counted) or "nobody"
+        return (
+            f"needs {self.requirement.describe()}, has {len(self.counted)} ({who}): "
+            f"{self.missing} missing"
+        )
+
+
+@dataclass(frozen=True)
+class PresenceVerdict:
+    """What a policy says of the people present at one step."""
+
+    policy: Mapping[str, Any]
+    step_type: str
+    present: Mapping[str, str]  # person id -> roster role
+    shortfalls: tuple[Shortfall, ...] = field(default=())
+
+    @property
+    def met(self) -> bool:
+        return not self.shortfalls
+
+    def describe(self) -> str:
+        if self.met:
+            return f"presence policy {self.policy['id']} v{self.policy['version']} met"
+        return "; ".join(s.describe() for s in self.shortfalls)
+
+
+def evaluate(policy: PresencePolicy, step_type: str, present: Mapping[str, str]) -> PresenceVerdict:
+    """Judge the people ``present`` (person id -> roster role) against ``policy``."""
+    shortfalls = []
+    for req in policy.requirements(step_type):
+        counted = tuple(sorted(pid for pid, role in present.items() if role in req.roles))
+        if len(counted) < req.at_least:
+            shortfalls.append(Shortfall(req, counted))
+    return PresenceVerdict(policy.ref, step_type, dict(present), tuple(shortfalls))

@@ -1,0 +1,37 @@
+"""The roster: who is enrolled, with which role and key — as a pure fold over events.
+
+Roles counted by the presence policy come from here, never from what an event claims.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from ledger.core.keys import PublicKey
+
+
+@dataclass(frozen=True)
+class Member:
+    """One enrolled person as the roster knows them at some position."""
+
+    person_id: str
+    name: str
+    role: str
+    unit: str
+    public_key: PublicKey
+    revoked: bool = False
+
+
+def member_from(person: Mapping[str, Any]) -> Member:
+    """Build a member from the ``person`` map of a genesis or enrolment body."""
+    return Member(
+        person_id=person["id"],
+        name=person["name"],
+        role=person["role"],
+        unit=person["unit"],
+        public_key=PublicKey.from_hex(person["public_key"]),
+    )
+
+
+Lookup = Callable[[str], "Member | None"]

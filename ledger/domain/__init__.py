@@ -1,0 +1,1 @@
+"""Aggregates and events on the eventsourcing library: Ledger, Person, Lot."""

@@ -1,0 +1,1 @@
+"""Backend selection (SQLite default, PostgreSQL) and the canonical msgpack transcoder."""

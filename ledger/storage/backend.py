@@ -1,0 +1,67 @@
+"""Turn ``--db`` (a SQLite path or a postgresql:// URL) into the library's environment.
+
+The PostgreSQL driver is imported by the library only when that backend is chosen, so an
+officer's command on SQLite does not pay psycopg's start-up time.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+from ledger.core.errors import InputError, StorageError
+
+DEFAULT_DB = "custody.db"
+TRANSCODER = "ledger.storage.transcoder:MsgpackTranscoder"
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A chosen backend: what to show a person, and the library environment to open it."""
+
+    label: str
+    env: dict[str, str]
+    sqlite_path: str | None = None
+
+    @property
+    def exists(self) -> bool:
+        return self.sqlite_path is None or os.path.exists(self.sqlite_path)
+
+
+def select_backend(db: str | None) -> Backend:
+    """Return the backend for ``db`` (None means ``./custody.db``)."""
+    db = db or DEFAULT_DB
+    common = {"TRANSCODER_TOPIC": TRANSCODER, "ORIGINATOR_ID_TYPE": "text"}
+    if db.startswith(("postgresql://", "postgres://")):
+        return _postgres(db, common)
+    if "://" in db:
+        raise InputError(f"--db {db.split('://')[0]}:// is not supported; use a file path or postgresql://")
+    if os.path.isdir(db):
+        raise StorageError(f"--db {db} is a directory; give a file path such as {db}/custody.db")
+    return Backend(
+        label=db,
+        env={**common, "PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": db,
+             "SQLITE_LOCK_TIMEOUT": "10"},
+        sqlite_path=db,
+    )
+
+
+def _postgres(url: str, common: dict[str, str]) -> Backend:
+    parts = urlsplit(url)
+    dbname = parts.path.lstrip("/")
+    if not dbname:
+        raise InputError("a postgresql:// URL must name a database, e.g. postgresql://localhost/custody")
+    env = {
+        **common,
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": unquote(dbname),
+        "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(parts.port or 5432),
+        "POSTGRES_USER": unquote(parts.username or os.environ.get("PGUSER", "postgres")),
+        # A password belongs in PGPASSWORD, not on the command line; the URL form still works.
+        "POSTGRES_PASSWORD": unquote(parts.password or os.environ.get("PGPASSWORD", "")),
+        "POSTGRES_CONNECT_TIMEOUT": "10",
+    }
+    label = f"postgresql://{parts.hostname or '127.0.0.1'}:{parts.port or 5432}/{dbname}"
+    return Backend(label=label, env=env)
