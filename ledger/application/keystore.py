@@ -1,7 +1,13 @@
 """Key files on disk: encrypted PEM PKCS#8, mode 0600, naming the person they belong to.
 
-A private key file is one line ``custody-person: <id>`` (RFC 7468 explanatory text, which PEM
-readers skip) followed by the PEM block. The public key goes beside it in ``<file>.pub``.
+A private key file is RFC 7468 explanatory text (which PEM readers skip) and a PEM block::
+
+    custody-person: P-001
+    custody-kdf: scrypt log2n=15 r=8 p=1 salt=<32 hex>      (only when encrypted)
+    -----BEGIN ENCRYPTED PRIVATE KEY-----
+
+The scrypt line says how the passphrase was stretched into the PKCS#8 password (see
+``ledger.core.keys.stretch``). The public key goes beside it in ``<file>.pub``.
 Passphrases arrive as bytes from the CLI; they are never logged nor put in an error.
 """
 
@@ -14,10 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ledger.core.errors import InputError, KeyringError
-from ledger.core.keys import PublicKey, SigningKey
+from ledger.core.keys import KDF_LOG2_N, PublicKey, SigningKey, check_new_passphrase, stretch
 
 MAX_KEY_FILE = 64 * 1024
-_HEADER = re.compile(rb"custody-person: ([A-Za-z0-9][A-Za-z0-9._-]{0,63})\n")
+_HEADER = re.compile(
+    rb"custody-person: ([A-Za-z0-9][A-Za-z0-9._-]{0,63})\n"
+    rb"(?:custody-kdf: scrypt log2n=([0-9]{2}) r=8 p=1 salt=([0-9a-f]{32})\n)?"
+)
 
 
 @dataclass(frozen=True)
@@ -34,19 +43,49 @@ def write_key_pair(path: Path, person_id: str, key: SigningKey, passphrase: byte
     for existing in (path, pub_path):
         if existing.exists():
             raise KeyringError(f"{existing} already exists; choose another --out or move it away")
-    pem = key.to_pkcs8(passphrase)
+    header = f"custody-person: {person_id}\n".encode()
+    if passphrase is None:
+        pem = key.to_pkcs8(None)
+    else:
+        check_new_passphrase(passphrase)
+        salt = os.urandom(16)
+        header += f"custody-kdf: scrypt log2n={KDF_LOG2_N} r=8 p=1 salt={salt.hex()}\n".encode()
+        pem = key.to_pkcs8(stretch(passphrase, salt))
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except OSError as exc:
         raise KeyringError(f"cannot create key file {path}: {exc.strerror}") from None
     with os.fdopen(fd, "wb") as out:
-        out.write(f"custody-person: {person_id}\n".encode() + pem)
+        out.write(header + pem)
     pub_path.write_text(key.public_key.format(person_id), encoding="ascii")
     return pub_path
 
 
-def read_key_file(path: Path) -> tuple[str, bytes]:
-    """Return (person id, PEM bytes) from a private key file, checking size and permissions."""
+@dataclass(frozen=True)
+class KeyFile:
+    """A private key file as read from disk, still locked."""
+
+    path: Path
+    person_id: str
+    pem: bytes
+    kdf: tuple[int, bytes] | None  # (log2 n, salt) when encrypted
+
+    @property
+    def encrypted(self) -> bool:
+        return self.kdf is not None
+
+    def unlock(self, passphrase: bytes | None) -> Signer:
+        """Return the signer; a wrong passphrase is a KeyringError naming this file."""
+        if self.kdf is None:
+            return Signer(self.person_id, SigningKey.from_pkcs8(self.pem, None, source=str(self.path)))
+        if passphrase is None:
+            raise KeyringError(f"key file {self.path} is encrypted: a passphrase is needed")
+        password = stretch(passphrase, self.kdf[1], self.kdf[0])
+        return Signer(self.person_id, SigningKey.from_pkcs8(self.pem, password, source=str(self.path)))
+
+
+def read_key_file(path: Path) -> KeyFile:
+    """Read a private key file, checking its size, permissions and header."""
     data = _read_bounded(path, "key file")
     mode = stat.S_IMODE(os.stat(path).st_mode)
     if mode & 0o077:
@@ -56,18 +95,11 @@ def read_key_file(path: Path) -> tuple[str, bytes]:
     match = _HEADER.match(data)
     if not match:
         raise KeyringError(f"{path} is not a custody key file (no 'custody-person:' line)")
-    return match.group(1).decode("ascii"), data[match.end():]
-
-
-def load_signer(path: Path, passphrase: bytes | None) -> Signer:
-    """Unlock a private key file and return its person's signer."""
-    person_id, pem = read_key_file(path)
-    return Signer(person_id, SigningKey.from_pkcs8(pem, passphrase, source=str(path)))
-
-
-def is_encrypted(path: Path) -> bool:
-    """Whether the key file at ``path`` needs a passphrase."""
-    return b"ENCRYPTED PRIVATE KEY" in read_key_file(path)[1]
+    pem = data[match.end():]
+    kdf = (int(match.group(2)), bytes.fromhex(match.group(3).decode())) if match.group(2) else None
+    if (kdf is not None) != pem.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----"):
+        raise KeyringError(f"key file {path} is damaged: its scrypt line and PEM block disagree")
+    return KeyFile(path, match.group(1).decode("ascii"), pem, kdf)
 
 
 def read_public_key(path: Path) -> tuple[PublicKey, str | None]:

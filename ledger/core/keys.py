@@ -1,6 +1,8 @@
 """Ed25519 keys and signatures through ``cryptography`` — pure: bytes in, bytes out.
 
-Private keys serialise as PEM PKCS#8, encrypted with the passphrase (``BestAvailableEncryption``).
+Private keys serialise as PEM PKCS#8 (PBES2, AES-256-CBC). ``cryptography`` derives that
+encryption key with only OpenSSL's 2,048 PBKDF2 rounds, so the passphrase is first stretched
+with scrypt (:func:`stretch`, N=2**15, r=8, p=1) and the result is the PKCS#8 password.
 Public keys travel as one line of text, ``custody-ed25519 <64 lowercase hex>``; the key id is
 the SHA-256 of the raw 32 bytes. File reading and writing (and mode 0600) live in
 ``ledger.application.keystore``; nothing here touches a disk.
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -17,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from ledger.core.digests import key_id
 from ledger.core.errors import InputError, KeyringError, VerificationFailed
@@ -25,6 +29,17 @@ PUBLIC_KEY_PREFIX = "custody-ed25519"
 _PUBLIC_LINE = re.compile(PUBLIC_KEY_PREFIX + r" ([0-9a-f]{64})( [A-Za-z0-9][A-Za-z0-9._-]{0,63})?\n?")
 MIN_PASSPHRASE = 8
 MAX_PASSPHRASE = 1024
+KDF_LOG2_N = 15
+KDF_LOG2_N_RANGE = range(14, 21)  # refuse files that would make us spend absurd work
+
+
+def stretch(passphrase: bytes, salt: bytes, log2_n: int = KDF_LOG2_N) -> bytes:
+    """Stretch a passphrase with scrypt (r=8, p=1) into the PKCS#8 password, as hex bytes."""
+    if log2_n not in KDF_LOG2_N_RANGE:
+        raise KeyringError(f"scrypt cost 2**{log2_n} is outside 2**14 .. 2**20")
+    if len(salt) < 16:
+        raise KeyringError("scrypt salt must be at least 16 bytes")
+    return Scrypt(salt=salt, length=32, n=1 << log2_n, r=8, p=1).derive(passphrase).hex().encode()
 
 
 @dataclass(frozen=True)
@@ -99,25 +114,24 @@ class SigningKey:
         """Return the 64-byte Ed25519 signature of ``digest``."""
         return self._key.sign(digest)
 
-    def to_pkcs8(self, passphrase: bytes | None) -> bytes:
-        """Serialise as PEM PKCS#8, encrypted unless ``passphrase`` is None."""
-        if passphrase is None:
+    def to_pkcs8(self, password: bytes | None) -> bytes:
+        """Serialise as PEM PKCS#8, encrypted with ``password`` (from :func:`stretch`) if given."""
+        if password is None:
             encryption: serialization.KeySerializationEncryption = serialization.NoEncryption()
         else:
-            check_new_passphrase(passphrase)
-            encryption = serialization.BestAvailableEncryption(passphrase)
+            encryption = serialization.BestAvailableEncryption(password)
         return self._key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
         )
 
     @classmethod
-    def from_pkcs8(cls, pem: bytes, passphrase: bytes | None, *, source: str) -> "SigningKey":
+    def from_pkcs8(cls, pem: bytes, password: bytes | None, *, source: str) -> "SigningKey":
         """Load PEM PKCS#8; ``source`` names the file in errors (never the passphrase)."""
         encrypted = b"ENCRYPTED PRIVATE KEY" in pem
-        if encrypted and passphrase is None:
+        if encrypted and password is None:
             raise KeyringError(f"key file {source} is encrypted: a passphrase is needed")
         try:
-            key = serialization.load_pem_private_key(pem, passphrase if encrypted else None)
+            key = serialization.load_pem_private_key(pem, password if encrypted else None)
         except ValueError:
             if encrypted:
                 raise KeyringError(
@@ -149,3 +163,23 @@ def verify(public_key: PublicKey, digest: bytes, signature: bytes) -> None:
         raise VerificationFailed(
             f"signature does not verify with key {public_key.id[:16]}"
         ) from None
+
+
+def verify_batch(tasks: list[tuple[bytes, bytes, bytes]]) -> list[bool]:
+    """Check many (public key raw, digest, signature) triples; True where each verifies.
+
+    The verifier's worker processes run this; a malformed key or signature is simply False.
+    """
+    results = []
+    for raw, digest, signature in tasks:
+        try:
+            _public(raw).verify(signature, digest)
+            results.append(True)
+        except (InvalidSignature, ValueError):
+            results.append(False)
+    return results
+
+
+@lru_cache(maxsize=4096)
+def _public(raw: bytes) -> Ed25519PublicKey:
+    return Ed25519PublicKey.from_public_bytes(raw)

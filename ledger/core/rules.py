@@ -18,6 +18,9 @@ from ledger.core.findings import Finding
 from ledger.core.policy import PresencePolicy, evaluate
 from ledger.core.roster import Lookup, member_from
 
+# Signature results computed ahead of judging: (public key raw, digest, signature) -> valid.
+Verified = Mapping[tuple[bytes, bytes, bytes], bool]
+
 # Rule findings a step may carry on record with an explicit acknowledgement. Integrity
 # findings (signatures, chain, roster) can never be acknowledged away.
 ACKNOWLEDGEABLE = frozenset(
@@ -72,12 +75,12 @@ def judge_signatures(
     body: Mapping[str, Any],
     signatures: Mapping[str, bytes],
     lookup: Lookup,
-    verified: Mapping[str, bool] | None = None,
+    verified: Verified | None = None,
 ) -> tuple[dict[str, str], list[Finding]]:
     """Return (person id -> roster role of everyone who validly signed, findings).
 
-    ``verified`` may carry signature results computed elsewhere (in parallel); a signer
-    missing from it is verified here.
+    ``verified`` may carry results computed elsewhere (in parallel), keyed by the exact
+    (public key, digest, signature) triple; anything not in it is verified here.
     """
     present: dict[str, str] = {}
     findings: list[Finding] = []
@@ -101,7 +104,8 @@ def judge_signatures(
                 )
             )
             continue
-        ok = verified.get(person_id) if verified is not None else None
+        task = (member.public_key.raw, digest, signature)
+        ok = verified.get(task) if verified is not None else None
         if ok is None:
             try:
                 keys.verify(member.public_key, digest, signature)
@@ -123,7 +127,7 @@ def judge_signatures(
 
 
 def judge_attendance(
-    body: Mapping[str, Any], present: Mapping[str, str], lookup: Lookup
+    body: Mapping[str, Any], present: Mapping[str, str], signers: Iterable[str], lookup: Lookup
 ) -> list[Finding]:
     """Compare the attendees an event lists (with the roles it claims) to who validly signed."""
     findings: list[Finding] = []
@@ -139,7 +143,8 @@ def judge_attendance(
                     evidence={"person": person_id, "claimed": claimed, "roster": member.role},
                 )
             )
-    for person_id in sorted(set(listed) - set(present)):
+    # Someone whose signature is there but failed already has a finding of its own.
+    for person_id in sorted(set(listed) - set(signers)):
         findings.append(
             Finding(
                 "ATTENDEE_UNSIGNED",
@@ -265,7 +270,7 @@ def judge_event(
     lookup: Lookup,
     policy: PresencePolicy | None,
     lot: LotState | None,
-    verified: Mapping[str, bool] | None = None,
+    verified: Verified | None = None,
 ) -> tuple[dict[str, str], list[Finding]]:
     """Judge one schema-valid event: who validly signed it, and every rule it breaks.
 
@@ -301,6 +306,6 @@ def judge_event(
             )
         return present, findings
     assert policy is not None, "lot steps are judged against the policy in force"
-    findings.extend(judge_attendance(body, present, lookup))
+    findings.extend(judge_attendance(body, present, signatures, lookup))
     findings.extend(judge_step(lot, body, present, policy))
     return present, findings

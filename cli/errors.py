@@ -1,0 +1,43 @@
+"""Map the ledger's error tree to one-line messages and exit codes. No tracebacks for users."""
+
+from __future__ import annotations
+
+import click
+
+from ledger.core.errors import (
+    ConcurrentChange,
+    InputError,
+    KeyringError,
+    LedgerError,
+    PolicyViolation,
+    StorageError,
+    VerificationFailed,
+)
+
+# Exit codes, documented in `custody --help` and the README.
+EXIT_FINDINGS = 1  # verify found errors; a signature or hash did not verify
+EXIT_USAGE = 2  # bad input: a missing or malformed option, file or field
+EXIT_REFUSED = 3  # the step breaks a rule; nothing was written
+EXIT_KEY = 4  # key file missing or wrong passphrase
+EXIT_STORAGE = 5  # database missing, unreadable or not a ledger
+EXIT_CONFLICT = 6  # another writer changed the same stream first
+
+_CODES: list[tuple[type[LedgerError], int]] = [
+    (ConcurrentChange, EXIT_CONFLICT),
+    (PolicyViolation, EXIT_REFUSED),
+    (KeyringError, EXIT_KEY),
+    (StorageError, EXIT_STORAGE),
+    (InputError, EXIT_USAGE),
+    (VerificationFailed, EXIT_FINDINGS),
+]
+
+
+class LedgerFailure(click.ClickException):
+    """A LedgerError on its way to the terminal: 'error: <one line>' and its exit code."""
+
+    def __init__(self, error: LedgerError) -> None:
+        super().__init__(" ".join(str(error).split()))
+        self.exit_code = next((code for cls, code in _CODES if isinstance(error, cls)), 2)
+
+    def show(self, file=None) -> None:  # type: ignore[no-untyped-def]
+        click.echo(f"error: {self.message}", err=True)

@@ -1,0 +1,354 @@
+"""The ``custody`` command: parse, call the ledger, print. No business rules here."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import click
+
+from cli import render
+from cli.errors import EXIT_FINDINGS, LedgerFailure
+from cli.options import occurred_at, prompt_passphrase, read_passphrase_file, unlock_signers
+from ledger.application.custody import CustodyLedger, Receipt, open_ledger, system_clock
+from ledger.application.keystore import read_public_key, write_key_pair
+from ledger.core.errors import InputError, LedgerError
+from ledger.core.keys import SigningKey
+from ledger.core.policy import ROLES, PresencePolicy
+from ledger.domain.schemas import check_policy
+
+DEFAULT_POLICY = "two-police-four-staff"
+KINDS = ("question_paper", "answer_sheet", "spare_paper")
+MAX_POLICY_FILE = 64 * 1024
+
+EXIT_CODES_HELP = """\b
+Exit codes: 0 success (verify: intact); 1 verify found errors; 2 bad input or usage;
+3 refused by a rule (nothing written); 4 key file or passphrase; 5 database;
+6 another writer changed the lot first (re-draft).
+"""
+
+
+class LedgerGroup(click.Group):
+    """Turns every expected LedgerError into one line on stderr and its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except LedgerError as error:
+            raise LedgerFailure(error) from None
+
+
+def keyfile_option(*names: str, multiple: bool = False, required: bool = True, help: str) -> Any:
+    return click.option(*names, multiple=multiple, required=required, help=help,
+                        type=click.Path(dir_okay=False, path_type=Path))
+
+
+def passphrase_files_option() -> Any:
+    return click.option(
+        "--passphrase-file", "passphrase_files", multiple=True,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="File holding a key's passphrase (first line), for scripts; one per key, in order. "
+             "Without it you are prompted, hidden.")
+
+
+def step_options(func: Any) -> Any:
+    """Options every co-signed step takes."""
+    for option in reversed([
+        click.option("--location", required=True, help="Where the step happens."),
+        click.option("--occurred-at", "when", metavar="TIME",
+                     help="When it happened, RFC 3339 with offset (default: now)."),
+        keyfile_option("--sign", "keyfiles", multiple=True, required=True,
+                       help="Key file of one person present; repeat for everyone who co-signs."),
+        passphrase_files_option(),
+        click.option("--note", default=None, help="Free text kept with the step."),
+    ]):
+        func = option(func)
+    return func
+
+
+@click.group(cls=LedgerGroup, epilog=EXIT_CODES_HELP)
+@click.option("--db", envvar="CUSTODY_DB", default=None, metavar="PATH|URL",
+              help="Ledger database: a SQLite file (default ./custody.db) or postgresql://host/db. "
+                   "Also CUSTODY_DB.")
+@click.version_option(package_name="custody-ledger")
+@click.pass_context
+def main(ctx: click.Context, db: str | None) -> None:
+    """custody-ledger: co-signed, hash-chained custody records of examination papers.
+
+    \b
+    A typical day:
+      custody keys new P-001 --out p001.key
+      custody init --ledger-id gd-2026 --authority-key authority.key
+      custody person enrol P-001 --name "Li Wei" --role police --unit "City PSB" \\
+          --public-key p001.key.pub --authority-key authority.key
+      custody lot register MATH-01 --exam gaokao-2026 --subject math --kind question_paper \\
+          --count 30 --seal S-1 --location "Printing house" --sign p001.key ...
+      custody record handover --lot MATH-01 --from P-003 --to P-004 --seal S-1 --count 30 \\
+          --location "Secure room 1" --sign p001.key ...
+      custody verify
+    """
+    ctx.obj = {"db": db}
+
+
+def _ledger(ctx: click.Context, *, create: bool = False) -> CustodyLedger:
+    return open_ledger(ctx.obj["db"], create=create)
+
+
+def _print_receipt(receipt: Receipt) -> None:
+    click.echo(render.receipt(receipt))
+
+
+# -- keys ----------------------------------------------------------------------------------
+
+
+@main.group()
+def keys() -> None:
+    """Create Ed25519 key files (encrypted PKCS#8, mode 0600)."""
+
+
+@keys.command("new", epilog="Example: custody keys new P-001 --out p001.key")
+@click.argument("person_id")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Private key file to write; the public key goes to OUT.pub.")
+@click.option("--passphrase-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Read the new passphrase from this file instead of prompting (scripts).")
+@click.option("--no-passphrase", is_flag=True,
+              help="Write the key unencrypted (tests and demos only).")
+def keys_new(person_id: str, out: Path, passphrase_file: Path | None, no_passphrase: bool) -> None:
+    """Create a key pair for PERSON_ID."""
+    render.check_id(person_id, "PERSON_ID")
+    if out.exists() or Path(f"{out}.pub").exists():
+        raise InputError(f"{out} or {out}.pub already exists; choose another --out")
+    if no_passphrase and passphrase_file:
+        raise InputError("--no-passphrase and --passphrase-file contradict each other")
+    if no_passphrase:
+        passphrase = None
+        click.echo("warning: writing an UNENCRYPTED private key; anyone who copies the file "
+                   "can sign as " + person_id, err=True)
+    elif passphrase_file:
+        passphrase = read_passphrase_file(passphrase_file)
+    else:
+        passphrase = prompt_passphrase(f"New passphrase for {person_id}", confirm=True)
+    key = SigningKey.generate()
+    pub = write_key_pair(out, person_id, key, passphrase)
+    click.echo(f"wrote {out} (private, mode 600) and {pub}")
+    click.echo(f"key id {key.public_key.id}")
+
+
+# -- init ----------------------------------------------------------------------------------
+
+
+@main.command(epilog="Example: custody init --ledger-id gd-2026 --authority-key authority.key")
+@click.option("--ledger-id", required=True, help="Name of this ledger, e.g. gd-gaokao-2026.")
+@keyfile_option("--authority-key", help="The authority's private key file; it signs the genesis.")
+@click.option("--passphrase-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Passphrase of the authority key, for scripts (default: prompt).")
+@click.option("--name", default=None, help="The authority's name (default: its person id).")
+@click.option("--unit", default="Examination authority", show_default=True,
+              help="The authority's office.")
+@click.option("--policy", "policy_file", type=click.Path(dir_okay=False, path_type=Path),
+              help=f"Presence policy JSON (default: the built-in {DEFAULT_POLICY}).")
+@click.option("--occurred-at", "when", metavar="TIME", help="RFC 3339 with offset (default: now).")
+@click.pass_context
+def init(ctx: click.Context, ledger_id: str, authority_key: Path, passphrase_file: Path | None,
+         name: str | None, unit: str, policy_file: Path | None, when: str | None) -> None:
+    """Start a new ledger: its genesis names the authority and the presence policy."""
+    render.check_id(ledger_id, "--ledger-id")
+    policy = _load_policy(policy_file)
+    signer = unlock_signers([authority_key], [passphrase_file] if passphrase_file else [])[0]
+    app = _ledger(ctx, create=True)
+    authority = {"id": signer.person_id, "name": name or signer.person_id, "unit": unit}
+    _print_receipt(app.init(ledger_id, authority, signer, policy, occurred_at(when, app.clock)))
+    click.echo(f"ledger {ledger_id} started in {app.backend.label}; policy {policy.id} "
+               f"v{policy.version}")
+
+
+def _load_policy(path: Path | None) -> PresencePolicy:
+    if path is None:
+        from importlib import resources
+
+        text = resources.files("schemas").joinpath(f"policies/{DEFAULT_POLICY}.json").read_text()
+        source = f"built-in {DEFAULT_POLICY}"
+    else:
+        try:
+            with open(path, "rb") as handle:
+                raw = handle.read(MAX_POLICY_FILE + 1)
+        except OSError as exc:
+            raise InputError(f"cannot read policy file {path}: {exc.strerror}") from None
+        if len(raw) > MAX_POLICY_FILE:
+            raise InputError(f"policy file {path} is over {MAX_POLICY_FILE} bytes")
+        text, source = raw.decode("utf-8", errors="replace"), str(path)
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise InputError(f"policy {source} is not JSON: {exc}") from None
+    check_policy(data, source=source)
+    return PresencePolicy.from_data(data)
+
+
+# -- person --------------------------------------------------------------------------------
+
+
+@main.group()
+def person() -> None:
+    """Enrol people (authority-signed)."""
+
+
+@person.command("enrol", epilog="""\b
+Example:
+  custody person enrol P-001 --name "Li Wei" --role police --unit "City PSB" \\
+      --public-key p001.key.pub --authority-key authority.key""")
+@click.argument("person_id")
+@click.option("--name", required=True, help="Full name.")
+@click.option("--role", required=True, type=click.Choice(ROLES), help="Role the policy counts.")
+@click.option("--unit", required=True, help="Unit or office.")
+@click.option("--public-key", "public_key_file", required=True,
+              type=click.Path(dir_okay=False, path_type=Path), help="The person's KEYFILE.pub.")
+@keyfile_option("--authority-key", help="An authority's private key file; it signs the enrolment.")
+@click.option("--passphrase-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Passphrase of the authority key, for scripts (default: prompt).")
+@click.option("--occurred-at", "when", metavar="TIME", help="RFC 3339 with offset (default: now).")
+@click.pass_context
+def person_enrol(ctx: click.Context, person_id: str, name: str, role: str, unit: str,
+                 public_key_file: Path, authority_key: Path, passphrase_file: Path | None,
+                 when: str | None) -> None:
+    """Enrol PERSON_ID with a role, a unit and a public key."""
+    render.check_id(person_id, "PERSON_ID")
+    public_key, label = read_public_key(public_key_file)
+    if label is not None and label != person_id:
+        raise InputError(f"{public_key_file} is the public key of {label}, not {person_id}")
+    app = _ledger(ctx)
+    app.ledger()
+    signer = unlock_signers([authority_key], [passphrase_file] if passphrase_file else [])[0]
+    receipt = app.enrol({"id": person_id, "name": name, "role": role, "unit": unit},
+                        public_key, signer, occurred_at(when, app.clock))
+    _print_receipt(receipt)
+
+
+# -- lot -----------------------------------------------------------------------------------
+
+
+@main.group()
+def lot() -> None:
+    """Register lots of papers."""
+
+
+@lot.command("register", epilog="""\b
+Example:
+  custody lot register MATH-01 --exam gaokao-2026 --subject math --kind question_paper \\
+      --count 30 --seal S-0001 --seal S-0002 --location "Printing house" --holder P-003 \\
+      --sign p001.key --sign p002.key --sign p003.key --sign p004.key --sign p005.key --sign p006.key""")
+@click.argument("lot_id")
+@click.option("--exam", required=True, help="Examination, e.g. gaokao-2026.")
+@click.option("--subject", required=True, help="Subject, e.g. math.")
+@click.option("--kind", required=True, type=click.Choice(KINDS), help="Kind of papers.")
+@click.option("--count", required=True, type=click.IntRange(1, 1_000_000), help="Number of items.")
+@click.option("--seal", "seals", multiple=True, required=True, help="Seal number; repeat for each.")
+@click.option("--holder", default=None, help="Person who takes custody at registration.")
+@step_options
+@click.pass_context
+def lot_register(ctx: click.Context, lot_id: str, exam: str, subject: str, kind: str, count: int,
+                 seals: Sequence[str], holder: str | None, location: str, when: str | None,
+                 keyfiles: Sequence[Path], passphrase_files: Sequence[Path],
+                 note: str | None) -> None:
+    """Register LOT_ID, co-signed by the people present."""
+    render.check_id(lot_id, "LOT_ID")
+    app = _ledger(ctx)
+    app.ledger()
+    signers = unlock_signers(keyfiles, passphrase_files)
+    lot_data = {"id": lot_id, "exam": exam, "subject": subject, "kind": kind, "count": count,
+                "seals": sorted(seals)}
+    receipt = app.register_lot(lot_data, location, occurred_at(when, app.clock), signers,
+                               holder=holder, note=note)
+    _print_receipt(receipt)
+
+
+# -- record --------------------------------------------------------------------------------
+
+
+@main.group()
+def record() -> None:
+    """Record a custody step, co-signed by everyone present."""
+
+
+@record.command("handover", epilog="""\b
+Example:
+  custody record handover --lot MATH-01 --from P-003 --to P-007 --seal S-0001 --seal S-0002 \\
+      --count 30 --location "Secure room 1" --occurred-at 2026-06-06T09:30:00+08:00 \\
+      --sign p001.key --sign p002.key --sign p003.key --sign p004.key --sign p005.key --sign p007.key""")
+@click.option("--lot", "lot_id", required=True, help="The lot handed over.")
+@click.option("--from", "giver", required=True, help="Person handing it over.")
+@click.option("--to", "receiver", required=True, help="Person taking custody.")
+@click.option("--seal", "seals", multiple=True, required=True,
+              help="Seal number checked; repeat for each.")
+@click.option("--count", required=True, type=click.IntRange(1, 1_000_000), help="Count checked.")
+@step_options
+@click.pass_context
+def record_handover(ctx: click.Context, lot_id: str, giver: str, receiver: str,
+                    seals: Sequence[str], count: int, location: str, when: str | None,
+                    keyfiles: Sequence[Path], passphrase_files: Sequence[Path],
+                    note: str | None) -> None:
+    """Record custody of a lot passing from one person to another."""
+    app = _ledger(ctx)
+    app.ledger()
+    moment = occurred_at(when, app.clock)
+    signers = unlock_signers(keyfiles, passphrase_files)
+    receipt = app.record_handover(lot_id, giver, receiver, location, seals, count, moment,
+                                  signers, note=note)
+    _print_receipt(receipt)
+
+
+# -- reading -------------------------------------------------------------------------------
+
+
+@main.command(epilog="Example: custody history MATH-01")
+@click.argument("lot_id")
+@click.pass_context
+def history(ctx: click.Context, lot_id: str) -> None:
+    """The steps of LOT_ID in order, with who was present."""
+    app = _ledger(ctx)
+    app.ledger()
+    if app.lot(lot_id) is None:
+        raise InputError(f"unknown lot {lot_id}")
+    for event in app.stream_events(f"lot:{lot_id}"):
+        click.echo(render.step(event, app.member))
+
+
+@main.command(epilog="""\b
+Examples:
+  custody verify
+  custody verify --lot MATH-01 --json > report.json""")
+@click.option("--lot", "lot_id", default=None, help="Verify one lot (and the roster it relies on).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--workers", type=click.IntRange(1, 256), default=None,
+              help="Processes verifying signatures (default: all cores).")
+@click.pass_context
+def verify(ctx: click.Context, lot_id: str | None, as_json: bool, workers: int | None) -> None:
+    """Recompute every hash, walk every chain, verify every signature and rule."""
+    from ledger.verify import Verifier
+
+    app = _ledger(ctx)
+    verifier = Verifier(app.recorder, workers=workers or os.cpu_count() or 1, lot=lot_id)
+    total = verifier.total()
+    show_bar = not as_json and render.stderr_is_terminal()
+    with click.progressbar(length=total, label="verifying", file=render.stderr(),
+                           hidden=not show_bar) as bar:
+        report = verifier.run(progress=bar.update)
+    if as_json:
+        click.echo(json.dumps(report.to_data(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(render.report(report, app.backend.label))
+    if not report.intact:
+        ctx.exit(EXIT_FINDINGS)
+
+
+@main.command(epilog="Example: custody demo --dir ./demo")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Where to put keys and the ledger (default: a new temp folder).")
+def demo(directory: Path | None) -> None:
+    """Record a realistic exam morning into SQLite, then verify the chain."""
+    from cli.demo import run_demo
+
+    run_demo(directory)

@@ -1,0 +1,74 @@
+"""Shared option parsing: times, passphrases and key files, each with a one-line error."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Sequence
+
+import click
+
+from ledger.application.keystore import Signer, read_key_file
+from ledger.core.canonical import parse_rfc3339
+from ledger.core.errors import InputError, KeyringError
+from ledger.core.keys import MAX_PASSPHRASE
+
+MAX_PASSPHRASE_FILE = MAX_PASSPHRASE + 2
+
+
+def occurred_at(value: str | None, clock) -> datetime:  # type: ignore[no-untyped-def]
+    """Parse --occurred-at (RFC 3339 with offset); default: now."""
+    if value is None:
+        return clock()
+    try:
+        return parse_rfc3339(value)
+    except InputError as exc:
+        raise InputError(f"--occurred-at: {exc}") from None
+
+
+def read_passphrase_file(path: Path) -> bytes:
+    """The first line of a passphrase file, without its newline (scripted use)."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_PASSPHRASE_FILE + 1)
+    except OSError as exc:
+        raise KeyringError(f"cannot read passphrase file {path}: {exc.strerror}") from None
+    if len(data) > MAX_PASSPHRASE_FILE:
+        raise KeyringError(f"passphrase file {path} is longer than a passphrase can be")
+    line = data.split(b"\n", 1)[0].rstrip(b"\r")
+    if not line:
+        raise KeyringError(f"passphrase file {path} is empty")
+    return line
+
+
+def prompt_passphrase(prompt: str, *, confirm: bool = False) -> bytes:
+    """Prompt hidden (twice when ``confirm``); the passphrase never echoes nor logs."""
+    try:
+        value = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm,
+                             err=True, show_default=False)
+    except click.Abort:
+        raise KeyringError(
+            f"no passphrase given ({prompt.lower()}): type it at the prompt, "
+            "or pass --passphrase-file for scripted use"
+        ) from None
+    return value.encode("utf-8")
+
+
+def unlock_signers(keyfiles: Sequence[Path], passphrase_files: Sequence[Path]) -> list[Signer]:
+    """Load every --sign key; passphrases from --passphrase-file in order, else prompted."""
+    if len(passphrase_files) > len(keyfiles):
+        raise InputError(
+            f"{len(passphrase_files)} --passphrase-file for {len(keyfiles)} --sign key(s); "
+            "give at most one per key, in the same order"
+        )
+    signers = []
+    for index, path in enumerate(keyfiles):
+        keyfile = read_key_file(path)
+        passphrase = None
+        if keyfile.encrypted:
+            if index < len(passphrase_files):
+                passphrase = read_passphrase_file(passphrase_files[index])
+            else:
+                passphrase = prompt_passphrase(f"Passphrase for {path} ({keyfile.person_id})")
+        signers.append(keyfile.unlock(passphrase))
+    return signers

@@ -1,0 +1,284 @@
+"""Verify a stored ledger from its raw rows, trusting nothing the writer computed.
+
+For every row of the library's notification log, in position order, the verifier:
+decodes the stored bytes canonically; recomputes the event hash from those bytes; ties the
+library's columns (stream id, version, topic, originator topic) to the signed body; checks the
+body against its schema; walks the stream's ``prev`` chain and sequence; verifies every
+signature against the roster it has rebuilt itself up to that position; and applies the same
+rules the recorder applies. It never stops at the first problem.
+
+Memory is bounded by the number of streams (one small state per lot and person), not by the
+number of events; signatures are verified in a pool of worker processes, page by page.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Sequence
+
+from eventsourcing.persistence import ApplicationRecorder, Notification
+from eventsourcing.utils import get_topic
+
+from ledger.core import canonical, digests, keys
+from ledger.core.errors import NonCanonical
+from ledger.core.findings import Finding, Report
+from ledger.core.policy import PresencePolicy
+from ledger.core.roster import Member, member_from
+from ledger.core.rules import LotState, judge_event, lot_after, lot_registered
+from ledger.domain import events
+from ledger.domain.aggregates import AGGREGATE_FOR_START
+from ledger.domain.schemas import body_problems
+
+PAGE = 2000
+STORED_KEYS = frozenset({"body", "signatures", "timestamp"})
+START_TOPICS = {
+    t: get_topic(AGGREGATE_FOR_START[cls]) for t, cls in events.EVENT_CLASSES.items()
+    if cls in AGGREGATE_FOR_START
+}
+Task = tuple[bytes, bytes, bytes]
+
+
+@dataclass
+class _Row:
+    """One stored row, decoded as far as it would go."""
+
+    note: Notification
+    event_hash: bytes
+    body: dict[str, Any] | None = None
+    signatures: dict[str, bytes] | None = None
+    digest: bytes | None = None
+    problem: Finding | None = None
+
+
+class Verifier:
+    """Verifies the whole log (or one lot) of a library recorder and returns a Report."""
+
+    def __init__(self, recorder: ApplicationRecorder, *, workers: int = 1,
+                 lot: str | None = None) -> None:
+        self.recorder = recorder
+        self.workers = max(1, workers)
+        self.only_stream = f"lot:{lot}" if lot is not None else None
+        self.roster: dict[str, Member] = {}
+        self.lots: dict[str, LotState] = {}
+        self.heads: dict[str, tuple[int, str]] = {}  # stream -> (seq, hex event hash)
+        self.ledger_id: str | None = None
+        self.policy: PresencePolicy | None = None
+        self.signatures_checked = 0
+
+    def total(self) -> int:
+        """The highest position in the log (for a progress bar)."""
+        return self.recorder.max_notification_id() or 0
+
+    def run(self, progress: Callable[[int], None] = lambda n: None) -> Report:
+        report = Report()
+        pool: Executor | None = None
+        if self.workers > 1:
+            pool = ProcessPoolExecutor(self.workers)
+        try:
+            expected_position = 1
+            for page in self._pages():
+                rows = [self._decode(note) for note in page]
+                verified = self._verify_signatures(rows, pool)
+                for row in rows:
+                    if row.note.id != expected_position:
+                        report.findings.append(Finding(
+                            "POSITION_GAP",
+                            f"log jumps from position {expected_position - 1} to {row.note.id}: "
+                            f"{row.note.id - expected_position} event(s) missing or reordered",
+                            position=row.note.id, stream=str(row.note.originator_id),
+                            evidence={"expected": expected_position, "found": row.note.id},
+                        ))
+                    expected_position = row.note.id + 1
+                    report.extend(self._check(row, verified))
+                    report.events += 1
+                progress(len(rows))
+        finally:
+            if pool is not None:
+                pool.shutdown()
+        if report.events == 0:
+            report.findings.append(Finding("GENESIS_MISSING", "the log is empty: no genesis"))
+        report.streams = len(self.heads)
+        report.signatures = self.signatures_checked
+        return report
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _pages(self) -> Iterator[Sequence[Notification]]:
+        start = 1
+        while True:
+            page = self.recorder.select_notifications(start=start, limit=PAGE)
+            if not page:
+                return
+            yield page
+            start = page[-1].id + 1
+
+    def _decode(self, note: Notification) -> _Row:
+        row = _Row(note, digests.event_hash_of_bytes(note.state))
+        stream = str(note.originator_id)
+        try:
+            record = canonical.decode(note.state)
+        except NonCanonical as exc:
+            row.problem = Finding("NON_CANONICAL", f"stored bytes of {stream} step "
+                                  f"{note.originator_version} are not canonical: {exc}")
+            return row
+        if not isinstance(record, dict) or not (
+            set(record) == STORED_KEYS or set(record) == STORED_KEYS | {"originator_topic"}
+        ):
+            found = sorted(record) if isinstance(record, dict) else type(record).__name__
+            row.problem = Finding("ENVELOPE_MISMATCH", f"stored record of {stream} has fields "
+                                  f"{found}, expected {sorted(STORED_KEYS)}",
+                                  evidence={"found": found})
+            return row
+        body, signatures = record["body"], record["signatures"]
+        if not isinstance(body, dict) or not isinstance(signatures, dict) or not all(
+            isinstance(k, str) and isinstance(v, bytes) for k, v in signatures.items()
+        ):
+            row.problem = Finding("SCHEMA_VIOLATION", f"stored record of {stream} has a "
+                                  "malformed body or signature map")
+            return row
+        problems = body_problems(body)
+        if problems:
+            code = "UNKNOWN_EVENT_TYPE" if problems[0].startswith("type:") else "SCHEMA_VIOLATION"
+            row.problem = Finding(code, f"{stream} step {note.originator_version}: {problems[0]}",
+                                  evidence={"problems": problems[:10]})
+            return row
+        mismatch = _envelope_mismatch(note, body, record.get("originator_topic"))
+        if mismatch:
+            row.problem = Finding("ENVELOPE_MISMATCH", f"{stream} step "
+                                  f"{note.originator_version}: {mismatch}")
+            return row
+        row.body, row.signatures = body, signatures
+        row.digest = digests.signing_digest(body)
+        return row
+
+    # -- signatures, in parallel -----------------------------------------------------------
+
+    def _verify_signatures(self, rows: list[_Row], pool: Executor | None) -> dict[Task, bool]:
+        """Verify, ahead of judging, every signature whose key the roster already names.
+
+        Keys come from the roster as it stands plus enrolments earlier in this page; judging
+        uses a result only for the exact (key, digest, signature) it was computed for.
+        """
+        lookahead = dict(self.roster)
+        tasks: list[Task] = []
+        for row in rows:
+            if row.body is None or not self._wanted(row):
+                continue
+            person = row.body.get("person") or row.body.get("authority")
+            if person and row.body["type"] in ("ledger.genesis", "person.enrolled"):
+                try:
+                    lookahead[person["id"]] = member_from(person)
+                except Exception:
+                    pass  # judged properly later
+            for person_id, signature in row.signatures.items():
+                member = lookahead.get(person_id)
+                if member is not None:
+                    tasks.append((member.public_key.raw, row.digest, signature))
+        if not tasks:
+            return {}
+        if pool is None or len(tasks) < 64:
+            results = keys.verify_batch(tasks)
+        else:
+            size = -(-len(tasks) // (self.workers * 4))
+            chunks = [tasks[i:i + size] for i in range(0, len(tasks), size)]
+            results = [ok for part in pool.map(keys.verify_batch, chunks) for ok in part]
+        return dict(zip(tasks, results))
+
+    # -- judging ---------------------------------------------------------------------------
+
+    def _wanted(self, row: _Row) -> bool:
+        stream = str(row.note.originator_id)
+        return self.only_stream is None or not stream.startswith("lot:") or stream == self.only_stream
+
+    def _check(self, row: _Row, verified: dict[Task, bool]) -> list[Finding]:
+        note = row.note
+        stream = str(note.originator_id)
+        place = lambda fs: [f.at(note.id, stream) for f in fs]  # noqa: E731
+        if not self._wanted(row):
+            return []
+        findings: list[Finding] = []
+        if row.problem is not None:
+            findings.append(row.problem)
+            # The chain continues from the stored bytes, so one bad row is one finding.
+            self._advance(stream, note.originator_version, row.event_hash.hex())
+            return place(findings)
+        body, signatures = row.body, row.signatures
+        assert body is not None and signatures is not None
+        if self.ledger_id is None:
+            if body["type"] != "ledger.genesis" or note.id != 1:
+                findings.append(Finding("GENESIS_MISSING", f"position {note.id} comes before "
+                                        "any genesis; the log must start with ledger.genesis"))
+        elif body["ledger"] != self.ledger_id:
+            findings.append(Finding("LEDGER_MISMATCH", f"event names ledger {body['ledger']}, "
+                                    f"this log is ledger {self.ledger_id}",
+                                    evidence={"expected": self.ledger_id, "found": body["ledger"]}))
+        findings.extend(self._check_chain(stream, body, row))
+        lot_state = self.lots.get(stream)
+        if body["type"] == "lot.handed_over" and lot_state is None:
+            findings.append(Finding("CHAIN_BROKEN", f"{stream} has a step but no registration"))
+        policy = self.policy
+        if body["type"].startswith("lot.") and policy is None:
+            findings.append(Finding("GENESIS_MISSING", "a lot step before any policy was set"))
+        else:
+            self.signatures_checked += len(signatures)
+            _, judged = judge_event(body, signatures, self.roster.get, policy,
+                                    lot_state, verified)
+            findings.extend(judged)
+        self._apply(body, findings, lot_state)
+        self._advance(stream, body["seq"], row.event_hash.hex())
+        return place(findings)
+
+    def _check_chain(self, stream: str, body: dict[str, Any], row: _Row) -> list[Finding]:
+        seq, head = self.heads.get(stream, (0, None))
+        findings = []
+        if body["seq"] != seq + 1:
+            findings.append(Finding(
+                "SEQUENCE_GAP", f"{stream} goes from step {seq} to step {body['seq']}",
+                evidence={"expected": seq + 1, "found": body["seq"]},
+            ))
+        expected_prev = head or digests.genesis_prev(body["ledger"], stream)
+        if body["prev"] != expected_prev:
+            findings.append(Finding(
+                "CHAIN_BROKEN",
+                f"{stream} step {body['seq']} does not follow the stored step {seq}: prev "
+                f"{body['prev'][:16]}… expected {expected_prev[:16]}… (an event was changed, "
+                "removed or inserted before it)",
+                evidence={"expected": expected_prev, "found": body["prev"]},
+            ))
+        return findings
+
+    def _advance(self, stream: str, seq: int, event_hash: str) -> None:
+        self.heads[stream] = (seq, event_hash)
+
+    def _apply(self, body: dict[str, Any], findings: list[Finding], lot: LotState | None) -> None:
+        """Fold the event into the verifier's own state; forged roster entries never count."""
+        event_type = body["type"]
+        trusted = not any(f.code in ("NOT_AUTHORITY", "SIGNATURE_INVALID", "SIGNER_UNKNOWN",
+                                     "KEY_REVOKED") for f in findings)
+        if event_type == "ledger.genesis" and self.ledger_id is None:
+            self.ledger_id = body["ledger"]
+            self.policy = PresencePolicy.from_data(body["policy"])
+            if trusted:
+                self.roster[body["authority"]["id"]] = member_from(body["authority"])
+        elif event_type == "person.enrolled" and trusted:
+            self.roster[body["person"]["id"]] = member_from(body["person"])
+        elif event_type == "lot.registered":
+            self.lots[body["stream"]] = lot_registered(body)
+        elif event_type == "lot.handed_over" and lot is not None:
+            self.lots[body["stream"]] = lot_after(lot, body)
+
+
+def _envelope_mismatch(note: Notification, body: dict[str, Any], origin: Any) -> str | None:
+    """Say how the library's stored columns disagree with the signed body, if they do."""
+    if str(note.originator_id) != body["stream"]:
+        return f"stored under stream {note.originator_id}, body says {body['stream']}"
+    if note.originator_version != body["seq"]:
+        return f"stored as version {note.originator_version}, body says step {body['seq']}"
+    expected_topic = events.TOPICS[body["type"]]
+    if note.topic != expected_topic:
+        return f"stored topic {note.topic} does not match event type {body['type']}"
+    expected_origin = START_TOPICS.get(body["type"])
+    if origin != expected_origin:
+        return f"stored originator topic {origin!r}, expected {expected_origin!r}"
+    return None
