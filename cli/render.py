@@ -22,7 +22,7 @@ def check_id(value: str, what: str) -> None:
 
 
 def stderr() -> TextIO:
-    return click.get_text_stream("stderr")
+    return sys.stderr
 
 
 def stderr_is_terminal() -> bool:

@@ -67,8 +67,13 @@ def check_policy(data: Any, *, source: str) -> None:
 
 
 def _problems(validator: Draft202012Validator, instance: Any) -> list[str]:
+    # A field that fails inside an allOf branch also makes its siblings "unevaluated";
+    # rank those echoes last so the first problem names the field that is really wrong.
+    def rank(error: Any) -> tuple[bool, list[str]]:
+        return error.validator == "unevaluatedProperties", [str(p) for p in error.absolute_path]
+
     out = []
-    for error in sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path)):
+    for error in sorted(validator.iter_errors(instance), key=rank):
         where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
         out.append(f"{where}: {error.message}")
     return out

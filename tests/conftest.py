@@ -1,0 +1,110 @@
+"""Shared fixtures: a deterministic clock, fixed keys, and a realistic ledger built through
+the public application API on a real SQLite file."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from ledger.application.custody import CustodyLedger, open_ledger
+from ledger.application.keystore import Signer
+from ledger.core.keys import SigningKey
+from ledger.core.policy import PresencePolicy
+
+START = datetime(2026, 6, 6, 5, 0, tzinfo=timezone.utc)
+LEDGER_ID = "test-ledger"
+AUTHORITY = "AUTH-01"
+# person id -> role; two more staff than one step needs, so steps can vary who is present
+PEOPLE = {
+    "POL-01": "police", "POL-02": "police", "POL-03": "police",
+    "STF-01": "staff", "STF-02": "staff", "STF-03": "staff",
+    "STF-04": "staff", "STF-05": "staff", "STF-06": "staff",
+    "INS-01": "inspector",
+}
+TEAM = ["POL-01", "POL-02", "STF-01", "STF-02", "STF-03", "STF-04"]
+SEALS = ["SEAL-1", "SEAL-2"]
+
+
+def fixed_key(person_id: str) -> SigningKey:
+    """A deterministic key per person, so runs are reproducible."""
+    return SigningKey.from_seed(hashlib.sha256(b"custody-test-key:" + person_id.encode()).digest())
+
+
+def load_policy(name: str) -> PresencePolicy:
+    text = resources.files("schemas").joinpath(f"policies/{name}.json").read_text()
+    return PresencePolicy.from_data(json.loads(text))
+
+
+class Clock:
+    """A clock the tests move by hand: each reading is one second after the last."""
+
+    def __init__(self, start: datetime = START) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(seconds=1)
+        return self.now
+
+
+@dataclass
+class World:
+    """A ledger with an authority, ten enrolled people and helpers to record steps."""
+
+    app: CustodyLedger
+    db: Path | str  # a SQLite file, or a postgresql:// URL (tests/backends)
+    clock: Clock
+    signers: dict[str, Signer] = field(default_factory=dict)
+
+    def sign(self, *people: str) -> list[Signer]:
+        return [self.signers[p] for p in people]
+
+    def register(self, lot_id: str = "LOT-1", holder: str = "STF-01", team=TEAM, **kw):
+        lot = {"id": lot_id, "exam": "gaokao-2026", "subject": "math",
+               "kind": "question_paper", "count": 30, "seals": list(SEALS)}
+        lot.update(kw.pop("lot", {}))
+        return self.app.register_lot(lot, "Printing house", self.clock.now, self.sign(*team),
+                                     holder=holder, **kw)
+
+    def handover(self, lot_id: str = "LOT-1", giver: str = "STF-01", receiver: str = "STF-02",
+                 team=TEAM, seals=SEALS, count: int = 30, at: datetime | None = None, **kw):
+        return self.app.record_handover(lot_id, giver, receiver, "Secure room 1", seals, count,
+                                        at or self.clock.now, self.sign(*team), **kw)
+
+
+def build_world(db: Path | str, policy: str = "two-police-four-staff") -> World:
+    clock = Clock()
+    app = open_ledger(str(db), create=True, clock=clock)
+    world = World(app, db, clock)
+    world.signers[AUTHORITY] = Signer(AUTHORITY, fixed_key(AUTHORITY))
+    app.init(LEDGER_ID, {"id": AUTHORITY, "name": "Exam Authority", "unit": "Provincial Office"},
+             world.signers[AUTHORITY], load_policy(policy), clock.now)
+    for person_id, role in PEOPLE.items():
+        signer = Signer(person_id, fixed_key(person_id))
+        world.signers[person_id] = signer
+        app.enrol({"id": person_id, "name": f"Person {person_id}", "role": role, "unit": "Unit"},
+                  signer.key.public_key, world.signers[AUTHORITY], clock.now)
+    return world
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    """A fresh ledger on a real SQLite file: genesis plus ten enrolled people."""
+    w = build_world(tmp_path / "custody.db")
+    yield w
+    w.app.close()
+
+
+@pytest.fixture
+def day(world: World) -> World:
+    """The world with two lots registered and handed over twice: a clean little exam day."""
+    for lot_id in ("LOT-1", "LOT-2"):
+        world.register(lot_id)
+        world.handover(lot_id, "STF-01", "STF-02")
+        world.handover(lot_id, "STF-02", "STF-03")
+    return world
