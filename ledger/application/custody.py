@@ -32,7 +32,8 @@ from ledger.core.findings import Finding, Severity
 from ledger.core.keys import PublicKey
 from ledger.core.policy import PresencePolicy
 from ledger.core.roster import Member
-from ledger.core.rules import judge_event
+from ledger.core.custody import LotState, RoomState, is_person
+from ledger.core.rules import Context, judge
 from ledger.domain import events
 from ledger.domain.aggregates import (
     AGGREGATE_FOR_START,
@@ -40,12 +41,14 @@ from ledger.domain.aggregates import (
     Ledger,
     Lot,
     Person,
+    Room,
     Stream,
     lot_stream,
     person_stream,
+    room_stream,
 )
 from ledger.domain.schemas import check_body
-from ledger.storage.backend import Backend, select_backend
+from ledger.storage.backend import Backend, check_reachable, select_backend
 
 Clock = Callable[[], datetime]
 
@@ -72,6 +75,7 @@ class CustodyLedger(Application[str]):
     def __init__(self, backend: Backend, clock: Clock = system_clock) -> None:
         self.backend = backend
         self.clock = clock
+        check_reachable(backend)
         try:
             super().__init__(env=backend.env)
         except (sqlite3.DatabaseError, PersistenceError) as exc:
@@ -117,17 +121,32 @@ class CustodyLedger(Application[str]):
             raise StorageError(
                 f"stored events of {stream} are damaged ({exc}); run 'custody verify' for details"
             ) from None
+        except (sqlite3.DatabaseError, PersistenceError) as exc:
+            raise StorageError(f"cannot read {stream} from {self.backend.label}: {exc}") from None
+
+    def room(self, room_id: str) -> Room | None:
+        room = self._get(room_stream(room_id))
+        return room if isinstance(room, Room) else None
+
+    def context(self, recorded_at: datetime | None = None) -> Context:
+        """The judging context as the ledger stands now (roster, policy, lots, rooms)."""
+        ledger = self.ledger()
+
+        def lots(stream: str) -> LotState | None:
+            lot = self._get(stream)
+            return lot.state if isinstance(lot, Lot) else None
+
+        def rooms(room_id: str) -> RoomState | None:
+            room = self.room(room_id)
+            return room.state if room is not None else None
+
+        return Context(self.member, ledger.policy, lots, rooms,
+                       canonical.format_timestamp(recorded_at) if recorded_at else None)
 
     # -- writing ---------------------------------------------------------------------------
 
-    def init(
-        self,
-        ledger_id: str,
-        authority: Mapping[str, str],
-        signer: Signer,
-        policy: PresencePolicy,
-        occurred_at: datetime,
-    ) -> Receipt:
+    def init(self, ledger_id: str, authority: Mapping[str, str], signer: Signer,
+             policy: PresencePolicy, occurred_at: datetime) -> Receipt:
         """Write the genesis: the ledger id, the authority (who signs it) and the policy."""
         if self._get(LEDGER_STREAM) is not None:
             raise InputError(
@@ -146,54 +165,175 @@ class CustodyLedger(Application[str]):
     def enrol(self, person: Mapping[str, str], public_key: PublicKey, signer: Signer,
               occurred_at: datetime) -> Receipt:
         """Enrol a person with a role, unit and public key; signed by an authority."""
-        ledger = self.ledger()
         stream = person_stream(person["id"])
-        if person["id"] == ledger.authority.person_id or self._get(stream) is not None:
+        if person["id"] == self.ledger().authority.person_id or self._get(stream) is not None:
             raise InputError(f"person {person['id']} is already enrolled")
+        return self._authority_event(stream, "person.enrolled",
+                                     {"person": {**person, "public_key": public_key.hex}},
+                                     signer, occurred_at)
+
+    def register_room(self, room: Mapping[str, Any], signer: Signer,
+                      occurred_at: datetime) -> Receipt:
+        """Register a licensed secure room; signed by an authority."""
+        if self.room(room["id"]) is not None:
+            raise InputError(f"room {room['id']} is already registered")
+        if room["valid_from"] > room["valid_until"]:
+            raise InputError(f"room {room['id']}: the licence ends before it starts")
+        return self._authority_event(room_stream(room["id"]), "room.registered",
+                                     {"room": dict(room)}, signer, occurred_at)
+
+    def set_policy(self, policy: PresencePolicy, signer: Signer, occurred_at: datetime) -> Receipt:
+        """Put a new version of the presence policy in force; signed by an authority."""
+        return self._authority_event(LEDGER_STREAM, "ledger.policy_set",
+                                     {"policy": policy.to_data()}, signer, occurred_at)
+
+    def _authority_event(self, stream: str, event_type: str, fields: Mapping[str, Any],
+                         signer: Signer, occurred_at: datetime) -> Receipt:
+        ledger = self.ledger()
         self._signer_member(signer)
-        body = _envelope(ledger.ledger_id, stream, None, "person.enrolled", occurred_at)
-        body["person"] = {**person, "public_key": public_key.hex}
+        body = _envelope(ledger.ledger_id, stream, self._get(stream), event_type, occurred_at)
+        body.update(fields)
         return self.submit(body, _sign(body, [signer]))
+
+    def draft_step(self, stream: str, event_type: str, fields: Mapping[str, Any],
+                   location: str, attendees: Sequence[str], occurred_at: datetime, *,
+                   acknowledge: str | None = None, note: str | None = None,
+                   evidence: Sequence[str] = ()) -> dict[str, Any]:
+        """Build the unsigned body of a co-signed step, pinned to the stream's current head."""
+        ledger = self.ledger()
+        aggregate = self._get(stream)
+        starts = event_type in ("lot.registered", "incident.reported", "zero.reported")
+        if starts and aggregate is not None:
+            kind = stream.split(":", 1)[0]
+            raise InputError(f"{kind} {stream.split(':', 1)[1]} is already registered"
+                             if kind == "lot" else f"{stream} already exists")
+        if not starts and aggregate is None:
+            kind, name = stream.split(":", 1)
+            raise InputError(f"unknown {kind} {name}: register it first")
+        for option in ("from", "to", "holder"):
+            party = fields.get(option)
+            if party is not None and is_person(party) and self.member(party) is None:
+                raise InputError(f"unknown person {party} (--{option}): enrol them first")
+        if "from" in fields and fields.get("from") == fields.get("to"):
+            raise InputError(f"--from and --to are both {fields['from']}; a step needs two parties")
+        roles = []
+        for person_id in attendees:
+            member = self.member(person_id)
+            if member is None:
+                raise InputError(f"unknown person {person_id} (attendee): enrol them first")
+            roles.append({"person": person_id, "role": member.role})
+        if len({a["person"] for a in roles}) != len(roles):
+            twice = sorted({p for p in attendees if list(attendees).count(p) > 1})
+            raise InputError(f"{', '.join(twice)} signs twice; each person signs once")
+        body = _envelope(ledger.ledger_id, stream, aggregate, event_type, occurred_at)
+        body.update(fields)
+        body.update(location=location, attendees=sorted(roles, key=lambda a: a["person"]),
+                    policy=ledger.policy.ref)
+        if acknowledge is not None:
+            body["acknowledged_violation"] = {"reason": acknowledge}
+        if note:
+            body["note"] = note
+        if evidence:
+            body["evidence"] = sorted(set(evidence))
+        check_body(body)
+        return body
+
+    def sign(self, body: Mapping[str, Any], signer: Signer) -> bytes:
+        """One attendee's signature over a body, after checking they are who the roster says."""
+        check_body(body)
+        self._signer_member(signer)
+        if signer.person_id not in {a["person"] for a in body.get("attendees", [])}:
+            raise InputError(f"{signer.person_id} is not among this step's attendees; "
+                             "only people present sign")
+        return signer.key.sign(digests.signing_digest(body))
+
+    def record(self, body: dict[str, Any], signers: Sequence[Signer]) -> Receipt:
+        """Sign a drafted body with every signer present and submit it."""
+        listed = {a["person"] for a in body.get("attendees", [])}
+        for signer in signers:
+            if signer.person_id not in listed:
+                raise InputError(f"{signer.person_id} is not among this step's attendees")
+        return self.submit(body, {s.person_id: self.sign(body, s) for s in signers})
+
+    def record_step(self, stream: str, event_type: str, fields: Mapping[str, Any],
+                    location: str, occurred_at: datetime, signers: Sequence[Signer],
+                    **options: Any) -> Receipt:
+        """Draft a step with the signers as attendees, sign it on this terminal, submit it."""
+        if not signers:
+            raise InputError("nobody signed: give at least one --sign KEYFILE")
+        body = self.draft_step(stream, event_type, fields, location,
+                               [s.person_id for s in signers], occurred_at, **options)
+        return self.record(body, signers)
 
     def register_lot(self, lot: Mapping[str, Any], location: str, occurred_at: datetime,
                      signers: Sequence[Signer], holder: str | None = None,
-                     acknowledge: str | None = None, note: str | None = None) -> Receipt:
-        """Register a sealed lot, co-signed by the people present."""
-        ledger = self.ledger()
-        stream = lot_stream(lot["id"])
-        if self._get(stream) is not None:
-            raise InputError(f"lot {lot['id']} is already registered")
-        if holder is not None and self.member(holder) is None:
-            raise InputError(f"unknown person {holder} (--holder): enrol them first")
-        body = _envelope(ledger.ledger_id, stream, None, "lot.registered", occurred_at)
-        body.update(lot=dict(lot), **self._step_fields(ledger, location, signers, acknowledge, note))
+                     **options: Any) -> Receipt:
+        """Register a sealed lot (or a container), co-signed by the people present."""
+        fields: dict[str, Any] = {"lot": dict(lot)}
         if holder is not None:
-            body["holder"] = holder
-        return self.submit(body, _sign(body, signers))
+            fields["holder"] = holder
+        return self.record_step(lot_stream(lot["id"]), "lot.registered", fields, location,
+                                occurred_at, signers, **options)
 
     def record_handover(self, lot_id: str, giver: str, receiver: str, location: str,
                         seals: Sequence[str], count: int, occurred_at: datetime,
-                        signers: Sequence[Signer], acknowledge: str | None = None,
-                        note: str | None = None) -> Receipt:
+                        signers: Sequence[Signer], **options: Any) -> Receipt:
         """Record custody passing from ``giver`` to ``receiver``, co-signed by all present."""
-        ledger = self.ledger()
-        lot = self.lot(lot_id)
-        if lot is None:
-            raise InputError(f"unknown lot {lot_id}: register it first with 'custody lot register'")
-        if giver == receiver:
-            raise InputError(f"--from and --to are both {giver}; a handover needs two parties")
-        for option, person_id in (("--from", giver), ("--to", receiver)):
-            if self.member(person_id) is None:
-                raise InputError(f"unknown person {person_id} ({option}): enrol them first")
-        body = _envelope(ledger.ledger_id, lot.id, lot, "lot.handed_over", occurred_at)
-        body.update(
-            {"from": giver, "to": receiver, "seals_checked": sorted(seals), "count_checked": count},
-            **self._step_fields(ledger, location, signers, acknowledge, note),
-        )
-        return self.submit(body, _sign(body, signers))
+        fields = {"from": giver, "to": receiver, "seals_checked": sorted(seals),
+                  "count_checked": count}
+        return self.record_step(lot_stream(lot_id), "lot.handed_over", fields, location,
+                                occurred_at, signers, **options)
+
+    def pack(self, container: str, lot_ids: Sequence[str], unpack: bool, location: str,
+             occurred_at: datetime, signers: Sequence[Signer], **options: Any) -> list[Receipt]:
+        """Pack lots into (or unpack them from) a container, all in one transaction."""
+        box = self.lot(container)
+        if box is None or box.state.kind != "container":
+            raise InputError(f"{container} is not a registered container lot")
+        if len(set(lot_ids)) != len(lot_ids):
+            raise InputError("a lot is named twice")
+        event_type = "lot.unpacked" if unpack else "lot.packed"
+        fields: dict[str, Any] = {"container": container}
+        if unpack:
+            fields["holder"] = box.state.holder
+        attendees = [s.person_id for s in signers]
+        batch = []
+        for lot_id in lot_ids:
+            body = self.draft_step(lot_stream(lot_id), event_type, fields, location, attendees,
+                                   occurred_at, **options)
+            batch.append((body, {s.person_id: self.sign(body, s) for s in signers}))
+        return self.submit_all(batch)
 
     def submit(self, body: dict[str, Any], signatures: Mapping[str, bytes]) -> Receipt:
         """Check a signed body against schema, chain and rules; append it or refuse it whole."""
+        return self.submit_all([(body, signatures)])[0]
+
+    def submit_all(self, batch: Sequence[tuple[dict[str, Any], Mapping[str, bytes]]]
+                   ) -> list[Receipt]:
+        """Judge every (body, signatures) and append them together, or refuse them all."""
+        now = self.clock()
+        prepared = [self._prepare(body, signatures, now) for body, signatures in batch]
+        aggregates = [aggregate for aggregate, _ in prepared]
+        if len({a.id for a in aggregates}) != len(aggregates):
+            raise InputError("one transaction may hold one event per stream")
+        try:
+            recordings = self.save(*aggregates)
+        except IntegrityError:
+            raise ConcurrentChange(
+                "a stream changed while this step was being recorded; re-draft and sign again"
+            ) from None
+        except (sqlite3.DatabaseError, PersistenceError) as exc:
+            raise StorageError(f"cannot write to {self.backend.label}: {exc}") from None
+        position = {r.domain_event.originator_id: r.notification.id for r in recordings}
+        return [
+            Receipt(stream=a.id, seq=body["seq"], event_type=body["type"], event_hash=a.head,
+                    position=position.get(a.id),
+                    warnings=tuple(f for f in findings if f.severity is Severity.WARNING))
+            for (a, findings), (body, _) in zip(prepared, batch)
+        ]
+
+    def _prepare(self, body: dict[str, Any], signatures: Mapping[str, bytes],
+                 now: datetime) -> tuple[Stream, list[Finding]]:
         check_body(body)
         stream = body["stream"]
         aggregate = self._get(stream)
@@ -206,13 +346,15 @@ class CustodyLedger(Application[str]):
                 f"{stream} changed since this event was drafted (it expects step {body['seq']}, "
                 f"the ledger is at step {expected_seq - 1}); re-draft and sign again"
             )
-        ledger = None if body["type"] == "ledger.genesis" else self.ledger()
-        if ledger is not None and body["ledger"] != ledger.ledger_id:
-            raise InputError(f"event is for ledger {body['ledger']}, this is {ledger.ledger_id}")
-        lot_state = aggregate.state if isinstance(aggregate, Lot) else None
-        _, findings = judge_event(
-            body, signatures, self.member, ledger.policy if ledger else None, lot_state
-        )
+        if body["type"] == "ledger.genesis":
+            ctx = Context(lambda pid: None, None,
+                          recorded_at=canonical.format_timestamp(now))
+        else:
+            ctx = self.context(now)
+            if body["ledger"] != self.ledger().ledger_id:
+                raise InputError(f"event is for ledger {body['ledger']}, "
+                                 f"this is {self.ledger().ledger_id}")
+        _, findings = judge(body, signatures, ctx)
         errors = [f for f in findings if f.severity is Severity.ERROR]
         if errors:
             raise PolicyViolation(
@@ -221,27 +363,12 @@ class CustodyLedger(Application[str]):
                 + " — nothing was written"
             )
         event_class = events.EVENT_CLASSES[body["type"]]
-        fields = {"timestamp": self.clock(), "body": body, "signatures": dict(signatures)}
+        fields = {"timestamp": now, "body": body, "signatures": dict(signatures)}
         if aggregate is None:
             aggregate = AGGREGATE_FOR_START[event_class]._create(event_class, id=stream, **fields)
         else:
             aggregate.trigger_event(event_class, **fields)
-        try:
-            recordings = self.save(aggregate)
-        except IntegrityError:
-            raise ConcurrentChange(
-                f"{stream} changed while this step was being recorded; re-draft and sign again"
-            ) from None
-        except (sqlite3.DatabaseError, PersistenceError) as exc:
-            raise StorageError(f"cannot write to {self.backend.label}: {exc}") from None
-        return Receipt(
-            stream=stream,
-            seq=body["seq"],
-            event_type=body["type"],
-            event_hash=aggregate.head,
-            position=recordings[-1].notification.id if recordings else None,
-            warnings=tuple(f for f in findings if f.severity is Severity.WARNING),
-        )
+        return aggregate, findings
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -258,27 +385,6 @@ class CustodyLedger(Application[str]):
             )
         return member
 
-    def _step_fields(self, ledger: Ledger, location: str, signers: Sequence[Signer],
-                     acknowledge: str | None, note: str | None) -> dict[str, Any]:
-        seen: set[str] = set()
-        attendees = []
-        for signer in signers:
-            if signer.person_id in seen:
-                raise InputError(f"{signer.person_id} signs twice; each person signs once")
-            seen.add(signer.person_id)
-            member = self._signer_member(signer)
-            attendees.append({"person": member.person_id, "role": member.role})
-        fields: dict[str, Any] = {
-            "location": location,
-            "attendees": sorted(attendees, key=lambda a: a["person"]),
-            "policy": ledger.policy.ref,
-        }
-        if acknowledge is not None:
-            fields["acknowledged_violation"] = {"reason": acknowledge}
-        if note:
-            fields["note"] = note
-        return fields
-
 
 def _envelope(ledger_id: str, stream: str, aggregate: Stream | None, event_type: str,
               occurred_at: datetime) -> dict[str, Any]:
@@ -294,8 +400,6 @@ def _envelope(ledger_id: str, stream: str, aggregate: Stream | None, event_type:
 
 
 def _sign(body: Mapping[str, Any], signers: Sequence[Signer]) -> dict[str, bytes]:
-    if not signers:
-        raise InputError("nobody signed: give at least one --sign KEYFILE")
     check_body(body)  # refuse bad input before anyone's key is used
     digest = digests.signing_digest(body)
     return {s.person_id: s.key.sign(digest) for s in signers}

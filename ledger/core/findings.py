@@ -41,6 +41,12 @@ CODES: Mapping[str, tuple[Severity, str]] = {
     "COUNT_MISMATCH": (Severity.ERROR, "the count checked differs from the count on record"),
     "CUSTODY_GAP": (Severity.ERROR, "the lot was handed over by someone who did not hold it"),
     "TIME_REVERSED": (Severity.ERROR, "a step's occurred_at is before the lot's previous step"),
+    "TIME_IN_FUTURE": (Severity.ERROR, "occurred_at is later than when it was recorded"),
+    "LOT_CLOSED": (Severity.ERROR, "a step follows the lot's return"),
+    "LOT_PACKED": (Severity.ERROR, "a packed lot took a step of its own"),
+    "STEP_NOT_APPLICABLE": (Severity.ERROR, "the step does not apply to this kind of lot"),
+    "ROOM_UNLICENSED": (Severity.ERROR, "a secure room is unregistered or its licence lapsed"),
+    "DUTY_UNCOVERED": (Severity.ERROR, "a secure room holding papers was not staffed to policy"),
     "DUPLICATE_EVENT": (Severity.ERROR, "the same event is stored twice"),
     "ACKNOWLEDGED_VIOLATION": (Severity.WARNING, "a rule was broken and acknowledged on record"),
 }

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from eventsourcing.domain import BaseAggregate
 
+from ledger.core.custody import lot_after, lot_registered, room_after, room_registered
 from ledger.core.policy import PresencePolicy
 from ledger.core.roster import member_from
-from ledger.core.rules import lot_after, lot_registered
 from ledger.domain import events
 
 LEDGER_STREAM = "ledger"
@@ -20,6 +18,10 @@ def person_stream(person_id: str) -> str:
 
 def lot_stream(lot_id: str) -> str:
     return f"lot:{lot_id}"
+
+
+def room_stream(room_id: str) -> str:
+    return f"room:{room_id}"
 
 
 class Stream(BaseAggregate[str]):
@@ -34,10 +36,7 @@ class Stream(BaseAggregate[str]):
         self.on(event)
 
     def on(self, event: events.Recorded) -> None:
-        raise NotImplementedError
-
-    def start(self, event_class: type[events.Recorded], **kwargs: Any) -> None:
-        self.trigger_event(event_class, **kwargs)
+        """Evolve from one event; streams without state of their own keep only ``head``."""
 
 
 class Ledger(Stream):
@@ -47,6 +46,7 @@ class Ledger(Stream):
         if isinstance(event, events.Genesis):
             self.ledger_id = event.body["ledger"]
             self.authority = member_from(event.body["authority"])
+        if isinstance(event, (events.Genesis, events.PolicySet)):
             self.policy = PresencePolicy.from_data(event.body["policy"])
 
 
@@ -64,12 +64,29 @@ class Lot(Stream):
     def on(self, event: events.Recorded) -> None:
         if isinstance(event, events.LotRegistered):
             self.state = lot_registered(event.body)
-        elif isinstance(event, events.HandedOver):
+        else:
             self.state = lot_after(self.state, event.body)
 
 
-AGGREGATE_FOR_START = {
+class Room(Stream):
+    """A secure room's stream: ``state`` is its RoomState (licence, who is on duty)."""
+
+    def on(self, event: events.Recorded) -> None:
+        if isinstance(event, events.RoomRegistered):
+            self.state = room_registered(event.body)
+        else:
+            self.state = room_after(self.state, event.body)
+
+
+class Report(Stream):
+    """An incident or zero report: one signed event, kept in a stream of its own."""
+
+
+AGGREGATE_FOR_START: dict[type[events.Recorded], type[Stream]] = {
     events.Genesis: Ledger,
     events.PersonEnrolled: Person,
     events.LotRegistered: Lot,
+    events.RoomRegistered: Room,
+    events.IncidentReported: Report,
+    events.ZeroReported: Report,
 }

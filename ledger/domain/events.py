@@ -55,23 +55,33 @@ class Started(CanInitAggregate[str], Recorded):
     originator_topic: str
 
 
-class Genesis(Started):
-    type = "ledger.genesis"
-
-
-class PersonEnrolled(Started):
-    type = "person.enrolled"
-
-
-class LotRegistered(Started):
-    type = "lot.registered"
-
-
-class HandedOver(Recorded):
-    type = "lot.handed_over"
+# One class per event type, so each has its own topic in the store. The first event of a
+# stream subclasses Started; every later one, Recorded.
+class Genesis(Started): type = "ledger.genesis"
+class PolicySet(Recorded): type = "ledger.policy_set"
+class PersonEnrolled(Started): type = "person.enrolled"
+class LotRegistered(Started): type = "lot.registered"
+class TransportDeparted(Recorded): type = "lot.transport_departed"
+class TransportArrived(Recorded): type = "lot.transport_arrived"
+class HandedOver(Recorded): type = "lot.handed_over"
+class Stored(Recorded): type = "lot.stored"
+class Retrieved(Recorded): type = "lot.retrieved"
+class Distributed(Recorded): type = "lot.distributed"
+class Unsealed(Recorded): type = "lot.unsealed"
+class Collected(Recorded): type = "lot.collected"
+class Returned(Recorded): type = "lot.returned"
+class Packed(Recorded): type = "lot.packed"
+class Unpacked(Recorded): type = "lot.unpacked"
+class Corrected(Recorded): type = "lot.corrected"
+class IncidentReported(Started): type = "incident.reported"
+class ZeroReported(Started): type = "zero.reported"
+class RoomRegistered(Started): type = "room.registered"
+class DutyStarted(Recorded): type = "duty.started"
+class DutyEnded(Recorded): type = "duty.ended"
+class RoomPatrolled(Recorded): type = "room.patrolled"
 
 
 EVENT_CLASSES: dict[str, type[Recorded]] = {
-    cls.type: cls for cls in (Genesis, PersonEnrolled, LotRegistered, HandedOver)
+    cls.type: cls for cls in Recorded.__subclasses__() + Started.__subclasses__() if cls.type
 }
 TOPICS: dict[str, str] = {t: get_topic(cls) for t, cls in EVENT_CLASSES.items()}

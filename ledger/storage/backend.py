@@ -7,6 +7,7 @@ officer's command on SQLite does not pay psycopg's start-up time.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -65,3 +66,41 @@ def _postgres(url: str, common: dict[str, str]) -> Backend:
     }
     label = f"postgresql://{parts.hostname or '127.0.0.1'}:{parts.port or 5432}/{dbname}"
     return Backend(label=label, env=env)
+
+
+def check_reachable(backend: Backend) -> None:
+    """Connect once to a PostgreSQL backend; say in one line why it cannot be opened.
+
+    Without this the library's connection pool retries in the background and, after
+    POSTGRES_CONNECT_TIMEOUT, reports only "couldn't get a connection", hiding the reason
+    (refused, unknown database, unknown role, bad password). SQLite needs no check.
+    """
+    env = backend.env
+    if env.get("PERSISTENCE_MODULE") != "eventsourcing.postgres":
+        return
+    try:
+        import psycopg  # only here: psycopg costs start-up time that SQLite users should not pay
+    except ImportError:
+        raise StorageError(
+            f"cannot open {backend.label}: PostgreSQL support is not installed; "
+            "pip install 'custody-ledger[postgres]'"
+        ) from None
+
+    try:
+        psycopg.connect(
+            host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"], dbname=env["POSTGRES_DBNAME"],
+            user=env["POSTGRES_USER"], password=env["POSTGRES_PASSWORD"],
+            connect_timeout=int(env["POSTGRES_CONNECT_TIMEOUT"]),
+        ).close()
+    except psycopg.Error as exc:
+        raise StorageError(f"cannot open ledger database {backend.label}: {_reason(exc)}") from None
+
+
+def _reason(exc: Exception) -> str:
+    """The server's or driver's reason, on one line, without libpq's preamble."""
+    text = str(exc).strip()
+    # libpq: 'connection failed: connection to server at "h", port p failed: FATAL:  <reason>'
+    text = text.rsplit(" failed: ", 1)[-1]
+    text = re.sub(r"^(?:connection failed: )?(?:FATAL|ERROR):\s*", "", text)
+    lines = (" ".join(line.split()) for line in text.splitlines())
+    return "; ".join(line for line in lines if line) or type(exc).__name__

@@ -136,7 +136,7 @@ def test_unknown_people_and_lots_are_input_errors(world):
     refused(world, InputError, "unknown lot LOT-9", lambda: world.handover(lot_id="LOT-9"))
     refused(world, InputError, r"unknown person NOBODY \(--to\)",
             lambda: world.handover(receiver="NOBODY"))
-    refused(world, InputError, "a handover needs two parties",
+    refused(world, InputError, "--from and --to are both STF-01; a step needs two parties",
             lambda: world.handover(giver="STF-01", receiver="STF-01"))
 
 

@@ -1,0 +1,276 @@
+"""The custody lifecycle of a lot, as pure data and functions shared by recorder and verifier.
+
+A lot is always held by exactly one *party*: a person (their bare id), or ``vehicle:ID``,
+``room:ID`` (a secure room) or ``site:ID`` (an exam site or exam room). Each step type has a
+:class:`StepSpec` saying which party must hold the lot before it (the one who releases it),
+who holds it after, whether seals and count are checked, which kinds of lot it applies to,
+and whether it closes the lot. A bag packed into a container (``lot.packed``) takes no steps
+of its own until ``lot.unpacked``: it moves with the container.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any, Callable, Iterator, Mapping
+
+from ledger.core.canonical import format_timestamp, parse_timestamp
+from ledger.core.findings import Finding
+
+PARTY = re.compile(r"((vehicle|room|site):)?[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+CLOCK_SKEW = timedelta(minutes=5)
+KINDS = ("question_paper", "answer_sheet", "spare_paper", "container")
+
+
+def is_person(party: str) -> bool:
+    return ":" not in party
+
+
+@dataclass(frozen=True)
+class LotState:
+    """What the ledger knows of a lot after its latest step."""
+
+    lot_id: str
+    exam: str
+    subject: str
+    kind: str
+    count: int
+    seals: tuple[str, ...]
+    holder: str | None
+    last_occurred_at: str
+    steps: int = 1
+    packed_in: str | None = None
+    unsealed: bool = False
+    closed: bool = False
+
+
+@dataclass(frozen=True)
+class RoomState:
+    """A registered secure room: its licence, and who is on duty now."""
+
+    room_id: str
+    name: str
+    licence: str
+    valid_from: str
+    valid_until: str
+    on_duty: frozenset[str] = frozenset()
+    last_occurred_at: str = ""
+
+    def licensed_at(self, moment: str) -> bool:
+        return self.valid_from <= moment <= self.valid_until
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    """How one lot step type moves custody and what it checks."""
+
+    releases: Callable[[Mapping[str, Any]], str | None]  # party that must hold the lot before
+    receives: Callable[[Mapping[str, Any]], str | None]  # party holding it after (None: same)
+    checks_seals: bool = True
+    kinds: tuple[str, ...] = KINDS
+    closes: bool = False
+
+
+def _field(name: str, prefix: str = "") -> Callable[[Mapping[str, Any]], str]:
+    return lambda body: prefix + body[name]
+
+
+STEPS: Mapping[str, StepSpec] = {
+    "lot.transport_departed": StepSpec(_field("from"), _field("vehicle", "vehicle:")),
+    "lot.transport_arrived": StepSpec(_field("vehicle", "vehicle:"), _field("to")),
+    "lot.handed_over": StepSpec(_field("from"), _field("to")),
+    "lot.stored": StepSpec(_field("from"), _field("room", "room:")),
+    "lot.retrieved": StepSpec(_field("room", "room:"), _field("to")),
+    "lot.distributed": StepSpec(_field("from"), _field("to")),
+    "lot.unsealed": StepSpec(lambda b: None, lambda b: None,
+                             kinds=("question_paper", "spare_paper")),
+    "lot.collected": StepSpec(_field("from"), _field("to"), checks_seals=False,
+                              kinds=("answer_sheet",)),
+    "lot.returned": StepSpec(_field("from"), _field("to"), closes=True),
+    "lot.packed": StepSpec(lambda b: None, lambda b: None, checks_seals=False,
+                           kinds=("question_paper", "answer_sheet", "spare_paper")),
+    "lot.unpacked": StepSpec(lambda b: None, lambda b: None, checks_seals=False),
+    "lot.corrected": StepSpec(lambda b: None, lambda b: None, checks_seals=False),
+}
+LOT_STEPS = frozenset({"lot.registered", *STEPS})
+
+
+def lot_registered(body: Mapping[str, Any]) -> LotState:
+    """Return a lot's state from its registration body."""
+    lot = body["lot"]
+    return LotState(
+        lot_id=lot["id"], exam=lot["exam"], subject=lot["subject"], kind=lot["kind"],
+        count=lot["count"], seals=tuple(sorted(lot["seals"])), holder=body.get("holder"),
+        last_occurred_at=body["occurred_at"],
+    )
+
+
+def lot_after(state: LotState, body: Mapping[str, Any]) -> LotState:
+    """Return a lot's state after a step (the record wins: it is what was checked)."""
+    event_type = body["type"]
+    spec = STEPS[event_type]
+    changes: dict[str, Any] = {
+        "last_occurred_at": max(state.last_occurred_at, body["occurred_at"]),
+        "steps": state.steps + 1,
+    }
+    receiver = spec.receives(body)
+    if receiver is not None:
+        changes["holder"] = receiver
+    if "count_checked" in body:
+        changes["count"] = body["count_checked"]
+    if "seals_checked" in body and spec.checks_seals and not state.unsealed:
+        changes["seals"] = tuple(sorted(body["seals_checked"]))
+    if "seals_applied" in body:
+        changes["seals"] = tuple(sorted(body["seals_applied"]))
+    if event_type == "lot.unsealed":
+        changes["unsealed"] = True
+    elif event_type == "lot.packed":
+        changes["packed_in"] = body["container"]
+    elif event_type == "lot.unpacked":
+        changes.update(packed_in=None, holder=body["holder"])
+    elif event_type == "lot.corrected":
+        changes.update(count=body.get("count", state.count),
+                       seals=tuple(sorted(body.get("seals", state.seals))))
+    if spec.closes:
+        changes["closed"] = True
+    return replace(state, **changes)
+
+
+def effective_holder(state: LotState, lots: Callable[[str], LotState | None]) -> str | None:
+    """Who holds a lot now: its container's holder while it is packed."""
+    if state.packed_in is not None:
+        container = lots(f"lot:{state.packed_in}")
+        if container is not None:
+            return container.holder
+    return state.holder
+
+
+def judge_lot_step(state: LotState | None, body: Mapping[str, Any], counted: Mapping[str, str],
+                   lots: Callable[[str], LotState | None],
+                   rooms: Callable[[str], RoomState | None]) -> Iterator[Finding]:
+    """Every custody rule one lot step breaks, given the lot's state before it."""
+    event_type = body["type"]
+    if event_type == "lot.registered":
+        yield from _judge_party(body.get("holder"), counted, "holder", rooms)
+        return
+    if state is None:
+        yield Finding("CUSTODY_GAP", f"{body['stream']} has a {event_type} but no registration")
+        return
+    spec = STEPS[event_type]
+    lot_id = state.lot_id
+    if state.closed:
+        yield Finding("LOT_CLOSED", f"lot {lot_id} was returned; no step may follow it",
+                      evidence={"lot": lot_id})
+    if state.packed_in is not None and event_type != "lot.unpacked":
+        yield Finding("LOT_PACKED", f"lot {lot_id} is packed in {state.packed_in}; "
+                      "unpack it before a step of its own", evidence={"container": state.packed_in})
+    if state.kind not in spec.kinds:
+        yield Finding("STEP_NOT_APPLICABLE", f"{event_type} does not apply to a {state.kind} lot",
+                      evidence={"kind": state.kind})
+    giver = spec.releases(body)
+    if giver is not None and state.holder is not None and giver != state.holder:
+        yield Finding("CUSTODY_GAP", f"lot {lot_id} is held by {state.holder}, not {giver}, "
+                      f"who released it in {event_type}",
+                      evidence={"holder": state.holder, "released_by": giver})
+    for role, party in (("giver", giver), ("receiver", spec.receives(body))):
+        yield from _judge_party(party, counted, role, rooms)
+    if spec.checks_seals and not state.unsealed and "seals_checked" in body:
+        checked = tuple(sorted(body["seals_checked"]))
+        if checked != state.seals:
+            yield Finding(
+                "SEAL_MISMATCH",
+                f"seals checked differ from record: missing {sorted(set(state.seals) - set(checked))}, "
+                f"unexpected {sorted(set(checked) - set(state.seals))}",
+                evidence={"expected": list(state.seals), "found": list(checked)})
+    if "count_checked" in body and body["count_checked"] != state.count:
+        yield Finding("COUNT_MISMATCH",
+                      f"count checked {body['count_checked']}, but {state.count} on record",
+                      evidence={"expected": state.count, "found": body["count_checked"]})
+    if body["occurred_at"] < state.last_occurred_at:
+        yield Finding("TIME_REVERSED",
+                      f"occurred_at {body['occurred_at']} is before the lot's previous step "
+                      f"at {state.last_occurred_at}",
+                      evidence={"previous": state.last_occurred_at, "found": body["occurred_at"]})
+    if event_type == "lot.stored":
+        yield from _judge_room_licence(body["room"], body["occurred_at"], rooms)
+    if event_type in ("lot.packed", "lot.unpacked"):
+        yield from _judge_container(state, body, lots)
+
+
+def _judge_party(party: str | None, counted: Mapping[str, str], role: str,
+                 rooms: Callable[[str], RoomState | None]) -> Iterator[Finding]:
+    if party is None:
+        return
+    if is_person(party):
+        if party not in counted:
+            yield Finding("CUSTODY_GAP", f"the {role} {party} did not co-sign the step",
+                          evidence={role: party})
+    elif party.startswith("room:") and rooms(party[5:]) is None:
+        yield Finding("ROOM_UNLICENSED", f"{party} is not a registered secure room",
+                      evidence={"room": party[5:]})
+
+
+def _judge_room_licence(room_id: str, moment: str,
+                        rooms: Callable[[str], RoomState | None]) -> Iterator[Finding]:
+    room = rooms(room_id)
+    if room is not None and not room.licensed_at(moment):
+        yield Finding("ROOM_UNLICENSED",
+                      f"secure room {room_id} (licence {room.licence}) is licensed from "
+                      f"{room.valid_from} to {room.valid_until}, not at {moment}",
+                      evidence={"room": room_id, "licence": room.licence,
+                                "valid_from": room.valid_from, "valid_until": room.valid_until})
+
+
+def _judge_container(state: LotState, body: Mapping[str, Any],
+                     lots: Callable[[str], LotState | None]) -> Iterator[Finding]:
+    container_id = body["container"]
+    container = lots(f"lot:{container_id}")
+    if container is None or container.kind != "container":
+        yield Finding("CUSTODY_GAP", f"{container_id} is not a registered container",
+                      evidence={"container": container_id})
+        return
+    if body["type"] == "lot.packed":
+        if state.holder != container.holder:
+            yield Finding("CUSTODY_GAP", f"lot {state.lot_id} is held by {state.holder} but "
+                          f"container {container_id} by {container.holder}; both must be with "
+                          "the same party to pack", evidence={"lot": state.holder,
+                                                               "container": container.holder})
+    else:
+        if state.packed_in != container_id:
+            yield Finding("CUSTODY_GAP", f"lot {state.lot_id} is not packed in {container_id}",
+                          evidence={"packed_in": state.packed_in})
+        if body["holder"] != container.holder:
+            yield Finding("CUSTODY_GAP", f"container {container_id} is held by "
+                          f"{container.holder}, not {body['holder']}, who takes lot "
+                          f"{state.lot_id} out of it",
+                          evidence={"container": container.holder, "holder": body["holder"]})
+
+
+def judge_time(body: Mapping[str, Any], recorded_at: str) -> Iterator[Finding]:
+    """``occurred_at`` may not lie in the future of ``recorded_at`` beyond the clock skew."""
+    limit = format_timestamp(parse_timestamp(recorded_at) + CLOCK_SKEW)
+    if body["occurred_at"] > limit:
+        yield Finding("TIME_IN_FUTURE",
+                      f"occurred_at {body['occurred_at']} is after it was recorded "
+                      f"({recorded_at}) by more than {int(CLOCK_SKEW.total_seconds() // 60)} min",
+                      evidence={"occurred_at": body["occurred_at"], "recorded_at": recorded_at})
+
+
+def room_registered(body: Mapping[str, Any]) -> RoomState:
+    room = body["room"]
+    return RoomState(room_id=room["id"], name=room["name"], licence=room["licence"],
+                     valid_from=room["valid_from"], valid_until=room["valid_until"],
+                     last_occurred_at=body["occurred_at"])
+
+
+def room_after(state: RoomState, body: Mapping[str, Any]) -> RoomState:
+    """Duty shifts change who is on duty; a patrol changes nothing but the clock."""
+    people = frozenset(a["person"] for a in body.get("attendees", []))
+    on_duty = state.on_duty
+    if body["type"] == "duty.started":
+        on_duty = on_duty | people
+    elif body["type"] == "duty.ended":
+        on_duty = on_duty - people
+    return replace(state, on_duty=on_duty,
+                   last_occurred_at=max(state.last_occurred_at, body["occurred_at"]))
