@@ -12,7 +12,9 @@ import click
 from cli import render
 from cli.errors import EXIT_FINDINGS, LedgerFailure
 from cli.options import occurred_at, prompt_passphrase, read_passphrase_file, unlock_signers
+from cli.steps import SHOWN, STEPS, Step, moment
 from ledger.application.custody import CustodyLedger, Receipt, open_ledger, system_clock
+from ledger.application.drafts import MAX_DRAFT, format_draft, parse_draft
 from ledger.application.keystore import read_public_key, write_key_pair
 from ledger.core.errors import InputError, LedgerError
 from ledger.core.keys import SigningKey
@@ -265,39 +267,221 @@ def lot_register(ctx: click.Context, lot_id: str, exam: str, subject: str, kind:
     _print_receipt(receipt)
 
 
-# -- record --------------------------------------------------------------------------------
+# -- co-signed steps: record (sign here) and draft (sign elsewhere) -------------------------
 
 
 @main.group()
 def record() -> None:
-    """Record a custody step, co-signed by everyone present."""
+    """Record a step, co-signed on this terminal by everyone present (--sign per person)."""
 
 
-@record.command("handover", epilog="""\b
-Example:
-  custody record handover --lot MATH-01 --from P-003 --to P-007 --seal S-0001 --seal S-0002 \\
-      --count 30 --location "Secure room 1" --occurred-at 2026-06-06T09:30:00+08:00 \\
-      --sign p001.key --sign p002.key --sign p003.key --sign p004.key --sign p005.key --sign p007.key""")
-@click.option("--lot", "lot_id", required=True, help="The lot handed over.")
-@click.option("--from", "giver", required=True, help="Person handing it over.")
-@click.option("--to", "receiver", required=True, help="Person taking custody.")
-@click.option("--seal", "seals", multiple=True, required=True,
-              help="Seal number checked; repeat for each.")
-@click.option("--count", required=True, type=click.IntRange(1, 1_000_000), help="Count checked.")
-@step_options
+@main.group()
+def draft() -> None:
+    """Write a step as an unsigned draft file, for each attendee to sign on their own device."""
+
+
+@main.group()
+def duty() -> None:
+    """Start or end a duty shift in a secure room (24-hour duty)."""
+
+
+def _common_step_options(mode: str) -> list[Any]:
+    options = [
+        click.option("--location", required=True, help="Where the step happens."),
+        click.option("--occurred-at", "when", metavar="TIME",
+                     help="When it happened, RFC 3339 with offset (default: now)."),
+        click.option("--note", default=None, help="Free text kept with the step."),
+        click.option("--evidence", multiple=True, metavar="SHA256",
+                     help="SHA-256 of a photo or CCTV clip (never the file); repeat."),
+        click.option("--acknowledge-violation", "acknowledge", metavar="REASON", default=None,
+                     help="Record the step even though it breaks a rule; the reason is kept and "
+                          "every verifier flags it."),
+    ]
+    if mode == "record":
+        options += [keyfile_option("--sign", "keyfiles", multiple=True, required=True,
+                                   help="Key file of one person present; repeat for everyone."),
+                    passphrase_files_option()]
+    else:
+        options += [click.option("--attendee", "attendees", multiple=True, required=True,
+                                 help="Person id of someone present; repeat for everyone."),
+                    click.option("--out", required=True,
+                                 type=click.Path(dir_okay=False, path_type=Path),
+                                 help="Draft file to write.")]
+    return options
+
+
+def _step_command(step: Step, mode: str, name: str, shown_as: str) -> click.Command:
+    def callback(ctx: click.Context, **o: Any) -> None:
+        app = _ledger(ctx)
+        app.ledger()
+        stream = step.stream(o)
+        if "corrects" in o:
+            o["_event_hash"] = app.event_hash(stream, o["corrects"])
+        options = {"acknowledge": o["acknowledge"], "note": o["note"], "evidence": o["evidence"]}
+        when = occurred_at(o["when"], app.clock)
+        if mode == "record":
+            signers = unlock_signers(o["keyfiles"], o["passphrase_files"])
+            _print_receipt(app.record_step(stream, step.event_type, step.fields(o),
+                                           o["location"], when, signers, **options))
+            return
+        if o["out"].exists():
+            raise InputError(f"{o['out']} already exists; choose another --out")
+        body = app.draft_step(stream, step.event_type, step.fields(o), o["location"],
+                              o["attendees"], when, **options)
+        o["out"].write_text(format_draft(body, {}), encoding="utf-8")
+        click.echo(f"wrote draft {o['out']}: {body['type']} for {stream}, step {body['seq']}; "
+                   f"to be signed by {', '.join(a['person'] for a in body['attendees'])}")
+
+    signing = "--sign pol01.key --sign pol02.key ... (everyone present)" if mode == "record" \
+        else "--attendee POL-01 --attendee POL-02 ... --out step.draft"
+    epilog = SHOWN.format(command=shown_as, example=step.example, signing=signing)
+    function = click.pass_context(callback)
+    for option in reversed([*step.options, *_common_step_options(mode)]):
+        function = option(function)
+    return click.command(name, help=step.help, epilog=epilog)(function)
+
+
+_GROUPS = {"duty-start": (duty, "start"), "duty-end": (duty, "end"), "patrol": (main, "patrol")}
+for _step in STEPS:
+    _group, _name = _GROUPS.get(_step.name, (record, _step.name))
+    _shown = _name if _group is main else f"{_group.name} {_name}"
+    _group.add_command(_step_command(_step, "record", _name, _shown))
+    draft.add_command(_step_command(_step, "draft", _step.name, f"draft {_step.name}"))
+
+
+@main.command("sign", epilog="Example: custody sign handover.draft --key pol01.key")
+@click.argument("draft_file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@keyfile_option("--key", help="Your private key file.")
+@click.option("--passphrase-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Passphrase of the key, for scripts (default: prompt).")
+@click.option("--yes", is_flag=True, help="Sign without asking (after showing the step).")
 @click.pass_context
-def record_handover(ctx: click.Context, lot_id: str, giver: str, receiver: str,
-                    seals: Sequence[str], count: int, location: str, when: str | None,
-                    keyfiles: Sequence[Path], passphrase_files: Sequence[Path],
-                    note: str | None) -> None:
-    """Record custody of a lot passing from one person to another."""
+def sign(ctx: click.Context, draft_file: Path, key: Path, passphrase_file: Path | None,
+         yes: bool) -> None:
+    """Add your signature to a draft, after reading exactly what you are signing."""
+    body, signatures = parse_draft(_read_bounded(draft_file), source=str(draft_file))
+    app = _ledger(ctx)
+    signer = unlock_signers([key], [passphrase_file] if passphrase_file else [])[0]
+    click.echo(render.describe(body))
+    if not yes and not click.confirm(f"Sign this as {signer.person_id}?", err=True):
+        raise InputError("not signed: you declined")
+    signatures[signer.person_id] = app.sign(body, signer)
+    _write_atomically(draft_file, format_draft(body, signatures))
+    attendees = [a["person"] for a in body["attendees"]]
+    missing = [p for p in attendees if p not in signatures]
+    click.echo(f"signed by {signer.person_id}; {len(attendees) - len(missing)} of "
+               f"{len(attendees)} attendees have signed"
+               + (f" (still to sign: {', '.join(missing)})" if missing else "; ready to submit"))
+
+
+@main.command("submit", epilog="Example: custody submit handover.draft")
+@click.argument("draft_file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.pass_context
+def submit(ctx: click.Context, draft_file: Path) -> None:
+    """Check a signed draft against the rules and append it to the ledger."""
+    body, signatures = parse_draft(_read_bounded(draft_file), source=str(draft_file))
+    _print_receipt(_ledger(ctx).submit(body, signatures))
+
+
+def _read_bounded(path: Path) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read(MAX_DRAFT + 1)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
+
+
+# -- packing, rooms, policy ---------------------------------------------------------------
+
+
+def _pack_command(unpack: bool) -> click.Command:
+    verb = "unpack" if unpack else "pack"
+
+    def callback(ctx: click.Context, container: str, lot_ids: Sequence[str], location: str,
+                 when: str | None, keyfiles: Sequence[Path], passphrase_files: Sequence[Path],
+                 note: str | None) -> None:
+        app = _ledger(ctx)
+        app.ledger()
+        moment_ = occurred_at(when, app.clock)
+        signers = unlock_signers(keyfiles, passphrase_files)
+        for receipt in app.pack(container, list(lot_ids), unpack, location, moment_, signers,
+                                note=note):
+            _print_receipt(receipt)
+
+    function: Any = click.pass_context(callback)
+    function = step_options(function)
+    function = click.option("--lot", "lot_ids", multiple=True, required=True,
+                            help=f"Lot to {verb}; repeat.")(function)
+    function = click.argument("container")(function)
+    help_text = ("Take lots out of a container; they pass to whoever holds the container."
+                 if unpack else "Pack lots into a container; they move with it until unpacked.")
+    epilog = (f"Example: custody lot {verb} BOX-01 --lot MATH-Q-0001 --lot MATH-A-0001 "
+              "--location 'Printing house' --sign pol01.key ...")
+    return click.command(verb, help=help_text, epilog=epilog)(function)
+
+
+lot.add_command(_pack_command(unpack=False))
+lot.add_command(_pack_command(unpack=True))
+
+
+@main.group()
+def room() -> None:
+    """Register licensed secure rooms (authority-signed)."""
+
+
+@room.command("register", epilog="""\b
+Example:
+  custody room register SR-3 --name "County Secure Room 3" --licence BM-2026-031 \\
+      --valid-from 2026-01-01T00:00:00+08:00 --valid-until 2026-12-31T23:59:59+08:00 \\
+      --authority-key authority.key""")
+@click.argument("room_id")
+@click.option("--name", required=True, help="Name of the room.")
+@click.option("--licence", required=True, help="Licence number (保密室使用许可证).")
+@click.option("--valid-from", required=True, metavar="TIME", help="Licence valid from (RFC 3339).")
+@click.option("--valid-until", required=True, metavar="TIME", help="Licence valid until (RFC 3339).")
+@keyfile_option("--authority-key", help="An authority's private key file.")
+@click.option("--passphrase-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Passphrase of the authority key, for scripts (default: prompt).")
+@click.option("--occurred-at", "when", metavar="TIME", help="RFC 3339 with offset (default: now).")
+@click.pass_context
+def room_register(ctx: click.Context, room_id: str, name: str, licence: str, valid_from: str,
+                  valid_until: str, authority_key: Path, passphrase_file: Path | None,
+                  when: str | None) -> None:
+    """Register ROOM_ID with its licence and validity."""
+    render.check_id(room_id, "ROOM_ID")
+    room_data = {"id": room_id, "name": name, "licence": licence,
+                 "valid_from": moment(valid_from, "--valid-from"),
+                 "valid_until": moment(valid_until, "--valid-until")}
     app = _ledger(ctx)
     app.ledger()
-    moment = occurred_at(when, app.clock)
-    signers = unlock_signers(keyfiles, passphrase_files)
-    receipt = app.record_handover(lot_id, giver, receiver, location, seals, count, moment,
-                                  signers, note=note)
-    _print_receipt(receipt)
+    signer = unlock_signers([authority_key], [passphrase_file] if passphrase_file else [])[0]
+    _print_receipt(app.register_room(room_data, signer, occurred_at(when, app.clock)))
+
+
+@main.group()
+def policy() -> None:
+    """Set the presence policy in force (authority-signed, versioned)."""
+
+
+@policy.command("set", epilog="Example: custody policy set policy-v2.json --authority-key authority.key")
+@click.argument("policy_file", type=click.Path(dir_okay=False, path_type=Path))
+@keyfile_option("--authority-key", help="An authority's private key file.")
+@click.option("--passphrase-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Passphrase of the authority key, for scripts (default: prompt).")
+@click.option("--occurred-at", "when", metavar="TIME", help="RFC 3339 with offset (default: now).")
+@click.pass_context
+def policy_set(ctx: click.Context, policy_file: Path, authority_key: Path,
+               passphrase_file: Path | None, when: str | None) -> None:
+    """Put the policy in POLICY_FILE in force; its version must be higher than the current."""
+    new_policy = _load_policy(policy_file)
+    app = _ledger(ctx)
+    app.ledger()
+    signer = unlock_signers([authority_key], [passphrase_file] if passphrase_file else [])[0]
+    _print_receipt(app.set_policy(new_policy, signer, occurred_at(when, app.clock)))
+    click.echo(f"policy {new_policy.id} v{new_policy.version} is in force")
 
 
 # -- reading -------------------------------------------------------------------------------

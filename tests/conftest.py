@@ -71,6 +71,19 @@ class World:
         return self.app.register_lot(lot, "Printing house", self.clock.now, self.sign(*team),
                                      holder=holder, **kw)
 
+    def step(self, stream: str, event_type: str, fields: dict, team, at: datetime | None = None,
+             location: str = "Secure room 1", **kw):
+        """Record any co-signed step with ``team`` present and signing."""
+        return self.app.record_step(stream, event_type, fields, location, at or self.clock.now,
+                                    self.sign(*team), **kw)
+
+    def room(self, room_id: str = "SR-3", valid_from: str = "2026-01-01T00:00:00.000000Z",
+             valid_until: str = "2026-12-31T23:59:59.000000Z"):
+        return self.app.register_room({"id": room_id, "name": f"Secure room {room_id}",
+                                       "licence": f"BM-{room_id}", "valid_from": valid_from,
+                                       "valid_until": valid_until},
+                                      self.signers[AUTHORITY], self.clock.now)
+
     def handover(self, lot_id: str = "LOT-1", giver: str = "STF-01", receiver: str = "STF-02",
                  team=TEAM, seals=SEALS, count: int = 30, at: datetime | None = None, **kw):
         return self.app.record_handover(lot_id, giver, receiver, "Secure room 1", seals, count,

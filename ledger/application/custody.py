@@ -113,6 +113,13 @@ class CustodyLedger(Application[str]):
         lot = self._get(lot_stream(lot_id))
         return lot if isinstance(lot, Lot) else None
 
+    def event_hash(self, stream: str, seq: int) -> str:
+        """The hash of step ``seq`` of ``stream`` (what a correction references)."""
+        found = [e for e in self.stream_events(stream) if e.originator_version == seq]
+        if not found:
+            raise InputError(f"{stream} has no step {seq}")
+        return found[0].event_hash
+
     def stream_events(self, stream: str) -> Iterator[events.Recorded]:
         """The events of one stream, in order."""
         try:
