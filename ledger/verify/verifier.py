@@ -3,7 +3,8 @@
 For every row of the library's notification log, in position order, the verifier:
 decodes the stored bytes canonically; recomputes the event hash from those bytes; ties the
 library's columns (stream id, version, topic, originator topic) to the signed body; checks the
-body against its schema; walks the stream's ``prev`` chain and sequence; verifies every
+body against its schema; walks the stream's ``prev`` chain and sequence (asking the store,
+only when a step comes round again, whether it is a byte-for-byte copy); verifies every
 signature against the roster it has rebuilt itself up to that position; and applies the same
 rules the recorder applies. It never stops at the first problem.
 
@@ -48,6 +49,7 @@ class _Row:
     body: dict[str, Any] | None = None
     signatures: dict[str, bytes] | None = None
     digest: bytes | None = None
+    claims: tuple[str, int] | None = None  # (stream, step) a schema-valid body says it is
     problem: Finding | None = None
 
 
@@ -82,11 +84,12 @@ class Verifier:
                 verified = self._verify_signatures(rows, pool)
                 for row in rows:
                     if row.note.id != expected_position:
+                        # No stream: what is missing is unknown, not the row after the gap.
                         report.findings.append(Finding(
                             "POSITION_GAP",
                             f"log jumps from position {expected_position - 1} to {row.note.id}: "
                             f"{row.note.id - expected_position} event(s) missing or reordered",
-                            position=row.note.id, stream=str(row.note.originator_id),
+                            position=row.note.id,
                             evidence={"expected": expected_position, "found": row.note.id},
                         ))
                     expected_position = row.note.id + 1
@@ -114,7 +117,9 @@ class Verifier:
             start = page[-1].id + 1
 
     def _decode(self, note: Notification) -> _Row:
-        row = _Row(note, digests.event_hash_of_bytes(note.state))
+        # NULL or text typed into the column has no bytes: it hashes as empty, fails decoding.
+        stored = note.state if isinstance(note.state, (bytes, bytearray, memoryview)) else b""
+        row = _Row(note, digests.event_hash_of_bytes(bytes(stored)))
         stream = str(note.originator_id)
         try:
             record = canonical.decode(note.state)
@@ -143,6 +148,7 @@ class Verifier:
             row.problem = Finding(code, f"{stream} step {note.originator_version}: {problems[0]}",
                                   evidence={"problems": problems[:10]})
             return row
+        row.claims = (body["stream"], body["seq"])
         mismatch = _envelope_mismatch(note, body, record.get("originator_topic"))
         if mismatch:
             row.problem = Finding("ENVELOPE_MISMATCH", f"{stream} step "
@@ -197,12 +203,15 @@ class Verifier:
         place = lambda fs: [f.at(note.id, stream) for f in fs]  # noqa: E731
         if not self._wanted(row):
             return []
-        findings: list[Finding] = []
-        if row.problem is not None:
-            findings.append(row.problem)
+        problem = self._duplicate(row) or row.problem
+        if problem is not None:
             # The chain continues from the stored bytes, so one bad row is one finding.
-            self._advance(stream, note.originator_version, row.event_hash.hex())
-            return place(findings)
+            version = note.originator_version
+            if not isinstance(version, int):  # NULL or text typed into the column
+                version = self.heads.get(stream, (0, ""))[0] + 1
+            self._advance(stream, version, row.event_hash.hex())
+            return place([problem])
+        findings: list[Finding] = []
         body, signatures = row.body, row.signatures
         assert body is not None and signatures is not None
         if self.ledger_id is None:
@@ -228,6 +237,31 @@ class Verifier:
         self._apply(body, findings, lot_state)
         self._advance(stream, body["seq"], row.event_hash.hex())
         return place(findings)
+
+    def _duplicate(self, row: _Row) -> Finding | None:
+        """Say so if the row repeats, byte for byte, a step its stream has already stored.
+
+        Only a step the stream has already passed can be a copy, so the store is asked only
+        then: memory stays bounded by the streams, and an intact log costs no extra read.
+        """
+        if row.claims is None:
+            return None
+        stream, seq = row.claims
+        if seq > self.heads.get(stream, (0, ""))[0]:
+            return None
+        note = row.note
+        stored = self.recorder.select_events(stream, gt=seq - 1, lte=seq)
+        copies = sum(event.state == note.state for event in stored)
+        if (str(note.originator_id), note.originator_version) == (stream, seq):
+            copies -= 1  # the row itself is one of them
+        if copies < 1:
+            return None
+        return Finding(
+            "DUPLICATE_EVENT",
+            f"{stream} step {seq} is stored again: the row stored as {note.originator_id} "
+            f"version {note.originator_version} is a byte-for-byte copy of it",
+            evidence={"stream": stream, "step": seq, "event_hash": row.event_hash.hex()},
+        )
 
     def _check_chain(self, stream: str, body: dict[str, Any], row: _Row) -> list[Finding]:
         seq, head = self.heads.get(stream, (0, None))
