@@ -8,7 +8,7 @@ nothing is written; the library's optimistic concurrency control serialises writ
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
@@ -361,6 +361,12 @@ class CustodyLedger(Application[str]):
             if body["ledger"] != self.ledger().ledger_id:
                 raise InputError(f"event is for ledger {body['ledger']}, "
                                  f"this is {self.ledger().ledger_id}")
+            # Judge the stream as it was when its version was checked above: if another writer
+            # has moved it on since, that is a lost race (ConcurrentChange at save), not a rule
+            # this step broke.
+            checked = aggregate.state if isinstance(aggregate, Lot) else None
+            lots = ctx.lots
+            ctx = replace(ctx, lots=lambda s: checked if s == stream else lots(s))
         _, findings = judge(body, signatures, ctx)
         errors = [f for f in findings if f.severity is Severity.ERROR]
         if errors:

@@ -12,22 +12,12 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
 from ledger.core import keys
-from ledger.core.custody import (
-    LOT_STEPS,
-    LotState,
-    RoomState,
-    judge_lot_step,
-    judge_time,
-    lot_after,
-    lot_registered,
-)
+from ledger.core.custody import LOT_STEPS, LotState, RoomState, judge_lot_step, judge_time
 from ledger.core.digests import signing_digest
 from ledger.core.errors import VerificationFailed
 from ledger.core.findings import Finding
 from ledger.core.policy import PresencePolicy, evaluate
 from ledger.core.roster import Lookup, member_from
-
-__all__ = ["Context", "judge", "judge_event", "LotState", "lot_after", "lot_registered"]
 
 # Signature results computed ahead of judging: (public key raw, digest, signature) -> valid.
 Verified = Mapping[tuple[bytes, bytes, bytes], bool]
@@ -215,12 +205,3 @@ def _apply_acknowledgement(body: Mapping[str, Any], findings: list[Finding]) -> 
         else:
             out.append(finding)
     return out
-
-
-def judge_event(body: Mapping[str, Any], signatures: Mapping[str, bytes], lookup: Lookup,
-                policy: PresencePolicy | None, lot: LotState | None,
-                verified: Verified | None = None) -> tuple[dict[str, str], list[Finding]]:
-    """Transitional form of :func:`judge` for callers that know only one lot's state."""
-    return judge(body, signatures,
-                 Context(lookup, policy, lambda stream: lot if stream == body["stream"] else None),
-                 verified)

@@ -15,6 +15,7 @@ number of events; signatures are verified in a pool of worker processes, page by
 from __future__ import annotations
 
 from concurrent.futures import Executor, ProcessPoolExecutor
+from datetime import datetime
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
@@ -26,7 +27,17 @@ from ledger.core.errors import NonCanonical
 from ledger.core.findings import Finding, Report
 from ledger.core.policy import PresencePolicy
 from ledger.core.roster import Member, member_from
-from ledger.core.rules import LotState, judge_event, lot_after, lot_registered
+from ledger.core.custody import (
+    LOT_STEPS,
+    LotState,
+    RoomState,
+    lot_after,
+    lot_registered,
+    room_after,
+    room_registered,
+)
+from ledger.core.duty import uncovered
+from ledger.core.rules import AUTHORITY_EVENTS, Context, judge
 from ledger.domain import events
 from ledger.domain.aggregates import AGGREGATE_FOR_START
 from ledger.domain.schemas import body_problems
@@ -50,6 +61,7 @@ class _Row:
     signatures: dict[str, bytes] | None = None
     digest: bytes | None = None
     claims: tuple[str, int] | None = None  # (stream, step) a schema-valid body says it is
+    recorded_at: str | None = None
     problem: Finding | None = None
 
 
@@ -57,12 +69,21 @@ class Verifier:
     """Verifies the whole log (or one lot) of a library recorder and returns a Report."""
 
     def __init__(self, recorder: ApplicationRecorder, *, workers: int = 1,
-                 lot: str | None = None) -> None:
+                 lot: str | None = None, since: int = 1, as_of: str | None = None) -> None:
         self.recorder = recorder
         self.workers = max(1, workers)
         self.only_stream = f"lot:{lot}" if lot is not None else None
+        self.since = since  # rows before this position are folded, not checked
+        self.as_of = as_of  # canonical timestamp: events that occurred later are left out
         self.roster: dict[str, Member] = {}
         self.lots: dict[str, LotState] = {}
+        self.rooms: dict[str, RoomState] = {}
+        self.findings_by_stream: dict[str, int] = {}
+        # Secure-room duty: when each room held papers, and who was on duty from when.
+        self.occupied: dict[str, list[tuple[str, str]]] = {}
+        self.entered: dict[str, tuple[str, str]] = {}  # lot stream -> (room id, since)
+        self.duty: dict[str, list[tuple[str, dict[str, str]]]] = {}
+        self.latest = ""  # the latest occurred_at seen: where open intervals end
         self.heads: dict[str, tuple[int, str]] = {}  # stream -> (seq, hex event hash)
         self.ledger_id: str | None = None
         self.policy: PresencePolicy | None = None
@@ -93,13 +114,21 @@ class Verifier:
                             evidence={"expected": expected_position, "found": row.note.id},
                         ))
                     expected_position = row.note.id + 1
-                    report.extend(self._check(row, verified))
+                    findings = self._check(row, verified)
+                    if row.note.id < self.since:
+                        continue  # folded only: the auditor asked to check from `since` on
+                    for finding in findings:
+                        if finding.stream:
+                            self.findings_by_stream[finding.stream] = (
+                                self.findings_by_stream.get(finding.stream, 0) + 1)
+                    report.extend(findings)
                     report.events += 1
                 progress(len(rows))
         finally:
             if pool is not None:
                 pool.shutdown()
-        if report.events == 0:
+        report.extend(self._duty_gaps())
+        if report.events == 0 and self.since <= 1:
             report.findings.append(Finding("GENESIS_MISSING", "the log is empty: no genesis"))
         report.streams = len(self.heads)
         report.signatures = self.signatures_checked
@@ -155,6 +184,8 @@ class Verifier:
                                   f"{note.originator_version}: {mismatch}")
             return row
         row.body, row.signatures = body, signatures
+        if isinstance(record["timestamp"], datetime):
+            row.recorded_at = canonical.format_timestamp(record["timestamp"])
         row.digest = digests.signing_digest(body)
         return row
 
@@ -214,6 +245,8 @@ class Verifier:
         findings: list[Finding] = []
         body, signatures = row.body, row.signatures
         assert body is not None and signatures is not None
+        if self.as_of is not None and body["occurred_at"] > self.as_of:
+            return []  # after the moment asked about; later steps of its stream are too
         if self.ledger_id is None:
             if body["type"] != "ledger.genesis" or note.id != 1:
                 findings.append(Finding("GENESIS_MISSING", f"position {note.id} comes before "
@@ -223,18 +256,17 @@ class Verifier:
                                     f"this log is ledger {self.ledger_id}",
                                     evidence={"expected": self.ledger_id, "found": body["ledger"]}))
         findings.extend(self._check_chain(stream, body, row))
-        lot_state = self.lots.get(stream)
-        if body["type"] == "lot.handed_over" and lot_state is None:
-            findings.append(Finding("CHAIN_BROKEN", f"{stream} has a step but no registration"))
-        policy = self.policy
-        if body["type"].startswith("lot.") and policy is None:
-            findings.append(Finding("GENESIS_MISSING", "a lot step before any policy was set"))
+        present: dict[str, str] = {}
+        needs_policy = body["type"] not in AUTHORITY_EVENTS | {"ledger.genesis"}
+        if self.policy is None and needs_policy:
+            findings.append(Finding("GENESIS_MISSING", f"{body['type']} before any policy was set"))
         else:
             self.signatures_checked += len(signatures)
-            _, judged = judge_event(body, signatures, self.roster.get, policy,
-                                    lot_state, verified)
+            ctx = Context(self.roster.get, self.policy, self.lots.get, self.rooms.get,
+                          row.recorded_at)
+            present, judged = judge(body, signatures, ctx, verified)
             findings.extend(judged)
-        self._apply(body, findings, lot_state)
+        self._apply(body, findings, present)
         self._advance(stream, body["seq"], row.event_hash.hex())
         return place(findings)
 
@@ -285,9 +317,11 @@ class Verifier:
     def _advance(self, stream: str, seq: int, event_hash: str) -> None:
         self.heads[stream] = (seq, event_hash)
 
-    def _apply(self, body: dict[str, Any], findings: list[Finding], lot: LotState | None) -> None:
+    def _apply(self, body: dict[str, Any], findings: list[Finding],
+               present: dict[str, str]) -> None:
         """Fold the event into the verifier's own state; forged roster entries never count."""
-        event_type = body["type"]
+        event_type, stream = body["type"], body["stream"]
+        self.latest = max(self.latest, body["occurred_at"])
         trusted = not any(f.code in ("NOT_AUTHORITY", "SIGNATURE_INVALID", "SIGNER_UNKNOWN",
                                      "KEY_REVOKED") for f in findings)
         if event_type == "ledger.genesis" and self.ledger_id is None:
@@ -295,12 +329,64 @@ class Verifier:
             self.policy = PresencePolicy.from_data(body["policy"])
             if trusted:
                 self.roster[body["authority"]["id"]] = member_from(body["authority"])
+        elif event_type == "ledger.policy_set" and trusted:
+            self.policy = PresencePolicy.from_data(body["policy"])
         elif event_type == "person.enrolled" and trusted:
             self.roster[body["person"]["id"]] = member_from(body["person"])
+        elif event_type == "room.registered" and trusted:
+            self.rooms[body["room"]["id"]] = room_registered(body)
+        elif event_type in ("duty.started", "duty.ended", "room.patrolled"):
+            self._apply_room(body, present)
         elif event_type == "lot.registered":
-            self.lots[body["stream"]] = lot_registered(body)
-        elif event_type == "lot.handed_over" and lot is not None:
-            self.lots[body["stream"]] = lot_after(lot, body)
+            self.lots[stream] = lot_registered(body)
+            self._track_room(stream, None, self.lots[stream].holder, body["occurred_at"])
+        elif event_type in LOT_STEPS and stream in self.lots:
+            before = self.lots[stream].holder
+            self.lots[stream] = lot_after(self.lots[stream], body)
+            self._track_room(stream, before, self.lots[stream].holder, body["occurred_at"])
+
+    def _apply_room(self, body: dict[str, Any], present: dict[str, str]) -> None:
+        room_id = body["stream"].split(":", 1)[1]
+        room = self.rooms.get(room_id)
+        if room is None:
+            return
+        # Only people who validly signed are on duty, whatever the event lists.
+        signed = dict(body, attendees=[a for a in body["attendees"] if a["person"] in present])
+        self.rooms[room_id] = room = room_after(room, signed)
+        if body["type"] != "room.patrolled":
+            on_duty = {pid: m.role for pid in room.on_duty if (m := self.roster.get(pid))}
+            self.duty.setdefault(room_id, []).append((body["occurred_at"], on_duty))
+
+    def _track_room(self, stream: str, before: str | None, after: str | None, moment: str) -> None:
+        """Open or close the interval in which a lot lies in a secure room."""
+        if before == after:
+            return
+        if before is not None and before.startswith("room:") and stream in self.entered:
+            room_id, since = self.entered.pop(stream)
+            self.occupied.setdefault(room_id, []).append((since, moment))
+        if after is not None and after.startswith("room:"):
+            self.entered[stream] = (after[5:], moment)
+
+    def _duty_gaps(self) -> list[Finding]:
+        """Every interval a secure room held papers without enough people on duty."""
+        if self.policy is None:
+            return []
+        end = self.as_of or self.latest
+        for room_id, since in self.entered.values():
+            self.occupied.setdefault(room_id, []).append((since, end))
+        findings = []
+        for room_id, intervals in sorted(self.occupied.items()):
+            timeline = self.duty.get(room_id, [])
+            for gap in uncovered(room_id, intervals, timeline, self.policy):
+                on_duty = dict(sorted(gap.verdict.present.items()))
+                findings.append(Finding(
+                    "DUTY_UNCOVERED",
+                    f"secure room {room_id} held papers from {gap.start} to {gap.end} with too "
+                    f"few on duty: {gap.verdict.describe()}",
+                    stream=f"room:{room_id}",
+                    evidence={"room": room_id, "start": gap.start, "end": gap.end,
+                              "on_duty": on_duty, "policy": gap.verdict.policy}))
+        return findings
 
 
 def _envelope_mismatch(note: Notification, body: dict[str, Any], origin: Any) -> str | None:
