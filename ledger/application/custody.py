@@ -75,6 +75,9 @@ class CustodyLedger(Application[str]):
     def __init__(self, backend: Backend, clock: Clock = system_clock) -> None:
         self.backend = backend
         self.clock = clock
+        self._genesis_checked = False
+        self._members: dict[str, Member] = {}  # enrolments already checked
+        self._checking: set[str] = set()
         check_reachable(backend)
         try:
             super().__init__(env=backend.env)
@@ -100,14 +103,40 @@ class CustodyLedger(Application[str]):
         ledger = self._get(LEDGER_STREAM)
         if not isinstance(ledger, Ledger):
             raise StorageError(f"{self.backend.label} holds no ledger; run 'custody init' first")
+        if not self._genesis_checked:
+            self._check_signed(ledger.genesis, LEDGER_STREAM, Context(lambda pid: None, None))
+            self._genesis_checked = True
         return ledger
 
     def member(self, person_id: str) -> Member | None:
+        """A roster member, counted only if their enrolment is signed by an authority."""
+        if person_id in self._members:
+            return self._members[person_id]
         authority = self.ledger().authority
         if person_id == authority.person_id:
-            return authority  # enrolled by the genesis itself
+            return authority  # enrolled by the genesis itself, checked in ledger()
         person = self._get(person_stream(person_id))
-        return person.member if isinstance(person, Person) else None
+        if not isinstance(person, Person):
+            return None
+        if person_id in self._checking:
+            raise StorageError(f"the enrolment of {person_id} vouches for itself; "
+                               "run 'custody verify' for details")
+        self._checking.add(person_id)
+        try:
+            self._check_signed(person.enrolment, person.id, Context(self.member, None))
+        finally:
+            self._checking.discard(person_id)
+        self._members[person_id] = person.member
+        return person.member
+
+    def _check_signed(self, signed: tuple[dict[str, Any], dict[str, bytes]], stream: str,
+                      ctx: Context) -> None:
+        """Refuse to rely on a stored roster event that the rules would not accept."""
+        _, findings = judge(signed[0], signed[1], ctx)
+        errors = [f for f in findings if f.severity is Severity.ERROR]
+        if errors:
+            raise StorageError(f"the stored {signed[0]['type']} of {stream} does not verify "
+                               f"({errors[0].message}); run 'custody verify' for details")
 
     def lot(self, lot_id: str) -> Lot | None:
         lot = self._get(lot_stream(lot_id))

@@ -46,16 +46,19 @@ class Ledger(Stream):
         if isinstance(event, events.Genesis):
             self.ledger_id = event.body["ledger"]
             self.authority = member_from(event.body["authority"])
+            self.genesis = (event.body, event.signatures)
         if isinstance(event, (events.Genesis, events.PolicySet)):
             self.policy = PresencePolicy.from_data(event.body["policy"])
 
 
 class Person(Stream):
-    """A person's stream: ``member`` is what the roster knows of them."""
+    """A person's stream: ``member`` is what the roster knows of them; ``enrolment`` keeps
+    the signed (body, signatures) so a reader can check who enrolled them."""
 
     def on(self, event: events.Recorded) -> None:
         if isinstance(event, events.PersonEnrolled):
             self.member = member_from(event.body["person"])
+            self.enrolment = (event.body, event.signatures)
 
 
 class Lot(Stream):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ledger.application.keystore import Signer
 from ledger.core import canonical, digests
 from tests.conftest import PEOPLE, TEAM, World, fixed_key
@@ -81,3 +83,40 @@ def test_forge_a_roster_entry_public_key(attacker: Attacker, day: World) -> None
     assert ("SIGNER_UNKNOWN", forged, "lot:LOT-1") in located(report)
     assert ("PRESENCE_SHORT", forged, "lot:LOT-1") in located(report)  # three staff counted
     assert not signers_failing(report, forged)  # the key is not trusted, so never tried
+
+
+def test_the_recorder_refuses_to_count_a_person_enrolled_by_a_non_authority_key(tmp_path):
+    """A forged enrolment must not let its person co-sign new steps through the application."""
+    import sqlite3
+
+    from ledger.application.custody import open_ledger
+    from ledger.application.keystore import Signer
+    from ledger.core import canonical, digests
+    from ledger.core.errors import StorageError
+    from ledger.core.keys import SigningKey
+    from tests.conftest import build_world
+
+    world = build_world(tmp_path / "custody.db")
+    world.register()
+    forged_key = SigningKey.generate()
+    body = {"ledger": "test-ledger", "stream": "person:FAKE-01", "seq": 1,
+            "type": "person.enrolled", "schema": 1, "occurred_at": "2026-06-06T05:00:30.000000Z",
+            "prev": digests.genesis_prev("test-ledger", "person:FAKE-01"),
+            "person": {"id": "FAKE-01", "name": "Fake", "role": "police", "unit": "U",
+                       "public_key": forged_key.public_key.hex}}
+    record = {"body": body, "timestamp": world.clock(),
+              "signatures": {"STF-01": world.signers["STF-01"].key.sign(digests.signing_digest(body))},
+              "originator_topic": "ledger.domain.aggregates:Person"}
+    world.app.close()
+    with sqlite3.connect(world.db) as conn:
+        conn.execute("INSERT INTO stored_events VALUES (?, ?, ?, ?)",
+                     ("person:FAKE-01", 1, "ledger.domain.events:PersonEnrolled",
+                      canonical.encode(record)))
+    app = open_ledger(str(world.db), clock=world.clock)
+    before = app.recorder.max_notification_id()
+    team = [world.signers[p] for p in ("POL-01", "STF-01", "STF-02", "STF-03", "STF-04")]
+    with pytest.raises(StorageError, match="stored person.enrolled of person:FAKE-01 does not "
+                                           "verify .*not signed by an authority key"):
+        app.record_handover("LOT-1", "STF-01", "STF-02", "Room", ["SEAL-1", "SEAL-2"], 30,
+                            world.clock.now, team + [Signer("FAKE-01", forged_key)])
+    assert app.recorder.max_notification_id() == before
