@@ -36,17 +36,64 @@ def receipt(r: Receipt) -> str:
     return "\n".join(lines)
 
 
+def describe(body: dict[str, Any]) -> str:
+    """A step in plain words: what a signer reads before signing."""
+    lines = [f"{body['type']} for {body['stream']} (step {body['seq']} of ledger {body['ledger']})",
+             f"  occurred at {body['occurred_at']}" + (f" at {body['location']}"
+                                                        if "location" in body else "")]
+    lines += [f"  {line}" for line in _details(body)]
+    if body.get("attendees"):
+        lines.append("  present: " + ", ".join(f"{a['person']} ({a['role']})"
+                                              for a in body["attendees"]))
+    if "acknowledged_violation" in body:
+        lines.append(f"  ACKNOWLEDGED VIOLATION: {body['acknowledged_violation']['reason']}")
+    lines.append(f"  follows {body['prev'][:16]}…; judged by policy "
+                 f"{body['policy']['id']} v{body['policy']['version']}" if "policy" in body
+                 else f"  follows {body['prev'][:16]}…")
+    return "\n".join(lines)
+
+
+def _details(body: dict[str, Any]) -> list[str]:
+    out = []
+    if "lot" in body:
+        lot = body["lot"]
+        out.append(f"{lot['kind']} {lot['exam']}/{lot['subject']}, count {lot['count']}, "
+                   f"seals {', '.join(lot['seals'])}; holder {body.get('holder', '-')}")
+    moves = [body.get(k) for k in ("from", "to")]
+    if "vehicle" in body:
+        moves = [body.get("from"), f"vehicle:{body['vehicle']}", body.get("to")]
+    if "room" in body and isinstance(body["room"], str):
+        moves = [body.get("from"), f"room:{body['room']}", body.get("to")]
+    moves = [m for m in moves if m]
+    if len(moves) > 1:
+        out.append(" -> ".join(moves))
+    checked = []
+    if "count_checked" in body:
+        checked.append(f"count {body['count_checked']}")
+    if "seals_checked" in body:
+        checked.append(f"seals {', '.join(body['seals_checked'])}")
+    if "seals_applied" in body:
+        checked.append(f"new seals {', '.join(body['seals_applied'])}")
+    if checked:
+        out.append("checked: " + ", ".join(checked))
+    for key in ("container", "destination", "route", "observed", "reason"):
+        if key in body:
+            out.append(f"{key}: {body[key]}")
+    if "corrects" in body:
+        out.append(f"corrects step {body['corrects']['seq']} ({body['corrects']['event_hash'][:16]}…)")
+    for key in ("incident", "report", "person"):
+        if key in body:
+            out.append(f"{key}: " + ", ".join(f"{k}={v}" for k, v in body[key].items()
+                                              if k != "public_key"))
+    if body.get("evidence"):
+        out.append(f"evidence: {len(body['evidence'])} digest(s)")
+    return out
+
+
 def step(event: Recorded, member: Callable[[str], Any]) -> str:
     body = event.body
-    head = f"{body['seq']:>3}  {body['occurred_at']}  {body['type']:<16} at {body['location']}"
-    lines = [head]
-    if body["type"] == "lot.registered":
-        lot = body["lot"]
-        lines.append(f"     {lot['kind']} {lot['exam']}/{lot['subject']}, count {lot['count']}, "
-                     f"seals {', '.join(lot['seals'])}; holder {body.get('holder', '-')}")
-    elif body["type"] == "lot.handed_over":
-        lines.append(f"     {body['from']} -> {body['to']}; count {body['count_checked']}, "
-                     f"seals {', '.join(body['seals_checked'])}")
+    head = f"{body['seq']:>3}  {body['occurred_at']}  {body['type']:<22} at {body['location']}"
+    lines = [head] + [f"     {line}" for line in _details(body)]
     present = ", ".join(f"{a['person']} ({a['role']})" for a in body.get("attendees", []))
     lines.append(f"     present: {present}")
     if "acknowledged_violation" in body:
@@ -61,8 +108,19 @@ def report(r: Report, where: str) -> str:
     summary = f"{r.events} events, {r.streams} streams, {r.signatures} signatures"
     if r.intact and not r.findings:
         return f"intact: {where}: {summary} verified"
-    lines = [f"{f.severity.value.upper():<7} {f.code:<22} position {f.position} {f.stream or ''}: "
-             f"{f.message}" for f in r.findings]
+    lines = [f"{f.severity.value.upper():<7} {f.code:<22} "
+             + (f"position {f.position} " if f.position is not None else "")
+             + (f"{f.stream}: " if f.stream else ": ") + f.message for f in r.findings]
     verdict = "intact (with warnings)" if r.intact else f"NOT intact: {len(r.errors)} error(s)"
     lines.append(f"{verdict}: {where}: {summary} checked")
     return "\n".join(lines)
+
+
+def status_line(lot: Any, holder: str | None, findings: int) -> str:
+    health = "clean" if findings == 0 else f"{findings} finding(s)"
+    flags = [f for f, on in (("unsealed", lot.unsealed), ("closed", lot.closed)) if on]
+    packed = f" in {lot.packed_in}" if lot.packed_in else ""
+    return (f"{lot.lot_id:<16} {lot.kind:<14} {lot.exam}/{lot.subject:<10} "
+            f"held by {holder or '-'}{packed}; last {lot.last_type} at {lot.location} "
+            f"{lot.last_occurred_at}" + (f" [{', '.join(flags)}]" if flags else "")
+            + f" — {health}")

@@ -39,6 +39,8 @@ class LotState:
     seals: tuple[str, ...]
     holder: str | None
     last_occurred_at: str
+    last_type: str = "lot.registered"
+    location: str = ""
     steps: int = 1
     packed_in: str | None = None
     unsealed: bool = False
@@ -102,7 +104,7 @@ def lot_registered(body: Mapping[str, Any]) -> LotState:
     return LotState(
         lot_id=lot["id"], exam=lot["exam"], subject=lot["subject"], kind=lot["kind"],
         count=lot["count"], seals=tuple(sorted(lot["seals"])), holder=body.get("holder"),
-        last_occurred_at=body["occurred_at"],
+        last_occurred_at=body["occurred_at"], location=body["location"],
     )
 
 
@@ -112,6 +114,8 @@ def lot_after(state: LotState, body: Mapping[str, Any]) -> LotState:
     spec = STEPS[event_type]
     changes: dict[str, Any] = {
         "last_occurred_at": max(state.last_occurred_at, body["occurred_at"]),
+        "last_type": event_type,
+        "location": body["location"],
         "steps": state.steps + 1,
     }
     receiver = spec.receives(body)

@@ -26,6 +26,7 @@ CODES: Mapping[str, tuple[Severity, str]] = {
     "CHAIN_BROKEN": (Severity.ERROR, "prev does not match the hash of the stream's previous event"),
     "SEQUENCE_GAP": (Severity.ERROR, "a stream's event numbers skip or repeat"),
     "POSITION_GAP": (Severity.ERROR, "global log positions skip or repeat"),
+    "POSITION_SKIPPED": (Severity.WARNING, "positions skip where the store may skip them"),
     "LEDGER_MISMATCH": (Severity.ERROR, "the event names another ledger"),
     "GENESIS_MISSING": (Severity.ERROR, "the log does not start with the ledger's genesis"),
     "SIGNATURE_INVALID": (Severity.ERROR, "a signature does not verify"),

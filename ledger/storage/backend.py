@@ -63,6 +63,9 @@ def _postgres(url: str, common: dict[str, str]) -> Backend:
         # A password belongs in PGPASSWORD, not on the command line; the URL form still works.
         "POSTGRES_PASSWORD": unquote(parts.password or os.environ.get("PGPASSWORD", "")),
         "POSTGRES_CONNECT_TIMEOUT": "10",
+        # The library's insert function skips the table lock that keeps positions in commit
+        # order; pinned off so the environment cannot switch it on.
+        "POSTGRES_ENABLE_DB_FUNCTIONS": "no",
     }
     label = f"postgresql://{parts.hostname or '127.0.0.1'}:{parts.port or 5432}/{dbname}"
     return Backend(label=label, env=env)

@@ -1,0 +1,209 @@
+"""Concurrent writers to the same lot: exactly one wins, the other gets ConcurrentChange, nothing
+is lost — on SQLite and on PostgreSQL. And what a lost race leaves in the positions."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from ledger.application.custody import CustodyLedger, Receipt, open_ledger
+from ledger.core.errors import ConcurrentChange
+from ledger.verify import Verifier
+from tests.conftest import SEALS, World
+
+Draft = tuple[dict[str, Any], dict[str, bytes]]
+# Everyone present signs, giver and receiver included, so any of these may take the lot.
+TEAM = ["POL-01", "POL-02", "STF-01", "STF-02", "STF-03", "STF-04"]
+
+
+@pytest.fixture
+def lot(world: World) -> World:
+    """The world with LOT-1 registered (position 12), held by STF-01."""
+    world.register("LOT-1")
+    return world
+
+
+@pytest.fixture
+def writers(lot: World):
+    """Two more CustodyLedger instances on the same database: two officers' terminals."""
+    opened = [open_ledger(lot.db, clock=lot.clock) for _ in range(2)]
+    yield opened
+    for app in opened:
+        app.close()
+
+
+def draft(app: CustodyLedger, world: World, giver: str, receiver: str) -> Draft:
+    """Read the lot through ``app`` and sign a handover, without submitting it yet."""
+    captured: dict[str, Any] = {}
+
+    def hold(body: dict[str, Any], signatures: dict[str, bytes]) -> None:
+        captured.update(body=body, signatures=signatures)
+
+    app.submit = hold  # type: ignore[method-assign]
+    try:
+        app.record_handover("LOT-1", giver, receiver, "Secure room 1", SEALS, 30,
+                            world.clock.now, world.sign(*TEAM))
+    finally:
+        del app.submit
+    return captured["body"], captured["signatures"]
+
+
+def handovers(app: CustodyLedger) -> list[tuple[int, str, str]]:
+    return [(e.body["seq"], e.body["from"], e.body["to"])
+            for e in app.stream_events("lot:LOT-1") if e.body["type"] == "lot.handed_over"]
+
+
+def test_second_writer_of_a_lot_gets_concurrent_change(lot: World, writers, raw) -> None:
+    a, b = writers
+    drafted_a = draft(a, lot, "STF-01", "STF-02")
+    drafted_b = draft(b, lot, "STF-01", "STF-03")
+    assert drafted_a[0]["seq"] == drafted_b[0]["seq"] == 2
+
+    won = a.submit(*drafted_a)
+    with pytest.raises(ConcurrentChange, match=r"lot:LOT-1 changed since this event was drafted.*"
+                                               r"re-draft and sign again"):
+        b.submit(*drafted_b)
+
+    assert (won.seq, won.position) == (2, 13)
+    assert raw.count() == 13
+    assert handovers(lot.app) == [(2, "STF-01", "STF-02")]
+    # The loser re-drafts from what is stored now, and nothing is lost.
+    again = b.submit(*draft(b, lot, "STF-02", "STF-03"))
+    assert (again.seq, again.position) == (3, 14)
+    assert handovers(lot.app) == [(2, "STF-01", "STF-02"), (3, "STF-02", "STF-03")]
+    assert Verifier(lot.app.recorder).run().intact
+
+
+def lose_race_at_the_database(a: CustodyLedger, b: CustodyLedger, world: World) -> Receipt:
+    """B passes every check of submit, then A commits, then B's INSERT meets A's row.
+
+    This is the interleaving the library's optimistic concurrency control (the primary key on
+    stream id and version) is there for; the application's own pre-check cannot see it.
+    Returns A's receipt; B's submit raises.
+    """
+    drafted_a = draft(a, world, "STF-01", "STF-02")
+    drafted_b = draft(b, world, "STF-01", "STF-03")
+    won: list[Receipt] = []
+    save = b.save
+
+    def a_commits_first(*aggregates: Any, **kwargs: Any) -> Any:
+        won.append(a.submit(*drafted_a))
+        return save(*aggregates, **kwargs)
+
+    b.save = a_commits_first  # type: ignore[method-assign]
+    try:
+        with pytest.raises(ConcurrentChange,
+                           match="changed while this step was being recorded; re-draft"):
+            b.submit(*drafted_b)
+    finally:
+        del b.save
+    (receipt,) = won
+    return receipt
+
+
+def test_writer_losing_at_the_database_gets_concurrent_change(lot: World, writers, raw) -> None:
+    a, b = writers
+    won = lose_race_at_the_database(a, b, lot)
+
+    assert (won.seq, won.position) == (2, 13)
+    assert raw.count() == 13
+    assert [row[1:] for row in raw.rows()[-2:]] == [("lot:LOT-1", 1), ("lot:LOT-1", 2)]
+    assert handovers(lot.app) == [(2, "STF-01", "STF-02")]
+    assert b.lot("LOT-1").state.holder == "STF-02"
+    again = b.submit(*draft(b, lot, "STF-02", "STF-03"))
+    assert again.seq == 3
+    assert handovers(lot.app) == [(2, "STF-01", "STF-02"), (3, "STF-02", "STF-03")]
+    assert raw.count() == 14
+
+
+def test_writer_overtaken_after_reading_the_lot_gets_concurrent_change(lot: World, writers,
+                                                                       raw) -> None:
+    """A commits right after B's submit first reads the lot: B's step was drafted and signed
+    for a lot that has moved on, so B must hear "re-draft", not a rule it did not break."""
+    a, b = writers
+    drafted_a = draft(a, lot, "STF-01", "STF-02")
+    drafted_b = draft(b, lot, "STF-01", "STF-03")
+    won: list[Receipt] = []
+    get = b.repository.get
+
+    def a_commits_after_first_read(stream: str, *args: Any, **kwargs: Any) -> Any:
+        found = get(stream, *args, **kwargs)
+        if stream == "lot:LOT-1" and not won:
+            won.append(a.submit(*drafted_a))
+        return found
+
+    b.repository.get = a_commits_after_first_read  # type: ignore[method-assign]
+    try:
+        with pytest.raises(ConcurrentChange, match="re-draft and sign again"):
+            b.submit(*drafted_b)
+    finally:
+        del b.repository.get
+    assert [r.position for r in won] == [13]
+    assert raw.count() == 13
+    assert handovers(lot.app) == [(2, "STF-01", "STF-02")]
+
+
+def test_lost_race_burns_a_position_on_postgres_only(lot: World, writers, raw, backend) -> None:
+    """PostgreSQL's notification_id is a bigserial: the loser's INSERT took nextval() before
+    the primary key refused it, and a rollback does not give a sequence value back. SQLite's
+    rowid is max(rowid) + 1 inside the transaction, so its rollback leaves no hole.
+
+    No event is missing: every stream's chain is whole and every signature verifies. So on
+    PostgreSQL the verifier reports the hole as a POSITION_SKIPPED warning (only a signed
+    checkpoint could tell it from a deletion), while on SQLite a hole is a POSITION_GAP error.
+    """
+    a, b = writers
+    lose_race_at_the_database(a, b, lot)
+    again = b.submit(*draft(b, lot, "STF-02", "STF-03"))
+
+    report = Verifier(lot.app.recorder).run()
+
+    assert report.events == 14
+    if backend.startswith("postgresql://"):
+        assert raw.positions() == [*range(1, 14), 15]
+        assert again.position == 15
+        assert [(f.code, f.position) for f in report.findings] == [("POSITION_SKIPPED", 15)]
+        assert report.findings[0].evidence == {"expected": 14, "found": 15}
+        assert report.intact
+    else:
+        assert raw.positions() == list(range(1, 15))
+        assert again.position == 14
+        assert report.findings == [] and report.intact
+
+
+def test_threads_racing_for_one_lot_one_wins(lot: World, raw) -> None:
+    racers = [open_ledger(lot.db, clock=lot.clock) for _ in range(3)]
+    try:
+        drafts = [draft(app, lot, "STF-01", receiver)
+                  for app, receiver in zip(racers, ["STF-02", "STF-03", "STF-04"])]
+        start = threading.Barrier(len(racers))
+        outcomes: list[Any] = [None] * len(racers)
+
+        def race(index: int) -> None:
+            start.wait()
+            try:
+                outcomes[index] = racers[index].submit(*drafts[index])
+            except Exception as exc:  # collected and asserted below
+                outcomes[index] = exc
+
+        threads = [threading.Thread(target=race, args=(i,)) for i in range(len(racers))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+
+        winners = [i for i, o in enumerate(outcomes) if isinstance(o, Receipt)]
+        losers = [o for o in outcomes if not isinstance(o, Receipt)]
+        assert len(winners) == 1, outcomes
+        assert all(isinstance(o, ConcurrentChange) for o in losers), outcomes
+        assert len(losers) == 2
+        assert raw.count() == 13
+        (winner,) = winners
+        stored = handovers(lot.app)
+        assert stored == [(2, "STF-01", drafts[winner][0]["to"])]
+        assert lot.app.lot("LOT-1").state.holder == drafts[winner][0]["to"]
+    finally:
+        for app in racers:
+            app.close()
