@@ -22,7 +22,7 @@ from ledger.core.policy import ROLES, PresencePolicy
 from ledger.domain.schemas import check_policy
 
 DEFAULT_POLICY = "two-police-four-staff"
-KINDS = ("question_paper", "answer_sheet", "spare_paper")
+KINDS = ("question_paper", "answer_sheet", "spare_paper", "container")
 MAX_POLICY_FILE = 64 * 1024
 
 EXIT_CODES_HELP = """\b
@@ -534,7 +534,8 @@ def _run_verifier(ctx: click.Context, lot_id: str | None, since: int, as_of: str
 
     app = _ledger(ctx)
     verifier = Verifier(app.recorder, workers=workers or os.cpu_count() or 1, lot=lot_id,
-                        since=since, as_of=moment(as_of, "--as-of") if as_of else None)
+                        since=since, as_of=moment(as_of, "--as-of") if as_of else None,
+                        now=app.clock())
     with click.progressbar(length=verifier.total(), label="verifying", file=render.stderr(),
                            hidden=not (show_bar and render.stderr_is_terminal())) as bar:
         verifier.report = verifier.run(progress=bar.update)

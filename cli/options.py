@@ -48,7 +48,7 @@ def prompt_passphrase(prompt: str, *, confirm: bool = False) -> bytes:
                              err=True, show_default=False)
     except click.Abort:
         raise KeyringError(
-            f"no passphrase given ({prompt.lower()}): type it at the prompt, "
+            f"no passphrase given at the prompt '{prompt}': type it, "
             "or pass --passphrase-file for scripted use"
         ) from None
     return value.encode("utf-8")

@@ -70,8 +70,11 @@ class Verifier:
 
     def __init__(self, recorder: ApplicationRecorder, *, workers: int = 1,
                  lot: str | None = None, since: int = 1, as_of: str | None = None,
-                 dense_positions: bool | None = None) -> None:
+                 dense_positions: bool | None = None, now: datetime | None = None) -> None:
         self.recorder = recorder
+        # Where a room still holding papers is judged up to (injected; default: the latest
+        # moment the log itself records).
+        self.now = canonical.format_timestamp(now) if now is not None else None
         # SQLite numbers rows max+1 in the writing transaction, so a skipped position can only
         # be a deleted row. PostgreSQL's sequence also skips after a rolled-back insert (a lost
         # race) or a server crash: there a skip is a warning until checkpoints can tell.
@@ -382,7 +385,7 @@ class Verifier:
         """Every interval a secure room held papers without enough people on duty."""
         if self.policy is None:
             return []
-        end = self.as_of or self.latest
+        end = self.as_of or self.now or self.latest
         for room_id, since in self.entered.values():
             self.occupied.setdefault(room_id, []).append((since, end))
         findings = []

@@ -76,3 +76,20 @@ def test_custody_db_environment_variable_selects_the_ledger(ready):
 
     result = ready.runner.invoke(main, ["verify"], env={"CUSTODY_DB": str(ready.db)})
     assert result.exit_code == 0 and str(ready.db) in result.output
+
+
+def test_verify_json_matches_the_documented_schema_even_with_findings(ready):
+    import sqlite3
+    from importlib import resources
+
+    from jsonschema import Draft202012Validator
+
+    with sqlite3.connect(ready.db) as conn:
+        conn.execute("UPDATE stored_events SET state = CAST(state || x'00' AS BLOB) WHERE rowid = 5")
+    result = ready("verify", "--json", "--workers", "1")
+    assert result.exit_code == 1
+    report = json.loads(result.output)
+    schema = json.loads(resources.files("schemas").joinpath("report.schema.json").read_text())
+    Draft202012Validator(schema).validate(report)
+    assert report["intact"] is False
+    assert report["findings"][0]["code"] == "NON_CANONICAL" and report["findings"][0]["position"] == 5

@@ -1,0 +1,187 @@
+"""The lifecycle commands end to end: offline co-signing, rooms, duty, status, policy, packing."""
+
+from __future__ import annotations
+
+import json
+
+from tests.cli.test_errors import failing
+from tests.conftest import TEAM
+
+HANDOVER = ["--lot", "LOT-1", "--from", "STF-01", "--to", "STF-02", "--seal", "SEAL-1",
+            "--seal", "SEAL-2", "--count", "30", "--location", "Secure room 1",
+            "--occurred-at", "2026-06-06T06:10:00+08:00"]
+
+
+def attendees(*people: str) -> list[str]:
+    return [arg for p in people for arg in ("--attendee", p)]
+
+
+def draft_and_sign(ready, path, people=TEAM, signers=None):
+    if signers is None:
+        ready.ok("draft", "handover", *HANDOVER, *attendees(*people), "--out", str(path))
+    for person in signers or people:
+        result = ready.ok("sign", str(path), "--key", ready.key(person),
+                          "--passphrase-file", ready.secret(person), "--yes")
+    return result
+
+
+def test_offline_co_signing_draft_sign_submit(ready, tmp_path):
+    path = tmp_path / "handover.draft"
+    result = ready.ok("draft", "handover", *HANDOVER, *attendees(*TEAM), "--out", str(path))
+    assert "to be signed by POL-01, POL-02, STF-01, STF-02, STF-03, STF-04" in result.output
+    first = ready.ok("sign", str(path), "--key", ready.key("POL-01"), "--passphrase-file",
+                     ready.secret("POL-01"), input="y\n")
+    # The signer reads the step in plain words before saying yes.
+    assert "lot.handed_over for lot:LOT-1 (step 2 of ledger cli-ledger)" in first.output
+    assert "STF-01 -> STF-02" in first.output and "checked: count 30, seals SEAL-1, SEAL-2" in first.output
+    assert "1 of 6 attendees have signed (still to sign: POL-02" in first.output
+    last = draft_and_sign(ready, path, signers=TEAM[1:])
+    assert "6 of 6 attendees have signed; ready to submit" in last.output
+    submitted = ready.ok("submit", str(path))
+    assert "recorded lot.handed_over lot:LOT-1 step 2" in submitted.output
+    assert ready.ok("verify").output.startswith("intact")
+
+
+def test_a_stale_draft_is_refused_with_exit_6(ready, tmp_path):
+    path = tmp_path / "handover.draft"
+    draft_and_sign(ready, path)
+    ready.ok("record", "handover", *HANDOVER, *ready.signing(*TEAM))  # recorded first elsewhere
+    failing(ready, 6, "lot:LOT-1 changed since this event was drafted", "submit", str(path))
+
+
+def test_a_hand_edited_draft_is_refused_before_anyone_signs(ready, tmp_path):
+    path = tmp_path / "handover.draft"
+    ready.ok("draft", "handover", *HANDOVER, *attendees(*TEAM), "--out", str(path))
+    path.write_text(path.read_text().replace('"count_checked": 30', '"count_checked":30'))
+    failing(ready, 2, "was edited by hand or damaged",
+            "sign", str(path), "--key", ready.key("POL-01"), "--yes")
+
+
+def test_a_draft_with_duplicate_keys_is_refused(ready, tmp_path):
+    path = tmp_path / "x.draft"
+    path.write_text('{"format": "custody-draft/1", "format": "x"}')
+    failing(ready, 2, "duplicate key 'format'", "submit", str(path))
+
+
+def test_only_attendees_may_sign_a_draft(ready, tmp_path):
+    path = tmp_path / "handover.draft"
+    ready.ok("draft", "handover", *HANDOVER, *attendees(*TEAM), "--out", str(path))
+    before = path.read_bytes()
+    failing(ready, 2, "STF-06 is not among this step's attendees", "sign", str(path),
+            "--key", ready.key("STF-06"), "--passphrase-file", ready.secret("STF-06"), "--yes")
+    assert path.read_bytes() == before
+
+
+def test_declining_to_sign_changes_nothing(ready, tmp_path):
+    path = tmp_path / "handover.draft"
+    ready.ok("draft", "handover", *HANDOVER, *attendees(*TEAM), "--out", str(path))
+    before = path.read_bytes()
+    failing(ready, 2, "not signed: you declined", "sign", str(path), "--key", ready.key("POL-01"),
+            "--passphrase-file", ready.secret("POL-01"), input="n\n")
+    assert path.read_bytes() == before
+
+
+def test_submitting_a_partly_signed_draft_is_refused(ready, tmp_path):
+    path = tmp_path / "handover.draft"
+    ready.ok("draft", "handover", *HANDOVER, *attendees(*TEAM), "--out", str(path))
+    ready.ok("sign", str(path), "--key", ready.key("POL-01"), "--passphrase-file",
+             ready.secret("POL-01"), "--yes")
+    failing(ready, 3, "POL-02 is listed as present but has no valid signature", "submit", str(path))
+
+
+def test_secure_room_storage_duty_and_status(ready):
+    authority = ready.authority()
+    ready.ok("room", "register", "SR-3", "--name", "County room 3", "--licence", "BM-31",
+             "--valid-from", "2026-01-01T00:00:00+08:00", "--valid-until", "2026-12-31T00:00:00+08:00",
+             "--occurred-at", "2026-06-05T08:00:00+08:00", *authority)
+    ready.ok("duty", "start", "--room", "SR-3", "--location", "SR-3",
+             "--occurred-at", "2026-06-06T05:00:00+08:00",
+             *ready.signing("POL-01", "POL-02", "STF-05", "STF-06"))
+    ready.ok("record", "store", "--lot", "LOT-1", "--from", "STF-01", "--room", "SR-3",
+             "--seal", "SEAL-1", "--seal", "SEAL-2", "--count", "30", "--location", "SR-3",
+             "--occurred-at", "2026-06-06T06:00:00+08:00", *ready.signing(*TEAM))
+    out = ready.ok("status").output
+    assert "LOT-1" in out and "held by room:SR-3; last lot.stored at SR-3" in out and "clean" in out
+    held = json.loads(ready.ok("status", "--holder", "room:SR-3", "--json").output)
+    assert [lot["lot"] for lot in held] == ["LOT-1"]
+    assert json.loads(ready.ok("status", "--holder", "STF-01", "--json").output) == []
+    earlier = json.loads(ready.ok("status", "--as-of", "2026-06-06T05:45:00+08:00", "--json").output)
+    assert earlier[0]["holder"] == "STF-01"
+    ready.ok("duty", "end", "--room", "SR-3", "--location", "SR-3",
+             "--occurred-at", "2026-06-06T07:00:00+08:00", *ready.signing("STF-06"))
+    result = ready("verify")
+    assert result.exit_code == 1
+    assert ("DUTY_UNCOVERED         room:SR-3: secure room SR-3 held papers from "
+            "2026-06-05T23:00:00.000000Z") in result.output
+
+
+def test_store_in_an_unregistered_room_is_refused(ready):
+    failing(ready, 3, "room:SR-9 is not a registered secure room", "record", "store",
+            "--lot", "LOT-1", "--from", "STF-01", "--room", "SR-9", "--seal", "SEAL-1",
+            "--seal", "SEAL-2", "--count", "30", "--location", "SR-9", *ready.signing(*TEAM))
+
+
+def test_an_acknowledged_violation_is_recorded_and_flagged(ready):
+    five = TEAM[:5]
+    args = ["record", "handover", *HANDOVER, *ready.signing(*five)]
+    failing(ready, 3, "needs 4 staff, has 3", *args)
+    result = ready.ok(*args, "--acknowledge-violation", "STF-04 taken ill; replacement on the way")
+    assert "warning: ACKNOWLEDGED_VIOLATION" in result.output
+    verify = ready.ok("verify")  # warnings do not make the ledger not intact
+    assert "WARNING ACKNOWLEDGED_VIOLATION" in verify.output and "intact (with warnings)" in verify.output
+
+
+def test_policy_set_puts_a_new_version_in_force(ready, tmp_path):
+    policy = json.loads((ready.folder.parent / "p.json").read_text()) if False else None
+    from importlib import resources
+
+    data = json.loads(resources.files("schemas").joinpath(
+        "policies/four-including-two-police.json").read_text())
+    data["version"] = 2
+    path = tmp_path / "policy.json"
+    path.write_text(json.dumps(data))
+    result = ready.ok("policy", "set", str(path), *ready.authority())
+    assert "policy four-including-two-police v2 is in force" in result.output
+    # Four people including two police now suffice.
+    ready.ok("record", "handover", *HANDOVER, *ready.signing("POL-01", "POL-02", "STF-01", "STF-02"))
+    failing(ready, 3, "does not follow the version in force", "policy", "set", str(path),
+            *ready.authority())
+
+
+def test_a_malformed_policy_file_is_refused(ready, tmp_path):
+    path = tmp_path / "policy.json"
+    path.write_text('{"id": "x", "version": 2, "steps": {"*": {"require": [{"roles": ["chef"], "at_least": 1}]}}}')
+    failing(ready, 2, "is not valid", "policy", "set", str(path), *ready.authority())
+    path.write_text("{not json")
+    failing(ready, 2, "is not JSON", "policy", "set", str(path), *ready.authority())
+
+
+def test_pack_move_and_unpack_a_container(ready):
+    ready.ok("lot", "register", "BOX-1", "--exam", "gaokao-2026", "--subject", "math", "--kind",
+             "container", "--count", "1", "--seal", "SB-1", "--holder", "STF-01",
+             "--location", "Printing house", "--occurred-at", "2026-06-06T05:40:00+08:00",
+             *ready.signing(*TEAM))
+    ready.ok("lot", "pack", "BOX-1", "--lot", "LOT-1", "--location", "Printing house",
+             "--occurred-at", "2026-06-06T05:50:00+08:00", *ready.signing(*TEAM))
+    failing(ready, 3, "lot LOT-1 is packed in BOX-1", "record", "handover", *HANDOVER,
+            *ready.signing(*TEAM))
+    box = [a if a != "LOT-1" else "BOX-1" for a in HANDOVER]
+    box[box.index("SEAL-1")] = "SB-1"
+    del box[box.index("SEAL-2") - 1: box.index("SEAL-2") + 1]
+    box[box.index("30")] = "1"
+    ready.ok("record", "handover", *box, *ready.signing(*TEAM))
+    status = json.loads(ready.ok("status", "LOT-1", "--json").output)
+    assert status[0]["holder"] == "STF-02" and status[0]["packed_in"] == "BOX-1"
+    ready.ok("lot", "unpack", "BOX-1", "--lot", "LOT-1", "--location", "Secure room 1",
+             "--occurred-at", "2026-06-06T06:20:00+08:00", *ready.signing(*TEAM))
+    status = json.loads(ready.ok("status", "LOT-1", "--json").output)
+    assert status[0]["holder"] == "STF-02" and status[0]["packed_in"] is None
+    assert ready.ok("verify").output.startswith("intact")
+
+
+def test_draft_to_an_existing_file_is_refused(ready, tmp_path):
+    path = tmp_path / "exists.draft"
+    path.write_text("keep me")
+    failing(ready, 2, "already exists", "draft", "handover", *HANDOVER, *attendees(*TEAM),
+            "--out", str(path))
+    assert path.read_text() == "keep me"
