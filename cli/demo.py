@@ -1,4 +1,4 @@
-"""`custody demo`: one exam morning, recorded through the real commands, then verified.
+"""`custody demo`: one exam day, recorded through the real commands, then verified.
 
 Keys are real and encrypted (passphrases in 0600 files, as a script would keep them), the
 ledger is a real SQLite file, and every step goes through the same CLI an officer uses.
@@ -16,28 +16,23 @@ from cli.errors import LedgerFailure
 
 AUTHORITY = ("AUTH-01", "Provincial Examination Authority", "authority", "Provincial Exam Office")
 PEOPLE = [
-    ("POL-01", "Wang Qiang", "police", "City Public Security Bureau"),
-    ("POL-02", "Zhao Lei", "police", "City Public Security Bureau"),
+    ("POL-01", "Wang Qiang", "police", "City Public Security Bureau (escort)"),
+    ("POL-02", "Zhao Lei", "police", "City Public Security Bureau (escort)"),
+    ("POL-03", "Qian Jun", "police", "County Public Security Bureau (night duty)"),
     ("STF-01", "Chen Hua", "staff", "Provincial Printing House"),
     ("STF-02", "Liu Yang", "staff", "City Exam Office (escort leader)"),
     ("STF-03", "Huang Min", "staff", "County Secure Room 3 (keeper)"),
     ("STF-04", "Zhou Jie", "staff", "County Secure Room 3 (keeper)"),
     ("STF-05", "Wu Fang", "staff", "No. 1 Middle School exam site (chief)"),
     ("STF-06", "Sun Li", "staff", "City Exam Office (records)"),
+    ("INS-01", "Zheng Yu", "inspector", "City Discipline Inspection Office"),
 ]
-LOTS = [
-    ("MATH-Q-0001", "question_paper", 30, ["SEAL-100201", "SEAL-100202"]),
-    ("MATH-A-0001", "answer_sheet", 30, ["SEAL-100203"]),
-    ("MATH-S-0001", "spare_paper", 2, ["SEAL-100204"]),
-]
-PRINT_TEAM = ["POL-01", "POL-02", "STF-01", "STF-02", "STF-03", "STF-06"]
-ROOM_TEAM = ["POL-01", "POL-02", "STF-03", "STF-04", "STF-05", "STF-06"]
-# (from, to, where, when, who co-signs)
-HANDOVERS = [
-    ("STF-01", "STF-02", "Provincial Printing House, loading bay", "2026-06-06T06:10:00+08:00", PRINT_TEAM),
-    ("STF-02", "STF-03", "County Secure Room 3", "2026-06-06T08:40:00+08:00", PRINT_TEAM),
-    ("STF-03", "STF-05", "County Secure Room 3", "2026-06-07T06:30:00+08:00", ROOM_TEAM),
-]
+Q, A, BOX = "MATH-Q-0001", "MATH-A-0001", "BOX-0001"
+DAY, NIGHT = "2026-06-06", "2026-06-07"
+
+
+def t(day: str, hhmm: str) -> list[str]:
+    return ["--occurred-at", f"{day}T{hhmm}:00+08:00"]
 
 
 class Demo:
@@ -51,28 +46,34 @@ class Demo:
     def secret(self, person_id: str) -> Path:
         return self.folder / f"{person_id.lower()}.pass"
 
-    def signing(self, people: list[str]) -> list[str]:
-        args = []
-        for person_id in people:
-            args += ["--sign", str(self.key(person_id))]
-        for person_id in people:
-            args += ["--passphrase-file", str(self.secret(person_id))]
-        return args
+    def signing(self, *people: str) -> list[str]:
+        keys = [a for p in people for a in ("--sign", str(self.key(p)))]
+        return keys + [a for p in people for a in ("--passphrase-file", str(self.secret(p)))]
 
-    def run(self, args: list[str], shown: str | None = None, *, expect_refusal: bool = False) -> None:
+    def authority(self) -> list[str]:
+        return ["--authority-key", str(self.key(AUTHORITY[0])),
+                "--passphrase-file", str(self.secret(AUTHORITY[0]))]
+
+    def run(self, args: list[str], shown: str, *, refusal: bool = False) -> None:
         from cli.main import main
 
-        click.secho(f"$ custody {shown or ' '.join(args)}", fg="cyan")
+        click.secho(f"$ custody {shown}", fg="cyan")
         try:
-            main.main(["--db", str(self.db), *args], prog_name="custody", standalone_mode=False)
+            code = main.main(["--db", str(self.db), *args], prog_name="custody",
+                             standalone_mode=False)
         except LedgerFailure as failure:
-            if not expect_refusal:
+            if not refusal:
                 raise
             click.secho(f"refused, as it should be (exit {failure.exit_code}): {failure.message}",
                         fg="yellow")
             return
-        if expect_refusal:
+        if refusal:
             raise click.ClickException("the demo expected a refusal that did not come")
+        if code:  # click returns, not raises, a non-zero exit outside standalone mode
+            raise click.ClickException(f"'custody {shown}' exited {code}; the demo stops here")
+
+    def step(self, command: list[str], shown: str, people: tuple[str, ...], **kw: bool) -> None:
+        self.run([*command, *self.signing(*people)], f"{shown} --sign <{len(people)} keys>", **kw)
 
 
 def run_demo(directory: Path | None) -> None:
@@ -81,9 +82,9 @@ def run_demo(directory: Path | None) -> None:
     demo = Demo(folder)
     if demo.db.exists():
         raise click.ClickException(f"{demo.db} already exists; give --dir an empty folder")
-    click.secho(f"custody-ledger demo in {folder}", bold=True)
+    click.secho(f"custody-ledger demo: one exam day, in {folder}", bold=True)
 
-    click.secho("\n1. Everyone makes an encrypted key (passphrases kept in 0600 files for this demo)",
+    click.secho("\n1. Everyone makes an encrypted key (passphrases in 0600 files for this demo)",
                 bold=True)
     for person_id, *_ in [AUTHORITY, *PEOPLE]:
         fd = os.open(demo.secret(person_id), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -93,51 +94,102 @@ def run_demo(directory: Path | None) -> None:
                   "--passphrase-file", str(demo.secret(person_id))],
                  f"keys new {person_id} --out {demo.key(person_id).name}")
 
-    auth = AUTHORITY[0]
-    authority = ["--authority-key", str(demo.key(auth)), "--passphrase-file", str(demo.secret(auth))]
-    click.secho("\n2. The authority starts the ledger and enrols the people on duty", bold=True)
-    demo.run(["init", "--ledger-id", "gd-gaokao-2026", "--name", AUTHORITY[1], "--unit", AUTHORITY[3],
-              "--occurred-at", "2026-06-01T09:00:00+08:00", *authority],
-             f"init --ledger-id gd-gaokao-2026 --authority-key {demo.key(auth).name}")
+    click.secho("\n2. The authority starts the ledger, enrols the people, licenses the room",
+                bold=True)
+    demo.run(["init", "--ledger-id", "gd-gaokao-2026", "--name", AUTHORITY[1], "--unit",
+              AUTHORITY[3], *t("2026-06-01", "09:00"), *demo.authority()],
+             "init --ledger-id gd-gaokao-2026 --authority-key auth-01.key")
     for person_id, name, role, unit in PEOPLE:
         demo.run(["person", "enrol", person_id, "--name", name, "--role", role, "--unit", unit,
-                  "--public-key", f"{demo.key(person_id)}.pub",
-                  "--occurred-at", "2026-06-01T09:30:00+08:00", *authority],
-                 f"person enrol {person_id} --name '{name}' --role {role} ...")
+                  "--public-key", f"{demo.key(person_id)}.pub", *t("2026-06-01", "09:30"),
+                  *demo.authority()], f"person enrol {person_id} --role {role} ...")
+    demo.run(["room", "register", "SR-3", "--name", "County Secure Room 3", "--licence",
+              "BM-2026-031", "--valid-from", "2026-01-01T00:00:00+08:00", "--valid-until",
+              "2026-12-31T23:59:59+08:00", *t("2026-06-01", "10:00"), *demo.authority()],
+             "room register SR-3 --licence BM-2026-031 --valid-until 2026-12-31 ...")
 
-    click.secho("\n3. Papers are registered at the printing house, 2 police + 4 staff co-signing",
+    click.secho("\n3. Printing house: lots registered and packed, 2 police + 4 staff co-signing",
                 bold=True)
-    for lot_id, kind, count, seals in LOTS:
+    printing = ("POL-01", "POL-02", "STF-01", "STF-02", "STF-05", "STF-06")
+    for lot_id, kind, count, seals in ((Q, "question_paper", "30", ["SQ-100201", "SQ-100202"]),
+                                       (A, "answer_sheet", "30", ["SA-100203"]),
+                                       (BOX, "container", "2", ["SB-100204"])):
         seal_args = [a for s in seals for a in ("--seal", s)]
-        demo.run(["lot", "register", lot_id, "--exam", "gaokao-2026", "--subject", "math",
-                  "--kind", kind, "--count", str(count), *seal_args, "--holder", "STF-01",
-                  "--location", "Provincial Printing House", "--occurred-at",
-                  "2026-06-06T05:30:00+08:00", *demo.signing(PRINT_TEAM)],
-                 f"lot register {lot_id} --kind {kind} --count {count} {' '.join(seal_args)} "
-                 f"--holder STF-01 --sign <6 keys>")
+        demo.step(["lot", "register", lot_id, "--exam", "gaokao-2026", "--subject", "math",
+                   "--kind", kind, "--count", count, *seal_args, "--holder", "STF-01",
+                   "--location", "Provincial Printing House", *t(DAY, "05:30")],
+                  f"lot register {lot_id} --kind {kind} --count {count} {' '.join(seal_args)}",
+                  printing)
+    demo.step(["lot", "pack", BOX, "--lot", Q, "--lot", A, "--location",
+               "Provincial Printing House", *t(DAY, "05:50")],
+              f"lot pack {BOX} --lot {Q} --lot {A}", printing)
+    box = ["--lot", BOX, "--seal", "SB-100204", "--count", "2"]
 
-    click.secho("\n4. Each handover is co-signed by everyone present", bold=True)
-    first_lot, _, first_count, first_seals = LOTS[0]
-    giver, receiver, where, when, team = HANDOVERS[0]
-    short = [s for s in team if s != "STF-06"]
-    demo.run(["record", "handover", "--lot", first_lot, "--from", giver, "--to", receiver,
-              *[a for s in first_seals for a in ("--seal", s)], "--count", str(first_count),
-              "--location", where, "--occurred-at", when, *demo.signing(short)],
-             f"record handover --lot {first_lot} --from {giver} --to {receiver} ... "
-             "--sign <only 5 keys>", expect_refusal=True)
-    for giver, receiver, where, when, team in HANDOVERS:
-        for lot_id, _, count, seals in LOTS:
-            seal_args = [a for s in seals for a in ("--seal", s)]
-            demo.run(["record", "handover", "--lot", lot_id, "--from", giver, "--to", receiver,
-                      *seal_args, "--count", str(count), "--location", where,
-                      "--occurred-at", when, *demo.signing(team)],
-                     f"record handover --lot {lot_id} --from {giver} --to {receiver} "
-                     f"--location '{where}' --occurred-at {when} --sign <6 keys>")
+    click.secho("\n4. Police escort to the county secure room, 24-hour duty begins", bold=True)
+    demo.step(["record", "transport-depart", *box, "--from", "STF-01", "--vehicle", "YUE-A12345",
+               "--escort", "POL-01", "--escort", "POL-02", "--destination",
+               "County Secure Room 3", "--location", "Printing house loading bay",
+               *t(DAY, "06:10")], f"record transport-depart --lot {BOX} --vehicle YUE-A12345 ...",
+              printing)
+    demo.step(["duty", "start", "--room", "SR-3", "--location", "SR-3", *t(DAY, "08:00")],
+              "duty start --room SR-3", ("POL-03", "STF-03", "STF-04", "STF-06"))
+    arrival = ("POL-01", "POL-02", "STF-02", "STF-03", "STF-04", "STF-06")
+    demo.step(["record", "transport-arrive", *box, "--vehicle", "YUE-A12345", "--to", "STF-03",
+               "--location", "County Secure Room 3", *t(DAY, "08:40")],
+              f"record transport-arrive --lot {BOX} --to STF-03", arrival)
+    demo.step(["duty", "start", "--room", "SR-3", "--location", "SR-3", *t(DAY, "08:45")],
+              "duty start --room SR-3   (the escort officer joins the day shift)", ("POL-02",))
+    demo.step(["record", "store", *box, "--from", "STF-03", "--room", "SR-3", "--location",
+               "County Secure Room 3", *t(DAY, "08:50")],
+              f"record store --lot {BOX} --from STF-03 --room SR-3", arrival)
 
-    click.secho("\n5. A discipline inspector reads one lot's history", bold=True)
-    demo.run(["history", first_lot])
-
-    click.secho("\n6. An auditor verifies the whole chain", bold=True)
-    demo.run(["verify"])
-    click.secho(f"\nThe ledger is {demo.db}; try: custody --db {demo.db} history {LOTS[1][0]}",
+    click.secho("\n5. The night: shift change, a remote video patrol, and a refused shortcut",
                 bold=True)
+    demo.step(["duty", "start", "--room", "SR-3", "--location", "SR-3", *t(DAY, "19:50")],
+              "duty start --room SR-3", ("POL-01", "STF-05"))
+    demo.step(["duty", "end", "--room", "SR-3", "--location", "SR-3", *t(DAY, "20:00")],
+              "duty end --room SR-3", ("STF-03",))
+    demo.step(["patrol", "--room", "SR-3", "--observed", "4 on duty, 2 police; seals intact",
+               "--location", "City Discipline Inspection Office", *t(DAY, "23:30")],
+              "patrol --room SR-3 --observed '4 on duty, 2 police; seals intact'", ("INS-01",))
+    morning = ("POL-01", "POL-03", "STF-03", "STF-04", "STF-05", "STF-06")
+    retrieve = ["record", "retrieve", *box, "--room", "SR-3", "--to", "STF-05", "--location",
+                "County Secure Room 3", *t(NIGHT, "06:30")]
+    demo.step(retrieve, f"record retrieve --lot {BOX} --to STF-05  (only 5 present)",
+              morning[:5], refusal=True)
+    demo.step(retrieve, f"record retrieve --lot {BOX} --room SR-3 --to STF-05", morning)
+
+    click.secho("\n6. Exam site: unpacking, distribution, unsealing, collection, return", bold=True)
+    demo.step(["lot", "unpack", BOX, "--lot", Q, "--lot", A, "--location",
+               "No. 1 Middle School", *t(NIGHT, "07:10")],
+              f"lot unpack {BOX} --lot {Q} --lot {A}", morning)
+    for lot_id, seals, hhmm in ((Q, ["SQ-100201", "SQ-100202"], "07:20"), (A, ["SA-100203"], "07:21")):
+        seal_args = [a for s in seals for a in ("--seal", s)]
+        demo.step(["record", "distribute", "--lot", lot_id, "--from", "STF-05", "--to",
+                   "site:S01-R12", *seal_args, "--count", "30", "--location",
+                   "No. 1 Middle School, exam room 12", *t(NIGHT, hhmm)],
+                  f"record distribute --lot {lot_id} --from STF-05 --to site:S01-R12", morning)
+    demo.step(["record", "unseal", "--lot", Q, "--seal", "SQ-100201", "--seal", "SQ-100202",
+               "--count", "30", "--location", "Exam room 12", *t(NIGHT, "08:45")],
+              f"record unseal --lot {Q}", morning)
+    demo.step(["record", "collect", "--lot", A, "--from", "site:S01-R12", "--to", "STF-05",
+               "--count", "30", "--new-seal", "SA-900001", "--location", "Exam room 12",
+               *t(NIGHT, "11:40")],
+              f"record collect --lot {A} --count 30 --new-seal SA-900001", morning)
+    demo.step(["record", "return", "--lot", A, "--from", "STF-05", "--to", "site:SCAN-01",
+               "--seal", "SA-900001", "--count", "30", "--location", "City scanning centre",
+               *t(NIGHT, "14:00")], f"record return --lot {A} --to site:SCAN-01", morning)
+    demo.step(["record", "zero-report", "ZR-S01-0607", "--scope", "No. 1 Middle School",
+               "--since", f"{NIGHT}T07:00:00+08:00", "--until", f"{NIGHT}T12:00:00+08:00",
+               "--location", "No. 1 Middle School", *t(NIGHT, "12:05")],
+              "record zero-report ZR-S01-0607 --scope 'No. 1 Middle School'", ("STF-05",))
+
+    click.secho("\n7. A discipline inspector reads a lot's history; where is everything now?",
+                bold=True)
+    demo.run(["history", A], f"history {A}")
+    demo.run(["status"], "status")
+
+    click.secho("\n8. An auditor verifies the whole chain", bold=True)
+    demo.run(["verify"], "verify")
+    click.secho(f"\nThe ledger is {demo.db}; try: custody --db {demo.db} status --as-of "
+                f"{DAY}T12:00:00+08:00", bold=True)
