@@ -11,7 +11,13 @@ import click
 
 from cli import render
 from cli.errors import EXIT_FINDINGS, LedgerFailure
-from cli.options import occurred_at, prompt_passphrase, read_passphrase_file, unlock_signers
+from cli.options import (
+    occurred_at,
+    prompt_passphrase,
+    read_bounded,
+    read_passphrase_file,
+    unlock_signers,
+)
 from cli.steps import SHOWN, STEPS, Step, moment
 from ledger.application.custody import CustodyLedger, Receipt, open_ledger, system_clock
 from ledger.application.drafts import MAX_DRAFT, format_draft, parse_draft
@@ -45,6 +51,23 @@ class LedgerGroup(click.Group):
 def keyfile_option(*names: str, multiple: bool = False, required: bool = True, help: str) -> Any:
     return click.option(*names, multiple=multiple, required=required, help=help,
                         type=click.Path(dir_okay=False, path_type=Path))
+
+
+def authority_options(func: Any) -> Any:
+    """--authority-key (whoever signs for the authority), its passphrase file, --occurred-at."""
+    for option in reversed([
+        keyfile_option("--authority-key", help="An authority's private key file; it signs."),
+        click.option("--passphrase-file", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Passphrase of the authority key, for scripts (default: prompt)."),
+        click.option("--occurred-at", "when", metavar="TIME",
+                     help="RFC 3339 with offset (default: now)."),
+    ]):
+        func = option(func)
+    return func
+
+
+def _authority(authority_key: Path, passphrase_file: Path | None) -> Any:
+    return unlock_signers([authority_key], [passphrase_file] if passphrase_file else [])[0]
 
 
 def passphrase_files_option() -> Any:
@@ -144,22 +167,19 @@ def keys_new(person_id: str, out: Path, passphrase_file: Path | None, no_passphr
 
 @main.command(epilog="Example: custody init --ledger-id gd-2026 --authority-key authority.key")
 @click.option("--ledger-id", required=True, help="Name of this ledger, e.g. gd-gaokao-2026.")
-@keyfile_option("--authority-key", help="The authority's private key file; it signs the genesis.")
-@click.option("--passphrase-file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Passphrase of the authority key, for scripts (default: prompt).")
 @click.option("--name", default=None, help="The authority's name (default: its person id).")
 @click.option("--unit", default="Examination authority", show_default=True,
               help="The authority's office.")
 @click.option("--policy", "policy_file", type=click.Path(dir_okay=False, path_type=Path),
               help=f"Presence policy JSON (default: the built-in {DEFAULT_POLICY}).")
-@click.option("--occurred-at", "when", metavar="TIME", help="RFC 3339 with offset (default: now).")
+@authority_options
 @click.pass_context
 def init(ctx: click.Context, ledger_id: str, authority_key: Path, passphrase_file: Path | None,
          name: str | None, unit: str, policy_file: Path | None, when: str | None) -> None:
     """Start a new ledger: its genesis names the authority and the presence policy."""
     render.check_id(ledger_id, "--ledger-id")
     policy = _load_policy(policy_file)
-    signer = unlock_signers([authority_key], [passphrase_file] if passphrase_file else [])[0]
+    signer = _authority(authority_key, passphrase_file)
     app = _ledger(ctx, create=True)
     authority = {"id": signer.person_id, "name": name or signer.person_id, "unit": unit}
     _print_receipt(app.init(ledger_id, authority, signer, policy, occurred_at(when, app.clock)))
@@ -174,13 +194,7 @@ def _load_policy(path: Path | None) -> PresencePolicy:
         text = resources.files("schemas").joinpath(f"policies/{DEFAULT_POLICY}.json").read_text()
         source = f"built-in {DEFAULT_POLICY}"
     else:
-        try:
-            with open(path, "rb") as handle:
-                raw = handle.read(MAX_POLICY_FILE + 1)
-        except OSError as exc:
-            raise InputError(f"cannot read policy file {path}: {exc.strerror}") from None
-        if len(raw) > MAX_POLICY_FILE:
-            raise InputError(f"policy file {path} is over {MAX_POLICY_FILE} bytes")
+        raw = read_bounded(path, MAX_POLICY_FILE, "policy file")
         text, source = raw.decode("utf-8", errors="replace"), str(path)
     try:
         data = json.loads(text)
@@ -208,10 +222,7 @@ Example:
 @click.option("--unit", required=True, help="Unit or office.")
 @click.option("--public-key", "public_key_file", required=True,
               type=click.Path(dir_okay=False, path_type=Path), help="The person's KEYFILE.pub.")
-@keyfile_option("--authority-key", help="An authority's private key file; it signs the enrolment.")
-@click.option("--passphrase-file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Passphrase of the authority key, for scripts (default: prompt).")
-@click.option("--occurred-at", "when", metavar="TIME", help="RFC 3339 with offset (default: now).")
+@authority_options
 @click.pass_context
 def person_enrol(ctx: click.Context, person_id: str, name: str, role: str, unit: str,
                  public_key_file: Path, authority_key: Path, passphrase_file: Path | None,
@@ -223,7 +234,7 @@ def person_enrol(ctx: click.Context, person_id: str, name: str, role: str, unit:
         raise InputError(f"{public_key_file} is the public key of {label}, not {person_id}")
     app = _ledger(ctx)
     app.ledger()
-    signer = unlock_signers([authority_key], [passphrase_file] if passphrase_file else [])[0]
+    signer = _authority(authority_key, passphrase_file)
     receipt = app.enrol({"id": person_id, "name": name, "role": role, "unit": unit},
                         public_key, signer, occurred_at(when, app.clock))
     _print_receipt(receipt)
@@ -359,7 +370,7 @@ for _step in STEPS:
 def sign(ctx: click.Context, draft_file: Path, key: Path, passphrase_file: Path | None,
          yes: bool) -> None:
     """Add your signature to a draft, after reading exactly what you are signing."""
-    body, signatures = parse_draft(_read_bounded(draft_file), source=str(draft_file))
+    body, signatures = parse_draft(read_bounded(draft_file, MAX_DRAFT, "draft"), source=str(draft_file))
     app = _ledger(ctx)
     signer = unlock_signers([key], [passphrase_file] if passphrase_file else [])[0]
     click.echo(render.describe(body))
@@ -379,13 +390,8 @@ def sign(ctx: click.Context, draft_file: Path, key: Path, passphrase_file: Path 
 @click.pass_context
 def submit(ctx: click.Context, draft_file: Path) -> None:
     """Check a signed draft against the rules and append it to the ledger."""
-    body, signatures = parse_draft(_read_bounded(draft_file), source=str(draft_file))
+    body, signatures = parse_draft(read_bounded(draft_file, MAX_DRAFT, "draft"), source=str(draft_file))
     _print_receipt(_ledger(ctx).submit(body, signatures))
-
-
-def _read_bounded(path: Path) -> bytes:
-    with open(path, "rb") as handle:
-        return handle.read(MAX_DRAFT + 1)
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -442,10 +448,7 @@ Example:
 @click.option("--licence", required=True, help="Licence number (保密室使用许可证).")
 @click.option("--valid-from", required=True, metavar="TIME", help="Licence valid from (RFC 3339).")
 @click.option("--valid-until", required=True, metavar="TIME", help="Licence valid until (RFC 3339).")
-@keyfile_option("--authority-key", help="An authority's private key file.")
-@click.option("--passphrase-file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Passphrase of the authority key, for scripts (default: prompt).")
-@click.option("--occurred-at", "when", metavar="TIME", help="RFC 3339 with offset (default: now).")
+@authority_options
 @click.pass_context
 def room_register(ctx: click.Context, room_id: str, name: str, licence: str, valid_from: str,
                   valid_until: str, authority_key: Path, passphrase_file: Path | None,
@@ -457,7 +460,7 @@ def room_register(ctx: click.Context, room_id: str, name: str, licence: str, val
                  "valid_until": moment(valid_until, "--valid-until")}
     app = _ledger(ctx)
     app.ledger()
-    signer = unlock_signers([authority_key], [passphrase_file] if passphrase_file else [])[0]
+    signer = _authority(authority_key, passphrase_file)
     _print_receipt(app.register_room(room_data, signer, occurred_at(when, app.clock)))
 
 
@@ -468,10 +471,7 @@ def policy() -> None:
 
 @policy.command("set", epilog="Example: custody policy set policy-v2.json --authority-key authority.key")
 @click.argument("policy_file", type=click.Path(dir_okay=False, path_type=Path))
-@keyfile_option("--authority-key", help="An authority's private key file.")
-@click.option("--passphrase-file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Passphrase of the authority key, for scripts (default: prompt).")
-@click.option("--occurred-at", "when", metavar="TIME", help="RFC 3339 with offset (default: now).")
+@authority_options
 @click.pass_context
 def policy_set(ctx: click.Context, policy_file: Path, authority_key: Path,
                passphrase_file: Path | None, when: str | None) -> None:
@@ -479,7 +479,7 @@ def policy_set(ctx: click.Context, policy_file: Path, authority_key: Path,
     new_policy = _load_policy(policy_file)
     app = _ledger(ctx)
     app.ledger()
-    signer = unlock_signers([authority_key], [passphrase_file] if passphrase_file else [])[0]
+    signer = _authority(authority_key, passphrase_file)
     _print_receipt(app.set_policy(new_policy, signer, occurred_at(when, app.clock)))
     click.echo(f"policy {new_policy.id} v{new_policy.version} is in force")
 

@@ -10,7 +10,7 @@ import click
 
 from ledger.application.keystore import Signer, read_key_file
 from ledger.core.canonical import parse_rfc3339
-from ledger.core.errors import InputError, KeyringError
+from ledger.core.errors import InputError, KeyringError, LedgerError
 from ledger.core.keys import MAX_PASSPHRASE
 
 MAX_PASSPHRASE_FILE = MAX_PASSPHRASE + 2
@@ -26,15 +26,22 @@ def occurred_at(value: str | None, clock) -> datetime:  # type: ignore[no-untype
         raise InputError(f"--occurred-at: {exc}") from None
 
 
-def read_passphrase_file(path: Path) -> bytes:
-    """The first line of a passphrase file, without its newline (scripted use)."""
+def read_bounded(path: Path, limit: int, what: str,
+                 error: type[LedgerError] = InputError) -> bytes:
+    """Read a file the user named, refusing one larger than ``limit`` bytes."""
     try:
         with open(path, "rb") as handle:
-            data = handle.read(MAX_PASSPHRASE_FILE + 1)
+            data = handle.read(limit + 1)
     except OSError as exc:
-        raise KeyringError(f"cannot read passphrase file {path}: {exc.strerror}") from None
-    if len(data) > MAX_PASSPHRASE_FILE:
-        raise KeyringError(f"passphrase file {path} is longer than a passphrase can be")
+        raise error(f"cannot read {what} {path}: {exc.strerror}") from None
+    if len(data) > limit:
+        raise error(f"{what} {path} is over {limit} bytes")
+    return data
+
+
+def read_passphrase_file(path: Path) -> bytes:
+    """The first line of a passphrase file, without its newline (scripted use)."""
+    data = read_bounded(path, MAX_PASSPHRASE_FILE, "passphrase file", KeyringError)
     line = data.split(b"\n", 1)[0].rstrip(b"\r")
     if not line:
         raise KeyringError(f"passphrase file {path} is empty")
