@@ -275,8 +275,8 @@ class CustodyLedger(Application[str]):
         return body
 
     def sign(self, body: Mapping[str, Any], signer: Signer) -> bytes:
-        """One attendee's signature over a body, after checking they are who the roster says."""
-        check_body(body)
+        """One attendee's signature over a schema-valid body (drafted here, or parsed from a
+        draft file), after checking the signer is who the roster says."""
         self._signer_member(signer)
         if signer.person_id not in {a["person"] for a in body.get("attendees", [])}:
             raise InputError(f"{signer.person_id} is not among this step's attendees; "

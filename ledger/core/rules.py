@@ -126,9 +126,13 @@ def judge_presence(body: Mapping[str, Any], counted: Mapping[str, str],
 
 
 def judge(body: Mapping[str, Any], signatures: Mapping[str, bytes], ctx: Context,
-          verified: Verified | None = None) -> tuple[dict[str, str], list[Finding]]:
-    """Judge one schema-valid event: who validly signed it, and every rule it breaks."""
-    digest = signing_digest(body)
+          verified: Verified | None = None,
+          digest: bytes | None = None) -> tuple[dict[str, str], list[Finding]]:
+    """Judge one schema-valid event: who validly signed it, and every rule it breaks.
+
+    ``digest`` may be passed when the caller has already computed ``signing_digest(body)``.
+    """
+    digest = digest or signing_digest(body)
     event_type = body["type"]
     findings: list[Finding] = []
     if ctx.recorded_at is not None:

@@ -33,7 +33,13 @@ class Backend:
 def select_backend(db: str | None) -> Backend:
     """Return the backend for ``db`` (None means ``./custody.db``)."""
     db = db or DEFAULT_DB
-    common = {"TRANSCODER_TOPIC": TRANSCODER, "ORIGINATOR_ID_TYPE": "text"}
+    common = {
+        "TRANSCODER_TOPIC": TRANSCODER,
+        "ORIGINATOR_ID_TYPE": "text",
+        # The library's aggregate cache: a cached stream is fast-forwarded from the store on
+        # every read, so writers elsewhere are still seen; without it each read replays.
+        "AGGREGATE_CACHE_MAXSIZE": "10000",
+    }
     if db.startswith(("postgresql://", "postgres://")):
         return _postgres(db, common)
     if "://" in db:

@@ -278,7 +278,7 @@ class Verifier:
             self.signatures_checked += len(signatures)
             ctx = Context(self.roster.get, self.policy, self.lots.get, self.rooms.get,
                           row.recorded_at)
-            present, judged = judge(body, signatures, ctx, verified)
+            present, judged = judge(body, signatures, ctx, verified, row.digest)
             findings.extend(judged)
         self._apply(body, findings, present)
         self._advance(stream, body["seq"], row.event_hash.hex())

@@ -1,0 +1,54 @@
+"""The compiled (flat) schemas accept exactly what the schema files as written accept."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from ledger.domain import schemas
+from tests.unit.test_exam_day import exam_day
+
+
+@pytest.fixture(scope="module")
+def bodies(tmp_path_factory):
+    from tests.conftest import build_world
+
+    world = exam_day(build_world(tmp_path_factory.mktemp("schemas") / "custody.db"))
+    found = [e.body for n in world.app.recorder.select_notifications(start=1, limit=1000)
+             for e in [world.app.mapper.to_domain_event(n)]]
+    world.app.close()
+    return found
+
+
+def mutations(body):
+    for key in body:
+        dropped = dict(body)
+        del dropped[key]
+        yield f"without {key}", dropped
+        for value in (None, 7, "x", [], {}):
+            changed = dict(body, **{key: value})
+            yield f"{key}={value!r}", changed
+    yield "unknown field", dict(body, colour="red")
+    for key, value in body.items():
+        if isinstance(value, dict):
+            for inner in value:
+                nested = copy.deepcopy(body)
+                nested[key][inner] = 12345
+                yield f"{key}.{inner}=12345", nested
+
+
+def test_the_scenario_covers_most_event_types(bodies):
+    assert len({b["type"] for b in bodies}) >= 15
+
+
+def test_flat_and_written_schemas_agree_on_every_body_and_every_mutation(bodies):
+    checked = 0
+    for body in bodies:
+        assert schemas.body_problems(body) == [] == schemas.body_problems(body, flat=False)
+        for what, mutant in mutations(body):
+            flat = bool(schemas.body_problems(mutant))
+            written = bool(schemas.body_problems(mutant, flat=False))
+            assert flat == written, f"{body['type']} {what}: flat={flat} written={written}"
+            checked += 1
+    assert checked > 1000
