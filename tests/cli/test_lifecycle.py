@@ -185,3 +185,24 @@ def test_draft_to_an_existing_file_is_refused(ready, tmp_path):
     failing(ready, 2, "already exists", "draft", "handover", *HANDOVER, *attendees(*TEAM),
             "--out", str(path))
     assert path.read_text() == "keep me"
+
+
+def test_verify_since_and_as_of_check_only_the_part_asked_for(ready):
+    import sqlite3
+
+    ready.ok("record", "handover", *HANDOVER, *ready.signing(*TEAM))  # position 13, 06:10+08:00
+    with sqlite3.connect(ready.db) as conn:
+        # STF-05's enrolment (nobody relies on it) made undecodable; the handover's location
+        # edited in place, so it still decodes and can be dated, but no signature verifies.
+        conn.execute("UPDATE stored_events SET state = CAST(state || x'00' AS BLOB) WHERE rowid = 9")
+        state = conn.execute("SELECT state FROM stored_events WHERE rowid = 13").fetchone()[0]
+        conn.execute("UPDATE stored_events SET state = ? WHERE rowid = 13",
+                     (state.replace(b"Secure room 1", b"Secure room 2"),))
+    everything = ready("verify", "--json")
+    assert everything.exit_code == 1
+    assert sorted({f["position"] for f in json.loads(everything.output)["findings"]}) == [9, 13]
+    later = ready("verify", "--since", "10", "--json")
+    assert {f["position"] for f in json.loads(later.output)["findings"]} == {13}
+    assert json.loads(later.output)["events"] == 4  # positions 10..13
+    before = ready("verify", "--since", "10", "--as-of", "2026-06-06T06:00:00+08:00")
+    assert before.exit_code == 0 and before.output.startswith("intact")
