@@ -115,3 +115,29 @@ def test_verify_batch_marks_each_triple():
 def test_signing_key_repr_shows_no_key_material():
     key = SigningKey.from_seed(b"\x01" * 32)
     assert "0101" not in repr(key) and key.public_key.id[:16] in repr(key)
+
+
+def test_the_verifiers_libsodium_path_agrees_with_cryptography():
+    """verify_batch (libsodium) and verify (OpenSSL) must give the same verdict."""
+    import os
+
+    cases = []
+    for _ in range(50):
+        key = SigningKey.generate()
+        digest = os.urandom(32)
+        signature = key.sign(digest)
+        flipped = bytes([signature[0] ^ 1]) + signature[1:]
+        other = os.urandom(32)
+        cases += [(key.public_key, digest, signature), (key.public_key, digest, flipped),
+                  (key.public_key, other, signature)]
+    zero_key = PublicKey(b"\x00" * 32)  # a small-order point: must never verify
+    cases.append((zero_key, b"d" * 32, b"\x00" * 64))
+    batch = keys.verify_batch([(k.raw, d, s) for k, d, s in cases])
+    for (key, digest, signature), fast in zip(cases, batch):
+        try:
+            keys.verify(key, digest, signature)
+            single = True
+        except VerificationFailed:
+            single = False
+        assert fast == single
+    assert batch.count(True) == 50
