@@ -209,7 +209,7 @@ def _load_policy(path: Path | None) -> PresencePolicy:
 
 @main.group()
 def person() -> None:
-    """Enrol people (authority-signed)."""
+    """Enrol people, revoke or rotate their keys (authority-signed)."""
 
 
 @person.command("enrol", epilog="""\b
@@ -238,6 +238,44 @@ def person_enrol(ctx: click.Context, person_id: str, name: str, role: str, unit:
     receipt = app.enrol({"id": person_id, "name": name, "role": role, "unit": unit},
                         public_key, signer, occurred_at(when, app.clock))
     _print_receipt(receipt)
+
+
+@person.command("revoke", epilog="""\b
+Example:
+  custody person revoke STF-04 --reason "key file lost on 2026-06-05" \\
+      --authority-key authority.key""")
+@click.argument("person_id")
+@click.option("--reason", required=True, help="Why the key is revoked.")
+@authority_options
+@click.pass_context
+def person_revoke(ctx: click.Context, person_id: str, reason: str, authority_key: Path,
+                  passphrase_file: Path | None, when: str | None) -> None:
+    """Revoke PERSON_ID's key: nothing signed with it counts from here on."""
+    app = _ledger(ctx)
+    app.ledger()
+    signer = _authority(authority_key, passphrase_file)
+    _print_receipt(app.revoke_key(person_id, reason, signer, occurred_at(when, app.clock)))
+
+
+@person.command("rotate", epilog="""\b
+Example:
+  custody keys new STF-04 --out stf04-2.key
+  custody person rotate STF-04 --public-key stf04-2.key.pub --authority-key authority.key""")
+@click.argument("person_id")
+@click.option("--public-key", "public_key_file", required=True,
+              type=click.Path(dir_okay=False, path_type=Path), help="The new KEYFILE.pub.")
+@authority_options
+@click.pass_context
+def person_rotate(ctx: click.Context, person_id: str, public_key_file: Path, authority_key: Path,
+                  passphrase_file: Path | None, when: str | None) -> None:
+    """Give PERSON_ID a new key: only the new key counts from here on."""
+    public_key, label = read_public_key(public_key_file)
+    if label is not None and label != person_id:
+        raise InputError(f"{public_key_file} is the public key of {label}, not {person_id}")
+    app = _ledger(ctx)
+    app.ledger()
+    signer = _authority(authority_key, passphrase_file)
+    _print_receipt(app.rotate_key(person_id, public_key, signer, occurred_at(when, app.clock)))
 
 
 # -- lot -----------------------------------------------------------------------------------

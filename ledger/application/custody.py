@@ -123,7 +123,8 @@ class CustodyLedger(Application[str]):
                                "run 'custody verify' for details")
         self._checking.add(person_id)
         try:
-            self._check_signed(person.enrolment, person.id, Context(self.member, None))
+            for signed in person.signed:
+                self._check_signed(signed, person.id, Context(self.member, None))
         finally:
             self._checking.discard(person_id)
         self._members[person_id] = person.member
@@ -207,6 +208,31 @@ class CustodyLedger(Application[str]):
         return self._authority_event(stream, "person.enrolled",
                                      {"person": {**person, "public_key": public_key.hex}},
                                      signer, occurred_at)
+
+    def revoke_key(self, person_id: str, reason: str, signer: Signer,
+                   occurred_at: datetime) -> Receipt:
+        """Revoke a person's key; signed by an authority. Nothing signed by it counts after."""
+        self._enrolled(person_id)
+        receipt = self._authority_event(person_stream(person_id), "person.key_revoked",
+                                        {"reason": reason}, signer, occurred_at)
+        self._members.pop(person_id, None)
+        return receipt
+
+    def rotate_key(self, person_id: str, public_key: PublicKey, signer: Signer,
+                   occurred_at: datetime) -> Receipt:
+        """Give a person a new key; signed by an authority. Only the new key counts after."""
+        self._enrolled(person_id)
+        receipt = self._authority_event(person_stream(person_id), "person.key_rotated",
+                                        {"public_key": public_key.hex}, signer, occurred_at)
+        self._members.pop(person_id, None)
+        return receipt
+
+    def _enrolled(self, person_id: str) -> None:
+        if person_id == self.ledger().authority.person_id:
+            raise InputError(f"{person_id} is the genesis authority; enrol another authority "
+                             "to take over instead")
+        if self.member(person_id) is None:
+            raise InputError(f"unknown person {person_id}: enrol them first")
 
     def register_room(self, room: Mapping[str, Any], signer: Signer,
                       occurred_at: datetime) -> Receipt:
@@ -420,6 +446,9 @@ class CustodyLedger(Application[str]):
             raise InputError(
                 f"unknown person {signer.person_id} (named by a key file): enrol them first"
             )
+        if member.revoked:
+            raise KeyringError(f"the key of {signer.person_id} was revoked; an authority must "
+                               "rotate it ('custody person rotate') before they can sign")
         if member.public_key != signer.key.public_key:
             raise KeyringError(
                 f"the key file for {signer.person_id} holds key {signer.key.public_key.id[:16]}, "

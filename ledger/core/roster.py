@@ -5,7 +5,7 @@ Roles counted by the presence policy come from here, never from what an event cl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping
 
 from ledger.core.keys import PublicKey
@@ -35,3 +35,12 @@ def member_from(person: Mapping[str, Any]) -> Member:
 
 
 Lookup = Callable[[str], "Member | None"]
+
+
+def member_after(member: Member, body: Mapping[str, Any]) -> Member:
+    """A member after an authority's key revocation or rotation."""
+    if body["type"] == "person.key_revoked":
+        return replace(member, revoked=True)
+    if body["type"] == "person.key_rotated":
+        return replace(member, public_key=PublicKey.from_hex(body["public_key"]), revoked=False)
+    return member

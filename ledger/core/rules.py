@@ -26,7 +26,8 @@ Verified = Mapping[tuple[bytes, bytes, bytes], bool]
 # findings (signatures, chain, roster, time in the future) can never be acknowledged away.
 ACKNOWLEDGEABLE = frozenset({"PRESENCE_SHORT", "SEAL_MISMATCH", "COUNT_MISMATCH", "CUSTODY_GAP",
                              "TIME_REVERSED", "ROOM_UNLICENSED"})
-AUTHORITY_EVENTS = frozenset({"person.enrolled", "room.registered", "ledger.policy_set"})
+AUTHORITY_EVENTS = frozenset({"person.enrolled", "person.key_revoked", "person.key_rotated",
+                              "room.registered", "ledger.policy_set"})
 ROOM_EVENTS = frozenset({"duty.started", "duty.ended", "room.patrolled"})
 
 

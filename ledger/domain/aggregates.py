@@ -6,7 +6,7 @@ from eventsourcing.domain import BaseAggregate
 
 from ledger.core.custody import lot_after, lot_registered, room_after, room_registered
 from ledger.core.policy import PresencePolicy
-from ledger.core.roster import member_from
+from ledger.core.roster import member_after, member_from
 from ledger.domain import events
 
 LEDGER_STREAM = "ledger"
@@ -52,13 +52,16 @@ class Ledger(Stream):
 
 
 class Person(Stream):
-    """A person's stream: ``member`` is what the roster knows of them; ``enrolment`` keeps
-    the signed (body, signatures) so a reader can check who enrolled them."""
+    """A person's stream: ``member`` is what the roster knows of them now; ``signed`` keeps
+    every (body, signatures) so a reader can check the authority signed each one."""
 
     def on(self, event: events.Recorded) -> None:
         if isinstance(event, events.PersonEnrolled):
             self.member = member_from(event.body["person"])
-            self.enrolment = (event.body, event.signatures)
+            self.signed = [(event.body, event.signatures)]
+        else:
+            self.member = member_after(self.member, event.body)
+            self.signed.append((event.body, event.signatures))
 
 
 class Lot(Stream):

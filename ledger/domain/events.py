@@ -60,6 +60,8 @@ class Started(CanInitAggregate[str], Recorded):
 class Genesis(Started): type = "ledger.genesis"
 class PolicySet(Recorded): type = "ledger.policy_set"
 class PersonEnrolled(Started): type = "person.enrolled"
+class KeyRevoked(Recorded): type = "person.key_revoked"
+class KeyRotated(Recorded): type = "person.key_rotated"
 class LotRegistered(Started): type = "lot.registered"
 class TransportDeparted(Recorded): type = "lot.transport_departed"
 class TransportArrived(Recorded): type = "lot.transport_arrived"

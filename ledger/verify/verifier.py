@@ -26,7 +26,7 @@ from ledger.core import canonical, digests, keys
 from ledger.core.errors import NonCanonical
 from ledger.core.findings import Finding, Report
 from ledger.core.policy import PresencePolicy
-from ledger.core.roster import Member, member_from
+from ledger.core.roster import Member, member_after, member_from
 from ledger.core.custody import (
     LOT_STEPS,
     LotState,
@@ -347,6 +347,10 @@ class Verifier:
             self.policy = PresencePolicy.from_data(body["policy"])
         elif event_type == "person.enrolled" and trusted:
             self.roster[body["person"]["id"]] = member_from(body["person"])
+        elif event_type in ("person.key_revoked", "person.key_rotated") and trusted:
+            person_id = stream.split(":", 1)[1]
+            if person_id in self.roster:
+                self.roster[person_id] = member_after(self.roster[person_id], body)
         elif event_type == "room.registered" and trusted:
             self.rooms[body["room"]["id"]] = room_registered(body)
         elif event_type in ("duty.started", "duty.ended", "room.patrolled"):

@@ -206,3 +206,19 @@ def test_verify_since_and_as_of_check_only_the_part_asked_for(ready):
     assert json.loads(later.output)["events"] == 4  # positions 10..13
     before = ready("verify", "--since", "10", "--as-of", "2026-06-06T06:00:00+08:00")
     assert before.exit_code == 0 and before.output.startswith("intact")
+
+
+def test_revoke_then_rotate_a_key_through_the_cli(ready, tmp_path):
+    ready.ok("person", "revoke", "STF-04", "--reason", "key file lost", *ready.authority())
+    failing(ready, 4, "the key of STF-04 was revoked", "record", "handover", *HANDOVER,
+            *ready.signing(*TEAM))
+    ready.ok("keys", "new", "STF-04", "--out", str(tmp_path / "new.key"), "--passphrase-file",
+             ready.secret("STF-04"))
+    failing(ready, 2, "is the public key of STF-04, not STF-05", "person", "rotate", "STF-05",
+            "--public-key", str(tmp_path / "new.key.pub"), *ready.authority())
+    ready.ok("person", "rotate", "STF-04", "--public-key", str(tmp_path / "new.key.pub"),
+             *ready.authority())
+    signing = ready.signing(*TEAM)
+    signing[signing.index(ready.key("STF-04"))] = str(tmp_path / "new.key")
+    ready.ok("record", "handover", *HANDOVER, *signing)
+    assert ready.ok("verify").output.startswith("intact")

@@ -41,3 +41,21 @@ def test_swap_signatures_between_two_events(attacker: Attacker) -> None:
     assert ("CHAIN_BROKEN", one + 1, "lot:LOT-1") in located(report)
     assert ("CHAIN_BROKEN", other + 1, "lot:LOT-2") in located(report)
     assert error_positions(report) == {one, one + 1, other, other + 1}
+
+
+def test_add_a_signature_from_a_revoked_key(attacker: Attacker, day: World) -> None:
+    """STF-04's key is revoked on record; whoever still holds it signs a new handover."""
+    from ledger.application.custody import open_ledger
+
+    app = open_ledger(str(day.db), clock=day.clock)
+    app.revoke_key("STF-04", "key file reported stolen", day.signers["AUTH-01"], day.clock())
+    app.close()
+    body = attacker.draft_handover("lot:LOT-1", "STF-03", "STF-04", day.clock())
+    forged = attacker.forge(body, day.sign(*TEAM), day.clock())
+
+    report = verify(attacker.db)
+
+    assert not report.intact
+    assert ("KEY_REVOKED", forged, "lot:LOT-1") in located(report)
+    assert ("PRESENCE_SHORT", forged, "lot:LOT-1") in located(report)  # three staff counted
+    assert error_positions(report) == {forged}
