@@ -2,7 +2,7 @@
 
     python bench/schema_alternatives.py --events 20000
 
-Validates the bodies of a generated ledger several ways, with ``jsonschema`` 2020-12:
+Validates the bodies of a generated ledger several ways (1–3 with ``jsonschema`` 2020-12):
 
 1. as the schema files are written (``$ref`` through a ``referencing`` registry, ``allOf`` +
    ``unevaluatedProperties: false``), and as ``body_problems`` does now if it differs;
@@ -11,8 +11,9 @@ Validates the bodies of a generated ledger several ways, with ``jsonschema`` 202
    ``propertyNames: {"enum": [every property any branch names]}`` (the event schemas list
    all their properties, so both reject exactly the unknown names).
 
-and, when ``fastjsonschema`` is importable, 4. the flat form compiled to Python code; and
-checks that all of them give the same verdict on the valid bodies and on a set of broken
+4. when ``fastjsonschema`` is importable, form 3 compiled to Python code (draft-07);
+
+and checks that all of them give the same verdict on the valid bodies and on a set of broken
 ones. A measurement for a proposal, not a change: ``ledger/`` is untouched.
 """
 
