@@ -52,3 +52,16 @@ def test_flat_and_written_schemas_agree_on_every_body_and_every_mutation(bodies)
             assert flat == written, f"{body['type']} {what}: flat={flat} written={written}"
             checked += 1
     assert checked > 1000
+
+
+@pytest.mark.parametrize("field, value", [
+    ("person.id", "STF-09\n"), ("person.public_key", "ab" * 32 + "\n"),
+    ("occurred_at", "2026-06-06T05:00:00.000000Z\n"), ("ledger", "test-ledger\n"),
+])
+def test_a_trailing_newline_never_passes_a_pattern(bodies, field, value):
+    """Python's re lets '$' match before a final newline; the schemas must not."""
+    enrolment = copy.deepcopy(next(b for b in bodies if b["type"] == "person.enrolled"))
+    target, key = (enrolment["person"], field.split(".")[1]) if "." in field else (enrolment, field)
+    target[key] = value
+    assert schemas.body_problems(enrolment)
+    assert schemas.body_problems(enrolment, flat=False)
