@@ -66,6 +66,14 @@ def authority_options(func: Any) -> Any:
     return func
 
 
+def _public_key_of(path: Path, person_id: str) -> Any:
+    """The key in a .pub file, refused if the file names someone else."""
+    public_key, label = read_public_key(path)
+    if label is not None and label != person_id:
+        raise InputError(f"{path} is the public key of {label}, not {person_id}")
+    return public_key
+
+
 def _authority(authority_key: Path, passphrase_file: Path | None) -> Any:
     return unlock_signers([authority_key], [passphrase_file] if passphrase_file else [])[0]
 
@@ -229,9 +237,7 @@ def person_enrol(ctx: click.Context, person_id: str, name: str, role: str, unit:
                  when: str | None) -> None:
     """Enrol PERSON_ID with a role, a unit and a public key."""
     render.check_id(person_id, "PERSON_ID")
-    public_key, label = read_public_key(public_key_file)
-    if label is not None and label != person_id:
-        raise InputError(f"{public_key_file} is the public key of {label}, not {person_id}")
+    public_key = _public_key_of(public_key_file, person_id)
     app = _ledger(ctx)
     app.ledger()
     signer = _authority(authority_key, passphrase_file)
@@ -269,9 +275,7 @@ Example:
 def person_rotate(ctx: click.Context, person_id: str, public_key_file: Path, authority_key: Path,
                   passphrase_file: Path | None, when: str | None) -> None:
     """Give PERSON_ID a new key: only the new key counts from here on."""
-    public_key, label = read_public_key(public_key_file)
-    if label is not None and label != person_id:
-        raise InputError(f"{public_key_file} is the public key of {label}, not {person_id}")
+    public_key = _public_key_of(public_key_file, person_id)
     app = _ledger(ctx)
     app.ledger()
     signer = _authority(authority_key, passphrase_file)
