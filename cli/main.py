@@ -19,7 +19,7 @@ from cli.options import (
     unlock_signers,
 )
 from cli.steps import SHOWN, STEPS, Step, moment
-from ledger.application.custody import CustodyLedger, Receipt, open_ledger, system_clock
+from ledger.application.custody import CustodyLedger, Receipt, open_ledger
 from ledger.application.drafts import MAX_DRAFT, format_draft, parse_draft
 from ledger.application.keystore import read_public_key, write_key_pair
 from ledger.core.errors import InputError, LedgerError

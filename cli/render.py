@@ -6,8 +6,6 @@ import re
 import sys
 from typing import Any, Callable, TextIO
 
-import click
-
 from ledger.application.custody import Receipt
 from ledger.core.errors import InputError
 from ledger.core.findings import Report

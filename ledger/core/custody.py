@@ -10,7 +10,6 @@ of its own until ``lot.unpacked``: it moves with the container.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, Callable, Iterator, Mapping
@@ -18,7 +17,6 @@ from typing import Any, Callable, Iterator, Mapping
 from ledger.core.canonical import format_timestamp, parse_timestamp
 from ledger.core.findings import Finding
 
-PARTY = re.compile(r"((vehicle|room|site):)?[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 CLOCK_SKEW = timedelta(minutes=5)
 KINDS = ("question_paper", "answer_sheet", "spare_paper", "container")
 

@@ -132,7 +132,6 @@ def test_an_acknowledged_violation_is_recorded_and_flagged(ready):
 
 
 def test_policy_set_puts_a_new_version_in_force(ready, tmp_path):
-    policy = json.loads((ready.folder.parent / "p.json").read_text()) if False else None
     from importlib import resources
 
     data = json.loads(resources.files("schemas").joinpath(

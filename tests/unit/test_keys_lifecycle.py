@@ -8,7 +8,6 @@ from ledger.application.keystore import Signer
 from ledger.core.errors import InputError, KeyringError, PolicyViolation
 from ledger.core.keys import SigningKey
 from ledger.verify import Verifier
-from tests.conftest import TEAM
 
 
 def test_a_revoked_key_can_no_longer_sign(world):
