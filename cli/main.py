@@ -230,19 +230,23 @@ Example:
 @click.option("--unit", required=True, help="Unit or office.")
 @click.option("--public-key", "public_key_file", required=True,
               type=click.Path(dir_okay=False, path_type=Path), help="The person's KEYFILE.pub.")
+@click.option("--valid-until", default=None, metavar="TIME",
+              help="The key counts only for steps up to TIME (default: until revoked).")
 @authority_options
 @click.pass_context
 def person_enrol(ctx: click.Context, person_id: str, name: str, role: str, unit: str,
-                 public_key_file: Path, authority_key: Path, passphrase_file: Path | None,
-                 when: str | None) -> None:
+                 public_key_file: Path, valid_until: str | None, authority_key: Path,
+                 passphrase_file: Path | None, when: str | None) -> None:
     """Enrol PERSON_ID with a role, a unit and a public key."""
     render.check_id(person_id, "PERSON_ID")
     public_key = _public_key_of(public_key_file, person_id)
     app = _ledger(ctx)
     app.ledger()
     signer = _authority(authority_key, passphrase_file)
-    receipt = app.enrol({"id": person_id, "name": name, "role": role, "unit": unit},
-                        public_key, signer, occurred_at(when, app.clock))
+    person_data = {"id": person_id, "name": name, "role": role, "unit": unit}
+    if valid_until is not None:
+        person_data["valid_until"] = moment(valid_until, "--valid-until")
+    receipt = app.enrol(person_data, public_key, signer, occurred_at(when, app.clock))
     _print_receipt(receipt)
 
 

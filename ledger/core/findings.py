@@ -32,6 +32,7 @@ CODES: Mapping[str, tuple[Severity, str]] = {
     "SIGNATURE_INVALID": (Severity.ERROR, "a signature does not verify"),
     "SIGNER_UNKNOWN": (Severity.ERROR, "a signer is not in the roster at that position"),
     "KEY_REVOKED": (Severity.ERROR, "a signer's key was revoked before that position"),
+    "KEY_EXPIRED": (Severity.ERROR, "a signer's key was no longer valid when the step occurred"),
     "SIGNER_NOT_ATTENDEE": (Severity.ERROR, "someone signed who is not listed as present"),
     "ATTENDEE_UNSIGNED": (Severity.ERROR, "someone listed as present did not sign"),
     "NOT_AUTHORITY": (Severity.ERROR, "a roster or policy event is not signed by the authority"),

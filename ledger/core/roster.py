@@ -21,6 +21,7 @@ class Member:
     unit: str
     public_key: PublicKey
     revoked: bool = False
+    valid_until: str | None = None  # canonical timestamp; None: valid until revoked
 
 
 def member_from(person: Mapping[str, Any]) -> Member:
@@ -31,6 +32,7 @@ def member_from(person: Mapping[str, Any]) -> Member:
         role=person["role"],
         unit=person["unit"],
         public_key=PublicKey.from_hex(person["public_key"]),
+        valid_until=person.get("valid_until"),
     )
 
 

@@ -47,6 +47,7 @@ def judge_signatures(
     signatures: Mapping[str, bytes],
     lookup: Lookup,
     verified: Verified | None = None,
+    moment: str | None = None,
 ) -> tuple[dict[str, str], list[Finding]]:
     """Return (person id -> roster role of everyone who validly signed, findings).
 
@@ -66,6 +67,12 @@ def judge_signatures(
             findings.append(Finding("KEY_REVOKED", f"{person_id} signed with key "
                                     f"{member.public_key.id[:16]}, revoked earlier",
                                     evidence={"person": person_id, "key_id": member.public_key.id}))
+            continue
+        if moment is not None and member.valid_until is not None and moment > member.valid_until:
+            findings.append(Finding("KEY_EXPIRED", f"{person_id}'s key was valid until "
+                                    f"{member.valid_until}, not at {moment}",
+                                    evidence={"person": person_id, "valid_until": member.valid_until,
+                                              "occurred_at": moment}))
             continue
         task = (member.public_key.raw, digest, signature)
         ok = verified.get(task) if verified is not None else None
@@ -149,7 +156,8 @@ def judge(body: Mapping[str, Any], signatures: Mapping[str, bytes], ctx: Context
                                     "key it names", evidence={"authority": authority.person_id,
                                                               "key_id": authority.public_key.id}))
         return present, findings
-    present, signed = judge_signatures(digest, signatures, ctx.roster, verified)
+    present, signed = judge_signatures(digest, signatures, ctx.roster, verified,
+                                       body["occurred_at"])
     findings.extend(signed)
     if event_type in AUTHORITY_EVENTS:
         findings.extend(_judge_authority_event(body, present, signatures, ctx))

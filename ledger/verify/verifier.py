@@ -337,7 +337,7 @@ class Verifier:
         event_type, stream = body["type"], body["stream"]
         self.latest = max(self.latest, body["occurred_at"])
         trusted = not any(f.code in ("NOT_AUTHORITY", "SIGNATURE_INVALID", "SIGNER_UNKNOWN",
-                                     "KEY_REVOKED") for f in findings)
+                                     "KEY_REVOKED", "KEY_EXPIRED") for f in findings)
         if event_type == "ledger.genesis" and self.ledger_id is None:
             self.ledger_id = body["ledger"]
             self.policy = PresencePolicy.from_data(body["policy"])

@@ -41,3 +41,22 @@ def test_only_an_authority_revokes(world):
 def test_revoking_someone_not_enrolled_is_an_input_error(world):
     with pytest.raises(InputError, match="unknown person NOBODY"):
         world.app.revoke_key("NOBODY", "x", world.signers["AUTH-01"], world.clock.now)
+
+
+def test_an_expired_key_does_not_count_for_steps_after_its_validity(world):
+    from datetime import timedelta
+
+    from ledger.core.canonical import format_timestamp
+
+    key = SigningKey.generate()
+    until = world.clock.now + timedelta(hours=1)
+    world.app.enrol({"id": "STF-09", "name": "Temp", "role": "staff", "unit": "U",
+                     "valid_until": format_timestamp(until)}, key.public_key,
+                    world.signers["AUTH-01"], world.clock.now)
+    world.signers["STF-09"] = Signer("STF-09", key)
+    team = ["POL-01", "POL-02", "STF-01", "STF-02", "STF-03", "STF-09"]
+    world.register(team=team)  # within validity
+    with pytest.raises(PolicyViolation, match="STF-09's key was valid until .* not at"):
+        world.handover(team=team, at=until + timedelta(minutes=1))
+    report = Verifier(world.app.recorder).run()
+    assert report.intact and report.findings == []
