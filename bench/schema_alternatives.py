@@ -33,20 +33,6 @@ from ledger.core import canonical
 from ledger.domain import schemas
 
 
-def inline(schema: Any, resolver: Any) -> Any:
-    """``schema`` with every ``$ref`` replaced by (an inlined copy of) its target."""
-    if isinstance(schema, list):
-        return [inline(item, resolver) for item in schema]
-    if not isinstance(schema, dict):
-        return schema
-    if "$ref" in schema:
-        resolved = resolver.lookup(schema["$ref"])
-        rest = {k: v for k, v in schema.items() if k != "$ref"}
-        target = inline(resolved.contents, resolved.resolver)
-        return {"allOf": [target, inline(rest, resolver)]} if rest else target
-    return {k: (v if k in ("const", "enum") else inline(v, resolver)) for k, v in schema.items()}
-
-
 def property_names(schema: Any) -> set[str]:
     names = set(schema.get("properties", {}))
     for branch in schema.get("allOf", []):
@@ -67,7 +53,7 @@ def validators() -> dict[str, Callable[[dict], bool]]:
     for event_type in schemas.event_types():
         name = f"events/{event_type}.json"
         resolver = registry.resolver(schemas.BASE + name)
-        body_schema = {k: v for k, v in inline(documents[name], resolver).items() if k != "$id"}
+        body_schema = {k: v for k, v in schemas.inline_refs(documents[name], resolver).items() if k != "$id"}
         inlined[event_type] = Draft202012Validator(body_schema)
         flat[event_type] = Draft202012Validator(without_unevaluated(body_schema))
     forms: dict[str, Callable[[dict], bool]] = {}

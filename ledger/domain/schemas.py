@@ -47,21 +47,24 @@ def _validator(name: str, *, flat: bool = True) -> Draft202012Validator:
     if not flat:
         return Draft202012Validator(documents[name], registry=registry)
     resolver = registry.resolver(base_uri=BASE + name)
-    return Draft202012Validator(_flatten(_inline(documents[name], resolver)))
+    return Draft202012Validator(_flatten(inline_refs(documents[name], resolver)))
 
 
-def _inline(schema: Any, resolver: Any) -> Any:
-    """``schema`` with every ``$ref`` replaced by its (inlined) target."""
+def inline_refs(schema: Any, resolver: Any) -> Any:
+    """``schema`` with every ``$ref`` replaced by its (inlined) target.
+
+    ``const`` and ``enum`` values are data, not schemas: they are kept as they are."""
     if isinstance(schema, list):
-        return [_inline(item, resolver) for item in schema]
+        return [inline_refs(item, resolver) for item in schema]
     if not isinstance(schema, dict):
         return schema
     if "$ref" in schema:
         resolved = resolver.lookup(schema["$ref"])
-        target = _inline(resolved.contents, resolved.resolver)
-        rest = {k: _inline(v, resolver) for k, v in schema.items() if k != "$ref"}
+        target = inline_refs(resolved.contents, resolved.resolver)
+        rest = {k: inline_refs(v, resolver) for k, v in schema.items() if k != "$ref"}
         return {**target, **rest} if not (set(rest) & set(target)) else {"allOf": [target, rest]}
-    return {k: _inline(v, resolver) for k, v in schema.items()}
+    return {k: v if k in ("const", "enum") else inline_refs(v, resolver)
+            for k, v in schema.items()}
 
 
 def _flatten(schema: dict[str, Any]) -> dict[str, Any]:
