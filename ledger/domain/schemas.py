@@ -6,7 +6,12 @@ Validating that form directly costs ~1.3 ms a body (``$ref`` lookups through the
 ``unevaluatedProperties`` bookkeeping) — most of what the verifier spent per event. So at load
 time each event schema is compiled to an equivalent flat form: every ``$ref`` inlined, the
 object branches of the top-level ``allOf`` merged into one object with
-``additionalProperties: false``. Both forms accept exactly the same bodies; a test checks it.
+``additionalProperties: false``. That flat form is then compiled to Python code by
+``fastjsonschema`` (~35 µs a body against ~250 µs for jsonschema on the same flat form, and
+~1,300 µs on the files as written): the verifier checks every body of a multi-million-event
+log, and this was its largest cost. jsonschema stays the reference: it explains every body the
+compiled check refuses, field by field. All three forms accept exactly the same bodies; a test
+checks it on every body of an exam day and over a thousand mutations of them.
 """
 
 from __future__ import annotations
@@ -14,14 +19,17 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Mapping
+from typing import Any, Callable, Literal, Mapping
 
+import fastjsonschema
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
 from ledger.core.errors import InputError
 
 BASE = "https://custody-ledger.example/schemas/"
+DRAFT_07 = "http://json-schema.org/draft-07/schema#"  # fastjsonschema's newest; the flat form is in it
+Form = Literal["compiled", "flat", "written"]
 
 
 @lru_cache(maxsize=1)
@@ -48,6 +56,12 @@ def _validator(name: str, *, flat: bool = True) -> Draft202012Validator:
         return Draft202012Validator(documents[name], registry=registry)
     resolver = registry.resolver(base_uri=BASE + name)
     return Draft202012Validator(_flatten(inline_refs(documents[name], resolver)))
+
+
+@lru_cache(maxsize=None)
+def _compiled(name: str) -> Callable[[Any], Any]:
+    """The flat form of schema ``name`` as a Python function that raises on the first problem."""
+    return fastjsonschema.compile({**_validator(name).schema, "$schema": DRAFT_07})
 
 
 def inline_refs(schema: Any, resolver: Any) -> Any:
@@ -102,15 +116,24 @@ def event_types() -> frozenset[str]:
     return frozenset(n[len("events/"):-len(".json")] for n in documents if n.startswith("events/"))
 
 
-def body_problems(body: Mapping[str, Any], *, flat: bool = True) -> list[str]:
+def body_problems(body: Mapping[str, Any], *, form: Form = "compiled") -> list[str]:
     """Return every way ``body`` breaks its type's schema, as 'field: reason' lines.
 
-    ``flat=False`` validates against the schema files as written (for tests that prove the
-    compiled form equivalent)."""
+    ``form`` picks the schema form to check with: ``compiled`` (the fast default), ``flat``
+    (jsonschema on the flat form) or ``written`` (jsonschema on the files as written). The
+    last two exist for the tests and benchmarks that prove the forms equivalent."""
     event_type = body.get("type") if isinstance(body, Mapping) else None
     if not isinstance(event_type, str) or event_type not in event_types():
         return [f"type: unknown event type {event_type!r}"]
-    return _problems(_validator(f"events/{event_type}.json", flat=flat), body)
+    name = f"events/{event_type}.json"
+    if form == "compiled":
+        try:
+            _compiled(name)(body)
+            return []
+        except fastjsonschema.JsonSchemaException as exc:
+            # jsonschema names every problem; the compiled check only says there is one.
+            return _problems(_validator(name), body) or [f"(top level): {exc.message}"]
+    return _problems(_validator(name, flat=form == "flat"), body)
 
 
 def check_body(body: Mapping[str, Any]) -> None:
