@@ -8,22 +8,22 @@ only when a step comes round again, whether it is a byte-for-byte copy); verifie
 signature against the roster it has rebuilt itself up to that position; and applies the same
 rules the recorder applies. It never stops at the first problem.
 
-Memory is bounded by the number of streams (one small state per lot and person), not by the
-number of events; signatures are verified in a pool of worker processes, page by page.
+Two stages. Everything about a row that needs no other row (decoding, hashes, schema,
+envelope, signatures) runs in a pool of worker processes (``rows.py``), ``AHEAD`` pages in
+front of the main process, which judges and folds the rows in log order. Memory is bounded by
+the number of streams (one small state per lot and person), not by the number of events.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from concurrent.futures import Executor, ProcessPoolExecutor
 from datetime import datetime
-from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from eventsourcing.persistence import ApplicationRecorder, Notification
-from eventsourcing.utils import get_topic
 
 from ledger.core import canonical, digests, keys
-from ledger.core.errors import NonCanonical
 from ledger.core.findings import Finding, Report
 from ledger.core.policy import PresencePolicy
 from ledger.core.roster import Member, member_after, member_from
@@ -38,31 +38,26 @@ from ledger.core.custody import (
 )
 from ledger.core.duty import uncovered
 from ledger.core.rules import AUTHORITY_EVENTS, Context, judge
-from ledger.domain import events
-from ledger.domain.aggregates import AGGREGATE_FOR_START
-from ledger.domain.schemas import body_problems
+from ledger.verify.rows import Prepared, Scope, Task, prepare_chunk, raw
 
 PAGE = 2000
-STORED_KEYS = frozenset({"body", "signatures", "timestamp"})
-START_TOPICS = {
-    t: get_topic(AGGREGATE_FOR_START[cls]) for t, cls in events.EVENT_CLASSES.items()
-    if cls in AGGREGATE_FOR_START
-}
-Task = tuple[bytes, bytes, bytes]
+AHEAD = 2  # pages prepared in the workers while the main process judges an earlier one
 
 
-@dataclass
-class _Row:
-    """One stored row, decoded as far as it would go."""
+class _Trusted(Mapping[Task, bool]):
+    """Signature results for steps before --since: taken as checked by an earlier run."""
 
-    note: Notification
-    event_hash: bytes
-    body: dict[str, Any] | None = None
-    signatures: dict[str, bytes] | None = None
-    digest: bytes | None = None
-    claims: tuple[str, int] | None = None  # (stream, step) a schema-valid body says it is
-    recorded_at: str | None = None
-    problem: Finding | None = None
+    def __getitem__(self, task: Task) -> bool:
+        return True
+
+    def __iter__(self) -> Iterator[Task]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+TRUSTED = _Trusted()
 
 
 class Verifier:
@@ -70,8 +65,10 @@ class Verifier:
 
     def __init__(self, recorder: ApplicationRecorder, *, workers: int = 1,
                  lot: str | None = None, since: int = 1, as_of: str | None = None,
-                 dense_positions: bool | None = None, now: datetime | None = None) -> None:
+                 dense_positions: bool | None = None, now: datetime | None = None,
+                 page_size: int = PAGE) -> None:
         self.recorder = recorder
+        self.page_size = page_size
         # Where a room still holding papers is judged up to (injected; default: the latest
         # moment the log itself records).
         self.now = canonical.format_timestamp(now) if now is not None else None
@@ -82,8 +79,8 @@ class Verifier:
             dense_positions if dense_positions is not None
             else not type(recorder).__module__.startswith("eventsourcing.postgres"))
         self.workers = max(1, workers)
-        self.only_stream = f"lot:{lot}" if lot is not None else None
-        self.since = since  # rows before this position are folded, not checked
+        # Rows before `since` are folded, not reported; outside --lot, lots are skipped.
+        self.scope = Scope(f"lot:{lot}" if lot is not None else None, since)
         self.as_of = as_of  # canonical timestamp: events that occurred later are left out
         self.roster: dict[str, Member] = {}
         self.lots: dict[str, LotState] = {}
@@ -98,6 +95,7 @@ class Verifier:
         self.ledger_id: str | None = None
         self.policy: PresencePolicy | None = None
         self.signatures_checked = 0
+        self._keyring: dict[str, bytes] | None = None  # person id -> raw key, for the workers
 
     def total(self) -> int:
         """The highest position in the log (for a progress bar)."""
@@ -110,15 +108,14 @@ class Verifier:
             pool = ProcessPoolExecutor(self.workers)
         try:
             expected_position = 1
-            for page in self._pages():
-                rows = [self._decode(note) for note in page]
-                verified = self._verify_signatures(rows, pool)
-                for row in rows:
-                    if row.note.id != expected_position:
-                        report.findings.append(self._gap(expected_position, row.note.id))
-                    expected_position = row.note.id + 1
-                    findings = self._check(row, verified)
-                    if row.note.id < self.since:
+            for page, rows in self._prepared_pages(pool):
+                self._verify_missing(page, rows, pool)
+                for note, row in zip(page, rows):
+                    if note.id != expected_position:
+                        report.findings.append(self._gap(expected_position, note.id))
+                    expected_position = note.id + 1
+                    findings = self._check(note, row)
+                    if note.id < self.scope.since:
                         continue  # folded only: the auditor asked to check from `since` on
                     for finding in findings:
                         if finding.stream:
@@ -126,12 +123,12 @@ class Verifier:
                                 self.findings_by_stream.get(finding.stream, 0) + 1)
                     report.extend(findings)
                     report.events += 1
-                progress(len(rows))
+                progress(len(page))
         finally:
             if pool is not None:
-                pool.shutdown()
+                pool.shutdown(cancel_futures=True)
         report.extend(self._duty_gaps())
-        if report.events == 0 and self.since <= 1:
+        if report.events == 0 and self.scope.since <= 1:
             report.findings.append(Finding("GENESIS_MISSING", "the log is empty: no genesis"))
         report.streams = len(self.heads)
         report.signatures = self.signatures_checked
@@ -153,102 +150,89 @@ class Verifier:
     def _pages(self) -> Iterator[Sequence[Notification]]:
         start = 1
         while True:
-            page = self.recorder.select_notifications(start=start, limit=PAGE)
+            page = self.recorder.select_notifications(start=start, limit=self.page_size)
             if not page:
                 return
             yield page
             start = page[-1].id + 1
 
-    def _decode(self, note: Notification) -> _Row:
-        # NULL or text typed into the column has no bytes: it hashes as empty, fails decoding.
-        stored = note.state if isinstance(note.state, (bytes, bytearray, memoryview)) else b""
-        row = _Row(note, digests.event_hash_of_bytes(bytes(stored)))
-        stream = str(note.originator_id)
-        try:
-            record = canonical.decode(note.state)
-        except NonCanonical as exc:
-            row.problem = Finding("NON_CANONICAL", f"stored bytes of {stream} step "
-                                  f"{note.originator_version} are not canonical: {exc}")
-            return row
-        if not isinstance(record, dict) or not (
-            set(record) == STORED_KEYS or set(record) == STORED_KEYS | {"originator_topic"}
-        ):
-            found = sorted(record) if isinstance(record, dict) else type(record).__name__
-            row.problem = Finding("ENVELOPE_MISMATCH", f"stored record of {stream} has fields "
-                                  f"{found}, expected {sorted(STORED_KEYS)}",
-                                  evidence={"found": found})
-            return row
-        body, signatures = record["body"], record["signatures"]
-        if not isinstance(body, dict) or not isinstance(signatures, dict) or not all(
-            isinstance(k, str) and isinstance(v, bytes) for k, v in signatures.items()
-        ):
-            row.problem = Finding("SCHEMA_VIOLATION", f"stored record of {stream} has a "
-                                  "malformed body or signature map")
-            return row
-        problems = body_problems(body)
-        if problems:
-            code = "UNKNOWN_EVENT_TYPE" if problems[0].startswith("type:") else "SCHEMA_VIOLATION"
-            row.problem = Finding(code, f"{stream} step {note.originator_version}: {problems[0]}",
-                                  evidence={"problems": problems[:10]})
-            return row
-        row.claims = (body["stream"], body["seq"])
-        mismatch = _envelope_mismatch(note, body, record.get("originator_topic"))
-        if mismatch:
-            row.problem = Finding("ENVELOPE_MISMATCH", f"{stream} step "
-                                  f"{note.originator_version}: {mismatch}")
-            return row
-        row.body, row.signatures = body, signatures
-        if isinstance(record["timestamp"], datetime):
-            row.recorded_at = canonical.format_timestamp(record["timestamp"])
-        row.digest = digests.signing_digest(body)
-        return row
+    def _prepared_pages(self, pool: Executor | None
+                        ) -> Iterator[tuple[Sequence[Notification], list[Prepared]]]:
+        """Each page with its rows prepared, the workers running ``AHEAD`` pages in front.
 
-    # -- signatures, in parallel -----------------------------------------------------------
+        A page's keyring is the roster as judged when the page is handed out. The first page
+        (a genesis and, usually, the first enrolments) is judged before any other is handed
+        out, so the pages after it are not checked against an empty keyring."""
+        in_flight: deque[tuple[Sequence[Notification], Callable[[], list[Prepared]]]] = deque()
+        judged = 0
+        for page in self._pages():
+            in_flight.append((page, self._hand_out(page, pool)))
+            if len(in_flight) > (min(AHEAD, judged) if pool is not None else 0):
+                done, result = in_flight.popleft()
+                judged += 1
+                yield done, result()
+        while in_flight:
+            done, result = in_flight.popleft()
+            yield done, result()
 
-    def _verify_signatures(self, rows: list[_Row], pool: Executor | None) -> dict[Task, bool]:
-        """Verify, ahead of judging, every signature whose key the roster already names.
+    def _hand_out(self, page: Sequence[Notification], pool: Executor | None
+                  ) -> Callable[[], list[Prepared]]:
+        raws = [raw(note) for note in page]
+        if pool is None:
+            return lambda: prepare_chunk(raws, self._ring(), self.scope)
+        size = -(-len(raws) // (2 * self.workers))
+        ring = self._ring()
+        futures = [pool.submit(prepare_chunk, raws[i:i + size], ring, self.scope)
+                   for i in range(0, len(raws), size)]
+        return lambda: [row for future in futures for row in future.result()]
 
-        Keys come from the roster as it stands plus enrolments earlier in this page; judging
-        uses a result only for the exact (key, digest, signature) it was computed for.
-        """
-        lookahead = dict(self.roster)
-        tasks: list[Task] = []
-        for row in rows:
-            if row.body is None or not self._wanted(row):
+    def _ring(self) -> dict[str, bytes]:
+        if self._keyring is None:
+            self._keyring = {pid: m.public_key.raw for pid, m in self.roster.items()}
+        return self._keyring
+
+    def _verify_missing(self, page: Sequence[Notification], rows: list[Prepared],
+                        pool: Executor | None) -> None:
+        """Verify, in the pool, signatures the workers had no key for when they had the page.
+
+        The roster as it stands, plus enrolments earlier in this page, names the keys; judging
+        uses a result only for the exact (key, digest, signature) it was computed for."""
+        lookahead: dict[str, Member] | None = None
+        missing: list[tuple[Prepared, Task]] = []
+        for note, row in zip(page, rows):
+            body = row.body
+            if body is None or not self.scope.checks_signatures(note.id, body["stream"],
+                                                                body["type"]):
                 continue
-            person = row.body.get("person") or row.body.get("authority")
-            if person and row.body["type"] in ("ledger.genesis", "person.enrolled"):
-                try:
-                    lookahead[person["id"]] = member_from(person)
-                except Exception:
-                    pass  # judged properly later
+            person = body.get("person") or body.get("authority")
+            if person and body["type"] in ("ledger.genesis", "person.enrolled"):
+                lookahead = dict(self.roster) if lookahead is None else lookahead
+                lookahead[person["id"]] = member_from(person)
+            roster = self.roster if lookahead is None else lookahead
+            assert row.signatures is not None and row.digest is not None
             for person_id, signature in row.signatures.items():
-                member = lookahead.get(person_id)
+                member = roster.get(person_id)
                 if member is not None:
-                    tasks.append((member.public_key.raw, row.digest, signature))
-        if not tasks:
-            return {}
-        if pool is None or len(tasks) < 64:
-            results = keys.verify_batch(tasks)
-        else:
-            size = -(-len(tasks) // (self.workers * 4))
-            chunks = [tasks[i:i + size] for i in range(0, len(tasks), size)]
-            results = [ok for part in pool.map(keys.verify_batch, chunks) for ok in part]
-        return dict(zip(tasks, results))
+                    task = (member.public_key.raw, row.digest, signature)
+                    if task not in row.verified:
+                        missing.append((row, task))
+        if not missing or pool is None:
+            return  # the judge checks them itself
+        tasks = [task for _, task in missing]
+        size = -(-len(tasks) // (self.workers * 4))
+        chunks = [tasks[i:i + size] for i in range(0, len(tasks), size)]
+        results = pool.map(keys.verify_batch, chunks)
+        for (row, task), ok in zip(missing, (ok for part in results for ok in part)):
+            row.verified[task] = ok
 
     # -- judging ---------------------------------------------------------------------------
 
-    def _wanted(self, row: _Row) -> bool:
-        stream = str(row.note.originator_id)
-        return self.only_stream is None or not stream.startswith("lot:") or stream == self.only_stream
-
-    def _check(self, row: _Row, verified: dict[Task, bool]) -> list[Finding]:
-        note = row.note
+    def _check(self, note: Notification, row: Prepared) -> list[Finding]:
         stream = str(note.originator_id)
         place = lambda fs: [f.at(note.id, stream) for f in fs]  # noqa: E731
-        if not self._wanted(row):
+        if not self.scope.wanted(stream):
             return []
-        problem = self._duplicate(row) or row.problem
+        problem = self._duplicate(note, row) or row.problem
         if problem is not None:
             # The chain continues from the stored bytes, so one bad row is one finding.
             version = note.originator_version
@@ -269,7 +253,7 @@ class Verifier:
             findings.append(Finding("LEDGER_MISMATCH", f"event names ledger {body['ledger']}, "
                                     f"this log is ledger {self.ledger_id}",
                                     evidence={"expected": self.ledger_id, "found": body["ledger"]}))
-        findings.extend(self._check_chain(stream, body, row))
+        findings.extend(self._check_chain(stream, body))
         present: dict[str, str] = {}
         needs_policy = body["type"] not in AUTHORITY_EVENTS | {"ledger.genesis"}
         if self.policy is None and needs_policy:
@@ -278,13 +262,15 @@ class Verifier:
             self.signatures_checked += len(signatures)
             ctx = Context(self.roster.get, self.policy, self.lots.get, self.rooms.get,
                           row.recorded_at)
-            present, judged = judge(body, signatures, ctx, verified, row.digest)
+            checked = self.scope.checks_signatures(note.id, stream, body["type"])
+            present, judged = judge(body, signatures, ctx, row.verified if checked else TRUSTED,
+                                    row.digest)
             findings.extend(judged)
         self._apply(body, findings, present)
         self._advance(stream, body["seq"], row.event_hash.hex())
         return place(findings)
 
-    def _duplicate(self, row: _Row) -> Finding | None:
+    def _duplicate(self, note: Notification, row: Prepared) -> Finding | None:
         """Say so if the row repeats, byte for byte, a step its stream has already stored.
 
         Only a step the stream has already passed can be a copy, so the store is asked only
@@ -295,7 +281,6 @@ class Verifier:
         stream, seq = row.claims
         if seq > self.heads.get(stream, (0, ""))[0]:
             return None
-        note = row.note
         stored = self.recorder.select_events(stream, gt=seq - 1, lte=seq)
         copies = sum(event.state == note.state for event in stored)
         if (str(note.originator_id), note.originator_version) == (stream, seq):
@@ -309,7 +294,7 @@ class Verifier:
             evidence={"stream": stream, "step": seq, "event_hash": row.event_hash.hex()},
         )
 
-    def _check_chain(self, stream: str, body: dict[str, Any], row: _Row) -> list[Finding]:
+    def _check_chain(self, stream: str, body: dict[str, Any]) -> list[Finding]:
         seq, head = self.heads.get(stream, (0, None))
         findings = []
         if body["seq"] != seq + 1:
@@ -338,6 +323,8 @@ class Verifier:
         self.latest = max(self.latest, body["occurred_at"])
         trusted = not any(f.code in ("NOT_AUTHORITY", "SIGNATURE_INVALID", "SIGNER_UNKNOWN",
                                      "KEY_REVOKED", "KEY_EXPIRED") for f in findings)
+        if event_type in ("ledger.genesis", "person.enrolled", "person.key_rotated"):
+            self._keyring = None  # the workers' keyring is rebuilt from the roster
         if event_type == "ledger.genesis" and self.ledger_id is None:
             self.ledger_id = body["ledger"]
             self.policy = PresencePolicy.from_data(body["policy"])
@@ -406,17 +393,3 @@ class Verifier:
                               "on_duty": on_duty, "policy": gap.verdict.policy}))
         return findings
 
-
-def _envelope_mismatch(note: Notification, body: dict[str, Any], origin: Any) -> str | None:
-    """Say how the library's stored columns disagree with the signed body, if they do."""
-    if str(note.originator_id) != body["stream"]:
-        return f"stored under stream {note.originator_id}, body says {body['stream']}"
-    if note.originator_version != body["seq"]:
-        return f"stored as version {note.originator_version}, body says step {body['seq']}"
-    expected_topic = events.TOPICS[body["type"]]
-    if note.topic != expected_topic:
-        return f"stored topic {note.topic} does not match event type {body['type']}"
-    expected_origin = START_TOPICS.get(body["type"])
-    if origin != expected_origin:
-        return f"stored originator topic {origin!r}, expected {expected_origin!r}"
-    return None

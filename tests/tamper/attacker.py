@@ -188,12 +188,20 @@ class Attacker:
 
 
 def verify(db: Path) -> Report:
-    """Reopen the tampered file through the public API and run the auditor's verifier."""
+    """Reopen the tampered file through the public API and run the auditor's verifier.
+
+    It runs twice: in one process, and with two worker processes on pages of three rows (so
+    the workers run pages ahead with stale keyrings). Both must report exactly the same."""
     app = open_ledger(str(db))
     try:
-        return Verifier(app.recorder).run()
+        serial = Verifier(app.recorder).run()
+        parallel = Verifier(app.recorder, workers=2, page_size=3).run()
     finally:
         app.close()
+    assert parallel.findings == serial.findings
+    assert (parallel.events, parallel.streams, parallel.signatures) == (
+        serial.events, serial.streams, serial.signatures)
+    return serial
 
 
 def located(report: Report) -> set[tuple[str, int | None, str | None]]:

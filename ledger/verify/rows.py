@@ -1,0 +1,176 @@
+"""The verifier's stateless stage: all that can be learnt of one stored row on its own.
+
+Decoding the stored bytes canonically, recomputing the event hash, checking the body against
+its schema, tying the library's columns to the body, computing the signing digest, and
+verifying the signatures against a keyring: none of it needs any other row, so it runs in the
+worker processes, a chunk of rows at a time, while the main process judges earlier pages in
+log order (``verifier.py``).
+
+A signature result is kept under the exact (public key, digest, signature) triple it was
+computed for. The keyring a chunk is checked against may be stale (a key enrolled or rotated
+after it was taken): then the judge finds no result for the key the roster names, and
+verifies that signature itself. So a stale keyring costs time, never correctness.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Mapping, Optional, Sequence
+
+from eventsourcing.persistence import Notification
+from eventsourcing.utils import get_topic
+
+from ledger.core import canonical, digests, keys
+from ledger.core.errors import NonCanonical
+from ledger.core.findings import Finding
+from ledger.core.rules import AUTHORITY_EVENTS
+from ledger.domain import events
+from ledger.domain.aggregates import AGGREGATE_FOR_START
+from ledger.domain.schemas import body_problems
+
+STORED_KEYS = frozenset({"body", "signatures", "timestamp"})
+START_TOPICS = {
+    t: get_topic(AGGREGATE_FOR_START[cls]) for t, cls in events.EVENT_CLASSES.items()
+    if cls in AGGREGATE_FOR_START
+}
+# Events that change who counts: their signatures are always checked, even before --since.
+TRUST_EVENTS = AUTHORITY_EVENTS | {"ledger.genesis"}
+Task = tuple[bytes, bytes, bytes]  # (public key raw, signing digest, signature)
+# A stored row as the library's notification log holds it: position, stream id, version,
+# topic, stored bytes. Plain values, so a chunk of them pickles cheaply to a worker.
+Raw = tuple[int, Any, Any, Any, Any]
+
+
+@dataclass
+class Prepared:
+    """One stored row, decoded as far as it would go, with its signature results."""
+
+    event_hash: bytes
+    body: Optional[dict[str, Any]] = None
+    signatures: Optional[dict[str, bytes]] = None
+    digest: Optional[bytes] = None
+    claims: Optional[tuple[str, int]] = None  # (stream, step) a schema-valid body says it is
+    recorded_at: Optional[str] = None
+    problem: Optional[Finding] = None
+    verified: dict[Task, bool] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which rows' signatures are worth checking: the auditor's --lot and --since."""
+
+    only_stream: Optional[str] = None  # "lot:X": other lots are skipped
+    since: int = 1  # before this position only roster and authority signatures count
+
+    def wanted(self, stream: str) -> bool:
+        return (self.only_stream is None or not stream.startswith("lot:")
+                or stream == self.only_stream)
+
+    def checks_signatures(self, position: int, stream: str, event_type: str) -> bool:
+        if not self.wanted(stream):
+            return False
+        return position >= self.since or event_type in TRUST_EVENTS
+
+
+def raw(note: Notification) -> Raw:
+    return (note.id, note.originator_id, note.originator_version, note.topic, note.state)
+
+
+def prepare_chunk(raws: Sequence[Raw], keyring: Mapping[str, bytes],
+                  scope: Scope = Scope()) -> list[Prepared]:
+    """Prepare each row and verify its signatures against ``keyring`` (person id -> raw key).
+
+    Keys a genesis, enrolment or rotation earlier in the chunk names are looked ahead to."""
+    ahead: dict[str, bytes] | None = None
+    rows = []
+    for row_raw in raws:
+        row = prepare(row_raw)
+        rows.append(row)
+        body = row.body
+        if body is None or not scope.checks_signatures(row_raw[0], body["stream"], body["type"]):
+            continue
+        named = _key_named(body)
+        if named is not None:
+            ahead = dict(keyring) if ahead is None else ahead
+            ahead[named[0]] = named[1]
+        ring = keyring if ahead is None else ahead
+        assert row.signatures is not None and row.digest is not None
+        tasks = [(key, row.digest, signature) for person_id, signature in row.signatures.items()
+                 if (key := ring.get(person_id)) is not None]
+        row.verified = dict(zip(tasks, keys.verify_batch(tasks)))
+    return rows
+
+
+def _key_named(body: Mapping[str, Any]) -> tuple[str, bytes] | None:
+    """(person id, raw key) a schema-valid genesis, enrolment or rotation puts in the roster."""
+    event_type = body["type"]
+    if event_type == "ledger.genesis":
+        return body["authority"]["id"], bytes.fromhex(body["authority"]["public_key"])
+    if event_type == "person.enrolled":
+        return body["person"]["id"], bytes.fromhex(body["person"]["public_key"])
+    if event_type == "person.key_rotated":
+        return body["stream"].split(":", 1)[1], bytes.fromhex(body["public_key"])
+    return None
+
+
+def prepare(row_raw: Raw) -> Prepared:
+    """Decode one stored row and check everything about it that needs no other row."""
+    position, stream_id, version, topic, state = row_raw
+    # NULL or text typed into the column has no bytes: it hashes as empty, fails decoding.
+    stored = state if isinstance(state, (bytes, bytearray, memoryview)) else b""
+    row = Prepared(digests.event_hash_of_bytes(bytes(stored)))
+    stream = str(stream_id)
+    try:
+        record = canonical.decode(state)
+    except NonCanonical as exc:
+        row.problem = Finding("NON_CANONICAL", f"stored bytes of {stream} step {version} are "
+                              f"not canonical: {exc}")
+        return row
+    if not isinstance(record, dict) or not (
+        set(record) == STORED_KEYS or set(record) == STORED_KEYS | {"originator_topic"}
+    ):
+        found = sorted(record) if isinstance(record, dict) else type(record).__name__
+        row.problem = Finding("ENVELOPE_MISMATCH", f"stored record of {stream} has fields "
+                              f"{found}, expected {sorted(STORED_KEYS)}",
+                              evidence={"found": found})
+        return row
+    body, signatures = record["body"], record["signatures"]
+    if not isinstance(body, dict) or not isinstance(signatures, dict) or not all(
+        isinstance(k, str) and isinstance(v, bytes) for k, v in signatures.items()
+    ):
+        row.problem = Finding("SCHEMA_VIOLATION", f"stored record of {stream} has a "
+                              "malformed body or signature map")
+        return row
+    problems = body_problems(body)
+    if problems:
+        code = "UNKNOWN_EVENT_TYPE" if problems[0].startswith("type:") else "SCHEMA_VIOLATION"
+        row.problem = Finding(code, f"{stream} step {version}: {problems[0]}",
+                              evidence={"problems": problems[:10]})
+        return row
+    row.claims = (body["stream"], body["seq"])
+    mismatch = _envelope_mismatch(stream, version, topic, body, record.get("originator_topic"))
+    if mismatch:
+        row.problem = Finding("ENVELOPE_MISMATCH", f"{stream} step {version}: {mismatch}")
+        return row
+    row.body, row.signatures = body, signatures
+    if isinstance(record["timestamp"], datetime):
+        row.recorded_at = canonical.format_timestamp(record["timestamp"])
+    row.digest = digests.signing_digest(body)
+    return row
+
+
+def _envelope_mismatch(stream: str, version: Any, topic: Any, body: Mapping[str, Any],
+                       origin: Any) -> str | None:
+    """Say how the library's stored columns disagree with the signed body, if they do."""
+    if stream != body["stream"]:
+        return f"stored under stream {stream}, body says {body['stream']}"
+    if version != body["seq"]:
+        return f"stored as version {version}, body says step {body['seq']}"
+    expected_topic = events.TOPICS[body["type"]]
+    if topic != expected_topic:
+        return f"stored topic {topic} does not match event type {body['type']}"
+    expected_origin = START_TOPICS.get(body["type"])
+    if origin != expected_origin:
+        return f"stored originator topic {origin!r}, expected {expected_origin!r}"
+    return None

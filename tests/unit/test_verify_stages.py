@@ -1,0 +1,85 @@
+"""The verifier's stateless stage (run in the workers) and how the judge uses its results."""
+
+from __future__ import annotations
+
+import hashlib
+
+from ledger.application.custody import open_ledger
+from ledger.core import keys
+from ledger.core.keys import SigningKey
+from ledger.core.rules import judge
+from ledger.verify import Verifier
+from ledger.verify.rows import Scope, prepare_chunk, raw
+from tests.conftest import PEOPLE, World
+from tests.tamper.attacker import Attacker
+
+
+def stored(world: World):
+    notes = world.app.recorder.select_notifications(start=1, limit=1000)
+    return notes, [raw(note) for note in notes]
+
+
+def test_a_chunk_looks_ahead_to_the_keys_it_enrols_so_an_empty_keyring_checks_everything(day):
+    notes, raws = stored(day)
+    rows = prepare_chunk(raws, {})
+    signatures = sum(len(row.signatures) for row in rows)
+    results = [ok for row in rows for ok in row.verified.values()]
+    assert len(notes) == 17 and signatures == len(results) == 1 + len(PEOPLE) + 6 * 6
+    assert all(results)
+
+
+def test_a_stale_key_costs_a_check_in_the_judge_never_a_wrong_verdict(day):
+    notes, raws = stored(day)
+    stale = SigningKey.from_seed(hashlib.sha256(b"someone else").digest()).public_key.raw
+    roster = {p: day.app.member(p) for p in PEOPLE}
+    keyring = {p: m.public_key.raw for p, m in roster.items()} | {"POL-01": stale}
+    step = prepare_chunk(raws[-1:], keyring)[0]  # LOT-2's second handover, POL-01 among signers
+    wrong = (stale, step.digest, step.signatures["POL-01"])
+    assert step.verified[wrong] is False
+    ctx = day.app.context()
+    present, findings = judge(step.body, step.signatures, ctx, step.verified, step.digest)
+    assert "POL-01" in present
+    assert not [f for f in findings if f.code == "SIGNATURE_INVALID"]
+
+
+def test_before_since_only_roster_and_authority_signatures_are_checked(day):
+    notes, raws = stored(day)
+    rows = prepare_chunk(raws, {}, Scope(since=len(notes)))
+    checked = {row.body["type"] for row in rows if row.verified}
+    assert checked == {"ledger.genesis", "person.enrolled", "lot.handed_over"}
+    assert [bool(row.verified) for row in rows[-6:]] == [False] * 5 + [True]
+
+
+def test_an_outside_lot_has_no_signatures_checked(day):
+    _, raws = stored(day)
+    rows = prepare_chunk(raws, {}, Scope(only_stream="lot:LOT-1"))
+    assert {row.body["stream"] for row in rows if row.body["stream"].startswith("lot:")
+            and row.verified} == {"lot:LOT-1"}
+
+
+def test_since_still_distrusts_an_enrolment_whose_signature_is_broken(day):
+    """Lot steps before --since are taken as checked; the roster before it never is."""
+    day.app.close()
+    attacker = Attacker(day.db)
+    position = next(r.position for r in attacker.rows() if r.stream == "person:STF-03")
+    attacker.rewrite(position, lambda record: record["signatures"].update(
+        {"AUTH-01": bytes(64)}))
+    reopened = open_ledger(str(day.db))
+    try:
+        report = Verifier(reopened.recorder, since=14).run()
+    finally:
+        reopened.close()
+    unknown = {(f.code, f.position) for f in report.findings if f.code == "SIGNER_UNKNOWN"}
+    assert unknown == {("SIGNER_UNKNOWN", 14), ("SIGNER_UNKNOWN", 15), ("SIGNER_UNKNOWN", 16),
+                       ("SIGNER_UNKNOWN", 17)}
+    assert report.events == 4
+
+
+def test_keys_verify_batch_is_false_for_anything_malformed():
+    key = SigningKey.from_seed(bytes(32))
+    digest = hashlib.sha256(b"x").digest()
+    good = key.sign(digest)
+    raw_key = key.public_key.raw
+    assert keys.verify_batch([(raw_key, digest, good), (raw_key, digest, good[:63]),
+                              (raw_key[:31], digest, good), (raw_key, digest, bytes(64))]) \
+        == [True, False, False, False]
