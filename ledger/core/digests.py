@@ -24,7 +24,12 @@ GENESIS_PREFIX = b"custody-ledger/v1/genesis\x00"
 
 def signing_digest(body: Mapping[str, Any]) -> bytes:
     """Return the 32-byte digest every attendee signs for ``body``."""
-    return hashlib.sha256(SIGNING_PREFIX + canonical.encode(body)).digest()
+    return signing_digest_of_bytes(canonical.encode(body))
+
+
+def signing_digest_of_bytes(encoded_body: bytes) -> bytes:
+    """Return the signing digest of a body given its canonical bytes."""
+    return hashlib.sha256(SIGNING_PREFIX + encoded_body).digest()
 
 
 def event_hash_of_bytes(stored: bytes) -> bytes:

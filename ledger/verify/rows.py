@@ -36,6 +36,7 @@ START_TOPICS = {
 }
 # Events that change who counts: their signatures are always checked, even before --since.
 TRUST_EVENTS = AUTHORITY_EVENTS | {"ledger.genesis"}
+KEY_EVENTS = frozenset({"ledger.genesis", "person.enrolled", "person.key_rotated"})
 Task = tuple[bytes, bytes, bytes]  # (public key raw, signing digest, signature)
 # A stored row as the library's notification log holds it: position, stream id, version,
 # topic, stored bytes. Plain values, so a chunk of them pickles cheaply to a worker.
@@ -54,6 +55,11 @@ class Prepared:
     recorded_at: Optional[str] = None
     problem: Optional[Finding] = None
     verified: dict[Task, bool] = field(default_factory=dict)
+
+    @property
+    def names_key(self) -> bool:
+        """Whether the row puts a key in the roster (a later row may be signed with it)."""
+        return self.body is not None and self.body["type"] in KEY_EVENTS
 
 
 @dataclass(frozen=True)
@@ -156,7 +162,7 @@ def prepare(row_raw: Raw) -> Prepared:
     row.body, row.signatures = body, signatures
     if isinstance(record["timestamp"], datetime):
         row.recorded_at = canonical.format_timestamp(record["timestamp"])
-    row.digest = digests.signing_digest(body)
+    row.digest = digests.signing_digest_of_bytes(canonical.repack(body))  # decoded: canonical
     return row
 
 

@@ -38,7 +38,7 @@ from ledger.core.custody import (
 )
 from ledger.core.duty import uncovered
 from ledger.core.rules import AUTHORITY_EVENTS, Context, judge
-from ledger.verify.rows import Prepared, Scope, Task, prepare_chunk, raw
+from ledger.verify.rows import KEY_EVENTS, Prepared, Scope, Task, prepare_chunk, raw
 
 PAGE = 2000
 AHEAD = 2  # pages prepared in the workers while the main process judges an earlier one
@@ -58,6 +58,7 @@ class _Trusted(Mapping[Task, bool]):
 
 
 TRUSTED = _Trusted()
+Handed = tuple[list[Prepared], dict[str, bytes]]  # rows, the keyring they were checked with
 
 
 class Verifier:
@@ -108,8 +109,9 @@ class Verifier:
             pool = ProcessPoolExecutor(self.workers)
         try:
             expected_position = 1
-            for page, rows in self._prepared_pages(pool):
-                self._verify_missing(page, rows, pool)
+            for page, rows, ring in self._prepared_pages(pool):
+                if ring is not self._keyring or any(row.names_key for row in rows):
+                    self._verify_missing(page, rows, pool)  # keys changed: some may be stale
                 for note, row in zip(page, rows):
                     if note.id != expected_position:
                         report.findings.append(self._gap(expected_position, note.id))
@@ -156,35 +158,36 @@ class Verifier:
             yield page
             start = page[-1].id + 1
 
-    def _prepared_pages(self, pool: Executor | None
-                        ) -> Iterator[tuple[Sequence[Notification], list[Prepared]]]:
-        """Each page with its rows prepared, the workers running ``AHEAD`` pages in front.
+    def _prepared_pages(self, pool: Executor | None) -> Iterator[
+            tuple[Sequence[Notification], list[Prepared], dict[str, bytes]]]:
+        """Each page with its rows prepared (and the keyring they were checked against), the
+        workers running ``AHEAD`` pages in front.
 
         A page's keyring is the roster as judged when the page is handed out. The first page
         (a genesis and, usually, the first enrolments) is judged before any other is handed
         out, so the pages after it are not checked against an empty keyring."""
-        in_flight: deque[tuple[Sequence[Notification], Callable[[], list[Prepared]]]] = deque()
+        in_flight: deque[tuple[Sequence[Notification], Callable[[], Handed]]] = deque()
         judged = 0
         for page in self._pages():
             in_flight.append((page, self._hand_out(page, pool)))
             if len(in_flight) > (min(AHEAD, judged) if pool is not None else 0):
                 done, result = in_flight.popleft()
                 judged += 1
-                yield done, result()
+                yield done, *result()
         while in_flight:
             done, result = in_flight.popleft()
-            yield done, result()
+            yield done, *result()
 
     def _hand_out(self, page: Sequence[Notification], pool: Executor | None
-                  ) -> Callable[[], list[Prepared]]:
+                  ) -> Callable[[], Handed]:
         raws = [raw(note) for note in page]
         if pool is None:
-            return lambda: prepare_chunk(raws, self._ring(), self.scope)
+            return lambda: (prepare_chunk(raws, ring := self._ring(), self.scope), ring)
         size = -(-len(raws) // (2 * self.workers))
         ring = self._ring()
         futures = [pool.submit(prepare_chunk, raws[i:i + size], ring, self.scope)
                    for i in range(0, len(raws), size)]
-        return lambda: [row for future in futures for row in future.result()]
+        return lambda: ([row for future in futures for row in future.result()], ring)
 
     def _ring(self) -> dict[str, bytes]:
         if self._keyring is None:
@@ -323,7 +326,7 @@ class Verifier:
         self.latest = max(self.latest, body["occurred_at"])
         trusted = not any(f.code in ("NOT_AUTHORITY", "SIGNATURE_INVALID", "SIGNER_UNKNOWN",
                                      "KEY_REVOKED", "KEY_EXPIRED") for f in findings)
-        if event_type in ("ledger.genesis", "person.enrolled", "person.key_rotated"):
+        if event_type in KEY_EVENTS:
             self._keyring = None  # the workers' keyring is rebuilt from the roster
         if event_type == "ledger.genesis" and self.ledger_id is None:
             self.ledger_id = body["ledger"]
