@@ -553,7 +553,8 @@ Examples:
   custody verify --as-of 2026-06-07T14:05:00+08:00""")
 @click.option("--lot", "lot_id", default=None, help="Verify one lot (and the roster it relies on).")
 @click.option("--since", type=click.IntRange(1), default=1, metavar="POSITION",
-              help="Check from this log position on (earlier events are folded, not checked).")
+              help="Report from this log position on. Earlier events are folded to rebuild the "
+              "state; of them, only roster and authority signatures are checked again.")
 @click.option("--as-of", "as_of", default=None, metavar="TIME",
               help="Verify the ledger as it stood at TIME: leave out what occurred later.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON "
@@ -582,6 +583,7 @@ def _run_verifier(ctx: click.Context, lot_id: str | None, since: int, as_of: str
     verifier = Verifier(app.recorder, workers=workers or os.cpu_count() or 1, lot=lot_id,
                         since=since, as_of=moment(as_of, "--as-of") if as_of else None,
                         now=app.clock())
+    ctx.call_on_close(verifier.close)  # its temporary file of per-stream state
     with click.progressbar(length=verifier.total(), label="verifying", file=render.stderr(),
                            hidden=not (show_bar and render.stderr_is_terminal())) as bar:
         verifier.report = verifier.run(progress=bar.update)
@@ -617,12 +619,13 @@ def status(ctx: click.Context, lot_id: str | None, exam: str | None, subject: st
 
     verifier = _run_verifier(ctx, None, 1, as_of, workers, show_bar=not as_json)
     rows = []
-    for stream, lot_state in sorted(verifier.lots.items()):
+    for stream, lot_state in verifier.lots.items():
         held_by = effective_holder(lot_state, verifier.lots.get)
         wanted = [(lot_id, lot_state.lot_id), (exam, lot_state.exam),
                   (subject, lot_state.subject), (location, lot_state.location), (holder, held_by)]
         if all(want is None or want == have for want, have in wanted):
             rows.append((lot_state, held_by, verifier.findings_by_stream.get(stream, 0)))
+    rows.sort(key=lambda row: row[0].lot_id)
     if lot_id is not None and not rows:
         raise InputError(f"unknown lot {lot_id}")
     if as_json:

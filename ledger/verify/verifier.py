@@ -10,8 +10,12 @@ rules the recorder applies. It never stops at the first problem.
 
 Two stages. Everything about a row that needs no other row (decoding, hashes, schema,
 envelope, signatures) runs in a pool of worker processes (``rows.py``), ``AHEAD`` pages in
-front of the main process, which judges and folds the rows in log order. Memory is bounded by
-the number of streams (one small state per lot and person), not by the number of events.
+front of the main process, which judges and folds the rows in log order.
+
+Memory stays flat as the log grows: pages are bounded, and the per-stream state (chain heads,
+lots, lots in secure rooms) keeps at most ``RESIDENT`` entries of each kind in memory and
+spills the rest to a private temporary SQLite file (``spill.py``). What stays in memory grows
+only with the roster, the rooms and their duty shifts, and the findings.
 """
 
 from __future__ import annotations
@@ -36,11 +40,13 @@ from ledger.core.custody import (
     room_after,
     room_registered,
 )
-from ledger.core.duty import uncovered
+from ledger.core.duty import merge, uncovered
 from ledger.core.rules import AUTHORITY_EVENTS, Context, judge
+from ledger.verify.spill import SpillMap
 from ledger.verify.rows import KEY_EVENTS, Prepared, Scope, Task, prepare_chunk, raw
 
 PAGE = 2000
+RESIDENT = 8192  # per-stream states kept in memory, per kind; the rest spill to a temp file
 AHEAD = 2  # pages prepared in the workers while the main process judges an earlier one
 
 
@@ -67,7 +73,7 @@ class Verifier:
     def __init__(self, recorder: ApplicationRecorder, *, workers: int = 1,
                  lot: str | None = None, since: int = 1, as_of: str | None = None,
                  dense_positions: bool | None = None, now: datetime | None = None,
-                 page_size: int = PAGE) -> None:
+                 page_size: int = PAGE, resident: int = RESIDENT) -> None:
         self.recorder = recorder
         self.page_size = page_size
         # Where a room still holding papers is judged up to (injected; default: the latest
@@ -84,15 +90,16 @@ class Verifier:
         self.scope = Scope(f"lot:{lot}" if lot is not None else None, since)
         self.as_of = as_of  # canonical timestamp: events that occurred later are left out
         self.roster: dict[str, Member] = {}
-        self.lots: dict[str, LotState] = {}
+        # Per-stream state, at most `resident` entries of each in memory, the rest on disk.
+        self.lots: SpillMap[LotState] = SpillMap(resident)
         self.rooms: dict[str, RoomState] = {}
         self.findings_by_stream: dict[str, int] = {}
         # Secure-room duty: when each room held papers, and who was on duty from when.
-        self.occupied: dict[str, list[tuple[str, str]]] = {}
-        self.entered: dict[str, tuple[str, str]] = {}  # lot stream -> (room id, since)
+        self.occupied: dict[str, list[tuple[str, str]]] = {}  # room -> merged intervals
+        self.entered: SpillMap[tuple[str, str]] = SpillMap(resident)  # lot -> (room, since)
         self.duty: dict[str, list[tuple[str, dict[str, str]]]] = {}
         self.latest = ""  # the latest occurred_at seen: where open intervals end
-        self.heads: dict[str, tuple[int, str]] = {}  # stream -> (seq, hex event hash)
+        self.heads: SpillMap[tuple[int, str]] = SpillMap(resident)  # stream -> (seq, hex hash)
         self.ledger_id: str | None = None
         self.policy: PresencePolicy | None = None
         self.signatures_checked = 0
@@ -371,9 +378,18 @@ class Verifier:
             return
         if before is not None and before.startswith("room:") and stream in self.entered:
             room_id, since = self.entered.pop(stream)
-            self.occupied.setdefault(room_id, []).append((since, moment))
+            self._occupy(room_id, since, moment)
         if after is not None and after.startswith("room:"):
             self.entered[stream] = (after[5:], moment)
+
+    def _occupy(self, room_id: str, since: str, until: str) -> None:
+        """Add an interval the room held papers; overlapping ones merge, so rooms stay small."""
+        self.occupied[room_id] = merge([*self.occupied.get(room_id, ()), (since, until)])
+
+    def close(self) -> None:
+        """Drop the per-stream state and its temporary file."""
+        for states in (self.heads, self.lots, self.entered):
+            states.close()
 
     def _duty_gaps(self) -> list[Finding]:
         """Every interval a secure room held papers without enough people on duty."""
@@ -381,7 +397,7 @@ class Verifier:
             return []
         end = self.as_of or self.now or self.latest
         for room_id, since in self.entered.values():
-            self.occupied.setdefault(room_id, []).append((since, end))
+            self._occupy(room_id, since, end)
         findings = []
         for room_id, intervals in sorted(self.occupied.items()):
             timeline = self.duty.get(room_id, [])

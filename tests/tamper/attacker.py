@@ -191,11 +191,12 @@ def verify(db: Path) -> Report:
     """Reopen the tampered file through the public API and run the auditor's verifier.
 
     It runs twice: in one process, and with two worker processes on pages of three rows (so
-    the workers run pages ahead with stale keyrings). Both must report exactly the same."""
+    the workers run pages ahead with stale keyrings) keeping one stream's state in memory (so
+    every other one goes to disk and back). Both must report exactly the same."""
     app = open_ledger(str(db))
     try:
         serial = Verifier(app.recorder).run()
-        parallel = Verifier(app.recorder, workers=2, page_size=3).run()
+        parallel = Verifier(app.recorder, workers=2, page_size=3, resident=1).run()
     finally:
         app.close()
     assert parallel.findings == serial.findings

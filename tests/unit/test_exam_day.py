@@ -90,6 +90,9 @@ def test_a_full_exam_day_verifies_intact_and_every_lot_is_where_it_should_be(wor
     exam_day(world)
     report = Verifier(world.app.recorder).run()
     assert report.findings == [] and report.intact
+    spilled = Verifier(world.app.recorder, resident=1)
+    assert spilled.run().findings == []
+    assert {s: lot.holder for s, lot in spilled.lots.items()}["lot:Q-S01"] == "site:S01-R01"
     assert world.app.lot("Q-S01").state.holder == "site:S01-R01"
     assert world.app.lot("Q-S01").state.unsealed
     assert world.app.lot("A-S02").state.holder == "site:SCAN-01"
@@ -98,9 +101,10 @@ def test_a_full_exam_day_verifies_intact_and_every_lot_is_where_it_should_be(wor
     assert world.app.lot("BOX-1").state.holder == "STF-05"
 
 
-def test_a_night_with_three_people_on_duty_is_a_gap_with_its_exact_interval(world):
+@pytest.mark.parametrize("resident", [8192, 1], ids=["in memory", "spilled to disk"])
+def test_a_night_with_three_people_on_duty_is_a_gap_with_its_exact_interval(world, resident):
     exam_day(world, night_shift=("POL-02", "POL-03", "STF-05"))
-    report = Verifier(world.app.recorder).run()
+    report = Verifier(world.app.recorder, resident=resident).run()
     (gap,) = report.errors
     assert gap.code == "DUTY_UNCOVERED" and gap.stream == "room:SR-3"
     # From the day shift's end (15h) until the box is retrieved (25h).

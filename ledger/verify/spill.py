@@ -1,0 +1,183 @@
+"""A dict that keeps its most recently used entries in memory and spills the rest to disk.
+
+The verifier keeps one small state per stream: the head of each chain, the state of each lot
+and room. A province's ledger reaches ten million events and over a million lots, so those
+dicts would grow with the ledger. :class:`SpillMap` is a drop-in for them: at most
+``capacity`` values stay in memory (least recently used out first); the others are pickled
+into a private temporary SQLite file and read back on a miss. Nothing touches the disk before
+the first eviction, so a small ledger runs in memory, and a large one in flat memory.
+
+Values are pickled when they leave memory, so a value must not be mutated in place after
+another call may have evicted it. The verifier's states are frozen and replaced, never mutated.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import sqlite3
+import tempfile
+import weakref
+from collections import OrderedDict
+from itertools import islice
+from typing import Any, Iterator, MutableMapping, TypeVar
+
+V = TypeVar("V")
+BLOCK = 256  # most entries evicted at once, in one transaction: 4x cheaper than one at a time
+PAGE = 1024  # keys read from disk at once by __iter__
+_MISSING: Any = object()
+_ABSENT: Any = object()
+
+
+def _remove(db: sqlite3.Connection, path: str) -> None:
+    db.close()
+    os.unlink(path)
+
+
+class SpillMap(MutableMapping[str, V]):
+    """A str-keyed mapping holding at most `capacity` values in memory (LRU); the rest live in
+    a private temporary SQLite file that is deleted on close()."""
+
+    def __init__(self, capacity: int = 4096, directory: str | None = None) -> None:
+        if capacity < 1:
+            raise ValueError(f"capacity must be at least 1, not {capacity}")
+        self._capacity = capacity
+        self._block = max(1, min(BLOCK, capacity // 16))
+        self._directory = directory
+        self._mem: OrderedDict[str, V] = OrderedDict()  # least recently used first
+        self._stored: set[str] = set()  # keys in memory that also have a row on disk
+        self._rows = 0  # rows on disk
+        self._absent: Any = _MISSING  # the last key a read found nowhere (read, then set)
+        self._db: sqlite3.Connection | None = None  # opened on the first eviction
+        self._close: weakref.finalize | None = None
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            self._mem.move_to_end(key)
+        except KeyError:
+            pass
+        else:
+            return self._mem[key]
+        return self._load(key, default)
+
+    def __getitem__(self, key: str) -> V:
+        try:
+            self._mem.move_to_end(key)
+        except KeyError:
+            pass
+        else:
+            return self._mem[key]
+        return self._load(key, _MISSING)
+
+    def __contains__(self, key: object) -> bool:
+        # found on disk, it is read back: the verifier asks `in` just before reading the value
+        return key in self._mem or isinstance(key, str) and self._load(key, _ABSENT) is not _ABSENT
+
+    def __setitem__(self, key: str, value: V) -> None:
+        mem = self._mem
+        try:
+            mem.move_to_end(key)
+        except KeyError:
+            pass
+        else:
+            mem[key] = value
+            return
+        # new to memory: does the disk hold an older value (unless a read just found none)?
+        if key != self._absent and self._row(key) is not None:
+            self._stored.add(key)
+        self._absent = _MISSING
+        if len(mem) >= self._capacity:
+            self._evict()
+        mem[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        in_memory = self._mem.pop(key, _MISSING) is not _MISSING
+        on_disk = False
+        if self._db is not None and (not in_memory or key in self._stored):
+            on_disk = self._db.execute("DELETE FROM spill WHERE key = ?", (key,)).rowcount > 0
+            self._stored.discard(key)
+            self._rows -= on_disk
+        if not (in_memory or on_disk):
+            raise KeyError(key)
+
+    def __len__(self) -> int:
+        return len(self._mem) + self._rows - len(self._stored)
+
+    def __iter__(self) -> Iterator[str]:
+        in_memory = list(self._mem)  # a snapshot: reading values reorders and evicts
+        yield from in_memory
+        seen, after, last = set(in_memory), ">=", ""
+        while self._db is not None:  # paged by key: rows rewritten meanwhile keep their place
+            page = self._db.execute(f"SELECT key FROM spill WHERE key {after} ? ORDER BY key "
+                                    f"LIMIT {PAGE}", (last,)).fetchall()
+            if not page:
+                return
+            yield from (key for (key,) in page if key not in seen)
+            after, last = ">", page[-1][0]
+
+    def clear(self) -> None:
+        self._mem.clear()
+        self._stored.clear()
+        self._rows = 0
+        if self._db is not None:
+            self._db.execute("DELETE FROM spill")
+
+    def close(self) -> None:
+        """Forget every entry and delete the file. Idempotent."""
+        self._mem.clear()
+        self._stored.clear()
+        self._rows, self._db = 0, None
+        if self._close is not None:
+            self._close()  # runs once: here, or when the map is collected
+
+    def __enter__(self) -> SpillMap[V]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _row(self, key: str) -> tuple[bytes] | None:
+        if self._db is None:
+            return None
+        return self._db.execute("SELECT value FROM spill WHERE key = ?", (key,)).fetchone()
+
+    def _load(self, key: str, default: Any) -> Any:
+        row = self._row(key)
+        if row is None:
+            self._absent = key
+            if default is _MISSING:
+                raise KeyError(key)
+            return default
+        value = pickle.loads(row[0])
+        if len(self._mem) >= self._capacity:
+            self._evict()
+        self._mem[key] = value
+        self._stored.add(key)
+        return value
+
+    def _evict(self) -> None:
+        """Write the least recently used entries to disk, then drop them from memory."""
+        db, mem = self._db or self._open(), self._mem
+        count = min(len(mem), len(mem) - self._capacity + self._block)
+        rows = [(key, pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
+                for key, value in islice(mem.items(), count)]
+        db.execute("BEGIN")
+        db.executemany("INSERT OR REPLACE INTO spill (key, value) VALUES (?, ?)", rows)
+        db.execute("COMMIT")
+        for key, _ in rows:
+            del mem[key]
+            if key in self._stored:
+                self._stored.remove(key)
+            else:
+                self._rows += 1
+
+    def _open(self) -> sqlite3.Connection:
+        fd, path = tempfile.mkstemp(prefix="spill-", suffix=".sqlite", dir=self._directory)
+        os.close(fd)  # mkstemp made it 0600; SQLite takes an empty file as an empty database
+        db = sqlite3.connect(path, isolation_level=None)
+        self._close = weakref.finalize(self, _remove, db, path)
+        for pragma in ("journal_mode = OFF", "synchronous = OFF", "locking_mode = EXCLUSIVE"):
+            db.execute(f"PRAGMA {pragma}")
+        db.execute("CREATE TABLE spill (key TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID")
+        self._db = db
+        return db
