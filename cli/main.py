@@ -560,7 +560,7 @@ Examples:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON "
               "(shape: schemas/report.schema.json).")
 @click.option("--workers", type=click.IntRange(1, 256), default=None,
-              help="Processes verifying signatures (default: all cores).")
+              help="Worker processes that decode rows and verify signatures (default: all cores).")
 @click.pass_context
 def verify(ctx: click.Context, lot_id: str | None, since: int, as_of: str | None,
            as_json: bool, workers: int | None) -> None:
@@ -606,7 +606,7 @@ Examples:
               help="Where everything was at TIME (RFC 3339).")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @click.option("--workers", type=click.IntRange(1, 256), default=None,
-              help="Processes verifying signatures (default: all cores).")
+              help="Worker processes that decode rows and verify signatures (default: all cores).")
 @click.pass_context
 def status(ctx: click.Context, lot_id: str | None, exam: str | None, subject: str | None,
            location: str | None, holder: str | None, as_of: str | None, as_json: bool,

@@ -61,13 +61,7 @@ class SpillMap(MutableMapping[str, V]):
         return self._load(key, default)
 
     def __getitem__(self, key: str) -> V:
-        try:
-            self._mem.move_to_end(key)
-        except KeyError:
-            pass
-        else:
-            return self._mem[key]
-        return self._load(key, _MISSING)
+        return self.get(key, _MISSING)  # _load raises KeyError for _MISSING
 
     def __contains__(self, key: object) -> bool:
         # found on disk, it is read back: the verifier asks `in` just before reading the value
