@@ -1,48 +1,43 @@
-"""Where ``verify`` spends its time: wall-clock per stage, each stage counted once.
+"""Where ``verify`` spends its CPU: the workers' stage row by row, the main process's stage by stage.
 
     python bench/profile_verify.py --events 20000 --workers 2
-    python bench/profile_verify.py --events 20000 --workers 1 --cprofile 25
 
-Wraps (at run time, from here: nothing in ``ledger/`` is changed) the functions the verifier
-calls for each stage with a timer that charges every call its *exclusive* time (its own time
-minus the time of wrapped calls beneath it), runs ``Verifier.run()`` on a generated ledger and
-prints the stages as microseconds per event and shares of the run. With ``--workers 1`` the
-signature stage is the verification itself; with more it is the wall time the main process
-waits on the pool (verification plus pickling and inter-process traffic), during which the
-main process does nothing else. ``--cprofile N`` prints the top N functions by own time too.
+The verifier runs in two stages (``ledger/verify/verifier.py``): worker processes prepare
+each row (decode, schema, digests, signatures: ``rows.prepare_chunk``) while the main process
+judges and folds the rows in log order. Both share the cores, so what bounds the rate is
+their CPU per event added up. This prints:
+
+1. the workers' stage, timed in this process on a sample of rows, part by part, including
+   pickling the prepared rows out and back (what the pool adds);
+2. one real run: events/s, CPU per event of the main process and of the workers, and the
+   ceiling that total CPU implies on the cores used;
+3. the main process's share, by stage: each wrapped function is charged its *exclusive* wall
+   time (its own minus that of wrapped calls beneath it); nothing in ``ledger/`` is changed.
 """
 
 from __future__ import annotations
 
 import argparse
-import cProfile
 import os
-import pstats
-import sys
+import pickle
+import resource
 import time
 from collections import defaultdict
 from typing import Any, Callable
 
 from bench_verify import dataset
 
-import ledger.core.rules as rules
 import ledger.verify.verifier as verifier
 from ledger.application.custody import open_ledger
-from ledger.core import canonical, digests
+from ledger.core import canonical, digests, keys
+from ledger.domain.schemas import body_problems
+from ledger.verify.rows import prepare, prepare_chunk, raw
 
-STAGES = {
-    # (owner, attribute): stage name; a name the verifier does not have (any more) is skipped
+MAIN_STAGES = {
+    # (owner, attribute): stage name
     ("recorder", "select_notifications"): "read rows (SQLite select_notifications)",
-    (canonical, "decode"): "decode: msgpack unpack + float check",
-    (canonical, "encode"): "canonical encode",  # split by caller below
-    (verifier, "body_problems"): "JSON Schema validation (jsonschema)",
-    (verifier, "_envelope_mismatch"): "envelope vs library columns",
-    (digests, "event_hash_of_bytes"): "event hash (SHA-256 of stored bytes)",
-    (digests, "signing_digest"): "signing digest in _decode (encode counted apart)",
-    (rules, "signing_digest"): "signing digest again in judge_event",
-    (verifier.Verifier, "_verify_signatures"): "signatures (pool.map: verify + IPC)",
-    (verifier, "judge"): "rules: judge (presence, custody, seals)",
-    (verifier, "judge_event"): "rules: judge_event (presence, custody, seals)",
+    (verifier.Verifier, "_verify_missing"): "stale-key sweep (pages after a roster change)",
+    (verifier, "judge"): "rules: judge (signatures, presence, custody, seals, time)",
     (verifier.Verifier, "_check_chain"): "chain and sequence checks",
     (verifier.Verifier, "_duplicate"): "duplicate-event check",
     (verifier.Verifier, "_apply"): "fold into roster / lot / room state",
@@ -50,20 +45,67 @@ STAGES = {
 }
 
 
+def timed(label: str, rows: list, work: Callable[[Any], Any]) -> tuple[str, float]:
+    began = time.perf_counter()
+    for row in rows:
+        work(row)
+    return label, 1e6 * (time.perf_counter() - began) / len(rows)
+
+
+def worker_stage(app: Any, sample: int) -> None:
+    """Time each part of ``prepare_chunk`` on ``sample`` rows from the middle of the log."""
+    top = app.recorder.max_notification_id() or 0
+    roster_rows = [raw(n) for n in app.recorder.select_notifications(start=1, limit=5000)]
+    ring = {}
+    for row in prepare_chunk(roster_rows, {}):  # the keys of the people enrolled up front
+        if row.body and row.body["type"] in ("ledger.genesis", "person.enrolled"):
+            person = row.body.get("person") or row.body["authority"]
+            ring[person["id"]] = bytes.fromhex(person["public_key"])
+    raws = [raw(n) for n in app.recorder.select_notifications(start=max(1, top // 2),
+                                                               limit=sample)]
+    records = [canonical.decode(r[4]) for r in raws]
+    bodies = [record["body"] for record in records]
+    prepared = prepare_chunk(raws, ring)
+    tasks = [task for row in prepared for task in row.verified]
+    parts = [
+        timed("decode: unpack, check the model, re-pack and compare", raws,
+              lambda r: canonical.decode(r[4])),
+        timed("JSON Schema (compiled flat form)", bodies, body_problems),
+        timed("signing digest (repack the body, SHA-256)", bodies,
+              lambda b: digests.signing_digest_of_bytes(canonical.repack(b))),
+        timed("event hash (SHA-256 of the stored bytes)", raws,
+              lambda r: digests.event_hash_of_bytes(r[4])),
+        timed("prepare: all of the above, envelope, timestamp", raws, prepare),
+    ]
+    began = time.perf_counter()
+    keys.verify_batch(tasks)
+    parts.append((f"signatures: {len(tasks) / len(raws):.1f} a row, libsodium",
+                  1e6 * (time.perf_counter() - began) / len(raws)))
+    began = time.perf_counter()
+    payload = pickle.dumps(prepared, pickle.HIGHEST_PROTOCOL)
+    out = time.perf_counter() - began
+    began = time.perf_counter()
+    pickle.loads(payload)
+    back = time.perf_counter() - began
+    parts.append(("pickle the prepared rows (worker)", 1e6 * out / len(raws)))
+    parts.append(("unpickle them (main process)", 1e6 * back / len(raws)))
+    print(f"### 1. The workers' stage, {len(raws):,} rows, in one process\n")
+    print("| part | µs/row |\n|---|---:|")
+    for name, micros in parts:
+        print(f"| {name} | {micros:,.1f} |")
+    print()
+
+
 class StageTimer:
     """Charges each wrapped call its exclusive wall time, under its stage name."""
 
     def __init__(self) -> None:
         self.spent: dict[str, float] = defaultdict(float)
-        self.calls: dict[str, int] = defaultdict(int)
         self.stack: list[list[Any]] = []  # [stage, time spent in wrapped children]
 
     def wrap(self, stage: str, func: Callable) -> Callable:
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            name = stage
-            if stage == "canonical encode" and self.stack:
-                name = f"canonical encode, inside {self.stack[-1][0].split(':')[0].split(' (')[0]}"
-            frame = [name, 0.0]
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            frame = [stage, 0.0]
             self.stack.append(frame)
             began = time.perf_counter()
             try:
@@ -71,65 +113,65 @@ class StageTimer:
             finally:
                 took = time.perf_counter() - began
                 self.stack.pop()
-                self.spent[name] += took - frame[1]
-                self.calls[name] += 1
+                self.spent[stage] += took - frame[1]
                 if self.stack:
                     self.stack[-1][1] += took
 
-        return timed
+        return wrapped
 
 
-def profile(db: str, workers: int, top: int) -> None:
-    app = open_ledger(db)
+def real_run(app: Any, workers: int) -> None:
     timer = StageTimer()
     originals = []
-    for (owner, attribute), stage in STAGES.items():
+    for (owner, attribute), stage in MAIN_STAGES.items():
         target = app.recorder if owner == "recorder" else owner
-        if not hasattr(target, attribute):
-            continue
         originals.append((target, attribute, getattr(target, attribute)))
         setattr(target, attribute, timer.wrap(stage, getattr(target, attribute)))
     run = verifier.Verifier(app.recorder, workers=workers)
-    profiler = cProfile.Profile() if top else None
-    began = time.perf_counter()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    began, cpu = time.perf_counter(), time.process_time()
     try:
-        if profiler:
-            profiler.enable()
         report = run.run()
-        if profiler:
-            profiler.disable()
     finally:
-        total = time.perf_counter() - began
+        wall, main_cpu = time.perf_counter() - began, time.process_time() - cpu
         for target, attribute, original in originals:
             setattr(target, attribute, original)
-        app.close()
+        run.close()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    worker_cpu = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
     events = report.events
-    print(f"verify {db}: {events:,} events, {report.signatures:,} signatures, workers={workers}, "
-          f"intact={report.intact}, {total:,.1f}s = {events / total:,.0f} events/s"
-          + (" (under cProfile: slower than real)" if profiler else ""))
+    per = lambda seconds: 1e6 * seconds / events  # noqa: E731
+    cores = min(workers + 1, os.cpu_count() or 1)
+    print(f"### 2. One run: {events:,} events, workers={workers}, intact={report.intact}\n")
+    print("| | value |\n|---|---:|")
+    print(f"| events/s | {events / wall:,.0f} |")
+    print(f"| main process CPU, µs/event | {per(main_cpu):,.0f} |")
+    print(f"| worker processes' CPU, µs/event | {per(worker_cpu):,.0f} |")
+    print(f"| ceiling at that CPU on {cores} cores, events/s "
+          f"| {cores * events / (main_cpu + worker_cpu):,.0f} |")
     print()
-    print("| stage | calls | µs/event | share |")
-    print("|---|---:|---:|---:|")
-    rest = total - sum(timer.spent.values())
-    rows = sorted(timer.spent.items(), key=lambda kv: -kv[1]) + [("other (loop, findings, "
-                                                                   "pool start/stop)", rest)]
-    for name, spent in rows:
-        print(f"| {name} | {timer.calls.get(name, '')} | {1e6 * spent / events:,.0f} "
-              f"| {100 * spent / total:.1f}% |")
-    print(f"| **total** | | **{1e6 * total / events:,.0f}** | 100% |")
-    if profiler:
-        print()
-        pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(top)
+    print("### 3. The main process, by stage (exclusive wall time)\n")
+    print("| stage | µs/event | share of the run |\n|---|---:|---:|")
+    rest = wall - sum(timer.spent.values())
+    stages = sorted(timer.spent.items(), key=lambda kv: -kv[1])
+    stages.append(("the rest: waiting on the workers, the loop, findings", rest))
+    for name, spent in stages:
+        print(f"| {name} | {per(spent):,.0f} | {100 * spent / wall:.1f}% |")
+    print(f"| **total** | **{per(wall):,.0f}** | 100% |")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=20_000, help="ledger size (generated)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--cprofile", type=int, default=0, metavar="N",
-                        help="also print the top N functions by own time under cProfile")
+    parser.add_argument("--sample", type=int, default=4000, help="rows for part 1")
     args = parser.parse_args()
-    profile(str(dataset(args.events, os.cpu_count() or 1)), args.workers, args.cprofile)
+    app = open_ledger(str(dataset(args.events, os.cpu_count() or 1)))
+    try:
+        worker_stage(app, args.sample)
+        real_run(app, args.workers)
+    finally:
+        app.close()
 
 
 if __name__ == "__main__":
