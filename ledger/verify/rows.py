@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Mapping, NamedTuple, Optional, Sequence
+from typing import Any, Iterator, Mapping, NamedTuple, Optional, Sequence
 
 from eventsourcing.persistence import Notification
 from eventsourcing.utils import get_topic
@@ -87,16 +87,24 @@ def raw(note: Notification) -> Raw:
 
 def prepare_chunk(raws: Sequence[Raw], keyring: Mapping[str, bytes],
                   scope: Scope = Scope()) -> list[Prepared]:
-    """Prepare each row and verify its signatures against ``keyring`` (person id -> raw key).
+    """Prepare each row and verify its signatures against ``keyring`` (person id -> raw key)."""
+    rows = [prepare(row_raw) for row_raw in raws]
+    pairs = list(signature_tasks([r[0] for r in raws], rows, keyring, scope))
+    for (row, task), ok in zip(pairs, keys.verify_batch([task for _, task in pairs])):
+        row.verified[task] = ok
+    return rows
 
-    Keys a genesis, enrolment or rotation earlier in the chunk names are looked ahead to."""
+
+def signature_tasks(positions: Sequence[int], rows: Sequence[Prepared],
+                    keyring: Mapping[str, bytes], scope: Scope
+                    ) -> Iterator[tuple[Prepared, Task]]:
+    """Every (row, signature task) worth checking, with the key ``keyring`` holds for its signer.
+
+    Keys a genesis, enrolment or rotation earlier in ``rows`` names are looked ahead to."""
     ahead: dict[str, bytes] | None = None
-    rows = []
-    for row_raw in raws:
-        row = prepare(row_raw)
-        rows.append(row)
+    for position, row in zip(positions, rows):
         body = row.body
-        if body is None or not scope.checks_signatures(row_raw[0], body["stream"], body["type"]):
+        if body is None or not scope.checks_signatures(position, body["stream"], body["type"]):
             continue
         named = _key_named(body)
         if named is not None:
@@ -104,10 +112,10 @@ def prepare_chunk(raws: Sequence[Raw], keyring: Mapping[str, bytes],
             ahead[named[0]] = named[1]
         ring = keyring if ahead is None else ahead
         assert row.signatures is not None and row.digest is not None
-        tasks = [(key, row.digest, signature) for person_id, signature in row.signatures.items()
-                 if (key := ring.get(person_id)) is not None]
-        row.verified.update(zip(tasks, keys.verify_batch(tasks)))
-    return rows
+        for person_id, signature in row.signatures.items():
+            key = ring.get(person_id)
+            if key is not None:
+                yield row, (key, row.digest, signature)
 
 
 def _key_named(body: Mapping[str, Any]) -> tuple[str, bytes] | None:

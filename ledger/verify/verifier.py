@@ -43,7 +43,9 @@ from ledger.core.custody import (
 from ledger.core.duty import merge, uncovered
 from ledger.core.rules import AUTHORITY_EVENTS, Context, judge
 from ledger.verify.spill import SpillMap
-from ledger.verify.rows import KEY_EVENTS, Prepared, Scope, Task, prepare_chunk, raw
+from ledger.verify.rows import (
+    KEY_EVENTS, Prepared, Scope, Task, prepare_chunk, raw, signature_tasks,
+)
 
 PAGE = 2000
 RESIDENT = 8192  # per-stream states kept in memory, per kind; the rest spill to a temp file
@@ -203,29 +205,14 @@ class Verifier:
 
     def _verify_missing(self, page: Sequence[Notification], rows: list[Prepared],
                         pool: Executor | None) -> None:
-        """Verify, in the pool, signatures the workers had no key for when they had the page.
+        """Verify, in the pool, signatures the workers had no current key for.
 
-        The roster as it stands, plus enrolments earlier in this page, names the keys; judging
-        uses a result only for the exact (key, digest, signature) it was computed for."""
-        lookahead: dict[str, Member] | None = None
-        missing: list[tuple[Prepared, Task]] = []
-        for note, row in zip(page, rows):
-            body = row.body
-            if body is None or not self.scope.checks_signatures(note.id, body["stream"],
-                                                                body["type"]):
-                continue
-            person = body.get("person") or body.get("authority")
-            if person and body["type"] in ("ledger.genesis", "person.enrolled"):
-                lookahead = dict(self.roster) if lookahead is None else lookahead
-                lookahead[person["id"]] = member_from(person)
-            roster = self.roster if lookahead is None else lookahead
-            assert row.signatures is not None and row.digest is not None
-            for person_id, signature in row.signatures.items():
-                member = roster.get(person_id)
-                if member is not None:
-                    task = (member.public_key.raw, row.digest, signature)
-                    if task not in row.verified:
-                        missing.append((row, task))
+        The roster as it stands, plus keys named earlier in this page, says which key each
+        signer has; judging uses a result only for the exact (key, digest, signature) it was
+        computed for."""
+        missing = [(row, task) for row, task in signature_tasks(
+            [note.id for note in page], rows, self._ring(), self.scope)
+            if task not in row.verified]
         if not missing or pool is None:
             return  # the judge checks them itself
         tasks = [task for _, task in missing]
