@@ -86,9 +86,11 @@ class CustodyLedger(Application[str]):
 
     # -- reading ---------------------------------------------------------------------------
 
-    def _get(self, stream: str) -> Stream | None:
+    def _get(self, stream: str, *, for_update: bool = False) -> Stream | None:
+        """The stream's aggregate. Only one taken ``for_update`` may be changed: it is the
+        library cache's deep copy. The others are the cached aggregate itself, to be read."""
         try:
-            return self.repository.get(stream)
+            return self.repository.get(stream, deepcopy_from_cache=for_update)
         except AggregateNotFoundError:
             return None
         except (MapperDeserialisationError, canonical.NonCanonical, KeyError, TypeError) as exc:
@@ -140,6 +142,7 @@ class CustodyLedger(Application[str]):
                                f"({errors[0].message}); run 'custody verify' for details")
 
     def lot(self, lot_id: str) -> Lot | None:
+        """The lot as stored, to be read, not changed (see ``_get``)."""
         lot = self._get(lot_stream(lot_id))
         return lot if isinstance(lot, Lot) else None
 
@@ -398,7 +401,7 @@ class CustodyLedger(Application[str]):
                  now: datetime) -> tuple[Stream, list[Finding]]:
         check_body(body)
         stream = body["stream"]
-        aggregate = self._get(stream)
+        aggregate = self._get(stream, for_update=True)
         expected_seq = 1 if aggregate is None else aggregate.version + 1
         expected_prev = (
             digests.genesis_prev(body["ledger"], stream) if aggregate is None else aggregate.head
