@@ -10,13 +10,14 @@ from ledger.core.errors import (
     KeyringError,
     LedgerError,
     PolicyViolation,
+    ResourceError,
     StorageError,
     VerificationFailed,
 )
 
 # Exit codes, documented in `custody --help` and the README.
 EXIT_FINDINGS = 1  # verify found errors; a signature or hash did not verify
-EXIT_USAGE = 2  # bad input: a missing or malformed option, file or field
+EXIT_USAGE = 2  # bad input: a missing or malformed option, file or field; or I/O trouble
 EXIT_REFUSED = 3  # the step breaks a rule; nothing was written
 EXIT_KEY = 4  # key file missing or wrong passphrase
 EXIT_STORAGE = 5  # database missing, unreadable or not a ledger
@@ -28,6 +29,7 @@ _CODES: list[tuple[type[LedgerError], int]] = [
     (KeyringError, EXIT_KEY),
     (StorageError, EXIT_STORAGE),
     (InputError, EXIT_USAGE),
+    (ResourceError, EXIT_USAGE),
     (VerificationFailed, EXIT_FINDINGS),
 ]
 

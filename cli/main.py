@@ -32,7 +32,8 @@ KINDS = ("question_paper", "answer_sheet", "spare_paper", "container")
 MAX_POLICY_FILE = 64 * 1024
 
 EXIT_CODES_HELP = """\b
-Exit codes: 0 success (verify: intact); 1 verify found errors; 2 bad input or usage;
+Exit codes: 0 success (verify: intact); 1 verify found errors;
+2 bad input or usage, or the machine fell short (scratch space, a lost worker);
 3 refused by a rule (nothing written); 4 key file or passphrase; 5 database;
 6 another writer changed the lot first (re-draft).
 """

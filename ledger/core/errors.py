@@ -25,6 +25,10 @@ class ConcurrentChange(StorageError):
     """Another writer appended to the same stream first; re-draft and try again."""
 
 
+class ResourceError(LedgerError):
+    """The machine fell short: scratch space not writable or full, a worker process lost."""
+
+
 class VerificationFailed(LedgerError):
     """A signature, hash or stored record does not verify."""
 

@@ -19,8 +19,11 @@ import sqlite3
 import tempfile
 import weakref
 from collections import OrderedDict
+from contextlib import contextmanager
 from itertools import islice
 from typing import Any, Iterator, MutableMapping, TypeVar
+
+from ledger.core.errors import ResourceError
 
 V = TypeVar("V")
 BLOCK = 256  # most entries evicted at once, in one transaction: 4x cheaper than one at a time
@@ -155,9 +158,10 @@ class SpillMap(MutableMapping[str, V]):
         count = min(len(mem), len(mem) - self._capacity + self._block)
         rows = [(key, pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
                 for key, value in islice(mem.items(), count)]
-        db.execute("BEGIN")
-        db.executemany("INSERT OR REPLACE INTO spill (key, value) VALUES (?, ?)", rows)
-        db.execute("COMMIT")
+        with self._scratch():
+            db.execute("BEGIN")
+            db.executemany("INSERT OR REPLACE INTO spill (key, value) VALUES (?, ?)", rows)
+            db.execute("COMMIT")
         for key, _ in rows:
             del mem[key]
             if key in self._stored:
@@ -166,12 +170,23 @@ class SpillMap(MutableMapping[str, V]):
                 self._rows += 1
 
     def _open(self) -> sqlite3.Connection:
-        fd, path = tempfile.mkstemp(prefix="spill-", suffix=".sqlite", dir=self._directory)
-        os.close(fd)  # mkstemp made it 0600; SQLite takes an empty file as an empty database
-        db = sqlite3.connect(path, isolation_level=None)
-        self._close = weakref.finalize(self, _remove, db, path)
-        for pragma in ("journal_mode = OFF", "synchronous = OFF", "locking_mode = EXCLUSIVE"):
-            db.execute(f"PRAGMA {pragma}")
-        db.execute("CREATE TABLE spill (key TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID")
+        with self._scratch():
+            fd, path = tempfile.mkstemp(prefix="spill-", suffix=".sqlite", dir=self._directory)
+            os.close(fd)  # mkstemp made it 0600; SQLite takes an empty file as an empty database
+            db = sqlite3.connect(path, isolation_level=None)
+            self._close = weakref.finalize(self, _remove, db, path)
+            for pragma in ("journal_mode = OFF", "synchronous = OFF", "locking_mode = EXCLUSIVE"):
+                db.execute(f"PRAGMA {pragma}")
+            db.execute("CREATE TABLE spill (key TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID")
         self._db = db
         return db
+
+    @contextmanager
+    def _scratch(self) -> Iterator[None]:
+        """Turn a failure to write the scratch file into one line a person can act on."""
+        try:
+            yield
+        except (OSError, sqlite3.Error) as exc:
+            where = self._directory or tempfile.gettempdir()
+            raise ResourceError(f"cannot write scratch space in {where} ({exc}); set TMPDIR "
+                                "to a writable directory with free space") from None

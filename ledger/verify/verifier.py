@@ -22,12 +22,14 @@ from __future__ import annotations
 
 from collections import deque
 from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from eventsourcing.persistence import ApplicationRecorder, Notification
 
 from ledger.core import canonical, digests, keys
+from ledger.core.errors import ResourceError
 from ledger.core.findings import Finding, Report
 from ledger.core.policy import PresencePolicy
 from ledger.core.roster import Member, member_after, member_from
@@ -75,7 +77,7 @@ class Verifier:
     def __init__(self, recorder: ApplicationRecorder, *, workers: int = 1,
                  lot: str | None = None, since: int = 1, as_of: str | None = None,
                  dense_positions: bool | None = None, now: datetime | None = None,
-                 page_size: int = PAGE, resident: int = RESIDENT) -> None:
+                 page_size: int = PAGE, resident: int | None = None) -> None:
         self.recorder = recorder
         self.page_size = page_size
         # Where a room still holding papers is judged up to (injected; default: the latest
@@ -93,6 +95,7 @@ class Verifier:
         self.as_of = as_of  # canonical timestamp: events that occurred later are left out
         self.roster: dict[str, Member] = {}
         # Per-stream state, at most `resident` entries of each in memory, the rest on disk.
+        resident = resident or RESIDENT
         self.lots: SpillMap[LotState] = SpillMap(resident)
         self.rooms: dict[str, RoomState] = {}
         self.findings_by_stream: dict[str, int] = {}
@@ -135,6 +138,9 @@ class Verifier:
                     report.extend(findings)
                     report.events += 1
                 progress(len(page))
+        except BrokenProcessPool:
+            raise ResourceError("a verification worker process stopped unexpectedly (killed, "
+                                "or out of memory); run again, or with --workers 1") from None
         finally:
             if pool is not None:
                 pool.shutdown(cancel_futures=True)

@@ -165,3 +165,26 @@ def test_signature_by_a_key_not_in_the_roster_is_a_finding(ready):
     result = ready("verify")
     assert result.exit_code == 1
     assert f"SIGNER_UNKNOWN         position {rowid} lot:LOT-1: OUTSIDER signed" in result.output
+
+
+def test_verify_without_writable_scratch_space_is_one_line(ready, monkeypatch):
+    import tempfile
+
+    from ledger.verify import verifier
+
+    monkeypatch.setattr(verifier, "RESIDENT", 1)  # spill from the second stream on
+    monkeypatch.setattr(tempfile, "tempdir", "/nonexistent-scratch")
+    failing(ready, 2, "cannot write scratch space in /nonexistent-scratch", "verify",
+            "--workers", "1")
+
+
+def lose_the_worker(*args):
+    os._exit(3)
+
+
+def test_a_lost_verification_worker_is_one_line(ready, monkeypatch):
+    from ledger.verify import verifier
+
+    monkeypatch.setattr(verifier, "prepare_chunk", lose_the_worker)
+    failing(ready, 2, "a verification worker process stopped unexpectedly", "verify",
+            "--workers", "2")

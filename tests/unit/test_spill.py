@@ -190,3 +190,13 @@ def test_memory_stays_flat_as_the_map_grows(tmp_path):
 
     small, large = traced_after(2_000), traced_after(40_000)
     assert large < small + 64 * 1024  # 20x the entries, not 20x the memory
+
+
+def test_scratch_space_that_cannot_be_written_is_a_resource_error_at_the_first_spill(tmp_path):
+    from ledger.core.errors import ResourceError
+
+    missing = tmp_path / "gone"
+    spill = SpillMap(1, directory=str(missing))
+    spill["a"] = 1  # fits in memory: no file yet
+    with pytest.raises(ResourceError, match=f"cannot write scratch space in {missing}"):
+        spill["b"] = 2
