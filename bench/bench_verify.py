@@ -8,7 +8,8 @@ Measures, in one run:
 (a) the raw Ed25519 verification rate through ``cryptography`` (prebuilt key objects, one
     verify call per signature, nothing else) on one core and on every core — the physical
     limit — and the events/s ceiling it implies at six signatures an event; the same through
-    libsodium (PyNaCl) when ``nacl`` is importable;
+    libsodium (PyNaCl) when ``nacl`` is importable. Measured before and after the verify
+    runs, and averaged: a shared machine's speed drifts over a long run;
 (b) ``Verifier(app.recorder, workers=os.cpu_count()).run()`` events/s on generated ledgers;
 (c) the peak RSS of each verify run, each in a fresh subprocess: its own ``ru_maxrss`` and
     that of its largest worker process (``RUSAGE_CHILDREN``).
@@ -117,7 +118,7 @@ def raw_limits(seconds: float, cores: int) -> dict[str, tuple[float, float, floa
                 rates = pool.map(raw_rate, [(backend, seconds, i) for i in range(cores)],
                                  chunksize=1)
             _barrier = None
-        out[backend] = (one, sum(rates), load.others)
+        out[backend] = (one, sum(rates), load.others)  # (1 core, all cores, others' load)
     return out
 
 
@@ -208,16 +209,25 @@ def main() -> None:
     if args.child:
         return child(args.child, args.workers)
     machine = describe()  # before the runs: the revision measured
-    limits = raw_limits(args.seconds, args.workers)
-    print(f"{machine}\nraw limits: {limits}", file=sys.stderr, flush=True)
+    before = raw_limits(args.seconds, args.workers)
+    print(f"{machine}\nraw limits before: {before}", file=sys.stderr, flush=True)
     runs = {}
     for events in args.sizes:
         db = dataset(events, args.workers)
         runs[events] = verify_run(db, args.workers)
         print(f"{label(events)}: {runs[events]}", file=sys.stderr, flush=True)
+    after = raw_limits(args.seconds, args.workers)
+    print(f"raw limits after: {after}", file=sys.stderr, flush=True)
+    # The machine's speed drifts during a long run: the limit is the mean of both readings.
+    limits = {backend: tuple((b + a) / 2 for b, a in zip(before[backend], after[backend]))
+              for backend in before}
     print(table(limits, runs, args.workers, machine))
+    print("\nRaw all-core limits (sigs/s), before and after the verify runs: "
+          + "; ".join(f"{backend} {before[backend][1]:,.0f} and {after[backend][1]:,.0f}"
+                      for backend in before))
     if args.json:
-        args.json.write_text(json.dumps({"limits": limits, "runs": runs}, indent=2))
+        args.json.write_text(json.dumps(
+            {"limits": limits, "before": before, "after": after, "runs": runs}, indent=2))
 
 
 if __name__ == "__main__":
