@@ -50,7 +50,7 @@ class Prepared(NamedTuple):
     the main process ~35 µs a row to unpickle, a named tuple ~2."""
 
     event_hash: bytes
-    verified: dict[Task, bool]  # filled by the worker; the judge adds what it checks itself
+    verified: dict[Task, bool]  # filled by the worker, completed by the stale-key sweep
     body: Optional[dict[str, Any]] = None
     signatures: Optional[dict[str, bytes]] = None
     digest: Optional[bytes] = None
