@@ -538,13 +538,15 @@ def policy_set(ctx: click.Context, policy_file: Path, authority_key: Path,
 @click.argument("lot_id")
 @click.pass_context
 def history(ctx: click.Context, lot_id: str) -> None:
-    """The steps of LOT_ID in order, with who was present."""
+    """The steps of LOT_ID in order, with who was present.
+
+    While the lot was packed, the steps of its container are listed too, marked with it."""
     app = _ledger(ctx)
     app.ledger()
     if app.lot(lot_id) is None:
         raise InputError(f"unknown lot {lot_id}")
-    for event in app.stream_events(f"lot:{lot_id}"):
-        click.echo(render.step(event, app.member))
+    for event, container in app.lot_history(lot_id):
+        click.echo(render.step(event, app.member, container))
 
 
 @main.command(epilog="""\b

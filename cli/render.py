@@ -88,9 +88,12 @@ def _details(body: dict[str, Any]) -> list[str]:
     return out
 
 
-def step(event: Recorded, member: Callable[[str], Any]) -> str:
+def step(event: Recorded, member: Callable[[str], Any], container: str | None = None) -> str:
+    """One step, as ``history`` lists it; ``container``: a step the lot took packed in it."""
     body = event.body
     head = f"{body['seq']:>3}  {body['occurred_at']}  {body['type']:<22} at {body['location']}"
+    if container is not None:
+        head += f"  [step of container {container}]"
     lines = [head] + [f"     {line}" for line in _details(body)]
     present = ", ".join(f"{a['person']} ({a['role']})" for a in body.get("attendees", []))
     lines.append(f"     present: {present}")

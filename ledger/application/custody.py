@@ -164,6 +164,35 @@ class CustodyLedger(Application[str]):
         except (sqlite3.DatabaseError, PersistenceError) as exc:
             raise StorageError(f"cannot read {stream} from {self.backend.label}: {exc}") from None
 
+    def lot_history(self, lot_id: str, *, _within: frozenset[str] = frozenset()
+                    ) -> Iterator[tuple[events.Recorded, str | None]]:
+        """The steps of a lot in order, each with the container it was taken in, if any.
+
+        A packed lot takes no steps of its own: it moves with its container. So between the
+        lot's ``lot.packed`` and ``lot.unpacked`` (or to the end, if it is still packed) come
+        the container's steps that occurred after the packing, as (event, container id); the
+        lot's own steps come as (event, None). Containers packed in containers nest."""
+        packed: tuple[str, str] | None = None  # (container id, packed at)
+        for event in self.stream_events(lot_stream(lot_id)):
+            body = event.body
+            if packed is not None and body["type"] == "lot.unpacked":
+                yield from self._inside(*packed, body["occurred_at"], _within | {lot_id})
+                packed = None
+            yield event, None
+            if body["type"] == "lot.packed":
+                packed = (body["container"], body["occurred_at"])
+        if packed is not None:
+            yield from self._inside(*packed, None, _within | {lot_id})
+
+    def _inside(self, container: str, since: str, until: str | None, within: frozenset[str]
+                ) -> Iterator[tuple[events.Recorded, str]]:
+        if container in within:
+            return  # a container inside itself: the verifier reports it; history stops here
+        for event, via in self.lot_history(container, _within=within):
+            moment = event.body["occurred_at"]
+            if since < moment and (until is None or moment <= until):
+                yield event, via or container
+
     def room(self, room_id: str) -> Room | None:
         room = self._get(room_stream(room_id))
         return room if isinstance(room, Room) else None

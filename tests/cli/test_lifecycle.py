@@ -176,6 +176,24 @@ def test_pack_move_and_unpack_a_container(ready):
     status = json.loads(ready.ok("status", "LOT-1", "--json").output)
     assert status[0]["holder"] == "STF-02" and status[0]["packed_in"] is None
     assert ready.ok("verify").output.startswith("intact")
+    # history shows what the bag went through inside the box, between packing and unpacking
+    heads = [line for line in ready.ok("history", "LOT-1").output.splitlines()
+             if line[:3].strip().isdigit()]
+    assert [line.split()[2] for line in heads] == [
+        "lot.registered", "lot.packed", "lot.handed_over", "lot.unpacked"]
+    assert heads[2].endswith("[step of container BOX-1]")
+    assert not any("step of container" in line for line in heads[:2] + heads[3:])
+
+
+def test_history_of_a_lot_still_packed_ends_with_its_container_steps(world):
+    world.register("LOT-1")
+    world.register("BOX-1", lot={"kind": "container", "count": 1, "seals": ["SB-1"]})
+    world.app.pack("BOX-1", ["LOT-1"], False, "Printing house", world.clock(), world.sign(*TEAM))
+    world.handover("BOX-1", "STF-01", "STF-02", seals=["SB-1"], count=1, at=world.clock())
+    history = [(e.body["type"], e.body["stream"], via)
+               for e, via in world.app.lot_history("LOT-1")]
+    assert history == [("lot.registered", "lot:LOT-1", None), ("lot.packed", "lot:LOT-1", None),
+                       ("lot.handed_over", "lot:BOX-1", "BOX-1")]
 
 
 def test_draft_to_an_existing_file_is_refused(ready, tmp_path):
