@@ -9,11 +9,12 @@ order.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Mapping, Sequence, TypeVar
 
 from ledger.core.policy import PresencePolicy, PresenceVerdict, evaluate
 
 DUTY_STEP = "room.duty"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -37,17 +38,20 @@ def merge(intervals: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
 
 def uncovered(room_id: str, occupied: Sequence[tuple[str, str]],
               timeline: Sequence[tuple[str, Mapping[str, str]]],
-              policy: PresencePolicy) -> list[DutyGap]:
+              policies: Sequence[tuple[str, PresencePolicy]]) -> list[DutyGap]:
     """Intervals of ``occupied`` during which the people on duty fall short of the policy.
 
     ``timeline`` is (moment, person id -> role of everyone on duty from then on), in time
-    order; before its first entry nobody is on duty.
+    order; before its first entry nobody is on duty. ``policies`` is (moment, the policy in
+    force from then on), in time order; each stretch is judged by the policy in force then.
     """
     gaps: list[DutyGap] = []
+    changes = sorted({t for t, _ in timeline} | {t for t, _ in policies[1:]})
     for start, end in merge(occupied):
-        points = [start] + [t for t, _ in timeline if start < t < end] + [end]
+        points = [start] + [t for t in changes if start < t < end] + [end]
         for seg_start, seg_end in zip(points, points[1:]):
-            verdict = evaluate(policy, DUTY_STEP, _on_duty_at(timeline, seg_start))
+            verdict = evaluate(_at(policies, seg_start, policies[0][1]), DUTY_STEP,
+                               _at(timeline, seg_start, {}))
             if verdict.met:
                 continue
             if gaps and gaps[-1].end == seg_start and gaps[-1].verdict.shortfalls == verdict.shortfalls:
@@ -57,10 +61,11 @@ def uncovered(room_id: str, occupied: Sequence[tuple[str, str]],
     return gaps
 
 
-def _on_duty_at(timeline: Sequence[tuple[str, Mapping[str, str]]], moment: str) -> Mapping[str, str]:
-    current: Mapping[str, str] = {}
-    for t, on_duty in timeline:
+def _at(timeline: Sequence[tuple[str, T]], moment: str, before: T) -> T:
+    """What ``timeline`` (moment, value from then on; in time order) says at ``moment``."""
+    current = before
+    for t, value in timeline:
         if t > moment:
             break
-        current = on_duty
+        current = value
     return current

@@ -107,6 +107,7 @@ class Verifier:
         self.heads: SpillMap[tuple[int, str]] = SpillMap(resident)  # stream -> (seq, hex hash)
         self.ledger_id: str | None = None
         self.policy: PresencePolicy | None = None
+        self.policies: list[tuple[str, PresencePolicy]] = []  # (from when, policy in force)
         self.signatures_checked = 0
         self._keyring: dict[str, bytes] | None = None  # person id -> raw key, for the workers
 
@@ -330,11 +331,11 @@ class Verifier:
             self._keyring = None  # the workers' keyring is rebuilt from the roster
         if event_type == "ledger.genesis" and self.ledger_id is None:
             self.ledger_id = body["ledger"]
-            self.policy = PresencePolicy.from_data(body["policy"])
+            self._set_policy(body)
             if trusted:
                 self.roster[body["authority"]["id"]] = member_from(body["authority"])
         elif event_type == "ledger.policy_set" and trusted:
-            self.policy = PresencePolicy.from_data(body["policy"])
+            self._set_policy(body)
         elif event_type == "person.enrolled" and trusted:
             self.roster[body["person"]["id"]] = member_from(body["person"])
         elif event_type in ("person.key_revoked", "person.key_rotated") and trusted:
@@ -352,6 +353,10 @@ class Verifier:
             before = self.lots[stream].holder
             self.lots[stream] = lot_after(self.lots[stream], body)
             self._track_room(stream, before, self.lots[stream].holder, body["occurred_at"])
+
+    def _set_policy(self, body: dict[str, Any]) -> None:
+        self.policy = PresencePolicy.from_data(body["policy"])
+        self.policies.append((body["occurred_at"], self.policy))
 
     def _apply_room(self, body: dict[str, Any], present: dict[str, str]) -> None:
         room_id = body["stream"].split(":", 1)[1]
@@ -392,9 +397,10 @@ class Verifier:
         for room_id, since in self.entered.values():
             self._occupy(room_id, since, end)
         findings = []
+        policies = sorted(self.policies, key=lambda change: change[0])
         for room_id, intervals in sorted(self.occupied.items()):
             timeline = self.duty.get(room_id, [])
-            for gap in uncovered(room_id, intervals, timeline, self.policy):
+            for gap in uncovered(room_id, intervals, timeline, policies):
                 on_duty = dict(sorted(gap.verdict.present.items()))
                 findings.append(Finding(
                     "DUTY_UNCOVERED",

@@ -101,6 +101,26 @@ def test_a_full_exam_day_verifies_intact_and_every_lot_is_where_it_should_be(wor
     assert world.app.lot("BOX-1").state.holder == "STF-05"
 
 
+def test_duty_is_judged_by_the_policy_in_force_at_the_time(world):
+    """A policy that asks for three on duty from 17:00Z on ends the night's gap there."""
+    import json
+    from importlib import resources
+
+    from ledger.core.policy import PresencePolicy
+    from tests.conftest import AUTHORITY
+
+    exam_day(world, night_shift=("POL-02", "POL-03", "STF-05"))
+    data = json.loads(resources.files("schemas").joinpath(
+        "policies/two-police-four-staff.json").read_text())
+    data["version"] = 2
+    data["steps"]["room.duty"]["require"][0]["at_least"] = 3
+    world.app.set_policy(PresencePolicy.from_data(data), world.signers[AUTHORITY], at(20))
+    (gap,) = Verifier(world.app.recorder).run().errors
+    assert gap.code == "DUTY_UNCOVERED"
+    assert (gap.evidence["start"], gap.evidence["end"]) == (
+        "2026-06-07T12:00:00.000000Z", "2026-06-07T17:00:00.000000Z")
+
+
 @pytest.mark.parametrize("resident", [8192, 1], ids=["in memory", "spilled to disk"])
 def test_a_night_with_three_people_on_duty_is_a_gap_with_its_exact_interval(world, resident):
     exam_day(world, night_shift=("POL-02", "POL-03", "STF-05"))
