@@ -8,8 +8,9 @@ log order (``verifier.py``).
 
 A signature result is kept under the exact (public key, digest, signature) triple it was
 computed for. The keyring a chunk is checked against may be stale (a key enrolled or rotated
-after it was taken): then the judge finds no result for the key the roster names, and
-verifies that signature itself. So a stale keyring costs time, never correctness.
+after it was taken): then there is no result for the key the roster names, and the main
+process has that signature checked before judging (in the pool, or by the judge itself). So a
+stale keyring costs time, never correctness.
 """
 
 from __future__ import annotations
