@@ -306,7 +306,9 @@ Example:
 @click.option("--kind", required=True, type=click.Choice(KINDS), help="Kind of papers.")
 @click.option("--count", required=True, type=click.IntRange(1, 1_000_000), help="Number of items.")
 @click.option("--seal", "seals", multiple=True, required=True, help="Seal number; repeat for each.")
-@click.option("--holder", default=None, help="Person who takes custody at registration.")
+@click.option("--holder", required=True,
+              help="Who takes custody at registration: a person id, or room:ID / vehicle:ID / "
+                   "site:ID.")
 @step_options
 @click.pass_context
 def lot_register(ctx: click.Context, lot_id: str, exam: str, subject: str, kind: str, count: int,
@@ -622,8 +624,8 @@ def status(ctx: click.Context, lot_id: str | None, exam: str | None, subject: st
 
     verifier = _run_verifier(ctx, None, 1, as_of, workers, show_bar=not as_json)
     rows = []
-    for stream, lot_state in verifier.lots.items():
-        held_by = effective_holder(lot_state, verifier.lots.get)
+    for stream, lot_state in verifier.state.lots.items():
+        held_by = effective_holder(lot_state, verifier.state.lots.get)
         wanted = [(lot_id, lot_state.lot_id), (exam, lot_state.exam),
                   (subject, lot_state.subject), (location, lot_state.location), (holder, held_by)]
         if all(want is None or want == have for want, have in wanted):

@@ -1,26 +1,31 @@
 """CustodyLedger: the eventsourcing Application that records signed, hash-chained steps.
 
 Every write follows one path — build the body, sign it, ``submit`` — and ``submit`` judges the
-event with the same core rules the verifier uses. A step with error findings is refused and
-nothing is written; the library's optimistic concurrency control serialises writers per stream.
+event against the ledger's state at the log's head (``LedgerState``, the one fold the verifier
+also uses), then appends it on condition that the head has not moved. A step with error
+findings is refused and nothing is written; the library's optimistic concurrency control
+refuses a second writer of the same step; a writer that lost the race for the head judges
+again. Nothing is cached between commands: every judgement reads the ledger as it stands.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import Application
 from eventsourcing.persistence import (
     IntegrityError,
     MapperDeserialisationError,
     PersistenceError,
 )
+from eventsourcing.utils import get_topic
 
 from ledger.application.keystore import Signer
 from ledger.core import canonical, digests
+from ledger.core.custody import LotState, RoomState, is_person
 from ledger.core.errors import (
     ConcurrentChange,
     InputError,
@@ -32,23 +37,20 @@ from ledger.core.findings import Finding, Severity
 from ledger.core.keys import PublicKey
 from ledger.core.policy import PresencePolicy
 from ledger.core.roster import Member
-from ledger.core.custody import LotState, RoomState, is_person
-from ledger.core.rules import Context, judge
+from ledger.core.rules import ALL_VALID, AuthoritySet, Verified
+from ledger.core.state import Event, Head, LedgerState
 from ledger.domain import events
 from ledger.domain.aggregates import (
     AGGREGATE_FOR_START,
     LEDGER_STREAM,
-    Ledger,
-    Lot,
-    Person,
-    Room,
-    Stream,
     lot_stream,
     person_stream,
     room_stream,
 )
 from ledger.domain.schemas import check_body
 from ledger.storage.backend import Backend, check_reachable, select_backend
+from ledger.storage.recorders import HeadMoved
+from ledger.verify.rows import Prepared, prepare
 
 Clock = Callable[[], datetime]
 
@@ -69,82 +71,104 @@ class Receipt:
     warnings: tuple[Finding, ...] = field(default=())
 
 
+@dataclass(frozen=True)
+class LedgerView:
+    """What a command needs to know of the ledger itself: its id, policy and authorities."""
+
+    ledger_id: str
+    policy: PresencePolicy
+    authorities: AuthoritySet
+
+
+@dataclass(frozen=True)
+class LotView:
+    """A lot as the ledger stands: its state and the hash of its latest step."""
+
+    state: LotState
+    head: str
+
+
+# How often a step is judged again when other writers keep moving the log's head.
+RETRIES = 50
+
+
 class CustodyLedger(Application[str]):
     name = "custody"
 
     def __init__(self, backend: Backend, clock: Clock = system_clock) -> None:
         self.backend = backend
         self.clock = clock
-        self._genesis_checked = False
-        self._members: dict[str, Member] = {}  # enrolments already checked
-        self._checking: set[str] = set()
         check_reachable(backend)
         try:
             super().__init__(env=backend.env)
         except (sqlite3.DatabaseError, PersistenceError) as exc:
             raise StorageError(f"cannot open ledger database {backend.label}: {exc}") from None
 
-    # -- reading ---------------------------------------------------------------------------
+    # -- reading: every question is answered by the one fold, LedgerState -----------------
 
-    def _get(self, stream: str, *, for_update: bool = False) -> Stream | None:
-        """The stream's aggregate. Only one taken ``for_update`` may be changed: it is the
-        library cache's deep copy. The others are the cached aggregate itself, to be read."""
+    def state(self, streams: Iterable[str] = ()) -> tuple[LedgerState, int]:
+        """The ledger's state for ``streams`` (and everything their meaning depends on: the
+        ledger stream, the people, rooms and containers they name, and whoever signed for
+        them), folded in log order, and the log position it stands at.
+
+        Read the head first, then the streams, so the state is never older than the head it
+        is judged at. A stored event the fold finds an error in means a damaged ledger."""
+        head_row = self._read(lambda: self.recorder.select_head(), "the log's head")
+        head = head_row[0] if head_row else 0
+        rows: dict[int, Prepared] = {}
+        wanted, loaded = {LEDGER_STREAM, *streams}, set()
+        while wanted - loaded:
+            batch = sorted(wanted - loaded)
+            loaded |= set(batch)
+            for row in self._read(lambda: self.recorder.select_streams(batch), "the ledger"):
+                if row[0] > head:
+                    continue  # appended after the head this state stands at
+                prepared = prepare(row)
+                if prepared.problem is not None:
+                    raise _damaged(row[0], row[1], prepared.problem)
+                rows[row[0]] = prepared
+                wanted |= referenced(prepared.body, prepared.signatures)
+        state = LedgerState()
+        for position in sorted(rows):
+            row = rows[position]
+            findings = state.apply(Event(position, row.body, row.signatures,
+                                         row.event_hash.hex(), row.recorded_at, row.digest))
+            errors = [f for f in findings if f.severity is Severity.ERROR]
+            if errors:
+                raise _damaged(position, row.body["stream"], errors[0])
+        if head_row is not None:  # the log's last event, not only the last one folded here
+            last = prepare(head_row)
+            if last.recorded_at is None:
+                raise _damaged(head, head_row[1], last.problem)  # type: ignore[arg-type]
+            state.recorded_at = last.recorded_at
+        return state, head
+
+    def _read(self, read: Callable[[], Any], what: str) -> Any:
         try:
-            return self.repository.get(stream, deepcopy_from_cache=for_update)
-        except AggregateNotFoundError:
-            return None
-        except (MapperDeserialisationError, canonical.NonCanonical, KeyError, TypeError) as exc:
-            raise StorageError(
-                f"stored events of {stream} are damaged ({exc}); run 'custody verify' for details"
-            ) from None
+            return read()
         except (sqlite3.DatabaseError, PersistenceError) as exc:
-            raise StorageError(f"cannot read {stream} from {self.backend.label}: {exc}") from None
+            raise StorageError(f"cannot read {what} from {self.backend.label}: {exc}") from None
 
-    def ledger(self) -> Ledger:
-        """The genesis stream, or a StorageError saying the database holds no ledger."""
-        ledger = self._get(LEDGER_STREAM)
-        if not isinstance(ledger, Ledger):
+    def ledger(self, state: LedgerState | None = None) -> LedgerView:
+        """The ledger's id, policy and authorities, or a StorageError saying there is none."""
+        state = state or self.state()[0]
+        if state.ledger_id is None or state.policy is None:
             raise StorageError(f"{self.backend.label} holds no ledger; run 'custody init' first")
-        if not self._genesis_checked:
-            self._check_signed(ledger.genesis, LEDGER_STREAM, Context(lambda pid: None, None))
-            self._genesis_checked = True
-        return ledger
+        return LedgerView(state.ledger_id, state.policy, state.authorities)
 
     def member(self, person_id: str) -> Member | None:
-        """A roster member, counted only if their enrolment is signed by an authority."""
-        if person_id in self._members:
-            return self._members[person_id]
-        authority = self.ledger().authority
-        if person_id == authority.person_id:
-            return authority  # enrolled by the genesis itself, checked in ledger()
-        person = self._get(person_stream(person_id))
-        if not isinstance(person, Person):
-            return None
-        if person_id in self._checking:
-            raise StorageError(f"the enrolment of {person_id} vouches for itself; "
-                               "run 'custody verify' for details")
-        self._checking.add(person_id)
-        try:
-            for signed in person.signed:
-                self._check_signed(signed, person.id, Context(self.member, None))
-        finally:
-            self._checking.discard(person_id)
-        self._members[person_id] = person.member
-        return person.member
+        """The roster's entry for a person as the ledger stands, or None."""
+        return self.state([person_stream(person_id)])[0].member(person_id)
 
-    def _check_signed(self, signed: tuple[dict[str, Any], dict[str, bytes]], stream: str,
-                      ctx: Context) -> None:
-        """Refuse to rely on a stored roster event that the rules would not accept."""
-        _, findings = judge(signed[0], signed[1], ctx)
-        errors = [f for f in findings if f.severity is Severity.ERROR]
-        if errors:
-            raise StorageError(f"the stored {signed[0]['type']} of {stream} does not verify "
-                               f"({errors[0].message}); run 'custody verify' for details")
+    def lot(self, lot_id: str) -> LotView | None:
+        """A lot as the ledger stands, or None."""
+        stream = lot_stream(lot_id)
+        state = self.state([stream])[0]
+        lot, head = state.lots.get(stream), state.head(stream)
+        return LotView(lot, head.event_hash) if lot is not None and head is not None else None
 
-    def lot(self, lot_id: str) -> Lot | None:
-        """The lot as stored, to be read, not changed (see ``_get``)."""
-        lot = self._get(lot_stream(lot_id))
-        return lot if isinstance(lot, Lot) else None
+    def room(self, room_id: str) -> RoomState | None:
+        return self.state([room_stream(room_id)])[0].room(room_id)
 
     def event_hash(self, stream: str, seq: int) -> str:
         """The hash of step ``seq`` of ``stream`` (what a correction references)."""
@@ -193,35 +217,15 @@ class CustodyLedger(Application[str]):
             if since < moment and (until is None or moment <= until):
                 yield event, via or container
 
-    def room(self, room_id: str) -> Room | None:
-        room = self._get(room_stream(room_id))
-        return room if isinstance(room, Room) else None
-
-    def context(self, recorded_at: datetime | None = None) -> Context:
-        """The judging context as the ledger stands now (roster, policy, lots, rooms)."""
-        ledger = self.ledger()
-
-        def lots(stream: str) -> LotState | None:
-            lot = self._get(stream)
-            return lot.state if isinstance(lot, Lot) else None
-
-        def rooms(room_id: str) -> RoomState | None:
-            room = self.room(room_id)
-            return room.state if room is not None else None
-
-        return Context(self.member, ledger.policy, lots, rooms,
-                       canonical.format_timestamp(recorded_at) if recorded_at else None)
-
     # -- writing ---------------------------------------------------------------------------
 
     def init(self, ledger_id: str, authority: Mapping[str, str], signer: Signer,
              policy: PresencePolicy, occurred_at: datetime) -> Receipt:
         """Write the genesis: the ledger id, the authority (who signs it) and the policy."""
-        if self._get(LEDGER_STREAM) is not None:
-            raise InputError(
-                f"{self.backend.label} already holds ledger {self.ledger().ledger_id}; "
-                "use another --db for a new ledger"
-            )
+        state, _ = self.state()
+        if state.ledger_id is not None or state.head(LEDGER_STREAM) is not None:
+            raise InputError(f"{self.backend.label} already holds ledger {state.ledger_id}; "
+                             "use another --db for a new ledger")
         if signer.person_id != authority["id"]:
             raise KeyringError(
                 f"the authority key file belongs to {signer.person_id}, not {authority['id']}"
@@ -235,57 +239,93 @@ class CustodyLedger(Application[str]):
               occurred_at: datetime) -> Receipt:
         """Enrol a person with a role, unit and public key; signed by an authority."""
         stream = person_stream(person["id"])
-        if person["id"] == self.ledger().authority.person_id or self._get(stream) is not None:
+        state = self._writable([stream, person_stream(signer.person_id)])
+        if state.member(person["id"]) is not None or state.head(stream) is not None:
             raise InputError(f"person {person['id']} is already enrolled")
-        return self._authority_event(stream, "person.enrolled",
+        owner = state.key_owner.get(public_key.id)
+        if owner is not None:
+            raise InputError(f"public key {public_key.id[:16]} is already enrolled for {owner}; "
+                             "every person needs a key of their own ('custody keys new')")
+        return self._authority_event(state, stream, "person.enrolled",
                                      {"person": {**person, "public_key": public_key.hex}},
                                      signer, occurred_at)
 
     def revoke_key(self, person_id: str, reason: str, signer: Signer,
                    occurred_at: datetime) -> Receipt:
         """Revoke a person's key; signed by an authority. Nothing signed by it counts after."""
-        self._enrolled(person_id)
-        receipt = self._authority_event(person_stream(person_id), "person.key_revoked",
-                                        {"reason": reason}, signer, occurred_at)
-        self._members.pop(person_id, None)
-        return receipt
+        state = self._enrolled(person_id, signer)
+        return self._authority_event(state, person_stream(person_id), "person.key_revoked",
+                                     {"reason": reason}, signer, occurred_at)
 
     def rotate_key(self, person_id: str, public_key: PublicKey, signer: Signer,
                    occurred_at: datetime) -> Receipt:
         """Give a person a new key; signed by an authority. Only the new key counts after."""
-        self._enrolled(person_id)
-        receipt = self._authority_event(person_stream(person_id), "person.key_rotated",
-                                        {"public_key": public_key.hex}, signer, occurred_at)
-        self._members.pop(person_id, None)
-        return receipt
+        state = self._enrolled(person_id, signer)
+        owner = state.key_owner.get(public_key.id)
+        if owner is not None and owner != person_id:
+            raise InputError(f"public key {public_key.id[:16]} is already enrolled for {owner}; "
+                             "every person needs a key of their own ('custody keys new')")
+        return self._authority_event(state, person_stream(person_id), "person.key_rotated",
+                                     {"public_key": public_key.hex}, signer, occurred_at)
 
-    def _enrolled(self, person_id: str) -> None:
-        if person_id == self.ledger().authority.person_id:
-            raise InputError(f"{person_id} is the genesis authority; enrol another authority "
-                             "to take over instead")
-        if self.member(person_id) is None:
+    def _enrolled(self, person_id: str, signer: Signer) -> LedgerState:
+        state = self._writable([person_stream(person_id), person_stream(signer.person_id)])
+        if person_id in state.authorities.members:
+            raise InputError(f"{person_id} is in the authority set; name a new authority set "
+                             "('custody authority set') to replace their key instead")
+        if state.member(person_id) is None:
             raise InputError(f"unknown person {person_id}: enrol them first")
+        return state
 
     def register_room(self, room: Mapping[str, Any], signer: Signer,
                       occurred_at: datetime) -> Receipt:
         """Register a licensed secure room; signed by an authority."""
-        if self.room(room["id"]) is not None:
+        stream = room_stream(room["id"])
+        state = self._writable([stream, person_stream(signer.person_id)])
+        if state.head(stream) is not None:
             raise InputError(f"room {room['id']} is already registered")
         if room["valid_from"] > room["valid_until"]:
             raise InputError(f"room {room['id']}: the licence ends before it starts")
-        return self._authority_event(room_stream(room["id"]), "room.registered",
-                                     {"room": dict(room)}, signer, occurred_at)
+        return self._authority_event(state, stream, "room.registered", {"room": dict(room)},
+                                     signer, occurred_at)
 
     def set_policy(self, policy: PresencePolicy, signer: Signer, occurred_at: datetime) -> Receipt:
         """Put a new version of the presence policy in force; signed by an authority."""
-        return self._authority_event(LEDGER_STREAM, "ledger.policy_set",
+        state = self._writable([person_stream(signer.person_id)])
+        return self._authority_event(state, LEDGER_STREAM, "ledger.policy_set",
                                      {"policy": policy.to_data()}, signer, occurred_at)
 
-    def _authority_event(self, stream: str, event_type: str, fields: Mapping[str, Any],
-                         signer: Signer, occurred_at: datetime) -> Receipt:
-        ledger = self.ledger()
-        self._signer_member(signer)
-        body = _envelope(ledger.ledger_id, stream, self._get(stream), event_type, occurred_at)
+    def set_authorities(self, authorities: Sequence[Mapping[str, str]], threshold: int,
+                        signers: Sequence[Signer], occurred_at: datetime) -> Receipt:
+        """Replace the authority set (as TUF rotates its root): signed by the threshold of the
+        current set and by the threshold of the new one, whose keys are named in the event."""
+        state = self._writable([person_stream(s.person_id) for s in signers])
+        if not 1 <= threshold <= len(authorities):
+            raise InputError(f"--threshold {threshold} must be between 1 and the number of "
+                             f"authorities named ({len(authorities)})")
+        for entry in authorities:
+            owner = state.key_owner.get(PublicKey.from_hex(entry["public_key"]).id)
+            if owner is not None and owner != entry["id"]:
+                raise InputError(f"the key named for {entry['id']} is already enrolled for "
+                                 f"{owner}; every person needs a key of their own")
+        body = _envelope(state.ledger_id or "", LEDGER_STREAM, state.head(LEDGER_STREAM),
+                         "ledger.authority_set", occurred_at)
+        body.update(authorities=[{**e, "role": "authority"} for e in authorities],
+                    threshold=threshold)
+        return self.submit(body, _sign(body, signers))
+
+    def _writable(self, streams: Iterable[str]) -> LedgerState:
+        """The state for ``streams``, refusing a database that holds no ledger."""
+        state = self.state(streams)[0]
+        self.ledger(state)
+        return state
+
+    def _authority_event(self, state: LedgerState, stream: str, event_type: str,
+                         fields: Mapping[str, Any], signer: Signer,
+                         occurred_at: datetime) -> Receipt:
+        self._signer_member(state, signer)
+        body = _envelope(self.ledger(state).ledger_id, stream, state.head(stream), event_type,
+                         occurred_at)
         body.update(fields)
         return self.submit(body, _sign(body, [signer]))
 
@@ -294,32 +334,35 @@ class CustodyLedger(Application[str]):
                    acknowledge: str | None = None, note: str | None = None,
                    evidence: Sequence[str] = ()) -> dict[str, Any]:
         """Build the unsigned body of a co-signed step, pinned to the stream's current head."""
-        ledger = self.ledger()
-        aggregate = self._get(stream)
+        parties = [p for p in (fields.get(o) for o in ("from", "to", "holder")) if p]
+        state = self._writable([stream, *(person_stream(p) for p in attendees),
+                                *(_party_stream(p) for p in parties)])
+        ledger = self.ledger(state)
+        head = state.head(stream)
         starts = event_type in ("lot.registered", "incident.reported", "zero.reported")
-        if starts and aggregate is not None:
+        if starts and head is not None:
             kind = stream.split(":", 1)[0]
             raise InputError(f"{kind} {stream.split(':', 1)[1]} is already registered"
                              if kind == "lot" else f"{stream} already exists")
-        if not starts and aggregate is None:
+        if not starts and head is None:
             kind, name = stream.split(":", 1)
             raise InputError(f"unknown {kind} {name}: register it first")
         for option in ("from", "to", "holder"):
             party = fields.get(option)
-            if party is not None and is_person(party) and self.member(party) is None:
+            if party is not None and is_person(party) and state.member(party) is None:
                 raise InputError(f"unknown person {party} (--{option}): enrol them first")
         if "from" in fields and fields.get("from") == fields.get("to"):
             raise InputError(f"--from and --to are both {fields['from']}; a step needs two parties")
         roles = []
         for person_id in attendees:
-            member = self.member(person_id)
+            member = state.member(person_id)
             if member is None:
                 raise InputError(f"unknown person {person_id} (attendee): enrol them first")
             roles.append({"person": person_id, "role": member.role})
         if len({a["person"] for a in roles}) != len(roles):
             twice = sorted({p for p in attendees if list(attendees).count(p) > 1})
             raise InputError(f"{', '.join(twice)} signs twice; each person signs once")
-        body = _envelope(ledger.ledger_id, stream, aggregate, event_type, occurred_at)
+        body = _envelope(ledger.ledger_id, stream, head, event_type, occurred_at)
         body.update(fields)
         body.update(location=location, attendees=sorted(roles, key=lambda a: a["person"]),
                     policy=ledger.policy.ref)
@@ -332,10 +375,23 @@ class CustodyLedger(Application[str]):
         check_body(body)
         return body
 
+    def check_draft(self, body: Mapping[str, Any]) -> list[Finding]:
+        """Refuse a drafted step that ``submit`` would refuse against the ledger as it stands,
+        judged as if everyone listed had signed; return its warnings.
+
+        So nobody signs an edited or stale draft: a changed count or seal, a holder that is
+        not the holder, a head that moved, an attendee whose role was changed."""
+        check_body(body)
+        state, head = self.state(referenced(body, {}))
+        assumed = {a["person"]: b"" for a in body.get("attendees", [])}
+        findings = self._judge(state, head + 1, body, assumed, self._recorded_at(state),
+                               ALL_VALID)
+        return [f for f in findings if f.severity is Severity.WARNING]
+
     def sign(self, body: Mapping[str, Any], signer: Signer) -> bytes:
         """One attendee's signature over a schema-valid body (drafted here, or parsed from a
         draft file), after checking the signer is who the roster says."""
-        self._signer_member(signer)
+        self._signer_member(self._writable([person_stream(signer.person_id)]), signer)
         if signer.person_id not in {a["person"] for a in body.get("attendees", [])}:
             raise InputError(f"{signer.person_id} is not among this step's attendees; "
                              "only people present sign")
@@ -360,12 +416,10 @@ class CustodyLedger(Application[str]):
         return self.record(body, signers)
 
     def register_lot(self, lot: Mapping[str, Any], location: str, occurred_at: datetime,
-                     signers: Sequence[Signer], holder: str | None = None,
-                     **options: Any) -> Receipt:
-        """Register a sealed lot (or a container), co-signed by the people present."""
-        fields: dict[str, Any] = {"lot": dict(lot)}
-        if holder is not None:
-            fields["holder"] = holder
+                     signers: Sequence[Signer], holder: str, **options: Any) -> Receipt:
+        """Register a sealed lot (or a container) with its first holder, co-signed by the
+        people present."""
+        fields: dict[str, Any] = {"lot": dict(lot), "holder": holder}
         return self.record_step(lot_stream(lot["id"]), "lot.registered", fields, location,
                                 occurred_at, signers, **options)
 
@@ -404,57 +458,67 @@ class CustodyLedger(Application[str]):
 
     def submit_all(self, batch: Sequence[tuple[dict[str, Any], Mapping[str, bytes]]]
                    ) -> list[Receipt]:
-        """Judge every (body, signatures) and append them together, or refuse them all."""
-        now = self.clock()
-        prepared = [self._prepare(body, signatures, now) for body, signatures in batch]
-        aggregates = [aggregate for aggregate, _ in prepared]
-        if len({a.id for a in aggregates}) != len(aggregates):
+        """Judge every (body, signatures) against the ledger at its head and append them
+        together, or refuse them all. The append is conditional on the head the judgement
+        read, so when another writer appends first the batch is judged again."""
+        for body, _ in batch:
+            check_body(body)
+        if len({body["stream"] for body, _ in batch}) != len(batch):
             raise InputError("one transaction may hold one event per stream")
-        try:
-            recordings = self.save(*aggregates)
-        except IntegrityError:
-            raise ConcurrentChange(
-                "a stream changed while this step was being recorded; re-draft and sign again"
-            ) from None
-        except (sqlite3.DatabaseError, PersistenceError) as exc:
-            raise StorageError(f"cannot write to {self.backend.label}: {exc}") from None
-        position = {r.domain_event.originator_id: r.notification.id for r in recordings}
-        return [
-            Receipt(stream=a.id, seq=body["seq"], event_type=body["type"], event_hash=a.head,
-                    position=position.get(a.id),
-                    warnings=tuple(f for f in findings if f.severity is Severity.WARNING))
-            for (a, findings), (body, _) in zip(prepared, batch)
-        ]
+        streams = set().union(*(referenced(body, sigs) for body, sigs in batch))
+        for _ in range(RETRIES):
+            state, head = self.state(streams)
+            recorded_at = self._recorded_at(state)
+            moment = canonical.parse_timestamp(recorded_at)
+            stored, judged = [], []
+            for offset, (body, signatures) in enumerate(batch, start=1):
+                if body["type"] != "ledger.genesis":
+                    self.ledger(state)
+                event = _event(body, signatures, moment)
+                findings = self._judge(state, head + offset, body, signatures, recorded_at,
+                                       None, event.event_hash)
+                stored.append(event)
+                judged.append(findings)
+            try:
+                recordings = self.events.put(stored, expected_head=head)
+            except (HeadMoved, IntegrityError):
+                # Another writer appended first (on SQLite, perhaps this very step of the
+                # same stream): judge again at the new head.
+                continue
+            except (sqlite3.DatabaseError, PersistenceError) as exc:
+                raise StorageError(f"cannot write to {self.backend.label}: {exc}") from None
+            position = {r.domain_event.originator_id: r.notification.id for r in recordings}
+            return [
+                Receipt(stream=e.originator_id, seq=e.originator_version,
+                        event_type=body["type"], event_hash=e.event_hash,
+                        position=position.get(e.originator_id),
+                        warnings=tuple(f for f in findings if f.severity is Severity.WARNING))
+                for e, findings, (body, _) in zip(stored, judged, batch)
+            ]
+        raise ConcurrentChange(f"the ledger kept changing while this step was judged "
+                               f"({RETRIES} tries); try again")
 
-    def _prepare(self, body: dict[str, Any], signatures: Mapping[str, bytes],
-                 now: datetime) -> tuple[Stream, list[Finding]]:
-        check_body(body)
+    def _recorded_at(self, state: LedgerState) -> str:
+        """The ledger's clock, never behind the last recorded_at in the log."""
+        return max(canonical.format_timestamp(self.clock()), state.recorded_at)
+
+    def _judge(self, state: LedgerState, position: int, body: Mapping[str, Any],
+               signatures: Mapping[str, bytes], recorded_at: str, verified: Verified | None,
+               event_hash: str = "") -> list[Finding]:
+        """Judge a new step against ``state`` (and fold it in); refuse it on any error."""
         stream = body["stream"]
-        aggregate = self._get(stream, for_update=True)
-        expected_seq = 1 if aggregate is None else aggregate.version + 1
-        expected_prev = (
-            digests.genesis_prev(body["ledger"], stream) if aggregate is None else aggregate.head
-        )
+        head = state.head(stream)
+        expected_seq = head.seq + 1 if head else 1
+        expected_prev = head.event_hash if head else digests.genesis_prev(body["ledger"], stream)
         if body["seq"] != expected_seq or body["prev"] != expected_prev:
             raise ConcurrentChange(
                 f"{stream} changed since this event was drafted (it expects step {body['seq']}, "
                 f"the ledger is at step {expected_seq - 1}); re-draft and sign again"
             )
-        if body["type"] == "ledger.genesis":
-            ctx = Context(lambda pid: None, None,
-                          recorded_at=canonical.format_timestamp(now))
-        else:
-            ctx = self.context(now)
-            if body["ledger"] != self.ledger().ledger_id:
-                raise InputError(f"event is for ledger {body['ledger']}, "
-                                 f"this is {self.ledger().ledger_id}")
-            # Judge the stream as it was when its version was checked above: if another writer
-            # has moved it on since, that is a lost race (ConcurrentChange at save), not a rule
-            # this step broke.
-            checked = aggregate.state if isinstance(aggregate, Lot) else None
-            lots = ctx.lots
-            ctx = replace(ctx, lots=lambda s: checked if s == stream else lots(s))
-        _, findings = judge(body, signatures, ctx)
+        if state.ledger_id is not None and body["ledger"] != state.ledger_id:
+            raise InputError(f"event is for ledger {body['ledger']}, this is {state.ledger_id}")
+        findings = state.apply(Event(position, body, signatures, event_hash, recorded_at),
+                               verified)
         errors = [f for f in findings if f.severity is Severity.ERROR]
         if errors:
             raise PolicyViolation(
@@ -462,18 +526,12 @@ class CustodyLedger(Application[str]):
                 + "; ".join(f.message for f in errors)
                 + " — nothing was written"
             )
-        event_class = events.EVENT_CLASSES[body["type"]]
-        fields = {"timestamp": now, "body": body, "signatures": dict(signatures)}
-        if aggregate is None:
-            aggregate = AGGREGATE_FOR_START[event_class]._create(event_class, id=stream, **fields)
-        else:
-            aggregate.trigger_event(event_class, **fields)
-        return aggregate, findings
+        return findings
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _signer_member(self, signer: Signer) -> Member:
-        member = self.member(signer.person_id)
+    def _signer_member(self, state: LedgerState, signer: Signer) -> Member:
+        member = state.member(signer.person_id)
         if member is None:
             raise InputError(
                 f"unknown person {signer.person_id} (named by a key file): enrol them first"
@@ -489,16 +547,61 @@ class CustodyLedger(Application[str]):
         return member
 
 
-def _envelope(ledger_id: str, stream: str, aggregate: Stream | None, event_type: str,
+def referenced(body: Mapping[str, Any] | None, signatures: Mapping[str, bytes] | None
+               ) -> set[str]:
+    """The streams whose state judging this event reads: its own, the people who signed or
+    are named in it, the rooms and containers it names."""
+    if body is None:
+        return set()
+    streams = {body["stream"]}
+    people = set(signatures or ()) | {a["person"] for a in body.get("attendees", ())}
+    people |= {e["id"] for e in body.get("authorities", ())}
+    streams |= {person_stream(p) for p in people}
+    for option in ("from", "to", "holder"):
+        if isinstance(body.get(option), str):
+            streams.add(_party_stream(body[option]))
+    if "room" in body and isinstance(body["room"], str):
+        streams.add(room_stream(body["room"]))
+    if "container" in body:
+        streams.add(lot_stream(body["container"]))
+    return streams
+
+
+def _party_stream(party: str) -> str:
+    """The stream that says who a party is: a person's, or a room's (vehicles and sites have
+    none; their own name stands for a stream nobody writes)."""
+    if is_person(party):
+        return person_stream(party)
+    return party  # room:ID is a room's stream; vehicle:/site: name no stream
+
+
+def _damaged(position: int, stream: Any, finding: Finding) -> StorageError:
+    return StorageError(f"the ledger is damaged at position {position} ({stream}): "
+                        f"{finding.code}: {finding.message}; run 'custody verify' for details")
+
+
+def _event(body: dict[str, Any], signatures: Mapping[str, bytes],
+           recorded_at: datetime) -> events.Recorded:
+    """The library's domain event for a signed body, recorded at ``recorded_at``."""
+    event_class = events.EVENT_CLASSES[body["type"]]
+    fields: dict[str, Any] = {"originator_id": body["stream"], "originator_version": body["seq"],
+                              "timestamp": recorded_at, "body": body,
+                              "signatures": dict(signatures)}
+    if issubclass(event_class, events.Started):
+        fields["originator_topic"] = get_topic(AGGREGATE_FOR_START[event_class])
+    return event_class(**fields)
+
+
+def _envelope(ledger_id: str, stream: str, head: Head | None, event_type: str,
               occurred_at: datetime) -> dict[str, Any]:
     return {
         "ledger": ledger_id,
         "stream": stream,
-        "seq": 1 if aggregate is None else aggregate.version + 1,
+        "seq": 1 if head is None else head.seq + 1,
         "type": event_type,
         "schema": 1,
         "occurred_at": canonical.format_timestamp(occurred_at),
-        "prev": digests.genesis_prev(ledger_id, stream) if aggregate is None else aggregate.head,
+        "prev": digests.genesis_prev(ledger_id, stream) if head is None else head.event_hash,
     }
 
 

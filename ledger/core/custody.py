@@ -43,6 +43,7 @@ class LotState:
     packed_in: str | None = None
     unsealed: bool = False
     closed: bool = False
+    hashes: tuple[str, ...] = ()  # event hash of each step, by step number - 1
 
 
 @dataclass(frozen=True)
@@ -96,17 +97,17 @@ STEPS: Mapping[str, StepSpec] = {
 LOT_STEPS = frozenset({"lot.registered", *STEPS})
 
 
-def lot_registered(body: Mapping[str, Any]) -> LotState:
-    """Return a lot's state from its registration body."""
+def lot_registered(body: Mapping[str, Any], event_hash: str = "") -> LotState:
+    """Return a lot's state from its registration body (and that event's hash)."""
     lot = body["lot"]
     return LotState(
         lot_id=lot["id"], exam=lot["exam"], subject=lot["subject"], kind=lot["kind"],
         count=lot["count"], seals=tuple(sorted(lot["seals"])), holder=body.get("holder"),
-        last_occurred_at=body["occurred_at"], location=body["location"],
+        last_occurred_at=body["occurred_at"], location=body["location"], hashes=(event_hash,),
     )
 
 
-def lot_after(state: LotState, body: Mapping[str, Any]) -> LotState:
+def lot_after(state: LotState, body: Mapping[str, Any], event_hash: str = "") -> LotState:
     """Return a lot's state after a step (the record wins: it is what was checked)."""
     event_type = body["type"]
     spec = STEPS[event_type]
@@ -115,6 +116,7 @@ def lot_after(state: LotState, body: Mapping[str, Any]) -> LotState:
         "last_type": event_type,
         "location": body["location"],
         "steps": state.steps + 1,
+        "hashes": state.hashes + (event_hash,),
     }
     receiver = spec.receives(body)
     if receiver is not None:
@@ -198,6 +200,30 @@ def judge_lot_step(state: LotState | None, body: Mapping[str, Any], counted: Map
         yield from _judge_room_licence(body["room"], body["occurred_at"], rooms)
     if event_type in ("lot.packed", "lot.unpacked"):
         yield from _judge_container(state, body, lots)
+    if event_type == "lot.corrected":
+        yield from _judge_correction(state, body)
+
+
+def _judge_correction(state: LotState, body: Mapping[str, Any]) -> Iterator[Finding]:
+    """A correction names an earlier step of its own lot by number and event hash, and is
+    flagged forever, like an acknowledged violation."""
+    target = body["corrects"]
+    seq = target["seq"]
+    recorded = state.hashes[seq - 1] if 1 <= seq <= len(state.hashes) else None
+    if recorded is None or recorded != target["event_hash"]:
+        yield Finding("CORRECTION_INVALID",
+                      f"the correction names step {seq} of lot {state.lot_id} with hash "
+                      f"{target['event_hash'][:16]}…, but "
+                      + (f"that step's hash is {recorded[:16]}…" if recorded
+                         else f"the lot has {len(state.hashes)} step(s)"),
+                      evidence={"corrects": dict(target), "recorded": recorded})
+        return
+    changed = {k: body[k] for k in ("count", "seals") if k in body}
+    yield Finding("CORRECTION", f"step {seq} of lot {state.lot_id} corrected "
+                  f"({body['reason']}): {changed or 'nothing restated'}",
+                  evidence={"corrects": dict(target), "reason": body["reason"],
+                            "before": {"count": state.count, "seals": list(state.seals)},
+                            "restated": changed})
 
 
 def _judge_party(party: str | None, counted: Mapping[str, str], role: str,

@@ -9,11 +9,11 @@ them. A step may carry rule findings on record only with an explicit acknowledge
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from ledger.core import keys
 from ledger.core.custody import LOT_STEPS, LotState, RoomState, judge_lot_step, judge_time
-from ledger.core.digests import signing_digest
+from ledger.core.digests import key_id, signing_digest
 from ledger.core.errors import VerificationFailed
 from ledger.core.findings import Finding
 from ledger.core.policy import PresencePolicy, evaluate
@@ -27,8 +27,39 @@ Verified = Mapping[tuple[bytes, bytes, bytes], bool]
 ACKNOWLEDGEABLE = frozenset({"PRESENCE_SHORT", "SEAL_MISMATCH", "COUNT_MISMATCH", "CUSTODY_GAP",
                              "TIME_REVERSED", "ROOM_UNLICENSED"})
 AUTHORITY_EVENTS = frozenset({"person.enrolled", "person.key_revoked", "person.key_rotated",
-                              "room.registered", "ledger.policy_set"})
+                              "room.registered", "ledger.policy_set", "ledger.authority_set"})
 ROOM_EVENTS = frozenset({"duty.started", "duty.ended", "room.patrolled"})
+# Findings that make an authority event (or a genesis) count for nothing: the fold never
+# lets a forged roster, room or policy event change who counts.
+TRUST_CODES = frozenset({"NOT_AUTHORITY", "SIGNATURE_INVALID", "SIGNER_UNKNOWN", "KEY_REVOKED",
+                         "KEY_EXPIRED", "KEY_REUSED", "KEY_INVALID", "GENESIS_MISSING",
+                         "LEDGER_MISMATCH", "TIME_IN_FUTURE", "TIME_REVERSED",
+                         "POLICY_MISMATCH"})
+
+
+class _AllValid(Mapping[tuple[bytes, bytes, bytes], bool]):
+    """Signature results taken as valid without checking: for steps an earlier run checked
+    (``verify --since``), and for judging a draft before anyone has signed it."""
+
+    def __getitem__(self, task: tuple[bytes, bytes, bytes]) -> bool:
+        return True
+
+    def __iter__(self) -> Iterator[tuple[bytes, bytes, bytes]]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+ALL_VALID: Verified = _AllValid()
+
+
+@dataclass(frozen=True)
+class AuthoritySet:
+    """Who may sign roster, room and policy events, and how many of them must (TUF's root)."""
+
+    members: frozenset[str]
+    threshold: int
 
 
 @dataclass(frozen=True)
@@ -40,6 +71,8 @@ class Context:
     lots: Callable[[str], LotState | None] = lambda stream: None
     rooms: Callable[[str], RoomState | None] = lambda room_id: None
     recorded_at: str | None = None
+    authorities: AuthoritySet = AuthoritySet(frozenset(), 1)
+    key_owner: Callable[[str], str | None] = lambda key_id: None
 
 
 def judge_signatures(
@@ -47,10 +80,12 @@ def judge_signatures(
     signatures: Mapping[str, bytes],
     lookup: Lookup,
     verified: Verified | None = None,
-    moment: str | None = None,
+    moments: tuple[str | None, ...] = (),
 ) -> tuple[dict[str, str], list[Finding]]:
     """Return (person id -> roster role of everyone who validly signed, findings).
 
+    A key counts only if it is valid at every one of ``moments`` (the step's occurred_at and
+    the ledger's recorded_at): a signer's own clock cannot bring an expired key back.
     ``verified`` may carry results computed elsewhere (in parallel), keyed by the exact
     (public key, digest, signature) triple; anything not in it is verified here.
     """
@@ -68,11 +103,13 @@ def judge_signatures(
                                     f"{member.public_key.id[:16]}, revoked earlier",
                                     evidence={"person": person_id, "key_id": member.public_key.id}))
             continue
-        if moment is not None and member.valid_until is not None and moment > member.valid_until:
+        late = [m for m in moments if m is not None and member.valid_until is not None
+                and m > member.valid_until]
+        if late:
             findings.append(Finding("KEY_EXPIRED", f"{person_id}'s key was valid until "
-                                    f"{member.valid_until}, not at {moment}",
+                                    f"{member.valid_until}, not at {max(late)}",
                                     evidence={"person": person_id, "valid_until": member.valid_until,
-                                              "occurred_at": moment}))
+                                              "moment": max(late)}))
             continue
         task = (member.public_key.raw, digest, signature)
         ok = verified.get(task) if verified is not None else None
@@ -157,11 +194,15 @@ def judge(body: Mapping[str, Any], signatures: Mapping[str, bytes], ctx: Context
                                                               "key_id": authority.public_key.id}))
         return present, findings
     present, signed = judge_signatures(digest, signatures, ctx.roster, verified,
-                                       body["occurred_at"])
-    findings.extend(signed)
+                                       (body["occurred_at"], ctx.recorded_at))
     if event_type in AUTHORITY_EVENTS:
-        findings.extend(_judge_authority_event(body, present, signatures, ctx))
+        # New members of an authority set sign with keys the roster does not hold yet.
+        joining = {e["id"] for e in body.get("authorities", ())}
+        findings.extend(f for f in signed
+                        if not (f.code == "SIGNER_UNKNOWN" and f.evidence["person"] in joining))
+        findings.extend(_judge_authority_event(body, present, signatures, ctx, digest, verified))
         return present, findings
+    findings.extend(signed)
     findings.extend(judge_attendance(body, present, signatures, ctx.roster))
     listed = {a["person"] for a in body.get("attendees", [])}
     counted = {pid: role for pid, role in present.items() if pid in listed}
@@ -176,10 +217,17 @@ def judge(body: Mapping[str, Any], signatures: Mapping[str, bytes], ctx: Context
 
 
 def _judge_authority_event(body: Mapping[str, Any], present: Mapping[str, str],
-                           signatures: Mapping[str, bytes], ctx: Context) -> Iterable[Finding]:
-    if not any(role == "authority" for role in present.values()):
-        yield Finding("NOT_AUTHORITY", f"{body['type']} on {body['stream']} is not signed by an "
-                      "authority key", evidence={"signers": sorted(signatures)})
+                           signatures: Mapping[str, bytes], ctx: Context, digest: bytes,
+                           verified: Verified | None) -> Iterable[Finding]:
+    authorities = ctx.authorities
+    signed = sorted(pid for pid in present if pid in authorities.members)
+    if len(signed) < authorities.threshold:
+        yield Finding("NOT_AUTHORITY", f"{body['type']} on {body['stream']} is not signed by "
+                      f"an authority key: it needs {authorities.threshold} valid signature(s) "
+                      f"of the authority set {sorted(authorities.members)}, has {len(signed)}",
+                      evidence={"signers": sorted(signatures), "counted": signed,
+                                "authorities": sorted(authorities.members),
+                                "threshold": authorities.threshold})
     if body["type"] == "ledger.policy_set" and ctx.policy is not None:
         if body["policy"]["version"] <= ctx.policy.version:
             yield Finding("POLICY_MISMATCH", f"policy version {body['policy']['version']} does "
@@ -187,6 +235,32 @@ def _judge_authority_event(body: Mapping[str, Any], present: Mapping[str, str],
                           evidence={"in_force": ctx.policy.ref,
                                     "new": {"id": body["policy"]["id"],
                                             "version": body["policy"]["version"]}})
+    named = _keys_named(body)
+    for person_id, key_hex in named:
+        owner = ctx.key_owner(key_id(bytes.fromhex(key_hex)))
+        if owner is not None and owner != person_id:
+            yield Finding("KEY_REUSED", f"the key named for {person_id} is already enrolled "
+                          f"for {owner}; every person has a key of their own",
+                          evidence={"person": person_id, "owner": owner})
+    if body["type"] == "ledger.authority_set":
+        # As TUF rotates its root: the new set's keys must sign too (they are held).
+        new = {entry["id"]: member_from(entry) for entry in body["authorities"]}
+        counted, _ = judge_signatures(digest, signatures, new.get, verified)
+        if len(counted) < body["threshold"] or body["threshold"] > len(new):
+            yield Finding("NOT_AUTHORITY", f"the new authority set needs {body['threshold']} "
+                          f"signature(s) of its own members, has {len(counted)}",
+                          evidence={"counted": sorted(counted), "threshold": body["threshold"]})
+
+
+def _keys_named(body: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(person id, public key hex) an authority event puts in the roster."""
+    if body["type"] == "person.enrolled":
+        return [(body["person"]["id"], body["person"]["public_key"])]
+    if body["type"] == "person.key_rotated":
+        return [(body["stream"].split(":", 1)[1], body["public_key"])]
+    if body["type"] == "ledger.authority_set":
+        return [(entry["id"], entry["public_key"]) for entry in body["authorities"]]
+    return []
 
 
 def _judge_room_event(body: Mapping[str, Any], ctx: Context) -> Iterable[Finding]:

@@ -1,12 +1,14 @@
-"""The ledger's streams as eventsourcing aggregates. Each folds its events with core rules."""
+"""The ledger's streams as eventsourcing aggregates.
+
+They carry no state of their own: what a stored event means is decided in one place, the
+``LedgerState`` fold of ``ledger.core.state``. The classes name the kinds of stream (their
+topics are stored with each stream's first event) and keep the hash of the latest event.
+"""
 
 from __future__ import annotations
 
 from eventsourcing.domain import BaseAggregate
 
-from ledger.core.custody import lot_after, lot_registered, room_after, room_registered
-from ledger.core.policy import PresencePolicy
-from ledger.core.roster import member_after, member_from
 from ledger.domain import events
 
 LEDGER_STREAM = "ledger"
@@ -25,63 +27,27 @@ def room_stream(room_id: str) -> str:
 
 
 class Stream(BaseAggregate[str]):
-    """A hash-chained stream: remembers the hash of its latest event for the next ``prev``.
-
-    Attributes are set by ``fold`` (no class annotations: the library would turn them into
-    constructor arguments). ``head`` is the hex event hash of the latest event.
-    """
+    """A hash-chained stream: ``head`` is the hex event hash of its latest event (set by
+    ``fold``; no class annotation, or the library would make it a constructor argument)."""
 
     def fold(self, event: events.Recorded) -> None:
         self.head = event.event_hash
-        self.on(event)
-
-    def on(self, event: events.Recorded) -> None:
-        """Evolve from one event; streams without state of their own keep only ``head``."""
 
 
 class Ledger(Stream):
-    """The genesis stream: ``ledger_id``, the ``authority`` (a Member) and the ``policy``."""
-
-    def on(self, event: events.Recorded) -> None:
-        if isinstance(event, events.Genesis):
-            self.ledger_id = event.body["ledger"]
-            self.authority = member_from(event.body["authority"])
-            self.genesis = (event.body, event.signatures)
-        if isinstance(event, (events.Genesis, events.PolicySet)):
-            self.policy = PresencePolicy.from_data(event.body["policy"])
+    """The ledger stream: genesis, policy versions, authority sets."""
 
 
 class Person(Stream):
-    """A person's stream: ``member`` is what the roster knows of them now; ``signed`` keeps
-    every (body, signatures) so a reader can check the authority signed each one."""
-
-    def on(self, event: events.Recorded) -> None:
-        if isinstance(event, events.PersonEnrolled):
-            self.member = member_from(event.body["person"])
-            self.signed = [(event.body, event.signatures)]
-        else:
-            self.member = member_after(self.member, event.body)
-            self.signed.append((event.body, event.signatures))
+    """A person's stream: enrolment, key revocations and rotations."""
 
 
 class Lot(Stream):
-    """A lot's stream: ``state`` is its LotState after the latest step."""
-
-    def on(self, event: events.Recorded) -> None:
-        if isinstance(event, events.LotRegistered):
-            self.state = lot_registered(event.body)
-        else:
-            self.state = lot_after(self.state, event.body)
+    """A lot's (or a container's) stream: registration and every custody step."""
 
 
 class Room(Stream):
-    """A secure room's stream: ``state`` is its RoomState (licence, who is on duty)."""
-
-    def on(self, event: events.Recorded) -> None:
-        if isinstance(event, events.RoomRegistered):
-            self.state = room_registered(event.body)
-        else:
-            self.state = room_after(self.state, event.body)
+    """A secure room's stream: registration, duty shifts, patrols."""
 
 
 class Report(Stream):

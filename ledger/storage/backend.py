@@ -49,6 +49,7 @@ def select_backend(db: str | None) -> Backend:
     return Backend(
         label=db,
         env={**common, "PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": db,
+             "APPLICATION_RECORDER_TOPIC": "ledger.storage.recorders:SQLiteLedgerRecorder",
              "SQLITE_LOCK_TIMEOUT": "10"},
         sqlite_path=db,
     )
@@ -62,6 +63,7 @@ def _postgres(url: str, common: dict[str, str]) -> Backend:
     env = {
         **common,
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "APPLICATION_RECORDER_TOPIC": "ledger.storage.postgres:PostgresLedgerRecorder",
         "POSTGRES_DBNAME": unquote(dbname),
         "POSTGRES_HOST": parts.hostname or "127.0.0.1",
         "POSTGRES_PORT": str(parts.port or 5432),

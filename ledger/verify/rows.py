@@ -37,7 +37,8 @@ START_TOPICS = {
 }
 # Events that change who counts: their signatures are always checked, even before --since.
 TRUST_EVENTS = AUTHORITY_EVENTS | {"ledger.genesis"}
-KEY_EVENTS = frozenset({"ledger.genesis", "person.enrolled", "person.key_rotated"})
+KEY_EVENTS = frozenset({"ledger.genesis", "person.enrolled", "person.key_rotated",
+                        "ledger.authority_set"})
 Task = tuple[bytes, bytes, bytes]  # (public key raw, signing digest, signature)
 # A stored row as the library's notification log holds it: position, stream id, version,
 # topic, stored bytes. Plain values, so a chunk of them pickles cheaply to a worker.
@@ -69,12 +70,12 @@ class Prepared(NamedTuple):
 class Scope:
     """Which rows' signatures are worth checking: the auditor's --lot and --since."""
 
-    only_stream: Optional[str] = None  # "lot:X": other lots are skipped
+    only_streams: Optional[frozenset[str]] = None  # a lot and its containers; other lots skipped
     since: int = 1  # before this position only roster and authority signatures count
 
     def wanted(self, stream: str) -> bool:
-        return (self.only_stream is None or not stream.startswith("lot:")
-                or stream == self.only_stream)
+        return (self.only_streams is None or not stream.startswith("lot:")
+                or stream in self.only_streams)
 
     def checks_signatures(self, position: int, stream: str, event_type: str) -> bool:
         if not self.wanted(stream):
@@ -107,10 +108,10 @@ def signature_tasks(positions: Sequence[int], rows: Sequence[Prepared],
         body = row.body
         if body is None or not scope.checks_signatures(position, body["stream"], body["type"]):
             continue
-        named = _key_named(body)
-        if named is not None:
+        named = _keys_named(body)
+        if named:
             ahead = dict(keyring) if ahead is None else ahead
-            ahead[named[0]] = named[1]
+            ahead.update(named)
         ring = keyring if ahead is None else ahead
         assert row.signatures is not None and row.digest is not None
         for person_id, signature in row.signatures.items():
@@ -119,16 +120,19 @@ def signature_tasks(positions: Sequence[int], rows: Sequence[Prepared],
                 yield row, (key, row.digest, signature)
 
 
-def _key_named(body: Mapping[str, Any]) -> tuple[str, bytes] | None:
-    """(person id, raw key) a schema-valid genesis, enrolment or rotation puts in the roster."""
+def _keys_named(body: Mapping[str, Any]) -> list[tuple[str, bytes]]:
+    """(person id, raw key) a schema-valid genesis, enrolment, rotation or authority set puts
+    in the roster."""
     event_type = body["type"]
     if event_type == "ledger.genesis":
-        return body["authority"]["id"], bytes.fromhex(body["authority"]["public_key"])
+        return [(body["authority"]["id"], bytes.fromhex(body["authority"]["public_key"]))]
     if event_type == "person.enrolled":
-        return body["person"]["id"], bytes.fromhex(body["person"]["public_key"])
+        return [(body["person"]["id"], bytes.fromhex(body["person"]["public_key"]))]
     if event_type == "person.key_rotated":
-        return body["stream"].split(":", 1)[1], bytes.fromhex(body["public_key"])
-    return None
+        return [(body["stream"].split(":", 1)[1], bytes.fromhex(body["public_key"]))]
+    if event_type == "ledger.authority_set":
+        return [(e["id"], bytes.fromhex(e["public_key"])) for e in body["authorities"]]
+    return []
 
 
 def prepare(row_raw: Raw) -> Prepared:
@@ -170,12 +174,14 @@ def prepare(row_raw: Raw) -> Prepared:
     if mismatch:
         return refused("ENVELOPE_MISMATCH", f"{stream} step {version}: {mismatch}", claims)
     recorded_at = record["timestamp"]
+    if not isinstance(recorded_at, datetime):
+        return refused("SCHEMA_VIOLATION", f"{stream} step {version}: the stored recorded_at "
+                       f"is a {type(recorded_at).__name__}, not a timestamp", claims)
     return Prepared(
         event_hash, {}, body, signatures,
         digest=digests.signing_digest_of_bytes(canonical.repack(body)),  # decoded: canonical
         claims=claims,
-        recorded_at=(canonical.format_timestamp(recorded_at)
-                     if isinstance(recorded_at, datetime) else None),
+        recorded_at=canonical.format_timestamp(recorded_at),
     )
 
 

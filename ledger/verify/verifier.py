@@ -24,26 +24,15 @@ from collections import deque
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 from eventsourcing.persistence import ApplicationRecorder, Notification
 
-from ledger.core import canonical, digests, keys
+from ledger.core import canonical, keys
 from ledger.core.errors import ResourceError
 from ledger.core.findings import Finding, Report
-from ledger.core.policy import PresencePolicy
-from ledger.core.roster import Member, member_after, member_from
-from ledger.core.custody import (
-    LOT_STEPS,
-    LotState,
-    RoomState,
-    lot_after,
-    lot_registered,
-    room_after,
-    room_registered,
-)
-from ledger.core.duty import merge, uncovered
-from ledger.core.rules import AUTHORITY_EVENTS, Context, judge
+from ledger.core.rules import ALL_VALID
+from ledger.core.state import Event, LedgerState
 from ledger.verify.spill import SpillMap
 from ledger.verify.rows import (
     KEY_EVENTS, Prepared, Scope, Task, prepare_chunk, raw, signature_tasks,
@@ -54,20 +43,6 @@ RESIDENT = 8192  # per-stream states kept in memory, per kind; the rest spill to
 AHEAD = 2  # pages prepared in the workers while the main process judges an earlier one
 
 
-class _Trusted(Mapping[Task, bool]):
-    """Signature results for steps before --since: taken as checked by an earlier run."""
-
-    def __getitem__(self, task: Task) -> bool:
-        return True
-
-    def __iter__(self) -> Iterator[Task]:
-        return iter(())
-
-    def __len__(self) -> int:
-        return 0
-
-
-TRUSTED = _Trusted()
 Handed = tuple[list[Prepared], dict[str, bytes]]  # rows, the keyring they were checked with
 
 
@@ -90,26 +65,38 @@ class Verifier:
             dense_positions if dense_positions is not None
             else not type(recorder).__module__.startswith("eventsourcing.postgres"))
         self.workers = max(1, workers)
-        # Rows before `since` are folded, not reported; outside --lot, lots are skipped.
-        self.scope = Scope(f"lot:{lot}" if lot is not None else None, since)
+        # Rows before `since` are folded, not reported; with --lot, other lots are folded
+        # without their signature checks and not reported.
+        self.scope = Scope(self._lot_scope(lot) if lot is not None else None, since)
         self.as_of = as_of  # canonical timestamp: events that occurred later are left out
-        self.roster: dict[str, Member] = {}
-        # Per-stream state, at most `resident` entries of each in memory, the rest on disk.
+        # The one ledger-state fold; per-stream state keeps at most `resident` entries of each
+        # kind in memory and spills the rest to a private temporary file.
         resident = resident or RESIDENT
-        self.lots: SpillMap[LotState] = SpillMap(resident)
-        self.rooms: dict[str, RoomState] = {}
+        self.state = LedgerState(lots=SpillMap(resident), heads=SpillMap(resident),
+                                 entered=SpillMap(resident))
         self.findings_by_stream: dict[str, int] = {}
-        # Secure-room duty: when each room held papers, and who was on duty from when.
-        self.occupied: dict[str, list[tuple[str, str]]] = {}  # room -> merged intervals
-        self.entered: SpillMap[tuple[str, str]] = SpillMap(resident)  # lot -> (room, since)
-        self.duty: dict[str, list[tuple[str, dict[str, str]]]] = {}
-        self.latest = ""  # the latest occurred_at seen: where open intervals end
-        self.heads: SpillMap[tuple[int, str]] = SpillMap(resident)  # stream -> (seq, hex hash)
-        self.ledger_id: str | None = None
-        self.policy: PresencePolicy | None = None
-        self.policies: list[tuple[str, PresencePolicy]] = []  # (from when, policy in force)
         self.signatures_checked = 0
         self._keyring: dict[str, bytes] | None = None  # person id -> raw key, for the workers
+
+    def _lot_scope(self, lot_id: str) -> frozenset[str]:
+        """A lot's stream and, transitively, the containers it was packed in: a packed lot's
+        custody is its container's. Read from the stored rows before anything is checked, as
+        a hint of what to check; every row is still checked against its own signed body."""
+        scope: set[str] = set()
+        todo = [f"lot:{lot_id}"]
+        while todo:
+            stream = todo.pop()
+            if stream in scope:
+                continue
+            scope.add(stream)
+            for stored in self.recorder.select_events(stream):
+                try:
+                    body = canonical.decode(stored.state)["body"]
+                    if body["type"] in ("lot.packed", "lot.unpacked"):
+                        todo.append(f"lot:{body['container']}")
+                except Exception:  # noqa: BLE001 - a damaged row is reported by the run itself
+                    continue
+        return frozenset(scope)
 
     def total(self) -> int:
         """The highest position in the log (for a progress bar)."""
@@ -145,10 +132,10 @@ class Verifier:
         finally:
             if pool is not None:
                 pool.shutdown(cancel_futures=True)
-        report.extend(self._duty_gaps())
+        report.extend(self.state.duty_gaps(self.as_of or self.now))
         if report.events == 0 and self.scope.since <= 1:
             report.findings.append(Finding("GENESIS_MISSING", "the log is empty: no genesis"))
-        report.streams = len(self.heads)
+        report.streams = len(self.state.heads)
         report.signatures = self.signatures_checked
         return report
 
@@ -207,7 +194,7 @@ class Verifier:
 
     def _ring(self) -> dict[str, bytes]:
         if self._keyring is None:
-            self._keyring = {pid: m.public_key.raw for pid, m in self.roster.items()}
+            self._keyring = {pid: m.public_key.raw for pid, m in self.state.roster.items()}
         return self._keyring
 
     def _verify_missing(self, page: Sequence[Notification], rows: list[Prepared],
@@ -233,46 +220,31 @@ class Verifier:
 
     def _check(self, note: Notification, row: Prepared) -> list[Finding]:
         stream = str(note.originator_id)
-        place = lambda fs: [f.at(note.id, stream) for f in fs]  # noqa: E731
-        if not self.scope.wanted(stream):
-            return []
         problem = self._duplicate(note, row) or row.problem
         if problem is not None:
-            # The chain continues from the stored bytes, so one bad row is one finding.
+            # The chain continues from the stored bytes, so one bad row is one finding. What
+            # stream a damaged row belongs to cannot be trusted: it is reported in any scope.
             version = note.originator_version
             if not isinstance(version, int):  # NULL or text typed into the column
-                version = self.heads.get(stream, (0, ""))[0] + 1
-            self._advance(stream, version, row.event_hash.hex())
-            return place([problem])
-        findings: list[Finding] = []
+                head = self.state.head(stream)
+                version = (head.seq if head else 0) + 1
+            self.state.skip(stream, version, row.event_hash.hex())
+            return [problem.at(note.id, stream)]
         body, signatures = row.body, row.signatures
-        assert body is not None and signatures is not None
+        assert body is not None and signatures is not None and row.recorded_at is not None
         if self.as_of is not None and body["occurred_at"] > self.as_of:
             return []  # after the moment asked about; later steps of its stream are too
-        if self.ledger_id is None:
-            if body["type"] != "ledger.genesis" or note.id != 1:
-                findings.append(Finding("GENESIS_MISSING", f"position {note.id} comes before "
-                                        "any genesis; the log must start with ledger.genesis"))
-        elif body["ledger"] != self.ledger_id:
-            findings.append(Finding("LEDGER_MISMATCH", f"event names ledger {body['ledger']}, "
-                                    f"this log is ledger {self.ledger_id}",
-                                    evidence={"expected": self.ledger_id, "found": body["ledger"]}))
-        findings.extend(self._check_chain(stream, body))
-        present: dict[str, str] = {}
-        needs_policy = body["type"] not in AUTHORITY_EVENTS | {"ledger.genesis"}
-        if self.policy is None and needs_policy:
-            findings.append(Finding("GENESIS_MISSING", f"{body['type']} before any policy was set"))
-        else:
+        checked = self.scope.checks_signatures(note.id, body["stream"], body["type"])
+        if checked and note.id >= self.scope.since:
             self.signatures_checked += len(signatures)
-            ctx = Context(self.roster.get, self.policy, self.lots.get, self.rooms.get,
-                          row.recorded_at)
-            checked = self.scope.checks_signatures(note.id, stream, body["type"])
-            present, judged = judge(body, signatures, ctx, row.verified if checked else TRUSTED,
-                                    row.digest)
-            findings.extend(judged)
-        self._apply(body, findings, present)
-        self._advance(stream, body["seq"], row.event_hash.hex())
-        return place(findings)
+        event = Event(note.id, body, signatures, row.event_hash.hex(), row.recorded_at,
+                      row.digest)
+        findings = self.state.apply(event, row.verified if checked else ALL_VALID)
+        if body["type"] in KEY_EVENTS:
+            self._keyring = None  # the workers' keyring is rebuilt from the roster
+        if not self.scope.wanted(body["stream"]):
+            return []  # another lot: folded for the state, not reported
+        return [f.at(note.id, stream) for f in findings]
 
     def _duplicate(self, note: Notification, row: Prepared) -> Finding | None:
         """Say so if the row repeats, byte for byte, a step its stream has already stored.
@@ -283,7 +255,8 @@ class Verifier:
         if row.claims is None:
             return None
         stream, seq = row.claims
-        if seq > self.heads.get(stream, (0, ""))[0]:
+        head = self.state.head(stream)
+        if seq > (head.seq if head else 0):
             return None
         stored = self.recorder.select_events(stream, gt=seq - 1, lte=seq)
         copies = sum(event.state == note.state for event in stored)
@@ -298,116 +271,7 @@ class Verifier:
             evidence={"stream": stream, "step": seq, "event_hash": row.event_hash.hex()},
         )
 
-    def _check_chain(self, stream: str, body: dict[str, Any]) -> list[Finding]:
-        seq, head = self.heads.get(stream, (0, None))
-        findings = []
-        if body["seq"] != seq + 1:
-            findings.append(Finding(
-                "SEQUENCE_GAP", f"{stream} goes from step {seq} to step {body['seq']}",
-                evidence={"expected": seq + 1, "found": body["seq"]},
-            ))
-        expected_prev = head or digests.genesis_prev(body["ledger"], stream)
-        if body["prev"] != expected_prev:
-            findings.append(Finding(
-                "CHAIN_BROKEN",
-                f"{stream} step {body['seq']} does not follow the stored step {seq}: prev "
-                f"{body['prev'][:16]}… expected {expected_prev[:16]}… (an event was changed, "
-                "removed or inserted before it)",
-                evidence={"expected": expected_prev, "found": body["prev"]},
-            ))
-        return findings
-
-    def _advance(self, stream: str, seq: int, event_hash: str) -> None:
-        self.heads[stream] = (seq, event_hash)
-
-    def _apply(self, body: dict[str, Any], findings: list[Finding],
-               present: dict[str, str]) -> None:
-        """Fold the event into the verifier's own state; forged roster entries never count."""
-        event_type, stream = body["type"], body["stream"]
-        self.latest = max(self.latest, body["occurred_at"])
-        trusted = not any(f.code in ("NOT_AUTHORITY", "SIGNATURE_INVALID", "SIGNER_UNKNOWN",
-                                     "KEY_REVOKED", "KEY_EXPIRED") for f in findings)
-        if event_type in KEY_EVENTS:
-            self._keyring = None  # the workers' keyring is rebuilt from the roster
-        if event_type == "ledger.genesis" and self.ledger_id is None:
-            self.ledger_id = body["ledger"]
-            self._set_policy(body)
-            if trusted:
-                self.roster[body["authority"]["id"]] = member_from(body["authority"])
-        elif event_type == "ledger.policy_set" and trusted:
-            self._set_policy(body)
-        elif event_type == "person.enrolled" and trusted:
-            self.roster[body["person"]["id"]] = member_from(body["person"])
-        elif event_type in ("person.key_revoked", "person.key_rotated") and trusted:
-            person_id = stream.split(":", 1)[1]
-            if person_id in self.roster:
-                self.roster[person_id] = member_after(self.roster[person_id], body)
-        elif event_type == "room.registered" and trusted:
-            self.rooms[body["room"]["id"]] = room_registered(body)
-        elif event_type in ("duty.started", "duty.ended", "room.patrolled"):
-            self._apply_room(body, present)
-        elif event_type == "lot.registered":
-            self.lots[stream] = lot_registered(body)
-            self._track_room(stream, None, self.lots[stream].holder, body["occurred_at"])
-        elif event_type in LOT_STEPS and stream in self.lots:
-            before = self.lots[stream].holder
-            self.lots[stream] = lot_after(self.lots[stream], body)
-            self._track_room(stream, before, self.lots[stream].holder, body["occurred_at"])
-
-    def _set_policy(self, body: dict[str, Any]) -> None:
-        self.policy = PresencePolicy.from_data(body["policy"])
-        self.policies.append((body["occurred_at"], self.policy))
-
-    def _apply_room(self, body: dict[str, Any], present: dict[str, str]) -> None:
-        room_id = body["stream"].split(":", 1)[1]
-        room = self.rooms.get(room_id)
-        if room is None:
-            return
-        # Only people who validly signed are on duty, whatever the event lists.
-        signed = dict(body, attendees=[a for a in body["attendees"] if a["person"] in present])
-        self.rooms[room_id] = room = room_after(room, signed)
-        if body["type"] != "room.patrolled":
-            on_duty = {pid: m.role for pid in room.on_duty if (m := self.roster.get(pid))}
-            self.duty.setdefault(room_id, []).append((body["occurred_at"], on_duty))
-
-    def _track_room(self, stream: str, before: str | None, after: str | None, moment: str) -> None:
-        """Open or close the interval in which a lot lies in a secure room."""
-        if before == after:
-            return
-        if before is not None and before.startswith("room:") and stream in self.entered:
-            room_id, since = self.entered.pop(stream)
-            self._occupy(room_id, since, moment)
-        if after is not None and after.startswith("room:"):
-            self.entered[stream] = (after[5:], moment)
-
-    def _occupy(self, room_id: str, since: str, until: str) -> None:
-        """Add an interval the room held papers; overlapping ones merge, so rooms stay small."""
-        self.occupied[room_id] = merge([*self.occupied.get(room_id, ()), (since, until)])
-
     def close(self) -> None:
         """Drop the per-stream state and its temporary file."""
-        for states in (self.heads, self.lots, self.entered):
-            states.close()
-
-    def _duty_gaps(self) -> list[Finding]:
-        """Every interval a secure room held papers without enough people on duty."""
-        if self.policy is None:
-            return []
-        end = self.as_of or self.now or self.latest
-        for room_id, since in self.entered.values():
-            self._occupy(room_id, since, end)
-        findings = []
-        policies = sorted(self.policies, key=lambda change: change[0])
-        for room_id, intervals in sorted(self.occupied.items()):
-            timeline = self.duty.get(room_id, [])
-            for gap in uncovered(room_id, intervals, timeline, policies):
-                on_duty = dict(sorted(gap.verdict.present.items()))
-                findings.append(Finding(
-                    "DUTY_UNCOVERED",
-                    f"secure room {room_id} held papers from {gap.start} to {gap.end} with too "
-                    f"few on duty: {gap.verdict.describe()}",
-                    stream=f"room:{room_id}",
-                    evidence={"room": room_id, "start": gap.start, "end": gap.end,
-                              "on_duty": on_duty, "policy": gap.verdict.policy}))
-        return findings
-
+        for states in (self.state.heads, self.state.lots, self.state.entered):
+            states.close()  # type: ignore[attr-defined]

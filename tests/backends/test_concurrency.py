@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from ledger.application.custody import CustodyLedger, Receipt, open_ledger
-from ledger.core.errors import ConcurrentChange
+from ledger.core.errors import ConcurrentChange, PolicyViolation
 from ledger.verify import Verifier
 from tests.conftest import SEALS, World
 
@@ -77,28 +77,27 @@ def test_second_writer_of_a_lot_gets_concurrent_change(lot: World, writers, raw)
 
 
 def lose_race_at_the_database(a: CustodyLedger, b: CustodyLedger, world: World) -> Receipt:
-    """B passes every check of submit, then A commits, then B's INSERT meets A's row.
+    """B passes every check of submit, then A commits, then B's append meets a log whose head
+    moved: B is judged again against the ledger as it now stands, where the lot has moved on.
 
-    This is the interleaving the library's optimistic concurrency control (the primary key on
-    stream id and version) is there for; the application's own pre-check cannot see it.
-    Returns A's receipt; B's submit raises.
-    """
+    Returns A's receipt; B's submit raises."""
     drafted_a = draft(a, world, "STF-01", "STF-02")
     drafted_b = draft(b, world, "STF-01", "STF-03")
     won: list[Receipt] = []
-    save = b.save
+    put = b.events.put
 
-    def a_commits_first(*aggregates: Any, **kwargs: Any) -> Any:
-        won.append(a.submit(*drafted_a))
-        return save(*aggregates, **kwargs)
+    def a_commits_first(*args: Any, **kwargs: Any) -> Any:
+        if not won:
+            won.append(a.submit(*drafted_a))
+        return put(*args, **kwargs)
 
-    b.save = a_commits_first  # type: ignore[method-assign]
+    b.events.put = a_commits_first  # type: ignore[method-assign]
     try:
         with pytest.raises(ConcurrentChange,
-                           match="changed while this step was being recorded; re-draft"):
+                           match="lot:LOT-1 changed since this event was drafted.*re-draft"):
             b.submit(*drafted_b)
     finally:
-        del b.save
+        del b.events.put
     (receipt,) = won
     return receipt
 
@@ -126,34 +125,56 @@ def test_writer_overtaken_after_reading_the_lot_gets_concurrent_change(lot: Worl
     drafted_a = draft(a, lot, "STF-01", "STF-02")
     drafted_b = draft(b, lot, "STF-01", "STF-03")
     won: list[Receipt] = []
-    get = b.repository.get
+    select = b.recorder.select_streams
 
-    def a_commits_after_first_read(stream: str, *args: Any, **kwargs: Any) -> Any:
-        found = get(stream, *args, **kwargs)
-        if stream == "lot:LOT-1" and not won:
+    def a_commits_after_first_read(streams: Any) -> Any:
+        found = select(streams)
+        if "lot:LOT-1" in streams and not won:
             won.append(a.submit(*drafted_a))
         return found
 
-    b.repository.get = a_commits_after_first_read  # type: ignore[method-assign]
+    b.recorder.select_streams = a_commits_after_first_read  # type: ignore[method-assign]
     try:
         with pytest.raises(ConcurrentChange, match="re-draft and sign again"):
             b.submit(*drafted_b)
     finally:
-        del b.repository.get
+        del b.recorder.select_streams
     assert [r.position for r in won] == [13]
     assert raw.count() == 13
     assert handovers(lot.app) == [(2, "STF-01", "STF-02")]
 
 
-def test_lost_race_burns_a_position_on_postgres_only(lot: World, writers, raw, backend) -> None:
-    """PostgreSQL's notification_id is a bigserial: the loser's INSERT took nextval() before
-    the primary key refused it, and a rollback does not give a sequence value back. SQLite's
-    rowid is max(rowid) + 1 inside the transaction, so its rollback leaves no hole.
+def test_a_key_revoked_between_judging_and_appending_is_seen_before_the_append(
+        lot: World, writers, raw) -> None:
+    """Judging and appending are atomic with respect to every stream the judgement read: B's
+    handover is judged with STF-04's key valid; the authority revokes it before B appends;
+    B's append finds the log moved, judges again, and refuses the step: nothing written."""
+    a, b = writers
+    drafted_b = draft(b, lot, "STF-01", "STF-02")
+    revoked: list[Receipt] = []
+    put = b.events.put
 
-    No event is missing: every stream's chain is whole and every signature verifies. So on
-    PostgreSQL the verifier reports the hole as a POSITION_SKIPPED warning (only a signed
-    checkpoint could tell it from a deletion), while on SQLite a hole is a POSITION_GAP error.
-    """
+    def revoke_first(*args: Any, **kwargs: Any) -> Any:
+        if not revoked:
+            revoked.append(a.revoke_key("STF-04", "lost", lot.signers["AUTH-01"],
+                                        lot.clock.now))
+        return put(*args, **kwargs)
+
+    b.events.put = revoke_first  # type: ignore[method-assign]
+    try:
+        with pytest.raises(PolicyViolation, match="STF-04 signed with key .* revoked earlier"):
+            b.submit(*drafted_b)
+    finally:
+        del b.events.put
+    assert raw.count() == 13  # the revocation only
+    assert handovers(lot.app) == []
+    assert Verifier(lot.app.recorder).run().intact
+
+
+def test_a_lost_race_leaves_no_hole_in_the_positions_on_either_backend(lot: World, writers,
+                                                                        raw) -> None:
+    """The loser checks the log's head under the write lock before it inserts anything, so it
+    takes no position: not even PostgreSQL's sequence, which a rolled-back insert would burn."""
     a, b = writers
     lose_race_at_the_database(a, b, lot)
     again = b.submit(*draft(b, lot, "STF-02", "STF-03"))
@@ -161,16 +182,9 @@ def test_lost_race_burns_a_position_on_postgres_only(lot: World, writers, raw, b
     report = Verifier(lot.app.recorder).run()
 
     assert report.events == 14
-    if backend.startswith("postgresql://"):
-        assert raw.positions() == [*range(1, 14), 15]
-        assert again.position == 15
-        assert [(f.code, f.position) for f in report.findings] == [("POSITION_SKIPPED", 15)]
-        assert report.findings[0].evidence == {"expected": 14, "found": 15}
-        assert report.intact
-    else:
-        assert raw.positions() == list(range(1, 15))
-        assert again.position == 14
-        assert report.findings == [] and report.intact
+    assert raw.positions() == list(range(1, 15))
+    assert again.position == 14
+    assert report.findings == [] and report.intact
 
 
 def test_threads_racing_for_one_lot_one_wins(lot: World, raw) -> None:

@@ -48,7 +48,7 @@ def test_history_reads_back_every_step_from_a_fresh_instance(day: World) -> None
         assert steps[2].body["prev"] == steps[1].event_hash
         assert sorted(steps[2].signatures) == sorted(TEAM)
         lot = reader.lot("LOT-1")
-        assert lot is not None and lot.version == 3
+        assert lot is not None and lot.state.steps == 3
         assert lot.state.holder == "STF-03" and lot.head == steps[2].event_hash
         assert reader.ledger().ledger_id == "test-ledger"
         assert reader.member("POL-01").role == "police"

@@ -48,7 +48,7 @@ def test_duplicate_lot(ready):
     before = ready.db_digest()
     result = ready("lot", "register", "LOT-1", "--exam", "e", "--subject", "s", "--kind",
                    "question_paper", "--count", "1", "--seal", "S", "--location", "X",
-                   *ready.signing(*TEAM))
+                   "--holder", "STF-01", *ready.signing(*TEAM))
     assert result.exit_code == 2 and "error: lot LOT-1 is already registered" in result.output
     assert ready.db_digest() == before
 

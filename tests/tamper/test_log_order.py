@@ -64,7 +64,10 @@ def test_move_a_step_before_the_enrolment_of_one_of_its_signers(attacker: Attack
     assert (unknown.position, unknown.stream) == (enrolment, "lot:LOT-1")
     assert unknown.evidence == {"person": "STF-04"}
     assert ("PRESENCE_SHORT", enrolment, "lot:LOT-1") in located(report)
-    assert error_positions(report) == {enrolment}
+    # The ledger's own clock runs backwards where the rows were swapped.
+    reversed_ = [f.position for f in report.findings if f.code == "RECORDED_AT_REVERSED"]
+    assert reversed_ and set(reversed_) <= set(range(enrolment + 1, registration + 1))
+    assert error_positions(report) == {enrolment, *reversed_}
 
 
 def test_truncate_the_head_of_the_log(attacker: Attacker) -> None:

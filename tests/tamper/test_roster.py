@@ -115,8 +115,9 @@ def test_the_recorder_refuses_to_count_a_person_enrolled_by_a_non_authority_key(
     app = open_ledger(str(world.db), clock=world.clock)
     before = app.recorder.max_notification_id()
     team = [world.signers[p] for p in ("POL-01", "STF-01", "STF-02", "STF-03", "STF-04")]
-    with pytest.raises(StorageError, match="stored person.enrolled of person:FAKE-01 does not "
-                                           "verify .*not signed by an authority key"):
+    with pytest.raises(StorageError, match=r"the ledger is damaged at position 13 "
+                                           r"\(person:FAKE-01\): NOT_AUTHORITY: .*not signed by "
+                                           r"an authority key.*run 'custody verify'"):
         app.record_handover("LOT-1", "STF-01", "STF-02", "Room", ["SEAL-1", "SEAL-2"], 30,
                             world.clock.now, team + [Signer("FAKE-01", forged_key)])
     assert app.recorder.max_notification_id() == before

@@ -92,7 +92,7 @@ def test_a_full_exam_day_verifies_intact_and_every_lot_is_where_it_should_be(wor
     assert report.findings == [] and report.intact
     spilled = Verifier(world.app.recorder, resident=1)
     assert spilled.run().findings == []
-    assert {s: lot.holder for s, lot in spilled.lots.items()}["lot:Q-S01"] == "site:S01-R01"
+    assert {s: lot.holder for s, lot in spilled.state.lots.items()}["lot:Q-S01"] == "site:S01-R01"
     assert world.app.lot("Q-S01").state.holder == "site:S01-R01"
     assert world.app.lot("Q-S01").state.unsealed
     assert world.app.lot("A-S02").state.holder == "site:SCAN-01"
@@ -101,8 +101,10 @@ def test_a_full_exam_day_verifies_intact_and_every_lot_is_where_it_should_be(wor
     assert world.app.lot("BOX-1").state.holder == "STF-05"
 
 
-def test_duty_is_judged_by_the_policy_in_force_at_the_time(world):
-    """A policy that asks for three on duty from 17:00Z on ends the night's gap there."""
+def test_a_backdated_policy_set_cannot_erase_a_duty_gap(world):
+    """A milder duty policy that claims to have occurred at 17:00Z, during the understaffed
+    night, but was recorded the next day, takes effect from when it was recorded: the gap
+    stays whole (policy versions take effect in log order, from their recorded_at)."""
     import json
     from importlib import resources
 
@@ -118,7 +120,7 @@ def test_duty_is_judged_by_the_policy_in_force_at_the_time(world):
     (gap,) = Verifier(world.app.recorder).run().errors
     assert gap.code == "DUTY_UNCOVERED"
     assert (gap.evidence["start"], gap.evidence["end"]) == (
-        "2026-06-07T12:00:00.000000Z", "2026-06-07T17:00:00.000000Z")
+        "2026-06-07T12:00:00.000000Z", "2026-06-07T22:00:00.000000Z")
 
 
 @pytest.mark.parametrize("resident", [8192, 1], ids=["in memory", "spilled to disk"])
@@ -205,7 +207,8 @@ def test_a_correction_restates_the_count_and_references_the_step(world):
     assert world.app.lot("LOT-1").state.count == 30
     world.handover(giver="STF-02", receiver="STF-03", team=team("STF-02", "STF-03"))
     report = Verifier(world.app.recorder).run()
-    assert report.intact and [f.code for f in report.findings] == ["ACKNOWLEDGED_VIOLATION"]
+    assert report.intact and [f.code for f in report.findings] == [
+        "ACKNOWLEDGED_VIOLATION", "CORRECTION"]
 
 
 def test_an_inspector_can_be_required_at_unsealing(world):

@@ -165,7 +165,7 @@ def test_a_field_that_breaks_the_schema_is_refused_before_anyone_signs(world):
     refused(world, InputError, "location: 'x{201}' is too long".replace("x{201}", "x" * 201),
             lambda: world.app.register_lot(
                 {"id": "L", "exam": "e", "subject": "s", "kind": "question_paper", "count": 1,
-                 "seals": ["S"]}, "x" * 201, world.clock.now, world.sign(*TEAM)))
+                 "seals": ["S"]}, "x" * 201, world.clock.now, world.sign(*TEAM), "STF-01"))
 
 
 def test_a_stale_draft_is_refused_as_a_concurrent_change(world):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from ledger.application.custody import open_ledger
+from ledger.application.custody import open_ledger, referenced
 from ledger.core import keys
 from ledger.core.keys import SigningKey
 from ledger.core.rules import judge
@@ -36,7 +36,7 @@ def test_a_stale_key_costs_a_check_in_the_judge_never_a_wrong_verdict(day):
     step = prepare_chunk(raws[-1:], keyring)[0]  # LOT-2's second handover, POL-01 among signers
     wrong = (stale, step.digest, step.signatures["POL-01"])
     assert step.verified[wrong] is False
-    ctx = day.app.context()
+    ctx = day.app.state(referenced(step.body, step.signatures))[0].context(None)
     present, findings = judge(step.body, step.signatures, ctx, step.verified, step.digest)
     assert "POL-01" in present
     assert not [f for f in findings if f.code == "SIGNATURE_INVALID"]
@@ -52,7 +52,7 @@ def test_before_since_only_roster_and_authority_signatures_are_checked(day):
 
 def test_an_outside_lot_has_no_signatures_checked(day):
     _, raws = stored(day)
-    rows = prepare_chunk(raws, {}, Scope(only_stream="lot:LOT-1"))
+    rows = prepare_chunk(raws, {}, Scope(only_streams=frozenset({"lot:LOT-1"})))
     assert {row.body["stream"] for row in rows if row.body["stream"].startswith("lot:")
             and row.verified} == {"lot:LOT-1"}
 

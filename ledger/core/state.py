@@ -1,0 +1,316 @@
+"""The one ledger-state fold: what a stored event means, for recorder, verifier and status.
+
+:class:`LedgerState` is a state machine that only moves forward: :meth:`LedgerState.apply`
+takes the next stored event of the log (in position order) with its ``recorded_at`` and any
+signature results computed elsewhere, judges it against the state as it stands at that
+position (``rules.judge``), folds it in, and returns every finding. Nothing here reads a
+clock, a file or a database (model: python-tuf's ``TrustedMetadataSet``).
+
+What it holds, each as of the current position:
+
+- the roster: every enrolled person with the key that counts for them now (a revoked,
+  rotated-away or expired key no longer counts, from the position that says so on);
+- the authority set (who may sign roster, room and policy events, and how many must);
+- the presence policy in force, and the history of policies by the ``recorded_at`` from which
+  each took effect (a backdated ``policy set`` can never re-judge the past);
+- rooms with their licences and who is on duty; lots and containers; every stream's head
+  (step number, event hash, latest ``occurred_at``);
+- for secure-room duty: when each room held papers, and who was on duty from when.
+
+Forged roster, room and policy events (not validly signed by the authority set) are
+reported and never change who counts. Lot and room steps are folded whatever their findings:
+custody records tell the truth, and the verifier reports what was wrong with them.
+
+The recorder folds only the streams a new step's judgement reads (the ledger stream, the
+people, rooms and containers it names, and whoever signed their events), in log order; as
+each stream's meaning depends only on streams in that closure, its state for them is the
+same as a full fold's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Iterable, Mapping, MutableMapping
+
+from ledger.core import digests
+from ledger.core.custody import (
+    LOT_STEPS,
+    LotState,
+    RoomState,
+    lot_after,
+    lot_registered,
+    room_after,
+    room_registered,
+)
+from ledger.core.duty import merge, uncovered
+from ledger.core.findings import Finding
+from ledger.core.policy import PresencePolicy
+from ledger.core.roster import Member, member_after, member_from
+from ledger.core.rules import (
+    AUTHORITY_EVENTS,
+    TRUST_CODES,
+    AuthoritySet,
+    Context,
+    Verified,
+    judge,
+)
+
+
+
+@dataclass(frozen=True)
+class Event:
+    """One stored event as the fold needs it: its position, signed body, signatures, event hash
+    and the ledger's ``recorded_at`` (canonical timestamp)."""
+
+    position: int
+    body: Mapping[str, Any]
+    signatures: Mapping[str, bytes]
+    event_hash: str
+    recorded_at: str
+    digest: bytes | None = None  # signing digest, when the caller has computed it
+
+
+@dataclass(frozen=True)
+class Head:
+    """Where a stream stands: its last step, that step's event hash, its latest occurred_at."""
+
+    seq: int
+    event_hash: str
+    occurred_at: str = ""
+
+
+class LedgerState:
+    """The ledger as of one log position; see the module docstring.
+
+    ``lots``, ``heads`` and ``entered`` may be given as any mutable mapping (the verifier
+    passes ones that spill to disk, so memory stays flat at any ledger size)."""
+
+    def __init__(self, *, lots: MutableMapping[str, LotState] | None = None,
+                 heads: MutableMapping[str, Head] | None = None,
+                 entered: MutableMapping[str, tuple[str, str]] | None = None) -> None:
+        self.ledger_id: str | None = None
+        self.position = 0
+        self.recorded_at = ""  # the recorded_at of the last event folded
+        self.latest = ""  # the latest occurred_at seen: where open duty intervals end
+        self.roster: dict[str, Member] = {}
+        self.key_owner: dict[str, str] = {}  # key id -> the person it was enrolled for
+        self.authorities = AuthoritySet(frozenset(), 1)
+        self.policy: PresencePolicy | None = None
+        self.policies: list[tuple[str, PresencePolicy]] = []  # (in force from, policy)
+        self.rooms: dict[str, RoomState] = {}
+        self.lots: MutableMapping[str, LotState] = lots if lots is not None else {}
+        self.heads: MutableMapping[str, Head] = heads if heads is not None else {}
+        self.entered: MutableMapping[str, tuple[str, str]] = (
+            entered if entered is not None else {})  # lot stream -> (room, since)
+        self.occupied: dict[str, list[tuple[str, str]]] = {}  # room -> merged intervals
+        self.duty: dict[str, list[tuple[str, dict[str, str]]]] = {}  # room -> timeline
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def member(self, person_id: str) -> Member | None:
+        """The roster's entry for a person at this position, or None."""
+        return self.roster.get(person_id)
+
+    def lot(self, lot_id: str) -> LotState | None:
+        return self.lots.get(f"lot:{lot_id}")
+
+    def room(self, room_id: str) -> RoomState | None:
+        return self.rooms.get(room_id)
+
+    def head(self, stream: str) -> Head | None:
+        return self.heads.get(stream)
+
+    def context(self, recorded_at: str | None) -> Context:
+        """What ``rules.judge`` needs to know of the ledger at this position."""
+        return Context(self.roster.get, self.policy, self.lots.get, self.rooms.get,
+                       recorded_at, self.authorities, self.key_owner.get)
+
+    # -- the fold --------------------------------------------------------------------------
+
+    def apply(self, event: Event, verified: Verified | None = None) -> list[Finding]:
+        """Judge ``event`` at the next position, fold it in, and return every finding.
+
+        ``verified`` may carry signature results computed ahead (keyed by the exact
+        (key, digest, signature) triple); anything missing is verified here."""
+        body = event.body
+        findings: list[Finding] = []
+        self.position = event.position
+        if self.ledger_id is None:
+            if body["type"] != "ledger.genesis":
+                findings.append(Finding("GENESIS_MISSING", f"position {event.position} comes "
+                                        "before any genesis; the log must start with "
+                                        "ledger.genesis"))
+        elif body["ledger"] != self.ledger_id:
+            findings.append(Finding("LEDGER_MISMATCH", f"event names ledger {body['ledger']}, "
+                                    f"this log is ledger {self.ledger_id}",
+                                    evidence={"expected": self.ledger_id,
+                                              "found": body["ledger"]}))
+        findings.extend(self._check_chain(body))
+        findings.extend(self._check_recorded_at(event.recorded_at))
+        present: dict[str, str] = {}
+        if self.policy is None and body["type"] not in AUTHORITY_EVENTS | {"ledger.genesis"}:
+            findings.append(Finding("GENESIS_MISSING", f"{body['type']} before any policy was set"))
+        else:
+            present, judged = judge(body, event.signatures, self.context(event.recorded_at),
+                                    verified, event.digest)
+            findings.extend(judged)
+        self._fold(event, findings, present)
+        return findings
+
+    def skip(self, stream: str, seq: int, event_hash: str) -> None:
+        """Advance a stream's head past a stored row that could not be read (it has a finding
+        of its own), so the chain goes on from the stored bytes: one bad row, one finding."""
+        before = self.heads.get(stream)
+        self.heads[stream] = Head(seq, event_hash, before.occurred_at if before else "")
+
+    def _check_chain(self, body: Mapping[str, Any]) -> list[Finding]:
+        stream = body["stream"]
+        head = self.heads.get(stream)
+        seq = head.seq if head else 0
+        findings = []
+        if body["seq"] != seq + 1:
+            findings.append(Finding("SEQUENCE_GAP", f"{stream} goes from step {seq} to step "
+                                    f"{body['seq']}",
+                                    evidence={"expected": seq + 1, "found": body["seq"]}))
+        expected_prev = head.event_hash if head else digests.genesis_prev(body["ledger"], stream)
+        if body["prev"] != expected_prev:
+            findings.append(Finding(
+                "CHAIN_BROKEN",
+                f"{stream} step {body['seq']} does not follow the stored step {seq}: prev "
+                f"{body['prev'][:16]}… expected {expected_prev[:16]}… (an event was changed, "
+                "removed or inserted before it)",
+                evidence={"expected": expected_prev, "found": body["prev"]}))
+        # Lots and rooms judge their own time order (a lot step may acknowledge it).
+        if head and not stream.startswith(("lot:", "room:")) and body["occurred_at"] < head.occurred_at:
+            findings.append(Finding("TIME_REVERSED", f"occurred_at {body['occurred_at']} is "
+                                    f"before {stream}'s previous event at {head.occurred_at}",
+                                    evidence={"previous": head.occurred_at,
+                                              "found": body["occurred_at"]}))
+        return findings
+
+    def _check_recorded_at(self, recorded_at: str) -> list[Finding]:
+        # Against the event just before, not the latest so far: one event moved out of order
+        # is one or two findings, not a finding on every event after it.
+        if recorded_at < self.recorded_at:
+            return [Finding("RECORDED_AT_REVERSED", f"recorded at {recorded_at}, before the "
+                            f"event before it in the log ({self.recorded_at})",
+                            evidence={"previous": self.recorded_at, "found": recorded_at})]
+        return []
+
+    def _fold(self, event: Event, findings: Iterable[Finding], present: dict[str, str]) -> None:
+        body = event.body
+        event_type, stream = body["type"], body["stream"]
+        trusted = not any(f.code in TRUST_CODES for f in findings)
+        self.recorded_at = event.recorded_at
+        self.latest = max(self.latest, body["occurred_at"])
+        before = self.heads.get(stream)
+        self.heads[stream] = Head(body["seq"], event.event_hash,
+                                  max(before.occurred_at if before else "", body["occurred_at"]))
+        if event_type == "ledger.genesis":
+            if self.ledger_id is None:
+                self.ledger_id = body["ledger"]
+                self._set_policy(body, "")  # in force from the beginning
+                if trusted:
+                    authority = member_from(body["authority"])
+                    self._enrol(authority)
+                    self.authorities = AuthoritySet(frozenset({authority.person_id}), 1)
+            return
+        if not trusted and (event_type in AUTHORITY_EVENTS):
+            return  # a forged roster, room or policy event never counts
+        if event_type == "ledger.policy_set":
+            self._set_policy(body, event.recorded_at)
+        elif event_type == "ledger.authority_set":
+            self._set_authorities(body)
+        elif event_type == "person.enrolled":
+            self._enrol(member_from(body["person"]))
+        elif event_type in ("person.key_revoked", "person.key_rotated"):
+            person_id = stream.split(":", 1)[1]
+            if person_id in self.roster:
+                member = member_after(self.roster[person_id], body)
+                self.roster[person_id] = member
+                self.key_owner.setdefault(member.public_key.id, person_id)
+        elif event_type == "room.registered":
+            self.rooms[body["room"]["id"]] = room_registered(body)
+        elif event_type in ("duty.started", "duty.ended", "room.patrolled"):
+            self._fold_room(body, present)
+        elif event_type == "lot.registered":
+            self.lots[stream] = lot_registered(body, event.event_hash)
+            self._track_room(stream, None, self.lots[stream].holder, body["occurred_at"])
+        elif event_type in LOT_STEPS and stream in self.lots:
+            holder = self.lots[stream].holder
+            self.lots[stream] = lot_after(self.lots[stream], body, event.event_hash)
+            self._track_room(stream, holder, self.lots[stream].holder, body["occurred_at"])
+
+    def _enrol(self, member: Member) -> None:
+        self.roster[member.person_id] = member
+        self.key_owner.setdefault(member.public_key.id, member.person_id)
+
+    def _set_policy(self, body: Mapping[str, Any], effective: str) -> None:
+        self.policy = PresencePolicy.from_data(body["policy"])
+        # In force from when the ledger recorded it, never from the occurred_at an
+        # authority claims, so a backdated policy cannot re-judge what came before.
+        effective = max(effective, self.policies[-1][0]) if self.policies else effective
+        self.policies.append((effective, self.policy))
+
+    def _set_authorities(self, body: Mapping[str, Any]) -> None:
+        """A new authority set replaces the old: its members are enrolled (or re-keyed) as
+        authorities, and authorities left out of it can no longer sign anything."""
+        named = [member_from(entry) for entry in body["authorities"]]
+        for person_id in self.authorities.members - {m.person_id for m in named}:
+            if person_id in self.roster:
+                self.roster[person_id] = replace(self.roster[person_id], revoked=True)
+        for member in named:
+            self._enrol(member)
+        self.authorities = AuthoritySet(frozenset(m.person_id for m in named),
+                                        body["threshold"])
+
+    def _fold_room(self, body: Mapping[str, Any], present: Mapping[str, str]) -> None:
+        room_id = body["stream"].split(":", 1)[1]
+        room = self.rooms.get(room_id)
+        if room is None:
+            return
+        # Only people who validly signed are on duty, whatever the event lists.
+        signed = dict(body, attendees=[a for a in body["attendees"] if a["person"] in present])
+        self.rooms[room_id] = room = room_after(room, signed)
+        if body["type"] != "room.patrolled":
+            on_duty = {pid: m.role for pid in room.on_duty if (m := self.roster.get(pid))}
+            self.duty.setdefault(room_id, []).append((body["occurred_at"], on_duty))
+
+    def _track_room(self, stream: str, before: str | None, after: str | None,
+                    moment: str) -> None:
+        """Open or close the interval in which a lot lies in a secure room."""
+        if before == after:
+            return
+        if before is not None and before.startswith("room:") and stream in self.entered:
+            room_id, since = self.entered.pop(stream)
+            self._occupy(room_id, since, moment)
+        if after is not None and after.startswith("room:"):
+            self.entered[stream] = (after[5:], moment)
+
+    def _occupy(self, room_id: str, since: str, until: str) -> None:
+        """Add an interval the room held papers; overlapping ones merge, so rooms stay small."""
+        self.occupied[room_id] = merge([*self.occupied.get(room_id, ()), (since, until)])
+
+    # -- duty coverage ---------------------------------------------------------------------
+
+    def duty_gaps(self, end: str | None = None) -> list[Finding]:
+        """Every interval a secure room held papers without enough people on duty, judged up
+        to ``end`` for rooms that still hold papers (default: the latest occurred_at)."""
+        if self.policy is None:
+            return []
+        end = end or self.latest
+        occupied = {room: list(spans) for room, spans in self.occupied.items()}
+        for room_id, since in self.entered.values():
+            occupied[room_id] = merge([*occupied.get(room_id, ()), (since, max(since, end))])
+        findings = []
+        for room_id, intervals in sorted(occupied.items()):
+            for gap in uncovered(room_id, intervals, self.duty.get(room_id, []), self.policies):
+                findings.append(Finding(
+                    "DUTY_UNCOVERED",
+                    f"secure room {room_id} held papers from {gap.start} to {gap.end} with too "
+                    f"few on duty: {gap.verdict.describe()}",
+                    stream=f"room:{room_id}",
+                    evidence={"room": room_id, "start": gap.start, "end": gap.end,
+                              "on_duty": dict(sorted(gap.verdict.present.items())),
+                              "policy": gap.verdict.policy}))
+        return findings

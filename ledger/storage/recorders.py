@@ -1,0 +1,58 @@
+"""The library's application recorders, with the two things the ledger's recorder needs more.
+
+- ``select_streams(streams)``: the stored rows of some streams, with their log positions, in
+  log order (the recorder folds the streams a judgement reads through ``LedgerState``), and
+  ``select_head()``: the log's last row.
+- A conditional append: ``insert_events(..., expected_head=N)`` appends only if the log's
+  last position is still N when the write lock is held, else raises :class:`HeadMoved` and
+  writes nothing. The recorder judges a step against the state at position N and appends it
+  with ``expected_head=N``, so judging and appending are atomic with respect to every stream
+  the judgement read. On SQLite the insert takes the database's write lock and the check runs
+  after it, in the same transaction; on PostgreSQL the check runs under the table lock the
+  library takes to keep positions in commit order (``postgres.py``, imported only when that
+  backend is chosen: psycopg costs start-up time SQLite users should not pay).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
+
+Row = tuple[int, Any, Any, Any, Any]  # position, stream id, version, topic, stored bytes
+
+
+class HeadMoved(Exception):
+    """The log grew after the state a step was judged against was read: judge it again."""
+
+
+class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
+    def select_streams(self, streams: Sequence[str]) -> list[Row]:
+        """Every stored row of ``streams``, in log order."""
+        marks = ",".join("?" * len(streams))
+        statement = (f"SELECT rowid, originator_id, originator_version, topic, state FROM "
+                     f"{self.events_table_name} WHERE originator_id IN ({marks}) ORDER BY rowid")
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(statement, list(streams))
+            return [tuple(row) for row in c.fetchall()]  # type: ignore[misc]
+
+    def select_head(self) -> Row | None:
+        """The log's last row, or None when it is empty."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT rowid, originator_id, originator_version, topic, state FROM "
+                      f"{self.events_table_name} ORDER BY rowid DESC LIMIT 1")
+            row = c.fetchone()
+            return tuple(row) if row is not None else None  # type: ignore[return-value]
+
+    def _insert_events(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent],
+                       *, expected_head: int | None = None, **kwargs: Any) -> Sequence[int] | None:
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        if expected_head is not None and ids:
+            # The insert holds the write lock now: nothing else can append until we commit.
+            c.execute(f"SELECT MAX(rowid) FROM {self.events_table_name} WHERE rowid < ?",
+                      (ids[0],))
+            below = c.fetchone()[0] or 0
+            if below != expected_head:
+                raise HeadMoved(f"the log's head moved from {expected_head} to {below}")
+        return ids
