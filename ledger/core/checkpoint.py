@@ -64,11 +64,14 @@ class Checkpoint:
 
     def __post_init__(self) -> None:
         # "Note text" section: the origin MUST be non-empty; lines hold no newline or control.
-        for line, what in [(self.origin, "origin"), *((e, "extension line") for e in self.extensions)]:
+        lines = [(self.origin, "origin"), *((e, "extension line") for e in self.extensions)]
+        for line, what in lines:
             if not isinstance(line, str) or not line:
                 raise InputError(f"checkpoint {what} is empty")
             if any(ch < " " for ch in line):
-                raise InputError(f"checkpoint {what} {line[:40]!r} holds a newline or control character")
+                raise InputError(
+                    f"checkpoint {what} {line[:40]!r} holds a newline or control character"
+                )
         if not isinstance(self.size, int) or not 0 <= self.size <= MAX_TREE_SIZE:
             raise InputError(f"checkpoint tree size {self.size!r} is not in 0 .. 2**64-1")
         if not isinstance(self.root, bytes) or len(self.root) != HASH_SIZE:
@@ -116,7 +119,9 @@ def open_checkpoint(
     """
     note = open_note(msg, Verifiers(log, *witnesses))
     if not any(s.name == log.name and s.key_id == log.key_id for s in note.sigs):
-        raise VerificationFailed(f"checkpoint is not signed by the log key {log.name}+{log.key_id:08x}")
+        raise VerificationFailed(
+            f"checkpoint is not signed by the log key {log.name}+{log.key_id:08x}"
+        )
     checkpoint = Checkpoint.parse(note.text)
     if checkpoint.origin != origin:
         raise VerificationFailed(
@@ -265,7 +270,9 @@ class TlogProof:
         try:
             head = data[:split].decode("ascii")
         except UnicodeDecodeError:
-            raise NonCanonical("malformed tlog-proof: a non-ASCII byte before the checkpoint") from None
+            raise NonCanonical(
+                "malformed tlog-proof: a non-ASCII byte before the checkpoint"
+            ) from None
         lines = head.split("\n")
         if lines[0] != PROOF_HEADER:
             raise NonCanonical(f"malformed tlog-proof: the first line is not {PROOF_HEADER!r}")

@@ -34,7 +34,7 @@ Reader = Callable[[list[int]], Sequence[bytes]]
 
 
 def leaf_hash(data: bytes) -> bytes:
-    """Return the leaf hash of ``data`` (here, an event hash): SHA-256(0x00 ‖ data), RFC 9162 §2.1.1."""
+    """Return the leaf hash SHA-256(0x00 ‖ data) of ``data``, here an event hash (RFC 9162 §2.1.1)."""
     return hashlib.sha256(b"\x00" + data).digest()
 
 
@@ -257,7 +257,7 @@ def _check_proof_hashes(kind: str, proof: Sequence[bytes]) -> list[bytes]:
 
 
 def check_record(proof: Sequence[bytes], t: int, root: bytes, n: int, leaf: bytes) -> None:
-    """Check that ``proof`` shows the tree of size ``t`` and root ``root`` has leaf hash ``leaf`` at ``n``.
+    """Check that ``proof`` shows the tree (``t``, ``root``) has leaf hash ``leaf`` at index ``n``.
 
     RFC 9162 §2.1.3.2. Raise :class:`VerificationFailed` naming what does not match.
     """
@@ -402,7 +402,7 @@ def check_tree(proof: Sequence[bytes], t: int, root_t: bytes, n: int, root_n: by
 
 
 class CompactRange:
-    """The right edge of the tree of the first ``size`` leaves: one perfect-subtree root per set bit.
+    """The right edge of the tree of ``size`` leaves: one perfect-subtree root per set bit of size.
 
     Extend it leaf by leaf with :meth:`append` and ask for :meth:`root` at any point; memory
     stays at most 64 hashes however large the log. Serialises canonically with
@@ -443,7 +443,7 @@ class CompactRange:
         return tuple(self._hashes)
 
     def append(self, leaf: bytes) -> list[bytes]:
-        """Add the next leaf hash; return the hashes a log stores for it (as :func:`stored_hashes`)."""
+        """Add the next leaf hash; return the hashes a log stores for it, as :func:`stored_hashes`."""
         if not isinstance(leaf, bytes) or len(leaf) != HASH_SIZE:
             raise InputError(f"a leaf hash is {HASH_SIZE} bytes")
         if self._size + 1 >= 1 << 64:

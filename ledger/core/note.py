@@ -77,7 +77,7 @@ def encode_base64(data: bytes) -> str:
 
 
 def check_key_name(name: str, what: str = "key name") -> None:
-    """Refuse a key name the spec forbids: empty, or holding a Unicode space, a '+', or a control."""
+    """Refuse a key name the spec forbids: empty, or with a Unicode space, a '+' or a control."""
     if not isinstance(name, str) or not name:
         raise InputError(f"{what} is empty")
     try:
@@ -131,7 +131,9 @@ class VerifierKey:
         if self.sig_type not in KNOWN_TYPES:
             raise InputError(f"unknown signature type {self.sig_type:#04x} for key {self.name}")
         if len(self.public_key) != 32:
-            raise InputError(f"an Ed25519 public key is 32 bytes, key {self.name} has {len(self.public_key)}")
+            raise InputError(
+                f"an Ed25519 public key is 32 bytes, key {self.name} has {len(self.public_key)}"
+            )
 
     @property
     def key_id(self) -> int:
@@ -151,7 +153,9 @@ class VerifierKey:
         name, hex_id, material = parts
         check_key_name(name, "verifier key name")
         if not _KEY_ID_HEX.fullmatch(hex_id):
-            raise InputError(f"verifier key {name}: key id {hex_id!r} is not 8 lowercase hex digits")
+            raise InputError(
+                f"verifier key {name}: key id {hex_id!r} is not 8 lowercase hex digits"
+            )
         try:
             raw = decode_base64(material, f"verifier key {name}")
         except NonCanonical as exc:
@@ -162,7 +166,9 @@ class VerifierKey:
         if sig_type not in KNOWN_TYPES:
             raise InputError(f"verifier key {name} has unknown signature type {sig_type:#04x}")
         if len(public_key) != 32:
-            raise InputError(f"verifier key {name}: an Ed25519 key is 32 bytes, not {len(public_key)}")
+            raise InputError(
+                f"verifier key {name}: an Ed25519 key is 32 bytes, not {len(public_key)}"
+            )
         key = cls(name, sig_type, public_key)
         if key.key_id != int(hex_id, 16):
             raise InputError(
@@ -301,7 +307,7 @@ class Signature:
 
 @dataclass(frozen=True)
 class Note:
-    """A note's text and its signatures: ``sigs`` verified by trusted keys, ``unverified`` the rest."""
+    """A note's text and signatures: ``sigs`` verified by trusted keys, ``unverified`` the rest."""
 
     text: str
     sigs: tuple[Signature, ...] = ()
@@ -339,7 +345,9 @@ def _decode_note(msg: bytes) -> str:
 def parse_signature_line(line: str) -> Signature:
     """Parse one signature line (without its newline): ``— <name> <base64(key ID ‖ sig)>``."""
     if not line.startswith(SIGNATURE_PREFIX):
-        raise NonCanonical(f"malformed note: {line[:40]!r} is not a signature line '— <name> <base64>'")
+        raise NonCanonical(
+            f"malformed note: {line[:40]!r} is not a signature line '— <name> <base64>'"
+        )
     name, sep, b64 = line[len(SIGNATURE_PREFIX):].partition(" ")
     if not sep:
         raise NonCanonical(f"malformed note: signature line {line[:40]!r} has no signature")
@@ -367,7 +375,9 @@ def parse_note(msg: bytes) -> tuple[str, list[Signature]]:
         raise NonCanonical("malformed note: no blank line before the signatures")
     text, block = whole[: split + 1], whole[split + 2 :]
     if not block or not block.endswith("\n"):
-        raise NonCanonical("malformed note: the signature block is empty or lacks its final newline")
+        raise NonCanonical(
+            "malformed note: the signature block is empty or lacks its final newline"
+        )
     lines = block[:-1].split("\n")
     if len(lines) > MAX_SIGNATURES:
         raise NonCanonical(f"malformed note: more than {MAX_SIGNATURES} signatures")
