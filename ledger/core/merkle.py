@@ -34,7 +34,7 @@ Reader = Callable[[list[int]], Sequence[bytes]]
 
 
 def leaf_hash(data: bytes) -> bytes:
-    """Return the leaf hash SHA-256(0x00 ‖ data) of ``data``, here an event hash (RFC 9162 §2.1.1)."""
+    """Return the leaf hash SHA-256(0x00 ‖ data) of an event hash ``data`` (RFC 9162 §2.1.1)."""
     return hashlib.sha256(b"\x00" + data).digest()
 
 
@@ -443,7 +443,7 @@ class CompactRange:
         return tuple(self._hashes)
 
     def append(self, leaf: bytes) -> list[bytes]:
-        """Add the next leaf hash; return the hashes a log stores for it, as :func:`stored_hashes`."""
+        """Add the next leaf hash; return the hashes a log stores for it (:func:`stored_hashes`)."""
         if not isinstance(leaf, bytes) or len(leaf) != HASH_SIZE:
             raise InputError(f"a leaf hash is {HASH_SIZE} bytes")
         if self._size + 1 >= 1 << 64:
