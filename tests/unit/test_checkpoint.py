@@ -298,3 +298,13 @@ def _proof_variants():
 def test_non_canonical_tlog_proof_is_refused(name, data):
     with pytest.raises(NonCanonical):
         cp.TlogProof.parse(data)
+
+
+def test_signature_sharing_the_logs_key_id_under_another_name_is_ignored():
+    # signed-note: unknown keys are ignored "even if they share a name or ID (but not both)".
+    msg = signed(CHECKPOINT, LOG).decode()
+    line = msg.splitlines()[-1]
+    extra = line.replace(f"— {ORIGIN} ", "— someone.else/log ")
+    _, opened = cp.open_checkpoint((msg + extra + "\n").encode(), ORIGIN, log_verifier())
+    assert [s.name for s in opened.sigs] == [ORIGIN]
+    assert [(s.name, s.key_id) for s in opened.unverified] == [("someone.else/log", LOG.key_id)]
