@@ -93,7 +93,8 @@ class CustodyLedger(Application[str]):
             return self.repository.get(stream, deepcopy_from_cache=for_update)
         except AggregateNotFoundError:
             return None
-        except (MapperDeserialisationError, canonical.NonCanonical, KeyError, TypeError) as exc:
+        # InputError: a stored value its fold refuses, such as a forged small-order key.
+        except (MapperDeserialisationError, InputError, KeyError, TypeError) as exc:
             raise StorageError(
                 f"stored events of {stream} are damaged ({exc}); run 'custody verify' for details"
             ) from None

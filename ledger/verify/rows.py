@@ -169,6 +169,15 @@ def prepare(row_raw: Raw) -> Prepared:
     mismatch = _envelope_mismatch(stream, version, topic, body, record.get("originator_topic"))
     if mismatch:
         return refused("ENVELOPE_MISMATCH", f"{stream} step {version}: {mismatch}", claims)
+    named = _key_named(body)
+    defect = keys.key_defect(named[1]) if named is not None else None
+    if named is not None and defect is not None:
+        # No recorder writes such a key (PublicKey refuses it), so the row is forged; it is
+        # reported and never folded, so the key never reaches a roster or a keyring.
+        return refused("KEY_INVALID", f"{stream} step {version} names for {named[0]} public "
+                       f"key {digests.key_id(named[1])[:16]}, which is refused: {defect}",
+                       claims, person=named[0], public_key=named[1].hex(),
+                       key_id=digests.key_id(named[1]))
     recorded_at = record["timestamp"]
     return Prepared(
         event_hash, {}, body, signatures,
