@@ -31,7 +31,7 @@ from ledger.core.errors import (
 from ledger.core.findings import Finding, Severity
 from ledger.core.keys import PublicKey
 from ledger.core.policy import PresencePolicy
-from ledger.core.roster import Member
+from ledger.core.roster import Member, key_named
 from ledger.core.custody import LotState, RoomState, is_person
 from ledger.core.rules import Context, judge
 from ledger.domain import events
@@ -430,6 +430,12 @@ class CustodyLedger(Application[str]):
     def _prepare(self, body: dict[str, Any], signatures: Mapping[str, bytes],
                  now: datetime) -> tuple[Stream, list[Finding]]:
         check_body(body)
+        named = key_named(body)
+        if named is not None:
+            try:
+                PublicKey(named[1])  # a submitted draft has not been through a .pub file
+            except InputError as exc:
+                raise InputError(f"{body['type']} of {body['stream']}: {exc}") from None
         stream = body["stream"]
         aggregate = self._get(stream, for_update=True)
         expected_seq = 1 if aggregate is None else aggregate.version + 1

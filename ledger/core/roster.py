@@ -46,3 +46,17 @@ def member_after(member: Member, body: Mapping[str, Any]) -> Member:
     if body["type"] == "person.key_rotated":
         return replace(member, public_key=PublicKey.from_hex(body["public_key"]), revoked=False)
     return member
+
+
+def key_named(body: Mapping[str, Any]) -> tuple[str, bytes] | None:
+    """(person id, raw key) a schema-valid genesis, enrolment or rotation puts in the roster.
+
+    The raw bytes are not checked here: :class:`PublicKey` and ``keys.key_defect`` do that."""
+    event_type = body["type"]
+    if event_type == "ledger.genesis":
+        return body["authority"]["id"], bytes.fromhex(body["authority"]["public_key"])
+    if event_type == "person.enrolled":
+        return body["person"]["id"], bytes.fromhex(body["person"]["public_key"])
+    if event_type == "person.key_rotated":
+        return body["stream"].split(":", 1)[1], bytes.fromhex(body["public_key"])
+    return None

@@ -25,6 +25,7 @@ from eventsourcing.utils import get_topic
 from ledger.core import canonical, digests, keys
 from ledger.core.errors import NonCanonical
 from ledger.core.findings import Finding
+from ledger.core.roster import key_named
 from ledger.core.rules import AUTHORITY_EVENTS
 from ledger.domain import events
 from ledger.domain.aggregates import AGGREGATE_FOR_START
@@ -107,7 +108,7 @@ def signature_tasks(positions: Sequence[int], rows: Sequence[Prepared],
         body = row.body
         if body is None or not scope.checks_signatures(position, body["stream"], body["type"]):
             continue
-        named = _key_named(body)
+        named = key_named(body)
         if named is not None:
             ahead = dict(keyring) if ahead is None else ahead
             ahead[named[0]] = named[1]
@@ -117,18 +118,6 @@ def signature_tasks(positions: Sequence[int], rows: Sequence[Prepared],
             key = ring.get(person_id)
             if key is not None:
                 yield row, (key, row.digest, signature)
-
-
-def _key_named(body: Mapping[str, Any]) -> tuple[str, bytes] | None:
-    """(person id, raw key) a schema-valid genesis, enrolment or rotation puts in the roster."""
-    event_type = body["type"]
-    if event_type == "ledger.genesis":
-        return body["authority"]["id"], bytes.fromhex(body["authority"]["public_key"])
-    if event_type == "person.enrolled":
-        return body["person"]["id"], bytes.fromhex(body["person"]["public_key"])
-    if event_type == "person.key_rotated":
-        return body["stream"].split(":", 1)[1], bytes.fromhex(body["public_key"])
-    return None
 
 
 def prepare(row_raw: Raw) -> Prepared:
@@ -169,7 +158,7 @@ def prepare(row_raw: Raw) -> Prepared:
     mismatch = _envelope_mismatch(stream, version, topic, body, record.get("originator_topic"))
     if mismatch:
         return refused("ENVELOPE_MISMATCH", f"{stream} step {version}: {mismatch}", claims)
-    named = _key_named(body)
+    named = key_named(body)
     defect = keys.key_defect(named[1]) if named is not None else None
     if named is not None and defect is not None:
         # No recorder writes such a key (PublicKey refuses it), so the row is forged; it is
