@@ -59,7 +59,8 @@ def authority_options(func: Any) -> Any:
     for option in reversed([
         keyfile_option("--authority-key", help="An authority's private key file; it signs."),
         click.option("--passphrase-file", type=click.Path(dir_okay=False, path_type=Path),
-                     help="Passphrase of the authority key, for scripts (default: prompt)."),
+                     help="Passphrase of the authority key, for scripts (default: prompt). Keep it "
+                          "mode 600: one group or others can read gets a warning."),
         click.option("--occurred-at", "when", metavar="TIME",
                      help="RFC 3339 with offset (default: now)."),
     ]):
@@ -84,7 +85,8 @@ def passphrase_files_option() -> Any:
         "--passphrase-file", "passphrase_files", multiple=True,
         type=click.Path(dir_okay=False, path_type=Path),
         help="File holding a key's passphrase (first line), for scripts; one per key, in order. "
-             "Without it you are prompted, hidden.")
+             "Without it you are prompted, hidden. Keep it mode 600: one group or others can "
+             "read gets a warning.")
 
 
 def step_options(func: Any) -> Any:
@@ -230,7 +232,8 @@ Example:
 @click.option("--role", required=True, type=click.Choice(ROLES), help="Role the policy counts.")
 @click.option("--unit", required=True, help="Unit or office.")
 @click.option("--public-key", "public_key_file", required=True,
-              type=click.Path(dir_okay=False, path_type=Path), help="The person's KEYFILE.pub.")
+              type=click.Path(dir_okay=False, path_type=Path), help="The person's KEYFILE.pub. A small-order or "
+              "non-canonical Ed25519 key is refused.")
 @click.option("--valid-until", default=None, metavar="TIME",
               help="The key counts only for steps up to TIME (default: until revoked).")
 @authority_options
@@ -274,7 +277,8 @@ Example:
   custody person rotate STF-04 --public-key stf04-2.key.pub --authority-key authority.key""")
 @click.argument("person_id")
 @click.option("--public-key", "public_key_file", required=True,
-              type=click.Path(dir_okay=False, path_type=Path), help="The new KEYFILE.pub.")
+              type=click.Path(dir_okay=False, path_type=Path), help="The new KEYFILE.pub. A small-order or "
+              "non-canonical Ed25519 key is refused.")
 @authority_options
 @click.pass_context
 def person_rotate(ctx: click.Context, person_id: str, public_key_file: Path, authority_key: Path,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from datetime import datetime
 from pathlib import Path
 from typing import Sequence
@@ -40,8 +42,16 @@ def read_bounded(path: Path, limit: int, what: str,
 
 
 def read_passphrase_file(path: Path) -> bytes:
-    """The first line of a passphrase file, without its newline (scripted use)."""
+    """The first line of a passphrase file, without its newline (scripted use).
+
+    A regular file that group or others can read is still used (scripts keep working), with
+    a one-line warning on stderr: unlike a key file, whose passphrase still protects it, this
+    file is the secret itself."""
     data = read_bounded(path, MAX_PASSPHRASE_FILE, "passphrase file", KeyringError)
+    mode = os.stat(path).st_mode
+    if stat.S_ISREG(mode) and stat.S_IMODE(mode) & 0o044:
+        click.echo(f"warning: passphrase file {path} is readable by group or others "
+                   f"(mode {stat.S_IMODE(mode):o}); run: chmod 600 {path}", err=True)
     line = data.split(b"\n", 1)[0].rstrip(b"\r")
     if not line:
         raise KeyringError(f"passphrase file {path} is empty")

@@ -36,7 +36,7 @@ from ledger.core.errors import (
 from ledger.core.findings import Finding, Severity
 from ledger.core.keys import PublicKey
 from ledger.core.policy import PresencePolicy
-from ledger.core.roster import Member
+from ledger.core.roster import Member, keys_named
 from ledger.core.rules import ALL_VALID, AuthoritySet, Verified
 from ledger.core.state import Event, Head, LedgerState
 from ledger.domain import events
@@ -463,6 +463,11 @@ class CustodyLedger(Application[str]):
         read, so when another writer appends first the batch is judged again."""
         for body, _ in batch:
             check_body(body)
+            for person_id, raw_key in keys_named(body):
+                try:
+                    PublicKey(raw_key)  # a submitted draft has not been through a .pub file
+                except InputError as exc:
+                    raise InputError(f"{body['type']} of {body['stream']}: {exc}") from None
         if len({body["stream"] for body, _ in batch}) != len(batch):
             raise InputError("one transaction may hold one event per stream")
         streams = set().union(*(referenced(body, sigs) for body, sigs in batch))

@@ -31,6 +31,8 @@ CODES: Mapping[str, tuple[Severity, str]] = {
     "GENESIS_MISSING": (Severity.ERROR, "the log does not start with the ledger's genesis"),
     "SIGNATURE_INVALID": (Severity.ERROR, "a signature does not verify"),
     "SIGNER_UNKNOWN": (Severity.ERROR, "a signer is not in the roster at that position"),
+    "KEY_INVALID": (Severity.ERROR, "an event names a public key no one may enrol (small "
+                    "order, non-canonical, off the curve or outside the prime-order subgroup)"),
     "KEY_REVOKED": (Severity.ERROR, "a signer's key was revoked before that position"),
     "KEY_EXPIRED": (Severity.ERROR, "a signer's key was no longer valid when the step occurred"),
     "SIGNER_NOT_ATTENDEE": (Severity.ERROR, "someone signed who is not listed as present"),

@@ -1,4 +1,17 @@
-"""Ed25519 keys and signatures through ``cryptography`` — pure: bytes in, bytes out.
+"""Ed25519 keys and signatures — pure: bytes in, bytes out.
+
+Keys, key files and signing go through ``cryptography`` (OpenSSL). Every signature check —
+the recorder's (:func:`verify`, through ``rules.judge_signatures``) and the verifier's worker
+processes' (:func:`verify_batch`) — goes through one function, :func:`_verifies`, which is
+libsodium's strict rule (``crypto_sign_open`` through PyNaCl). The two paths used to be
+OpenSSL and libsodium, which disagree: OpenSSL accepts the signature (R = identity, S = 0)
+of any message under the identity point as public key; libsodium refuses small-order keys,
+small-order R, non-canonical keys and S >= L. One rule means one verdict
+(``tests/vectors/test_wycheproof.py`` holds both paths to Project Wycheproof's vectors).
+
+A :class:`PublicKey` is refused at construction unless libsodium's
+``crypto_core_ed25519_is_valid_point`` accepts it, so enrolment, rotation and genesis can
+only name keys in the prime-order subgroup (:func:`key_defect` says why one is refused).
 
 Private keys serialise as PEM PKCS#8 (PBES2, AES-256-CBC). ``cryptography`` derives that
 encryption key with only OpenSSL's 2,048 PBKDF2 rounds, so the passphrase is first stretched
@@ -13,14 +26,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-    Ed25519PrivateKey,
-    Ed25519PublicKey,
-)
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
-from nacl.bindings import crypto_sign_open
+from nacl.bindings import crypto_core_ed25519_is_valid_point, crypto_sign_open
 from nacl.exceptions import BadSignatureError, CryptoError
 
 from ledger.core.digests import key_id
@@ -32,6 +41,15 @@ MIN_PASSPHRASE = 8
 MAX_PASSPHRASE = 1024
 KDF_LOG2_N = 15
 KDF_LOG2_N_RANGE = range(14, 21)  # refuse files that would make us spend absurd work
+
+# Curve25519's field prime and the twisted Edwards constant d (RFC 8032, Section 5.1).
+_P = 2**255 - 19
+_D = -121665 * pow(121666, -1, _P) % _P
+# The y coordinates of the eight points of small order (RFC 8032 / libsodium's blacklist):
+# the identity (y = 1), order 2 (y = -1), order 4 (y = 0, x = ±sqrt(-1)) and order 8.
+_ORDER_8_Y = int.from_bytes(bytes.fromhex(
+    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05"), "little")
+_SMALL_ORDER_Y = frozenset({1, _P - 1, 0, _ORDER_8_Y, _P - _ORDER_8_Y})
 
 
 def stretch(passphrase: bytes, salt: bytes, log2_n: int = KDF_LOG2_N) -> bytes:
@@ -50,8 +68,13 @@ class PublicKey:
     raw: bytes
 
     def __post_init__(self) -> None:
-        if len(self.raw) != 32:
-            raise InputError(f"an Ed25519 public key is 32 bytes, got {len(self.raw)}")
+        if not isinstance(self.raw, bytes) or len(self.raw) != 32:
+            size = len(self.raw) if isinstance(self.raw, (bytes, bytearray)) else "not bytes"
+            raise InputError(f"an Ed25519 public key is 32 bytes, got {size}")
+        defect = key_defect(self.raw)
+        if defect is not None:
+            raise InputError(f"public key {key_id(self.raw)[:16]} is refused: {defect}; "
+                             "make a new key pair with 'custody keys new'")
 
     @property
     def id(self) -> str:
@@ -154,34 +177,60 @@ def check_new_passphrase(passphrase: bytes) -> None:
         raise KeyringError(f"passphrase is longer than {MAX_PASSPHRASE} characters")
 
 
+def key_defect(raw: bytes) -> str | None:
+    """Say why ``raw`` (32 bytes) is not an acceptable Ed25519 public key; None if it is.
+
+    The verdict is libsodium's ``crypto_core_ed25519_is_valid_point``, which refuses: an
+    encoding whose y is not below p = 2**255 - 19 (either sign bit); the eight points of
+    small order in any encoding (with the sign bit set, and y = p, p + 1 aliasing 0 and 1);
+    a y with no x on the curve; and a point with a small-order component (outside the
+    prime-order subgroup). A key made by ``custody keys new`` is never any of these. The
+    reason given is worked out here only to name the defect in the error message.
+    """
+    if crypto_core_ed25519_is_valid_point(raw):
+        return None
+    y = int.from_bytes(raw, "little") & ((1 << 255) - 1)
+    if y >= _P:
+        return "its y coordinate is not below 2^255-19 (a non-canonical encoding)"
+    if y in _SMALL_ORDER_Y:
+        return ("it is a point of small order, under which signatures can be forged without "
+                "any private key")
+    x2 = (y * y - 1) * pow(_D * y * y + 1, -1, _P) % _P
+    if pow(x2, (_P - 1) // 2, _P) not in (0, 1):
+        return "it is not a point on the curve"
+    return "it has a small-order component (it is not in the prime-order subgroup)"
+
+
+def _verifies(raw: bytes, message: bytes, signature: bytes) -> bool:
+    """The one Ed25519 rule both the recorder and the verifier apply: libsodium's.
+
+    ``crypto_sign_open`` (libsodium's strict verification, not its ED25519_COMPAT mode)
+    refuses a key that is non-canonical or of small order, an R of small order, an S not
+    below the group order L, and any R other than the canonical encoding of [S]B - [k]A.
+    Anything malformed is simply False.
+    """
+    if not (isinstance(raw, bytes) and isinstance(message, bytes)
+            and isinstance(signature, bytes)) or len(raw) != 32 or len(signature) != 64:
+        return False
+    try:
+        crypto_sign_open(signature + message, raw)
+    except (BadSignatureError, CryptoError, ValueError, TypeError):
+        return False
+    return True
+
+
 def verify(public_key: PublicKey, digest: bytes, signature: bytes) -> None:
     """Verify an Ed25519 signature; raise :class:`VerificationFailed`, never return False."""
     if not isinstance(signature, bytes) or len(signature) != 64:
         raise VerificationFailed(f"signature by key {public_key.id[:16]} is not 64 bytes")
-    try:
-        Ed25519PublicKey.from_public_bytes(public_key.raw).verify(signature, digest)
-    except InvalidSignature:
-        raise VerificationFailed(
-            f"signature does not verify with key {public_key.id[:16]}"
-        ) from None
+    if not _verifies(public_key.raw, digest, signature):
+        raise VerificationFailed(f"signature does not verify with key {public_key.id[:16]}")
 
 
 def verify_batch(tasks: list[tuple[bytes, bytes, bytes]]) -> list[bool]:
     """Check many (public key raw, digest, signature) triples; True where each verifies.
 
-    The verifier's worker processes run this. It goes through libsodium (PyNaCl), which
-    verifies Ed25519 about twice as fast as OpenSSL here (bench/RESULTS.md) and is at least as
-    strict (it also refuses small-order keys); keys, signing and single checks stay on
-    ``cryptography``. A malformed key or signature is simply False.
+    The verifier's worker processes run this: the same rule as :func:`verify`, one bool per
+    triple so a chunk's results travel back cheaply. A malformed key or signature is False.
     """
-    results = []
-    for raw, digest, signature in tasks:
-        if len(raw) != 32 or len(signature) != 64:
-            results.append(False)
-            continue
-        try:
-            crypto_sign_open(signature + digest, raw)
-            results.append(True)
-        except (BadSignatureError, CryptoError, ValueError, TypeError):
-            results.append(False)
-    return results
+    return [_verifies(raw, digest, signature) for raw, digest, signature in tasks]

@@ -46,3 +46,20 @@ def member_after(member: Member, body: Mapping[str, Any]) -> Member:
     if body["type"] == "person.key_rotated":
         return replace(member, public_key=PublicKey.from_hex(body["public_key"]), revoked=False)
     return member
+
+
+def keys_named(body: Mapping[str, Any]) -> list[tuple[str, bytes]]:
+    """(person id, raw key) for each key a schema-valid genesis, enrolment, rotation or
+    authority set puts in the roster.
+
+    The raw bytes are not checked here: :class:`PublicKey` and ``keys.key_defect`` do that."""
+    event_type = body["type"]
+    if event_type == "ledger.genesis":
+        return [(body["authority"]["id"], bytes.fromhex(body["authority"]["public_key"]))]
+    if event_type == "person.enrolled":
+        return [(body["person"]["id"], bytes.fromhex(body["person"]["public_key"]))]
+    if event_type == "person.key_rotated":
+        return [(body["stream"].split(":", 1)[1], bytes.fromhex(body["public_key"]))]
+    if event_type == "ledger.authority_set":
+        return [(e["id"], bytes.fromhex(e["public_key"])) for e in body["authorities"]]
+    return []

@@ -25,6 +25,7 @@ from eventsourcing.utils import get_topic
 from ledger.core import canonical, digests, keys
 from ledger.core.errors import NonCanonical
 from ledger.core.findings import Finding
+from ledger.core.roster import keys_named
 from ledger.core.rules import AUTHORITY_EVENTS
 from ledger.domain import events
 from ledger.domain.aggregates import AGGREGATE_FOR_START
@@ -108,7 +109,7 @@ def signature_tasks(positions: Sequence[int], rows: Sequence[Prepared],
         body = row.body
         if body is None or not scope.checks_signatures(position, body["stream"], body["type"]):
             continue
-        named = _keys_named(body)
+        named = keys_named(body)
         if named:
             ahead = dict(keyring) if ahead is None else ahead
             ahead.update(named)
@@ -118,21 +119,6 @@ def signature_tasks(positions: Sequence[int], rows: Sequence[Prepared],
             key = ring.get(person_id)
             if key is not None:
                 yield row, (key, row.digest, signature)
-
-
-def _keys_named(body: Mapping[str, Any]) -> list[tuple[str, bytes]]:
-    """(person id, raw key) a schema-valid genesis, enrolment, rotation or authority set puts
-    in the roster."""
-    event_type = body["type"]
-    if event_type == "ledger.genesis":
-        return [(body["authority"]["id"], bytes.fromhex(body["authority"]["public_key"]))]
-    if event_type == "person.enrolled":
-        return [(body["person"]["id"], bytes.fromhex(body["person"]["public_key"]))]
-    if event_type == "person.key_rotated":
-        return [(body["stream"].split(":", 1)[1], bytes.fromhex(body["public_key"]))]
-    if event_type == "ledger.authority_set":
-        return [(e["id"], bytes.fromhex(e["public_key"])) for e in body["authorities"]]
-    return []
 
 
 def prepare(row_raw: Raw) -> Prepared:
@@ -173,6 +159,15 @@ def prepare(row_raw: Raw) -> Prepared:
     mismatch = _envelope_mismatch(stream, version, topic, body, record.get("originator_topic"))
     if mismatch:
         return refused("ENVELOPE_MISMATCH", f"{stream} step {version}: {mismatch}", claims)
+    for person_id, raw_key in keys_named(body):
+        defect = keys.key_defect(raw_key)
+        if defect is not None:
+            # No recorder writes such a key (PublicKey refuses it), so the row is forged; it
+            # is reported and never folded, so the key never reaches a roster or a keyring.
+            return refused("KEY_INVALID", f"{stream} step {version} names for {person_id} "
+                           f"public key {digests.key_id(raw_key)[:16]}, which is refused: "
+                           f"{defect}", claims, person=person_id, public_key=raw_key.hex(),
+                           key_id=digests.key_id(raw_key))
     recorded_at = record["timestamp"]
     if not isinstance(recorded_at, datetime):
         return refused("SCHEMA_VIOLATION", f"{stream} step {version}: the stored recorded_at "

@@ -188,3 +188,53 @@ def test_a_lost_verification_worker_is_one_line(ready, monkeypatch):
     monkeypatch.setattr(verifier, "prepare_chunk", lose_the_worker)
     failing(ready, 2, "a verification worker process stopped unexpectedly", "verify",
             "--workers", "2")
+
+
+P = 2**255 - 19
+# Public keys enrolment refuses, each with the reason the error gives.
+REFUSED_PUBLIC_KEYS = {
+    "identity point": ((1).to_bytes(32, "little"), "it is a point of small order"),
+    "identity, x = 0 with the sign bit set": ((1 | 1 << 255).to_bytes(32, "little"),
+                                              "it is a point of small order"),
+    "y = p + 1, aliasing the identity": ((P + 1).to_bytes(32, "little"),
+                                         "not below 2^255-19 (a non-canonical encoding)"),
+}
+
+
+def refused_pub(cli, name: str) -> tuple[str, str]:
+    raw, why = REFUSED_PUBLIC_KEYS[name]
+    path = cli.folder / "refused.pub"
+    path.write_text(f"custody-ed25519 {raw.hex()}\n")
+    return str(path), why
+
+
+@pytest.mark.parametrize("name", REFUSED_PUBLIC_KEYS)
+def test_enrolling_a_small_order_or_non_canonical_key_is_refused(ready, name):
+    path, why = refused_pub(ready, name)
+    line = failing(ready, 2, why, "person", "enrol", "NEW-01", "--name", "N", "--role",
+                   "police", "--unit", "U", "--public-key", path, *ready.authority())
+    assert f"public key file {path}: public key " in line and "custody keys new" in line
+
+
+@pytest.mark.parametrize("name", REFUSED_PUBLIC_KEYS)
+def test_rotating_to_a_small_order_or_non_canonical_key_is_refused(ready, name):
+    path, why = refused_pub(ready, name)
+    failing(ready, 2, why, "person", "rotate", "POL-01", "--public-key", path,
+            *ready.authority())
+
+
+def test_passphrase_file_readable_by_others_is_used_with_a_warning(ready):
+    os.chmod(ready.secret("STF-02"), 0o644)
+    os.chmod(ready.secret("STF-03"), 0o640)
+    result = ready(*ready.handover_args())
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [
+        f"warning: passphrase file {ready.secret(p)} is readable by group or others "
+        f"(mode {mode}); run: chmod 600 {ready.secret(p)}"
+        for p, mode in (("STF-02", "644"), ("STF-03", "640"))]
+    assert "warning" not in result.stdout
+
+
+def test_passphrase_file_kept_private_gives_no_warning(ready):
+    result = ready(*ready.handover_args())
+    assert result.exit_code == 0 and result.stderr == "", result.output

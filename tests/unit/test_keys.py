@@ -1,4 +1,5 @@
 import os
+import re
 import stat
 
 import pytest
@@ -117,8 +118,9 @@ def test_signing_key_repr_shows_no_key_material():
     assert "0101" not in repr(key) and key.public_key.id[:16] in repr(key)
 
 
-def test_the_verifiers_libsodium_path_agrees_with_cryptography():
-    """verify_batch (libsodium) and verify (OpenSSL) must give the same verdict."""
+def test_the_recorders_and_the_verifiers_checks_agree():
+    """verify (the recorder's, via rules.judge_signatures) and verify_batch (the verifier's
+    workers) give the same verdict on good, flipped and misdirected signatures."""
     import os
 
     cases = []
@@ -130,8 +132,6 @@ def test_the_verifiers_libsodium_path_agrees_with_cryptography():
         other = os.urandom(32)
         cases += [(key.public_key, digest, signature), (key.public_key, digest, flipped),
                   (key.public_key, other, signature)]
-    zero_key = PublicKey(b"\x00" * 32)  # a small-order point: must never verify
-    cases.append((zero_key, b"d" * 32, b"\x00" * 64))
     batch = keys.verify_batch([(k.raw, d, s) for k, d, s in cases])
     for (key, digest, signature), fast in zip(cases, batch):
         try:
@@ -140,4 +140,76 @@ def test_the_verifiers_libsodium_path_agrees_with_cryptography():
         except VerificationFailed:
             single = False
         assert fast == single
-    assert batch.count(True) == 50
+    assert batch == [True, False, False] * 50
+
+
+# -- keys enrolment refuses: libsodium's crypto_core_ed25519_is_valid_point ------------------
+
+P = 2**255 - 19
+ORDER_8 = bytes.fromhex("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05")
+
+
+def encoded(y: int, sign: int = 0) -> bytes:
+    return (y | sign << 255).to_bytes(32, "little")
+
+
+def with_sign_bit(raw: bytes) -> bytes:
+    return raw[:31] + bytes([raw[31] | 0x80])
+
+
+def mixed_order_key() -> bytes:
+    """An honest key plus a point of order 8: on the curve, outside the prime-order subgroup."""
+    from nacl.bindings import crypto_core_ed25519_add
+
+    return crypto_core_ed25519_add(SigningKey.from_seed(b"\x07" * 32).public_key.raw, ORDER_8)
+
+
+SMALL = "point of small order"
+NON_CANONICAL = "not below 2^255-19"
+REFUSED_KEYS = {
+    "identity": (encoded(1), SMALL),
+    "identity, sign bit set (x = 0)": (encoded(1, 1), SMALL),
+    "order 2 (y = -1)": (encoded(P - 1), SMALL),
+    "order 2, sign bit set (x = 0)": (encoded(P - 1, 1), SMALL),
+    "order 4 (y = 0)": (encoded(0), SMALL),
+    "order 4, other x": (encoded(0, 1), SMALL),
+    "order 8": (ORDER_8, SMALL),
+    "order 8, sign bit set": (with_sign_bit(ORDER_8), SMALL),
+    "order 8, negated y": (encoded(P - int.from_bytes(ORDER_8, "little")), SMALL),
+    "y = p, aliasing 0": (encoded(P), NON_CANONICAL),
+    "y = p + 1, aliasing the identity": (encoded(P + 1), NON_CANONICAL),
+    "y = p + 1, sign bit set": (encoded(P + 1, 1), NON_CANONICAL),
+    "y = 2^255 - 1": (encoded(2**255 - 1), NON_CANONICAL),
+    "y = p + 3, aliasing a point off the subgroup": (encoded(P + 3), NON_CANONICAL),
+    "y = 2, no x on the curve": (encoded(2), "not a point on the curve"),
+    "y = 3, on the curve, off the subgroup": (encoded(3), "small-order component"),
+    "honest key plus a point of order 8": (mixed_order_key(), "small-order component"),
+}
+
+
+@pytest.mark.parametrize("name", REFUSED_KEYS)
+def test_public_key_refuses_small_order_non_canonical_and_off_subgroup_points(name):
+    raw, why = REFUSED_KEYS[name]
+    assert keys.key_defect(raw) is not None and why in keys.key_defect(raw)
+    with pytest.raises(InputError, match=f"public key {keys.key_id(raw)[:16]} is refused: "
+                                         f".*{re.escape(why)}.*custody keys new") as info:
+        PublicKey(raw)
+    assert "\n" not in str(info.value)
+    with pytest.raises(InputError, match="refused"):
+        PublicKey.from_hex(raw.hex())
+    with pytest.raises(InputError, match="refused"):
+        PublicKey.parse(f"custody-ed25519 {raw.hex()} NEW-01\n")
+
+
+def test_a_refused_public_key_file_is_named_in_the_error(tmp_path):
+    path = tmp_path / "identity.pub"
+    path.write_text(f"custody-ed25519 {encoded(1).hex()} NEW-01\n")
+    with pytest.raises(InputError, match=f"public key file {path}: public key .* is refused: "
+                                         f"it is a {SMALL}"):
+        read_public_key(path)
+
+
+def test_every_generated_key_is_accepted():
+    for _ in range(200):
+        key = SigningKey.generate().public_key
+        assert keys.key_defect(key.raw) is None and PublicKey(key.raw) == key

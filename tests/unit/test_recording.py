@@ -203,3 +203,32 @@ def test_init_twice_is_refused(world):
             lambda: world.app.init("other", {"id": "AUTH-01", "name": "A", "unit": "U"},
                                    world.signers["AUTH-01"], world.app.ledger().policy,
                                    world.clock.now))
+
+
+IDENTITY_POINT = (1).to_bytes(32, "little")
+
+
+@pytest.mark.parametrize("event_type", ["person.enrolled", "person.key_rotated"])
+def test_a_submitted_roster_event_naming_the_identity_point_is_refused(world, event_type):
+    """A hand-made, authority-signed enrolment or rotation never passes through a .pub file:
+    the recorder checks the key it names all the same (bad input, nothing written)."""
+    from ledger.core import canonical
+    from tests.conftest import AUTHORITY
+
+    person_id = "NEW-01" if event_type == "person.enrolled" else "POL-01"
+    stream = f"person:{person_id}"
+    existing = world.app.state([stream])[0].head(stream)
+    body = {"ledger": "test-ledger", "stream": stream, "type": event_type, "schema": 1,
+            "occurred_at": canonical.format_timestamp(world.clock.now),
+            "seq": 1 if existing is None else existing.seq + 1,
+            "prev": digests.genesis_prev("test-ledger", stream) if existing is None
+            else existing.event_hash}
+    if event_type == "person.enrolled":
+        body["person"] = {"id": person_id, "name": "N", "role": "police", "unit": "U",
+                          "public_key": IDENTITY_POINT.hex()}
+    else:
+        body["public_key"] = IDENTITY_POINT.hex()
+    signatures = {AUTHORITY: world.signers[AUTHORITY].key.sign(digests.signing_digest(body))}
+    refused(world, InputError, f"{event_type} of {stream}: public key "
+            f"{digests.key_id(IDENTITY_POINT)[:16]} is refused: it is a point of small order",
+            lambda: world.app.submit(body, signatures))

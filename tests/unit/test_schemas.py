@@ -76,3 +76,16 @@ def test_a_trailing_newline_never_passes_a_pattern(bodies, field, value):
     target[key] = value
     for form in FORMS:
         assert schemas.body_problems(enrolment, form=form), form
+
+
+def test_the_report_schema_lists_exactly_the_finding_codes():
+    """A finding code missing from report.schema.json makes `verify --json` emit a report its
+    own documented schema refuses (KEY_EXPIRED was missing)."""
+    import json
+    from importlib import resources
+
+    from ledger.core.findings import CODES
+
+    schema = json.loads(resources.files("schemas").joinpath("report.schema.json").read_text())
+    listed = schema["properties"]["findings"]["items"]["properties"]["code"]["enum"]
+    assert sorted(listed) == sorted(CODES)
