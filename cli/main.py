@@ -126,8 +126,9 @@ def main(ctx: click.Context, db: str | None) -> None:
     ctx.obj = {"db": db}
 
 
-def _ledger(ctx: click.Context, *, create: bool = False) -> CustodyLedger:
-    return open_ledger(ctx.obj["db"], create=create)
+def _ledger(ctx: click.Context, *, create: bool = False, read_only: bool = False) -> CustodyLedger:
+    """The ledger at --db. Read commands open it ``read_only``: they never write to it."""
+    return open_ledger(ctx.obj["db"], create=create, read_only=read_only)
 
 
 def _print_receipt(receipt: Receipt) -> None:
@@ -370,7 +371,7 @@ def _common_step_options(mode: str) -> list[Any]:
 
 def _step_command(step: Step, mode: str, name: str, shown_as: str) -> click.Command:
     def callback(ctx: click.Context, **o: Any) -> None:
-        app = _ledger(ctx)
+        app = _ledger(ctx, read_only=mode == "draft")  # a draft is a file, not a database write
         app.ledger()
         stream = step.stream(o)
         if "corrects" in o:
@@ -418,7 +419,7 @@ def sign(ctx: click.Context, draft_file: Path, key: Path, passphrase_file: Path 
          yes: bool) -> None:
     """Add your signature to a draft, after reading exactly what you are signing."""
     body, signatures = parse_draft(read_bounded(draft_file, MAX_DRAFT, "draft"), source=str(draft_file))
-    app = _ledger(ctx)
+    app = _ledger(ctx, read_only=True)
     signer = unlock_signers([key], [passphrase_file] if passphrase_file else [])[0]
     click.echo(render.describe(body))
     if not yes and not click.confirm(f"Sign this as {signer.person_id}?", err=True):
@@ -541,7 +542,7 @@ def history(ctx: click.Context, lot_id: str) -> None:
     """The steps of LOT_ID in order, with who was present.
 
     While the lot was packed, the steps of its container are listed too, marked with it."""
-    app = _ledger(ctx)
+    app = _ledger(ctx, read_only=True)
     app.ledger()
     if app.lot(lot_id) is None:
         raise InputError(f"unknown lot {lot_id}")
@@ -582,7 +583,7 @@ def _run_verifier(ctx: click.Context, lot_id: str | None, since: int, as_of: str
                   workers: int | None, *, show_bar: bool) -> Any:
     from ledger.verify import Verifier
 
-    app = _ledger(ctx)
+    app = _ledger(ctx, read_only=True)
     verifier = Verifier(app.recorder, workers=workers or os.cpu_count() or 1, lot=lot_id,
                         since=since, as_of=moment(as_of, "--as-of") if as_of else None,
                         now=app.clock())

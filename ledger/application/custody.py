@@ -48,7 +48,12 @@ from ledger.domain.aggregates import (
     room_stream,
 )
 from ledger.domain.schemas import check_body
-from ledger.storage.backend import Backend, check_reachable, select_backend
+from ledger.storage.backend import (
+    Backend,
+    check_holds_ledger,
+    check_reachable,
+    select_backend,
+)
 
 Clock = Callable[[], datetime]
 
@@ -79,6 +84,8 @@ class CustodyLedger(Application[str]):
         self._members: dict[str, Member] = {}  # enrolments already checked
         self._checking: set[str] = set()
         check_reachable(backend)
+        if backend.read_only:
+            check_holds_ledger(backend, postgres_table=f"{self.name}_events")
         try:
             super().__init__(env=backend.env)
         except (sqlite3.DatabaseError, PersistenceError) as exc:
@@ -508,9 +515,13 @@ def _sign(body: Mapping[str, Any], signers: Sequence[Signer]) -> dict[str, bytes
     return {s.person_id: s.key.sign(digest) for s in signers}
 
 
-def open_ledger(db: str | None, *, create: bool = False, clock: Clock = system_clock) -> CustodyLedger:
-    """Open the ledger at ``db`` (path or postgresql:// URL); refuse a missing SQLite file."""
-    backend = select_backend(db)
+def open_ledger(db: str | None, *, create: bool = False, read_only: bool = False,
+                clock: Clock = system_clock) -> CustodyLedger:
+    """Open the ledger at ``db`` (path or postgresql:// URL); refuse a missing SQLite file.
+
+    ``read_only`` (read commands): no table is created and a SQLite file is opened
+    read-only; a database that holds no ledger's table is refused with a StorageError."""
+    backend = select_backend(db, read_only=read_only)
     if not create and not backend.exists:
         raise StorageError(
             f"no ledger at {backend.label}; run 'custody init' first, or pass --db / set CUSTODY_DB"
