@@ -25,6 +25,7 @@ from ledger.application.keystore import read_public_key, write_key_pair
 from ledger.core.errors import InputError, LedgerError
 from ledger.core.keys import SigningKey
 from ledger.core.policy import ROLES, PresencePolicy
+from ledger.domain.aggregates import lot_stream
 from ledger.domain.schemas import check_policy
 
 DEFAULT_POLICY = "two-police-four-staff"
@@ -546,8 +547,11 @@ def history(ctx: click.Context, lot_id: str) -> None:
     app.ledger()
     if app.lot(lot_id) is None:
         raise InputError(f"unknown lot {lot_id}")
-    for event, container in app.lot_history(lot_id):
-        click.echo(render.step(event, app.member, container))
+    # Read and render every step before printing: a damaged one ends it with one error line.
+    steps = [render.step(event, app.member, container)
+             for event, container in app.lot_history(lot_id)]
+    for step in steps:
+        click.echo(step)
 
 
 @main.command(epilog="""\b
@@ -584,6 +588,14 @@ def _run_verifier(ctx: click.Context, lot_id: str | None, since: int, as_of: str
     from ledger.verify import Verifier
 
     app = _ledger(ctx, read_only=True)
+    # A typo must not get a clean bill: a lot or a position that is not there is no verdict.
+    if lot_id is not None and not app.has_stream(lot_stream(lot_id)):
+        raise InputError(f"--lot {lot_id}: no lot {lot_id} is stored in {app.backend.label}; "
+                         "check the lot id ('custody status' lists the lots)")
+    last = app.last_position() or 0
+    if since > 1 and since > last:
+        raise InputError(f"--since {since} is past the end of the log (its last position is "
+                         f"{last}): there is nothing from there on to verify")
     verifier = Verifier(app.recorder, workers=workers or os.cpu_count() or 1, lot=lot_id,
                         since=since, as_of=moment(as_of, "--as-of") if as_of else None,
                         now=app.clock())

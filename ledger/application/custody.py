@@ -13,11 +13,13 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import OriginatorIDError, OriginatorVersionError
 from eventsourcing.persistence import (
     IntegrityError,
     MapperDeserialisationError,
     PersistenceError,
 )
+from eventsourcing.utils import TopicError
 
 from ledger.application.keystore import Signer
 from ledger.core import canonical, digests
@@ -47,7 +49,7 @@ from ledger.domain.aggregates import (
     person_stream,
     room_stream,
 )
-from ledger.domain.schemas import check_body
+from ledger.domain.schemas import body_problems, check_body
 from ledger.storage.backend import (
     Backend,
     check_holds_ledger,
@@ -56,6 +58,14 @@ from ledger.storage.backend import (
 )
 
 Clock = Callable[[], datetime]
+
+# What rebuilding a stream from damaged rows raises: the library's mapper (bytes that do not
+# decode, a record without the event's fields), its topic resolution (a class that does not
+# exist), its aggregate (versions out of order, a row under another stream id, an assertion
+# on the event class), and the folds reading a body that is not what its type says.
+DAMAGED_ROWS = (MapperDeserialisationError, TopicError, OriginatorIDError,
+                OriginatorVersionError, canonical.NonCanonical, AssertionError,
+                AttributeError, KeyError, TypeError, ValueError)
 
 
 def system_clock() -> datetime:
@@ -100,10 +110,8 @@ class CustodyLedger(Application[str]):
             return self.repository.get(stream, deepcopy_from_cache=for_update)
         except AggregateNotFoundError:
             return None
-        except (MapperDeserialisationError, canonical.NonCanonical, KeyError, TypeError) as exc:
-            raise StorageError(
-                f"stored events of {stream} are damaged ({exc}); run 'custody verify' for details"
-            ) from None
+        except DAMAGED_ROWS as exc:
+            raise _damaged(stream, exc) from None
         except (sqlite3.DatabaseError, PersistenceError) as exc:
             raise StorageError(f"cannot read {stream} from {self.backend.label}: {exc}") from None
 
@@ -111,8 +119,15 @@ class CustodyLedger(Application[str]):
         """The genesis stream, or a StorageError saying the database holds no ledger."""
         ledger = self._get(LEDGER_STREAM)
         if not isinstance(ledger, Ledger):
+            if self.last_position() is not None:
+                raise StorageError(f"{self.backend.label} holds events but no readable genesis: "
+                                   "its ledger stream is missing or damaged; run 'custody "
+                                   "verify' for details")
             raise StorageError(f"{self.backend.label} holds no ledger; run 'custody init' first")
         if not self._genesis_checked:
+            # The aggregate does not look at the rows' version columns; this read does.
+            for _ in self.stream_events(LEDGER_STREAM):
+                pass
             self._check_signed(ledger.genesis, LEDGER_STREAM, Context(lambda pid: None, None))
             self._genesis_checked = True
         return ledger
@@ -148,6 +163,20 @@ class CustodyLedger(Application[str]):
             raise StorageError(f"the stored {signed[0]['type']} of {stream} does not verify "
                                f"({errors[0].message}); run 'custody verify' for details")
 
+    def has_stream(self, stream: str) -> bool:
+        """Whether any row is stored under ``stream`` (its rows are not decoded)."""
+        try:
+            return bool(self.recorder.select_events(stream, limit=1))
+        except (sqlite3.DatabaseError, PersistenceError) as exc:
+            raise StorageError(f"cannot read {stream} from {self.backend.label}: {exc}") from None
+
+    def last_position(self) -> int | None:
+        """The highest position stored in the log; None when it holds no row."""
+        try:
+            return self.recorder.max_notification_id()
+        except (sqlite3.DatabaseError, PersistenceError) as exc:
+            raise StorageError(f"cannot read {self.backend.label}: {exc}") from None
+
     def lot(self, lot_id: str) -> Lot | None:
         """The lot as stored, to be read, not changed (see ``_get``)."""
         lot = self._get(lot_stream(lot_id))
@@ -161,13 +190,25 @@ class CustodyLedger(Application[str]):
         return found[0].event_hash
 
     def stream_events(self, stream: str) -> Iterator[events.Recorded]:
-        """The events of one stream, in order."""
+        """The events of one stream, in order, each checked to be what its row says it is.
+
+        A reader shows these events, so a stored row that decodes to something else — a body
+        breaking its schema, another stream's or step's body, one that does not follow the
+        step before it — ends the reading with a StorageError that names the step. (Only
+        ``custody verify`` checks signatures and rules.)"""
+        head: str | None = None
         try:
-            yield from self.events.get(stream)  # type: ignore[misc]
-        except (MapperDeserialisationError, canonical.NonCanonical) as exc:
-            raise StorageError(
-                f"stored events of {stream} are damaged ({exc}); run 'custody verify' for details"
-            ) from None
+            for event in self.events.get(stream):
+                problem = _misread(stream, event, head)
+                if problem is not None:
+                    seq = event.originator_version
+                    raise StorageError(f"stored {stream} step "
+                                       f"{seq if isinstance(seq, int) else repr(seq)} is "
+                                       f"damaged ({problem}); run 'custody verify' for details")
+                head = event.event_hash
+                yield event
+        except DAMAGED_ROWS as exc:
+            raise _damaged(stream, exc) from None
         except (sqlite3.DatabaseError, PersistenceError) as exc:
             raise StorageError(f"cannot read {stream} from {self.backend.label}: {exc}") from None
 
@@ -507,6 +548,29 @@ def _envelope(ledger_id: str, stream: str, aggregate: Stream | None, event_type:
         "occurred_at": canonical.format_timestamp(occurred_at),
         "prev": digests.genesis_prev(ledger_id, stream) if aggregate is None else aggregate.head,
     }
+
+
+def _damaged(stream: str, exc: Exception) -> StorageError:
+    """The one-line error for a stream whose stored rows cannot be rebuilt."""
+    why = " ".join(str(exc).split())[:200]
+    why = f"{type(exc).__name__}: {why}" if why else f"they do not rebuild: {type(exc).__name__}"
+    return StorageError(f"stored events of {stream} are damaged ({why}); "
+                        "run 'custody verify' for details")
+
+
+def _misread(stream: str, event: events.Recorded, head: str | None) -> str | None:
+    """How a stored event is not the step its row says it is, if it is not."""
+    body, seq = event.body, event.originator_version
+    problems = body_problems(body)
+    if problems:
+        return problems[0]
+    if (body["stream"], body["seq"], body["type"]) != (stream, seq, event.type):
+        return (f"its body is {body['stream']} step {body['seq']} ({body['type']}), "
+                f"stored as {event.type or type(event).__name__}")
+    expected = digests.genesis_prev(body["ledger"], stream) if head is None else head
+    if body["prev"] != expected:
+        return f"it does not follow step {seq - 1}"
+    return None
 
 
 def _sign(body: Mapping[str, Any], signers: Sequence[Signer]) -> dict[str, bytes]:
