@@ -559,10 +559,12 @@ Examples:
   custody verify
   custody verify --lot MATH-01 --json > report.json
   custody verify --as-of 2026-06-07T14:05:00+08:00""")
-@click.option("--lot", "lot_id", default=None, help="Verify one lot (and the roster it relies on).")
+@click.option("--lot", "lot_id", default=None, help="Verify one lot (and the roster it relies "
+              "on); a lot with no stored step is a usage error.")
 @click.option("--since", type=click.IntRange(1), default=1, metavar="POSITION",
-              help="Report from this log position on. Earlier events are folded to rebuild the "
-              "state; of them, only roster and authority signatures are checked again.")
+              help="Report from this log position on (past the last one is a usage error). "
+              "Earlier events are folded to rebuild the state; of them, only roster and "
+              "authority signatures are checked again.")
 @click.option("--as-of", "as_of", default=None, metavar="TIME",
               help="Verify the ledger as it stood at TIME: leave out what occurred later.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON "
@@ -572,7 +574,9 @@ Examples:
 @click.pass_context
 def verify(ctx: click.Context, lot_id: str | None, since: int, as_of: str | None,
            as_json: bool, workers: int | None) -> None:
-    """Recompute every hash, walk every chain, verify every signature and rule."""
+    """Recompute every hash, walk every chain, verify every signature and rule.
+
+    Reads every row of the log, whatever its position, and never writes to the database."""
     verifier = _run_verifier(ctx, lot_id, since, as_of, workers, show_bar=not as_json)
     report = verifier.report
     if as_json:
