@@ -3,6 +3,7 @@ database without it is left without it."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from contextlib import closing
 
@@ -55,3 +56,23 @@ def _label(db: str) -> str:
         rest = db.split("@", 1)[1]  # postgresql://user@host:port/name -> host:port/name
         return f"postgresql://{rest}"
     return db
+
+
+def test_a_damaged_step_is_one_error_line_for_history_and_a_report_for_verify(
+        day, raw) -> None:
+    """The same on both backends: LOT-1's first handover is overwritten with bytes that do
+    not decode."""
+    raw.set_state("lot:LOT-1", 2, b"\xc1 not msgpack")
+    runner = CliRunner()
+
+    history = runner.invoke(main, ["--db", str(day.db), "history", "LOT-1"])
+    verified = runner.invoke(main, ["--db", str(day.db), "verify", "--json", "--workers", "1"])
+
+    assert history.exit_code == 5, history.output
+    assert history.stdout == ""
+    (line,) = history.stderr.splitlines()
+    assert line.startswith("error: stored events of lot:LOT-1 are damaged (")
+    assert line.endswith("; run 'custody verify' for details")
+    assert verified.exit_code == 1, verified.output
+    assert ("NON_CANONICAL", raw.position("lot:LOT-1", 2)) in {
+        (f["code"], f["position"]) for f in json.loads(verified.stdout)["findings"]}
