@@ -25,6 +25,7 @@ from ledger.application.keystore import read_public_key, write_key_pair
 from ledger.core.errors import InputError, LedgerError
 from ledger.core.keys import SigningKey
 from ledger.core.policy import ROLES, PresencePolicy
+from ledger.domain.aggregates import lot_stream
 from ledger.domain.schemas import check_policy
 
 DEFAULT_POLICY = "two-police-four-staff"
@@ -128,8 +129,9 @@ def main(ctx: click.Context, db: str | None) -> None:
     ctx.obj = {"db": db}
 
 
-def _ledger(ctx: click.Context, *, create: bool = False) -> CustodyLedger:
-    return open_ledger(ctx.obj["db"], create=create)
+def _ledger(ctx: click.Context, *, create: bool = False, read_only: bool = False) -> CustodyLedger:
+    """The ledger at --db. Read commands open it ``read_only``: they never write to it."""
+    return open_ledger(ctx.obj["db"], create=create, read_only=read_only)
 
 
 def _print_receipt(receipt: Receipt) -> None:
@@ -376,7 +378,7 @@ def _common_step_options(mode: str) -> list[Any]:
 
 def _step_command(step: Step, mode: str, name: str, shown_as: str) -> click.Command:
     def callback(ctx: click.Context, **o: Any) -> None:
-        app = _ledger(ctx)
+        app = _ledger(ctx, read_only=mode == "draft")  # a draft is a file, not a database write
         app.ledger()
         stream = step.stream(o)
         if "corrects" in o:
@@ -424,7 +426,7 @@ def sign(ctx: click.Context, draft_file: Path, key: Path, passphrase_file: Path 
          yes: bool) -> None:
     """Add your signature to a draft, after reading exactly what you are signing."""
     body, signatures = parse_draft(read_bounded(draft_file, MAX_DRAFT, "draft"), source=str(draft_file))
-    app = _ledger(ctx)
+    app = _ledger(ctx, read_only=True)
     signer = unlock_signers([key], [passphrase_file] if passphrase_file else [])[0]
     click.echo(render.describe(body))
     if not yes and not click.confirm(f"Sign this as {signer.person_id}?", err=True):
@@ -547,12 +549,15 @@ def history(ctx: click.Context, lot_id: str) -> None:
     """The steps of LOT_ID in order, with who was present.
 
     While the lot was packed, the steps of its container are listed too, marked with it."""
-    app = _ledger(ctx)
+    app = _ledger(ctx, read_only=True)
     app.ledger()
     if app.lot(lot_id) is None:
         raise InputError(f"unknown lot {lot_id}")
-    for event, container in app.lot_history(lot_id):
-        click.echo(render.step(event, app.member, container))
+    # Read and render every step before printing: a damaged one ends it with one error line.
+    steps = [render.step(event, app.member, container)
+             for event, container in app.lot_history(lot_id)]
+    for step in steps:
+        click.echo(step)
 
 
 @main.command(epilog="""\b
@@ -560,10 +565,12 @@ Examples:
   custody verify
   custody verify --lot MATH-01 --json > report.json
   custody verify --as-of 2026-06-07T14:05:00+08:00""")
-@click.option("--lot", "lot_id", default=None, help="Verify one lot (and the roster it relies on).")
+@click.option("--lot", "lot_id", default=None, help="Verify one lot (and the roster it relies "
+              "on); a lot with no stored step is a usage error.")
 @click.option("--since", type=click.IntRange(1), default=1, metavar="POSITION",
-              help="Report from this log position on. Earlier events are folded to rebuild the "
-              "state; of them, only roster and authority signatures are checked again.")
+              help="Report from this log position on (past the last one is a usage error). "
+              "Earlier events are folded to rebuild the state; of them, only roster and "
+              "authority signatures are checked again.")
 @click.option("--as-of", "as_of", default=None, metavar="TIME",
               help="Verify the ledger as it stood at TIME: leave out what occurred later.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON "
@@ -573,7 +580,9 @@ Examples:
 @click.pass_context
 def verify(ctx: click.Context, lot_id: str | None, since: int, as_of: str | None,
            as_json: bool, workers: int | None) -> None:
-    """Recompute every hash, walk every chain, verify every signature and rule."""
+    """Recompute every hash, walk every chain, verify every signature and rule.
+
+    Reads every row of the log, whatever its position, and never writes to the database."""
     verifier = _run_verifier(ctx, lot_id, since, as_of, workers, show_bar=not as_json)
     report = verifier.report
     if as_json:
@@ -588,7 +597,15 @@ def _run_verifier(ctx: click.Context, lot_id: str | None, since: int, as_of: str
                   workers: int | None, *, show_bar: bool) -> Any:
     from ledger.verify import Verifier
 
-    app = _ledger(ctx)
+    app = _ledger(ctx, read_only=True)
+    # A typo must not get a clean bill: a lot or a position that is not there is no verdict.
+    if lot_id is not None and not app.has_stream(lot_stream(lot_id)):
+        raise InputError(f"--lot {lot_id}: no lot {lot_id} is stored in {app.backend.label}; "
+                         "check the lot id ('custody status' lists the lots)")
+    last = app.last_position() or 0
+    if since > 1 and since > last:
+        raise InputError(f"--since {since} is past the end of the log (its last position is "
+                         f"{last}): there is nothing from there on to verify")
     verifier = Verifier(app.recorder, workers=workers or os.cpu_count() or 1, lot=lot_id,
                         since=since, as_of=moment(as_of, "--as-of") if as_of else None,
                         now=app.clock())

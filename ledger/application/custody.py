@@ -16,12 +16,13 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from eventsourcing.application import Application
+from eventsourcing.domain import OriginatorIDError, OriginatorVersionError
 from eventsourcing.persistence import (
     IntegrityError,
     MapperDeserialisationError,
     PersistenceError,
 )
-from eventsourcing.utils import get_topic
+from eventsourcing.utils import TopicError, get_topic
 
 from ledger.application.keystore import Signer
 from ledger.core import canonical, digests
@@ -47,12 +48,25 @@ from ledger.domain.aggregates import (
     person_stream,
     room_stream,
 )
-from ledger.domain.schemas import check_body
-from ledger.storage.backend import Backend, check_reachable, select_backend
+from ledger.domain.schemas import body_problems, check_body
+from ledger.storage.backend import (
+    Backend,
+    check_holds_ledger,
+    check_reachable,
+    select_backend,
+)
 from ledger.storage.recorders import HeadMoved
 from ledger.verify.rows import Prepared, prepare
 
 Clock = Callable[[], datetime]
+
+# What rebuilding a stream from damaged rows raises: the library's mapper (bytes that do not
+# decode, a record without the event's fields), its topic resolution (a class that does not
+# exist), its aggregate (versions out of order, a row under another stream id, an assertion
+# on the event class), and the folds reading a body that is not what its type says.
+DAMAGED_ROWS = (MapperDeserialisationError, TopicError, OriginatorIDError,
+                OriginatorVersionError, canonical.NonCanonical, AssertionError,
+                AttributeError, KeyError, TypeError, ValueError)
 
 
 def system_clock() -> datetime:
@@ -99,6 +113,8 @@ class CustodyLedger(Application[str]):
         self.backend = backend
         self.clock = clock
         check_reachable(backend)
+        if backend.read_only:
+            check_holds_ledger(backend, postgres_table=f"{self.name}_events")
         try:
             super().__init__(env=backend.env)
         except (sqlite3.DatabaseError, PersistenceError) as exc:
@@ -153,6 +169,10 @@ class CustodyLedger(Application[str]):
         """The ledger's id, policy and authorities, or a StorageError saying there is none."""
         state = state or self.state()[0]
         if state.ledger_id is None or state.policy is None:
+            if self.last_position() is not None:
+                raise StorageError(f"{self.backend.label} holds events but no readable genesis: "
+                                   "its ledger stream is missing or damaged; run 'custody "
+                                   "verify' for details")
             raise StorageError(f"{self.backend.label} holds no ledger; run 'custody init' first")
         return LedgerView(state.ledger_id, state.policy, state.authorities)
 
@@ -170,6 +190,21 @@ class CustodyLedger(Application[str]):
     def room(self, room_id: str) -> RoomState | None:
         return self.state([room_stream(room_id)])[0].room(room_id)
 
+    def has_stream(self, stream: str) -> bool:
+        """Whether any row is stored under ``stream`` (its rows are not decoded)."""
+        try:
+            return bool(self.recorder.select_events(stream, limit=1))
+        except (sqlite3.DatabaseError, PersistenceError) as exc:
+            raise StorageError(f"cannot read {stream} from {self.backend.label}: {exc}") from None
+
+    def last_position(self) -> int | None:
+        """The highest position stored in the log; None when it holds no row."""
+        try:
+            return self.recorder.max_notification_id()
+        except (sqlite3.DatabaseError, PersistenceError) as exc:
+            raise StorageError(f"cannot read {self.backend.label}: {exc}") from None
+
+
     def event_hash(self, stream: str, seq: int) -> str:
         """The hash of step ``seq`` of ``stream`` (what a correction references)."""
         found = [e for e in self.stream_events(stream) if e.originator_version == seq]
@@ -178,13 +213,25 @@ class CustodyLedger(Application[str]):
         return found[0].event_hash
 
     def stream_events(self, stream: str) -> Iterator[events.Recorded]:
-        """The events of one stream, in order."""
+        """The events of one stream, in order, each checked to be what its row says it is.
+
+        A reader shows these events, so a stored row that decodes to something else — a body
+        breaking its schema, another stream's or step's body, one that does not follow the
+        step before it — ends the reading with a StorageError that names the step. (Only
+        ``custody verify`` checks signatures and rules.)"""
+        head: str | None = None
         try:
-            yield from self.events.get(stream)  # type: ignore[misc]
-        except (MapperDeserialisationError, canonical.NonCanonical) as exc:
-            raise StorageError(
-                f"stored events of {stream} are damaged ({exc}); run 'custody verify' for details"
-            ) from None
+            for event in self.events.get(stream):
+                problem = _misread(stream, event, head)
+                if problem is not None:
+                    seq = event.originator_version
+                    raise StorageError(f"stored {stream} step "
+                                       f"{seq if isinstance(seq, int) else repr(seq)} is "
+                                       f"damaged ({problem}); run 'custody verify' for details")
+                head = event.event_hash
+                yield event
+        except DAMAGED_ROWS as exc:
+            raise _unreadable(stream, exc) from None
         except (sqlite3.DatabaseError, PersistenceError) as exc:
             raise StorageError(f"cannot read {stream} from {self.backend.label}: {exc}") from None
 
@@ -610,15 +657,42 @@ def _envelope(ledger_id: str, stream: str, head: Head | None, event_type: str,
     }
 
 
+def _unreadable(stream: str, exc: Exception) -> StorageError:
+    """The one-line error for a stream whose stored rows cannot be rebuilt."""
+    why = " ".join(str(exc).split())[:200]
+    why = f"{type(exc).__name__}: {why}" if why else f"they do not rebuild: {type(exc).__name__}"
+    return StorageError(f"stored events of {stream} are damaged ({why}); "
+                        "run 'custody verify' for details")
+
+
+def _misread(stream: str, event: events.Recorded, head: str | None) -> str | None:
+    """How a stored event is not the step its row says it is, if it is not."""
+    body, seq = event.body, event.originator_version
+    problems = body_problems(body)
+    if problems:
+        return problems[0]
+    if (body["stream"], body["seq"], body["type"]) != (stream, seq, event.type):
+        return (f"its body is {body['stream']} step {body['seq']} ({body['type']}), "
+                f"stored as {event.type or type(event).__name__}")
+    expected = digests.genesis_prev(body["ledger"], stream) if head is None else head
+    if body["prev"] != expected:
+        return f"it does not follow step {seq - 1}"
+    return None
+
+
 def _sign(body: Mapping[str, Any], signers: Sequence[Signer]) -> dict[str, bytes]:
     check_body(body)  # refuse bad input before anyone's key is used
     digest = digests.signing_digest(body)
     return {s.person_id: s.key.sign(digest) for s in signers}
 
 
-def open_ledger(db: str | None, *, create: bool = False, clock: Clock = system_clock) -> CustodyLedger:
-    """Open the ledger at ``db`` (path or postgresql:// URL); refuse a missing SQLite file."""
-    backend = select_backend(db)
+def open_ledger(db: str | None, *, create: bool = False, read_only: bool = False,
+                clock: Clock = system_clock) -> CustodyLedger:
+    """Open the ledger at ``db`` (path or postgresql:// URL); refuse a missing SQLite file.
+
+    ``read_only`` (read commands): no table is created and a SQLite file is opened
+    read-only; a database that holds no ledger's table is refused with a StorageError."""
+    backend = select_backend(db, read_only=read_only)
     if not create and not backend.exists:
         raise StorageError(
             f"no ledger at {backend.label}; run 'custody init' first, or pass --db / set CUSTODY_DB"

@@ -8,13 +8,22 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
+from contextlib import closing
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
+from pathlib import Path
+from urllib.parse import quote, unquote, urlsplit
 
 from ledger.core.errors import InputError, StorageError
 
 DEFAULT_DB = "custody.db"
 TRANSCODER = "ledger.storage.transcoder:MsgpackTranscoder"
+SQLITE_FACTORY = "ledger.storage.sqlite:CustodySQLiteFactory"
+# The library's table of stored events and the columns the ledger reads: SQLite names it
+# stored_events (position = rowid); PostgreSQL <application name>_events, with a
+# notification_id column for the position.
+SQLITE_TABLE = "stored_events"
+EVENT_COLUMNS = frozenset({"originator_id", "originator_version", "topic", "state"})
 
 
 @dataclass(frozen=True)
@@ -24,14 +33,18 @@ class Backend:
     label: str
     env: dict[str, str]
     sqlite_path: str | None = None
+    read_only: bool = False
 
     @property
     def exists(self) -> bool:
         return self.sqlite_path is None or os.path.exists(self.sqlite_path)
 
 
-def select_backend(db: str | None) -> Backend:
-    """Return the backend for ``db`` (None means ``./custody.db``)."""
+def select_backend(db: str | None, *, read_only: bool = False) -> Backend:
+    """Return the backend for ``db`` (None means ``./custody.db``).
+
+    ``read_only``: the library creates no table, and SQLite opens the file read-only, so a
+    read command leaves the database byte for byte as it found it."""
     db = db or DEFAULT_DB
     common = {
         "TRANSCODER_TOPIC": TRANSCODER,
@@ -39,23 +52,31 @@ def select_backend(db: str | None) -> Backend:
         # The library's aggregate cache: a cached stream is fast-forwarded from the store on
         # every read, so writers elsewhere are still seen; without it each read replays.
         "AGGREGATE_CACHE_MAXSIZE": "10000",
+        "CREATE_TABLE": "no" if read_only else "yes",
     }
     if db.startswith(("postgresql://", "postgres://")):
-        return _postgres(db, common)
+        return _postgres(db, common, read_only)
     if "://" in db:
         raise InputError(f"--db {db.split('://')[0]}:// is not supported; use a file path or postgresql://")
     if os.path.isdir(db):
         raise StorageError(f"--db {db} is a directory; give a file path such as {db}/custody.db")
     return Backend(
         label=db,
-        env={**common, "PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": db,
+        env={**common, "PERSISTENCE_MODULE": SQLITE_FACTORY,
+             "SQLITE_DBNAME": _read_only_uri(db) if read_only else db,
              "APPLICATION_RECORDER_TOPIC": "ledger.storage.recorders:SQLiteLedgerRecorder",
              "SQLITE_LOCK_TIMEOUT": "10"},
         sqlite_path=db,
+        read_only=read_only,
     )
 
 
-def _postgres(url: str, common: dict[str, str]) -> Backend:
+def _read_only_uri(path: str) -> str:
+    """A SQLite URI opening ``path`` read-only (the library's connections take URIs)."""
+    return f"file:{quote(str(Path(path).absolute()))}?mode=ro"
+
+
+def _postgres(url: str, common: dict[str, str], read_only: bool) -> Backend:
     parts = urlsplit(url)
     dbname = parts.path.lstrip("/")
     if not dbname:
@@ -76,7 +97,7 @@ def _postgres(url: str, common: dict[str, str]) -> Backend:
         "POSTGRES_ENABLE_DB_FUNCTIONS": "no",
     }
     label = f"postgresql://{parts.hostname or '127.0.0.1'}:{parts.port or 5432}/{dbname}"
-    return Backend(label=label, env=env)
+    return Backend(label=label, env=env, read_only=read_only)
 
 
 def check_reachable(backend: Backend) -> None:
@@ -115,3 +136,54 @@ def _reason(exc: Exception) -> str:
     text = re.sub(r"^(?:connection failed: )?(?:FATAL|ERROR):\s*", "", text)
     lines = (" ".join(line.split()) for line in text.splitlines())
     return "; ".join(line for line in lines if line) or type(exc).__name__
+
+
+def check_holds_ledger(backend: Backend, postgres_table: str) -> None:
+    """Refuse, in one line and without writing, a database that holds no ledger's tables.
+
+    For read commands, which open the database without creating tables: an empty file,
+    another program's SQLite database, a text file or a PostgreSQL database without our
+    table is named as such instead of failing later inside the library. ``postgres_table``
+    is the library's name for the table there (after the application's name)."""
+    if backend.sqlite_path is not None:
+        table, columns = SQLITE_TABLE, _sqlite_columns(backend)
+    else:
+        table, columns = postgres_table, _postgres_columns(backend, postgres_table)
+    if not columns:
+        empty = backend.sqlite_path is not None and os.path.getsize(backend.sqlite_path) == 0
+        raise StorageError(
+            f"{backend.label} holds no ledger ("
+            + ("an empty file" if empty else f"it has no {table} table")
+            + "); check --db or CUSTODY_DB, or run 'custody init' to start one there")
+    missing = sorted(EVENT_COLUMNS - columns)
+    if missing:
+        raise StorageError(f"{backend.label} holds no ledger: its {table} table lacks "
+                           f"{', '.join(missing)}; check --db or CUSTODY_DB")
+
+
+def _sqlite_columns(backend: Backend) -> set[str]:
+    assert backend.sqlite_path is not None
+    try:
+        with closing(sqlite3.connect(_read_only_uri(backend.sqlite_path), uri=True)) as db:
+            return {row[1] for row in db.execute(f"PRAGMA table_info({SQLITE_TABLE})")}
+    except sqlite3.DatabaseError as exc:  # "file is not a database", "unable to open", ...
+        raise StorageError(f"cannot open ledger database {backend.label}: {exc}; "
+                           "check --db or CUSTODY_DB") from None
+
+
+def _postgres_columns(backend: Backend, table: str) -> set[str]:
+    import psycopg  # installed: check_reachable has connected already
+
+    env = backend.env
+    try:
+        with closing(psycopg.connect(
+            host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"], dbname=env["POSTGRES_DBNAME"],
+            user=env["POSTGRES_USER"], password=env["POSTGRES_PASSWORD"],
+            connect_timeout=int(env["POSTGRES_CONNECT_TIMEOUT"]),
+        )) as db:
+            rows = db.execute("SELECT column_name FROM information_schema.columns "
+                              "WHERE table_schema = 'public' AND table_name = %s",
+                              (table,)).fetchall()
+    except psycopg.Error as exc:
+        raise StorageError(f"cannot open ledger database {backend.label}: {_reason(exc)}") from None
+    return {row[0] for row in rows}

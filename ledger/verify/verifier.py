@@ -41,6 +41,9 @@ from ledger.verify.rows import (
 PAGE = 2000
 RESIDENT = 8192  # per-stream states kept in memory, per kind; the rest spill to a temp file
 AHEAD = 2  # pages prepared in the workers while the main process judges an earlier one
+# The lowest position a row can be stored at (SQLite's rowid is a signed 64-bit integer):
+# without --since, rows from there on are checked and reported, not only those from 1.
+LOWEST_POSITION = -(2**63)
 
 
 Handed = tuple[list[Prepared], dict[str, bytes]]  # rows, the keyring they were checked with
@@ -67,7 +70,8 @@ class Verifier:
         self.workers = max(1, workers)
         # Rows before `since` are folded, not reported; with --lot, other lots are folded
         # without their signature checks and not reported.
-        self.scope = Scope(self._lot_scope(lot) if lot is not None else None, since)
+        self.scope = Scope(self._lot_scope(lot) if lot is not None else None,
+                           since if since > 1 else LOWEST_POSITION)
         self.as_of = as_of  # canonical timestamp: events that occurred later are left out
         # The one ledger-state fold; per-stream state keeps at most `resident` entries of each
         # kind in memory and spills the rest to a private temporary file.
@@ -115,7 +119,8 @@ class Verifier:
                 for note, row in zip(page, rows):
                     if note.id != expected_position:
                         report.findings.append(self._gap(expected_position, note.id))
-                    expected_position = note.id + 1
+                    # A row before position 1 does not move where the log should go on.
+                    expected_position = max(expected_position, note.id + 1)
                     findings = self._check(note, row)
                     if note.id < self.scope.since:
                         continue  # folded only: the auditor asked to check from `since` on
@@ -142,6 +147,10 @@ class Verifier:
     def _gap(self, expected: int, found: int) -> Finding:
         """A jump in positions. No stream: what is missing is unknown, not the row after it."""
         evidence = {"expected": expected, "found": found}
+        if found < 1:  # no store numbers a row below 1: it was put there by hand
+            return Finding("POSITION_GAP", f"a row is stored at position {found}, before the "
+                           "log's first position 1: it was inserted or moved there",
+                           position=found, evidence=evidence)
         if self.dense_positions:
             return Finding("POSITION_GAP", f"log jumps from position {expected - 1} to {found}: "
                            f"{found - expected} event(s) missing or reordered",
@@ -153,7 +162,9 @@ class Verifier:
     # -- reading ---------------------------------------------------------------------------
 
     def _pages(self) -> Iterator[Sequence[Notification]]:
-        start = 1
+        """Every row of the table in position order, whatever its position: the first page
+        starts at the lowest one stored (0, negative, or past a gap), not at 1."""
+        start: int | None = None
         while True:
             page = self.recorder.select_notifications(start=start, limit=self.page_size)
             if not page:

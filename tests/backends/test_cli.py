@@ -161,5 +161,6 @@ def test_postgres_unknown_role_is_one_line(postgres_server) -> None:
 def test_postgres_database_without_a_ledger_says_run_init(postgres_db: str) -> None:
     result = CliRunner().invoke(main, ["--db", postgres_db, "history", "LOT-1"])
     assert result.exit_code == 5
-    assert result.stderr.endswith("holds no ledger; run 'custody init' first\n")
+    assert result.stderr.endswith("holds no ledger (it has no custody_events table); check --db "
+                                  "or CUSTODY_DB, or run 'custody init' to start one there\n")
     assert result.stderr.count("\n") == 1

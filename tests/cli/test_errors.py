@@ -238,3 +238,21 @@ def test_passphrase_file_readable_by_others_is_used_with_a_warning(ready):
 def test_passphrase_file_kept_private_gives_no_warning(ready):
     result = ready(*ready.handover_args())
     assert result.exit_code == 0 and result.stderr == "", result.output
+
+
+def test_verify_a_lot_that_does_not_exist_is_a_usage_error_not_intact(ready):
+    """A typo in --lot used to check nothing and say intact."""
+    line = failing(ready, 2, "--lot LOT-L: no lot LOT-L is stored in", "verify", "--lot", "LOT-L",
+                   "--workers", "1")
+    assert "'custody status' lists the lots" in line
+    assert ready("verify", "--lot", "LOT-L", "--json", "--workers", "1").stdout == ""
+    assert ready("verify", "--lot", "LOT-1", "--workers", "1").exit_code == 0
+
+
+def test_verify_since_past_the_end_of_the_log_is_a_usage_error_not_intact(ready):
+    """The ready ledger's last position is 12 (genesis, ten enrolments, LOT-1)."""
+    failing(ready, 2, "--since 13 is past the end of the log (its last position is 12)",
+            "verify", "--since", "13", "--workers", "1")
+    failing(ready, 2, "--since 99999 is past the end of the log", "verify", "--since", "99999",
+            "--json", "--workers", "1")
+    assert ready("verify", "--since", "12", "--workers", "1").exit_code == 0

@@ -149,7 +149,7 @@ class Attacker:
     def insert(self, stream: str, version: int, topic: str, state: bytes,
                position: int | None = None) -> int:
         """Insert a row at ``position`` (default: the end of the log); return its position."""
-        position = position or self.last_position() + 1
+        position = self.last_position() + 1 if position is None else position
         self.execute((
             "INSERT INTO stored_events (rowid, originator_id, originator_version, topic, state) "
             "VALUES (?, ?, ?, ?, ?)",

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from ledger.application.custody import open_ledger
+from ledger.verify import Verifier
+from tests.conftest import TEAM
 from tests.tamper.attacker import Attacker, error_positions, located, verify
 
 
@@ -114,3 +119,68 @@ def test_duplicate_an_event_under_a_new_rowid(attacker: Attacker) -> None:
     assert (duplicate.code, duplicate.position, duplicate.stream) == (
         "DUPLICATE_EVENT", copy, "lot:LOT-1")
     assert duplicate.evidence["step"] == 2
+
+
+def test_copy_a_step_to_position_0(attacker: Attacker) -> None:
+    """A copy of LOT-1's first handover, stored as its fourth step at position 0: the verifier
+    once read from position 1 on, and said intact while ``history`` showed the extra step."""
+    original = attacker.row(attacker.position("lot:LOT-1", 2))
+    attacker.insert("lot:LOT-1", 4, original.topic, original.state, position=0)
+
+    report = verify(attacker.db)
+
+    assert not report.intact
+    assert report.events == 18
+    gap = report.findings[0]
+    assert (gap.code, gap.position, gap.stream) == ("POSITION_GAP", 0, None)
+    assert gap.evidence == {"expected": 1, "found": 0}
+    assert "before the log's first position 1" in gap.message
+    assert ("ENVELOPE_MISMATCH", 0, "lot:LOT-1") in located(report)
+    assert min(error_positions(report)) == 0
+
+
+def test_append_a_forged_step_at_a_negative_position(attacker: Attacker, day) -> None:
+    """The whole team colludes: LOT-1's next handover carries six valid signatures and
+    follows LOT-1's chain, but is stored at position -5, where a reader from 1 never looks."""
+    later = day.clock.now + timedelta(minutes=5)
+    body = attacker.draft_handover("lot:LOT-1", "STF-03", "STF-04", later)
+    appended = attacker.forge(body, day.sign(*TEAM), later)
+    attacker.execute(("UPDATE stored_events SET rowid = -5 WHERE rowid = ?", (appended,)))
+
+    report = verify(attacker.db)
+
+    assert not report.intact
+    assert report.events == 18
+    assert report.findings[0].code == "POSITION_GAP"
+    assert (report.findings[0].position, report.findings[0].evidence) == (
+        -5, {"expected": 1, "found": -5})
+    # Read first, the step comes before the genesis and before the lot's registration.
+    assert ("GENESIS_MISSING", -5, "lot:LOT-1") in located(report)
+    assert ("SEQUENCE_GAP", -5, "lot:LOT-1") in located(report)
+
+
+def test_move_a_step_far_past_the_end_of_the_log(attacker: Attacker) -> None:
+    last = attacker.last_position()
+    attacker.execute(("UPDATE stored_events SET rowid = ? WHERE rowid = ?", (10**12, last)))
+
+    report = verify(attacker.db)
+
+    assert not report.intact
+    (gap,) = report.findings
+    assert (gap.code, gap.position) == ("POSITION_GAP", 10**12)
+    assert gap.evidence == {"expected": last, "found": 10**12}
+
+
+def test_a_row_at_position_0_is_reported_even_with_since(attacker: Attacker) -> None:
+    """--since folds earlier rows without reporting them, but a row below position 1 is no
+    row of the log at all: its position is reported whatever --since says."""
+    original = attacker.row(attacker.position("lot:LOT-1", 2))
+    attacker.insert("lot:LOT-1", 4, original.topic, original.state, position=0)
+    app = open_ledger(str(attacker.db), read_only=True)
+    try:
+        report = Verifier(app.recorder, since=12).run()
+    finally:
+        app.close()
+
+    assert ("POSITION_GAP", 0, None) in located(report)
+    assert not report.intact
