@@ -45,9 +45,9 @@ from ledger.domain.aggregates import (
     Stream,
     lot_stream,
     person_stream,
+    check_event,
     room_stream,
 )
-from ledger.domain.schemas import check_body
 from ledger.storage.backend import Backend, check_reachable, select_backend
 
 Clock = Callable[[], datetime]
@@ -329,12 +329,13 @@ class CustodyLedger(Application[str]):
             body["note"] = note
         if evidence:
             body["evidence"] = sorted(set(evidence))
-        check_body(body)
+        check_event(body)
         return body
 
     def sign(self, body: Mapping[str, Any], signer: Signer) -> bytes:
         """One attendee's signature over a schema-valid body (drafted here, or parsed from a
         draft file), after checking the signer is who the roster says."""
+        check_event(body)
         self._signer_member(signer)
         if signer.person_id not in {a["person"] for a in body.get("attendees", [])}:
             raise InputError(f"{signer.person_id} is not among this step's attendees; "
@@ -428,7 +429,7 @@ class CustodyLedger(Application[str]):
 
     def _prepare(self, body: dict[str, Any], signatures: Mapping[str, bytes],
                  now: datetime) -> tuple[Stream, list[Finding]]:
-        check_body(body)
+        check_event(body)
         stream = body["stream"]
         aggregate = self._get(stream, for_update=True)
         expected_seq = 1 if aggregate is None else aggregate.version + 1
@@ -503,7 +504,7 @@ def _envelope(ledger_id: str, stream: str, aggregate: Stream | None, event_type:
 
 
 def _sign(body: Mapping[str, Any], signers: Sequence[Signer]) -> dict[str, bytes]:
-    check_body(body)  # refuse bad input before anyone's key is used
+    check_event(body)  # refuse bad input before anyone's key is used
     digest = digests.signing_digest(body)
     return {s.person_id: s.key.sign(digest) for s in signers}
 

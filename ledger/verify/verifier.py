@@ -44,6 +44,7 @@ from ledger.core.custody import (
 )
 from ledger.core.duty import merge, uncovered
 from ledger.core.rules import AUTHORITY_EVENTS, Context, judge
+from ledger.domain.aggregates import named_in
 from ledger.verify.spill import SpillMap
 from ledger.verify.rows import (
     KEY_EVENTS, Prepared, Scope, Task, prepare_chunk, raw, signature_tasks,
@@ -339,11 +340,13 @@ class Verifier:
         elif event_type == "person.enrolled" and trusted:
             self.roster[body["person"]["id"]] = member_from(body["person"])
         elif event_type in ("person.key_revoked", "person.key_rotated") and trusted:
-            person_id = stream.split(":", 1)[1]
+            person_id = named_in(stream)
             if person_id in self.roster:
                 self.roster[person_id] = member_after(self.roster[person_id], body)
         elif event_type == "room.registered" and trusted:
-            self.rooms[body["room"]["id"]] = room_registered(body)
+            # Keyed by the stream's id, as the recorder keys it (the row stage has checked
+            # that the stream is the one the body's room id names).
+            self.rooms[named_in(stream)] = room_registered(body)
         elif event_type in ("duty.started", "duty.ended", "room.patrolled"):
             self._apply_room(body, present)
         elif event_type == "lot.registered":
@@ -359,7 +362,7 @@ class Verifier:
         self.policies.append((body["occurred_at"], self.policy))
 
     def _apply_room(self, body: dict[str, Any], present: dict[str, str]) -> None:
-        room_id = body["stream"].split(":", 1)[1]
+        room_id = named_in(body["stream"])
         room = self.rooms.get(room_id)
         if room is None:
             return
