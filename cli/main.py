@@ -38,6 +38,11 @@ KINDS = ("question_paper", "answer_sheet", "spare_paper", "container")
 MAX_POLICY_FILE = 64 * 1024
 
 EXIT_CODES_HELP = """\b
+Ids (people, lots, rooms, exams, seals ...): 1-64 ASCII letters, digits, '.', '_', '-'.
+Text: one line, at most 200 characters (notes 2,000), no control or invisible characters.
+Arguments are UTF-8.
+
+\b
 Exit codes: 0 success (verify: intact); 1 verify found errors;
 2 bad input or usage, or the machine fell short (scratch space, a lost worker);
 3 refused by a rule (nothing written); 4 key file or passphrase; 5 database;
