@@ -247,3 +247,31 @@ def test_describe_shows_every_signed_field_of_every_kind_of_body_in_full(every_k
             assert str(marker) in text, (body["type"], path)
             checked += 1
     assert checked > 300
+
+
+def test_describe_names_who_takes_an_unpacked_lot(every_kind_of_body):
+    body = next(b for b in every_kind_of_body if b["type"] == "lot.unpacked")
+    assert f"taken out by: {body['holder']}" in render.describe(body)
+
+
+@pytest.mark.parametrize("change, reason", [
+    ({"location": "Secure room 1\x1b[2K\r" + FORGED_LINE},
+     "event is not valid: location: contains U+001B"),
+    ({"note": "fine\u202eenif"}, "event is not valid: note: contains U+202E"),
+    ({"stream": "lot:LOT-1\u200b"},
+     "event is not valid: stream 'lot:LOT-1\\u200b' is not lot:ID with ID an id"),
+])
+def test_a_draft_made_by_hand_with_hostile_text_is_refused_by_sign_and_submit(
+        ready, tmp_path, change, reason):
+    """The schema path: a draft in the exact draft format, its body edited before anyone
+    signs, is refused by `sign` and by `submit` alike, in one escaped line."""
+    from ledger.application.drafts import format_draft
+
+    path = tmp_path / "handover.draft"
+    ready.ok("draft", "handover", *HANDOVER, *attendees(*TEAM), "--out", str(path))
+    body = json.loads(path.read_text())["body"]
+    path.write_text(format_draft({**body, **change}, {}), encoding="utf-8")
+    for args in (["sign", str(path), "--key", ready.key("POL-01"), "--passphrase-file",
+                  ready.secret("POL-01"), "--yes"], ["submit", str(path)]):
+        line = failing(ready, 2, reason, *args)
+        assert not hidden(line)
