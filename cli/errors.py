@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import click
 
+from cli.render import visible
 from ledger.core.errors import (
     ConcurrentChange,
     InputError,
@@ -38,7 +41,9 @@ class LedgerFailure(click.ClickException):
     """A LedgerError on its way to the terminal: 'error: <one line>' and its exit code."""
 
     def __init__(self, error: LedgerError) -> None:
-        super().__init__(" ".join(str(error).split()))
+        # Escaped first: a value the message quotes (from the ledger or argv) may hold a
+        # newline or an escape sequence; escaped, it can neither start a line nor act.
+        super().__init__(re.sub(" {2,}", " ", visible(str(error))).strip())
         self.exit_code = next((code for cls, code in _CODES if isinstance(error, cls)), 2)
 
     def show(self, file=None) -> None:  # type: ignore[no-untyped-def]

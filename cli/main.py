@@ -12,10 +12,16 @@ import click
 from cli import render
 from cli.errors import EXIT_FINDINGS, LedgerFailure
 from cli.options import (
+    DIGEST,
+    ID,
+    NOTE,
+    PARTY,
+    TEXT,
     occurred_at,
     prompt_passphrase,
     read_bounded,
     read_passphrase_file,
+    refuse_undecodable,
     unlock_signers,
 )
 from cli.steps import SHOWN, STEPS, Step, moment
@@ -33,6 +39,11 @@ KINDS = ("question_paper", "answer_sheet", "spare_paper", "container")
 MAX_POLICY_FILE = 64 * 1024
 
 EXIT_CODES_HELP = """\b
+Ids (people, lots, rooms, exams, seals ...): 1-64 ASCII letters, digits, '.', '_', '-'.
+Text: one line, at most 200 characters (notes 2,000), no control or invisible characters.
+Arguments are UTF-8.
+
+\b
 Exit codes: 0 success (verify: intact); 1 verify found errors;
 2 bad input or usage, or the machine fell short (scratch space, a lost worker);
 3 refused by a rule (nothing written); 4 key file or passphrase; 5 database;
@@ -42,6 +53,14 @@ Exit codes: 0 success (verify: intact); 1 verify found errors;
 
 class LedgerGroup(click.Group):
     """Turns every expected LedgerError into one line on stderr and its exit code."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if ctx.parent is None:  # the whole command line, before any option is read
+            try:
+                refuse_undecodable(args)
+            except LedgerError as error:
+                raise LedgerFailure(error) from None
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -93,13 +112,14 @@ def passphrase_files_option() -> Any:
 def step_options(func: Any) -> Any:
     """Options every co-signed step takes."""
     for option in reversed([
-        click.option("--location", required=True, help="Where the step happens."),
+        click.option("--location", required=True, type=TEXT, help="Where the step happens."),
         click.option("--occurred-at", "when", metavar="TIME",
                      help="When it happened, RFC 3339 with offset (default: now)."),
         keyfile_option("--sign", "keyfiles", multiple=True, required=True,
                        help="Key file of one person present; repeat for everyone who co-signs."),
         passphrase_files_option(),
-        click.option("--note", default=None, help="Free text kept with the step."),
+        click.option("--note", default=None, type=NOTE,
+                     help="Free text kept with the step (one line)."),
     ]):
         func = option(func)
     return func
@@ -138,6 +158,11 @@ def _print_receipt(receipt: Receipt) -> None:
     click.echo(render.receipt(receipt))
 
 
+def _say(text: str) -> None:
+    """Print one message of the command's own, its values escaped (``render.visible``)."""
+    click.echo(render.visible(text))
+
+
 # -- keys ----------------------------------------------------------------------------------
 
 
@@ -147,7 +172,7 @@ def keys() -> None:
 
 
 @keys.command("new", epilog="Example: custody keys new P-001 --out p001.key")
-@click.argument("person_id")
+@click.argument("person_id", type=ID)
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Private key file to write; the public key goes to OUT.pub.")
 @click.option("--passphrase-file", type=click.Path(dir_okay=False, path_type=Path),
@@ -156,7 +181,6 @@ def keys() -> None:
               help="Write the key unencrypted (tests and demos only).")
 def keys_new(person_id: str, out: Path, passphrase_file: Path | None, no_passphrase: bool) -> None:
     """Create a key pair for PERSON_ID."""
-    render.check_id(person_id, "PERSON_ID")
     if out.exists() or Path(f"{out}.pub").exists():
         raise InputError(f"{out} or {out}.pub already exists; choose another --out")
     if no_passphrase and passphrase_file:
@@ -171,17 +195,19 @@ def keys_new(person_id: str, out: Path, passphrase_file: Path | None, no_passphr
         passphrase = prompt_passphrase(f"New passphrase for {person_id}", confirm=True)
     key = SigningKey.generate()
     pub = write_key_pair(out, person_id, key, passphrase)
-    click.echo(f"wrote {out} (private, mode 600) and {pub}")
-    click.echo(f"key id {key.public_key.id}")
+    _say(f"wrote {out} (private, mode 600) and {pub}")
+    _say(f"key id {key.public_key.id}")
 
 
 # -- init ----------------------------------------------------------------------------------
 
 
 @main.command(epilog="Example: custody init --ledger-id gd-2026 --authority-key authority.key")
-@click.option("--ledger-id", required=True, help="Name of this ledger, e.g. gd-gaokao-2026.")
-@click.option("--name", default=None, help="The authority's name (default: its person id).")
-@click.option("--unit", default="Examination authority", show_default=True,
+@click.option("--ledger-id", required=True, type=ID,
+              help="Name of this ledger, e.g. gd-gaokao-2026.")
+@click.option("--name", default=None, type=TEXT,
+              help="The authority's name (default: its person id).")
+@click.option("--unit", default="Examination authority", show_default=True, type=TEXT,
               help="The authority's office.")
 @click.option("--policy", "policy_file", type=click.Path(dir_okay=False, path_type=Path),
               help=f"Presence policy JSON (default: the built-in {DEFAULT_POLICY}).")
@@ -190,13 +216,12 @@ def keys_new(person_id: str, out: Path, passphrase_file: Path | None, no_passphr
 def init(ctx: click.Context, ledger_id: str, authority_key: Path, passphrase_file: Path | None,
          name: str | None, unit: str, policy_file: Path | None, when: str | None) -> None:
     """Start a new ledger: its genesis names the authority and the presence policy."""
-    render.check_id(ledger_id, "--ledger-id")
     policy = _load_policy(policy_file)
     signer = _authority(authority_key, passphrase_file)
     app = _ledger(ctx, create=True)
     authority = {"id": signer.person_id, "name": name or signer.person_id, "unit": unit}
     _print_receipt(app.init(ledger_id, authority, signer, policy, occurred_at(when, app.clock)))
-    click.echo(f"ledger {ledger_id} started in {app.backend.label}; policy {policy.id} "
+    _say(f"ledger {ledger_id} started in {app.backend.label}; policy {policy.id} "
                f"v{policy.version}")
 
 
@@ -229,10 +254,10 @@ def person() -> None:
 Example:
   custody person enrol P-001 --name "Li Wei" --role police --unit "City PSB" \\
       --public-key p001.key.pub --authority-key authority.key""")
-@click.argument("person_id")
-@click.option("--name", required=True, help="Full name.")
+@click.argument("person_id", type=ID)
+@click.option("--name", required=True, type=TEXT, help="Full name.")
 @click.option("--role", required=True, type=click.Choice(ROLES), help="Role the policy counts.")
-@click.option("--unit", required=True, help="Unit or office.")
+@click.option("--unit", required=True, type=TEXT, help="Unit or office.")
 @click.option("--public-key", "public_key_file", required=True,
               type=click.Path(dir_okay=False, path_type=Path), help="The person's KEYFILE.pub. A small-order or "
               "non-canonical Ed25519 key is refused.")
@@ -244,7 +269,6 @@ def person_enrol(ctx: click.Context, person_id: str, name: str, role: str, unit:
                  public_key_file: Path, valid_until: str | None, authority_key: Path,
                  passphrase_file: Path | None, when: str | None) -> None:
     """Enrol PERSON_ID with a role, a unit and a public key."""
-    render.check_id(person_id, "PERSON_ID")
     public_key = _public_key_of(public_key_file, person_id)
     app = _ledger(ctx)
     app.ledger()
@@ -260,8 +284,8 @@ def person_enrol(ctx: click.Context, person_id: str, name: str, role: str, unit:
 Example:
   custody person revoke STF-04 --reason "key file lost on 2026-06-05" \\
       --authority-key authority.key""")
-@click.argument("person_id")
-@click.option("--reason", required=True, help="Why the key is revoked.")
+@click.argument("person_id", type=ID)
+@click.option("--reason", required=True, type=TEXT, help="Why the key is revoked.")
 @authority_options
 @click.pass_context
 def person_revoke(ctx: click.Context, person_id: str, reason: str, authority_key: Path,
@@ -277,7 +301,7 @@ def person_revoke(ctx: click.Context, person_id: str, reason: str, authority_key
 Example:
   custody keys new STF-04 --out stf04-2.key
   custody person rotate STF-04 --public-key stf04-2.key.pub --authority-key authority.key""")
-@click.argument("person_id")
+@click.argument("person_id", type=ID)
 @click.option("--public-key", "public_key_file", required=True,
               type=click.Path(dir_okay=False, path_type=Path), help="The new KEYFILE.pub. A small-order or "
               "non-canonical Ed25519 key is refused.")
@@ -306,13 +330,14 @@ Example:
   custody lot register MATH-01 --exam gaokao-2026 --subject math --kind question_paper \\
       --count 30 --seal S-0001 --seal S-0002 --location "Printing house" --holder P-003 \\
       --sign p001.key --sign p002.key --sign p003.key --sign p004.key --sign p005.key --sign p006.key""")
-@click.argument("lot_id")
-@click.option("--exam", required=True, help="Examination, e.g. gaokao-2026.")
-@click.option("--subject", required=True, help="Subject, e.g. math.")
+@click.argument("lot_id", type=ID)
+@click.option("--exam", required=True, type=ID, help="Examination (an id), e.g. gaokao-2026.")
+@click.option("--subject", required=True, type=TEXT, help="Subject, e.g. math.")
 @click.option("--kind", required=True, type=click.Choice(KINDS), help="Kind of papers.")
 @click.option("--count", required=True, type=click.IntRange(1, 1_000_000), help="Number of items.")
-@click.option("--seal", "seals", multiple=True, required=True, help="Seal number; repeat for each.")
-@click.option("--holder", required=True,
+@click.option("--seal", "seals", multiple=True, required=True, type=ID,
+              help="Seal number; repeat for each.")
+@click.option("--holder", required=True, type=PARTY,
               help="Who takes custody at registration: a person id, or room:ID / vehicle:ID / "
                    "site:ID.")
 @step_options
@@ -322,7 +347,6 @@ def lot_register(ctx: click.Context, lot_id: str, exam: str, subject: str, kind:
                  keyfiles: Sequence[Path], passphrase_files: Sequence[Path],
                  note: str | None) -> None:
     """Register LOT_ID, co-signed by the people present."""
-    render.check_id(lot_id, "LOT_ID")
     app = _ledger(ctx)
     app.ledger()
     signers = unlock_signers(keyfiles, passphrase_files)
@@ -353,13 +377,15 @@ def duty() -> None:
 
 def _common_step_options(mode: str) -> list[Any]:
     options = [
-        click.option("--location", required=True, help="Where the step happens."),
+        click.option("--location", required=True, type=TEXT, help="Where the step happens."),
         click.option("--occurred-at", "when", metavar="TIME",
                      help="When it happened, RFC 3339 with offset (default: now)."),
-        click.option("--note", default=None, help="Free text kept with the step."),
-        click.option("--evidence", multiple=True, metavar="SHA256",
+        click.option("--note", default=None, type=NOTE,
+                     help="Free text kept with the step (one line)."),
+        click.option("--evidence", multiple=True, type=DIGEST,
                      help="SHA-256 of a photo or CCTV clip (never the file); repeat."),
         click.option("--acknowledge-violation", "acknowledge", metavar="REASON", default=None,
+                     type=TEXT,
                      help="Record the step even though it breaks a rule; the reason is kept and "
                           "every verifier flags it."),
     ]
@@ -368,7 +394,7 @@ def _common_step_options(mode: str) -> list[Any]:
                                    help="Key file of one person present; repeat for everyone."),
                     passphrase_files_option()]
     else:
-        options += [click.option("--attendee", "attendees", multiple=True, required=True,
+        options += [click.option("--attendee", "attendees", multiple=True, required=True, type=ID,
                                  help="Person id of someone present; repeat for everyone."),
                     click.option("--out", required=True,
                                  type=click.Path(dir_okay=False, path_type=Path),
@@ -395,7 +421,7 @@ def _step_command(step: Step, mode: str, name: str, shown_as: str) -> click.Comm
         body = app.draft_step(stream, step.event_type, step.fields(o), o["location"],
                               o["attendees"], when, **options)
         o["out"].write_text(format_draft(body, {}), encoding="utf-8")
-        click.echo(f"wrote draft {o['out']}: {body['type']} for {stream}, step {body['seq']}; "
+        _say(f"wrote draft {o['out']}: {body['type']} for {stream}, step {body['seq']}; "
                    f"to be signed by {', '.join(a['person'] for a in body['attendees'])}")
 
     signing = "--sign pol01.key --sign pol02.key ... (everyone present)" if mode == "record" \
@@ -435,7 +461,7 @@ def sign(ctx: click.Context, draft_file: Path, key: Path, passphrase_file: Path 
     _write_atomically(draft_file, format_draft(body, signatures))
     attendees = [a["person"] for a in body["attendees"]]
     missing = [p for p in attendees if p not in signatures]
-    click.echo(f"signed by {signer.person_id}; {len(attendees) - len(missing)} of "
+    _say(f"signed by {signer.person_id}; {len(attendees) - len(missing)} of "
                f"{len(attendees)} attendees have signed"
                + (f" (still to sign: {', '.join(missing)})" if missing else "; ready to submit"))
 
@@ -474,9 +500,9 @@ def _pack_command(unpack: bool) -> click.Command:
 
     function: Any = click.pass_context(callback)
     function = step_options(function)
-    function = click.option("--lot", "lot_ids", multiple=True, required=True,
+    function = click.option("--lot", "lot_ids", multiple=True, required=True, type=ID,
                             help=f"Lot to {verb}; repeat.")(function)
-    function = click.argument("container")(function)
+    function = click.argument("container", type=ID)(function)
     help_text = ("Take lots out of a container; they pass to whoever holds the container."
                  if unpack else "Pack lots into a container; they move with it until unpacked.")
     epilog = (f"Example: custody lot {verb} BOX-01 --lot MATH-Q-0001 --lot MATH-A-0001 "
@@ -498,9 +524,9 @@ Example:
   custody room register SR-3 --name "County Secure Room 3" --licence BM-2026-031 \\
       --valid-from 2026-01-01T00:00:00+08:00 --valid-until 2026-12-31T23:59:59+08:00 \\
       --authority-key authority.key""")
-@click.argument("room_id")
-@click.option("--name", required=True, help="Name of the room.")
-@click.option("--licence", required=True, help="Licence number (保密室使用许可证).")
+@click.argument("room_id", type=ID)
+@click.option("--name", required=True, type=TEXT, help="Name of the room.")
+@click.option("--licence", required=True, type=TEXT, help="Licence number (保密室使用许可证).")
 @click.option("--valid-from", required=True, metavar="TIME", help="Licence valid from (RFC 3339).")
 @click.option("--valid-until", required=True, metavar="TIME", help="Licence valid until (RFC 3339).")
 @authority_options
@@ -509,7 +535,6 @@ def room_register(ctx: click.Context, room_id: str, name: str, licence: str, val
                   valid_until: str, authority_key: Path, passphrase_file: Path | None,
                   when: str | None) -> None:
     """Register ROOM_ID with its licence and validity."""
-    render.check_id(room_id, "ROOM_ID")
     room_data = {"id": room_id, "name": name, "licence": licence,
                  "valid_from": moment(valid_from, "--valid-from"),
                  "valid_until": moment(valid_until, "--valid-until")}
@@ -536,14 +561,14 @@ def policy_set(ctx: click.Context, policy_file: Path, authority_key: Path,
     app.ledger()
     signer = _authority(authority_key, passphrase_file)
     _print_receipt(app.set_policy(new_policy, signer, occurred_at(when, app.clock)))
-    click.echo(f"policy {new_policy.id} v{new_policy.version} is in force")
+    _say(f"policy {new_policy.id} v{new_policy.version} is in force")
 
 
 # -- reading -------------------------------------------------------------------------------
 
 
 @main.command(epilog="Example: custody history MATH-01")
-@click.argument("lot_id")
+@click.argument("lot_id", type=ID)
 @click.pass_context
 def history(ctx: click.Context, lot_id: str) -> None:
     """The steps of LOT_ID in order, with who was present.
@@ -565,8 +590,9 @@ Examples:
   custody verify
   custody verify --lot MATH-01 --json > report.json
   custody verify --as-of 2026-06-07T14:05:00+08:00""")
-@click.option("--lot", "lot_id", default=None, help="Verify one lot (and the roster it relies "
-              "on); a lot with no stored step is a usage error.")
+@click.option("--lot", "lot_id", default=None, type=ID,
+              help="Verify one lot (and the roster it relies on); a lot with no stored step is "
+                   "a usage error.")
 @click.option("--since", type=click.IntRange(1), default=1, metavar="POSITION",
               help="Report from this log position on (past the last one is a usage error). "
               "Earlier events are folded to rebuild the state; of them, only roster and "
@@ -586,7 +612,7 @@ def verify(ctx: click.Context, lot_id: str | None, since: int, as_of: str | None
     verifier = _run_verifier(ctx, lot_id, since, as_of, workers, show_bar=not as_json)
     report = verifier.report
     if as_json:
-        click.echo(json.dumps(report.to_data(), indent=2, ensure_ascii=False))
+        click.echo(render.json_text(report.to_data()))
     else:
         click.echo(render.report(report, verifier.label))
     if not report.intact:
@@ -607,7 +633,7 @@ def _run_verifier(ctx: click.Context, lot_id: str | None, since: int, as_of: str
         raise InputError(f"--since {since} is past the end of the log (its last position is "
                          f"{last}): there is nothing from there on to verify")
     verifier = Verifier(app.recorder, workers=workers or os.cpu_count() or 1, lot=lot_id,
-                        since=since, as_of=moment(as_of, "--as-of") if as_of else None,
+                        since=since, as_of=moment(as_of, "--as-of") if as_of is not None else None,
                         now=app.clock())
     ctx.call_on_close(verifier.close)  # its temporary file of per-stream state
     with click.progressbar(length=verifier.total(), label="verifying", file=render.stderr(),
@@ -623,11 +649,11 @@ Examples:
   custody status MATH-Q-0001
   custody status --holder room:SR-3 --exam gaokao-2026
   custody status --as-of 2026-06-07T14:05:00+08:00 --json""")
-@click.argument("lot_id", required=False)
-@click.option("--exam", default=None, help="Only lots of this exam.")
-@click.option("--subject", default=None, help="Only lots of this subject.")
-@click.option("--location", default=None, help="Only lots whose last step was here.")
-@click.option("--holder", default=None, metavar="PARTY", help="Only lots held by this party.")
+@click.argument("lot_id", required=False, type=ID)
+@click.option("--exam", default=None, type=ID, help="Only lots of this exam.")
+@click.option("--subject", default=None, type=TEXT, help="Only lots of this subject.")
+@click.option("--location", default=None, type=TEXT, help="Only lots whose last step was here.")
+@click.option("--holder", default=None, type=PARTY, help="Only lots held by this party.")
 @click.option("--as-of", "as_of", default=None, metavar="TIME",
               help="Where everything was at TIME (RFC 3339).")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
@@ -655,17 +681,17 @@ def status(ctx: click.Context, lot_id: str | None, exam: str | None, subject: st
     if lot_id is not None and not rows:
         raise InputError(f"unknown lot {lot_id}")
     if as_json:
-        click.echo(json.dumps([{
+        click.echo(render.json_text([{
             "lot": lot.lot_id, "kind": lot.kind, "exam": lot.exam, "subject": lot.subject,
             "holder": held_by, "packed_in": lot.packed_in, "count": lot.count,
             "seals": list(lot.seals), "last_step": lot.last_type, "location": lot.location,
             "occurred_at": lot.last_occurred_at, "unsealed": lot.unsealed, "closed": lot.closed,
-            "findings": findings} for lot, held_by, findings in rows], indent=2, ensure_ascii=False))
+            "findings": findings} for lot, held_by, findings in rows]))
         return
     for lot, held_by, findings in rows:
         click.echo(render.status_line(lot, held_by, findings))
     ledger_findings = len(verifier.report.errors)
-    click.echo(f"{len(rows)} lot(s); the ledger is "
+    _say(f"{len(rows)} lot(s); the ledger is "
                + ("intact" if verifier.report.intact else
                   f"NOT intact ({ledger_findings} error(s)); run 'custody verify' for details"))
 

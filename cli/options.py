@@ -6,7 +6,7 @@ import os
 import stat
 from datetime import datetime
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import click
 
@@ -14,8 +14,56 @@ from ledger.application.keystore import Signer, read_key_file
 from ledger.core.canonical import parse_rfc3339
 from ledger.core.errors import InputError, KeyringError, LedgerError
 from ledger.core.keys import MAX_PASSPHRASE
+from ledger.domain.schemas import value_problem
 
 MAX_PASSPHRASE_FILE = MAX_PASSPHRASE + 2
+
+
+class Checked(click.ParamType):
+    """A string option or argument checked against a definition of ``schemas/common.json``
+    (``id``, ``party``, ``text``, ``note``, ``hash``): the same rule as the event field it
+    fills, refused as one line naming the option, before any key is unlocked."""
+
+    def __init__(self, kind: str, metavar: str) -> None:
+        self.kind = kind
+        self.name = metavar
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        problem = value_problem(self.kind, value)
+        if problem is not None:
+            raise InputError(f"{_named(param)}: {problem}")
+        return value
+
+
+def _named(param: click.Parameter | None) -> str:
+    if isinstance(param, click.Option):
+        return max(param.opts, key=len)
+    return param.human_readable_name if param is not None else "value"
+
+
+ID = Checked("id", "ID")
+PARTY = Checked("party", "PARTY")
+TEXT = Checked("text", "TEXT")
+NOTE = Checked("note", "TEXT")
+DIGEST = Checked("hash", "SHA256")
+
+
+def refuse_undecodable(args: Sequence[str]) -> None:
+    """Refuse an argument that was not valid UTF-8.
+
+    On Linux, Python hands undecodable argv bytes over as lone surrogates (PEP 383); one
+    would reach the database encoder and end in a traceback. Refused here, by position and
+    the option it belongs to."""
+    for index, arg in enumerate(args):
+        if any("\ud800" <= c <= "\udfff" for c in arg):
+            option = arg.split("=", 1)[0] if arg.startswith("--") else (
+                args[index - 1] if index and args[index - 1].startswith("-") else None)
+            raw = arg.encode("utf-8", "surrogateescape")
+            raise InputError(
+                f"argument {index + 1}" + (f" ({option})" if option else "")
+                + f" is not valid UTF-8: {raw!r}; give every argument as UTF-8 text")
+
 
 
 def occurred_at(value: str | None, clock) -> datetime:  # type: ignore[no-untyped-def]

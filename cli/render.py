@@ -2,21 +2,55 @@
 
 from __future__ import annotations
 
-import re
+import json
 import sys
-from typing import Any, Callable, TextIO
+import unicodedata
+from typing import Any, Callable, Iterable, TextIO
 
 from ledger.application.custody import Receipt
-from ledger.core.errors import InputError
 from ledger.core.findings import Report
 from ledger.domain.events import Recorded
 
-_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+# What a terminal may act on or hide: control characters (an escape sequence, a carriage
+# return, a newline that starts a forged line), format characters (bidi overrides, zero-width
+# spaces), line and paragraph separators, surrogates, private-use and unassigned characters.
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
 
 
-def check_id(value: str, what: str) -> None:
-    if not _ID.fullmatch(value):
-        raise InputError(f"{what} {value!r} must be 1-64 letters, digits, '.', '_' or '-'")
+def visible(text: str) -> str:
+    """``text`` with every character a terminal could act on or hide shown as an escape
+    (``\\x1b``, ``\\u202e``, ``\\U000e0041``). Everything ``cli/`` prints that comes from
+    the ledger or the user goes through here, so stored text can never move the cursor,
+    recolour the screen or start a line of its own."""
+    if text.isprintable():
+        return text  # the common case, decided in C
+    return "".join(_escape(c) if unicodedata.category(c) in _HIDDEN_CATEGORIES else c
+                   for c in text)
+
+
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(char: str) -> str:
+    if char in _NAMED:
+        return _NAMED[char]
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else (
+        f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+
+
+def shown(lines: Iterable[str]) -> str:
+    """Lines joined for the terminal, each escaped on its own: a newline inside a value
+    prints as ``\\n``, so only the renderer's own newlines start lines."""
+    return "\n".join(visible(line) for line in lines)
+
+
+def json_text(data: Any) -> str:
+    """``data`` as indented JSON (UTF-8 kept readable) with the characters ``visible``
+    escapes written as JSON ``\\u`` escapes, which a JSON parser reads back unchanged."""
+    return "\n".join(line if line.isprintable() else "".join(
+        json.dumps(c)[1:-1] if unicodedata.category(c) in _HIDDEN_CATEGORIES else c for c in line)
+        for line in json.dumps(data, indent=2, ensure_ascii=False).split("\n"))
 
 
 def stderr() -> TextIO:
@@ -31,32 +65,71 @@ def receipt(r: Receipt) -> str:
     lines = [f"recorded {r.event_type} {r.stream} step {r.seq} at position {r.position}",
              f"event hash {r.event_hash}"]
     lines += [f"warning: {w.code}: {w.message}" for w in r.warnings]
-    return "\n".join(lines)
+    return shown(lines)
 
 
 def describe(body: dict[str, Any]) -> str:
-    """A step in plain words: what a signer reads before signing."""
+    """A step in plain words, then every signed field the words did not show in full: what a
+    signer reads before signing. The second part is derived from the body itself, so no
+    field that is signed can be left off the screen, whatever the event type."""
     lines = [f"{body['type']} for {body['stream']} (step {body['seq']} of ledger {body['ledger']})",
              f"  occurred at {body['occurred_at']}" + (f" at {body['location']}"
                                                         if "location" in body else "")]
-    lines += [f"  {line}" for line in _details(body)]
+    used = {"type", "stream", "seq", "ledger", "schema", "occurred_at", "location"}
+    for line, paths in _details(body):
+        lines.append(f"  {line}")
+        used |= paths
     if body.get("attendees"):
-        lines.append("  present: " + ", ".join(f"{a['person']} ({a['role']})"
-                                              for a in body["attendees"]))
+        lines.append("  present: " + _present(body))
+        used.add("attendees")
     if "acknowledged_violation" in body:
         lines.append(f"  ACKNOWLEDGED VIOLATION: {body['acknowledged_violation']['reason']}")
-    lines.append(f"  follows {body['prev'][:16]}…; judged by policy "
-                 f"{body['policy']['id']} v{body['policy']['version']}" if "policy" in body
-                 else f"  follows {body['prev'][:16]}…")
-    return "\n".join(lines)
+        used.add("acknowledged_violation.reason")
+    if "note" in body:
+        lines.append(f"  note: {body['note']}")
+        used.add("note")
+    lines.append(f"  follows {body['prev']} (event schema {body['schema']})")
+    used.add("prev")
+    if "policy" in body and isinstance(body["policy"], dict) and "version" in body["policy"]:
+        lines.append(f"  judged by policy {body['policy']['id']} v{body['policy']['version']}")
+        used |= {"policy.id", "policy.version"}
+    lines += [f"  {path}: {_value(value)}" for path, value in _fields(body) if path not in used]
+    return shown(lines)
 
 
-def _details(body: dict[str, Any]) -> list[str]:
-    out = []
+def _fields(body: dict[str, Any]) -> Iterable[tuple[str, Any]]:
+    """Every field of a body as (path, value), one level into each map (``lot.count``,
+    ``corrects.event_hash``); deeper maps and lists are values of their own."""
+    for key, value in body.items():
+        if isinstance(value, dict) and value:
+            for inner, inner_value in value.items():
+                yield f"{key}.{inner}", inner_value
+        else:
+            yield key, value
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_value(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(_value(v) for v in value) if value else "(none)"
+    return str(value)
+
+
+def _present(body: dict[str, Any]) -> str:
+    return ", ".join(f"{a['person']} ({a['role']})" for a in body.get("attendees", []))
+
+
+def _details(body: dict[str, Any]) -> list[tuple[str, set[str]]]:
+    """The step's own fields in plain words, each line with the fields it shows in full."""
+    out: list[tuple[str, set[str]]] = []
     if "lot" in body:
         lot = body["lot"]
-        out.append(f"{lot['kind']} {lot['exam']}/{lot['subject']}, count {lot['count']}, "
-                   f"seals {', '.join(lot['seals'])}; holder {body.get('holder', '-')}")
+        out.append((f"{lot['kind']} {lot['id']} of {lot['exam']}/{lot['subject']}, count "
+                    f"{lot['count']}, seals {', '.join(lot['seals'])}; holder "
+                    f"{body.get('holder', '-')}",
+                    {"lot.kind", "lot.id", "lot.exam", "lot.subject", "lot.count", "lot.seals",
+                     "holder"}))
     moves = [body.get(k) for k in ("from", "to")]
     if "vehicle" in body:
         moves = [body.get("from"), f"vehicle:{body['vehicle']}", body.get("to")]
@@ -64,27 +137,33 @@ def _details(body: dict[str, Any]) -> list[str]:
         moves = [body.get("from"), f"room:{body['room']}", body.get("to")]
     moves = [m for m in moves if m]
     if len(moves) > 1:
-        out.append(" -> ".join(moves))
-    checked = []
-    if "count_checked" in body:
-        checked.append(f"count {body['count_checked']}")
-    if "seals_checked" in body:
-        checked.append(f"seals {', '.join(body['seals_checked'])}")
-    if "seals_applied" in body:
-        checked.append(f"new seals {', '.join(body['seals_applied'])}")
-    if checked:
-        out.append("checked: " + ", ".join(checked))
-    for key in ("container", "destination", "route", "observed", "reason"):
+        out.append((" -> ".join(moves), {"from", "to", "vehicle", "room"} & set(body)))
+    checked, paths = [], set()
+    for key, words in (("count_checked", "count"), ("seals_checked", "seals"),
+                       ("seals_applied", "new seals")):
         if key in body:
-            out.append(f"{key}: {body[key]}")
+            checked.append(f"{words} {_value(body[key])}")
+            paths.add(key)
+    if checked:
+        out.append(("checked: " + ", ".join(checked), paths))
+    restated = [f"{key} {_value(body[key])}" for key in ("count", "seals") if key in body]
+    if restated:
+        out.append(("restates: " + ", ".join(restated), {"count", "seals"} & set(body)))
+    for key in ("container", "escort", "destination", "route", "observed", "reason"):
+        if key in body:
+            out.append((f"{key}: {_value(body[key])}", {key}))
+    if "holder" in body and "lot" not in body:
+        out.append((f"taken out by: {body['holder']}", {"holder"}))
     if "corrects" in body:
-        out.append(f"corrects step {body['corrects']['seq']} ({body['corrects']['event_hash'][:16]}…)")
+        out.append((f"corrects step {body['corrects']['seq']} "
+                    f"({body['corrects']['event_hash'][:16]}…)", {"corrects.seq"}))
     for key in ("incident", "report", "person"):
         if key in body:
-            out.append(f"{key}: " + ", ".join(f"{k}={v}" for k, v in body[key].items()
-                                              if k != "public_key"))
+            inner = {k: v for k, v in body[key].items() if k != "public_key"}
+            out.append((f"{key}: " + ", ".join(f"{k}={_value(v)}" for k, v in inner.items()),
+                        {f"{key}.{k}" for k in inner}))
     if body.get("evidence"):
-        out.append(f"evidence: {len(body['evidence'])} digest(s)")
+        out.append((f"evidence: {len(body['evidence'])} digest(s)", set()))
     return out
 
 
@@ -94,34 +173,34 @@ def step(event: Recorded, member: Callable[[str], Any], container: str | None = 
     head = f"{body['seq']:>3}  {body['occurred_at']}  {body['type']:<22} at {body['location']}"
     if container is not None:
         head += f"  [step of container {container}]"
-    lines = [head] + [f"     {line}" for line in _details(body)]
-    present = ", ".join(f"{a['person']} ({a['role']})" for a in body.get("attendees", []))
-    lines.append(f"     present: {present}")
+    lines = [head] + [f"     {line}" for line, _ in _details(body)]
+    lines.append(f"     present: {_present(body)}")
     if "acknowledged_violation" in body:
         lines.append(f"     ACKNOWLEDGED VIOLATION: {body['acknowledged_violation']['reason']}")
     if body.get("note"):
         lines.append(f"     note: {body['note']}")
     lines.append(f"     recorded {event.timestamp.isoformat()}  hash {event.event_hash[:16]}…")
-    return "\n".join(lines)
+    return shown(lines)
 
 
 def report(r: Report, where: str) -> str:
     summary = f"{r.events} events, {r.streams} streams, {r.signatures} signatures"
     if r.intact and not r.findings:
-        return f"intact: {where}: {summary} verified"
+        return shown([f"intact: {where}: {summary} verified"])
     lines = [f"{f.severity.value.upper():<7} {f.code:<22} "
              + (f"position {f.position} " if f.position is not None else "")
              + (f"{f.stream}: " if f.stream else ": ") + f.message for f in r.findings]
     verdict = "intact (with warnings)" if r.intact else f"NOT intact: {len(r.errors)} error(s)"
     lines.append(f"{verdict}: {where}: {summary} checked")
-    return "\n".join(lines)
+    return shown(lines)
 
 
 def status_line(lot: Any, holder: str | None, findings: int) -> str:
     health = "clean" if findings == 0 else f"{findings} finding(s)"
     flags = [f for f, on in (("unsealed", lot.unsealed), ("closed", lot.closed)) if on]
     packed = f" in {lot.packed_in}" if lot.packed_in else ""
-    return (f"{lot.lot_id:<16} {lot.kind:<14} {lot.exam}/{lot.subject:<10} "
-            f"held by {holder or '-'}{packed}; last {lot.last_type} at {lot.location} "
-            f"{lot.last_occurred_at}" + (f" [{', '.join(flags)}]" if flags else "")
-            + f" — {health}")
+    return shown([
+        f"{lot.lot_id:<16} {lot.kind:<14} {lot.exam}/{lot.subject:<10} "
+        f"held by {holder or '-'}{packed}; last {lot.last_type} at {lot.location} "
+        f"{lot.last_occurred_at}" + (f" [{', '.join(flags)}]" if flags else "")
+        + f" — {health}"])

@@ -9,8 +9,10 @@ from typing import Any, Callable, Mapping
 
 import click
 
+from cli.options import ID, NOTE, PARTY, TEXT
 from ledger.core.canonical import format_timestamp, parse_rfc3339
 from ledger.core.errors import InputError
+from ledger.domain.aggregates import incident_stream, lot_stream, room_stream, zero_stream
 
 SHOWN = "Example:\n\n\b\n  custody {command} {example} \\\n      {signing}"
 
@@ -23,20 +25,22 @@ class Step:
     options: tuple[Any, ...]
     fields: Callable[[Mapping[str, Any]], dict[str, Any]]
     example: str
-    stream: Callable[[Mapping[str, Any]], str] = lambda o: f"lot:{o['lot_id']}"
+    # The stream is named after the id the body carries, by the same functions the recorder
+    # and the verifier use (ledger.domain.aggregates).
+    stream: Callable[[Mapping[str, Any]], str] = lambda o: lot_stream(o["lot_id"])
 
 
 def lot_opt() -> Any:
-    return click.option("--lot", "lot_id", required=True, help="The lot.")
+    return click.option("--lot", "lot_id", required=True, type=ID, help="The lot.")
 
 
 def party_opt(name: str, what: str) -> Any:
-    return click.option(f"--{name}", f"{name}_party", required=True, metavar="PARTY",
+    return click.option(f"--{name}", f"{name}_party", required=True, type=PARTY,
                         help=f"{what}: a person id, or vehicle:ID, room:ID, site:ID.")
 
 
 def seals_opt() -> Any:
-    return click.option("--seal", "seals", multiple=True, required=True,
+    return click.option("--seal", "seals", multiple=True, required=True, type=ID,
                         help="Seal number checked; repeat for each.")
 
 
@@ -62,10 +66,11 @@ STEPS = [
     Step("transport-depart", "lot.transport_departed",
          "The lot leaves in a vehicle under police escort (押运).",
          (lot_opt(), party_opt("from", "Party handing the lot to the vehicle"),
-          click.option("--vehicle", required=True, help="Vehicle id (plate)."),
-          click.option("--escort", multiple=True, help="Escorting person id; repeat."),
-          click.option("--route", default=None, help="Route taken."),
-          click.option("--destination", required=True, help="Where the vehicle goes."), *CHECKED),
+          click.option("--vehicle", required=True, type=ID, help="Vehicle id (plate)."),
+          click.option("--escort", multiple=True, type=ID, help="Escorting person id; repeat."),
+          click.option("--route", default=None, type=TEXT, help="Route taken."),
+          click.option("--destination", required=True, type=TEXT, help="Where the vehicle goes."),
+          *CHECKED),
          lambda o: {"from": o["from_party"], "vehicle": o["vehicle"],
                     "escort": sorted(o["escort"]), "destination": o["destination"],
                     **({"route": o["route"]} if o["route"] else {}), **checked(o)},
@@ -73,7 +78,7 @@ STEPS = [
          "--destination 'County Secure Room 3' --seal SEAL-1 --count 30 --location 'Loading bay'"),
     Step("transport-arrive", "lot.transport_arrived",
          "The vehicle arrives; the lot passes to the receiving party.",
-         (lot_opt(), click.option("--vehicle", required=True, help="Vehicle id (plate)."),
+         (lot_opt(), click.option("--vehicle", required=True, type=ID, help="Vehicle id (plate)."),
           party_opt("to", "Party receiving the lot"), *CHECKED),
          lambda o: {"vehicle": o["vehicle"], "to": o["to_party"], **checked(o)},
          "--lot MATH-Q-0001 --vehicle YUE-A12345 --to STF-03 --seal SEAL-1 --count 30 "
@@ -86,11 +91,11 @@ STEPS = [
          "--location 'Printing house' --occurred-at 2026-06-06T06:10:00+08:00"),
     Step("store", "lot.stored", "The lot is put into a licensed secure room (保密室).",
          (lot_opt(), party_opt("from", "Party handing the lot to the room"),
-          click.option("--room", required=True, help="Secure room id."), *CHECKED),
+          click.option("--room", required=True, type=ID, help="Secure room id."), *CHECKED),
          lambda o: {"from": o["from_party"], "room": o["room"], **checked(o)},
          "--lot MATH-Q-0001 --from STF-03 --room SR-3 --seal SEAL-1 --count 30 --location 'SR-3'"),
     Step("retrieve", "lot.retrieved", "The lot is taken out of a secure room (领取).",
-         (lot_opt(), click.option("--room", required=True, help="Secure room id."),
+         (lot_opt(), click.option("--room", required=True, type=ID, help="Secure room id."),
           party_opt("to", "Party taking the lot"), *CHECKED),
          lambda o: {"room": o["room"], "to": o["to_party"], **checked(o)},
          "--lot MATH-Q-0001 --room SR-3 --to STF-05 --seal SEAL-1 --count 30 --location 'SR-3'"),
@@ -108,7 +113,7 @@ STEPS = [
           party_opt("to", "Party taking them"),
           click.option("--count", required=True, type=click.IntRange(1, 1_000_000),
                        help="Sheets counted."),
-          click.option("--new-seal", "new_seals", multiple=True, required=True,
+          click.option("--new-seal", "new_seals", multiple=True, required=True, type=ID,
                        help="Seal applied to the bag; repeat.")),
          lambda o: {"from": o["from_party"], "to": o["to_party"], "count_checked": o["count"],
                     "seals_applied": sorted(o["new_seals"])},
@@ -124,10 +129,10 @@ STEPS = [
          "A compensating record that restates count or seals; nothing is ever edited.",
          (lot_opt(), click.option("--corrects", type=click.IntRange(1), required=True,
                                   help="Step number (seq) being corrected."),
-          click.option("--reason", required=True, help="Why the record was wrong."),
+          click.option("--reason", required=True, type=TEXT, help="Why the record was wrong."),
           click.option("--count", type=click.IntRange(1, 1_000_000), default=None,
                        help="The true count."),
-          click.option("--seal", "seals", multiple=True, help="The true seal numbers.")),
+          click.option("--seal", "seals", multiple=True, type=ID, help="The true seal numbers.")),
          lambda o: {"corrects": {"seq": o["corrects"], "event_hash": o["_event_hash"]},
                     "reason": o["reason"],
                     **({"count": o["count"]} if o["count"] else {}),
@@ -135,17 +140,18 @@ STEPS = [
          "--lot MATH-Q-0001 --corrects 3 --reason 'count typed as 29' --count 30 "
          "--location 'SR-3'"),
     Step("incident", "incident.reported", "Report an incident: what, which lots, evidence digests.",
-         (click.argument("incident_id"),
-          click.option("--what", required=True, help="What happened."),
-          click.option("--lot", "lots", multiple=True, help="Lot concerned; repeat.")),
+         (click.argument("incident_id", type=ID),
+          click.option("--what", required=True, type=NOTE, help="What happened (one line)."),
+          click.option("--lot", "lots", multiple=True, type=ID, help="Lot concerned; repeat.")),
          lambda o: {"incident": {"id": o["incident_id"], "what": o["what"],
                                  "lots": sorted(o["lots"])}},
          "INC-0001 --what 'bag seal torn at arrival' --lot MATH-Q-0001 --evidence <sha256> "
          "--location 'SR-3'",
-         stream=lambda o: f"incident:{o['incident_id']}"),
+         stream=lambda o: incident_stream(o["incident_id"])),
     Step("zero-report", "zero.reported", "Report that nothing happened in a period (零报告).",
-         (click.argument("report_id"),
-          click.option("--scope", required=True, help="What the report covers, e.g. a site."),
+         (click.argument("report_id", type=ID),
+          click.option("--scope", required=True, type=TEXT,
+                       help="What the report covers, e.g. a site."),
           click.option("--since", "period_start", required=True, metavar="TIME",
                        help="Start of the period (RFC 3339)."),
           click.option("--until", "period_end", required=True, metavar="TIME",
@@ -155,17 +161,18 @@ STEPS = [
              "end": moment(o["period_end"], "--until")}}},
          "ZR-S01-0607 --scope 'No. 1 Middle School' --since 2026-06-07T07:00:00+08:00 "
          "--until 2026-06-07T12:00:00+08:00 --location 'No. 1 Middle School'",
-         stream=lambda o: f"zero:{o['report_id']}"),
+         stream=lambda o: zero_stream(o["report_id"])),
     Step("duty-start", "duty.started", "People start a duty shift in a secure room.",
-         (click.option("--room", required=True, help="Secure room id."),),
-         lambda o: {}, "--room SR-3 --location SR-3", stream=lambda o: f"room:{o['room']}"),
+         (click.option("--room", required=True, type=ID, help="Secure room id."),),
+         lambda o: {}, "--room SR-3 --location SR-3", stream=lambda o: room_stream(o["room"])),
     Step("duty-end", "duty.ended", "People end their duty shift in a secure room.",
-         (click.option("--room", required=True, help="Secure room id."),),
-         lambda o: {}, "--room SR-3 --location SR-3", stream=lambda o: f"room:{o['room']}"),
+         (click.option("--room", required=True, type=ID, help="Secure room id."),),
+         lambda o: {}, "--room SR-3 --location SR-3", stream=lambda o: room_stream(o["room"])),
     Step("patrol", "room.patrolled", "A remote video patrol (网上巡视) by an inspector.",
-         (click.option("--room", required=True, help="Secure room id."),
-          click.option("--observed", required=True, help="What the patrol saw.")),
+         (click.option("--room", required=True, type=ID, help="Secure room id."),
+          click.option("--observed", required=True, type=NOTE,
+                       help="What the patrol saw (one line).")),
          lambda o: {"observed": o["observed"]},
          "--room SR-3 --observed '4 on duty, seals intact' --location 'Discipline office'",
-         stream=lambda o: f"room:{o['room']}"),
+         stream=lambda o: room_stream(o["room"])),
 ]

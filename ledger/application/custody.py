@@ -46,9 +46,10 @@ from ledger.domain.aggregates import (
     LEDGER_STREAM,
     lot_stream,
     person_stream,
+    check_event,
     room_stream,
 )
-from ledger.domain.schemas import body_problems, check_body
+from ledger.domain.schemas import body_problems
 from ledger.storage.backend import (
     Backend,
     check_holds_ledger,
@@ -154,9 +155,8 @@ class CustodyLedger(Application[str]):
                 raise _damaged(position, row.body["stream"], errors[0])
         if head_row is not None:  # the log's last event, not only the last one folded here
             last = prepare(head_row)
-            if last.recorded_at is None:
-                raise _damaged(head, head_row[1], last.problem)  # type: ignore[arg-type]
-            state.recorded_at = last.recorded_at
+            if last.recorded_at is not None:  # a damaged last row is verify's to report
+                state.recorded_at = max(state.recorded_at, last.recorded_at)
         return state, head
 
     def _read(self, read: Callable[[], Any], what: str) -> Any:
@@ -419,7 +419,7 @@ class CustodyLedger(Application[str]):
             body["note"] = note
         if evidence:
             body["evidence"] = sorted(set(evidence))
-        check_body(body)
+        check_event(body)
         return body
 
     def check_draft(self, body: Mapping[str, Any]) -> list[Finding]:
@@ -428,7 +428,7 @@ class CustodyLedger(Application[str]):
 
         So nobody signs an edited or stale draft: a changed count or seal, a holder that is
         not the holder, a head that moved, an attendee whose role was changed."""
-        check_body(body)
+        check_event(body)
         state, head = self.state(referenced(body, {}))
         assumed = {a["person"]: b"" for a in body.get("attendees", [])}
         findings = self._judge(state, head + 1, body, assumed, self._recorded_at(state),
@@ -438,6 +438,7 @@ class CustodyLedger(Application[str]):
     def sign(self, body: Mapping[str, Any], signer: Signer) -> bytes:
         """One attendee's signature over a schema-valid body (drafted here, or parsed from a
         draft file), after checking the signer is who the roster says."""
+        check_event(body)
         self._signer_member(self._writable([person_stream(signer.person_id)]), signer)
         if signer.person_id not in {a["person"] for a in body.get("attendees", [])}:
             raise InputError(f"{signer.person_id} is not among this step's attendees; "
@@ -509,7 +510,7 @@ class CustodyLedger(Application[str]):
         together, or refuse them all. The append is conditional on the head the judgement
         read, so when another writer appends first the batch is judged again."""
         for body, _ in batch:
-            check_body(body)
+            check_event(body)
             for person_id, raw_key in keys_named(body):
                 try:
                     PublicKey(raw_key)  # a submitted draft has not been through a .pub file
@@ -681,7 +682,7 @@ def _misread(stream: str, event: events.Recorded, head: str | None) -> str | Non
 
 
 def _sign(body: Mapping[str, Any], signers: Sequence[Signer]) -> dict[str, bytes]:
-    check_body(body)  # refuse bad input before anyone's key is used
+    check_event(body)  # refuse bad input before anyone's key is used
     digest = digests.signing_digest(body)
     return {s.person_id: s.key.sign(digest) for s in signers}
 

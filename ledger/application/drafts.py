@@ -12,7 +12,7 @@ import re
 from typing import Any, Mapping
 
 from ledger.core.errors import InputError
-from ledger.domain.schemas import check_body
+from ledger.domain.aggregates import check_event
 
 FORMAT = "custody-draft/1"
 MAX_DRAFT = 256 * 1024
@@ -44,7 +44,7 @@ def parse_draft(data: bytes, *, source: str) -> tuple[dict[str, Any], dict[str, 
     signatures = {p: bytes.fromhex(v) for p, v in raw.items()}
     if format_draft(body, signatures).encode("utf-8") != data:
         raise InputError(f"draft {source} was edited by hand or damaged; draft the step again")
-    check_body(body)
+    check_event(body)
     return body, signatures
 
 

@@ -17,6 +17,7 @@ checks it on every body of an exam day and over a thousand mutations of them.
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from importlib import resources
 from typing import Any, Callable, Literal, Mapping
@@ -150,6 +151,34 @@ def check_policy(data: Any, *, source: str) -> None:
         raise InputError(f"policy {source} is not valid: {problems[0]}")
 
 
+def value_problem(kind: str, value: Any) -> str | None:
+    """Say why ``value`` is not a valid ``kind`` (a definition of ``common.json``: ``id``,
+    ``text``, ``note``, ``party`` ...), or None if it is. The CLI checks options with it, so
+    an option and the event field it fills are judged by the same definition."""
+    problems = _problems(_definition(kind), value)
+    return problems[0].split(": ", 1)[1] if problems else None
+
+
+def is_id(value: Any) -> bool:
+    """Whether ``value`` matches the one id pattern of ``common.json`` (stream names use it)."""
+    return isinstance(value, str) and _id_pattern().search(value) is not None
+
+
+@lru_cache(maxsize=1)
+def _id_pattern() -> re.Pattern[str]:
+    _, documents = _registry()
+    return re.compile(documents["common.json"]["$defs"]["id"]["pattern"])
+
+
+@lru_cache(maxsize=None)
+def _definition(kind: str) -> Draft202012Validator:
+    registry, documents = _registry()
+    if kind not in documents["common.json"]["$defs"]:
+        raise KeyError(kind)
+    resolver = registry.resolver(base_uri=BASE + "common.json")
+    return Draft202012Validator(inline_refs({"$ref": f"#/$defs/{kind}"}, resolver))
+
+
 def _problems(validator: Draft202012Validator, instance: Any) -> list[str]:
     # A field that fails inside an allOf branch also makes its siblings "unevaluated";
     # rank those echoes last so the first problem names the field that is really wrong.
@@ -159,5 +188,42 @@ def _problems(validator: Draft202012Validator, instance: Any) -> list[str]:
     out = []
     for error in sorted(validator.iter_errors(instance), key=rank):
         where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
-        out.append(f"{where}: {error.message}")
+        out.append(f"{where}: {_message(error)}")
     return out
+
+
+def _message(error: Any) -> str:
+    """jsonschema's message, made readable where it would quote a pattern or a whole text."""
+    value = error.instance
+    if error.validator == "pattern" and isinstance(value, str):
+        refused = _refused_character(value)
+        expected = error.schema.get("description")
+        if refused is not None:
+            plain = expected is None or expected.startswith("plain text")
+            return (f"contains U+{ord(refused):04X}, a control or invisible character"
+                    + ("; only plain text on one line is accepted" if plain
+                       else f"; expected {expected}"))
+        if expected is not None:
+            return f"{_shown(value)} is not {expected}"
+    if error.validator == "maxLength" and isinstance(value, str):
+        return f"is {len(value)} characters long; at most {error.validator_value} are accepted"
+    if error.validator == "minLength" and isinstance(value, str):
+        return "is empty" if not value else f"is shorter than {error.validator_value} characters"
+    return error.message
+
+
+def _refused_character(value: str) -> str | None:
+    """The first character of ``value`` that ``common.json``'s text definition refuses."""
+    text = _text_pattern()
+    return next((c for c in value if text.search(c) is None), None)
+
+
+@lru_cache(maxsize=1)
+def _text_pattern() -> re.Pattern[str]:
+    _, documents = _registry()
+    return re.compile(documents["common.json"]["$defs"]["text"]["pattern"])
+
+
+def _shown(value: str) -> str:
+    """A value quoted in a message: escaped (repr) and cut short."""
+    return repr(value if len(value) <= 80 else value[:80] + "…")

@@ -28,7 +28,7 @@ from ledger.core.findings import Finding
 from ledger.core.roster import keys_named
 from ledger.core.rules import AUTHORITY_EVENTS
 from ledger.domain import events
-from ledger.domain.aggregates import AGGREGATE_FOR_START
+from ledger.domain.aggregates import AGGREGATE_FOR_START, named_in, stream_problem
 from ledger.domain.schemas import body_problems
 
 STORED_KEYS = frozenset({"body", "signatures", "timestamp"})
@@ -182,7 +182,8 @@ def prepare(row_raw: Raw) -> Prepared:
 
 def _envelope_mismatch(stream: str, version: Any, topic: Any, body: Mapping[str, Any],
                        origin: Any) -> str | None:
-    """Say how the library's stored columns disagree with the signed body, if they do."""
+    """Say how the library's stored columns disagree with the signed body, or the body's
+    stream with the id it carries (``stream_problem``), if they do."""
     if stream != body["stream"]:
         return f"stored under stream {stream}, body says {body['stream']}"
     if version != body["seq"]:
@@ -193,4 +194,4 @@ def _envelope_mismatch(stream: str, version: Any, topic: Any, body: Mapping[str,
     expected_origin = START_TOPICS.get(body["type"])
     if origin != expected_origin:
         return f"stored originator topic {origin!r}, expected {expected_origin!r}"
-    return None
+    return stream_problem(body)

@@ -96,7 +96,7 @@ def test_enrolment_signed_by_a_non_authority(ready):
 
 
 def test_invalid_identifier(cli):
-    failing(cli, 2, "PERSON_ID 'bad id' must be", "keys", "new", "bad id", "--out",
+    failing(cli, 2, "PERSON_ID: 'bad id' is not an id", "keys", "new", "bad id", "--out",
             str(cli.folder / "x.key"), "--no-passphrase")
 
 

@@ -160,9 +160,11 @@ def test_only_an_authority_can_enrol(world):
 
 
 def test_a_field_that_breaks_the_schema_is_refused_before_anyone_signs(world):
-    refused(world, InputError, "lot.exam: '' should be non-empty",
-            lambda: world.register(lot={"exam": ""}))
-    refused(world, InputError, "location: 'x{201}' is too long".replace("x{201}", "x" * 201),
+    refused(world, InputError, "lot.subject: is empty",
+            lambda: world.register(lot={"subject": ""}))
+    refused(world, InputError, "lot.exam: 'gaokao 2026' is not an id",
+            lambda: world.register(lot={"exam": "gaokao 2026"}))
+    refused(world, InputError, "location: is 201 characters long; at most 200 are accepted",
             lambda: world.app.register_lot(
                 {"id": "L", "exam": "e", "subject": "s", "kind": "question_paper", "count": 1,
                  "seals": ["S"]}, "x" * 201, world.clock.now, world.sign(*TEAM), "STF-01"))

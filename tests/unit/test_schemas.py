@@ -89,3 +89,107 @@ def test_the_report_schema_lists_exactly_the_finding_codes():
     schema = json.loads(resources.files("schemas").joinpath("report.schema.json").read_text())
     listed = schema["properties"]["findings"]["items"]["properties"]["code"]["enum"]
     assert sorted(listed) == sorted(CODES)
+
+
+HOSTILE = ["\x00", "\t", "\n", "\r", "\x1b", "\x7f", "\x85", "\x9b", "\u00ad", "\u200b", "\u200f",
+           "\u202e", "\u2028", "\u2029", "\u2066", "\ufeff", "\U000e0041", "\udcff"]
+
+
+SAMPLE = ["\x00", "\n", "\x1b", "\x9b", "\u200b", "\u202e", "\u2028", "\udcff"]
+
+
+def string_fields(value, path=()):
+    """(path, string) for every string in a body, however deep."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, inner in value.items():
+            yield from string_fields(inner, (*path, key))
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            yield from string_fields(inner, (*path, index))
+
+
+def with_string(body, path, value):
+    changed = copy.deepcopy(body)
+    target = changed
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return changed
+
+
+def one_of_each_type(bodies):
+    return list({b["type"]: b for b in bodies}.values())
+
+
+def test_no_string_of_any_body_takes_a_control_or_invisible_character(bodies):
+    """Ids, texts, notes, parties, hashes, times: none takes C0, C1, DEL, Cf, U+2028/2029
+    or a lone surrogate, anywhere in it, in any schema form. The stream is checked against
+    the ids of the body (aggregates.stream_problem), not by the schema."""
+    from ledger.domain.aggregates import stream_problem
+
+    checked = 0
+    for body in one_of_each_type(bodies):
+        for path, value in string_fields(body):
+            for char in SAMPLE:
+                inserted = value[:1] + char + value[1:]
+                for hostile in (inserted, value + char) if char == "\n" else (inserted,):
+                    mutant = with_string(body, path, hostile)
+                    if path == ("stream",):
+                        assert schemas.body_problems(mutant) or stream_problem(mutant), hostile
+                        continue
+                    forms = FORMS if char == "\u200b" and hostile[-1] != char else ("compiled",)
+                    for form in forms:
+                        assert schemas.body_problems(mutant, form=form), (form, path, hostile)
+                    checked += 1
+    assert checked > 1500
+
+
+@pytest.mark.parametrize("char", HOSTILE)
+@pytest.mark.parametrize("kind", ["text", "note", "id", "party"])
+def test_every_refused_character_is_refused_by_every_kind_of_string(char, kind):
+    for value in ("Room" + char, char + "Room", "Ro" + char + "om"):
+        assert schemas.value_problem(kind, value), (kind, value)
+
+
+@pytest.mark.parametrize("field", ["location", "note", "acknowledged_violation.reason",
+                                   "lot.subject", "lot.exam", "holder"])
+def test_a_refused_character_is_named_by_its_code_point(bodies, field):
+    registration = next(b for b in bodies if b["type"] == "lot.registered")
+    path = tuple(field.split("."))
+    mutant = with_string(dict(registration, note="n", acknowledged_violation={"reason": "r"}),
+                         path, "Room 1\n     present: POL-01 (police)")
+    problems = {form: schemas.body_problems(mutant, form=form) for form in FORMS}
+    assert problems["compiled"] == problems["flat"]
+    assert problems["compiled"][0].startswith(f"{field}: contains U+000A, a control or invisible "
+                                              "character")
+    assert "\n" not in problems["compiled"][0]
+
+
+def test_printable_unicode_text_is_accepted(bodies):
+    registration = next(b for b in bodies if b["type"] == "lot.registered")
+    text = "广东省 第一中学 — Prüfungsraum «3» 𠀀"
+    body = dict(registration, location=text, note=text + " " * 3)
+    assert all(schemas.body_problems(body, form=form) == [] for form in FORMS)
+
+
+def test_texts_are_bounded(bodies):
+    registration = next(b for b in bodies if b["type"] == "lot.registered")
+    assert schemas.body_problems(dict(registration, location="x" * 200)) == []
+    assert schemas.body_problems(dict(registration, location="x" * 201)) == [
+        "location: is 201 characters long; at most 200 are accepted"]
+    assert schemas.body_problems(dict(registration, note="x" * 2001)) == [
+        "note: is 2001 characters long; at most 2000 are accepted"]
+
+
+@pytest.mark.parametrize("value, accepted", [
+    ("MATH-Q-0001", True), ("a.b_c-9", True), ("x" * 64, True), ("x" * 65, False),
+    ("-A", False), (".A", False), ("A B", False), ("A:B", False), ("MATH-Q-0001\u200b", False),
+    ("ＭATH", False), ("Аlpha", False), ("", False), ("A/B", False),
+])
+def test_one_id_pattern(value, accepted):
+    """ASCII letters and digits, then also '.', '_', '-'; fullwidth and Cyrillic look-alikes
+    and ':' (which separates a party's or a stream's kind from its id) are refused."""
+    assert (schemas.value_problem("id", value) is None) is accepted
+    assert schemas.is_id(value) is accepted

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
+
 from ledger.application.custody import open_ledger, referenced
-from ledger.core import keys
+from ledger.core import canonical, keys
 from ledger.core.keys import SigningKey
 from ledger.core.rules import judge
 from ledger.verify import Verifier
-from ledger.verify.rows import Scope, prepare_chunk, raw
+from ledger.verify.rows import Scope, prepare, prepare_chunk, raw
 from tests.conftest import PEOPLE, World
 from tests.tamper.attacker import Attacker
 
@@ -83,3 +85,21 @@ def test_keys_verify_batch_is_false_for_anything_malformed():
     assert keys.verify_batch([(raw_key, digest, good), (raw_key, digest, good[:63]),
                               (raw_key[:31], digest, good), (raw_key, digest, bytes(64))]) \
         == [True, False, False, False]
+
+
+@pytest.mark.parametrize("first, stream", [
+    ("person:STF-01", "person:STF-01\u200b"),
+    ("room:SR-3", "room:SR-3\u202e"),
+    ("lot:LOT-1", "lot:LOT-2"),
+])
+def test_a_stream_not_named_by_its_first_events_id_is_an_envelope_mismatch(day, first, stream):
+    """The row stage ties the stream to the id in the body, whatever the columns say."""
+    day.room()
+    notes, raws = stored(day)
+    (position, _, version, topic, state), = [r for r in raws if (r[1], r[2]) == (first, 1)]
+    record = canonical.decode(state)
+    record["body"]["stream"] = stream
+    row = prepare((position, stream, version, topic, canonical.encode(record)))
+    assert row.problem is not None and row.problem.code == "ENVELOPE_MISMATCH"
+    assert f"stream {stream!r} is not {first!r}" in row.problem.message
+    assert prepare(raws[position - 1]).problem is None  # the stored row itself is fine
