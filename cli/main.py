@@ -453,8 +453,13 @@ def sign(ctx: click.Context, draft_file: Path, key: Path, passphrase_file: Path 
     """Add your signature to a draft, after reading exactly what you are signing."""
     body, signatures = parse_draft(read_bounded(draft_file, MAX_DRAFT, "draft"), source=str(draft_file))
     app = _ledger(ctx, read_only=True)
+    # Refuse what submit would refuse against the ledger as it stands (an edited count or
+    # seal, a holder who does not hold the lot, a stale head) before anyone signs it.
+    warnings = app.check_draft(body)
     signer = unlock_signers([key], [passphrase_file] if passphrase_file else [])[0]
     click.echo(render.describe(body))
+    for warning in warnings:
+        click.echo(render.visible(f"  warning: {warning.code}: {warning.message}"))
     if not yes and not click.confirm(f"Sign this as {signer.person_id}?", err=True):
         raise InputError("not signed: you declined")
     signatures[signer.person_id] = app.sign(body, signer)

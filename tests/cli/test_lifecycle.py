@@ -239,3 +239,46 @@ def test_revoke_then_rotate_a_key_through_the_cli(ready, tmp_path):
     signing[signing.index(ready.key("STF-04"))] = str(tmp_path / "new.key")
     ready.ok("record", "handover", *HANDOVER, *signing)
     assert ready.ok("verify").output.startswith("intact")
+
+
+def _rewrite_draft(path, change):
+    """What an attacker who can write the draft file does: parse, change, format canonically,
+    so the file passes the draft parser's own checks."""
+    from ledger.application.drafts import format_draft, parse_draft
+
+    body, signatures = parse_draft(path.read_bytes(), source=str(path))
+    change(body)
+    path.write_text(format_draft(body, signatures), encoding="utf-8")
+
+
+def test_an_edited_canonical_draft_with_a_changed_count_is_refused_before_anyone_signs(
+        ready, tmp_path):
+    """The draft is re-formatted canonically after its count was changed to 29: it parses,
+    but submit would refuse it (COUNT_MISMATCH), so sign refuses it first: exit 3, no
+    signature added, the file unchanged."""
+    path = tmp_path / "handover.draft"
+    ready.ok("draft", "handover", *HANDOVER, *attendees(*TEAM), "--out", str(path))
+    _rewrite_draft(path, lambda body: body.update(count_checked=29))
+    before = path.read_bytes()
+    line = failing(ready, 3, "count checked 29, but 30 on record", "sign", str(path),
+                   "--key", ready.key("POL-01"), "--passphrase-file", ready.secret("POL-01"),
+                   "--yes")
+    assert "refused lot.handed_over for lot:LOT-1" in line
+    assert path.read_bytes() == before
+
+
+def test_an_edited_canonical_draft_naming_a_holder_who_does_not_hold_the_lot_is_refused(
+        ready, tmp_path):
+    path = tmp_path / "handover.draft"
+    ready.ok("draft", "handover", *HANDOVER, *attendees(*TEAM), "--out", str(path))
+    _rewrite_draft(path, lambda body: body.update({"from": "STF-03"}))
+    failing(ready, 3, "lot LOT-1 is held by STF-01, not STF-03", "sign", str(path),
+            "--key", ready.key("POL-01"), "--passphrase-file", ready.secret("POL-01"), "--yes")
+
+
+def test_a_stale_draft_is_refused_by_sign_with_exit_6(ready, tmp_path):
+    path = tmp_path / "handover.draft"
+    ready.ok("draft", "handover", *HANDOVER, *attendees(*TEAM), "--out", str(path))
+    ready.ok("record", "handover", *HANDOVER, *ready.signing(*TEAM))
+    failing(ready, 6, "lot:LOT-1 changed since this event was drafted", "sign", str(path),
+            "--key", ready.key("POL-01"), "--passphrase-file", ready.secret("POL-01"), "--yes")
