@@ -77,10 +77,14 @@ def keyfile_option(*names: str, multiple: bool = False, required: bool = True, h
 def authority_options(func: Any) -> Any:
     """--authority-key (whoever signs for the authority), its passphrase file, --occurred-at."""
     for option in reversed([
-        keyfile_option("--authority-key", help="An authority's private key file; it signs."),
-        click.option("--passphrase-file", type=click.Path(dir_okay=False, path_type=Path),
-                     help="Passphrase of the authority key, for scripts (default: prompt). Keep it "
-                          "mode 600: one group or others can read gets a warning."),
+        keyfile_option("--authority-key", "authority_keys", multiple=True,
+                       help="An authority's private key file; it signs. Repeat it when the "
+                            "authority set's threshold asks for more than one signature."),
+        click.option("--passphrase-file", "passphrase_files", multiple=True,
+                     type=click.Path(dir_okay=False, path_type=Path),
+                     help="Passphrase of an authority key, for scripts (default: prompt); one "
+                          "per --authority-key, in order. Keep it mode 600: one group or "
+                          "others can read gets a warning."),
         click.option("--occurred-at", "when", metavar="TIME",
                      help="RFC 3339 with offset (default: now)."),
     ]):
@@ -96,8 +100,9 @@ def _public_key_of(path: Path, person_id: str) -> Any:
     return public_key
 
 
-def _authority(authority_key: Path, passphrase_file: Path | None) -> Any:
-    return unlock_signers([authority_key], [passphrase_file] if passphrase_file else [])[0]
+def _authority(authority_keys: Sequence[Path], passphrase_files: Sequence[Path]) -> Any:
+    """The authorities signing: every --authority-key, unlocked."""
+    return unlock_signers(authority_keys, passphrase_files)
 
 
 def passphrase_files_option() -> Any:
@@ -213,11 +218,14 @@ def keys_new(person_id: str, out: Path, passphrase_file: Path | None, no_passphr
               help=f"Presence policy JSON (default: the built-in {DEFAULT_POLICY}).")
 @authority_options
 @click.pass_context
-def init(ctx: click.Context, ledger_id: str, authority_key: Path, passphrase_file: Path | None,
+def init(ctx: click.Context, ledger_id: str, authority_keys: Sequence[Path], passphrase_files: Sequence[Path],
          name: str | None, unit: str, policy_file: Path | None, when: str | None) -> None:
     """Start a new ledger: its genesis names the authority and the presence policy."""
     policy = _load_policy(policy_file)
-    signer = _authority(authority_key, passphrase_file)
+    if len(authority_keys) != 1:
+        raise InputError("init takes one --authority-key: the genesis names one authority; "
+                         "name more later with 'custody authority set'")
+    (signer,) = _authority(authority_keys, passphrase_files)
     app = _ledger(ctx, create=True)
     authority = {"id": signer.person_id, "name": name or signer.person_id, "unit": unit}
     _print_receipt(app.init(ledger_id, authority, signer, policy, occurred_at(when, app.clock)))
@@ -266,17 +274,17 @@ Example:
 @authority_options
 @click.pass_context
 def person_enrol(ctx: click.Context, person_id: str, name: str, role: str, unit: str,
-                 public_key_file: Path, valid_until: str | None, authority_key: Path,
-                 passphrase_file: Path | None, when: str | None) -> None:
+                 public_key_file: Path, valid_until: str | None,
+                 authority_keys: Sequence[Path], passphrase_files: Sequence[Path], when: str | None) -> None:
     """Enrol PERSON_ID with a role, a unit and a public key."""
     public_key = _public_key_of(public_key_file, person_id)
     app = _ledger(ctx)
     app.ledger()
-    signer = _authority(authority_key, passphrase_file)
+    signers = _authority(authority_keys, passphrase_files)
     person_data = {"id": person_id, "name": name, "role": role, "unit": unit}
     if valid_until is not None:
         person_data["valid_until"] = moment(valid_until, "--valid-until")
-    receipt = app.enrol(person_data, public_key, signer, occurred_at(when, app.clock))
+    receipt = app.enrol(person_data, public_key, signers, occurred_at(when, app.clock))
     _print_receipt(receipt)
 
 
@@ -288,13 +296,13 @@ Example:
 @click.option("--reason", required=True, type=TEXT, help="Why the key is revoked.")
 @authority_options
 @click.pass_context
-def person_revoke(ctx: click.Context, person_id: str, reason: str, authority_key: Path,
-                  passphrase_file: Path | None, when: str | None) -> None:
+def person_revoke(ctx: click.Context, person_id: str, reason: str, authority_keys: Sequence[Path],
+                  passphrase_files: Sequence[Path], when: str | None) -> None:
     """Revoke PERSON_ID's key: nothing signed with it counts from here on."""
     app = _ledger(ctx)
     app.ledger()
-    signer = _authority(authority_key, passphrase_file)
-    _print_receipt(app.revoke_key(person_id, reason, signer, occurred_at(when, app.clock)))
+    signers = _authority(authority_keys, passphrase_files)
+    _print_receipt(app.revoke_key(person_id, reason, signers, occurred_at(when, app.clock)))
 
 
 @person.command("rotate", epilog="""\b
@@ -307,14 +315,14 @@ Example:
               "non-canonical Ed25519 key is refused.")
 @authority_options
 @click.pass_context
-def person_rotate(ctx: click.Context, person_id: str, public_key_file: Path, authority_key: Path,
-                  passphrase_file: Path | None, when: str | None) -> None:
+def person_rotate(ctx: click.Context, person_id: str, public_key_file: Path, authority_keys: Sequence[Path],
+                  passphrase_files: Sequence[Path], when: str | None) -> None:
     """Give PERSON_ID a new key: only the new key counts from here on."""
     public_key = _public_key_of(public_key_file, person_id)
     app = _ledger(ctx)
     app.ledger()
-    signer = _authority(authority_key, passphrase_file)
-    _print_receipt(app.rotate_key(person_id, public_key, signer, occurred_at(when, app.clock)))
+    signers = _authority(authority_keys, passphrase_files)
+    _print_receipt(app.rotate_key(person_id, public_key, signers, occurred_at(when, app.clock)))
 
 
 # -- lot -----------------------------------------------------------------------------------
@@ -537,7 +545,7 @@ Example:
 @authority_options
 @click.pass_context
 def room_register(ctx: click.Context, room_id: str, name: str, licence: str, valid_from: str,
-                  valid_until: str, authority_key: Path, passphrase_file: Path | None,
+                  valid_until: str, authority_keys: Sequence[Path], passphrase_files: Sequence[Path],
                   when: str | None) -> None:
     """Register ROOM_ID with its licence and validity."""
     room_data = {"id": room_id, "name": name, "licence": licence,
@@ -545,8 +553,8 @@ def room_register(ctx: click.Context, room_id: str, name: str, licence: str, val
                  "valid_until": moment(valid_until, "--valid-until")}
     app = _ledger(ctx)
     app.ledger()
-    signer = _authority(authority_key, passphrase_file)
-    _print_receipt(app.register_room(room_data, signer, occurred_at(when, app.clock)))
+    signers = _authority(authority_keys, passphrase_files)
+    _print_receipt(app.register_room(room_data, signers, occurred_at(when, app.clock)))
 
 
 @main.group()
@@ -558,14 +566,14 @@ def policy() -> None:
 @click.argument("policy_file", type=click.Path(dir_okay=False, path_type=Path))
 @authority_options
 @click.pass_context
-def policy_set(ctx: click.Context, policy_file: Path, authority_key: Path,
-               passphrase_file: Path | None, when: str | None) -> None:
+def policy_set(ctx: click.Context, policy_file: Path, authority_keys: Sequence[Path],
+               passphrase_files: Sequence[Path], when: str | None) -> None:
     """Put the policy in POLICY_FILE in force; its version must be higher than the current."""
     new_policy = _load_policy(policy_file)
     app = _ledger(ctx)
     app.ledger()
-    signer = _authority(authority_key, passphrase_file)
-    _print_receipt(app.set_policy(new_policy, signer, occurred_at(when, app.clock)))
+    signers = _authority(authority_keys, passphrase_files)
+    _print_receipt(app.set_policy(new_policy, signers, occurred_at(when, app.clock)))
     _say(f"policy {new_policy.id} v{new_policy.version} is in force")
 
 
@@ -709,3 +717,9 @@ def demo(directory: Path | None) -> None:
     from cli.demo import run_demo
 
     run_demo(directory)
+
+
+# Command groups kept in modules of their own (one room of the CLI each).
+from cli.authority import authority  # noqa: E402  (they use this module's helpers)
+
+main.add_command(authority)

@@ -103,6 +103,8 @@ class LotView:
     head: str
 
 
+Authorities = Signer | Sequence[Signer]  # who signs an authority event
+
 # How often a step is judged again when other writers keep moving the log's head.
 RETRIES = 50
 
@@ -123,21 +125,31 @@ class CustodyLedger(Application[str]):
 
     # -- reading: every question is answered by the one fold, LedgerState -----------------
 
-    def state(self, streams: Iterable[str] = ()) -> tuple[LedgerState, int]:
+    def state(self, streams: Iterable[str] = (), *, roster: bool = False
+              ) -> tuple[LedgerState, int]:
         """The ledger's state for ``streams`` (and everything their meaning depends on: the
         ledger stream, the people, rooms and containers they name, and whoever signed for
         them), folded in log order, and the log position it stands at.
 
         Read the head first, then the streams, so the state is never older than the head it
-        is judged at. A stored event the fold finds an error in means a damaged ledger."""
+        is judged at. A stored event the fold finds an error in means a damaged ledger.
+
+        ``roster``: fold every person's stream, for a judgement that asks who holds a key."""
         head_row = self._read(lambda: self.recorder.select_head(), "the log's head")
         head = head_row[0] if head_row else 0
         rows: dict[int, Prepared] = {}
         wanted, loaded = {LEDGER_STREAM, *streams}, set()
-        while wanted - loaded:
+        first: list[Any] = []
+        if roster:
+            first = self._read(lambda: self.recorder.select_kind("person:"), "the roster")
+            loaded |= {str(row[1]) for row in first}
+        while first or wanted - loaded:
             batch = sorted(wanted - loaded)
             loaded |= set(batch)
-            for row in self._read(lambda: self.recorder.select_streams(batch), "the ledger"):
+            found = first + (self._read(lambda: self.recorder.select_streams(batch),
+                                        "the ledger") if batch else [])
+            first = []
+            for row in found:
                 if row[0] > head:
                     continue  # appended after the head this state stands at
                 prepared = prepare(row)
@@ -282,11 +294,11 @@ class CustodyLedger(Application[str]):
         body.update(authority=person, policy=policy.to_data())
         return self.submit(body, _sign(body, [signer]))
 
-    def enrol(self, person: Mapping[str, str], public_key: PublicKey, signer: Signer,
+    def enrol(self, person: Mapping[str, str], public_key: PublicKey, signer: Authorities,
               occurred_at: datetime) -> Receipt:
         """Enrol a person with a role, unit and public key; signed by an authority."""
         stream = person_stream(person["id"])
-        state = self._writable([stream, person_stream(signer.person_id)])
+        state = self._writable([stream, *_signer_streams(signer)], roster=True)
         if state.member(person["id"]) is not None or state.head(stream) is not None:
             raise InputError(f"person {person['id']} is already enrolled")
         owner = state.key_owner.get(public_key.id)
@@ -297,14 +309,14 @@ class CustodyLedger(Application[str]):
                                      {"person": {**person, "public_key": public_key.hex}},
                                      signer, occurred_at)
 
-    def revoke_key(self, person_id: str, reason: str, signer: Signer,
+    def revoke_key(self, person_id: str, reason: str, signer: Authorities,
                    occurred_at: datetime) -> Receipt:
         """Revoke a person's key; signed by an authority. Nothing signed by it counts after."""
         state = self._enrolled(person_id, signer)
         return self._authority_event(state, person_stream(person_id), "person.key_revoked",
                                      {"reason": reason}, signer, occurred_at)
 
-    def rotate_key(self, person_id: str, public_key: PublicKey, signer: Signer,
+    def rotate_key(self, person_id: str, public_key: PublicKey, signer: Authorities,
                    occurred_at: datetime) -> Receipt:
         """Give a person a new key; signed by an authority. Only the new key counts after."""
         state = self._enrolled(person_id, signer)
@@ -315,8 +327,9 @@ class CustodyLedger(Application[str]):
         return self._authority_event(state, person_stream(person_id), "person.key_rotated",
                                      {"public_key": public_key.hex}, signer, occurred_at)
 
-    def _enrolled(self, person_id: str, signer: Signer) -> LedgerState:
-        state = self._writable([person_stream(person_id), person_stream(signer.person_id)])
+    def _enrolled(self, person_id: str, signer: Authorities) -> LedgerState:
+        state = self._writable([person_stream(person_id), *_signer_streams(signer)],
+                               roster=True)
         if person_id in state.authorities.members:
             raise InputError(f"{person_id} is in the authority set; name a new authority set "
                              "('custody authority set') to replace their key instead")
@@ -324,11 +337,11 @@ class CustodyLedger(Application[str]):
             raise InputError(f"unknown person {person_id}: enrol them first")
         return state
 
-    def register_room(self, room: Mapping[str, Any], signer: Signer,
+    def register_room(self, room: Mapping[str, Any], signer: Authorities,
                       occurred_at: datetime) -> Receipt:
         """Register a licensed secure room; signed by an authority."""
         stream = room_stream(room["id"])
-        state = self._writable([stream, person_stream(signer.person_id)])
+        state = self._writable([stream, *_signer_streams(signer)])
         if state.head(stream) is not None:
             raise InputError(f"room {room['id']} is already registered")
         if room["valid_from"] > room["valid_until"]:
@@ -336,9 +349,10 @@ class CustodyLedger(Application[str]):
         return self._authority_event(state, stream, "room.registered", {"room": dict(room)},
                                      signer, occurred_at)
 
-    def set_policy(self, policy: PresencePolicy, signer: Signer, occurred_at: datetime) -> Receipt:
+    def set_policy(self, policy: PresencePolicy, signer: Authorities,
+                   occurred_at: datetime) -> Receipt:
         """Put a new version of the presence policy in force; signed by an authority."""
-        state = self._writable([person_stream(signer.person_id)])
+        state = self._writable(_signer_streams(signer))
         return self._authority_event(state, LEDGER_STREAM, "ledger.policy_set",
                                      {"policy": policy.to_data()}, signer, occurred_at)
 
@@ -346,7 +360,7 @@ class CustodyLedger(Application[str]):
                         signers: Sequence[Signer], occurred_at: datetime) -> Receipt:
         """Replace the authority set (as TUF rotates its root): signed by the threshold of the
         current set and by the threshold of the new one, whose keys are named in the event."""
-        state = self._writable([person_stream(s.person_id) for s in signers])
+        state = self._writable([person_stream(s.person_id) for s in signers], roster=True)
         if not 1 <= threshold <= len(authorities):
             raise InputError(f"--threshold {threshold} must be between 1 and the number of "
                              f"authorities named ({len(authorities)})")
@@ -361,20 +375,22 @@ class CustodyLedger(Application[str]):
                     threshold=threshold)
         return self.submit(body, _sign(body, signers))
 
-    def _writable(self, streams: Iterable[str]) -> LedgerState:
+    def _writable(self, streams: Iterable[str], *, roster: bool = False) -> LedgerState:
         """The state for ``streams``, refusing a database that holds no ledger."""
-        state = self.state(streams)[0]
+        state = self.state(streams, roster=roster)[0]
         self.ledger(state)
         return state
 
     def _authority_event(self, state: LedgerState, stream: str, event_type: str,
-                         fields: Mapping[str, Any], signer: Signer,
+                         fields: Mapping[str, Any], signer: Authorities,
                          occurred_at: datetime) -> Receipt:
-        self._signer_member(state, signer)
+        signers = _signers(signer)
+        for one in signers:
+            self._signer_member(state, one)
         body = _envelope(self.ledger(state).ledger_id, stream, state.head(stream), event_type,
                          occurred_at)
         body.update(fields)
-        return self.submit(body, _sign(body, [signer]))
+        return self.submit(body, _sign(body, signers))
 
     def draft_step(self, stream: str, event_type: str, fields: Mapping[str, Any],
                    location: str, attendees: Sequence[str], occurred_at: datetime, *,
@@ -429,7 +445,7 @@ class CustodyLedger(Application[str]):
         So nobody signs an edited or stale draft: a changed count or seal, a holder that is
         not the holder, a head that moved, an attendee whose role was changed."""
         check_event(body)
-        state, head = self.state(referenced(body, {}))
+        state, head = self.state(referenced(body, {}), roster=bool(keys_named(body)))
         assumed = {a["person"]: b"" for a in body.get("attendees", [])}
         findings = self._judge(state, head + 1, body, assumed, self._recorded_at(state),
                                ALL_VALID)
@@ -447,11 +463,18 @@ class CustodyLedger(Application[str]):
 
     def record(self, body: dict[str, Any], signers: Sequence[Signer]) -> Receipt:
         """Sign a drafted body with every signer present and submit it."""
+        return self.submit(body, self._sign_here(body, signers))
+
+    def _sign_here(self, body: Mapping[str, Any], signers: Sequence[Signer]) -> dict[str, bytes]:
+        """Everyone present signs on this terminal: each must be listed and hold their key."""
         listed = {a["person"] for a in body.get("attendees", [])}
+        state = self._writable(_signer_streams(signers))
         for signer in signers:
             if signer.person_id not in listed:
                 raise InputError(f"{signer.person_id} is not among this step's attendees")
-        return self.submit(body, {s.person_id: self.sign(body, s) for s in signers})
+            self._signer_member(state, signer)
+        digest = digests.signing_digest(body)
+        return {s.person_id: s.key.sign(digest) for s in signers}
 
     def record_step(self, stream: str, event_type: str, fields: Mapping[str, Any],
                     location: str, occurred_at: datetime, signers: Sequence[Signer],
@@ -497,7 +520,7 @@ class CustodyLedger(Application[str]):
         for lot_id in lot_ids:
             body = self.draft_step(lot_stream(lot_id), event_type, fields, location, attendees,
                                    occurred_at, **options)
-            batch.append((body, {s.person_id: self.sign(body, s) for s in signers}))
+            batch.append((body, self._sign_here(body, signers)))
         return self.submit_all(batch)
 
     def submit(self, body: dict[str, Any], signatures: Mapping[str, bytes]) -> Receipt:
@@ -520,7 +543,7 @@ class CustodyLedger(Application[str]):
             raise InputError("one transaction may hold one event per stream")
         streams = set().union(*(referenced(body, sigs) for body, sigs in batch))
         for _ in range(RETRIES):
-            state, head = self.state(streams)
+            state, head = self.state(streams, roster=any(keys_named(b) for b, _ in batch))
             recorded_at = self._recorded_at(state)
             moment = canonical.parse_timestamp(recorded_at)
             stored, judged = [], []
@@ -598,6 +621,18 @@ class CustodyLedger(Application[str]):
                 f"but {signer.person_id} is enrolled with key {member.public_key.id[:16]}"
             )
         return member
+
+
+def _signers(signer: Authorities) -> list[Signer]:
+    """One authority's signer, or several (when the authority set's threshold is above 1)."""
+    signers = [signer] if isinstance(signer, Signer) else list(signer)
+    if len({s.person_id for s in signers}) != len(signers):
+        raise InputError("an authority key is given twice; each authority signs once")
+    return signers
+
+
+def _signer_streams(signer: Authorities) -> list[str]:
+    return [person_stream(s.person_id) for s in _signers(signer)]
 
 
 def referenced(body: Mapping[str, Any] | None, signatures: Mapping[str, bytes] | None

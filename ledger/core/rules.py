@@ -245,6 +245,15 @@ def _judge_authority_event(body: Mapping[str, Any], present: Mapping[str, str],
     if body["type"] == "ledger.authority_set":
         # As TUF rotates its root: the new set's keys must sign too (they are held).
         new = {entry["id"]: member_from(entry) for entry in body["authorities"]}
+        if len(new) != len(body["authorities"]):
+            yield Finding("NOT_AUTHORITY", "the new authority set names a person twice",
+                          evidence={"authorities": [e["id"] for e in body["authorities"]]})
+        for person_id in sorted(new):
+            member = ctx.roster(person_id)
+            if member is not None and member.role != "authority":
+                yield Finding("NOT_AUTHORITY", f"{person_id} is enrolled as {member.role}; an "
+                              "authority set names authorities only",
+                              evidence={"person": person_id, "roster": member.role})
         counted, _ = judge_signatures(digest, signatures, new.get, verified)
         if len(counted) < body["threshold"] or body["threshold"] > len(new):
             yield Finding("NOT_AUTHORITY", f"the new authority set needs {body['threshold']} "

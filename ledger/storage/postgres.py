@@ -25,6 +25,10 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         """Every stored row of ``streams``, in log order."""
         return self._rows("WHERE originator_id = ANY(%s)", [list(streams)], "ASC")
 
+    def select_kind(self, prefix: str) -> list[Row]:
+        """Every stored row of the streams whose id starts with ``prefix``, in log order."""
+        return self._rows("WHERE left(originator_id, %s) = %s", [len(prefix), prefix], "ASC")
+
     def select_head(self) -> Row | None:
         """The log's last row, or None when it is empty."""
         rows = self._rows("", [], "DESC LIMIT 1")

@@ -37,6 +37,16 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
             c.execute(statement, list(streams))
             return [tuple(row) for row in c.fetchall()]  # type: ignore[misc]
 
+    def select_kind(self, prefix: str) -> list[Row]:
+        """Every stored row of the streams whose id starts with ``prefix`` ("person:"), in
+        log order."""
+        statement = (f"SELECT rowid, originator_id, originator_version, topic, state FROM "
+                     f"{self.events_table_name} WHERE substr(originator_id, 1, ?) = ? "
+                     "ORDER BY rowid")
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(statement, (len(prefix), prefix))
+            return [tuple(row) for row in c.fetchall()]  # type: ignore[misc]
+
     def select_head(self) -> Row | None:
         """The log's last row, or None when it is empty."""
         with self.datastore.transaction(commit=False) as c:
