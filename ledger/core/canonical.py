@@ -41,7 +41,12 @@ def format_timestamp(moment: datetime) -> str:
     """Return the one canonical text of an aware datetime: UTC, microseconds, ``Z``."""
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise InputError(f"timestamp {moment.isoformat()} has no UTC offset")
-    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")[:-6] + "Z"
+    try:
+        utc = moment.astimezone(timezone.utc)
+    except OverflowError:
+        raise InputError(f"timestamp {moment.isoformat()} lies outside the years 0001-9999 "
+                         "in UTC") from None
+    return utc.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def parse_timestamp(text: str) -> datetime:
@@ -64,9 +69,13 @@ def parse_rfc3339(text: str) -> datetime:
             f"time {text!r} is not RFC 3339 with an offset, e.g. 2026-06-07T08:30:00+08:00"
         )
     try:
-        return datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
+        moment.astimezone(timezone.utc)  # years 1..9999 in UTC, or it cannot be stored
     except ValueError as exc:
         raise InputError(f"time {text!r} is not a real moment: {exc}") from None
+    except OverflowError:
+        raise InputError(f"time {text!r} lies outside the years 0001-9999 in UTC") from None
+    return moment
 
 
 def _prepare(value: Any, depth: int = 0) -> Any:

@@ -256,3 +256,13 @@ def test_verify_since_past_the_end_of_the_log_is_a_usage_error_not_intact(ready)
     failing(ready, 2, "--since 99999 is past the end of the log", "verify", "--since", "99999",
             "--json", "--workers", "1")
     assert ready("verify", "--since", "12", "--workers", "1").exit_code == 0
+
+
+@pytest.mark.parametrize("when", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_a_time_outside_the_years_one_to_9999_in_utc_is_a_usage_error(ready, when):
+    """It used to end in an OverflowError traceback."""
+    for args in (["verify", "--as-of", when, "--workers", "1"],
+                 ["record", "handover", "--lot", "LOT-1", "--from", "STF-01", "--to", "STF-02",
+                  "--seal", "SEAL-1", "--seal", "SEAL-2", "--count", "30", "--location", "X",
+                  "--occurred-at", when, *ready.signing(*TEAM)]):
+        failing(ready, 2, f"time '{when}' lies outside the years 0001-9999 in UTC", *args)

@@ -121,3 +121,85 @@ def test_the_recorder_refuses_to_count_a_person_enrolled_by_a_non_authority_key(
         app.record_handover("LOT-1", "STF-01", "STF-02", "Room", ["SEAL-1", "SEAL-2"], 30,
                             world.clock.now, team + [Signer("FAKE-01", forged_key)])
     assert app.recorder.max_notification_id() == before
+
+
+def _forge_authority_event(world, stream: str, event_type: str, topic: str, seq: int,
+                           prev: str, fields: dict, signer: str, first: bool) -> None:
+    """Append an authority event signed by someone who is not an authority, well-formed and
+    canonical, straight into the SQLite file."""
+    import sqlite3
+
+    from ledger.core import canonical, digests
+
+    body = {"ledger": "test-ledger", "stream": stream, "seq": seq, "type": event_type,
+            "schema": 1, "occurred_at": canonical.format_timestamp(world.clock.now), "prev": prev,
+            **fields}
+    record = {"body": body, "timestamp": world.clock(),
+              "signatures": {signer: world.signers[signer].key.sign(
+                  digests.signing_digest(body))}}
+    if first:
+        record["originator_topic"] = "ledger.domain.aggregates:Room"
+    world.app.close()
+    with sqlite3.connect(world.db) as conn:
+        conn.execute("INSERT INTO stored_events VALUES (?, ?, ?, ?)",
+                     (stream, seq, topic, canonical.encode(record)))
+
+
+def test_the_recorder_does_not_store_papers_in_a_room_registered_by_a_non_authority(tmp_path):
+    """A staff member forges the registration of secure room SR-9; the recorder used to
+    trust any stored room.registered. It now folds it through the one LedgerState, which
+    finds it not signed by the authority: the ledger is damaged, nothing is written."""
+    from ledger.application.custody import open_ledger
+    from ledger.core import digests
+    from ledger.core.errors import StorageError
+    from tests.conftest import build_world
+
+    world = build_world(tmp_path / "custody.db")
+    world.register()
+    _forge_authority_event(
+        world, "room:SR-9", "room.registered", "ledger.domain.events:RoomRegistered", 1,
+        digests.genesis_prev("test-ledger", "room:SR-9"),
+        {"room": {"id": "SR-9", "name": "Nowhere", "licence": "BM-9",
+                  "valid_from": "2026-01-01T00:00:00.000000Z",
+                  "valid_until": "2026-12-31T00:00:00.000000Z"}}, "STF-01", first=True)
+    app = open_ledger(str(world.db), clock=world.clock)
+    before = app.recorder.max_notification_id()
+    with pytest.raises(StorageError, match=r"damaged at position 13 \(room:SR-9\): "
+                                           r"NOT_AUTHORITY"):
+        app.record_step("lot:LOT-1", "lot.stored", {"from": "STF-01", "room": "SR-9",
+                                                    "seals_checked": ["SEAL-1", "SEAL-2"],
+                                                    "count_checked": 30},
+                        "Secure room SR-9", world.clock.now, world.sign(*TEAM))
+    assert app.recorder.max_notification_id() == before
+    assert ("NOT_AUTHORITY", 13, "room:SR-9") in located(verify(world.db))
+
+
+def test_a_policy_forged_by_a_non_authority_never_judges_a_step(tmp_path):
+    """A staff member forges policy v2 asking for one person per step. The recorder used to
+    take the ledger stream's last policy_set as in force, so a step with two people present
+    would have been recorded. Now the fold finds the forgery: the recorder refuses to write
+    on a ledger whose policy is forged (nothing written), and verify reports it."""
+    import json
+    from importlib import resources
+
+    from ledger.application.custody import open_ledger
+    from ledger.core.errors import StorageError
+    from tests.conftest import build_world
+
+    world = build_world(tmp_path / "custody.db")
+    world.register()
+    lenient = json.loads(resources.files("schemas").joinpath(
+        "policies/two-police-four-staff.json").read_text())
+    lenient["version"] = 2
+    lenient["steps"] = {"*": {"require": [{"roles": ["staff"], "at_least": 1}]}}
+    head = world.app.state()[0].head("ledger")
+    _forge_authority_event(world, "ledger", "ledger.policy_set",
+                           "ledger.domain.events:PolicySet", 2, head.event_hash,
+                           {"policy": lenient}, "STF-01", first=False)
+    app = open_ledger(str(world.db), clock=world.clock)
+    before = app.recorder.max_notification_id()
+    with pytest.raises(StorageError, match=r"damaged at position 13 \(ledger\): NOT_AUTHORITY"):
+        app.record_handover("LOT-1", "STF-01", "STF-02", "Room", ["SEAL-1", "SEAL-2"], 30,
+                            world.clock.now, world.sign("STF-01", "STF-02"))
+    assert app.recorder.max_notification_id() == before
+    assert ("NOT_AUTHORITY", 13, "ledger") in located(verify(world.db))
