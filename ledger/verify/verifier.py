@@ -66,7 +66,8 @@ class Verifier:
         # race) or a server crash: there a skip is a warning until checkpoints can tell.
         self.dense_positions = (
             dense_positions if dense_positions is not None
-            else not type(recorder).__module__.startswith("eventsourcing.postgres"))
+            else not any(cls.__module__.startswith("eventsourcing.postgres")
+                         for cls in type(recorder).__mro__))
         self.workers = max(1, workers)
         # Rows before `since` are folded, not reported; with --lot, other lots are folded
         # without their signature checks and not reported.
