@@ -1,7 +1,9 @@
 """Turn ``--db`` (a SQLite path or a postgresql:// URL) into the library's environment.
 
 The PostgreSQL driver is imported by the library only when that backend is chosen, so an
-officer's command on SQLite does not pay psycopg's start-up time.
+officer's command on SQLite does not pay psycopg's start-up time. Both backends use the
+library's datastores through small factories (``ledger.storage.sqlite``/``.postgres``) that
+make every commit durable before it is acknowledged.
 """
 
 from __future__ import annotations
@@ -15,6 +17,11 @@ from ledger.core.errors import InputError, StorageError
 
 DEFAULT_DB = "custody.db"
 TRANSCODER = "ledger.storage.transcoder:MsgpackTranscoder"
+SQLITE_FACTORY = "ledger.storage.sqlite:DurableSQLiteFactory"
+POSTGRES_FACTORY = "ledger.storage.postgres:DurablePostgresFactory"
+# How long a SQLite write waits for another process's lock before giving up.
+LOCK_TIMEOUT_ENV = "CUSTODY_LOCK_TIMEOUT"
+DEFAULT_LOCK_TIMEOUT = 10
 
 
 @dataclass(frozen=True)
@@ -48,10 +55,21 @@ def select_backend(db: str | None) -> Backend:
         raise StorageError(f"--db {db} is a directory; give a file path such as {db}/custody.db")
     return Backend(
         label=db,
-        env={**common, "PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": db,
-             "SQLITE_LOCK_TIMEOUT": "10"},
+        env={**common, "PERSISTENCE_MODULE": SQLITE_FACTORY, "SQLITE_DBNAME": db,
+             "SQLITE_LOCK_TIMEOUT": str(lock_timeout())},
         sqlite_path=db,
     )
+
+
+def lock_timeout() -> int:
+    """Seconds a SQLite write waits for another process's lock: ``CUSTODY_LOCK_TIMEOUT``."""
+    text = os.environ.get(LOCK_TIMEOUT_ENV, "").strip()
+    if not text:
+        return DEFAULT_LOCK_TIMEOUT
+    if not text.isdigit() or not 1 <= int(text) <= 3600:
+        raise InputError(f"{LOCK_TIMEOUT_ENV}={text} is not a whole number of seconds "
+                         "from 1 to 3600")
+    return int(text)
 
 
 def _postgres(url: str, common: dict[str, str]) -> Backend:
@@ -61,7 +79,7 @@ def _postgres(url: str, common: dict[str, str]) -> Backend:
         raise InputError("a postgresql:// URL must name a database, e.g. postgresql://localhost/custody")
     env = {
         **common,
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "PERSISTENCE_MODULE": POSTGRES_FACTORY,
         "POSTGRES_DBNAME": unquote(dbname),
         "POSTGRES_HOST": parts.hostname or "127.0.0.1",
         "POSTGRES_PORT": str(parts.port or 5432),
@@ -85,7 +103,7 @@ def check_reachable(backend: Backend) -> None:
     (refused, unknown database, unknown role, bad password). SQLite needs no check.
     """
     env = backend.env
-    if env.get("PERSISTENCE_MODULE") != "eventsourcing.postgres":
+    if backend.sqlite_path is not None:
         return
     try:
         import psycopg  # only here: psycopg costs start-up time that SQLite users should not pay
