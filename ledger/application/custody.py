@@ -49,6 +49,7 @@ from ledger.domain.aggregates import (
 )
 from ledger.domain.schemas import check_body
 from ledger.storage.backend import Backend, check_reachable, select_backend
+from ledger.storage.faults import describe
 
 Clock = Callable[[], datetime]
 
@@ -82,7 +83,8 @@ class CustodyLedger(Application[str]):
         try:
             super().__init__(env=backend.env)
         except (sqlite3.DatabaseError, PersistenceError) as exc:
-            raise StorageError(f"cannot open ledger database {backend.label}: {exc}") from None
+            raise StorageError(f"cannot open ledger database {backend.label}: "
+                               f"{describe(exc, backend)}") from None
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -98,7 +100,8 @@ class CustodyLedger(Application[str]):
                 f"stored events of {stream} are damaged ({exc}); run 'custody verify' for details"
             ) from None
         except (sqlite3.DatabaseError, PersistenceError) as exc:
-            raise StorageError(f"cannot read {stream} from {self.backend.label}: {exc}") from None
+            raise StorageError(f"cannot read {stream} from {self.backend.label}: "
+                               f"{describe(exc, self.backend)}") from None
 
     def ledger(self) -> Ledger:
         """The genesis stream, or a StorageError saying the database holds no ledger."""
@@ -162,7 +165,8 @@ class CustodyLedger(Application[str]):
                 f"stored events of {stream} are damaged ({exc}); run 'custody verify' for details"
             ) from None
         except (sqlite3.DatabaseError, PersistenceError) as exc:
-            raise StorageError(f"cannot read {stream} from {self.backend.label}: {exc}") from None
+            raise StorageError(f"cannot read {stream} from {self.backend.label}: "
+                               f"{describe(exc, self.backend)}") from None
 
     def lot_history(self, lot_id: str, *, _within: frozenset[str] = frozenset()
                     ) -> Iterator[tuple[events.Recorded, str | None]]:
@@ -417,7 +421,8 @@ class CustodyLedger(Application[str]):
                 "a stream changed while this step was being recorded; re-draft and sign again"
             ) from None
         except (sqlite3.DatabaseError, PersistenceError) as exc:
-            raise StorageError(f"cannot write to {self.backend.label}: {exc}") from None
+            raise StorageError(f"cannot write to {self.backend.label}: "
+                               f"{describe(exc, self.backend, writing=True)}") from None
         position = {r.domain_event.originator_id: r.notification.id for r in recordings}
         return [
             Receipt(stream=a.id, seq=body["seq"], event_type=body["type"], event_hash=a.head,

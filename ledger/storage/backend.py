@@ -22,6 +22,10 @@ POSTGRES_FACTORY = "ledger.storage.postgres:DurablePostgresFactory"
 # How long a SQLite write waits for another process's lock before giving up.
 LOCK_TIMEOUT_ENV = "CUSTODY_LOCK_TIMEOUT"
 DEFAULT_LOCK_TIMEOUT = 10
+# How long to wait for a PostgreSQL connection (the library retries, so a server that is down
+# costs a few of these before the command gives up).
+CONNECT_TIMEOUT_ENV = "CUSTODY_CONNECT_TIMEOUT"
+DEFAULT_CONNECT_TIMEOUT = 10
 
 
 @dataclass(frozen=True)
@@ -63,12 +67,20 @@ def select_backend(db: str | None) -> Backend:
 
 def lock_timeout() -> int:
     """Seconds a SQLite write waits for another process's lock: ``CUSTODY_LOCK_TIMEOUT``."""
-    text = os.environ.get(LOCK_TIMEOUT_ENV, "").strip()
+    return _seconds(LOCK_TIMEOUT_ENV, DEFAULT_LOCK_TIMEOUT)
+
+
+def connect_timeout() -> int:
+    """Seconds to wait for a PostgreSQL connection: ``CUSTODY_CONNECT_TIMEOUT``."""
+    return _seconds(CONNECT_TIMEOUT_ENV, DEFAULT_CONNECT_TIMEOUT)
+
+
+def _seconds(name: str, default: int) -> int:
+    text = os.environ.get(name, "").strip()
     if not text:
-        return DEFAULT_LOCK_TIMEOUT
+        return default
     if not text.isdigit() or not 1 <= int(text) <= 3600:
-        raise InputError(f"{LOCK_TIMEOUT_ENV}={text} is not a whole number of seconds "
-                         "from 1 to 3600")
+        raise InputError(f"{name}={text} is not a whole number of seconds from 1 to 3600")
     return int(text)
 
 
@@ -86,7 +98,7 @@ def _postgres(url: str, common: dict[str, str]) -> Backend:
         "POSTGRES_USER": unquote(parts.username or os.environ.get("PGUSER", "postgres")),
         # A password belongs in PGPASSWORD, not on the command line; the URL form still works.
         "POSTGRES_PASSWORD": unquote(parts.password or os.environ.get("PGPASSWORD", "")),
-        "POSTGRES_CONNECT_TIMEOUT": "10",
+        "POSTGRES_CONNECT_TIMEOUT": str(connect_timeout()),
         # The library's insert function skips the table lock that keeps positions in commit
         # order; pinned off so the environment cannot switch it on.
         "POSTGRES_ENABLE_DB_FUNCTIONS": "no",
@@ -130,4 +142,7 @@ def _reason(exc: Exception) -> str:
     text = text.rsplit(" failed: ", 1)[-1]
     text = re.sub(r"^(?:connection failed: )?(?:FATAL|ERROR):\s*", "", text)
     lines = (" ".join(line.split()) for line in text.splitlines())
-    return "; ".join(line for line in lines if line) or type(exc).__name__
+    text = "; ".join(line for line in lines if line) or type(exc).__name__
+    if "password authentication failed" in text:
+        text += "; check the user in --db and the password in PGPASSWORD"
+    return text
