@@ -655,3 +655,8 @@ def demo(directory: Path | None) -> None:
     from cli.demo import run_demo
 
     run_demo(directory)
+
+
+from cli.copy import copy_command  # noqa: E402  (its own module; registered on the main group)
+
+main.add_command(copy_command)
