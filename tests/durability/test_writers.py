@@ -115,3 +115,26 @@ def test_writers_on_the_same_lot_one_wins_the_others_exit_6(backend: str, tmp_pa
         (won,) = [k for k, r in enumerate(results) if r.returncode == 0]
         assert winner == [f"s{won}"]
         assert Verifier(app.recorder, workers=1).run().intact
+
+
+def test_the_same_draft_submitted_twice_is_recorded_once(tmp_path: Path) -> None:
+    """A command killed before its receipt may be run again: the retry cannot duplicate."""
+    from click.testing import CliRunner
+
+    from cli.main import main
+
+    db = str(tmp_path / "custody.db")
+    ledger.create(db, ["LOT-1"])
+    with closing(open_ledger(db)) as app:
+        body = app.draft_step("lot:LOT-1", "lot.handed_over", ledger.handover_fields(app, "LOT-1"),
+                              "Secure room 1", TEAM, app.clock(), note="once")
+        signatures = {s.person_id: app.sign(body, s) for s in ledger.signers(*TEAM)}
+    draft = tmp_path / "step.draft"
+    draft.write_text(format_draft(body, signatures), encoding="utf-8")
+    first = CliRunner().invoke(main, ["--db", db, "submit", str(draft)])
+    assert first.exit_code == 0 and "recorded lot.handed_over lot:LOT-1 step 2" in first.output
+    before = log(db)
+    again = CliRunner().invoke(main, ["--db", db, "submit", str(draft)])
+    assert again.exit_code == 6
+    assert again.output.startswith("error: lot:LOT-1 changed since this event was drafted")
+    assert log(db) == before
