@@ -50,6 +50,7 @@ from ledger.domain.aggregates import (
 from ledger.domain.schemas import check_body
 from ledger.storage.backend import Backend, check_reachable, select_backend
 from ledger.storage.faults import describe
+from ledger.storage.tables import positions_if_stored
 
 Clock = Callable[[], datetime]
 
@@ -417,19 +418,33 @@ class CustodyLedger(Application[str]):
         try:
             recordings = self.save(*aggregates)
         except IntegrityError:
-            raise ConcurrentChange(
-                "a stream changed while this step was being recorded; re-draft and sign again"
-            ) from None
+            position = self._committed_anyway(aggregates)
+            if position is None:
+                raise ConcurrentChange(
+                    "a stream changed while this step was being recorded; re-draft and sign again"
+                ) from None
         except (sqlite3.DatabaseError, PersistenceError) as exc:
             raise StorageError(f"cannot write to {self.backend.label}: "
                                f"{describe(exc, self.backend, writing=True)}") from None
-        position = {r.domain_event.originator_id: r.notification.id for r in recordings}
+        else:
+            position = {r.domain_event.originator_id: r.notification.id for r in recordings}
         return [
             Receipt(stream=a.id, seq=body["seq"], event_type=body["type"], event_hash=a.head,
                     position=position.get(a.id),
                     warnings=tuple(f for f in findings if f.severity is Severity.WARNING))
             for (a, findings), (body, _) in zip(prepared, batch)
         ]
+
+    def _committed_anyway(self, aggregates: Sequence[Stream]) -> dict[str, int] | None:
+        """After a duplicate-key error: the positions of this very transaction's events if
+        they are stored, byte for byte, else None. The library retries an insert whose
+        connection failed; if the first attempt committed but its acknowledgement was lost
+        (a PostgreSQL server or network failing at COMMIT), the retry meets our own rows."""
+        try:
+            return positions_if_stored(self.recorder,
+                                       [(a.id, a.version, a.head) for a in aggregates])
+        except (sqlite3.DatabaseError, PersistenceError):
+            return None
 
     def _prepare(self, body: dict[str, Any], signatures: Mapping[str, bytes],
                  now: datetime) -> tuple[Stream, list[Finding]]:

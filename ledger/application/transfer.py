@@ -8,7 +8,8 @@ from typing import Callable
 from ledger.application.custody import open_ledger
 from ledger.core.errors import InputError
 from ledger.storage.backend import select_backend
-from ledger.storage.copy import CopyReport, copy_rows, count
+from ledger.storage.copy import CopyReport, copy_rows
+from ledger.storage.tables import count
 
 
 def copy_ledger(source: str, target: str,

@@ -17,6 +17,7 @@ from eventsourcing.persistence import ApplicationRecorder, StoredEvent
 
 from ledger.core import digests
 from ledger.core.errors import InputError, VerificationFailed
+from ledger.storage.tables import count, is_postgres, table
 
 PAGE = 1000
 
@@ -30,14 +31,6 @@ class CopyReport:
     last_event_hash: str
     log_digest: str
     renumbered: bool  # some positions differ from the source's (its gaps were closed)
-
-
-def count(recorder: ApplicationRecorder) -> int:
-    """How many events the recorder's table holds."""
-    with recorder.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
-        cursor.execute(f"SELECT count(*) AS n FROM {_table(recorder)}")
-        row = cursor.fetchone()
-    return int(row["n"] if isinstance(row, dict) else row[0])
 
 
 def rows(recorder: ApplicationRecorder) -> Iterator[Any]:
@@ -62,14 +55,13 @@ def copy_rows(source: ApplicationRecorder, target: ApplicationRecorder, source_l
     total = count(source)
     if total == 0:
         raise InputError(f"--from {source_label} holds no events; nothing to copy")
-    postgres = _is_postgres(target)
+    postgres = is_postgres(target)
     with target.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
         if postgres:
             target._lock_table(cursor)  # type: ignore[attr-defined]
         # Checked again inside the transaction: another writer may have started meanwhile.
-        cursor.execute(f"SELECT count(*) AS n FROM {_table(target)}")
-        row = cursor.fetchone()
-        if int(row["n"] if isinstance(row, dict) else row[0]):
+        cursor.execute(f"SELECT count(*) AS n FROM {table(target)}")
+        if int(cursor.fetchone()["n"]):
             raise InputError(f"--to {target_label} was written to while the copy began; "
                              "nothing was copied")
         page: list[StoredEvent] = []
@@ -124,14 +116,3 @@ def _insert(target: ApplicationRecorder, cursor: Any, page: list[StoredEvent],
         target._insert_stored_events(cursor, page)  # type: ignore[attr-defined]
     else:
         target._insert_events(cursor, page)  # type: ignore[attr-defined]
-
-
-def _is_postgres(recorder: ApplicationRecorder) -> bool:
-    return type(recorder).__module__.startswith("eventsourcing.postgres")
-
-
-def _table(recorder: ApplicationRecorder) -> str:
-    name = recorder.events_table_name  # type: ignore[attr-defined]
-    if _is_postgres(recorder):
-        return f'"{recorder.datastore.schema}"."{name}"'  # type: ignore[attr-defined]
-    return name

@@ -249,3 +249,35 @@ def test_unknown_role(cluster: Cluster, pg: str, keys: Path) -> None:
     result = run_cli(pg.replace("postgres@", "nobody_here@"), *handover_args(keys))
     assert_one_line_error(result, 5, "cannot open ledger database",
                           'role "nobody_here" does not exist')
+
+
+# -- both backends -------------------------------------------------------------------------
+
+
+def test_a_commit_whose_acknowledgement_was_lost_is_acknowledged_once(backend: str,
+                                                                     monkeypatch) -> None:
+    """The library retries an insert whose connection failed. When the first attempt had in
+    fact committed (the server or network failed after COMMIT, before its answer), the retry
+    meets its own rows and the database says duplicate key. That is our step, recorded once:
+    acknowledge it, rather than tell the officer to re-draft and record it a second time.
+
+    The first attempt here really commits; the retry really inserts the same rows again and
+    the database really refuses them. Only the lost answer in between is staged."""
+    ledger.create(backend, ["LOT-1"])
+    save = CustodyLedger.save
+
+    def commit_then_retry(self, *aggregates, **kwargs):
+        recordings = save(self, *aggregates, **kwargs)
+        self.recorder.insert_events([self.mapper.to_stored_event(r.domain_event)
+                                     for r in recordings])
+
+    before = rows(backend)
+    with closing(open_ledger(backend)) as app:
+        monkeypatch.setattr(CustodyLedger, "save", commit_then_retry)
+        receipt = ledger.handover(app, "LOT-1", "ack-lost")
+        monkeypatch.undo()
+        after = rows(backend)
+        assert after[:len(before)] == before and len(after) == len(before) + 1
+        assert (receipt.stream, receipt.seq, receipt.position) == ("lot:LOT-1", 2, after[-1][0])
+        assert receipt.event_hash == app.event_hash("lot:LOT-1", 2)
+        assert Verifier(app.recorder, workers=1).run().intact
