@@ -128,3 +128,34 @@ def test_100k_event_ledger_copies_to_postgres_and_back_identically(tmp_path: Pat
     expected = round_trip(str(origin), postgres_db, str(tmp_path / "back.db"))
     assert len(expected) == 100_000
     assert rows(str(tmp_path / "back.db")) == rows(str(origin))
+
+
+def test_a_copy_that_fills_the_disk_halfway_leaves_the_target_empty(tmp_path: Path) -> None:
+    """The copy is one transaction: a disk that fills up while the copy is written (here at
+    its commit, when SQLite writes the pages out) leaves no event in the target."""
+    from tests.durability.faults import in_mount_namespace, shell_cli
+
+    source = tmp_path / "exam-day.db"
+    world = exam_day(build_world(source))
+    world.app.close()
+    mount, out = tmp_path / "tmpfs", tmp_path / "after"
+    mount.mkdir()
+    out.mkdir()
+    target = mount / "copy.db"
+    # Room for the new ledger's tables and SQLite's shared memory, not for the ledger's events.
+    script = f"""
+        mount -t tmpfs -o size=2m tmpfs {mount} || exit 99
+        dd if=/dev/zero of={mount}/filler bs=4096 count=1000 2>/dev/null
+        truncate -s -61440 {mount}/filler
+        {shell_cli(str(source), "copy", "--from", str(source), "--to", str(target))}
+        code=$?
+        cp {mount}/copy.db* {out}/
+        exit $code
+    """
+    result = in_mount_namespace(script)
+    assert result.returncode == 5, (result.stdout, result.stderr)
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"error: cannot copy {source} to {target}: database or disk is full")
+    assert "nothing was written" in line
+    assert rows(str(out / "copy.db")) == []
+    assert len(hashes(str(source))) > 40
