@@ -723,3 +723,7 @@ def demo(directory: Path | None) -> None:
 from cli.authority import authority  # noqa: E402  (they use this module's helpers)
 
 main.add_command(authority)
+
+from cli.copy import copy_command  # noqa: E402  (its own module; registered on the main group)
+
+main.add_command(copy_command)

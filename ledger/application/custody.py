@@ -58,6 +58,8 @@ from ledger.storage.backend import (
 )
 from ledger.storage.recorders import HeadMoved
 from ledger.verify.rows import Prepared, prepare
+from ledger.storage.faults import describe
+from ledger.storage.tables import positions_if_stored
 
 Clock = Callable[[], datetime]
 
@@ -121,7 +123,8 @@ class CustodyLedger(Application[str]):
         try:
             super().__init__(env=backend.env)
         except (sqlite3.DatabaseError, PersistenceError) as exc:
-            raise StorageError(f"cannot open ledger database {backend.label}: {exc}") from None
+            raise StorageError(f"cannot open ledger database {backend.label}: "
+                               f"{describe(exc, backend)}") from None
 
     # -- reading: every question is answered by the one fold, LedgerState -----------------
 
@@ -175,7 +178,8 @@ class CustodyLedger(Application[str]):
         try:
             return read()
         except (sqlite3.DatabaseError, PersistenceError) as exc:
-            raise StorageError(f"cannot read {what} from {self.backend.label}: {exc}") from None
+            raise StorageError(f"cannot read {what} from {self.backend.label}: "
+                               f"{describe(exc, self.backend)}") from None
 
     def ledger(self, state: LedgerState | None = None) -> LedgerView:
         """The ledger's id, policy and authorities, or a StorageError saying there is none."""
@@ -207,7 +211,8 @@ class CustodyLedger(Application[str]):
         try:
             return bool(self.recorder.select_events(stream, limit=1))
         except (sqlite3.DatabaseError, PersistenceError) as exc:
-            raise StorageError(f"cannot read {stream} from {self.backend.label}: {exc}") from None
+            raise StorageError(f"cannot read {stream} from {self.backend.label}: "
+                               f"{describe(exc, self.backend)}") from None
 
     def last_position(self) -> int | None:
         """The highest position stored in the log; None when it holds no row."""
@@ -245,7 +250,8 @@ class CustodyLedger(Application[str]):
         except DAMAGED_ROWS as exc:
             raise _unreadable(stream, exc) from None
         except (sqlite3.DatabaseError, PersistenceError) as exc:
-            raise StorageError(f"cannot read {stream} from {self.backend.label}: {exc}") from None
+            raise StorageError(f"cannot read {stream} from {self.backend.label}: "
+                               f"{describe(exc, self.backend)}") from None
 
     def lot_history(self, lot_id: str, *, _within: frozenset[str] = frozenset()
                     ) -> Iterator[tuple[events.Recorded, str | None]]:
@@ -559,11 +565,16 @@ class CustodyLedger(Application[str]):
                 recordings = self.events.put(stored, expected_head=head)
             except (HeadMoved, IntegrityError):
                 # Another writer appended first (on SQLite, perhaps this very step of the
-                # same stream): judge again at the new head.
-                continue
+                # same stream), or the library retried our own insert whose commit went
+                # through but whose acknowledgement was lost: then it is recorded, once.
+                position = self._committed_anyway(stored)
+                if position is None:
+                    continue  # judge again at the new head
             except (sqlite3.DatabaseError, PersistenceError) as exc:
-                raise StorageError(f"cannot write to {self.backend.label}: {exc}") from None
-            position = {r.domain_event.originator_id: r.notification.id for r in recordings}
+                raise StorageError(f"cannot write to {self.backend.label}: "
+                                   f"{describe(exc, self.backend, writing=True)}") from None
+            else:
+                position = {r.domain_event.originator_id: r.notification.id for r in recordings}
             return [
                 Receipt(stream=e.originator_id, seq=e.originator_version,
                         event_type=body["type"], event_hash=e.event_hash,
@@ -573,6 +584,17 @@ class CustodyLedger(Application[str]):
             ]
         raise ConcurrentChange(f"the ledger kept changing while this step was judged "
                                f"({RETRIES} tries); try again")
+
+    def _committed_anyway(self, stored: Sequence[events.Recorded]) -> dict[str, int] | None:
+        """The positions of these very events if they are stored, byte for byte, else None.
+        The library retries an insert whose connection failed; if the first attempt committed
+        but its acknowledgement was lost (a PostgreSQL server or network failing at COMMIT),
+        the retry meets our own rows."""
+        try:
+            return positions_if_stored(self.recorder, [
+                (e.originator_id, e.originator_version, e.event_hash) for e in stored])
+        except (sqlite3.DatabaseError, PersistenceError):
+            return None
 
     def _recorded_at(self, state: LedgerState) -> str:
         """The ledger's clock, never behind the last recorded_at in the log."""

@@ -1,7 +1,9 @@
 """Turn ``--db`` (a SQLite path or a postgresql:// URL) into the library's environment.
 
 The PostgreSQL driver is imported by the library only when that backend is chosen, so an
-officer's command on SQLite does not pay psycopg's start-up time.
+officer's command on SQLite does not pay psycopg's start-up time. Both backends use the
+library's datastores through small factories (``ledger.storage.sqlite``/``.postgres``) that
+make every commit durable before it is acknowledged.
 """
 
 from __future__ import annotations
@@ -18,12 +20,20 @@ from ledger.core.errors import InputError, StorageError
 
 DEFAULT_DB = "custody.db"
 TRANSCODER = "ledger.storage.transcoder:MsgpackTranscoder"
-SQLITE_FACTORY = "ledger.storage.sqlite:CustodySQLiteFactory"
+SQLITE_FACTORY = "ledger.storage.sqlite:LedgerSQLiteFactory"
+POSTGRES_FACTORY = "ledger.storage.postgres:DurablePostgresFactory"
 # The library's table of stored events and the columns the ledger reads: SQLite names it
 # stored_events (position = rowid); PostgreSQL <application name>_events, with a
 # notification_id column for the position.
 SQLITE_TABLE = "stored_events"
 EVENT_COLUMNS = frozenset({"originator_id", "originator_version", "topic", "state"})
+# How long a SQLite write waits for another process's lock before giving up.
+LOCK_TIMEOUT_ENV = "CUSTODY_LOCK_TIMEOUT"
+DEFAULT_LOCK_TIMEOUT = 10
+# How long to wait for a PostgreSQL connection (the library retries, so a server that is down
+# costs a few of these before the command gives up).
+CONNECT_TIMEOUT_ENV = "CUSTODY_CONNECT_TIMEOUT"
+DEFAULT_CONNECT_TIMEOUT = 10
 
 
 @dataclass(frozen=True)
@@ -65,7 +75,7 @@ def select_backend(db: str | None, *, read_only: bool = False) -> Backend:
         env={**common, "PERSISTENCE_MODULE": SQLITE_FACTORY,
              "SQLITE_DBNAME": _read_only_uri(db) if read_only else db,
              "APPLICATION_RECORDER_TOPIC": "ledger.storage.recorders:SQLiteLedgerRecorder",
-             "SQLITE_LOCK_TIMEOUT": "10"},
+             "SQLITE_LOCK_TIMEOUT": str(lock_timeout())},
         sqlite_path=db,
         read_only=read_only,
     )
@@ -76,6 +86,25 @@ def _read_only_uri(path: str) -> str:
     return f"file:{quote(str(Path(path).absolute()))}?mode=ro"
 
 
+def lock_timeout() -> int:
+    """Seconds a SQLite write waits for another process's lock: ``CUSTODY_LOCK_TIMEOUT``."""
+    return _seconds(LOCK_TIMEOUT_ENV, DEFAULT_LOCK_TIMEOUT)
+
+
+def connect_timeout() -> int:
+    """Seconds to wait for a PostgreSQL connection: ``CUSTODY_CONNECT_TIMEOUT``."""
+    return _seconds(CONNECT_TIMEOUT_ENV, DEFAULT_CONNECT_TIMEOUT)
+
+
+def _seconds(name: str, default: int) -> int:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or not 1 <= int(text) <= 3600:
+        raise InputError(f"{name}={text} is not a whole number of seconds from 1 to 3600")
+    return int(text)
+
+
 def _postgres(url: str, common: dict[str, str], read_only: bool) -> Backend:
     parts = urlsplit(url)
     dbname = parts.path.lstrip("/")
@@ -83,7 +112,7 @@ def _postgres(url: str, common: dict[str, str], read_only: bool) -> Backend:
         raise InputError("a postgresql:// URL must name a database, e.g. postgresql://localhost/custody")
     env = {
         **common,
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "PERSISTENCE_MODULE": POSTGRES_FACTORY,
         "APPLICATION_RECORDER_TOPIC": "ledger.storage.postgres:PostgresLedgerRecorder",
         "POSTGRES_DBNAME": unquote(dbname),
         "POSTGRES_HOST": parts.hostname or "127.0.0.1",
@@ -91,7 +120,7 @@ def _postgres(url: str, common: dict[str, str], read_only: bool) -> Backend:
         "POSTGRES_USER": unquote(parts.username or os.environ.get("PGUSER", "postgres")),
         # A password belongs in PGPASSWORD, not on the command line; the URL form still works.
         "POSTGRES_PASSWORD": unquote(parts.password or os.environ.get("PGPASSWORD", "")),
-        "POSTGRES_CONNECT_TIMEOUT": "10",
+        "POSTGRES_CONNECT_TIMEOUT": str(connect_timeout()),
         # The library's insert function skips the table lock that keeps positions in commit
         # order; pinned off so the environment cannot switch it on.
         "POSTGRES_ENABLE_DB_FUNCTIONS": "no",
@@ -108,7 +137,7 @@ def check_reachable(backend: Backend) -> None:
     (refused, unknown database, unknown role, bad password). SQLite needs no check.
     """
     env = backend.env
-    if env.get("PERSISTENCE_MODULE") != "eventsourcing.postgres":
+    if backend.sqlite_path is not None:
         return
     try:
         import psycopg  # only here: psycopg costs start-up time that SQLite users should not pay
@@ -135,7 +164,11 @@ def _reason(exc: Exception) -> str:
     text = text.rsplit(" failed: ", 1)[-1]
     text = re.sub(r"^(?:connection failed: )?(?:FATAL|ERROR):\s*", "", text)
     lines = (" ".join(line.split()) for line in text.splitlines())
-    return "; ".join(line for line in lines if line) or type(exc).__name__
+    text = "; ".join(line for line in lines if line) or type(exc).__name__
+    if "password authentication failed" in text:
+        text += "; check the user in --db and the password in PGPASSWORD"
+    return text
+
 
 
 def check_holds_ledger(backend: Backend, postgres_table: str) -> None:

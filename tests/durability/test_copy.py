@@ -1,0 +1,161 @@
+"""``custody copy --from DB --to DB``: SQLite to PostgreSQL and back, identical event hash for
+event hash; a non-empty target, the same database twice, or a source without a ledger is
+refused with one line and nothing written."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from contextlib import closing
+from pathlib import Path
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+from cli.main import main
+from ledger.application.custody import open_ledger
+from ledger.core import digests
+from ledger.verify import Verifier
+from tests.conftest import build_world
+from tests.durability import ledger
+from tests.durability.faults import rows
+from tests.unit.test_exam_day import exam_day
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def copy(source: str, target: str):
+    return CliRunner().invoke(main, ["copy", "--from", source, "--to", target])
+
+
+def hashes(db: str) -> list[tuple[str, int, str]]:
+    """(stream, version, event hash) of every event, in log order."""
+    with closing(open_ledger(db)) as app:
+        found, start = [], 1
+        while page := app.recorder.select_notifications(start=start, limit=5000):
+            found += [(n.originator_id, n.originator_version,
+                       digests.event_hash_of_bytes(bytes(n.state)).hex()) for n in page]
+            start = page[-1].id + 1
+        return found
+
+
+def intact(db: str) -> bool:
+    with closing(open_ledger(db)) as app:
+        return Verifier(app.recorder, workers=2).run().intact
+
+
+def round_trip(origin: str, postgres_db: str, back: str) -> list[tuple[str, int, str]]:
+    """SQLite -> PostgreSQL -> SQLite; every copy says identical and verifies intact."""
+    expected = hashes(origin)
+    for source, target in ((origin, postgres_db), (postgres_db, back)):
+        result = copy(source, target)
+        assert result.exit_code == 0, result.output
+        assert f"copied {len(expected)} events from" in result.output
+        assert "identical, event hash for event hash" in result.output
+        assert hashes(target) == expected
+        assert intact(target)
+    return expected
+
+
+@pytest.mark.postgres
+def test_exam_day_copies_to_postgres_and_back_identically(tmp_path: Path, postgres_db: str) -> None:
+    world = exam_day(build_world(tmp_path / "exam-day.db"))
+    world.app.close()
+    expected = round_trip(str(tmp_path / "exam-day.db"), postgres_db, str(tmp_path / "back.db"))
+    assert len(expected) > 40
+    # Byte for byte, row for row, in the same positions (neither side skipped a number).
+    assert rows(str(tmp_path / "back.db")) == rows(str(tmp_path / "exam-day.db"))
+
+
+def test_a_non_empty_target_is_refused_and_left_alone(tmp_path: Path) -> None:
+    source, target = str(tmp_path / "a.db"), str(tmp_path / "b.db")
+    ledger.create(source, ["LOT-1"])
+    ledger.create(target, ["LOT-2"])
+    before = rows(target)
+    result = copy(source, target)
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"error: --to {target} already holds {len(before)} events; a ledger is copied only "
+        "into an empty database"]
+    assert rows(target) == before
+
+
+def test_the_same_database_twice_is_refused(tmp_path: Path) -> None:
+    source = str(tmp_path / "a.db")
+    ledger.create(source, ["LOT-1"])
+    result = copy(source, source)
+    assert (result.exit_code, result.output) == (
+        2, "error: --from and --to name the same database\n")
+
+
+def test_a_source_without_a_ledger_is_refused_and_no_target_is_made(tmp_path: Path) -> None:
+    result = copy(str(tmp_path / "missing.db"), str(tmp_path / "new.db"))
+    assert result.exit_code == 5
+    assert result.output.startswith(f"error: no ledger at {tmp_path / 'missing.db'}")
+    assert not (tmp_path / "new.db").exists()
+
+
+@pytest.mark.postgres
+def test_copy_closes_postgres_sequence_gaps_so_sqlite_verifies(tmp_path: Path,
+                                                              postgres_db: str) -> None:
+    ledger.create(postgres_db, ["LOT-1"])
+    # A rolled-back insert (a lost race, a crash) takes a sequence number that no row gets.
+    with closing(psycopg.connect(postgres_db)) as connection:
+        connection.execute("INSERT INTO custody_events (originator_id, originator_version, "
+                           "topic, state) VALUES ('lot:NONE', 1, 't', '')")
+        connection.rollback()
+    with closing(open_ledger(postgres_db)) as app:
+        ledger.handover(app, "LOT-1", "after-the-gap")
+    positions = [row[0] for row in rows(postgres_db)]
+    assert positions[-1] == positions[-2] + 2  # the gap
+    target = str(tmp_path / "copy.db")
+    result = copy(postgres_db, target)
+    assert result.exit_code == 0, result.output
+    assert "positions renumbered without the source's gaps" in result.output
+    assert [row[0] for row in rows(target)] == list(range(1, len(positions) + 1))
+    assert hashes(target) == hashes(postgres_db)
+    assert intact(target)
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_100k_event_ledger_copies_to_postgres_and_back_identically(tmp_path: Path,
+                                                                   postgres_db: str) -> None:
+    origin = tmp_path / "ledger-100k.db"
+    subprocess.run([sys.executable, "bench/generate.py", "--events", "100000", "--db",
+                    str(origin)], cwd=ROOT, check=True, capture_output=True, timeout=3600)
+    expected = round_trip(str(origin), postgres_db, str(tmp_path / "back.db"))
+    assert len(expected) == 100_000
+    assert rows(str(tmp_path / "back.db")) == rows(str(origin))
+
+
+def test_a_copy_that_fills_the_disk_halfway_leaves_the_target_empty(tmp_path: Path) -> None:
+    """The copy is one transaction: a disk that fills up while the copy is written (here at
+    its commit, when SQLite writes the pages out) leaves no event in the target."""
+    from tests.durability.faults import in_mount_namespace, shell_cli
+
+    source = tmp_path / "exam-day.db"
+    world = exam_day(build_world(source))
+    world.app.close()
+    mount, out = tmp_path / "tmpfs", tmp_path / "after"
+    mount.mkdir()
+    out.mkdir()
+    target = mount / "copy.db"
+    # Room for the new ledger's tables and SQLite's shared memory, not for the ledger's events.
+    script = f"""
+        mount -t tmpfs -o size=2m tmpfs {mount} || exit 99
+        dd if=/dev/zero of={mount}/filler bs=4096 count=1000 2>/dev/null
+        truncate -s -61440 {mount}/filler
+        {shell_cli(str(source), "copy", "--from", str(source), "--to", str(target))}
+        code=$?
+        cp {mount}/copy.db* {out}/
+        exit $code
+    """
+    result = in_mount_namespace(script)
+    assert result.returncode == 5, (result.stdout, result.stderr)
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"error: cannot copy {source} to {target}: database or disk is full")
+    assert "nothing was written" in line
+    assert rows(str(out / "copy.db")) == []
+    assert len(hashes(str(source))) > 40
