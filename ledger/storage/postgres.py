@@ -6,12 +6,34 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from eventsourcing.persistence import StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from psycopg.sql import SQL
 
 from ledger.storage.recorders import HeadMoved, Row
+from ledger.storage.tree import TreeRecorder, TreeTables
 
 
-class PostgresLedgerRecorder(PostgresApplicationRecorder):
+class PostgresLedgerRecorder(TreeRecorder, PostgresApplicationRecorder):
+    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"
+                 ) -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        # custody_events -> custody_tree_hashes, custody_tree_leaves, custody_checkpoints
+        prefix = f"{datastore.schema}.{events_table_name.removesuffix('events')}"
+        self.tree = TreeTables(mark="%s", prefix=prefix,
+                               events=f"{datastore.schema}.{events_table_name}",
+                               position="notification_id", blob="BYTEA", integer="BIGINT",
+                               postgres=True)
+        self.sql_create_statements.extend(SQL(s) for s in self.tree.create_statements)  # type: ignore[arg-type]
+
+    def _fetch_ids_after_insert_events(self, curs: Any, stored_events: Sequence[StoredEvent],
+                                       **kwargs: Any) -> Sequence[int] | None:
+        # Still in the insert's transaction, under its table lock: the Merkle tree is written
+        # with the events, so it never lags the log.
+        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        if ids:
+            self.tree.append(curs, [(i, s.state) for i, s in zip(ids, stored_events)])
+        return ids
+
     def _rows(self, where: str, params: Sequence[Any], order: str) -> list[Row]:
         statement = (f"SELECT notification_id, originator_id, originator_version, topic, state "
                      f"FROM {self.datastore.schema}.{self.events_table_name} {where} "
