@@ -20,6 +20,7 @@ from cli.options import (
     occurred_at,
     prompt_passphrase,
     read_bounded,
+    receipt_option,
     read_passphrase_file,
     refuse_undecodable,
     unlock_signers,
@@ -83,6 +84,7 @@ def authority_options(func: Any) -> Any:
                           "mode 600: one group or others can read gets a warning."),
         click.option("--occurred-at", "when", metavar="TIME",
                      help="RFC 3339 with offset (default: now)."),
+        receipt_option,
     ]):
         func = option(func)
     return func
@@ -120,6 +122,7 @@ def step_options(func: Any) -> Any:
         passphrase_files_option(),
         click.option("--note", default=None, type=NOTE,
                      help="Free text kept with the step (one line)."),
+        receipt_option,
     ]):
         func = option(func)
     return func
@@ -150,8 +153,16 @@ def main(ctx: click.Context, db: str | None) -> None:
 
 
 def _ledger(ctx: click.Context, *, create: bool = False, read_only: bool = False) -> CustodyLedger:
-    """The ledger at --db. Read commands open it ``read_only``: they never write to it."""
-    return open_ledger(ctx.obj["db"], create=create, read_only=read_only)
+    """The ledger at --db. Read commands open it ``read_only``: they never write to it.
+
+    A writing command gets the log's append hook: a checkpoint with CUSTODY_LOG_KEY, a
+    receipt with --receipt (``cli.log``)."""
+    app = open_ledger(ctx.obj["db"], create=create, read_only=read_only)
+    if not read_only:
+        from cli.log import install_append_hook
+
+        install_append_hook(ctx, app)
+    return app
 
 
 def _print_receipt(receipt: Receipt) -> None:
@@ -211,16 +222,24 @@ def keys_new(person_id: str, out: Path, passphrase_file: Path | None, no_passphr
               help="The authority's office.")
 @click.option("--policy", "policy_file", type=click.Path(dir_okay=False, path_type=Path),
               help=f"Presence policy JSON (default: the built-in {DEFAULT_POLICY}).")
+@click.option("--log-key", "log_key_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="The log key's public key file: it signs the log's checkpoints "
+                   "(also later: 'custody log enable').")
 @authority_options
 @click.pass_context
 def init(ctx: click.Context, ledger_id: str, authority_key: Path, passphrase_file: Path | None,
-         name: str | None, unit: str, policy_file: Path | None, when: str | None) -> None:
+         name: str | None, unit: str, policy_file: Path | None, log_key_file: Path | None,
+         when: str | None) -> None:
     """Start a new ledger: its genesis names the authority and the presence policy."""
     policy = _load_policy(policy_file)
+    log_key = read_public_key(log_key_file)[0] if log_key_file is not None else None
     signer = _authority(authority_key, passphrase_file)
     app = _ledger(ctx, create=True)
     authority = {"id": signer.person_id, "name": name or signer.person_id, "unit": unit}
-    _print_receipt(app.init(ledger_id, authority, signer, policy, occurred_at(when, app.clock)))
+    moment_ = occurred_at(when, app.clock)
+    _print_receipt(app.init(ledger_id, authority, signer, policy, moment_))
+    if log_key is not None:
+        _print_receipt(app.set_log_key(log_key, signer, moment_))
     _say(f"ledger {ledger_id} started in {app.backend.label}; policy {policy.id} "
                f"v{policy.version}")
 
@@ -392,7 +411,7 @@ def _common_step_options(mode: str) -> list[Any]:
     if mode == "record":
         options += [keyfile_option("--sign", "keyfiles", multiple=True, required=True,
                                    help="Key file of one person present; repeat for everyone."),
-                    passphrase_files_option()]
+                    passphrase_files_option(), receipt_option]
     else:
         options += [click.option("--attendee", "attendees", multiple=True, required=True, type=ID,
                                  help="Person id of someone present; repeat for everyone."),
@@ -468,6 +487,7 @@ def sign(ctx: click.Context, draft_file: Path, key: Path, passphrase_file: Path 
 
 @main.command("submit", epilog="Example: custody submit handover.draft")
 @click.argument("draft_file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@receipt_option
 @click.pass_context
 def submit(ctx: click.Context, draft_file: Path) -> None:
     """Check a signed draft against the rules and append it to the ledger."""
@@ -704,3 +724,9 @@ def demo(directory: Path | None) -> None:
     from cli.demo import run_demo
 
     run_demo(directory)
+
+
+# The transparency log's commands live in their own module (cli/log.py).
+from cli import log as _log  # noqa: E402
+
+_log.register(main, _ledger, authority_options, _authority, _public_key_of, _print_receipt)

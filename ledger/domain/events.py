@@ -59,6 +59,7 @@ class Started(CanInitAggregate[str], Recorded):
 # stream subclasses Started; every later one, Recorded.
 class Genesis(Started): type = "ledger.genesis"
 class PolicySet(Recorded): type = "ledger.policy_set"
+class LogKeySet(Recorded): type = "ledger.log_key_set"
 class PersonEnrolled(Started): type = "person.enrolled"
 class KeyRevoked(Recorded): type = "person.key_revoked"
 class KeyRotated(Recorded): type = "person.key_rotated"
