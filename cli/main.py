@@ -623,13 +623,29 @@ Examples:
               "(shape: schemas/report.schema.json).")
 @click.option("--workers", type=click.IntRange(1, 256), default=None,
               help="Worker processes that decode rows and verify signatures (default: all cores).")
+@click.option("--checkpoint", "checkpoint_files", multiple=True, metavar="FILE",
+              type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="A signed checkpoint kept from earlier: the log must still hold what it "
+                   "commits to. Repeat.")
+@click.option("--receipt", "receipt_files", multiple=True, metavar="FILE",
+              type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="A receipt (c2sp.org/tlog-proof): its event must still be at its index. "
+                   "Repeat.")
 @click.pass_context
 def verify(ctx: click.Context, lot_id: str | None, since: int, as_of: str | None,
-           as_json: bool, workers: int | None) -> None:
-    """Recompute every hash, walk every chain, verify every signature and rule.
+           as_json: bool, workers: int | None, checkpoint_files: Sequence[Path],
+           receipt_files: Sequence[Path]) -> None:
+    """Recompute every hash, walk every chain, verify every signature and rule; recompute the
+    Merkle tree and check every stored checkpoint (and any given) against it.
 
     Reads every row of the log, whatever its position, and never writes to the database."""
-    verifier = _run_verifier(ctx, lot_id, since, as_of, workers, show_bar=not as_json)
+    from ledger.verify.log import Evidence
+
+    evidence = [Evidence(str(p), read_bounded(p, 1 << 20, "checkpoint")) for p in checkpoint_files]
+    evidence += [Evidence(str(p), read_bounded(p, 1 << 20, "receipt"), receipt=True)
+                 for p in receipt_files]
+    verifier = _run_verifier(ctx, lot_id, since, as_of, workers, show_bar=not as_json,
+                             evidence=evidence)
     report = verifier.report
     if as_json:
         click.echo(render.json_text(report.to_data()))
@@ -640,7 +656,7 @@ def verify(ctx: click.Context, lot_id: str | None, since: int, as_of: str | None
 
 
 def _run_verifier(ctx: click.Context, lot_id: str | None, since: int, as_of: str | None,
-                  workers: int | None, *, show_bar: bool) -> Any:
+                  workers: int | None, *, show_bar: bool, evidence: Sequence[Any] = ()) -> Any:
     from ledger.verify import Verifier
 
     app = _ledger(ctx, read_only=True)
@@ -654,7 +670,7 @@ def _run_verifier(ctx: click.Context, lot_id: str | None, since: int, as_of: str
                          f"{last}): there is nothing from there on to verify")
     verifier = Verifier(app.recorder, workers=workers or os.cpu_count() or 1, lot=lot_id,
                         since=since, as_of=moment(as_of, "--as-of") if as_of is not None else None,
-                        now=app.clock())
+                        now=app.clock(), evidence=evidence)
     ctx.call_on_close(verifier.close)  # its temporary file of per-stream state
     with click.progressbar(length=verifier.total(), label="verifying", file=render.stderr(),
                            hidden=not (show_bar and render.stderr_is_terminal())) as bar:

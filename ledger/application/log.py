@@ -19,18 +19,12 @@ from typing import Any
 from ledger.application.custody import CustodyLedger
 from ledger.application.keystore import Signer
 from ledger.core import merkle
-from ledger.core.checkpoint import Checkpoint, TlogProof, open_checkpoint
+from ledger.core.checkpoint import Checkpoint, TlogProof
 from ledger.core.digests import event_hash_of_bytes
 from ledger.core.errors import InputError, KeyringError, StorageError, VerificationFailed
-from ledger.core.note import (
-    SIG_ED25519,
-    Ed25519Signer,
-    Ed25519Verifier,
-    UnverifiedNote,
-    VerifierKey,
-    sign_note,
-)
+from ledger.core.note import Ed25519Signer, sign_note
 from ledger.core.state import LedgerState
+from ledger.verify.log import log_verifiers, open_log_checkpoint
 
 NO_TREE = ("{label} has no Merkle tree yet (it was written before the log existed); the next "
            "recorded step creates it")
@@ -54,28 +48,6 @@ class Inclusion:
                 "event_hash": self.event_hash.hex(), "proof": [h.hex() for h in self.proof],
                 "root": self.root.hex(),
                 "checkpoint": self.checkpoint.decode("utf-8") if self.checkpoint else None}
-
-
-def log_verifiers(state: LedgerState) -> list[Ed25519Verifier]:
-    """The note verifiers of every log key the ledger named (name: the ledger id)."""
-    if state.ledger_id is None:
-        return []
-    return [Ed25519Verifier(VerifierKey(state.ledger_id, SIG_ED25519, bytes.fromhex(k)))
-            for k in state.log_keys]
-
-
-def open_log_checkpoint(note: bytes, state: LedgerState) -> Checkpoint:
-    """Open a checkpoint signed by any of the ledger's log keys, for the ledger's origin."""
-    verifiers = log_verifiers(state)
-    if not verifiers:
-        raise VerificationFailed("the ledger names no log key: no checkpoint can be trusted")
-    failures = []
-    for verifier in verifiers:
-        try:
-            return open_checkpoint(note, state.ledger_id or "", verifier)[0]
-        except UnverifiedNote as exc:
-            failures.append(str(exc))
-    raise VerificationFailed(failures[-1])
 
 
 class TransparencyLog:
