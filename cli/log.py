@@ -207,6 +207,71 @@ Examples:
             click.echo(render.visible(f"receipt {receipt_file}"))
 
 
+    @main.command("check-receipt", epilog="""\b
+Examples:
+  custody check-receipt handover.proof --log-key log.key.pub     # offline
+  custody --db custody.db check-receipt handover.proof           # and still in the ledger?""")
+    @click.argument("receipts", nargs=-1, required=True,
+                    type=click.Path(dir_okay=False, exists=True, path_type=Path))
+    @click.option("--log-key", "log_key_file", type=click.Path(dir_okay=False, path_type=Path),
+                  help="The log's public key file; without it the ledger's own log keys are "
+                       "used (--db).")
+    @click.pass_context
+    def check_receipt(ctx: click.Context, receipts: Sequence[Path],
+                      log_key_file: Path | None) -> None:
+        """Verify receipts (c2sp.org/tlog-proof); with the ledger, also that each receipted
+        event is still there at its index (else EVENT_MISSING, exit 1)."""
+        from ledger.core.checkpoint import TlogProof, open_proof
+        from ledger.core.merkle import leaf_hash
+        from ledger.core.note import SIG_ED25519, Ed25519Verifier, VerifierKey, parse_note
+        from ledger.core.checkpoint import Checkpoint
+        from ledger.verify.log import log_verifiers
+
+        use_db = log_key_file is None or ctx.obj.get("db") is not None
+        tlog = TransparencyLog(ledger(ctx, read_only=True)) if use_db else None
+        state = tlog.log_state() if tlog is not None else None
+        missing = 0
+        for path in receipts:
+            data = read_receipt(path)
+            proof = TlogProof.parse(data)
+            if proof.extra is None or len(proof.extra) != 32:
+                raise InputError(f"receipt {path} carries no 32-byte event hash")
+            origin = Checkpoint.parse(parse_note(proof.checkpoint)[0]).origin
+            verifiers = ([Ed25519Verifier(VerifierKey(origin, SIG_ED25519,
+                                                      read_public_key(log_key_file)[0].raw))]
+                         if log_key_file is not None else log_verifiers(state))  # type: ignore[arg-type]
+            if not verifiers:
+                raise InputError("the ledger names no log key: give --log-key LOG.pub")
+            error: LedgerError | None = None
+            for verifier in verifiers:
+                try:
+                    _, checkpoint, _ = open_proof(data, leaf_hash(proof.extra), origin, verifier)
+                    error = None
+                    break
+                except LedgerError as exc:
+                    error = exc
+            if error is not None:
+                raise type(error)(f"receipt {path}: {error}")
+            line = (f"ok {path}: event {proof.extra.hex()[:16]}… is leaf {proof.index} of "
+                    f"{origin}'s checkpoint of {checkpoint.size}")
+            if tlog is not None:
+                position = tlog.recorder.leaf_position(proof.index) if tlog.has_tree() else None
+                try:
+                    here = tlog.event_hash_at(position) if position is not None else None
+                except InputError:  # no row at that position any more
+                    here = None
+                if here != proof.extra:
+                    missing += 1
+                    click.echo(render.visible(
+                        f"EVENT_MISSING {path}: the ledger no longer holds event "
+                        f"{proof.extra.hex()[:16]}… at index {proof.index}"))
+                    continue
+                line += f"; still in the ledger at position {position}"
+            click.echo(render.visible(line))
+        if missing:
+            ctx.exit(EXIT_FINDINGS)
+
+
 def read_receipt(path: Path) -> bytes:
     return read_bounded(path, MAX_RECEIPT, "receipt")
 

@@ -86,3 +86,30 @@ def test_prove_on_a_position_that_holds_no_event_is_a_usage_error(logged: Cli) -
     result = logged("prove", "999")
     assert result.exit_code == 2
     assert "no event is stored at position 999" in result.output
+
+
+def test_prove_json_matches_the_documented_schemas(logged: Cli, log_key: Path) -> None:
+    import jsonschema
+    from importlib import resources
+
+    logged.ok("checkpoint", "--key", str(log_key))
+    for name, args in (("inclusion-proof", ["prove", "3", "--json"]),
+                       ("consistency-proof", ["prove", "--consistency", "2", "--json"])):
+        schema = json.loads(resources.files("schemas").joinpath(f"{name}.schema.json").read_text())
+        jsonschema.validate(json.loads(logged.ok(*args).output), schema)
+
+
+def test_check_receipt_offline_and_against_the_ledger(logged: Cli, log_key: Path,
+                                                      monkeypatch) -> None:
+    monkeypatch.setenv("CUSTODY_LOG_KEY", str(log_key))
+    receipt = logged.folder / "handover.proof"
+    logged.ok(*logged.handover_args(), "--receipt", str(receipt))
+    offline = logged.runner.invoke(__import__("cli.main").main.main,
+                                   ["check-receipt", str(receipt), "--log-key", f"{log_key}.pub"])
+    assert offline.exit_code == 0 and f"ok {receipt}" in offline.output
+    assert "still in the ledger at position 14" in logged.ok("check-receipt", str(receipt)).output
+    import sqlite3
+    with sqlite3.connect(logged.db) as c:
+        c.execute("DELETE FROM stored_events WHERE rowid = 14")
+    gone = logged("check-receipt", str(receipt))
+    assert gone.exit_code == 1 and "EVENT_MISSING" in gone.output
