@@ -20,6 +20,7 @@ from cli.options import (
     occurred_at,
     prompt_passphrase,
     read_bounded,
+    receipt_option,
     read_passphrase_file,
     refuse_undecodable,
     unlock_signers,
@@ -87,6 +88,7 @@ def authority_options(func: Any) -> Any:
                           "others can read gets a warning."),
         click.option("--occurred-at", "when", metavar="TIME",
                      help="RFC 3339 with offset (default: now)."),
+        receipt_option,
     ]):
         func = option(func)
     return func
@@ -125,6 +127,7 @@ def step_options(func: Any) -> Any:
         passphrase_files_option(),
         click.option("--note", default=None, type=NOTE,
                      help="Free text kept with the step (one line)."),
+        receipt_option,
     ]):
         func = option(func)
     return func
@@ -155,8 +158,16 @@ def main(ctx: click.Context, db: str | None) -> None:
 
 
 def _ledger(ctx: click.Context, *, create: bool = False, read_only: bool = False) -> CustodyLedger:
-    """The ledger at --db. Read commands open it ``read_only``: they never write to it."""
-    return open_ledger(ctx.obj["db"], create=create, read_only=read_only)
+    """The ledger at --db. Read commands open it ``read_only``: they never write to it.
+
+    A writing command gets the log's append hook: a checkpoint with CUSTODY_LOG_KEY, a
+    receipt with --receipt (``cli.log``)."""
+    app = open_ledger(ctx.obj["db"], create=create, read_only=read_only)
+    if not read_only:
+        from cli.log import install_append_hook
+
+        install_append_hook(ctx, app)
+    return app
 
 
 def _print_receipt(receipt: Receipt) -> None:
@@ -216,19 +227,27 @@ def keys_new(person_id: str, out: Path, passphrase_file: Path | None, no_passphr
               help="The authority's office.")
 @click.option("--policy", "policy_file", type=click.Path(dir_okay=False, path_type=Path),
               help=f"Presence policy JSON (default: the built-in {DEFAULT_POLICY}).")
+@click.option("--log-key", "log_key_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="The log key's public key file: it signs the log's checkpoints "
+                   "(also later: 'custody log enable').")
 @authority_options
 @click.pass_context
-def init(ctx: click.Context, ledger_id: str, authority_keys: Sequence[Path], passphrase_files: Sequence[Path],
-         name: str | None, unit: str, policy_file: Path | None, when: str | None) -> None:
+def init(ctx: click.Context, ledger_id: str, authority_keys: Sequence[Path],
+         passphrase_files: Sequence[Path], name: str | None, unit: str,
+         policy_file: Path | None, log_key_file: Path | None, when: str | None) -> None:
     """Start a new ledger: its genesis names the authority and the presence policy."""
     policy = _load_policy(policy_file)
     if len(authority_keys) != 1:
         raise InputError("init takes one --authority-key: the genesis names one authority; "
                          "name more later with 'custody authority set'")
+    log_key = read_public_key(log_key_file)[0] if log_key_file is not None else None
     (signer,) = _authority(authority_keys, passphrase_files)
     app = _ledger(ctx, create=True)
     authority = {"id": signer.person_id, "name": name or signer.person_id, "unit": unit}
-    _print_receipt(app.init(ledger_id, authority, signer, policy, occurred_at(when, app.clock)))
+    moment_ = occurred_at(when, app.clock)
+    _print_receipt(app.init(ledger_id, authority, signer, policy, moment_))
+    if log_key is not None:
+        _print_receipt(app.set_log_key(log_key, signer, moment_))
     _say(f"ledger {ledger_id} started in {app.backend.label}; policy {policy.id} "
                f"v{policy.version}")
 
@@ -400,7 +419,7 @@ def _common_step_options(mode: str) -> list[Any]:
     if mode == "record":
         options += [keyfile_option("--sign", "keyfiles", multiple=True, required=True,
                                    help="Key file of one person present; repeat for everyone."),
-                    passphrase_files_option()]
+                    passphrase_files_option(), receipt_option]
     else:
         options += [click.option("--attendee", "attendees", multiple=True, required=True, type=ID,
                                  help="Person id of someone present; repeat for everyone."),
@@ -481,6 +500,7 @@ def sign(ctx: click.Context, draft_file: Path, key: Path, passphrase_file: Path 
 
 @main.command("submit", epilog="Example: custody submit handover.draft")
 @click.argument("draft_file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@receipt_option
 @click.pass_context
 def submit(ctx: click.Context, draft_file: Path) -> None:
     """Check a signed draft against the rules and append it to the ledger."""
@@ -616,13 +636,29 @@ Examples:
               "(shape: schemas/report.schema.json).")
 @click.option("--workers", type=click.IntRange(1, 256), default=None,
               help="Worker processes that decode rows and verify signatures (default: all cores).")
+@click.option("--checkpoint", "checkpoint_files", multiple=True, metavar="FILE",
+              type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="A signed checkpoint kept from earlier: the log must still hold what it "
+                   "commits to. Repeat.")
+@click.option("--receipt", "receipt_files", multiple=True, metavar="FILE",
+              type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="A receipt (c2sp.org/tlog-proof): its event must still be at its index. "
+                   "Repeat.")
 @click.pass_context
 def verify(ctx: click.Context, lot_id: str | None, since: int, as_of: str | None,
-           as_json: bool, workers: int | None) -> None:
-    """Recompute every hash, walk every chain, verify every signature and rule.
+           as_json: bool, workers: int | None, checkpoint_files: Sequence[Path],
+           receipt_files: Sequence[Path]) -> None:
+    """Recompute every hash, walk every chain, verify every signature and rule; recompute the
+    Merkle tree and check every stored checkpoint (and any given) against it.
 
     Reads every row of the log, whatever its position, and never writes to the database."""
-    verifier = _run_verifier(ctx, lot_id, since, as_of, workers, show_bar=not as_json)
+    from ledger.verify.log import Evidence
+
+    evidence = [Evidence(str(p), read_bounded(p, 1 << 20, "checkpoint")) for p in checkpoint_files]
+    evidence += [Evidence(str(p), read_bounded(p, 1 << 20, "receipt"), receipt=True)
+                 for p in receipt_files]
+    verifier = _run_verifier(ctx, lot_id, since, as_of, workers, show_bar=not as_json,
+                             evidence=evidence)
     report = verifier.report
     if as_json:
         click.echo(render.json_text(report.to_data()))
@@ -633,7 +669,7 @@ def verify(ctx: click.Context, lot_id: str | None, since: int, as_of: str | None
 
 
 def _run_verifier(ctx: click.Context, lot_id: str | None, since: int, as_of: str | None,
-                  workers: int | None, *, show_bar: bool) -> Any:
+                  workers: int | None, *, show_bar: bool, evidence: Sequence[Any] = ()) -> Any:
     from ledger.verify import Verifier
 
     app = _ledger(ctx, read_only=True)
@@ -647,7 +683,7 @@ def _run_verifier(ctx: click.Context, lot_id: str | None, since: int, as_of: str
                          f"{last}): there is nothing from there on to verify")
     verifier = Verifier(app.recorder, workers=workers or os.cpu_count() or 1, lot=lot_id,
                         since=since, as_of=moment(as_of, "--as-of") if as_of is not None else None,
-                        now=app.clock())
+                        now=app.clock(), evidence=evidence)
     ctx.call_on_close(verifier.close)  # its temporary file of per-stream state
     with click.progressbar(length=verifier.total(), label="verifying", file=render.stderr(),
                            hidden=not (show_bar and render.stderr_is_terminal())) as bar:
@@ -727,3 +763,8 @@ main.add_command(authority)
 from cli.copy import copy_command  # noqa: E402  (its own module; registered on the main group)
 
 main.add_command(copy_command)
+
+# The transparency log's commands live in their own module (cli/log.py).
+from cli import log as _log  # noqa: E402
+
+_log.register(main, _ledger, authority_options, _authority, _public_key_of, _print_receipt)

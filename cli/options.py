@@ -137,3 +137,23 @@ def unlock_signers(keyfiles: Sequence[Path], passphrase_files: Sequence[Path]) -
                 passphrase = prompt_passphrase(f"Passphrase for {path} ({keyfile.person_id})")
         signers.append(keyfile.unlock(passphrase))
     return signers
+
+
+RECEIPT_KEY = "custody.receipt"
+
+
+def _remember_receipt(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    if value is not None:
+        ctx.meta[RECEIPT_KEY] = Path(value)
+
+
+def receipt_option(func: Any) -> Any:
+    """--receipt FILE on a recording command: write the new event's tlog-proof receipt there
+    (read back by the append hook, ``cli.log.after_append``, so callbacks keep their
+    signatures)."""
+    return click.option(
+        "--receipt", metavar="FILE", expose_value=False, callback=_remember_receipt,
+        type=click.Path(dir_okay=False),
+        help="Write the event's receipt (c2sp.org/tlog-proof) to FILE; several events go to "
+             "FILE, FILE.2, FILE.3 ... Needs a checkpoint covering the event: set "
+             "CUSTODY_LOG_KEY to the log key file to sign one.")(func)

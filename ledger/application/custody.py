@@ -117,6 +117,10 @@ class CustodyLedger(Application[str]):
     def __init__(self, backend: Backend, clock: Clock = system_clock) -> None:
         self.backend = backend
         self.clock = clock
+        # Called with the receipts of every append, after it committed (the CLI signs a
+        # checkpoint and writes a tlog-proof receipt there).
+        # (Given the ledger, so a hook need not hold it: no cycle keeps the database open.)
+        self.after_append: Callable[[CustodyLedger, list[Receipt]], None] | None = None
         check_reachable(backend)
         if backend.read_only:
             check_holds_ledger(backend, postgres_table=f"{self.name}_events")
@@ -362,6 +366,15 @@ class CustodyLedger(Application[str]):
         return self._authority_event(state, LEDGER_STREAM, "ledger.policy_set",
                                      {"policy": policy.to_data()}, signer, occurred_at)
 
+    def set_log_key(self, public_key: PublicKey, signer: Authorities,
+                    occurred_at: datetime) -> Receipt:
+        """Name the Ed25519 key that signs the log's checkpoints; signed by an authority."""
+        state = self._writable(_signer_streams(signer))
+        if state.log_keys and state.log_keys[-1] == public_key.hex:
+            raise InputError(f"key {public_key.id[:16]} is already the log key of this ledger")
+        return self._authority_event(state, LEDGER_STREAM, "ledger.log_key_set",
+                                     {"log_key": public_key.hex}, signer, occurred_at)
+
     def set_authorities(self, authorities: Sequence[Mapping[str, str]], threshold: int,
                         signers: Sequence[Signer], occurred_at: datetime) -> Receipt:
         """Replace the authority set (as TUF rotates its root): signed by the threshold of the
@@ -575,13 +588,16 @@ class CustodyLedger(Application[str]):
                                    f"{describe(exc, self.backend, writing=True)}") from None
             else:
                 position = {r.domain_event.originator_id: r.notification.id for r in recordings}
-            return [
+            receipts = [
                 Receipt(stream=e.originator_id, seq=e.originator_version,
                         event_type=body["type"], event_hash=e.event_hash,
                         position=position.get(e.originator_id),
                         warnings=tuple(f for f in findings if f.severity is Severity.WARNING))
                 for e, findings, (body, _) in zip(stored, judged, batch)
             ]
+            if self.after_append is not None:
+                self.after_append(self, receipts)
+            return receipts
         raise ConcurrentChange(f"the ledger kept changing while this step was judged "
                                f"({RETRIES} tries); try again")
 

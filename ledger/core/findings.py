@@ -57,6 +57,16 @@ CODES: Mapping[str, tuple[Severity, str]] = {
     "CORRECTION_INVALID": (Severity.ERROR, "a correction names no step of its lot by that hash"),
     "KEY_REUSED": (Severity.ERROR, "a key enrolled for one person is named for another"),
     "RECORDED_AT_REVERSED": (Severity.ERROR, "recorded_at decreases along the log"),
+    "LOG_TRUNCATED": (Severity.ERROR, "a checkpoint commits to more events than the log holds"),
+    "ROOT_MISMATCH": (Severity.ERROR, "the tree recomputed from the events is not the one a "
+                      "checkpoint (or the stored tree) commits to"),
+    "CHECKPOINT_SIGNATURE_INVALID": (Severity.ERROR, "a checkpoint is not validly signed by the "
+                                     "ledger's log key for its origin"),
+    "CHECKPOINT_INCONSISTENT": (Severity.ERROR, "two signed checkpoints cannot both describe "
+                                "one append-only log: it forked"),
+    "EVENT_MISSING": (Severity.ERROR, "a receipted event is not in the log at its index"),
+    "RECORDED_AT_OUTSIDE_WITNESS_WINDOW": (Severity.ERROR, "recorded_at lies outside the "
+                                           "witness-cosigned checkpoints around the event"),
 }
 
 

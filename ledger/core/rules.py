@@ -27,7 +27,8 @@ Verified = Mapping[tuple[bytes, bytes, bytes], bool]
 ACKNOWLEDGEABLE = frozenset({"PRESENCE_SHORT", "SEAL_MISMATCH", "COUNT_MISMATCH", "CUSTODY_GAP",
                              "TIME_REVERSED", "ROOM_UNLICENSED"})
 AUTHORITY_EVENTS = frozenset({"person.enrolled", "person.key_revoked", "person.key_rotated",
-                              "room.registered", "ledger.policy_set", "ledger.authority_set"})
+                              "room.registered", "ledger.policy_set", "ledger.authority_set",
+                              "ledger.log_key_set"})
 ROOM_EVENTS = frozenset({"duty.started", "duty.ended", "room.patrolled"})
 # Findings that make an authority event (or a genesis) count for nothing: the fold never
 # lets a forged roster, room or policy event change who counts.
@@ -235,6 +236,11 @@ def _judge_authority_event(body: Mapping[str, Any], present: Mapping[str, str],
                           evidence={"in_force": ctx.policy.ref,
                                     "new": {"id": body["policy"]["id"],
                                             "version": body["policy"]["version"]}})
+    if body["type"] == "ledger.log_key_set":
+        defect = keys.key_defect(bytes.fromhex(body["log_key"]))
+        if defect is not None:
+            yield Finding("KEY_INVALID", f"the log key named is not an acceptable Ed25519 "
+                          f"public key: {defect}", evidence={"log_key": body["log_key"]})
     named = _keys_named(body)
     for person_id, key_hex in named:
         owner = ctx.key_owner(key_id(bytes.fromhex(key_hex)))

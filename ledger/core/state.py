@@ -97,6 +97,9 @@ class LedgerState:
         self.authorities = AuthoritySet(frozenset(), 1)
         self.policy: PresencePolicy | None = None
         self.policies: list[tuple[str, PresencePolicy]] = []  # (in force from, policy)
+        # Every log key the authority named (hex, in order): checkpoints signed by any of them
+        # count, so naming a new key does not orphan the checkpoints the old one signed.
+        self.log_keys: list[str] = []
         self.rooms: dict[str, RoomState] = {}
         self.lots: MutableMapping[str, LotState] = lots if lots is not None else {}
         self.heads: MutableMapping[str, Head] = heads if heads is not None else {}
@@ -221,6 +224,9 @@ class LedgerState:
             self._set_policy(body, event.recorded_at)
         elif event_type == "ledger.authority_set":
             self._set_authorities(body)
+        elif event_type == "ledger.log_key_set":
+            if body["log_key"] not in self.log_keys:
+                self.log_keys.append(body["log_key"])
         elif event_type == "person.enrolled":
             self._enrol(member_from(body["person"]))
         elif event_type in ("person.key_revoked", "person.key_rotated"):

@@ -60,6 +60,7 @@ class Started(CanInitAggregate[str], Recorded):
 class Genesis(Started): type = "ledger.genesis"
 class PolicySet(Recorded): type = "ledger.policy_set"
 class AuthoritySetChanged(Recorded): type = "ledger.authority_set"
+class LogKeySet(Recorded): type = "ledger.log_key_set"
 class PersonEnrolled(Started): type = "person.enrolled"
 class KeyRevoked(Recorded): type = "person.key_revoked"
 class KeyRotated(Recorded): type = "person.key_rotated"

@@ -15,10 +15,12 @@ from typing import Any, Sequence
 
 import psycopg
 from eventsourcing.persistence import ApplicationRecorder, OperationalError, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresFactory
 from eventsourcing.utils import strtobool
+from psycopg.sql import SQL
 
 from ledger.storage.recorders import HeadMoved, Row
+from ledger.storage.tree import TreeRecorder, TreeTables
 
 # libpq's "options": server settings for the session, applied at connection start-up, so
 # they hold before the first statement and on every connection the pool opens later.
@@ -54,7 +56,27 @@ class DurablePostgresFactory(PostgresFactory):
         return recorder  # closing the lock's session released the lock
 
 
-class PostgresLedgerRecorder(PostgresApplicationRecorder):
+class PostgresLedgerRecorder(TreeRecorder, PostgresApplicationRecorder):
+    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"
+                 ) -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        # custody_events -> custody_tree_hashes, custody_tree_leaves, custody_checkpoints
+        prefix = f"{datastore.schema}.{events_table_name.removesuffix('events')}"
+        self.tree = TreeTables(mark="%s", prefix=prefix,
+                               events=f"{datastore.schema}.{events_table_name}",
+                               position="notification_id", blob="BYTEA", integer="BIGINT",
+                               postgres=True)
+        self.sql_create_statements.extend(SQL(s) for s in self.tree.create_statements)  # type: ignore[arg-type]
+
+    def _fetch_ids_after_insert_events(self, curs: Any, stored_events: Sequence[StoredEvent],
+                                       **kwargs: Any) -> Sequence[int] | None:
+        # Still in the insert's transaction, under its table lock: the Merkle tree is written
+        # with the events, so it never lags the log.
+        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        if ids:
+            self.tree.append(curs, [(i, s.state) for i, s in zip(ids, stored_events)])
+        return ids
+
     def _rows(self, where: str, params: Sequence[Any], order: str) -> list[Row]:
         statement = (f"SELECT notification_id, originator_id, originator_version, topic, state "
                      f"FROM {self.datastore.schema}.{self.events_table_name} {where} "

@@ -18,7 +18,9 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from eventsourcing.persistence import StoredEvent
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
+
+from ledger.storage.tree import TreeRecorder, TreeTables
 
 Row = tuple[int, Any, Any, Any, Any]  # position, stream id, version, topic, stored bytes
 
@@ -27,7 +29,15 @@ class HeadMoved(Exception):
     """The log grew after the state a step was judged against was read: judge it again."""
 
 
-class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
+class SQLiteLedgerRecorder(TreeRecorder, SQLiteApplicationRecorder):
+    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
+        self.tree = TreeTables(mark="?", prefix="", events=events_table_name, position="rowid",
+                               blob="BLOB", integer="INTEGER", postgres=False)
+        super().__init__(datastore, events_table_name)
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [*super().construct_create_table_statements(), *self.tree.create_statements]
+
     def select_streams(self, streams: Sequence[str]) -> list[Row]:
         """Every stored row of ``streams``, in log order."""
         marks = ",".join("?" * len(streams))
@@ -65,4 +75,7 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
             below = c.fetchone()[0] or 0
             if below != expected_head:
                 raise HeadMoved(f"the log's head moved from {expected_head} to {below}")
+        if ids:
+            # The Merkle tree, in the same transaction: it never lags the log.
+            self.tree.append(c, [(i, s.state) for i, s in zip(ids, stored_events)])
         return ids

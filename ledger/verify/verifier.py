@@ -33,6 +33,7 @@ from ledger.core.errors import ResourceError
 from ledger.core.findings import Finding, Report
 from ledger.core.rules import ALL_VALID
 from ledger.core.state import Event, LedgerState
+from ledger.verify.log import Evidence, LogAudit
 from ledger.verify.spill import SpillMap
 from ledger.verify.rows import (
     KEY_EVENTS, Prepared, Scope, Task, prepare_chunk, raw, signature_tasks,
@@ -55,7 +56,8 @@ class Verifier:
     def __init__(self, recorder: ApplicationRecorder, *, workers: int = 1,
                  lot: str | None = None, since: int = 1, as_of: str | None = None,
                  dense_positions: bool | None = None, now: datetime | None = None,
-                 page_size: int = PAGE, resident: int | None = None) -> None:
+                 page_size: int = PAGE, resident: int | None = None,
+                 evidence: Sequence[Evidence] = ()) -> None:
         self.recorder = recorder
         self.page_size = page_size
         # Where a room still holding papers is judged up to (injected; default: the latest
@@ -82,6 +84,16 @@ class Verifier:
         self.findings_by_stream: dict[str, int] = {}
         self.signatures_checked = 0
         self._keyring: dict[str, bytes] | None = None  # person id -> raw key, for the workers
+        # The Merkle tree recomputed from every row, held against the stored checkpoints and
+        # any an auditor brings (``--checkpoint``, ``--receipt``).
+        self.log = LogAudit([*self._stored_checkpoints(), *evidence])
+
+    def _stored_checkpoints(self) -> list[Evidence]:
+        has_tree = getattr(self.recorder, "has_tree", None)
+        if has_tree is None or not has_tree():
+            return []  # a ledger from before the log: nothing stored to check
+        return [Evidence(f"stored #{row_id}", note)
+                for row_id, _, note in self.recorder.checkpoint_rows()]  # type: ignore[attr-defined]
 
     def _lot_scope(self, lot_id: str) -> frozenset[str]:
         """A lot's stream and, transitively, the containers it was packed in: a packed lot's
@@ -118,6 +130,7 @@ class Verifier:
                 if ring is not self._keyring or any(row.names_key for row in rows):
                     self._verify_missing(page, rows, pool)  # keys changed: some may be stale
                 for note, row in zip(page, rows):
+                    self.log.add(row.event_hash)  # leaf n: the n-th row, whatever it holds
                     if note.id != expected_position:
                         report.findings.append(self._gap(expected_position, note.id))
                     # A row before position 1 does not move where the log should go on.
@@ -139,6 +152,7 @@ class Verifier:
             if pool is not None:
                 pool.shutdown(cancel_futures=True)
         report.extend(self.state.duty_gaps(self.as_of or self.now))
+        report.extend(self.log.findings(self.state))
         if report.events == 0 and self.scope.since <= 1:
             report.findings.append(Finding("GENESIS_MISSING", "the log is empty: no genesis"))
         report.streams = len(self.state.heads)

@@ -142,11 +142,12 @@ def test_a_copy_that_fills_the_disk_halfway_leaves_the_target_empty(tmp_path: Pa
     mount.mkdir()
     out.mkdir()
     target = mount / "copy.db"
-    # Room for the new ledger's tables and SQLite's shared memory, not for the ledger's events.
+    # Room (80 KiB) for the new ledger's tables (events, tree, checkpoints) and SQLite's
+    # shared memory, not for the ledger's events.
     script = f"""
         mount -t tmpfs -o size=2m tmpfs {mount} || exit 99
         dd if=/dev/zero of={mount}/filler bs=4096 count=1000 2>/dev/null
-        truncate -s -61440 {mount}/filler
+        truncate -s -81920 {mount}/filler
         {shell_cli(str(source), "copy", "--from", str(source), "--to", str(target))}
         code=$?
         cp {mount}/copy.db* {out}/

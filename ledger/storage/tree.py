@@ -1,0 +1,194 @@
+"""The log's Merkle tree and checkpoints, stored beside the events in the same database.
+
+Three tables (names prefixed on PostgreSQL, as the library's own table is):
+
+- ``tree_hashes (idx PRIMARY KEY, hash)``: every stored hash of the tree, addressed by Go
+  tlog's *stored hash index* (``ledger.core.merkle.stored_hash_index``): leaf n's hash, then
+  the hashes of the subtrees leaf n completes — about two 32-byte hashes a leaf.
+- ``tree_leaves (leaf PRIMARY KEY, position)``: leaf n (dense: 0, 1, 2 ...) is the event at
+  log position ``position`` — the n-th row in log order. The tree's size is the number of
+  leaves. Positions and leaves both rise, so a position's leaf is found by binary search in
+  O(log n) reads, without another index.
+- ``checkpoints (id PRIMARY KEY, size, note)``: signed checkpoint notes, as signed (and later
+  cosigned), in the order they were stored.
+
+:meth:`TreeTables.append` runs inside the recorder's write transaction, after the events are
+inserted and under the same lock, so the tree never lags or disagrees with the log: leaf data
+is recomputed from the stored bytes (``event_hash_of_bytes``), never taken from the caller.
+A ledger written before the tree existed is backfilled there, on its first write, in bounded
+pages. Everything else here only reads.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from ledger.core.digests import event_hash_of_bytes
+from ledger.core.errors import StorageError
+from ledger.core.merkle import CompactRange, leaf_hash, stored_hash_index
+
+BACKFILL_PAGE = 1000
+
+
+class TreeTables:
+    """The SQL of the tree's tables for one backend (``mark``: its parameter placeholder)."""
+
+    def __init__(self, *, mark: str, prefix: str, events: str, position: str,
+                 blob: str, integer: str, postgres: bool) -> None:
+        self.mark = mark
+        self.hashes = f"{prefix}tree_hashes"
+        self.leaves = f"{prefix}tree_leaves"
+        self.checkpoints = f"{prefix}checkpoints"
+        self.events = events
+        self.position = position
+        self.postgres = postgres
+        self.create_statements = [
+            f"CREATE TABLE IF NOT EXISTS {self.hashes} (idx {integer} PRIMARY KEY, "
+            f"hash {blob} NOT NULL)",
+            f"CREATE TABLE IF NOT EXISTS {self.leaves} (leaf {integer} PRIMARY KEY, "
+            f"position {integer} NOT NULL)",
+            (f"CREATE TABLE IF NOT EXISTS {self.checkpoints} (id BIGSERIAL PRIMARY KEY, "
+             f"size {integer} NOT NULL, note {blob} NOT NULL)") if postgres else
+            (f"CREATE TABLE IF NOT EXISTS {self.checkpoints} (id INTEGER PRIMARY KEY, "
+             f"size INTEGER NOT NULL, note BLOB NOT NULL)"),
+        ]
+
+    # -- reading (any cursor: the write transaction's, or a read-only one) -----------------
+
+    def size(self, c: Any) -> tuple[int, int | None]:
+        """(number of leaves, the last leaf's log position or None)."""
+        c.execute(f"SELECT leaf, position FROM {self.leaves} ORDER BY leaf DESC LIMIT 1")
+        row = c.fetchone()
+        if row is None:
+            return 0, None
+        return int(row["leaf"]) + 1, int(row["position"])
+
+    def read(self, c: Any, indexes: Sequence[int]) -> list[bytes]:
+        """The stored hashes at ``indexes``, in that order; a missing one is a StorageError."""
+        if not indexes:
+            return []
+        wanted = sorted(set(indexes))
+        if self.postgres:
+            c.execute(f"SELECT idx, hash FROM {self.hashes} WHERE idx = ANY(%s)", (wanted,))
+        else:
+            marks = ",".join("?" * len(wanted))
+            c.execute(f"SELECT idx, hash FROM {self.hashes} WHERE idx IN ({marks})", wanted)
+        found = {int(row["idx"]): bytes(row["hash"]) for row in c.fetchall()}
+        missing = [i for i in wanted if i not in found]
+        if missing:
+            raise StorageError(f"the stored Merkle tree lacks hash {missing[0]}: its tables were "
+                               "damaged; run 'custody verify' for details")
+        return [found[i] for i in indexes]
+
+    def leaf_position(self, c: Any, leaf: int) -> int | None:
+        """The log position of ``leaf``, or None if the tree has no such leaf."""
+        c.execute(f"SELECT position FROM {self.leaves} WHERE leaf = {self.mark}", (leaf,))
+        row = c.fetchone()
+        return None if row is None else int(row["position"])
+
+    def position_leaf(self, c: Any, position: int) -> int | None:
+        """The leaf of the event at log ``position``, or None: binary search, O(log n) reads."""
+        lo, hi = 0, self.size(c)[0] - 1
+        while lo <= hi:
+            mid = (lo + hi) // 2
+            at = self.leaf_position(c, mid)
+            if at is None:
+                raise StorageError(f"the stored Merkle tree lacks leaf {mid}: its tables were "
+                                   "damaged; run 'custody verify' for details")
+            if at == position:
+                return mid
+            if at < position:
+                lo = mid + 1
+            else:
+                hi = mid - 1
+        return None
+
+    def checkpoint_rows(self, c: Any) -> list[tuple[int, int, bytes]]:
+        """Every stored checkpoint (id, size, note bytes), in the order they were stored."""
+        c.execute(f"SELECT id, size, note FROM {self.checkpoints} ORDER BY id")
+        return [(int(r["id"]), int(r["size"]), bytes(r["note"])) for r in c.fetchall()]
+
+    # -- writing (inside the recorder's write transaction only) ----------------------------
+
+    def insert_checkpoint(self, c: Any, size: int, note: bytes) -> None:
+        c.execute(f"INSERT INTO {self.checkpoints} (size, note) VALUES ({self.mark}, {self.mark})",
+                  (size, note))
+
+    def append(self, c: Any, new: Sequence[tuple[int, bytes]]) -> int:
+        """Add leaves for the events just inserted (``(position, stored bytes)`` in log order),
+        after backfilling any earlier events the tree does not hold yet; return the new size."""
+        if not new:
+            return self.size(c)[0]
+        size, last = self.size(c)
+        first_new = new[0][0]
+        # Backfill: a ledger written before the tree existed (or by an older version).
+        while True:
+            lower = "" if last is None else f"{self.position} > {self.mark} AND "
+            params = ([] if last is None else [last]) + [first_new, BACKFILL_PAGE]
+            c.execute(f"SELECT {self.position} AS position, state FROM {self.events} WHERE "
+                      f"{lower}{self.position} < {self.mark} ORDER BY {self.position} "
+                      f"LIMIT {self.mark}", params)
+            rows = [(int(r["position"]), bytes(r["state"])) for r in c.fetchall()]
+            if not rows:
+                break
+            size = self._extend(c, size, rows)
+            last = rows[-1][0]
+        return self._extend(c, size, new)
+
+    def _extend(self, c: Any, size: int, rows: Sequence[tuple[int, bytes]]) -> int:
+        frontier = CompactRange.from_stored(size, lambda indexes: self.read(c, indexes))
+        hashes, leaves = [], []
+        for position, state in rows:
+            start = stored_hash_index(0, frontier.size)
+            leaves.append((frontier.size, position))
+            created = frontier.append(leaf_hash(event_hash_of_bytes(state)))
+            hashes.extend((start + i, h) for i, h in enumerate(created))
+        m = self.mark
+        c.executemany(f"INSERT INTO {self.hashes} (idx, hash) VALUES ({m}, {m})", hashes)
+        c.executemany(f"INSERT INTO {self.leaves} (leaf, position) VALUES ({m}, {m})", leaves)
+        return frontier.size
+
+
+class TreeRecorder:
+    """Reading the tree and checkpoints through a recorder (mixed into both recorders).
+
+    Read commands open the database read-only and never create a table, so on a ledger
+    written before the tree existed every read first asks :meth:`has_tree`."""
+
+    tree: TreeTables
+    datastore: Any
+
+    def has_tree(self) -> bool:
+        """Whether the tree's tables exist (a read-only open of an older ledger has none)."""
+        with self.datastore.transaction(commit=False) as c:
+            if self.tree.postgres:
+                c.execute("SELECT to_regclass(%s) AS found", (self.tree.leaves,))
+                row = c.fetchone()
+                return row is not None and row["found"] is not None
+            c.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?",
+                      (self.tree.leaves,))
+            return c.fetchone() is not None
+
+    def tree_size(self) -> int:
+        with self.datastore.transaction(commit=False) as c:
+            return self.tree.size(c)[0]
+
+    def tree_hashes(self, indexes: Sequence[int]) -> list[bytes]:
+        with self.datastore.transaction(commit=False) as c:
+            return self.tree.read(c, indexes)
+
+    def leaf_position(self, leaf: int) -> int | None:
+        with self.datastore.transaction(commit=False) as c:
+            return self.tree.leaf_position(c, leaf)
+
+    def position_leaf(self, position: int) -> int | None:
+        with self.datastore.transaction(commit=False) as c:
+            return self.tree.position_leaf(c, position)
+
+    def checkpoint_rows(self) -> list[tuple[int, int, bytes]]:
+        with self.datastore.transaction(commit=False) as c:
+            return self.tree.checkpoint_rows(c)
+
+    def insert_checkpoint(self, size: int, note: bytes) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            self.tree.insert_checkpoint(c, size, note)

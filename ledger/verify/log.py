@@ -1,0 +1,201 @@
+"""The completeness half of verification: the Merkle tree recomputed from the events, held
+against every checkpoint and receipt — the ledger's own and those an auditor brings.
+
+:class:`LogAudit` is fed every stored row's event hash in log order (the verifier's main
+loop), keeps only the tree's right edge (``CompactRange``: at most 64 hashes), and notes the
+root at each size a checkpoint names and the event hash at each index a receipt names. At
+the end, with the fold's final state (which log keys the authority named), it reports:
+
+- ``CHECKPOINT_SIGNATURE_INVALID``: a checkpoint (or receipt) that does not open with a log
+  key the ledger named, for the ledger's origin;
+- ``LOG_TRUNCATED``: a signed checkpoint commits to more events than the log holds;
+- ``ROOT_MISMATCH``: the tree of the events at a signed checkpoint's size is not its root;
+- ``CHECKPOINT_INCONSISTENT``: two signed checkpoints that no append-only log can both
+  describe (one size, two roots; or an older one the log no longer matches while a newer
+  one does — history was rewritten in between): both notes are the evidence;
+- ``EVENT_MISSING``: a verified receipt whose event is not at its index any more.
+
+Pure: no I/O; the verifier hands in the notes and the rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from ledger.core.checkpoint import Checkpoint, TlogProof, open_checkpoint
+from ledger.core.errors import InputError, VerificationFailed
+from ledger.core.findings import Finding
+from ledger.core.merkle import EMPTY_ROOT, CompactRange, check_record, leaf_hash
+from ledger.core.note import SIG_ED25519, Ed25519Verifier, VerifierKey, parse_note
+from ledger.core.state import LedgerState
+
+
+def log_verifiers(state: LedgerState) -> list[Ed25519Verifier]:
+    """The note verifiers of every log key the ledger named (key name: the ledger id)."""
+    if state.ledger_id is None:
+        return []
+    return [Ed25519Verifier(VerifierKey(state.ledger_id, SIG_ED25519, bytes.fromhex(k)))
+            for k in state.log_keys]
+
+
+def open_log_checkpoint(note: bytes, state: LedgerState) -> Checkpoint:
+    """Open a checkpoint signed by one of the ledger's log keys for the ledger's origin;
+    raise VerificationFailed (or InputError for a malformed note) saying why not."""
+    verifiers = log_verifiers(state)
+    if not verifiers:
+        raise VerificationFailed("the ledger names no log key, so no checkpoint can be trusted")
+    reason: Exception | None = None
+    for verifier in reversed(verifiers):
+        try:
+            return open_checkpoint(note, state.ledger_id or "", verifier)[0]
+        except VerificationFailed as exc:
+            reason = exc
+    assert reason is not None
+    raise reason
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A checkpoint or receipt to check, with where it came from (a table row, a file)."""
+
+    label: str
+    data: bytes
+    receipt: bool = False
+
+
+def _claimed_size(note: bytes) -> int | None:
+    try:
+        return Checkpoint.parse(parse_note(note)[0]).size
+    except (InputError, VerificationFailed):
+        return None
+
+
+class LogAudit:
+    """See the module docstring."""
+
+    def __init__(self, evidence: Sequence[Evidence] = ()) -> None:
+        self.frontier = CompactRange()
+        self.evidence = list(evidence)
+        self.proofs: dict[str, TlogProof] = {}
+        self.roots: dict[int, bytes] = {0: EMPTY_ROOT}
+        self.want_roots: set[int] = set()
+        self.want_leaves: set[int] = set()
+        self.leaves: dict[int, bytes] = {}
+        for item in self.evidence:
+            note = item.data
+            if item.receipt:
+                try:
+                    proof = TlogProof.parse(item.data)
+                except (InputError, VerificationFailed):
+                    continue
+                self.proofs[item.label] = proof
+                self.want_leaves.add(proof.index)
+                note = proof.checkpoint
+            size = _claimed_size(note)
+            if size is not None:
+                self.want_roots.add(size)
+
+    @property
+    def size(self) -> int:
+        return self.frontier.size
+
+    def add(self, event_hash: bytes) -> None:
+        """The next row of the log, in position order (every row: a damaged one too)."""
+        index = self.frontier.size
+        if index in self.want_leaves:
+            self.leaves[index] = event_hash
+        self.frontier.append(leaf_hash(event_hash))
+        if self.frontier.size in self.want_roots:
+            self.roots[self.frontier.size] = self.frontier.root()
+
+    def root(self) -> bytes:
+        return self.frontier.root()
+
+    # -- judging, at the end of the run ------------------------------------------------------
+
+    def findings(self, state: LedgerState) -> list[Finding]:
+        """Every finding about the evidence, judged against the recomputed tree."""
+        findings: list[Finding] = []
+        signed: list[tuple[Checkpoint, Evidence]] = []
+        for item in self.evidence:
+            note = item.data
+            proof = self.proofs.get(item.label) if item.receipt else None
+            if item.receipt and proof is None:
+                findings.append(self._bad(item, "it is not a c2sp.org/tlog-proof"))
+                continue
+            if proof is not None:
+                note = proof.checkpoint
+            try:
+                checkpoint = open_log_checkpoint(note, state)
+            except (VerificationFailed, InputError) as exc:
+                findings.append(self._bad(item, str(exc)))
+                continue
+            if proof is not None:
+                try:
+                    if proof.extra is None or len(proof.extra) != 32:
+                        raise VerificationFailed("it carries no 32-byte event hash")
+                    check_record(list(proof.proof), checkpoint.size, checkpoint.root,
+                                 proof.index, leaf_hash(proof.extra))
+                except VerificationFailed as exc:
+                    findings.append(self._bad(item, str(exc)))
+                    continue
+                findings.extend(self._receipted(item, proof))
+            signed.append((checkpoint, item))
+            findings.extend(self._against_log(checkpoint, item))
+        findings.extend(self._forks(signed))
+        return findings
+
+    def _bad(self, item: Evidence, why: str) -> Finding:
+        what = "receipt" if item.receipt else "checkpoint"
+        return Finding("CHECKPOINT_SIGNATURE_INVALID",
+                       f"{what} {item.label} does not verify: {why}",
+                       evidence={"source": item.label, "reason": why})
+
+    def _matches(self, checkpoint: Checkpoint) -> bool:
+        return (checkpoint.size <= self.size
+                and self.roots.get(checkpoint.size) == checkpoint.root)
+
+    def _against_log(self, checkpoint: Checkpoint, item: Evidence) -> list[Finding]:
+        evidence = {"source": item.label, "checkpoint_size": checkpoint.size,
+                    "checkpoint_root": checkpoint.root.hex(), "log_size": self.size}
+        if checkpoint.size > self.size:
+            return [Finding("LOG_TRUNCATED", f"checkpoint {item.label} commits to "
+                            f"{checkpoint.size} events; the log holds {self.size}: events "
+                            "were removed", evidence=evidence)]
+        root = self.roots.get(checkpoint.size)
+        if root != checkpoint.root:
+            return [Finding("ROOT_MISMATCH", f"the first {checkpoint.size} events hash to "
+                            f"root {(root or b'').hex()[:16]}…, not the root "
+                            f"{checkpoint.root.hex()[:16]}… checkpoint {item.label} signed: "
+                            "events were changed, removed or inserted",
+                            evidence={**evidence, "recomputed_root": (root or b"").hex()})]
+        return []
+
+    def _receipted(self, item: Evidence, proof: TlogProof) -> list[Finding]:
+        found = self.leaves.get(proof.index)
+        if found == proof.extra:
+            return []
+        where = ("the log holds only " + str(self.size) + " events" if found is None
+                 else f"event {found.hex()[:16]}… is there instead")
+        assert proof.extra is not None
+        return [Finding("EVENT_MISSING", f"receipt {item.label} proves event "
+                        f"{proof.extra.hex()[:16]}… at index {proof.index}, but {where}",
+                        evidence={"source": item.label, "index": proof.index,
+                                  "event_hash": proof.extra.hex(),
+                                  "receipt": item.data.decode("utf-8", "replace")})]
+
+    def _forks(self, signed: list[tuple[Checkpoint, Evidence]]) -> list[Finding]:
+        findings = []
+        ordered = sorted(signed, key=lambda pair: pair[0].size)
+        for (old, old_item), (new, new_item) in zip(ordered, ordered[1:]):
+            same_size_split = old.size == new.size and old.root != new.root
+            rewritten = not self._matches(old) and self._matches(new)
+            if same_size_split or rewritten:
+                findings.append(Finding(
+                    "CHECKPOINT_INCONSISTENT",
+                    f"checkpoints {old_item.label} (size {old.size}) and {new_item.label} "
+                    f"(size {new.size}) cannot both describe this append-only log: it forked",
+                    evidence={"older": old_item.data.decode("utf-8", "replace"),
+                              "newer": new_item.data.decode("utf-8", "replace")}))
+        return findings

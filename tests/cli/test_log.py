@@ -1,0 +1,115 @@
+"""The log's key, checkpoints, proofs and receipts through the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ledger.application.keystore import write_key_pair
+from ledger.core.checkpoint import Checkpoint, open_proof
+from ledger.core.merkle import leaf_hash
+from ledger.core.note import Ed25519Verifier, open_note, Verifiers
+from tests.cli.conftest import Cli
+from tests.conftest import fixed_key
+
+
+@pytest.fixture
+def log_key(ready: Cli) -> Path:
+    path = ready.folder / "log.key"
+    write_key_pair(path, "cli-ledger", fixed_key("LOG"), None)
+    return path
+
+
+@pytest.fixture
+def logged(ready: Cli, log_key: Path) -> Cli:
+    ready.ok("log", "enable", "--log-key", f"{log_key}.pub", *ready.authority())
+    return ready
+
+
+def test_a_checkpoint_is_a_c2sp_signed_note_that_the_printed_vkey_opens(logged: Cli,
+                                                                         log_key: Path) -> None:
+    note = logged.ok("checkpoint", "--key", str(log_key)).output.encode()
+    vkey = logged.ok("checkpoint", "--verifier-key").output.strip()
+    assert vkey.startswith("cli-ledger+")
+    opened = open_note(note, Verifiers(Ed25519Verifier.from_vkey(vkey)))
+    checkpoint = Checkpoint.parse(opened.text)
+    assert checkpoint.origin == "cli-ledger"
+    assert checkpoint.size == 13  # genesis, ten enrolments, LOT-1, the log key
+    proof = json.loads(logged.ok("prove", "--consistency", "1", "--json").output)
+    assert proof["new_size"] == 13 and proof["new_root"] == checkpoint.root.hex()
+
+
+def test_a_key_the_ledger_did_not_name_signs_no_checkpoint(ready: Cli, log_key: Path) -> None:
+    before = ready.db_digest()
+    result = ready("checkpoint", "--key", str(log_key))
+    assert result.exit_code == 4
+    assert "names no log key" in result.output
+    assert ready.db_digest() == before
+
+
+def test_log_enable_needs_an_authority_key(ready: Cli, log_key: Path) -> None:
+    before = ready.db_digest()
+    result = ready("log", "enable", "--log-key", f"{log_key}.pub",
+                   "--authority-key", ready.key("POL-01"), "--passphrase-file",
+                   ready.secret("POL-01"))
+    assert result.exit_code == 3
+    assert "NOT_AUTHORITY" in result.output or "not signed by an authority" in result.output
+    assert ready.db_digest() == before
+
+
+def test_with_custody_log_key_every_append_stores_a_checkpoint_and_writes_its_receipt(
+        logged: Cli, log_key: Path, monkeypatch) -> None:
+    monkeypatch.setenv("CUSTODY_LOG_KEY", str(log_key))
+    receipt = logged.folder / "handover.proof"
+    out = logged.ok(*logged.handover_args(), "--receipt", str(receipt)).output
+    assert f"receipt {receipt}" in out
+    vkey = logged.ok("checkpoint", "--verifier-key").output.strip()
+    data = receipt.read_bytes()
+    event_hash = bytes.fromhex(out.split("event hash ")[1].split()[0])
+    proof, checkpoint, _ = open_proof(data, leaf_hash(event_hash), "cli-ledger",
+                                      Ed25519Verifier.from_vkey(vkey))
+    assert (proof.index, checkpoint.size, proof.extra) == (13, 14, event_hash)
+
+
+def test_a_receipt_without_a_log_key_says_why_and_the_step_is_still_recorded(
+        logged: Cli) -> None:
+    receipt = logged.folder / "handover.proof"
+    result = logged(*logged.handover_args(), "--receipt", str(receipt))
+    assert result.exit_code == 0
+    assert "no checkpoint covers position 14" in result.output
+    assert not receipt.exists()
+
+
+def test_prove_on_a_position_that_holds_no_event_is_a_usage_error(logged: Cli) -> None:
+    result = logged("prove", "999")
+    assert result.exit_code == 2
+    assert "no event is stored at position 999" in result.output
+
+
+def test_prove_json_matches_the_documented_schemas(logged: Cli, log_key: Path) -> None:
+    import jsonschema
+    from importlib import resources
+
+    logged.ok("checkpoint", "--key", str(log_key))
+    for name, args in (("inclusion-proof", ["prove", "3", "--json"]),
+                       ("consistency-proof", ["prove", "--consistency", "2", "--json"])):
+        schema = json.loads(resources.files("schemas").joinpath(f"{name}.schema.json").read_text())
+        jsonschema.validate(json.loads(logged.ok(*args).output), schema)
+
+
+def test_check_receipt_offline_and_against_the_ledger(logged: Cli, log_key: Path,
+                                                      monkeypatch) -> None:
+    monkeypatch.setenv("CUSTODY_LOG_KEY", str(log_key))
+    receipt = logged.folder / "handover.proof"
+    logged.ok(*logged.handover_args(), "--receipt", str(receipt))
+    offline = logged.runner.invoke(__import__("cli.main").main.main,
+                                   ["check-receipt", str(receipt), "--log-key", f"{log_key}.pub"])
+    assert offline.exit_code == 0 and f"ok {receipt}" in offline.output
+    assert "still in the ledger at position 14" in logged.ok("check-receipt", str(receipt)).output
+    import sqlite3
+    with sqlite3.connect(logged.db) as c:
+        c.execute("DELETE FROM stored_events WHERE rowid = 14")
+    gone = logged("check-receipt", str(receipt))
+    assert gone.exit_code == 1 and "EVENT_MISSING" in gone.output
