@@ -57,6 +57,9 @@ CODES: Mapping[str, tuple[Severity, str]] = {
     "CORRECTION_INVALID": (Severity.ERROR, "a correction names no step of its lot by that hash"),
     "KEY_REUSED": (Severity.ERROR, "a key enrolled for one person is named for another"),
     "RECORDED_AT_REVERSED": (Severity.ERROR, "recorded_at decreases along the log"),
+    "PROJECTION_MISMATCH": (Severity.ERROR, "the stored view differs from one rebuilt from "
+                            "the events (verify --projections)"),
+    "PROJECTION_BEHIND": (Severity.WARNING, "the stored view lags the log (verify --projections)"),
 }
 
 

@@ -41,10 +41,16 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
-        return {"$map": [[_plain(k), _plain(v)] for k, v in value.items()]}
+        # Sorted: the fold builds some maps from sets, whose order differs between processes,
+        # and the same state must save as the same text (verify --projections compares it).
+        return {"$map": [[_plain(k), _plain(v)] for k, v in sorted(value.items(), key=_key)]}
     if value is None or isinstance(value, (str, int, bool)):
         return value
     raise TypeError(f"the view's state cannot hold a {type(value).__name__}")
+
+
+def _key(item: tuple[Any, Any]) -> str:
+    return repr(item[0])
 
 
 def _typed(value: Any) -> Any:

@@ -280,8 +280,10 @@ def _party(pick: Callable[[dict[str, Any]], str | None], body: dict[str, Any]) -
 
 
 def catch_up(view: ViewStore, recorder: ApplicationRecorder, *, page: int = PAGE,
-             progress: Callable[[int], None] = lambda n: None, attempts: int = 20) -> int:
-    """Bring ``view`` up to the log's last position and return how many events it folded.
+             progress: Callable[[int], None] = lambda n: None, attempts: int = 20,
+             until: int | None = None) -> int:
+    """Bring ``view`` up to the log's last position (or ``until``) and return how many events
+    it folded.
 
     Each page of events is folded and written in one transaction with its position; if
     another command moved the view meanwhile, the page is dropped and the view read again."""
@@ -293,6 +295,8 @@ def catch_up(view: ViewStore, recorder: ApplicationRecorder, *, page: int = PAGE
                 start = projection.position
                 notes = recorder.select_notifications(
                     start=None if start is None else start + 1, limit=page)
+                if until is not None:
+                    notes = [note for note in notes if note.id <= until]
                 if not notes:
                     return folded
                 for note in notes:

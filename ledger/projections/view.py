@@ -75,10 +75,12 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS view_lots_packed ON view_lots (packed_in)",
 )
 # Compared by `verify --projections`, each in its primary key's order.
+# ({c}: text columns sort bytewise on both backends, as PostgreSQL's "C" collation does.)
 COMPARED: dict[str, str] = {
-    "view_lots": "lot", "view_steps": "position", "view_attendees": "position, person",
-    "view_people": "person, position, part", "view_rooms": "room",
-    "view_duty": "room, position", "view_occupancy": "lot, entered",
+    "view_lots": "lot{c}", "view_steps": "position", "view_attendees": "position, person{c}",
+    "view_people": "person{c}, position, part{c}", "view_rooms": "room{c}",
+    "view_duty": "room{c}, position", "view_occupancy": "lot{c}, entered",
+    "view_fold": "key{c}", "view_meta": "key{c}",
 }
 UPSERT_KEYS = {"view_lots": ("lot",), "view_rooms": ("room",), "view_fold": ("key",),
                "view_meta": ("key",)}
@@ -110,6 +112,7 @@ class ViewStore:
 
     param = "?"
     int_type, text_type = "INTEGER", "TEXT"
+    collate = ""
 
     # -- what each backend provides ---------------------------------------------------------
 
@@ -163,10 +166,12 @@ class ViewStore:
 
     def rows(self, table: str, page: int = 5000) -> Iterator[tuple[Any, ...]]:
         """Every row of a view table in its key's order, a page at a time."""
-        order = COMPARED[table]
+        order = COMPARED[table].format(c=self.collate)
         offset = 0
         while True:
-            found = self.query(f"SELECT * FROM {table} ORDER BY {order} LIMIT {page} "
+            # A fold entry removed is stored as NULL: the same as one never written.
+            where = " WHERE value IS NOT NULL" if table == "view_fold" else ""
+            found = self.query(f"SELECT * FROM {table}{where} ORDER BY {order} LIMIT {page} "
                                f"OFFSET {offset}")
             yield from found
             if len(found) < page:
