@@ -63,14 +63,21 @@ class LedgerGroup(click.Group):
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
+        succeeded = False
         try:
             result = super().invoke(ctx)
+            succeeded = True
         except LedgerError as error:
             raise LedgerFailure(error) from None
-        if ctx.parent is None and isinstance(ctx.obj, dict) and ctx.obj.get("writer"):
-            from cli.views import refresh_after_write
+        finally:
+            writer = ctx.obj.pop("writer", None) if (
+                ctx.parent is None and isinstance(ctx.obj, dict)) else None
+            if writer is not None:
+                if succeeded:  # a refused command writes nothing, not even the view
+                    from cli.views import refresh_after_write
 
-            refresh_after_write(ctx.obj["writer"])
+                    refresh_after_write(writer)
+                writer.close()
         return result
 
 

@@ -47,7 +47,9 @@ def _answer(ctx: click.Context, *, show_bar: bool = False) -> access.Answer:
 def _ledger_writer(ctx: click.Context) -> Any:
     from ledger.application.custody import open_ledger
 
-    return open_ledger(ctx.obj["db"])
+    writer = open_ledger(ctx.obj["db"])
+    ctx.call_on_close(writer.close)
+    return writer
 
 
 @main.command(epilog="""\b
@@ -251,7 +253,8 @@ def projections_rebuild(ctx: click.Context) -> None:
     A page of events per transaction, so memory stays bounded and an interrupted rebuild
     leaves a consistent view that the next command carries on from."""
     app = _ledger(ctx)
-    ctx.find_root().obj["writer"] = None  # the rebuild is the view's update
+    ctx.find_root().obj.pop("writer", None)  # the rebuild is the view's update
+    ctx.call_on_close(app.close)
     app.ledger()
     with click.progressbar(length=app.last_position() or 0, label="rebuilding the view",
                            file=render.stderr(), hidden=not render.stderr_is_terminal()) as bar:
