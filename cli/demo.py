@@ -187,7 +187,7 @@ def run_demo(directory: Path | None) -> None:
     click.secho("\n7. A discipline inspector reads a lot's history; where is everything now?",
                 bold=True)
     demo.run(["history", A], f"history {A}")
-    demo.run(["status"], "status")
+    demo.run(["status", "--verified"], "status --verified")
 
     click.secho("\n8. An auditor verifies the whole chain", bold=True)
     demo.run(["verify"], "verify")

@@ -64,10 +64,22 @@ class LedgerGroup(click.Group):
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
+        succeeded = False
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            succeeded = True
         except LedgerError as error:
             raise LedgerFailure(error) from None
+        finally:
+            writer = ctx.obj.pop("writer", None) if (
+                ctx.parent is None and isinstance(ctx.obj, dict)) else None
+            if writer is not None:
+                if succeeded:  # a refused command writes nothing, not even the view
+                    from cli.views import refresh_after_write
+
+                    refresh_after_write(writer)
+                writer.close()
+        return result
 
 
 def keyfile_option(*names: str, multiple: bool = False, required: bool = True, help: str) -> Any:
@@ -160,13 +172,14 @@ def main(ctx: click.Context, db: str | None) -> None:
 def _ledger(ctx: click.Context, *, create: bool = False, read_only: bool = False) -> CustodyLedger:
     """The ledger at --db. Read commands open it ``read_only``: they never write to it.
 
-    A writing command gets the log's append hook: a checkpoint with CUSTODY_LOG_KEY, a
-    receipt with --receipt (``cli.log``)."""
+    A writing command gets the log's append hook (a checkpoint with CUSTODY_LOG_KEY, a
+    receipt with --receipt: ``cli.log``), and brings the view up to date once it succeeded."""
     app = open_ledger(ctx.obj["db"], create=create, read_only=read_only)
     if not read_only:
         from cli.log import install_append_hook
 
         install_append_hook(ctx, app)
+        ctx.find_root().obj["writer"] = app
     return app
 
 
@@ -600,24 +613,6 @@ def policy_set(ctx: click.Context, policy_file: Path, authority_keys: Sequence[P
 # -- reading -------------------------------------------------------------------------------
 
 
-@main.command(epilog="Example: custody history MATH-01")
-@click.argument("lot_id", type=ID)
-@click.pass_context
-def history(ctx: click.Context, lot_id: str) -> None:
-    """The steps of LOT_ID in order, with who was present.
-
-    While the lot was packed, the steps of its container are listed too, marked with it."""
-    app = _ledger(ctx, read_only=True)
-    app.ledger()
-    if app.lot(lot_id) is None:
-        raise InputError(f"unknown lot {lot_id}")
-    # Read and render every step before printing: a damaged one ends it with one error line.
-    steps = [render.step(event, app.member, container)
-             for event, container in app.lot_history(lot_id)]
-    for step in steps:
-        click.echo(step)
-
-
 @main.command(epilog="""\b
 Examples:
   custody verify
@@ -644,14 +639,19 @@ Examples:
               type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="A receipt (c2sp.org/tlog-proof): its event must still be at its index. "
                    "Repeat.")
+@click.option("--projections", is_flag=True,
+              help="Also rebuild the view (status, history, presence) from the events, in "
+                   "memory, and compare it with the stored one: PROJECTION_MISMATCH names the "
+                   "first differing lot or step, PROJECTION_BEHIND says it lags the log.")
 @click.pass_context
 def verify(ctx: click.Context, lot_id: str | None, since: int, as_of: str | None,
            as_json: bool, workers: int | None, checkpoint_files: Sequence[Path],
-           receipt_files: Sequence[Path]) -> None:
+           receipt_files: Sequence[Path], projections: bool) -> None:
     """Recompute every hash, walk every chain, verify every signature and rule; recompute the
     Merkle tree and check every stored checkpoint (and any given) against it.
 
-    Reads every row of the log, whatever its position, and never writes to the database."""
+    Reads every row of the log, whatever its position, and never writes to the database.
+    The verification never reads the view; --projections compares it afterwards."""
     from ledger.verify.log import Evidence
 
     evidence = [Evidence(str(p), read_bounded(p, 1 << 20, "checkpoint")) for p in checkpoint_files]
@@ -660,6 +660,10 @@ def verify(ctx: click.Context, lot_id: str | None, since: int, as_of: str | None
     verifier = _run_verifier(ctx, lot_id, since, as_of, workers, show_bar=not as_json,
                              evidence=evidence)
     report = verifier.report
+    if projections:
+        from ledger.projections.compare import compare
+
+        report.extend(compare(_ledger(ctx, read_only=True)))
     if as_json:
         click.echo(render.json_text(report.to_data()))
     else:
@@ -692,59 +696,6 @@ def _run_verifier(ctx: click.Context, lot_id: str | None, since: int, as_of: str
     return verifier
 
 
-@main.command(epilog="""\b
-Examples:
-  custody status
-  custody status MATH-Q-0001
-  custody status --holder room:SR-3 --exam gaokao-2026
-  custody status --as-of 2026-06-07T14:05:00+08:00 --json""")
-@click.argument("lot_id", required=False, type=ID)
-@click.option("--exam", default=None, type=ID, help="Only lots of this exam.")
-@click.option("--subject", default=None, type=TEXT, help="Only lots of this subject.")
-@click.option("--location", default=None, type=TEXT, help="Only lots whose last step was here.")
-@click.option("--holder", default=None, type=PARTY, help="Only lots held by this party.")
-@click.option("--as-of", "as_of", default=None, metavar="TIME",
-              help="Where everything was at TIME (RFC 3339).")
-@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
-@click.option("--workers", type=click.IntRange(1, 256), default=None,
-              help="Worker processes that decode rows and verify signatures (default: all cores).")
-@click.pass_context
-def status(ctx: click.Context, lot_id: str | None, exam: str | None, subject: str | None,
-           location: str | None, holder: str | None, as_of: str | None, as_json: bool,
-           workers: int | None) -> None:
-    """Where every lot is now, who holds it, its last step, and whether its history is clean.
-
-    Rebuilt from the stored events by the verifier itself, never from a cached projection.
-    """
-    from ledger.core.custody import effective_holder
-
-    verifier = _run_verifier(ctx, None, 1, as_of, workers, show_bar=not as_json)
-    rows = []
-    for stream, lot_state in verifier.state.lots.items():
-        held_by = effective_holder(lot_state, verifier.state.lots.get)
-        wanted = [(lot_id, lot_state.lot_id), (exam, lot_state.exam),
-                  (subject, lot_state.subject), (location, lot_state.location), (holder, held_by)]
-        if all(want is None or want == have for want, have in wanted):
-            rows.append((lot_state, held_by, verifier.findings_by_stream.get(stream, 0)))
-    rows.sort(key=lambda row: row[0].lot_id)
-    if lot_id is not None and not rows:
-        raise InputError(f"unknown lot {lot_id}")
-    if as_json:
-        click.echo(render.json_text([{
-            "lot": lot.lot_id, "kind": lot.kind, "exam": lot.exam, "subject": lot.subject,
-            "holder": held_by, "packed_in": lot.packed_in, "count": lot.count,
-            "seals": list(lot.seals), "last_step": lot.last_type, "location": lot.location,
-            "occurred_at": lot.last_occurred_at, "unsealed": lot.unsealed, "closed": lot.closed,
-            "findings": findings} for lot, held_by, findings in rows]))
-        return
-    for lot, held_by, findings in rows:
-        click.echo(render.status_line(lot, held_by, findings))
-    ledger_findings = len(verifier.report.errors)
-    _say(f"{len(rows)} lot(s); the ledger is "
-               + ("intact" if verifier.report.intact else
-                  f"NOT intact ({ledger_findings} error(s)); run 'custody verify' for details"))
-
-
 @main.command(epilog="Example: custody demo --dir ./demo")
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
               default=None, help="Where to put keys and the ledger (default: a new temp folder).")
@@ -768,3 +719,5 @@ main.add_command(copy_command)
 from cli import log as _log  # noqa: E402
 
 _log.register(main, _ledger, authority_options, _authority, _public_key_of, _print_receipt)
+
+from cli import views  # noqa: E402,F401 - registers status, history, presence, projections

@@ -204,3 +204,24 @@ def status_line(lot: Any, holder: str | None, findings: int) -> str:
         f"held by {holder or '-'}{packed}; last {lot.last_type} at {lot.location} "
         f"{lot.last_occurred_at}" + (f" [{', '.join(flags)}]" if flags else "")
         + f" — {health}"])
+
+
+def verdict(record: Any) -> str:
+    """The presence verdict line ``history`` adds under a step, from the view."""
+    if record is None or not record.verdict:
+        return ""
+    line = f"     presence: {record.verdict} ({record.policy})"
+    if record.missing:
+        line += f": missing {record.missing}"
+    return "\n" + visible(line)
+
+
+def presence_line(row: Any) -> str:
+    """One step of ``presence``: where, when, the verdict, and who counted with what role."""
+    people = ", ".join(f"{person} ({role or 'not enrolled'}"
+                       + ("" if counted else ", not counted") + ")"
+                       for person, role, counted in row.attendees)
+    verdict = row.verdict + (f" (missing {row.missing})" if row.missing else "")
+    flags = f" [{', '.join(row.findings)}]" if row.findings else ""
+    return shown([f"{row.position:>6}  {row.occurred_at}  {row.type:<22} {row.stream} at "
+                  f"{row.location}: {row.policy} {verdict}{flags} — {people}"])

@@ -91,6 +91,7 @@ class LedgerState:
         self.ledger_id: str | None = None
         self.position = 0
         self.recorded_at = ""  # the recorded_at of the last event folded
+        self.recorded_at_position = 0  # and that event's position
         self.latest = ""  # the latest occurred_at seen: where open duty intervals end
         self.roster: dict[str, Member] = {}
         self.key_owner: dict[str, str] = {}  # key id -> the person it was enrolled for
@@ -150,6 +151,7 @@ class LedgerState:
                                               "found": body["ledger"]}))
         findings.extend(self._check_chain(body))
         findings.extend(self._check_recorded_at(event.recorded_at))
+        self.recorded_at_position = event.position
         present: dict[str, str] = {}
         if self.policy is None and body["type"] not in AUTHORITY_EVENTS | {"ledger.genesis"}:
             findings.append(Finding("GENESIS_MISSING", f"{body['type']} before any policy was set"))
@@ -196,8 +198,10 @@ class LedgerState:
         # is one or two findings, not a finding on every event after it.
         if recorded_at < self.recorded_at:
             return [Finding("RECORDED_AT_REVERSED", f"recorded at {recorded_at}, before the "
-                            f"event before it in the log ({self.recorded_at})",
-                            evidence={"previous": self.recorded_at, "found": recorded_at})]
+                            f"event before it in the log (position {self.recorded_at_position}, "
+                            f"recorded at {self.recorded_at})",
+                            evidence={"previous": self.recorded_at, "found": recorded_at,
+                                      "previous_position": self.recorded_at_position})]
         return []
 
     def _fold(self, event: Event, findings: Iterable[Finding], present: dict[str, str]) -> None:

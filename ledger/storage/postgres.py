@@ -39,10 +39,16 @@ class DurablePostgresFactory(PostgresFactory):
         self.datastore.pool.kwargs["options"] = SESSION_OPTIONS
 
     def env_create_table(self) -> bool:
-        return False  # created in application_recorder, under CREATE_LOCK
+        return False  # created by the recorders made here, under CREATE_LOCK
 
     def application_recorder(self) -> ApplicationRecorder:
-        recorder = super().application_recorder()
+        return self._created(super().application_recorder())
+
+    def tracking_recorder(self, tracking_recorder_class: Any = None) -> Any:
+        """The view's recorder (``ledger.projections``): its tables too, under the lock."""
+        return self._created(super().tracking_recorder(tracking_recorder_class))
+
+    def _created(self, recorder: Any) -> Any:
         if strtobool(self.env.get(self.CREATE_TABLE) or "yes"):
             timeout = int(self.env.get(self.POSTGRES_CONNECT_TIMEOUT) or 10)
             try:
@@ -52,7 +58,7 @@ class DurablePostgresFactory(PostgresFactory):
                 raise OperationalError(str(exc)) from exc
             with lock:
                 lock.execute("SELECT pg_advisory_lock(%s)", (CREATE_LOCK,))
-                recorder.create_table()  # type: ignore[attr-defined]
+                recorder.create_table()
         return recorder  # closing the lock's session released the lock
 
 

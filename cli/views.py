@@ -1,0 +1,263 @@
+"""Read commands answered from the view: status, history, presence, projections.
+
+Each first brings the view up to the log's head (``ledger.projections.access``) and says
+which log position its answer reflects. ``status --verified`` answers from a full
+verification instead, as ``custody verify`` does, for whoever wants that guarantee."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import click
+from eventsourcing.persistence import PersistenceError
+
+from cli import render
+from cli.main import _ledger, _run_verifier, _say, main
+from cli.options import PARTY, TEXT, ID
+from cli.steps import moment
+from ledger.core.errors import InputError, LedgerError
+from ledger.projections import access, queries
+
+
+def refresh_after_write(app: Any) -> None:
+    """After a write command succeeded: bring the view up to date. Its failure never undoes
+    the write; the next read catches the view up instead."""
+    try:
+        access.refresh(app)
+    except (LedgerError, PersistenceError, sqlite3.Error, access.StaleView) as exc:
+        click.echo(render.visible(f"warning: the view was not brought up to date ({exc}); "
+                                  "the next read will"), err=True)
+
+
+def _answer(ctx: click.Context, *, show_bar: bool = False) -> access.Answer:
+    app = _ledger(ctx, read_only=True)
+    app.ledger()  # a database with no ledger in it is one error line
+    total = max(0, (app.last_position() or 0))
+    with click.progressbar(length=total, label="bringing the view up to date",
+                           file=render.stderr(),
+                           hidden=not (show_bar and render.stderr_is_terminal())) as bar:
+        answer = access.for_reading(app, lambda: _ledger_writer(ctx), progress=bar.update)
+    note = answer.note()
+    if note is not None:
+        click.echo(render.visible(f"note: {note}"), err=True)
+    return answer
+
+
+def _ledger_writer(ctx: click.Context) -> Any:
+    from ledger.application.custody import open_ledger
+
+    writer = open_ledger(ctx.obj["db"])
+    ctx.call_on_close(writer.close)
+    return writer
+
+
+@main.command(epilog="""\b
+Examples:
+  custody status
+  custody status MATH-Q-0001
+  custody status --holder room:SR-3 --exam gaokao-2026
+  custody status --as-of 2026-06-07T14:05:00+08:00 --json
+  custody status --at 120
+  custody status --verified""")
+@click.argument("lot_id", required=False, type=ID)
+@click.option("--exam", default=None, type=ID, help="Only lots of this exam.")
+@click.option("--subject", default=None, type=TEXT, help="Only lots of this subject.")
+@click.option("--location", default=None, type=TEXT, help="Only lots whose last step was here.")
+@click.option("--holder", default=None, type=PARTY, help="Only lots held by this party.")
+@click.option("--as-of", "as_of", default=None, metavar="TIME",
+              help="Where everything was at TIME (RFC 3339).")
+@click.option("--at", "at", default=None, type=click.IntRange(0), metavar="POSITION",
+              help="Where everything was once the log held its events up to POSITION.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.option("--verified", is_flag=True,
+              help="Answer from a full verification of every event instead of the view.")
+@click.option("--workers", type=click.IntRange(1, 256), default=None,
+              help="With --verified: worker processes that verify signatures "
+                   "(default: all cores).")
+@click.pass_context
+def status(ctx: click.Context, lot_id: str | None, exam: str | None, subject: str | None,
+           location: str | None, holder: str | None, as_of: str | None, at: int | None,
+           as_json: bool, verified: bool, workers: int | None) -> None:
+    """Where every lot is, who holds it, its last step, and the findings its steps carried.
+
+    Answered from the view (brought up to the log's head first) and says which log position
+    it reflects; --verified answers from a full verification, as 'custody verify' does."""
+    if at is not None and (as_of is not None or verified):
+        raise InputError("--at cannot be combined with --as-of or --verified; give one cut")
+    if verified:
+        return _verified_status(ctx, lot_id, exam, subject, location, holder, as_of, as_json,
+                                workers)
+    answer = _answer(ctx, show_bar=not as_json)
+    view, position = answer.view, answer.position
+    filters = dict(lot=lot_id, exam=exam, subject=subject, location=location, holder=holder)
+    if at is not None:
+        if position is None or at > position:
+            raise InputError(f"--at {at} is past the end of the log (its last position is "
+                             f"{position or 0})")
+        rows = queries.filter_lots(queries.lots_at(view, position=at), **filters)
+        position = at
+    elif as_of is not None:
+        rows = queries.filter_lots(queries.lots_at(view, as_of=moment(as_of, "--as-of")),
+                                   **filters)
+    else:
+        rows = queries.lots_now(view, **filters)
+    if lot_id is not None and not rows:
+        raise InputError(f"unknown lot {lot_id}")
+    if as_json:
+        click.echo(render.json_text([{
+            "lot": lot.lot_id, "kind": lot.kind, "exam": lot.exam, "subject": lot.subject,
+            "holder": held_by, "packed_in": lot.packed_in, "count": lot.count,
+            "seals": list(lot.seals), "last_step": lot.last_type, "location": lot.location,
+            "occurred_at": lot.last_occurred_at, "unsealed": lot.unsealed, "closed": lot.closed,
+            "findings": lot.findings, "log_position": position} for lot, held_by in rows]))
+        return
+    for lot, held_by in rows:
+        click.echo(render.status_line(lot, held_by, lot.findings))
+    errors = view.meta().get("errors", 0)
+    where = f"as of log position {position or 0}, from the view"
+    if errors:
+        _say(f"{len(rows)} lot(s); the ledger is NOT intact ({errors} error(s) on record); "
+             f"run 'custody verify' for details; {where}")
+    else:
+        _say(f"{len(rows)} lot(s) {where}: no error on record ('custody status --verified' "
+             "or 'custody verify' checks every signature again)")
+
+
+def _verified_status(ctx: click.Context, lot_id: str | None, exam: str | None,
+                     subject: str | None, location: str | None, holder: str | None,
+                     as_of: str | None, as_json: bool, workers: int | None) -> None:
+    from ledger.core.custody import effective_holder
+
+    verifier = _run_verifier(ctx, None, 1, as_of, workers, show_bar=not as_json)
+    rows = []
+    for stream, lot_state in verifier.state.lots.items():
+        held_by = effective_holder(lot_state, verifier.state.lots.get)
+        wanted = [(lot_id, lot_state.lot_id), (exam, lot_state.exam),
+                  (subject, lot_state.subject), (location, lot_state.location), (holder, held_by)]
+        if all(want is None or want == have for want, have in wanted):
+            rows.append((lot_state, held_by, verifier.findings_by_stream.get(stream, 0)))
+    rows.sort(key=lambda row: row[0].lot_id)
+    if lot_id is not None and not rows:
+        raise InputError(f"unknown lot {lot_id}")
+    if as_json:
+        click.echo(render.json_text([{
+            "lot": lot.lot_id, "kind": lot.kind, "exam": lot.exam, "subject": lot.subject,
+            "holder": held_by, "packed_in": lot.packed_in, "count": lot.count,
+            "seals": list(lot.seals), "last_step": lot.last_type, "location": lot.location,
+            "occurred_at": lot.last_occurred_at, "unsealed": lot.unsealed, "closed": lot.closed,
+            "findings": findings} for lot, held_by, findings in rows]))
+        return
+    for lot, held_by, findings in rows:
+        click.echo(render.status_line(lot, held_by, findings))
+    ledger_findings = len(verifier.report.errors)
+    _say(f"{len(rows)} lot(s); the ledger is "
+         + ("intact" if verifier.report.intact else
+            f"NOT intact ({ledger_findings} error(s)); run 'custody verify' for details"))
+
+
+@main.command(epilog="Example: custody history MATH-01")
+@click.argument("lot_id", type=ID)
+@click.pass_context
+def history(ctx: click.Context, lot_id: str) -> None:
+    """The steps of LOT_ID in order, with who was present and the presence verdict.
+
+    While the lot was packed, the steps of its container are listed too, marked with it.
+    The steps are read from the log; the verdicts from the view, brought up to date first."""
+    app = _ledger(ctx, read_only=True)
+    app.ledger()
+    if app.lot(lot_id) is None:
+        raise InputError(f"unknown lot {lot_id}")
+    # Read and render every step before printing: a damaged one ends it with one error line.
+    events = list(app.lot_history(lot_id))
+    answer = _answer(ctx)
+    records = queries.steps_of(answer.view, [(e.body["stream"], e.body["seq"])
+                                             for e, _ in events])
+    steps = [render.step(event, app.member, container)
+             + render.verdict(records.get((event.body["stream"], event.body["seq"])))
+             for event, container in events]
+    for step in steps:
+        click.echo(step)
+    _say(f"{len(steps)} step(s), as of log position {answer.position or 0}")
+
+
+@main.command(epilog="""\b
+Examples:
+  custody presence --lot MATH-Q-0001
+  custody presence --person POL-01 --json
+  custody presence --exam gaokao-2026 --violations""")
+@click.option("--lot", "lot_id", default=None, type=ID, help="Only this lot's steps.")
+@click.option("--exam", default=None, type=ID, help="Only steps of this exam's lots.")
+@click.option("--person", default=None, type=ID,
+              help="Only steps this person attended, released or received a lot at.")
+@click.option("--room", default=None, type=ID,
+              help="Only this secure room's duty shifts and patrols, and lots into or out of it.")
+@click.option("--violations", is_flag=True,
+              help="Only steps short of the presence policy or carrying a finding.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.pass_context
+def presence(ctx: click.Context, lot_id: str | None, exam: str | None, person: str | None,
+             room: str | None, violations: bool, as_json: bool) -> None:
+    """Every step with who was present, their roster roles, the policy and its verdict.
+
+    The presence record ("two police officers and four staff at each step") as a table:
+    one line per step, the people who counted and anyone listed who did not."""
+    chosen = [name for name, value in (("--lot", lot_id), ("--exam", exam),
+                                       ("--person", person), ("--room", room)) if value]
+    if len(chosen) > 1:
+        raise InputError(f"give one of --lot, --exam, --person, --room (got {', '.join(chosen)})")
+    answer = _answer(ctx, show_bar=not as_json)
+    rows = queries.presence(answer.view, lot=lot_id, exam=exam, person=person, room=room,
+                            violations=violations)
+    if as_json:
+        click.echo(render.json_text({"log_position": answer.position,
+                                     "steps": [row.to_data() for row in rows]}))
+        return
+    for row in rows:
+        click.echo(render.presence_line(row))
+    short = sum(row.verdict == "short" for row in rows)
+    _say(f"{len(rows)} step(s), {short} short of the presence policy; as of log position "
+         f"{answer.position or 0}")
+
+
+@main.group()
+def projections() -> None:
+    """The view status, history and presence are answered from (see the README)."""
+
+
+@projections.command("status", epilog="Example: custody projections status")
+@click.pass_context
+def projections_status(ctx: click.Context) -> None:
+    """Where the stored view stands against the log's head. Writes nothing."""
+    app = _ledger(ctx, read_only=True)
+    app.ledger()
+    head = app.last_position() or 0
+    view = access.stored_view(app)
+    position = view.position() if view is not None else None
+    if position is None:
+        _say(f"no view stored yet; the log's head is position {head} (any read command, or "
+             "'custody projections rebuild', builds it)")
+        return
+    meta = view.meta()
+    behind = "up to date" if position >= head else f"{head - position} position(s) behind"
+    _say(f"view at log position {position}, the log's head at {head}: {behind}; "
+         f"{meta.get('events', 0)} event(s) folded, {meta.get('errors', 0)} error(s) and "
+         f"{meta.get('warnings', 0)} warning(s) on record")
+
+
+@projections.command("rebuild", epilog="Example: custody projections rebuild")
+@click.pass_context
+def projections_rebuild(ctx: click.Context) -> None:
+    """Empty the view and fold every event into it again, with a progress bar.
+
+    A page of events per transaction, so memory stays bounded and an interrupted rebuild
+    leaves a consistent view that the next command carries on from."""
+    app = _ledger(ctx)
+    ctx.find_root().obj.pop("writer", None)  # the rebuild is the view's update
+    ctx.call_on_close(app.close)
+    app.ledger()
+    with click.progressbar(length=app.last_position() or 0, label="rebuilding the view",
+                           file=render.stderr(), hidden=not render.stderr_is_terminal()) as bar:
+        folded = access.rebuild(app, progress=bar.update)
+    view = access.writable_view(app)
+    _say(f"rebuilt the view: {folded} event(s) folded, at log position {view.position() or 0}")

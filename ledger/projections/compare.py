@@ -1,0 +1,73 @@
+"""``verify --projections``: rebuild the view from the events, independently, and compare.
+
+The stored view is read only here, after the verification proper, which never reads it.
+The rebuild folds the log in a private in-memory view up to the stored view's position,
+so a view that is merely behind is PROJECTION_BEHIND (a warning: the next read catches it
+up), and any row that differs — a lot, a step, an attendee, the saved fold state — is
+PROJECTION_MISMATCH, naming the first differing row of each table.
+"""
+
+from __future__ import annotations
+
+from itertools import zip_longest
+from typing import Any
+
+from ledger.core.findings import Finding
+from ledger.projections.access import memory_view, stored_view
+from ledger.projections.projection import catch_up
+from ledger.projections.view import COMPARED, TABLES
+
+_WHAT = {"view_lots": "lot", "view_steps": "step at position", "view_attendees":
+         "attendee at position", "view_people": "person", "view_rooms": "room",
+         "view_duty": "duty shift of room", "view_occupancy": "room stay of lot",
+         "view_fold": "saved fold state", "view_meta": "view counter"}
+
+
+def compare(app: Any) -> list[Finding]:
+    """Findings on the stored view of ``app``'s ledger against one rebuilt from its events."""
+    head = app.last_position()
+    stored = stored_view(app)
+    position = stored.position() if stored is not None else None
+    if position is None:
+        if not head:
+            return []
+        return [Finding("PROJECTION_BEHIND", f"no view is stored yet; the log's head is "
+                        f"position {head} (any read command builds it)",
+                        evidence={"view": None, "head": head})]
+    rebuilt = memory_view()
+    catch_up(rebuilt, app.recorder, until=position)
+    findings = []
+    if rebuilt.position() != position:
+        findings.append(Finding("PROJECTION_MISMATCH", f"the view says it stands at position "
+                                f"{position}, but the log has no event there",
+                                evidence={"view": position, "rebuilt": rebuilt.position()}))
+    for table in COMPARED:
+        columns = [c.split()[0] for c in TABLES[table] if not c.startswith("PRIMARY")]
+        for mine, theirs in zip_longest(stored.rows(table), rebuilt.rows(table)):
+            if _same(mine, theirs):
+                continue
+            row = theirs if theirs is not None else mine
+            key = row[0] if table not in ("view_attendees", "view_duty") else f"{row[0]}/{row[1]}"
+            findings.append(Finding(
+                "PROJECTION_MISMATCH",
+                f"{table}: {_WHAT[table]} {key} differs from the view rebuilt from the events "
+                "(run 'custody projections rebuild')",
+                evidence={"table": table, "stored": _data(columns, mine),
+                          "rebuilt": _data(columns, theirs)}))
+            break
+    if head is not None and position < head:
+        findings.append(Finding("PROJECTION_BEHIND", f"the view stands at position {position}, "
+                                f"the log's head at {head} (the next read catches it up)",
+                                evidence={"view": position, "head": head}))
+    return findings
+
+
+def _same(a: tuple[Any, ...] | None, b: tuple[Any, ...] | None) -> bool:
+    return a is not None and b is not None and tuple(map(str, a)) == tuple(map(str, b))
+
+
+def _data(columns: list[str], row: tuple[Any, ...] | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {c: (v if isinstance(v, (int, str)) or v is None else str(v))
+            for c, v in zip(columns, row)}

@@ -1,0 +1,309 @@
+"""The custody projection: the log folded by ``LedgerState`` into the view's tables.
+
+:class:`CustodyProjection` is an ``eventsourcing.projection.Projection`` over the view's
+tracking recorder. It keeps the one fold, ``LedgerState``, and for each stored row writes
+what ``LedgerState.apply`` decided — the lot after the step, who counted with which role,
+the presence verdict and the findings — never a second reading of what an event means.
+
+Signatures: the recorder checked every one before it wrote, and the view vouches for
+nothing (``custody verify`` and ``status --verified`` check them all again), so the fold
+takes them as valid (``ALL_VALID``) and a catch-up costs no Ed25519 work. Everything else
+— chains, sequences, roster, keys in force, presence, custody rules — is judged as the
+recorder judged it, so a row damaged or edited before the view reads it shows up as an error.
+
+The fold state is saved with the view (``view_fold``, JSON through ``codec.py``): lots,
+chain heads and lots-in-rooms one row per stream, read only when a new event touches them;
+the roster, rooms, policies and duty timelines as one row. So a catch-up reads and writes
+in proportion to the new events, and memory stays bounded by one page of them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, Iterator, MutableMapping
+
+from eventsourcing.persistence import ApplicationRecorder, Tracking
+from eventsourcing.projection import Projection
+
+from ledger.core.custody import STEPS, LotState, is_person
+from ledger.core.findings import Finding, Severity
+from ledger.core.rules import ALL_VALID, AUTHORITY_EVENTS
+from ledger.core.state import Event, LedgerState
+from ledger.projections import codec
+from ledger.projections.view import APPLICATION, Batch, Stale, ViewStore
+from ledger.verify.rows import Raw, prepare, raw
+
+PAGE = 1000  # events folded per transaction
+_ABSENT: Any = object()
+_UNCOUNTED = frozenset({"SIGNER_UNKNOWN", "KEY_REVOKED", "KEY_EXPIRED", "SIGNATURE_INVALID",
+                        "ATTENDEE_UNSIGNED", "SIGNER_NOT_ATTENDEE"})
+CORE = ("ledger_id", "position", "recorded_at", "latest", "roster", "key_owner",
+        "authorities", "policy", "policies", "rooms", "occupied", "duty")
+
+
+class FoldMap(MutableMapping[str, Any]):
+    """One per-stream part of the saved ``LedgerState`` (lots, heads, lots in rooms), read
+    from ``view_fold`` on first use; what changed is written with the next batch."""
+
+    def __init__(self, view: ViewStore, kind: str) -> None:
+        self.view, self.kind = view, kind
+        self._cache: dict[str, Any] = {}
+        self._dirty: set[str] = set()
+
+    def _load(self, key: str) -> Any:
+        if key not in self._cache:
+            text = self.view.fold_get([f"{self.kind}|{key}"]).get(f"{self.kind}|{key}")
+            self._cache[key] = _ABSENT if text is None else codec.loads(text)
+        return self._cache[key]
+
+    def __getitem__(self, key: str) -> Any:
+        value = self._load(key)
+        if value is _ABSENT:
+            raise KeyError(key)
+        return value
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._cache[key] = value
+        self._dirty.add(key)
+
+    def __delitem__(self, key: str) -> None:
+        self[key]  # KeyError if absent
+        self._cache[key] = _ABSENT
+        self._dirty.add(key)
+
+    def __iter__(self) -> Iterator[str]:
+        prefix = f"{self.kind}|"
+        stored = {k[len(prefix):] for (k,) in self.view.query(
+            "SELECT key FROM view_fold WHERE key LIKE ? AND value IS NOT NULL", [prefix + "%"])}
+        keys = (stored | set(self._cache))
+        return iter(sorted(k for k in keys if self._load(k) is not _ABSENT))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def changes(self) -> list[tuple[str, str | None]]:
+        """(view_fold key, JSON or None for a removed entry) of everything changed; the
+        cache is dropped after, so memory stays bounded by one batch."""
+        out = [(f"{self.kind}|{key}", None if self._cache[key] is _ABSENT
+                else codec.dumps(self._cache[key])) for key in sorted(self._dirty)]
+        self._dirty.clear()
+        self._cache.clear()
+        return out
+
+
+class CustodyProjection(Projection[ViewStore]):
+    """Folds stored rows through ``LedgerState`` and records the result in the view."""
+
+    name = "custody_view"
+
+    def __init__(self, view: ViewStore) -> None:
+        super().__init__(view)
+        self.start = view.position()
+        self.position = self.start
+        self.meta = {k: v for k, v in view.meta().items() if k != "position"}
+        self.lots, self.heads = FoldMap(view, "lot"), FoldMap(view, "head")
+        self.entered, self.flags = FoldMap(view, "entered"), FoldMap(view, "flags")
+        self.state = LedgerState(lots=self.lots, heads=self.heads, entered=self.entered)
+        core = view.fold_get(["core"]).get("core")
+        if core is not None:
+            for name, value in codec.loads(core).items():
+                if name in CORE:
+                    setattr(self.state, name, value)
+        self.batch = Batch()
+
+    # -- folding -----------------------------------------------------------------------------
+
+    def process_event(self, domain_event: Raw, tracking: Tracking) -> None:  # type: ignore[override]
+        """Fold one stored row (position, stream id, version, topic, bytes) and stage what it
+        changes in the view; ``tracking`` names its position in the log."""
+        position = tracking.notification_id
+        row = prepare(domain_event)
+        self.position = position
+        self._count("events", 1)
+        if row.problem is not None or row.body is None:
+            self._damaged(domain_event, row)
+            return
+        body, stream = row.body, row.body["stream"]
+        before = self.entered.get(stream) if stream.startswith("lot:") else None
+        findings = self.state.apply(Event(position, body, row.signatures or {},
+                                          row.event_hash.hex(), row.recorded_at or "",
+                                          row.digest), ALL_VALID)
+        self._count("errors", sum(f.severity is Severity.ERROR for f in findings))
+        self._count("warnings", sum(f.severity is Severity.WARNING for f in findings))
+        lot = self.lots.get(stream) if stream.startswith("lot:") else None
+        self._step(position, body, row, findings, lot)
+        self._attendees(position, body, row.signatures or {}, findings)
+        self._people(position, body)
+        if lot is not None:
+            self._lot(position, stream, lot, findings)
+            self._occupancy(position, stream, before, self.entered.get(stream),
+                            body["occurred_at"])
+        self._room(position, body)
+
+    def _count(self, key: str, n: int) -> None:
+        self.meta[key] = self.meta.get(key, 0) + n
+
+    def _damaged(self, domain_event: Raw, row: Any) -> None:
+        """A row that does not decode into a valid event: the chain goes on from its bytes
+        (as the verifier's does), and the view records one error at its position."""
+        position, stream_id, version = domain_event[0], domain_event[1], domain_event[2]
+        stream = str(stream_id)
+        if not isinstance(version, int):
+            head = self.state.head(stream)
+            version = (head.seq if head else 0) + 1
+        self.state.skip(stream, version, row.event_hash.hex())
+        problem: Finding = row.problem
+        self._count("errors", 1)
+        self.batch.insert("view_steps", (
+            position, stream, version, "", "", "", None, None, "", "", "", "",
+            json.dumps([problem.code]), 1, row.event_hash.hex(), None, None, None, None, None,
+            None, None))
+
+    def _step(self, position: int, body: dict[str, Any], row: Any, findings: list[Finding],
+              lot: LotState | None) -> None:
+        event_type = body["type"]
+        spec = STEPS.get(event_type)
+        released = _party(spec.releases, body) if spec else None
+        received = _party(spec.receives, body) if spec else None
+        if event_type == "lot.registered" or event_type == "lot.unpacked":
+            received = body.get("holder")
+        policy = body.get("policy")
+        policy_ref = (f"{policy['id']} v{policy['version']}"
+                      if isinstance(policy, dict) and "version" in policy else "")
+        verdict, missing = "", ""
+        if "attendees" in body and event_type not in AUTHORITY_EVENTS:
+            short = [f.evidence.get("short", []) for f in findings if f.code == "PRESENCE_SHORT"
+                     or (f.code == "ACKNOWLEDGED_VIOLATION"
+                         and f.evidence.get("code") == "PRESENCE_SHORT")]
+            verdict = "short" if short else "met"
+            missing = "; ".join(
+                f"{s['needed'] - len(s['counted'])} more {' or '.join(s['roles'])}"
+                for part in short for s in part)
+        snapshot: tuple[Any, ...] = (None,) * 7
+        if lot is not None:
+            snapshot = (lot.lot_id, lot.holder, lot.packed_in, lot.count,
+                        json.dumps(list(lot.seals)), int(lot.unsealed), int(lot.closed))
+        self.batch.insert("view_steps", (
+            position, body["stream"], body["seq"], event_type, body["occurred_at"],
+            row.recorded_at or "", released, received, body.get("location", ""), policy_ref,
+            verdict, missing, json.dumps([f.code for f in findings]), len(findings),
+            row.event_hash.hex(), *snapshot))
+
+    def _attendees(self, position: int, body: dict[str, Any], signatures: dict[str, bytes],
+                   findings: list[Finding]) -> None:
+        uncounted = {f.evidence.get("person") for f in findings if f.code in _UNCOUNTED}
+        seen: set[str] = set()
+        for attendee in body.get("attendees", []):
+            person = attendee["person"]
+            if person in seen:
+                continue
+            seen.add(person)
+            member = self.state.member(person)
+            counted = person in signatures and person not in uncounted and member is not None
+            self.batch.insert("view_attendees", (position, person,
+                                                 member.role if member else "", int(counted)))
+
+    def _people(self, position: int, body: dict[str, Any]) -> None:
+        stream, event_type = body["stream"], body["type"]
+        parts: set[tuple[str, str]] = set()
+        if stream.startswith("person:"):
+            parts.add((stream[len("person:"):], event_type))
+        spec = STEPS.get(event_type)
+        for part, party in (("from", _party(spec.releases, body) if spec else None),
+                            ("to", _party(spec.receives, body) if spec else None),
+                            ("holder", body.get("holder"))):
+            if isinstance(party, str) and is_person(party):
+                parts.add((party, part))
+        for person, part in sorted(parts):
+            self.batch.insert("view_people", (person, position, part))
+
+    def _lot(self, position: int, stream: str, lot: LotState, findings: list[Finding]) -> None:
+        counts = self.flags.get(stream, (0, 0, 0))
+        counts = (counts[0] + len(findings),
+                  counts[1] + sum(f.code == "ACKNOWLEDGED_VIOLATION" for f in findings),
+                  counts[2] + sum(f.code == "CORRECTION" for f in findings))
+        self.flags[stream] = counts
+        self.batch.upsert("view_lots", (
+            lot.lot_id, lot.kind, lot.exam, lot.subject, lot.count, json.dumps(list(lot.seals)),
+            lot.holder, lot.packed_in, lot.location, lot.last_type, lot.last_occurred_at,
+            int(lot.unsealed), int(lot.closed), lot.steps, position, *counts))
+
+    def _occupancy(self, position: int, stream: str, before: Any, after: Any,
+                   moment: str) -> None:
+        if before == after:
+            return
+        lot_id = stream[len("lot:"):]
+        if before is not None:
+            self.batch.ended.append((moment, lot_id, before[0], before[1]))
+        if after is not None:
+            self.batch.insert("view_occupancy", (lot_id, position, after[0], after[1], None))
+
+    def _room(self, position: int, body: dict[str, Any]) -> None:
+        event_type = body["type"]
+        if event_type == "room.registered":
+            room = self.state.room(body["room"]["id"])
+            if room is not None:
+                self.batch.upsert("view_rooms", (room.room_id, room.name, room.licence,
+                                                 room.valid_from, room.valid_until, position))
+        elif event_type in ("duty.started", "duty.ended", "room.patrolled"):
+            room_id = body["stream"].split(":", 1)[1]
+            room = self.state.room(room_id)
+            if room is None:
+                return
+            on_duty = {pid: m.role for pid in sorted(room.on_duty)
+                       if (m := self.state.member(pid))}
+            self.batch.insert("view_duty", (room_id, position, body["occurred_at"],
+                                            event_type, json.dumps(on_duty)))
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def commit(self) -> None:
+        """Write what the rows folded since the last commit decided, with the position."""
+        if self.position == self.start:
+            return
+        for fold in (self.lots, self.heads, self.entered, self.flags):
+            for key, value in fold.changes():
+                self.batch.upsert("view_fold", (key, value))
+        core = {name: getattr(self.state, name) for name in CORE}
+        self.batch.upsert("view_fold", ("core", codec.dumps(core)))
+        assert self.position is not None
+        self.view.write(self.batch, self.start, self.position, self.meta)
+        self.start = self.position
+        self.batch = Batch()
+
+
+def _party(pick: Callable[[dict[str, Any]], str | None], body: dict[str, Any]) -> str | None:
+    try:
+        return pick(body)
+    except KeyError:
+        return None
+
+
+def catch_up(view: ViewStore, recorder: ApplicationRecorder, *, page: int = PAGE,
+             progress: Callable[[int], None] = lambda n: None, attempts: int = 20,
+             until: int | None = None) -> int:
+    """Bring ``view`` up to the log's last position (or ``until``) and return how many events
+    it folded.
+
+    Each page of events is folded and written in one transaction with its position; if
+    another command moved the view meanwhile, the page is dropped and the view read again."""
+    folded = 0
+    for _ in range(attempts):
+        projection = CustodyProjection(view)
+        try:
+            while True:
+                start = projection.position
+                notes = recorder.select_notifications(
+                    start=None if start is None else start + 1, limit=page)
+                if until is not None:
+                    notes = [note for note in notes if note.id <= until]
+                if not notes:
+                    return folded
+                for note in notes:
+                    projection.process_event(raw(note), Tracking(APPLICATION, note.id))
+                projection.commit()
+                folded += len(notes)
+                progress(len(notes))
+        except Stale:
+            continue
+    raise Stale()

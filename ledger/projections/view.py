@@ -1,0 +1,261 @@
+"""Where the view lives: its tables in the ledger's own database, and how they are written.
+
+The view's recorders subclass the eventsourcing library's tracking recorders
+(``SQLiteTrackingRecorder`` here, ``PostgresTrackingRecorder`` in ``postgres.py``): the
+library's tracking table says up to which log position the view has been brought, and the
+view's tables are written in the same transaction as that position, so each event's effect
+on the view is recorded exactly once, or not at all.
+
+A write is a compare-and-swap on ``view_meta.position``: it applies only if the view still
+stands where the batch started from, so two commands catching up at once cannot both write
+the same events (the one that loses finds the view moved, and reads it again).
+
+Tables (documented in the README):
+
+- ``view_lots``: one row per lot as it stands now (its own holder; a packed lot's holder is
+  its container's, resolved when read), with the findings, acknowledged violations and
+  corrections its steps carried when recorded;
+- ``view_steps``: one row per event of the log — position, stream, step, type, times,
+  from/to, location, policy, presence verdict and who was missing, the codes of its
+  findings — and, for a lot's step, the lot as it stood after it (for ``--as-of``/``--at``);
+- ``view_attendees``: every person listed at a step, with the roster's role and whether
+  they counted (signed, enrolled, key in force);
+- ``view_people``: every other way a person appears: released or received a lot, holds
+  one from registration, key events of their own;
+- ``view_rooms``, ``view_duty``, ``view_occupancy``: secure rooms and their licences, duty
+  shifts with who was on duty, and when each lot lay in which room;
+- ``view_meta`` and ``view_fold``: the position and counts, and the fold state
+  (``LedgerState``) saved as JSON, so a catch-up folds only newer events.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Sequence
+
+from eventsourcing.persistence import Tracking
+from eventsourcing.sqlite import SQLiteCursor, SQLiteTrackingRecorder
+
+APPLICATION = "custody"  # the tracked application's name (the log is CustodyLedger's)
+NOTHING = -(2**63)  # view_meta.position before any event is folded
+
+TABLES: dict[str, tuple[str, ...]] = {
+    # table -> (column definitions..., primary key)
+    "view_meta": ("key {text}", "value {text}", "PRIMARY KEY (key)"),
+    "view_fold": ("key {text}", "value {text}", "PRIMARY KEY (key)"),
+    "view_lots": ("lot {text}", "kind {text}", "exam {text}", "subject {text}", "count {int}",
+                  "seals {text}", "holder {text}", "packed_in {text}", "location {text}",
+                  "last_type {text}", "occurred_at {text}", "unsealed {int}", "closed {int}",
+                  "steps {int}", "position {int}", "findings {int}", "acknowledged {int}",
+                  "corrections {int}", "PRIMARY KEY (lot)"),
+    "view_steps": ("position {int}", "stream {text}", "seq {int}", "type {text}",
+                   "occurred_at {text}", "recorded_at {text}", "from_party {text}",
+                   "to_party {text}", "location {text}", "policy {text}", "verdict {text}",
+                   "missing {text}", "findings {text}", "nfindings {int}", "event_hash {text}",
+                   "lot {text}",
+                   "holder {text}", "packed_in {text}", "count {int}", "seals {text}",
+                   "unsealed {int}", "closed {int}", "PRIMARY KEY (position)"),
+    "view_attendees": ("position {int}", "person {text}", "role {text}", "counted {int}",
+                       "PRIMARY KEY (position, person)"),
+    "view_people": ("person {text}", "position {int}", "part {text}",
+                    "PRIMARY KEY (person, position, part)"),
+    "view_rooms": ("room {text}", "name {text}", "licence {text}", "valid_from {text}",
+                   "valid_until {text}", "position {int}", "PRIMARY KEY (room)"),
+    "view_duty": ("room {text}", "position {int}", "occurred_at {text}", "type {text}",
+                  "on_duty {text}", "PRIMARY KEY (room, position)"),
+    "view_occupancy": ("lot {text}", "entered {int}", "room {text}", "since {text}",
+                       "until {text}", "PRIMARY KEY (lot, entered)"),
+}
+INDEXES = (
+    "CREATE INDEX IF NOT EXISTS view_steps_lot ON view_steps (lot, position)",
+    "CREATE INDEX IF NOT EXISTS view_steps_stream ON view_steps (stream, seq)",
+    "CREATE INDEX IF NOT EXISTS view_attendees_person ON view_attendees (person, position)",
+    "CREATE INDEX IF NOT EXISTS view_lots_holder ON view_lots (holder)",
+    "CREATE INDEX IF NOT EXISTS view_lots_packed ON view_lots (packed_in)",
+)
+# Compared by `verify --projections`, each in its primary key's order.
+# ({c}: text columns sort bytewise on both backends, as PostgreSQL's "C" collation does.)
+COMPARED: dict[str, str] = {
+    "view_lots": "lot{c}", "view_steps": "position", "view_attendees": "position, person{c}",
+    "view_people": "person{c}, position, part{c}", "view_rooms": "room{c}",
+    "view_duty": "room{c}, position", "view_occupancy": "lot{c}, entered",
+    "view_fold": "key{c}", "view_meta": "key{c}",
+}
+UPSERT_KEYS = {"view_lots": ("lot",), "view_rooms": ("room",), "view_fold": ("key",),
+               "view_meta": ("key",)}
+
+
+def _columns(table: str) -> list[str]:
+    return [c.split()[0] for c in TABLES[table] if not c.startswith("PRIMARY")]
+
+
+@dataclass
+class Batch:
+    """What folding some events decided the view should now hold: rows to insert, rows to
+    put in place of their earlier selves, and occupancy intervals that ended."""
+
+    inserts: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
+    upserts: dict[str, "OrderedDict[Any, tuple[Any, ...]]"] = field(default_factory=dict)
+    ended: list[tuple[str, str, str, str]] = field(default_factory=list)  # until, lot, room, since
+
+    def insert(self, table: str, row: tuple[Any, ...]) -> None:
+        self.inserts.setdefault(table, []).append(row)
+
+    def upsert(self, table: str, row: tuple[Any, ...]) -> None:
+        rows = self.upserts.setdefault(table, OrderedDict())
+        rows[row[0]] = row  # the last state of a row in a batch is the one written
+
+
+class ViewStore:
+    """The view's reads and writes, shared by both backends' recorders (SQL with ``?``)."""
+
+    param = "?"
+    int_type, text_type = "INTEGER", "TEXT"
+    collate = ""
+
+    # -- what each backend provides ---------------------------------------------------------
+
+    def _transaction(self, commit: bool) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _sql(self, statement: str) -> str:
+        return statement if self.param == "?" else statement.replace("?", self.param)
+
+    def _fetch(self, cursor: Any) -> list[tuple[Any, ...]]:
+        return [tuple(row) for row in cursor.fetchall()]
+
+    def _rowcount(self, cursor: Any) -> int:
+        return int(cursor.rowcount)
+
+    # -- schema -----------------------------------------------------------------------------
+
+    def view_statements(self) -> list[str]:
+        statements = [f"CREATE TABLE IF NOT EXISTS {table} (" + ", ".join(
+            c.format(int=self.int_type, text=self.text_type) for c in columns) + ")"
+            for table, columns in TABLES.items()]
+        statements += INDEXES
+        return statements
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._transaction(False) as c:
+            c.execute(self._sql(statement), list(params))
+            return self._fetch(c)
+
+    def position(self) -> int | None:
+        """The last log position folded into the view (None: nothing folded yet)."""
+        rows = self.query("SELECT value FROM view_meta WHERE key = 'position'")
+        if not rows or int(rows[0][0]) == NOTHING:
+            return None
+        return int(rows[0][0])
+
+    def meta(self) -> dict[str, int]:
+        return {k: int(v) for k, v in self.query("SELECT key, value FROM view_meta")}
+
+    def fold_get(self, keys: Sequence[str]) -> dict[str, str]:
+        """Saved fold entries by key (missing keys are left out)."""
+        found: dict[str, str] = {}
+        for i in range(0, len(keys), 500):
+            part = keys[i:i + 500]
+            marks = ",".join("?" * len(part))
+            found.update(self.query(f"SELECT key, value FROM view_fold WHERE key IN ({marks})",
+                                    part))
+        return found
+
+    def rows(self, table: str, page: int = 5000) -> Iterator[tuple[Any, ...]]:
+        """Every row of a view table in its key's order, a page at a time."""
+        order = COMPARED[table].format(c=self.collate)
+        offset = 0
+        while True:
+            # A fold entry removed is stored as NULL: the same as one never written.
+            where = " WHERE value IS NOT NULL" if table == "view_fold" else ""
+            found = self.query(f"SELECT * FROM {table}{where} ORDER BY {order} LIMIT {page} "
+                               f"OFFSET {offset}")
+            yield from found
+            if len(found) < page:
+                return
+            offset += page
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def write(self, batch: Batch, start: int | None, end: int, meta: dict[str, int]) -> bool:
+        """Write ``batch`` (the events after ``start`` up to ``end``) and move the view's
+        position to ``end``, in one transaction. False, and nothing written, if the view no
+        longer stands at ``start`` (another command caught up first)."""
+        with self._transaction(True) as c:
+            # The compare-and-swap comes first: it takes the write lock, then checks.
+            c.execute(self._sql("UPDATE view_meta SET value = ? WHERE key = 'position' "
+                                "AND value = ?"),
+                      [str(end), str(NOTHING if start is None else start)])
+            if self._rowcount(c) != 1:
+                raise _Stale()
+            for table, rows in batch.inserts.items():
+                columns = _columns(table)
+                c.executemany(self._sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+                                        f"({', '.join('?' * len(columns))})"), rows)
+            for table, keyed in batch.upserts.items():
+                self._upsert(c, table, list(keyed.values()))
+            if batch.ended:
+                c.executemany(self._sql("UPDATE view_occupancy SET until = ? WHERE lot = ? "
+                                        "AND room = ? AND since = ? AND until IS NULL"),
+                              batch.ended)
+            self._upsert(c, "view_meta", [(k, str(v)) for k, v in meta.items()
+                                          if k != "position"])
+            self._insert_tracking(c, Tracking(APPLICATION, end))
+        return True
+
+    def _upsert(self, c: Any, table: str, rows: list[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        columns = _columns(table)
+        keys = UPSERT_KEYS[table]
+        updates = ", ".join(f"{col} = excluded.{col}" for col in columns if col not in keys)
+        c.executemany(self._sql(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+            f"({', '.join('?' * len(columns))}) ON CONFLICT ({', '.join(keys)}) DO UPDATE SET "
+            f"{updates}"), rows)
+
+    def clear(self) -> None:
+        """Empty the view (``projections rebuild``): position back to nothing folded."""
+        with self._transaction(True) as c:
+            for table in TABLES:
+                c.execute(f"DELETE FROM {table}")
+            c.execute(self._sql("INSERT INTO view_meta (key, value) VALUES ('position', ?)"),
+                      [str(NOTHING)])
+            self._reset_tracking(c)
+
+    def _init_meta(self, c: Any) -> None:
+        c.execute(self._sql("INSERT INTO view_meta (key, value) VALUES ('position', ?) "
+                            "ON CONFLICT (key) DO NOTHING"), [str(NOTHING)])
+
+
+class _Stale(Exception):
+    """The view moved while a batch was folded: read it again."""
+
+
+Stale = _Stale
+
+
+class SQLiteViewRecorder(ViewStore, SQLiteTrackingRecorder):
+    """The library's SQLite tracking recorder with the view's tables beside ``tracking``."""
+
+    def construct_create_table_statements(self) -> list[str]:
+        return super().construct_create_table_statements() + self.view_statements()
+
+    def _create_table(self, c: SQLiteCursor) -> None:
+        super()._create_table(c)
+        self._init_meta(c)
+
+    def _transaction(self, commit: bool) -> Any:
+        return self.datastore.transaction(commit=commit)
+
+    def _fetch(self, cursor: Any) -> list[tuple[Any, ...]]:
+        return [tuple(row) for row in cursor.fetchall()]
+
+    def _rowcount(self, cursor: Any) -> int:
+        return int(cursor.sqlite_cursor.rowcount)  # the library wraps sqlite3's cursor
+
+    def _reset_tracking(self, c: Any) -> None:
+        c.execute("DELETE FROM tracking WHERE application_name = ?", [APPLICATION])

@@ -1,0 +1,240 @@
+"""The view, on SQLite and PostgreSQL: it equals the verifier's own rebuild, catches up with
+only the new events, survives a second writer and a SIGKILL, and an edit to it is reported
+by ``verify --projections``."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import closing
+
+import psycopg
+import sqlite3
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from cli.main import main
+from ledger.application.custody import open_ledger
+from ledger.core.custody import effective_holder
+from ledger.projections import access, queries
+from ledger.projections.projection import catch_up
+from ledger.verify import Verifier
+from tests.conftest import TEAM
+from tests.unit.test_exam_day import exam_day
+
+
+def _view_equals_verifier(db: str) -> None:
+    app = open_ledger(db, read_only=True)
+    verifier = Verifier(app.recorder, workers=1)
+    report = verifier.run()
+    answer = access.for_reading(app, lambda: open_ledger(db))
+    rows = queries.lots_now(answer.view)
+    expected = {lot.lot_id: (lot.kind, lot.exam, lot.subject, lot.count, lot.seals,
+                             lot.holder, lot.packed_in, lot.location, lot.last_type,
+                             lot.last_occurred_at, lot.unsealed, lot.closed,
+                             effective_holder(lot, verifier.state.lots.get),
+                             verifier.findings_by_stream.get(stream, 0))
+                for stream, lot in verifier.state.lots.items()}
+    found = {row.lot_id: (row.kind, row.exam, row.subject, row.count, row.seals, row.holder,
+                          row.packed_in, row.location, row.last_type, row.last_occurred_at,
+                          row.unsealed, row.closed, held, row.findings)
+             for row, held in rows}
+    assert found == expected
+    assert answer.position == app.last_position() == report.events
+    verifier.close()
+
+
+def test_the_view_equals_the_verifiers_rebuild_of_the_exam_day(world) -> None:
+    exam_day(world)
+    _view_equals_verifier(str(world.db))
+
+
+def test_a_catch_up_folds_only_the_events_after_the_views_position(world) -> None:
+    world.register("LOT-1")
+    app = world.app
+    view = access.writable_view(app)
+    first = catch_up(view, app.recorder)
+    world.handover("LOT-1", "STF-01", "STF-02")
+    world.handover("LOT-1", "STF-02", "STF-03")
+
+    assert catch_up(view, app.recorder) == 2
+    assert catch_up(view, app.recorder) == 0
+    assert first == view.position() - 2
+    (row, held), = queries.lots_now(view, lot="LOT-1")
+    assert (held, row.last_type, row.position) == ("STF-03", "lot.handed_over",
+                                                   app.last_position())
+
+
+def test_verify_projections_reports_a_view_edited_in_the_database(world) -> None:
+    world.register("LOT-1")
+    world.handover("LOT-1", "STF-01", "STF-02")
+    runner = CliRunner()
+    built = runner.invoke(main, ["--db", str(world.db), "status", "--json"])
+    assert built.exit_code == 0, built.output
+    assert json.loads(built.stdout)[0]["holder"] == "STF-02"
+    clean = runner.invoke(main, ["--db", str(world.db), "verify", "--projections", "--json",
+                                 "--workers", "1"])
+    assert clean.exit_code == 0, clean.output
+    _edit(str(world.db), "UPDATE view_lots SET holder = 'POL-01' WHERE lot = 'LOT-1'")
+
+    report = runner.invoke(main, ["--db", str(world.db), "verify", "--projections", "--json",
+                                  "--workers", "1"])
+
+    assert report.exit_code == 1, report.output
+    (finding,) = [f for f in json.loads(report.stdout)["findings"]]
+    assert finding["code"] == "PROJECTION_MISMATCH"
+    assert "view_lots: lot LOT-1 differs" in finding["message"]
+    assert finding["evidence"]["stored"]["holder"] == "POL-01"
+    assert finding["evidence"]["rebuilt"]["holder"] == "STF-02"
+
+
+def test_verify_projections_says_a_view_that_lags_is_behind(world) -> None:
+    world.register("LOT-1")
+    runner = CliRunner()
+    assert runner.invoke(main, ["--db", str(world.db), "status"]).exit_code == 0
+    world.handover("LOT-1", "STF-01", "STF-02")
+
+    report = runner.invoke(main, ["--db", str(world.db), "verify", "--projections", "--json",
+                                  "--workers", "1"])
+
+    assert report.exit_code == 0, report.output  # a lag is a warning: the next read fixes it
+    codes = [f["code"] for f in json.loads(report.stdout)["findings"]]
+    assert codes == ["PROJECTION_BEHIND"]
+
+
+def test_presence_lists_every_attendee_with_the_rosters_role(world) -> None:
+    world.register("LOT-1")
+    runner = CliRunner()
+
+    result = runner.invoke(main, ["--db", str(world.db), "presence", "--lot", "LOT-1", "--json"])
+
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    (step,) = data["steps"]
+    assert data["log_position"] == world.app.last_position()
+    assert step["verdict"] == "met" and step["type"] == "lot.registered"
+    assert {(a["person"], a["role"], a["counted"]) for a in step["attendees"]} == {
+        ("POL-01", "police", True), ("POL-02", "police", True), ("STF-01", "staff", True),
+        ("STF-02", "staff", True), ("STF-03", "staff", True), ("STF-04", "staff", True)}
+
+
+def test_a_second_process_appending_while_a_reader_catches_up(world) -> None:
+    """Another process records steps while this one catches the view up, again and again:
+    every catch-up ends at a position the log held, and the last equals the verifier's."""
+    world.register("LOT-1")
+    db = str(world.db)
+    writer = subprocess.Popen([sys.executable, "-c", _WRITER, db], cwd=os.getcwd())
+    try:
+        app = open_ledger(db)
+        view = access.writable_view(app)
+        while writer.poll() is None:
+            catch_up(view, app.recorder, page=3)
+            assert view.position() <= app.last_position()
+        assert writer.returncode == 0
+    finally:
+        writer.kill()
+    _view_equals_verifier(db)
+
+
+_WRITER = """
+import sys
+from tests.conftest import Clock, World, fixed_key, AUTHORITY, PEOPLE
+from ledger.application.custody import open_ledger
+from ledger.application.keystore import Signer
+from datetime import datetime, timezone
+db = sys.argv[1]
+clock = Clock(datetime(2026, 6, 6, 6, 0, tzinfo=timezone.utc))
+app = open_ledger(db, clock=clock)
+world = World(app, db, clock, {p: Signer(p, fixed_key(p)) for p in [AUTHORITY, *PEOPLE]})
+holders = ["STF-01", "STF-02", "STF-03"]
+for i in range(12):
+    world.handover("LOT-1", holders[i % 3], holders[(i + 1) % 3])
+"""
+
+
+def test_a_rebuild_killed_midway_leaves_a_view_the_next_command_completes(world) -> None:
+    exam_day(world)
+    db = str(world.db)
+    runner = CliRunner()
+    assert runner.invoke(main, ["--db", db, "status"]).exit_code == 0
+    # A rebuild in pages of one event, killed once it has written some of them.
+    child = subprocess.Popen([sys.executable, "-c", _REBUILD, db], cwd=os.getcwd(),
+                             stdout=subprocess.PIPE)
+    assert child.stdout is not None
+    child.stdout.readline()  # it has committed its first pages
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+
+    status = runner.invoke(main, ["--db", db, "status", "--json"])
+    report = runner.invoke(main, ["--db", db, "verify", "--projections", "--json",
+                                  "--workers", "1"])
+
+    assert status.exit_code == 0, status.output
+    assert report.exit_code == 0, report.output
+    assert json.loads(report.stdout)["findings"] == []
+    _view_equals_verifier(db)
+
+
+_REBUILD = """
+import sys, time
+from ledger.application.custody import open_ledger
+from ledger.projections import access
+from ledger.projections.projection import catch_up
+app = open_ledger(sys.argv[1])
+view = access.writable_view(app)
+view.clear()
+def progress(n, seen=[0]):
+    seen[0] += n
+    if seen[0] == 5:
+        print("committed", flush=True)
+        time.sleep(30)
+catch_up(view, app.recorder, page=1, progress=progress)
+"""
+
+
+def _edit(db: str, statement: str) -> None:
+    if db.startswith("postgresql://"):
+        with closing(psycopg.connect(db, autocommit=True)) as connection:
+            connection.execute(statement)
+    else:
+        with closing(sqlite3.connect(db)) as connection, connection:
+            connection.execute(statement)
+
+
+_EXAMPLES = itertools.count(1)
+
+
+@settings(max_examples=12, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from([0, 1]),
+                          st.sampled_from(["STF-01", "STF-02", "STF-03", "POL-01"]),
+                          st.booleans()), max_size=6),
+       st.booleans())
+def test_the_view_equals_the_verifiers_rebuild_for_generated_steps(world, steps,
+                                                                  catch_up_each) -> None:
+    """Handovers between generated holders, some with only five people present (kept with an
+    acknowledgement), the view caught up after each step or once: always the verifier's
+    state. Each example adds lots of its own to the same ledger."""
+    n = next(_EXAMPLES)
+    lots = [f"LOT-{n}-A", f"LOT-{n}-B"]
+    holders = {}
+    view = access.writable_view(world.app)
+    for lot_id in lots:
+        world.register(lot_id)
+        holders[lot_id] = "STF-01"
+    for which, to, short in steps:
+        lot_id = lots[which]
+        if to == holders[lot_id]:
+            continue
+        team = TEAM[:5] if short else TEAM
+        world.handover(lot_id, holders[lot_id], to, team=team,
+                       **({"acknowledge": "two staff were at the gate"} if short else {}))
+        holders[lot_id] = to
+        if catch_up_each:
+            catch_up(view, world.app.recorder)
+    _view_equals_verifier(str(world.db))
