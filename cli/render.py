@@ -177,6 +177,8 @@ def step(event: Recorded, member: Callable[[str], Any], container: str | None = 
     lines.append(f"     present: {_present(body)}")
     if "acknowledged_violation" in body:
         lines.append(f"     ACKNOWLEDGED VIOLATION: {body['acknowledged_violation']['reason']}")
+    if body["type"] == "lot.corrected":  # flagged forever, like an acknowledged violation
+        lines.append(f"     CORRECTION of step {body['corrects']['seq']}: {body['reason']}")
     if body.get("note"):
         lines.append(f"     note: {body['note']}")
     lines.append(f"     recorded {event.timestamp.isoformat()}  hash {event.event_hash[:16]}…")
