@@ -57,7 +57,7 @@ from ledger.storage.backend import (
     select_backend,
 )
 from ledger.storage.recorders import HeadMoved
-from ledger.verify.rows import Prepared, prepare
+from ledger.domain.stored import Prepared, prepare
 from ledger.storage.faults import describe
 from ledger.storage.tables import positions_if_stored
 

@@ -31,7 +31,7 @@ from ledger.core.rules import ALL_VALID, AUTHORITY_EVENTS
 from ledger.core.state import Event, LedgerState
 from ledger.projections import codec
 from ledger.projections.view import APPLICATION, Batch, Stale, ViewStore
-from ledger.verify.rows import Raw, prepare, raw
+from ledger.domain.stored import Raw, prepare, raw
 
 PAGE = 1000  # events folded per transaction
 _ABSENT: Any = object()
