@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Sequence
+from typing import ClassVar, Sequence
 
 from ledger.core.errors import InputError, NonCanonical, VerificationFailed
 from ledger.core.keys import SigningKey
 from ledger.core.merkle import HASH_SIZE, check_record
 from ledger.core.note import (
     SIG_COSIGNATURE_V1,
+    KeyVerifier,
     Note,
     Signature,
     Verifier,
@@ -150,27 +151,11 @@ def cosigner_key(name: str, public_key: bytes) -> VerifierKey:
 
 
 @dataclass(frozen=True)
-class CosignatureVerifier:
+class CosignatureVerifier(KeyVerifier):
     """Verifies a witness's timestamped cosignatures (type 0x04) by one key."""
 
-    key: VerifierKey
-
-    def __post_init__(self) -> None:
-        if self.key.sig_type != SIG_COSIGNATURE_V1:
-            raise InputError(f"key {self.key.name} is not a cosignature/v1 key (type 0x04)")
-
-    @classmethod
-    def from_vkey(cls, text: str) -> "CosignatureVerifier":
-        """Return the verifier for a vkey string of type 0x04."""
-        return cls(VerifierKey.parse(text))
-
-    @property
-    def name(self) -> str:
-        return self.key.name
-
-    @property
-    def key_id(self) -> int:
-        return self.key.key_id
+    SIG_TYPE: ClassVar[int] = SIG_COSIGNATURE_V1
+    KIND: ClassVar[str] = "cosignature/v1 key (type 0x04)"
 
     def verify(self, text: bytes, signature: bytes) -> bool:
         # timestamped_signature: u64 timestamp (big-endian) ‖ 64-byte Ed25519 signature.

@@ -2,7 +2,7 @@
 
 Keys, key files and signing go through ``cryptography`` (OpenSSL). Every signature check —
 the recorder's (:func:`verify`, through ``rules.judge_signatures``) and the verifier's worker
-processes' (:func:`verify_batch`) — goes through one function, :func:`_verifies`, which is
+processes' (:func:`verify_batch`) — goes through one function, :func:`verifies`, which is
 libsodium's strict rule (``crypto_sign_open`` through PyNaCl). The two paths used to be
 OpenSSL and libsodium, which disagree: OpenSSL accepts the signature (R = identity, S = 0)
 of any message under the identity point as public key; libsodium refuses small-order keys,
@@ -201,7 +201,7 @@ def key_defect(raw: bytes) -> str | None:
     return "it has a small-order component (it is not in the prime-order subgroup)"
 
 
-def _verifies(raw: bytes, message: bytes, signature: bytes) -> bool:
+def verifies(raw: bytes, message: bytes, signature: bytes) -> bool:
     """The one Ed25519 rule both the recorder and the verifier apply: libsodium's.
 
     ``crypto_sign_open`` (libsodium's strict verification, not its ED25519_COMPAT mode)
@@ -223,7 +223,7 @@ def verify(public_key: PublicKey, digest: bytes, signature: bytes) -> None:
     """Verify an Ed25519 signature; raise :class:`VerificationFailed`, never return False."""
     if not isinstance(signature, bytes) or len(signature) != 64:
         raise VerificationFailed(f"signature by key {public_key.id[:16]} is not 64 bytes")
-    if not _verifies(public_key.raw, digest, signature):
+    if not verifies(public_key.raw, digest, signature):
         raise VerificationFailed(f"signature does not verify with key {public_key.id[:16]}")
 
 
@@ -233,4 +233,4 @@ def verify_batch(tasks: list[tuple[bytes, bytes, bytes]]) -> list[bool]:
     The verifier's worker processes run this: the same rule as :func:`verify`, one bool per
     triple so a chunk's results travel back cheaply. A malformed key or signature is False.
     """
-    return [_verifies(raw, digest, signature) for raw, digest, signature in tasks]
+    return [verifies(raw, digest, signature) for raw, digest, signature in tasks]

@@ -23,13 +23,10 @@ import binascii
 import hashlib
 import re
 from dataclasses import dataclass, field
-from typing import Protocol
-
-from nacl.bindings import crypto_sign_open
-from nacl.exceptions import BadSignatureError, CryptoError
+from typing import ClassVar, Protocol, Self
 
 from ledger.core.errors import InputError, NonCanonical, VerificationFailed
-from ledger.core.keys import SigningKey
+from ledger.core.keys import SigningKey, verifies
 
 SIG_ED25519 = 0x01
 SIG_COSIGNATURE_V1 = 0x04  # c2sp.org/tlog-cosignature, timestamped Ed25519
@@ -100,19 +97,9 @@ def key_id(name: str, sig_type: int, public_key: bytes) -> int:
 
 
 def ed25519_verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
-    """Return whether ``signature`` is a valid Ed25519 signature of ``message`` by ``public_key``.
-
-    Through libsodium, the project's strict Ed25519 rule. This is a local wrapper on purpose:
-    ``ledger.core.keys`` is moving its single checks onto the same rule, and notes should not
-    wait for, or depend on, that change.
-    """
-    if len(public_key) != 32 or len(signature) != 64:
-        return False
-    try:
-        crypto_sign_open(signature + message, public_key)
-    except (BadSignatureError, CryptoError, ValueError, TypeError):
-        return False
-    return True
+    """Return whether ``signature`` is a valid Ed25519 signature of ``message`` by
+    ``public_key``: the project's one strict rule, libsodium's (``keys.verifies``)."""
+    return verifies(public_key, message, signature)
 
 
 # --- verifier keys ----------------------------------------------------------------------------
@@ -209,18 +196,20 @@ class Signer(Protocol):
 
 
 @dataclass(frozen=True)
-class Ed25519Verifier:
-    """Verifies plain Ed25519 note signatures (type 0x01) by one key."""
+class KeyVerifier:
+    """A note verifier by one key of one signature type (``SIG_TYPE``, named ``KIND``)."""
 
     key: VerifierKey
+    SIG_TYPE: ClassVar[int] = SIG_ED25519
+    KIND: ClassVar[str] = "plain Ed25519 note key (type 0x01)"
 
     def __post_init__(self) -> None:
-        if self.key.sig_type != SIG_ED25519:
-            raise InputError(f"key {self.key.name} is not a plain Ed25519 note key (type 0x01)")
+        if self.key.sig_type != self.SIG_TYPE:
+            raise InputError(f"key {self.key.name} is not a {self.KIND}")
 
     @classmethod
-    def from_vkey(cls, text: str) -> "Ed25519Verifier":
-        """Return the verifier for a vkey string of type 0x01."""
+    def from_vkey(cls, text: str) -> Self:
+        """Return the verifier for a vkey string of this class's signature type."""
         return cls(VerifierKey.parse(text))
 
     @property
@@ -230,6 +219,11 @@ class Ed25519Verifier:
     @property
     def key_id(self) -> int:
         return self.key.key_id
+
+
+@dataclass(frozen=True)
+class Ed25519Verifier(KeyVerifier):
+    """Verifies plain Ed25519 note signatures (type 0x01) by one key."""
 
     def verify(self, text: bytes, signature: bytes) -> bool:
         return ed25519_verify(self.key.public_key, text, signature)
