@@ -149,3 +149,37 @@ def test_a_checkpoint_the_log_key_did_not_sign_is_not_cosigned(
     assert result.exit_code == 1
     assert result.output.startswith("error: ")
     assert not (tmp_path / "w" / "cli-ledger.checkpoint").exists()
+
+
+def test_the_readme_witness_example_works_as_written(logged: Cli, log_key: Path,
+                                                     monkeypatch) -> None:
+    monkeypatch.chdir(logged.folder)
+    Path("ins01.key").write_bytes(Path(logged.key("INS-01")).read_bytes())
+    Path("log.key.pub").write_bytes(Path(f"{log_key}.pub").read_bytes())
+    Path("log.key").write_bytes(log_key.read_bytes())
+    os.chmod("ins01.key", 0o600)
+    os.chmod("log.key", 0o600)
+    passphrase = "passphrase of INS-01\n"
+
+    def run(line: str, out: str | None = None, input: str | None = None) -> str:
+        result = logged(*line.split()[1:], input=input)
+        assert result.exit_code == 0, (line, result.output)
+        if out is not None:
+            Path(out).write_text(result.stdout)
+        return result.stdout
+
+    run("custody checkpoint --key log.key", "checkpoint.txt")
+    first = Checkpoint.parse(parse_note(Path("checkpoint.txt").read_bytes())[0]).size
+    run("custody witness cosign checkpoint.txt --key ins01.key --log-key log.key.pub "
+        "--state witness-state", "cosigned.txt", input=passphrase)
+    run("custody witness add cosigned.txt")
+    logged.register("LOT-2")
+    run("custody checkpoint --key log.key", "checkpoint.txt")
+    size = Checkpoint.parse(parse_note(Path("checkpoint.txt").read_bytes())[0]).size
+    run(f"custody prove --consistency {first} {size} --json", "proof.json")
+    run("custody witness cosign checkpoint.txt --key ins01.key --log-key log.key.pub "
+        "--state witness-state --proof proof.json", "cosigned.txt", input=passphrase)
+    assert "cosignature by INS-01 at " in run("custody witness add cosigned.txt")
+    assert [s.name for s in parse_note(Path("cosigned.txt").read_bytes())[1]] == [
+        "cli-ledger", "INS-01"]
+    run("custody verify")
