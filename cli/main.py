@@ -721,3 +721,7 @@ from cli import log as _log  # noqa: E402
 _log.register(main, _ledger, authority_options, _authority, _public_key_of, _print_receipt)
 
 from cli import views  # noqa: E402,F401 - registers status, history, presence, projections
+
+from cli import witness as _witness  # noqa: E402  (its own module; registered on the main group)
+
+_witness.register(main, _ledger)

@@ -177,3 +177,32 @@ class TransparencyLog:
                                      f"size {opened.size}; run 'custody verify'")
         return TlogProof(inclusion.index, tuple(inclusion.proof), checkpoint,
                          inclusion.event_hash).format()
+
+    def add_cosignatures(self, cosigned: bytes) -> list[Any]:
+        """Store the witness cosignatures of ``cosigned`` with the stored checkpoint of the
+        same text. Every signature that is not the log's must be an enrolled inspector's
+        valid cosignature (else KeyringError); returns the cosignatures stored."""
+        from ledger.core.note import parse_note
+        from ledger.core.witness import inspector_cosignatures, merge_cosignatures
+
+        self.require_tree()
+        state = self.app.state(roster=True)[0]  # who is an enrolled inspector, with which key
+        self.app.ledger(state)
+        open_log_checkpoint(cosigned, state)
+        found = inspector_cosignatures(cosigned, [state.ledger_id or ""], state.member)
+        if not found:
+            raise InputError("the note carries no witness cosignature; cosign it first with "
+                             "'custody witness cosign'")
+        text = parse_note(cosigned)[0]
+
+        def merge(note: bytes) -> bytes | None:
+            try:
+                same = parse_note(note)[0] == text
+            except (InputError, VerificationFailed):
+                return None
+            return merge_cosignatures(note, cosigned) if same else None
+
+        if not self.recorder.add_cosignatures(merge):
+            raise InputError("this ledger stored no such checkpoint; add cosignatures only "
+                             "to checkpoints from 'custody checkpoint'")
+        return found

@@ -114,6 +114,11 @@ class TreeTables:
         c.execute(f"INSERT INTO {self.checkpoints} (size, note) VALUES ({self.mark}, {self.mark})",
                   (size, note))
 
+    def update_checkpoint(self, c: Any, row_id: int, note: bytes) -> None:
+        """Replace a stored note by the same checkpoint with more signatures (cosignatures)."""
+        c.execute(f"UPDATE {self.checkpoints} SET note = {self.mark} WHERE id = {self.mark}",
+                  (note, row_id))
+
     def append(self, c: Any, new: Sequence[tuple[int, bytes]]) -> int:
         """Add leaves for the events just inserted (``(position, stored bytes)`` in log order),
         after backfilling any earlier events the tree does not hold yet; return the new size."""
@@ -192,3 +197,17 @@ class TreeRecorder:
     def insert_checkpoint(self, size: int, note: bytes) -> None:
         with self.datastore.transaction(commit=True) as c:
             self.tree.insert_checkpoint(c, size, note)
+
+    def add_cosignatures(self, merge: Any) -> int:
+        """In one write transaction, replace each stored note by ``merge(note)`` where that
+        is not None (the same checkpoint, cosigned); return how many rows it matched."""
+        matched = 0
+        with self.datastore.transaction(commit=True) as c:
+            for row_id, _, note in self.tree.checkpoint_rows(c):
+                merged = merge(note)
+                if merged is None:
+                    continue
+                matched += 1
+                if merged != note:
+                    self.tree.update_checkpoint(c, row_id, merged)
+        return matched

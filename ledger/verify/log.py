@@ -13,7 +13,14 @@ the end, with the fold's final state (which log keys the authority named), it re
 - ``CHECKPOINT_INCONSISTENT``: two signed checkpoints that no append-only log can both
   describe (one size, two roots; or an older one the log no longer matches while a newer
   one does — history was rewritten in between): both notes are the evidence;
-- ``EVENT_MISSING``: a verified receipt whose event is not at its index any more.
+- ``EVENT_MISSING``: a verified receipt whose event is not at its index any more;
+- ``RECORDED_AT_OUTSIDE_WITNESS_WINDOW``: an event whose recorded_at is earlier than the
+  time a witness (an enrolled inspector) cosigned a checkpoint that does not hold it, or
+  later than the time one cosigned a checkpoint that does. While streaming, each row is held
+  against every cosignature the checkpoints carry (few: windows sorted by size); only the
+  rows outside some window are kept, and judged at the end with the cosignatures that verify
+  with the final roster's inspector keys. A cosignature by an inspector that does not verify
+  is ``CHECKPOINT_SIGNATURE_INVALID``.
 
 Pure: no I/O; the verifier hands in the notes and the rows.
 """
@@ -21,14 +28,17 @@ Pure: no I/O; the verifier hands in the notes and the rows.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Sequence
 
+from ledger.core.canonical import parse_timestamp
 from ledger.core.checkpoint import Checkpoint, TlogProof, open_checkpoint
 from ledger.core.errors import InputError, VerificationFailed
 from ledger.core.findings import Finding
 from ledger.core.merkle import EMPTY_ROOT, CompactRange, check_record, leaf_hash
 from ledger.core.note import SIG_ED25519, Ed25519Verifier, VerifierKey, parse_note
 from ledger.core.state import LedgerState
+from ledger.core.witness import WITNESS_ROLE, WitnessWindows, inspector_verifier
 
 
 def log_verifiers(state: LedgerState) -> list[Ed25519Verifier]:
@@ -71,6 +81,25 @@ def _claimed_size(note: bytes) -> int | None:
         return None
 
 
+def _timestamped(note: bytes, size: int, label: str
+                 ) -> list[tuple[int, int, str, int, bytes, str]]:
+    """Every signature line of ``note`` shaped as a timestamped cosignature (unverified)."""
+    try:
+        sigs = parse_note(note)[1]
+        return [(size, int.from_bytes(raw[:8], "big"), sig.name, sig.key_id, note, label)
+                for sig in sigs if len(raw := sig.signature) == 8 + 64]
+    except (InputError, VerificationFailed):
+        return []
+
+
+def _seconds(recorded_at: str) -> int | None:
+    """Whole POSIX seconds of a canonical timestamp (cosignature times are whole seconds)."""
+    try:
+        return int(parse_timestamp(recorded_at).timestamp() // 1)
+    except (InputError, ValueError, OverflowError):
+        return None
+
+
 class LogAudit:
     """See the module docstring."""
 
@@ -82,6 +111,10 @@ class LogAudit:
         self.want_roots: set[int] = set()
         self.want_leaves: set[int] = set()
         self.leaves: dict[int, bytes] = {}
+        # (size, time, witness, key id, note, label) of every timestamped signature line.
+        self.cosignatures: list[tuple[int, int, str, int, bytes, str]] = []
+        # Rows outside some candidate window: (leaf, position, stream, recorded_at, seconds).
+        self.outside: list[tuple[int, int | None, str | None, str, int]] = []
         for item in self.evidence:
             note = item.data
             if item.receipt:
@@ -95,14 +128,22 @@ class LogAudit:
             size = _claimed_size(note)
             if size is not None:
                 self.want_roots.add(size)
+                self.cosignatures.extend(_timestamped(note, size, item.label))
+        self.windows = WitnessWindows([(c[0], c[1], c[2]) for c in self.cosignatures])
 
     @property
     def size(self) -> int:
         return self.frontier.size
 
-    def add(self, event_hash: bytes) -> None:
-        """The next row of the log, in position order (every row: a damaged one too)."""
+    def add(self, event_hash: bytes, recorded_at: str | None = None,
+            position: int | None = None, stream: str | None = None) -> None:
+        """The next row of the log, in position order (every row: a damaged one too), with
+        its canonical recorded_at when it could be read."""
         index = self.frontier.size
+        if self.windows and recorded_at is not None:
+            seconds = _seconds(recorded_at)
+            if seconds is not None and self.windows.outside(index, seconds) is not None:
+                self.outside.append((index, position, stream, recorded_at, seconds))
         if index in self.want_leaves:
             self.leaves[index] = event_hash
         self.frontier.append(leaf_hash(event_hash))
@@ -144,6 +185,52 @@ class LogAudit:
             signed.append((checkpoint, item))
             findings.extend(self._against_log(checkpoint, item))
         findings.extend(self._forks(signed))
+        findings.extend(self._witnessed(state))
+        return findings
+
+    def _witnessed(self, state: LedgerState) -> list[Finding]:
+        """Cosignatures checked with the roster's inspector keys; then each row kept while
+        streaming is judged against the windows of the cosignatures that verified."""
+        findings, valid = [], []
+        origin = state.ledger_id or ""
+        for size, time, who, key_id, note, label in self.cosignatures:
+            member = state.member(who)
+            if who == origin or member is None or member.role != WITNESS_ROLE:
+                continue  # not a witness's line (the log's own, or an unknown key's)
+            verifier = inspector_verifier(member)
+            try:
+                open_log_checkpoint(note, state)
+                text, sigs = parse_note(note)
+                ok = key_id == verifier.key_id and any(
+                    sig.name == who and sig.key_id == key_id
+                    and verifier.verify(text.encode("utf-8"), sig.signature) for sig in sigs)
+            except (InputError, VerificationFailed):
+                continue  # the checkpoint itself is reported above
+            if ok and not member.revoked:
+                valid.append((size, time, who))
+            elif not ok:
+                findings.append(Finding(
+                    "CHECKPOINT_SIGNATURE_INVALID",
+                    f"checkpoint {label}: the cosignature by {who} does not verify with "
+                    f"{who}'s enrolled key", evidence={"source": label, "witness": who}))
+        windows = WitnessWindows(valid)
+        for leaf, position, stream, recorded_at, seconds in self.outside:
+            out = windows.outside(leaf, seconds)
+            if out is None:
+                continue
+            side, size, time, who = out
+            moment = datetime.fromtimestamp(time, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            if side == "before":
+                why = (f"earlier than {moment}, when {who} cosigned the checkpoint of size "
+                       f"{size}, which does not hold it (leaf {leaf})")
+            else:
+                why = (f"later than {moment}, when {who} cosigned the checkpoint of size "
+                       f"{size}, which already holds it (leaf {leaf})")
+            findings.append(Finding(
+                "RECORDED_AT_OUTSIDE_WITNESS_WINDOW", f"recorded_at {recorded_at} is {why}",
+                position=position, stream=stream,
+                evidence={"leaf": leaf, "recorded_at": recorded_at, "checkpoint_size": size,
+                          "cosigned_at": time, "witness": who}))
         return findings
 
     def _bad(self, item: Evidence, why: str) -> Finding:

@@ -130,7 +130,9 @@ class Verifier:
                 if ring is not self._keyring or any(row.names_key for row in rows):
                     self._verify_missing(page, rows, pool)  # keys changed: some may be stale
                 for note, row in zip(page, rows):
-                    self.log.add(row.event_hash)  # leaf n: the n-th row, whatever it holds
+                    # Leaf n: the n-th row, whatever it holds; its recorded_at against the
+                    # witnesses' cosignature times.
+                    self.log.add(row.event_hash, row.recorded_at, note.id, str(note.originator_id))
                     if note.id != expected_position:
                         report.findings.append(self._gap(expected_position, note.id))
                     # A row before position 1 does not move where the log should go on.

@@ -1,0 +1,160 @@
+"""``custody witness cosign`` (an independent office, no database) and ``custody witness add``
+(stores cosignatures in the ledger's checkpoint table)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cli import render
+from cli.errors import EXIT_FINDINGS
+from cli.options import prompt_passphrase, read_bounded, read_passphrase_file
+from ledger.application.keystore import read_key_file, read_public_key
+from ledger.application.log import TransparencyLog
+from ledger.core.checkpoint import Checkpoint, Cosigner
+from ledger.core.errors import InputError, LedgerError
+from ledger.core.note import SIG_ED25519, Ed25519Verifier, VerifierKey, parse_note
+from ledger.core.witness import Fork, check_advance, cosign, parse_consistency
+
+MAX_NOTE = 64 * 1024
+_SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", re.ASCII)
+
+
+def _state_name(origin: str) -> str:
+    # The origin comes from the (untrusted) checkpoint: never let it pick a path.
+    if _SAFE.fullmatch(origin):
+        return origin
+    return "origin-" + hashlib.sha256(origin.encode("utf-8")).hexdigest()[:32]
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` (mode 0600) through a temporary file and a rename."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror}") from None
+    os.replace(tmp, path)
+
+
+def _state_dir(path: Path) -> Path:
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the witness state directory {path}: "
+                         f"{exc.strerror}") from None
+    if not path.is_dir():
+        raise InputError(f"--state {path} is not a directory")
+    return path
+
+
+def register(main: click.Group, ledger: Any) -> None:
+    """Add ``custody witness`` to ``main``."""
+
+    @main.group("witness")
+    def witness_group() -> None:
+        """Witnesses: an independent office cosigns checkpoints (C2SP tlog-cosignature)."""
+
+    @witness_group.command("cosign", epilog="""\b
+Example (the inspection office, with no database):
+  custody prove --consistency 120 250 --json > proof.json     # at the ledger
+  custody witness cosign checkpoint.txt --key ins01.key --log-key log.key.pub \\
+      --state witness-state --proof proof.json > cosigned.txt
+  custody witness add cosigned.txt                             # at the ledger
+The first checkpoint of a log is cosigned without --proof; every later one needs the
+consistency proof from the size last cosigned (kept in --state). On a fork: exit 1, and
+both checkpoints are written to the state directory as evidence.""")
+    @click.argument("checkpoint_file", metavar="CHECKPOINT",
+                    type=click.Path(dir_okay=False, path_type=Path))
+    @click.option("--key", "key_file", required=True,
+                  type=click.Path(dir_okay=False, path_type=Path),
+                  help="The witness's key file (an enrolled inspector's).")
+    @click.option("--passphrase-file", type=click.Path(dir_okay=False, path_type=Path),
+                  help="Passphrase of the witness key, for scripts (default: prompt).")
+    @click.option("--log-key", "log_key_file", required=True,
+                  type=click.Path(dir_okay=False, path_type=Path),
+                  help="The log's public key file: the checkpoint must be signed by it.")
+    @click.option("--state", "state_dir", required=True,
+                  type=click.Path(file_okay=False, path_type=Path),
+                  help="Directory where the witness keeps the last checkpoint it cosigned "
+                       "per log (files 0600) and evidence of forks.")
+    @click.option("--proof", "proof_file", type=click.Path(dir_okay=False, path_type=Path),
+                  help="Consistency proof from the last cosigned size: the output of "
+                       "'custody prove --consistency OLD NEW --json'.")
+    @click.option("--time", "timestamp", type=click.IntRange(0, (1 << 63) - 1), default=None,
+                  help="Cosignature time in POSIX seconds (default: now; for replays and "
+                       "tests).")
+    @click.pass_context
+    def witness_cosign(ctx: click.Context, checkpoint_file: Path, key_file: Path,
+                       passphrase_file: Path | None, log_key_file: Path, state_dir: Path,
+                       proof_file: Path | None, timestamp: int | None) -> None:
+        """Check CHECKPOINT extends the last one cosigned, then print it cosigned."""
+        note = read_bounded(checkpoint_file, MAX_NOTE, "checkpoint")
+        new = Checkpoint.parse(parse_note(note)[0])
+        log = Ed25519Verifier(VerifierKey(new.origin, SIG_ED25519,
+                                          read_public_key(log_key_file)[0].raw))
+        proof = None
+        if proof_file is not None:
+            try:
+                data = json.loads(read_bounded(proof_file, MAX_NOTE, "consistency proof"))
+            except ValueError:
+                raise InputError(f"consistency proof {proof_file} is not JSON") from None
+            proof = parse_consistency(data)
+        keyfile = read_key_file(key_file)
+        passphrase = None
+        if keyfile.encrypted:
+            passphrase = (read_passphrase_file(passphrase_file) if passphrase_file
+                          else prompt_passphrase(f"Passphrase for witness key {key_file}"))
+        signer = keyfile.unlock(passphrase)
+        folder = _state_dir(state_dir)
+        state_file = folder / f"{_state_name(new.origin)}.checkpoint"
+        old_note = state_file.read_bytes() if state_file.exists() else None
+        old = Checkpoint.parse(parse_note(old_note)[0]) if old_note is not None else None
+        cosigner = Cosigner(signer.person_id, signer.key,
+                            int(time.time()) if timestamp is None else timestamp)
+        # The log's signature first: an unsigned note is no evidence of anything.
+        checked, cosigned = cosign(note, log, cosigner)
+        try:
+            check_advance(old, checked, proof)
+        except Fork as exc:
+            assert old_note is not None and old is not None
+            stem = f"fork-{_state_name(new.origin)}-{old.size}-{new.size}"
+            _write_private(folder / f"{stem}.old.checkpoint", old_note)
+            _write_private(folder / f"{stem}.new.checkpoint", note)
+            click.echo("error: " + render.visible(
+                f"fork: {exc}; refused to cosign, both checkpoints kept as evidence in "
+                f"{folder / stem}.old.checkpoint and .new.checkpoint"), err=True)
+            ctx.exit(EXIT_FINDINGS)
+        _write_private(state_file, note)
+        click.echo(cosigned.decode("utf-8"), nl=False)
+
+    @witness_group.command("add", epilog="""\b
+Example:
+  custody witness add cosigned.txt""")
+    @click.argument("cosigned_file", metavar="COSIGNED",
+                    type=click.Path(dir_okay=False, path_type=Path))
+    @click.pass_context
+    def witness_add(ctx: click.Context, cosigned_file: Path) -> None:
+        """Store a checkpoint's witness cosignatures with it in the ledger (each must be by an
+        enrolled inspector's key)."""
+        note = read_bounded(cosigned_file, MAX_NOTE, "cosigned checkpoint")
+        checkpoint = Checkpoint.parse(parse_note(note)[0])
+        found = TransparencyLog(ledger(ctx)).add_cosignatures(note)
+        for c in found:
+            click.echo(render.visible(
+                f"cosignature by {c.witness} at {c.timestamp} stored with the checkpoint of "
+                f"size {checkpoint.size}"))
+
+
+__all__ = ["register", "LedgerError"]
