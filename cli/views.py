@@ -18,6 +18,7 @@ from cli.options import PARTY, TEXT, ID
 from cli.steps import moment
 from ledger.core.errors import InputError, LedgerError
 from ledger.projections import access, queries
+from ledger.projections import history as lot_steps
 
 
 def refresh_after_write(app: Any) -> None:
@@ -163,14 +164,15 @@ def history(ctx: click.Context, lot_id: str) -> None:
     """The steps of LOT_ID in order, with who was present and the presence verdict.
 
     While the lot was packed, the steps of its container are listed too, marked with it.
-    The steps are read from the log; the verdicts from the view, brought up to date first."""
+    Answered from the view (brought up to the log's head first), which says which steps;
+    each step is then read from the log by its position and printed as it was signed."""
     app = _ledger(ctx, read_only=True)
     app.ledger()
-    if app.lot(lot_id) is None:
+    answer = _answer(ctx)
+    if not lot_steps.known(answer.view, lot_id):
         raise InputError(f"unknown lot {lot_id}")
     # Read and render every step before printing: a damaged one ends it with one error line.
-    events = list(app.lot_history(lot_id))
-    answer = _answer(ctx)
+    events = lot_steps.lot_history(answer.view, app.events_at, lot_id)
     records = queries.steps_of(answer.view, [(e.body["stream"], e.body["seq"])
                                              for e, _ in events])
     steps = [render.step(event, app.member, container)
