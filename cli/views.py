@@ -16,6 +16,7 @@ from cli import render
 from cli.main import _ledger, _run_verifier, _say, main
 from cli.options import PARTY, TEXT, ID
 from cli.steps import moment
+from ledger.core import canonical
 from ledger.core.errors import InputError, LedgerError
 from ledger.projections import access, queries
 from ledger.projections import history as lot_steps
@@ -193,7 +194,8 @@ Examples:
 @click.option("--person", default=None, type=ID,
               help="Only steps this person attended, released or received a lot at.")
 @click.option("--room", default=None, type=ID,
-              help="Only this secure room's duty shifts and patrols, and lots into or out of it.")
+              help="Only this secure room's duty shifts and patrols, and lots into or out of "
+                   "it; then also every interval it held papers with too few on duty.")
 @click.option("--violations", is_flag=True,
               help="Only steps short of the presence policy or carrying a finding.")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
@@ -211,15 +213,24 @@ def presence(ctx: click.Context, lot_id: str | None, exam: str | None, person: s
     answer = _answer(ctx, show_bar=not as_json)
     rows = queries.presence(answer.view, lot=lot_id, exam=exam, person=person, room=room,
                             violations=violations)
+    # A room's duty gaps, judged up to now for a room that still holds papers (as verify).
+    gaps = ([] if room is None else queries.duty_gaps(
+        answer.view, canonical.format_timestamp(_ledger(ctx, read_only=True).clock()), room))
     if as_json:
-        click.echo(render.json_text({"log_position": answer.position,
-                                     "steps": [row.to_data() for row in rows]}))
+        data: dict[str, Any] = {"log_position": answer.position,
+                                "steps": [row.to_data() for row in rows]}
+        if room is not None:
+            data["duty_gaps"] = [gap.evidence for gap in gaps]
+        click.echo(render.json_text(data))
         return
     for row in rows:
         click.echo(render.presence_line(row))
+    for gap in gaps:
+        click.echo(render.visible(f"duty gap: {gap.message}"))
     short = sum(row.verdict == "short" for row in rows)
-    _say(f"{len(rows)} step(s), {short} short of the presence policy; as of log position "
-         f"{answer.position or 0}")
+    gap_count = f", {len(gaps)} duty gap(s)" if room is not None else ""
+    _say(f"{len(rows)} step(s), {short} short of the presence policy{gap_count}; as of log "
+         f"position {answer.position or 0}")
 
 
 @main.group()
