@@ -16,8 +16,10 @@ from cli import render
 from cli.main import _ledger, _run_verifier, _say, main
 from cli.options import PARTY, TEXT, ID
 from cli.steps import moment
+from ledger.core import canonical
 from ledger.core.errors import InputError, LedgerError
 from ledger.projections import access, queries
+from ledger.projections import history as lot_steps
 
 
 def refresh_after_write(app: Any) -> None:
@@ -163,14 +165,15 @@ def history(ctx: click.Context, lot_id: str) -> None:
     """The steps of LOT_ID in order, with who was present and the presence verdict.
 
     While the lot was packed, the steps of its container are listed too, marked with it.
-    The steps are read from the log; the verdicts from the view, brought up to date first."""
+    Answered from the view (brought up to the log's head first), which says which steps;
+    each step is then read from the log by its position and printed as it was signed."""
     app = _ledger(ctx, read_only=True)
     app.ledger()
-    if app.lot(lot_id) is None:
+    answer = _answer(ctx)
+    if not lot_steps.known(answer.view, lot_id):
         raise InputError(f"unknown lot {lot_id}")
     # Read and render every step before printing: a damaged one ends it with one error line.
-    events = list(app.lot_history(lot_id))
-    answer = _answer(ctx)
+    events = lot_steps.lot_history(answer.view, app.events_at, lot_id)
     records = queries.steps_of(answer.view, [(e.body["stream"], e.body["seq"])
                                              for e, _ in events])
     steps = [render.step(event, app.member, container)
@@ -191,7 +194,8 @@ Examples:
 @click.option("--person", default=None, type=ID,
               help="Only steps this person attended, released or received a lot at.")
 @click.option("--room", default=None, type=ID,
-              help="Only this secure room's duty shifts and patrols, and lots into or out of it.")
+              help="Only this secure room's duty shifts and patrols, and lots into or out of "
+                   "it; then also every interval it held papers with too few on duty.")
 @click.option("--violations", is_flag=True,
               help="Only steps short of the presence policy or carrying a finding.")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
@@ -209,15 +213,24 @@ def presence(ctx: click.Context, lot_id: str | None, exam: str | None, person: s
     answer = _answer(ctx, show_bar=not as_json)
     rows = queries.presence(answer.view, lot=lot_id, exam=exam, person=person, room=room,
                             violations=violations)
+    # A room's duty gaps, judged up to now for a room that still holds papers (as verify).
+    gaps = ([] if room is None else queries.duty_gaps(
+        answer.view, canonical.format_timestamp(_ledger(ctx, read_only=True).clock()), room))
     if as_json:
-        click.echo(render.json_text({"log_position": answer.position,
-                                     "steps": [row.to_data() for row in rows]}))
+        data: dict[str, Any] = {"log_position": answer.position,
+                                "steps": [row.to_data() for row in rows]}
+        if room is not None:
+            data["duty_gaps"] = [gap.evidence for gap in gaps]
+        click.echo(render.json_text(data))
         return
     for row in rows:
         click.echo(render.presence_line(row))
+    for gap in gaps:
+        click.echo(render.visible(f"duty gap: {gap.message}"))
     short = sum(row.verdict == "short" for row in rows)
-    _say(f"{len(rows)} step(s), {short} short of the presence policy; as of log position "
-         f"{answer.position or 0}")
+    gap_count = f", {len(gaps)} duty gap(s)" if room is not None else ""
+    _say(f"{len(rows)} step(s), {short} short of the presence policy{gap_count}; as of log "
+         f"position {answer.position or 0}")
 
 
 @main.group()

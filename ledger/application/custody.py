@@ -57,7 +57,7 @@ from ledger.storage.backend import (
     select_backend,
 )
 from ledger.storage.recorders import HeadMoved
-from ledger.domain.stored import Prepared, prepare
+from ledger.domain.stored import Prepared, prepare, raw
 from ledger.storage.faults import describe
 from ledger.storage.tables import positions_if_stored
 
@@ -225,6 +225,41 @@ class CustodyLedger(Application[str]):
         except (sqlite3.DatabaseError, PersistenceError) as exc:
             raise StorageError(f"cannot read {self.backend.label}: {exc}") from None
 
+
+    def events_at(self, steps: Sequence[tuple[int, str, str | None]]
+                  ) -> list[events.Recorded]:
+        """The stored events at log positions, each checked as ``stream_events`` checks a
+        stream's: ``steps`` gives (position, stream, hash of the step before it or None for
+        the stream's first). ``history`` reads the steps the view indexes this way, by
+        primary key, instead of whole streams."""
+        out = []
+        for position, stream, prev in steps:
+            try:
+                notes = self.recorder.select_notifications(start=position, stop=position,
+                                                           limit=1)
+                if not notes or notes[0].id != position or notes[0].originator_id != stream:
+                    raise StorageError(f"the log holds no step of {stream} at position "
+                                       f"{position}, where the view says one is; run "
+                                       "'custody projections rebuild', then 'custody verify'")
+                # The row decoded as the verifier decodes it first: damage is named as
+                # ``state`` names it (position, finding code), whichever way it was read.
+                prepared = prepare(raw(notes[0]))
+                if prepared.problem is not None:
+                    raise _damaged(position, stream, prepared.problem)
+                event = self.mapper.to_domain_event(notes[0])
+                problem = _misread(stream, event, prev)
+            except DAMAGED_ROWS as exc:
+                raise _unreadable(stream, exc) from None
+            except (sqlite3.DatabaseError, PersistenceError) as exc:
+                raise StorageError(f"cannot read {stream} from {self.backend.label}: "
+                                   f"{describe(exc, self.backend)}") from None
+            if problem is not None:
+                seq = event.originator_version
+                raise StorageError(f"stored {stream} step "
+                                   f"{seq if isinstance(seq, int) else repr(seq)} is "
+                                   f"damaged ({problem}); run 'custody verify' for details")
+            out.append(event)
+        return out
 
     def event_hash(self, stream: str, seq: int) -> str:
         """The hash of step ``seq`` of ``stream`` (what a correction references)."""

@@ -4,7 +4,8 @@ The stored view is read only here, after the verification proper, which never re
 The rebuild folds the log in a private in-memory view up to the stored view's position,
 so a view that is merely behind is PROJECTION_BEHIND (a warning: the next read catches it
 up), and any row that differs — a lot, a step, an attendee, the saved fold state — is
-PROJECTION_MISMATCH, naming the first differing row of each table.
+PROJECTION_MISMATCH, naming the first differing row of each table. Duty gaps, computed on
+reading, are judged from both views at the same moment and compared too.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from __future__ import annotations
 from itertools import zip_longest
 from typing import Any
 
+from ledger.core import canonical
 from ledger.core.findings import Finding
+from ledger.projections import queries
 from ledger.projections.access import memory_view, stored_view
 from ledger.projections.projection import catch_up
 from ledger.projections.view import COMPARED, TABLES
@@ -54,6 +57,21 @@ def compare(app: Any) -> list[Finding]:
                 "(run 'custody projections rebuild')",
                 evidence={"table": table, "stored": _data(columns, mine),
                           "rebuilt": _data(columns, theirs)}))
+            break
+    # Duty gaps are computed on reading, from the view's duty shifts, room stays and saved
+    # policies: judged from both views at the same moment, they must be the same gaps.
+    end = canonical.format_timestamp(app.clock())
+    stored_gaps = [g.evidence for g in queries.duty_gaps(stored, end)]
+    rebuilt_gaps = [g.evidence for g in queries.duty_gaps(rebuilt, end)]
+    for mine, theirs in zip_longest(stored_gaps, rebuilt_gaps):
+        if mine != theirs:
+            gap = theirs if theirs is not None else mine
+            findings.append(Finding(
+                "PROJECTION_MISMATCH",
+                f"duty gaps: secure room {gap['room']}'s gap from {gap['start']} differs from "
+                "the one the view rebuilt from the events shows (run 'custody projections "
+                "rebuild')", evidence={"table": "duty gaps", "stored": mine,
+                                       "rebuilt": theirs}))
             break
     if head is not None and position < head:
         findings.append(Finding("PROJECTION_BEHIND", f"the view stands at position {position}, "

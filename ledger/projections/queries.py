@@ -7,6 +7,9 @@ import json
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from ledger.core.findings import Finding
+from ledger.core.state import LedgerState
+from ledger.projections import codec
 from ledger.projections.view import ViewStore
 
 
@@ -195,3 +198,34 @@ def step_records(view: ViewStore, positions: Sequence[int]) -> dict[int, Presenc
             out[p] = PresenceRow(p, s, q, t, o, loc, pol, v, m, tuple(json.loads(f)),
                                  tuple(people.get(p, ())))
     return out
+
+
+def duty_gaps(view: ViewStore, end: str, room: str | None = None) -> list[Finding]:
+    """Every interval a secure room held papers with too few on duty (``DUTY_UNCOVERED``
+    findings, as ``custody verify`` reports them), judged up to ``end`` (canonical time) for
+    rooms that still hold papers; only ``room``'s if given.
+
+    Not a second rule: the view's duty shifts (``view_duty``), room stays
+    (``view_occupancy``) and saved policy history are put into a ``LedgerState`` and judged
+    by its own ``duty_gaps``. Computed on reading, because a room still holding papers has a
+    gap that grows with the time the question is asked."""
+    state = LedgerState()
+    core = view.fold_get(["core"]).get("core")
+    if core is None:
+        return []
+    saved = codec.loads(core)
+    state.policy, state.policies = saved.get("policy"), saved.get("policies", [])
+    only, params = ("WHERE room = ?", [room]) if room is not None else ("", [])
+    for lot, entered, room_id, since, until in view.query(
+            f"SELECT lot, entered, room, since, until FROM view_occupancy {only} "
+            "ORDER BY lot, entered", params):
+        if until is None:
+            state.entered[f"{lot}@{entered}"] = (room_id, since)
+        else:
+            state.occupied.setdefault(room_id, []).append((since, until))
+    patrols = "type <> 'room.patrolled'"
+    for room_id, occurred_at, on_duty in view.query(
+            f"SELECT room, occurred_at, on_duty FROM view_duty "
+            f"{only + ' AND ' if only else 'WHERE '}{patrols} ORDER BY position", params):
+        state.duty.setdefault(room_id, []).append((occurred_at, json.loads(on_duty)))
+    return state.duty_gaps(end)

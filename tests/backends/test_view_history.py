@@ -1,0 +1,76 @@
+"""``custody history`` served from the view equals the history read from the log, on SQLite
+and PostgreSQL: the same steps, the same container markings, the same text."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from cli import render
+from cli.main import main
+from ledger.application.custody import open_ledger
+from ledger.projections import access, history, queries
+from tests.conftest import TEAM
+from tests.unit.test_exam_day import LOTS, at, exam_day, team
+
+ALL_LOTS = [*LOTS, "BOX-1", "LOT-1", "SPARE-1"]
+
+
+def _eventful_day(world) -> None:
+    """The exam day, then a lot with an acknowledged violation and a correction, and BOX-1
+    packed with a spare lot that it carries to the end."""
+    exam_day(world)
+    world.register("LOT-1")
+    world.handover(count=29, acknowledge="one bag torn; see incident INC-1")
+    first = world.app.event_hash("lot:LOT-1", 2)
+    world.step("lot:LOT-1", "lot.corrected",
+               {"corrects": {"seq": 2, "event_hash": first}, "reason": "recount: 30",
+                "count": 30}, team("STF-02"))
+    # BOX-1 (empty since the retrieval) takes the spare papers away, and stays packed.
+    world.register("SPARE-1", holder="STF-05", team=team("STF-05"))
+    world.clock.now = at(33)
+    world.app.pack("BOX-1", ["SPARE-1"], False, "SR-3", at(33), world.sign(*team("STF-05")))
+    world.step("lot:BOX-1", "lot.handed_over",
+               {"from": "STF-05", "to": "STF-06", "seals_checked": ["SB-1"],
+                "count_checked": 4}, team("STF-05", "STF-06"), at(35))
+
+
+def _from_log(app, view, lot_id: str) -> str:
+    """What ``history`` printed when it read the lot's streams from the log."""
+    events = list(app.lot_history(lot_id))
+    records = queries.steps_of(view, [(e.body["stream"], e.body["seq"]) for e, _ in events])
+    return "".join(render.step(event, app.member, container)
+                   + render.verdict(records.get((event.body["stream"], event.body["seq"])))
+                   + "\n" for event, container in events)
+
+
+def test_history_from_the_view_equals_history_from_the_log_on_the_exam_day(world) -> None:
+    _eventful_day(world)
+    db = str(world.db)
+    app = open_ledger(db, read_only=True)
+    answer = access.for_reading(app, lambda: open_ledger(db))
+    texts = {}
+    for lot_id in ALL_LOTS:
+        from_view = history.lot_history(answer.view, app.events_at, lot_id)
+        from_log = list(app.lot_history(lot_id))
+        assert [(e.event_hash, via) for e, via in from_view] == [
+            (e.event_hash, via) for e, via in from_log], lot_id
+        result = CliRunner().invoke(main, ["--db", db, "history", lot_id])
+        assert result.exit_code == 0, result.output
+        expected = _from_log(app, answer.view, lot_id)
+        assert result.stdout == expected + (f"{len(from_log)} step(s), as of log position "
+                                            f"{app.last_position()}\n")
+        texts[lot_id] = result.stdout
+    # The scenario shows every marking the text has, so the comparison above covers them.
+    assert "[step of container BOX-1]" in texts["Q-S01"]
+    assert "lot.handed_over        at Secure room 1  [step of container BOX-1]" in texts[
+        "SPARE-1"]  # still packed: the container's steps to the end
+    assert "ACKNOWLEDGED VIOLATION: one bag torn" in texts["LOT-1"]
+    assert "corrects step 2" in texts["LOT-1"]
+    assert "     presence: met (" in texts["Q-S01"]
+
+
+def test_history_of_a_lot_the_view_does_not_hold_is_an_unknown_lot(world) -> None:
+    world.register("LOT-1", team=TEAM)
+    result = CliRunner().invoke(main, ["--db", str(world.db), "history", "LOT-2"])
+    assert result.exit_code == 2
+    assert "error: unknown lot LOT-2" in result.output

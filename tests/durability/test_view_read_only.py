@@ -1,0 +1,147 @@
+"""Read commands on a ledger this process may not write: answered from the stored view plus
+the newer events folded in memory, saying so in a ``note:`` line, and writing nothing.
+
+Tests run as root here, where ``chmod 0444`` stops nobody: the file (or its folder) is made
+read-only the way the fault tests do it, by a read-only bind mount in a private mount
+namespace, which stops root too."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import sqlite3
+import subprocess
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from ledger.application.custody import open_ledger
+from ledger.projections import access
+from tests.durability import ledger
+from tests.durability.faults import in_mount_namespace, run_cli, shell_cli
+
+NOTE = re.compile(r"^note: read-only database: answered from (the stored view at position "
+                  r"(\d+)|no stored view) plus (\d+) newer event\(s\) folded in memory "
+                  r"\(not saved\)$")
+
+
+def _checkpoint(db: str) -> None:
+    with closing(sqlite3.connect(db)) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+@pytest.fixture
+def behind(tmp_path: Path) -> tuple[str, int]:
+    """A ledger whose stored view stands one event behind the log: (path, view position)."""
+    path = tmp_path / "ledger" / "custody.db"
+    path.parent.mkdir()
+    db = str(path)
+    ledger.create(db, ["LOT-1"])
+    with closing(open_ledger(db)) as app:
+        access.refresh(app)
+        position = access.stored_view(app).position()
+        ledger.handover(app, "LOT-1", "after the view was saved")  # the API leaves it behind
+        assert app.last_position() == position + 1
+    _checkpoint(db)
+    return db, position
+
+
+def _read_only_file(db: str, *args: str) -> subprocess.CompletedProcess:
+    return in_mount_namespace(f"mount --bind -o ro {shlex.quote(db)} {shlex.quote(db)} && "
+                              f"exec {shell_cli(db, *args)}")
+
+
+def _note(result: subprocess.CompletedProcess) -> tuple[str | None, int]:
+    (line,) = result.stderr.splitlines()
+    found = NOTE.match(line)
+    assert found, line
+    return found.group(2), int(found.group(3))
+
+
+def test_status_on_a_read_only_file_folds_the_newer_event_in_memory(behind) -> None:
+    db, position = behind
+    before = Path(db).read_bytes()
+
+    result = _read_only_file(db, "status", "LOT-1")
+
+    assert result.returncode == 0, result.stderr
+    assert _note(result) == (str(position), 1)
+    line, last = result.stdout.splitlines()
+    assert line.startswith("LOT-1 ") and "held by STF-02; last lot.handed_over" in line
+    assert last.startswith(f"1 lot(s) as of log position {position + 1}, from the view: "
+                           "no error on record")
+    assert Path(db).read_bytes() == before
+    with closing(open_ledger(db, read_only=True)) as app:
+        assert access.stored_view(app).position() == position  # nothing was saved
+
+
+def test_status_at_a_position_and_presence_on_a_read_only_file(behind) -> None:
+    db, position = behind
+    before = Path(db).read_bytes()
+
+    at = _read_only_file(db, "status", "--at", str(position), "LOT-1")
+    presence = _read_only_file(db, "presence", "--lot", "LOT-1")
+
+    assert at.returncode == 0, at.stderr
+    assert _note(at) == (str(position), 1)
+    line, last = at.stdout.splitlines()
+    assert "held by STF-01; last lot.registered at Printing house" in line
+    assert last.startswith(f"1 lot(s) as of log position {position}, from the view")
+    assert presence.returncode == 0, presence.stderr
+    assert _note(presence) == (str(position), 1)
+    registered, handed, last = presence.stdout.splitlines()
+    assert " lot.registered " in registered and " lot.handed_over " in handed
+    assert handed.startswith(f"{position + 1:>6}  ")
+    assert "lot:LOT-1 at Secure room 1: two-police-four-staff v1 met — " in handed
+    assert "POL-01 (police)" in handed and "STF-01 (staff)" in handed
+    assert last == (f"2 step(s), 0 short of the presence policy; as of log position "
+                    f"{position + 1}")
+    assert Path(db).read_bytes() == before
+
+
+def test_history_on_a_read_only_file_shows_the_step_the_view_had_not_saved(behind) -> None:
+    db, position = behind
+    before = Path(db).read_bytes()
+
+    result = _read_only_file(db, "history", "LOT-1")
+
+    assert result.returncode == 0, result.stderr
+    assert _note(result) == (str(position), 1)
+    assert "lot.handed_over" in result.stdout and "note: after the view was saved" in result.stdout
+    assert result.stdout.splitlines()[-1] == (f"2 step(s), as of log position {position + 1}")
+    assert Path(db).read_bytes() == before
+
+
+def test_a_read_only_folder_with_no_view_yet_is_answered_from_the_events_in_memory(
+        tmp_path: Path) -> None:
+    path = tmp_path / "ledger" / "custody.db"
+    path.parent.mkdir()
+    db = str(path)
+    ledger.create(db, ["LOT-1"])
+    # A copy handed over in rollback-journal mode: SQLite cannot open a WAL database in a
+    # folder it may not write (it needs the -shm file there), whatever the command.
+    with closing(sqlite3.connect(db)) as connection:
+        assert connection.execute("PRAGMA journal_mode=DELETE").fetchone() == ("delete",)
+    before = sorted((p.name, p.read_bytes()) for p in path.parent.iterdir())
+    folder = shlex.quote(str(path.parent))
+
+    result = in_mount_namespace(f"mount --bind -o ro {folder} {folder} && "
+                                f"exec {shell_cli(db, 'status', '--json')}")
+
+    assert result.returncode == 0, result.stderr
+    with closing(open_ledger(db, read_only=True)) as app:
+        last = app.last_position()
+        assert access.stored_view(app) is None  # no view was created
+    assert _note(result) == (None, last)
+    assert '"holder": "STF-01"' in result.stdout and f'"log_position": {last}' in result.stdout
+    assert sorted((p.name, p.read_bytes()) for p in path.parent.iterdir()) == before
+
+
+def test_the_same_database_writable_again_saves_the_view_and_says_nothing(behind) -> None:
+    db, position = behind
+    result = run_cli(db, "status", "LOT-1")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""  # caught up where it stands: no note
+    with closing(open_ledger(db, read_only=True)) as app:
+        assert access.stored_view(app).position() == position + 1
