@@ -137,6 +137,17 @@ class CrashRun:
         # the first harness had), one for each other command.
         self.cli_seconds: dict[str, list[float]] = {}
         ledger.create(db, LOTS, log_key=self.views)
+        if self.views:
+            # Few cycles of each command here: start their kill delays from how long a
+            # command that builds the view takes on this machine, not from a guess.
+            began = time.monotonic()
+            process = self._spawn([sys.executable, "-m", "cli", "--db", db, "status"])
+            _, err = process.communicate()
+            assert process.returncode == 0, err
+            took = time.monotonic() - began
+            for mode in ("rebuild", "status", "checkpoint"):
+                self.cli_seconds[mode] = [took]
+            self.cli_seconds["logkey"] = [took * 2]
 
     # -- one cycle -------------------------------------------------------------------------
 

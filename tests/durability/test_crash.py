@@ -29,14 +29,15 @@ def run_cycles(backend: str, tmp_path: Path, cycles: int, **kwargs) -> CrashRun:
     return run
 
 
-def assert_nothing_acknowledged_lost(run: CrashRun, cycles: int) -> None:
+def assert_nothing_acknowledged_lost(run: CrashRun, cycles: int, steps: int | None = None) -> None:
     tally = run.tally
     print(tally.summary())
     assert tally.ok, tally.summary()
     assert tally.cycles == cycles and tally.verified_intact == cycles, tally.summary()
     # The kills must have landed mid-write, not only before or after: otherwise this test
     # proves nothing about crashes.
-    assert tally.killed >= cycles // 2 and tally.acknowledged >= cycles, tally.summary()
+    assert tally.killed >= cycles // 2, tally.summary()
+    assert tally.acknowledged >= (cycles if steps is None else steps), tally.summary()
 
 
 def test_kill_9_during_appends_loses_nothing_acknowledged(backend: str, tmp_path: Path) -> None:
@@ -55,7 +56,8 @@ def run_view_cycles(backend: str, tmp_path: Path, cycles: int) -> CrashRun:
     run.finish()
     tally = run.tally
     print(tally.summary())
-    assert_nothing_acknowledged_lost(run, cycles)
+    # Half the commands here record no step: ask for half as many.
+    assert_nothing_acknowledged_lost(run, cycles, steps=cycles // 2)
     # Each kind of kill must have happened, and some checkpoints and receipts been printed:
     # otherwise the checks on them prove nothing.
     assert all(tally.by_mode[mode] >= cycles // len(VIEW_MODES) for mode in VIEW_MODES)
