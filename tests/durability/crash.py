@@ -14,8 +14,10 @@ The view and checkpoint run (``VIEW_MODES``, on a ledger that names a log key) k
   transaction);
 - ``status``: ``custody status``, a read command that first catches the view up (the API
   writers append without touching the view, so it is behind);
-- ``views``: ``tests.durability.writer views``: handovers through the API, each followed by a
-  catch-up, and every third turn a whole rebuild, 25 events per transaction;
+- ``views``: ``tests.durability.writer views``: a whole rebuild every third turn (the first
+  turn, so that short-lived writers die in one too), handovers through the API each followed
+  by a catch-up in between, 25 events per transaction; its progress lines tell whether the
+  kill landed inside a rebuild, between its pages, or inside a catch-up;
 - ``checkpoint``: ``custody checkpoint --key log.key``; a checkpoint counts as printed when
   its whole note (its signature line with its newline) is on stdout;
 - ``logkey``: ``custody record handover --receipt FILE`` with ``CUSTODY_LOG_KEY`` set: the
@@ -90,6 +92,9 @@ class Tally:
     checkpoints_stored: int = 0  # of those printed, found stored byte for byte
     checkpoints_total: int = 0  # checkpoints stored, printed or not
     receipt_files: int = 0  # receipt files the commands said they wrote
+    mid_rebuild: int = 0  # ``views`` writers killed inside a rebuild (REBUILDING, no REBUILT)
+    mid_rebuild_pages: int = 0  # of those, killed after one page or more was written
+    mid_catch_up: int = 0  # ``views`` writers killed inside a catch-up after their handover
     stray_receipt_files: int = 0  # receipt files left by a command killed before it said so
 
     @property
@@ -115,7 +120,9 @@ class Tally:
                      f"checkpoints printed {self.checkpoints_printed}, stored and verified "
                      f"{self.checkpoints_stored} ({self.checkpoints_total} stored in all); "
                      f"receipt files acknowledged {self.receipt_files}, left unacknowledged "
-                     f"{self.stray_receipt_files}, all verified")
+                     f"{self.stray_receipt_files}, all verified; views writers killed inside "
+                     f"a rebuild {self.mid_rebuild} ({self.mid_rebuild_pages} after a page or "
+                     f"more was written), inside a catch-up {self.mid_catch_up}")
         return text + "".join(f"\n  problem: {p}" for p in self.problems[:10])
 
 
@@ -246,8 +253,18 @@ class CrashRun:
             self.tally.problems.append(f"cycle {n} ({mode}): writer ended by itself, exit "
                                        f"{process.returncode}: {err.strip()}")
         size = len(ledger.PACKED) if mode == "batch" else 1
-        for line in out.splitlines(keepends=True):
-            if line.startswith("ACK ") and line.endswith("\n"):
+        complete = [line for line in out.splitlines(keepends=True) if line.endswith("\n")]
+        if mode == "views" and complete:
+            # Where the kill landed: after REBUILDING (and perhaps some PAGE lines) but
+            # before REBUILT, a rebuild was cut; after CATCHUP but before CAUGHT, a catch-up.
+            last = complete[-1].split()[0]
+            if last in ("REBUILDING", "PAGE"):
+                self.tally.mid_rebuild += 1
+                self.tally.mid_rebuild_pages += last == "PAGE"
+            elif last == "CATCHUP":
+                self.tally.mid_catch_up += 1
+        for line in complete:
+            if line.startswith("ACK "):
                 self.acked.add(line.split()[1])
                 self.tally.receipts[mode] += 1
         # Notes the writer may have reached: every one up to the first it never acknowledged

@@ -29,14 +29,15 @@ def run_cycles(backend: str, tmp_path: Path, cycles: int, **kwargs) -> CrashRun:
     return run
 
 
-def assert_nothing_acknowledged_lost(run: CrashRun, cycles: int, steps: int | None = None) -> None:
+def assert_nothing_acknowledged_lost(run: CrashRun, cycles: int, steps: int | None = None,
+                                     killed: int | None = None) -> None:
     tally = run.tally
     print(tally.summary())
     assert tally.ok, tally.summary()
     assert tally.cycles == cycles and tally.verified_intact == cycles, tally.summary()
     # The kills must have landed mid-write, not only before or after: otherwise this test
     # proves nothing about crashes.
-    assert tally.killed >= cycles // 2, tally.summary()
+    assert tally.killed >= (cycles // 2 if killed is None else killed), tally.summary()
     assert tally.acknowledged >= (cycles if steps is None else steps), tally.summary()
 
 
@@ -56,8 +57,10 @@ def run_view_cycles(backend: str, tmp_path: Path, cycles: int) -> CrashRun:
     run.finish()
     tally = run.tally
     print(tally.summary())
-    # Half the commands here record no step: ask for half as many.
-    assert_nothing_acknowledged_lost(run, cycles, steps=cycles // 2)
+    # Most commands here record no step, and the views writer spends a third of its turns
+    # rebuilding: ask for fewer. The two writers run until killed; of the commands, a third
+    # killed mid-way is enough.
+    assert_nothing_acknowledged_lost(run, cycles, steps=cycles // 5, killed=cycles // 3)
     # Each kind of kill must have happened, and some checkpoints and receipts been printed:
     # otherwise the checks on them prove nothing.
     assert all(tally.by_mode[mode] >= cycles // len(VIEW_MODES) for mode in VIEW_MODES)
@@ -75,4 +78,7 @@ def test_kill_9_during_projection_catch_up_and_checkpoints_leaves_no_mismatch(
 @pytest.mark.slow
 def test_kill_9_during_projection_catch_up_and_checkpoints_100_cycles(
         backend: str, tmp_path: Path) -> None:
-    run_view_cycles(backend, tmp_path, 100)
+    tally = run_view_cycles(backend, tmp_path, 100).tally
+    # Some kills must have cut a rebuild after a page was written, and a catch-up.
+    assert tally.mid_rebuild_pages >= 1 and tally.mid_catch_up >= 1, tally.summary()
+    assert tally.checkpoints_printed >= 1 and tally.receipt_files >= 1, tally.summary()

@@ -9,10 +9,11 @@ prints one line per acknowledged step, flushed, only after ``submit_all`` has re
 ``handovers`` records COUNT handovers round-robin over the lots, one transaction each;
 ``batches`` packs and unpacks BAG-1..3 in BOX-1, COUNT transactions of three events each;
 ``submit`` submits one signed draft file;
-``views`` works the view forever: two of every three turns record a handover and bring the
-view up to the log's head, the third empties the view and folds the whole log again (what
-``custody projections rebuild`` does), PAGE events per transaction, so that a kill lands
-between pages as well as inside one. With ``CUSTODY_TEST_GO=PATH`` the writer opens the
+``views`` works the view forever: every third turn, the first included, empties the view and
+folds the whole log again (what ``custody projections rebuild`` does: REBUILDING, a PAGE line
+per transaction, REBUILT), the others record a handover (ACK) and bring the view up to the
+log's head (CATCHUP, CAUGHT); PAGE events per transaction, so that a kill lands between
+pages as well as inside one. With ``CUSTODY_TEST_GO=PATH`` the writer opens the
 ledger, prints READY, and waits for PATH to exist before writing, so that many writers can be
 started and then let go at once.
 Each line is ``ACK <note> <events> <stream>:<seq>@<position> ...``; the note is
@@ -59,13 +60,20 @@ def main(argv: list[str]) -> int:
             elif mode == "handovers":
                 receipts = [handover(app, lots[n % len(lots)], note)]
             elif mode == "views":
-                if n % 3 == 2:
+                if n % 3 == 0:
+                    print(f"REBUILDING {note}", flush=True)
                     view.clear()
-                    folded = catch_up(view, app.recorder, page=page)
+                    folded = catch_up(view, app.recorder, page=page, progress=lambda k: print(
+                        f"PAGE {k}", flush=True))
                     print(f"REBUILT {note} {folded} {view.position()}", flush=True)
                     continue
-                receipts = [handover(app, lots[n % len(lots)], note)]
+                receipt = handover(app, lots[n % len(lots)], note)
+                print(f"ACK {note} 1 {receipt.stream}:{receipt.seq}@{receipt.position}",
+                      flush=True)
+                print(f"CATCHUP {note}", flush=True)
                 catch_up(view, app.recorder, page=page)
+                print(f"CAUGHT {note}", flush=True)
+                continue
             else:
                 receipts = pack_or_unpack(app, note)
             where = " ".join(f"{r.stream}:{r.seq}@{r.position}" for r in receipts)
