@@ -16,7 +16,7 @@ The view and checkpoint run (``VIEW_MODES``, on a ledger that names a log key) k
   writers append without touching the view, so it is behind);
 - ``views``: ``tests.durability.writer views``: a whole rebuild every third turn (the first
   turn, so that short-lived writers die in one too), handovers through the API each followed
-  by a catch-up in between, 25 events per transaction; its progress lines tell whether the
+  by a catch-up in between, 10 events per transaction; its progress lines tell whether the
   kill landed inside a rebuild, between its pages, or inside a catch-up;
 - ``checkpoint``: ``custody checkpoint --key log.key``; a checkpoint counts as printed when
   its whole note (its signature line with its newline) is on stdout;
@@ -62,7 +62,7 @@ from tests.durability import ledger
 ROOT = Path(__file__).resolve().parents[2]
 MODES = ("record", "submit", "handovers", "batch")
 VIEW_MODES = ("handovers", "rebuild", "status", "views", "checkpoint", "logkey")
-VIEW_PAGE = 25  # events per transaction of the ``views`` writer's catch-ups and rebuilds
+VIEW_PAGE = 10  # events per transaction of the ``views`` writer's catch-ups and rebuilds
 CLI_LOT, SUBMIT_LOT, API_LOTS = "LOT-CLI", "LOT-SUB", ("LOT-A", "LOT-B")
 LOTS = (CLI_LOT, SUBMIT_LOT, *API_LOTS)
 

@@ -79,6 +79,9 @@ def test_kill_9_during_projection_catch_up_and_checkpoints_leaves_no_mismatch(
 def test_kill_9_during_projection_catch_up_and_checkpoints_100_cycles(
         backend: str, tmp_path: Path) -> None:
     tally = run_view_cycles(backend, tmp_path, 100).tally
-    # Some kills must have cut a rebuild after a page was written, and a catch-up.
-    assert tally.mid_rebuild_pages >= 1 and tally.mid_catch_up >= 1, tally.summary()
+    # Some kills must have cut a rebuild after one of its pages was written: the view left
+    # part-built, which the next command carries on from. (A rebuild is an emptied view and
+    # then a catch-up, page by page; a catch-up after one handover is a single page, which
+    # the kills reach only now and then: counted, not required.)
+    assert tally.mid_rebuild_pages >= 1, tally.summary()
     assert tally.checkpoints_printed >= 1 and tally.receipt_files >= 1, tally.summary()
