@@ -205,7 +205,9 @@ class CrashRun:
         # Kill somewhere between start-up and a little after a typical finish.
         seconds = self.cli_seconds.setdefault(
             "step" if mode in ("record", "submit") else mode, [1.0])
-        delay = self.rng.uniform(0.3, 1.2) * statistics.median(seconds)
+        # (The view run's commands are the shorter; with few cycles of each, and on a busy
+        # machine, kills up to 1.6 times the estimate let some of them print what they did.)
+        delay = self.rng.uniform(0.3, 1.6 if self.views else 1.2) * statistics.median(seconds)
         began = time.monotonic()
         process = self._spawn([sys.executable, "-m", "cli", "--db", self.db, *args], env)
         killed = self._kill_after(process, delay)
