@@ -88,7 +88,43 @@ def write_receipt(tlog: TransparencyLog, position: int, path: Path,
     data = tlog.tlog_proof(position, note)
     if path.exists():
         raise InputError(f"{path} already exists; choose another receipt file")
-    path.write_bytes(data)
+    write_new_file(path, data, "receipt file")
+
+
+def write_new_file(path: Path, data: bytes, what: str) -> None:
+    """Put ``data`` at ``path``, which must not exist, whole or not at all, and durably.
+
+    The bytes go to a temporary file beside it, are fsynced, and are then linked in under
+    the name (a link never replaces an existing file): a process killed midway leaves no
+    half-written ``path``, and once this returns the file survives a crash, as the step
+    whose receipt it is does. A file system that cannot link gets a rename instead."""
+    folder = path.parent
+    temporary = folder / f".{path.name}.{os.getpid()}.tmp"
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            try:
+                os.link(temporary, path)
+            except FileExistsError:
+                raise InputError(f"{path} already exists; choose another {what}") from None
+            except OSError:
+                if path.exists():
+                    raise InputError(f"{path} already exists; choose another {what}") from None
+                os.replace(temporary, path)
+        finally:
+            temporary.unlink(missing_ok=True)
+        directory = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+    except OSError as exc:
+        raise InputError(f"cannot write {what} {path}: {exc.strerror or exc}; check that the "
+                         "folder exists and is writable, or choose another path") from None
 
 
 def _warn(text: str) -> None:

@@ -113,3 +113,45 @@ def test_check_receipt_offline_and_against_the_ledger(logged: Cli, log_key: Path
         c.execute("DELETE FROM stored_events WHERE rowid = 14")
     gone = logged("check-receipt", str(receipt))
     assert gone.exit_code == 1 and "EVENT_MISSING" in gone.output
+
+
+def test_receipt_into_a_missing_folder_is_a_warning_and_the_step_is_still_recorded(
+        logged: Cli, log_key: Path, monkeypatch) -> None:
+    # Was a traceback after the commit: the receipt's OSError escaped the append hook.
+    monkeypatch.setenv("CUSTODY_LOG_KEY", str(log_key))
+    receipt = logged.folder / "missing" / "handover.proof"
+    result = logged(*logged.handover_args(), "--receipt", str(receipt))
+    assert result.exit_code == 0, result.output
+    assert (f"warning: no receipt written to {receipt}: cannot write receipt file {receipt}: "
+            "No such file or directory") in result.output
+    assert "Traceback" not in result.output
+    assert "recorded lot.handed_over lot:LOT-1 step 2" in result.output
+    assert not receipt.parent.exists()
+
+
+def test_prove_receipt_into_a_missing_folder_is_a_usage_error_and_writes_nothing(
+        logged: Cli, log_key: Path) -> None:
+    logged.ok("checkpoint", "--key", str(log_key))
+    receipt = logged.folder / "missing" / "one.proof"
+    result = logged("prove", "1", "--receipt", str(receipt))
+    assert result.exit_code == 2
+    assert result.output.splitlines()[-1] == (
+        f"error: cannot write receipt file {receipt}: No such file or directory; check that "
+        "the folder exists and is writable, or choose another path")
+    assert not receipt.parent.exists()
+
+
+def test_receipt_is_never_half_written_and_leaves_no_temporary_file(logged: Cli,
+                                                                   log_key: Path) -> None:
+    # A receipt goes to a temporary file, fsynced, then linked in under its name: a kill
+    # midway leaves no half-written receipt. What is left is the whole receipt, alone.
+    logged.ok("checkpoint", "--key", str(log_key))
+    receipt = logged.folder / "one.proof"
+    before = set(logged.folder.iterdir())
+    logged.ok("prove", "1", "--receipt", str(receipt))
+    new = {path for path in set(logged.folder.iterdir()) - before
+           if not path.name.startswith(logged.db.name)}  # SQLite's -wal and -shm files
+    assert new == {receipt}
+    assert logged.ok("check-receipt", str(receipt)).output.startswith(f"ok {receipt}")
+    again = logged("prove", "1", "--receipt", str(receipt))
+    assert again.exit_code == 2 and f"{receipt} already exists" in again.output

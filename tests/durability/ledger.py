@@ -11,6 +11,7 @@ from ledger.application.keystore import Signer, write_key_pair
 from tests.conftest import AUTHORITY, LEDGER_ID, PEOPLE, SEALS, TEAM, fixed_key, load_policy
 
 STAFF = [p for p in TEAM if p.startswith("STF-")]
+LOG = Signer(LEDGER_ID, fixed_key("LOG"))  # the log key the view and checkpoint cycles name
 BOX = "BOX-1"
 PACKED = ["BAG-1", "BAG-2", "BAG-3"]
 
@@ -24,11 +25,13 @@ def write_keyring(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for person_id in [AUTHORITY, *PEOPLE]:
         write_key_pair(folder / f"{person_id}.key", person_id, fixed_key(person_id), None)
+    write_key_pair(folder / "log.key", LOG.person_id, LOG.key, None)
     return folder
 
 
-def create(db: str, lots: Iterable[str]) -> None:
-    """Genesis, the ten people, ``lots`` held by STF-01, and BOX-1 with three bags."""
+def create(db: str, lots: Iterable[str], log_key: bool = False) -> None:
+    """Genesis, the ten people, ``lots`` held by STF-01, and BOX-1 with three bags; with
+    ``log_key``, the authority names ``LOG`` as the log's checkpoint-signing key."""
     app = open_ledger(db, create=True)
     try:
         authority = Signer(AUTHORITY, fixed_key(AUTHORITY))
@@ -41,6 +44,8 @@ def create(db: str, lots: Iterable[str]) -> None:
         for lot_id in [*lots, *PACKED]:
             register(app, lot_id)
         register(app, BOX, kind="container")
+        if log_key:
+            app.set_log_key(LOG.key.public_key, authority, app.clock())
     finally:
         app.close()
 

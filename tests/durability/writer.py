@@ -4,10 +4,16 @@ prints one line per acknowledged step, flushed, only after ``submit_all`` has re
     python -m tests.durability.writer handovers DB PREFIX COUNT LOT [LOT ...]
     python -m tests.durability.writer batches DB PREFIX COUNT
     python -m tests.durability.writer submit DB PREFIX DRAFT
+    python -m tests.durability.writer views DB PREFIX PAGE LOT [LOT ...]
 
 ``handovers`` records COUNT handovers round-robin over the lots, one transaction each;
 ``batches`` packs and unpacks BAG-1..3 in BOX-1, COUNT transactions of three events each;
-``submit`` submits one signed draft file. With ``CUSTODY_TEST_GO=PATH`` the writer opens the
+``submit`` submits one signed draft file;
+``views`` works the view forever: every third turn, the first included, empties the view and
+folds the whole log again (what ``custody projections rebuild`` does: REBUILDING, a PAGE line
+per transaction, REBUILT), the others record a handover (ACK) and bring the view up to the
+log's head (CATCHUP, CAUGHT); PAGE events per transaction, so that a kill lands between
+pages as well as inside one. With ``CUSTODY_TEST_GO=PATH`` the writer opens the
 ledger, prints READY, and waits for PATH to exist before writing, so that many writers can be
 started and then let go at once.
 Each line is ``ACK <note> <events> <stream>:<seq>@<position> ...``; the note is
@@ -27,6 +33,8 @@ from cli.errors import LedgerFailure
 from ledger.application.custody import open_ledger
 from ledger.application.drafts import parse_draft
 from ledger.core.errors import LedgerError
+from ledger.projections import access
+from ledger.projections.projection import catch_up
 from tests.durability.ledger import handover, pack_or_unpack
 
 
@@ -40,6 +48,9 @@ def main(argv: list[str]) -> int:
     if mode == "submit":
         body, signatures = parse_draft(Path(count).read_bytes(), source=count)
         count, lots = "1", []
+    elif mode == "views":
+        page, count = int(count), "0"
+        view = access.writable_view(app)
     steps = itertools.count() if int(count) == 0 else range(int(count))
     try:
         for n in steps:
@@ -48,6 +59,21 @@ def main(argv: list[str]) -> int:
                 receipts = [app.submit(body, signatures)]
             elif mode == "handovers":
                 receipts = [handover(app, lots[n % len(lots)], note)]
+            elif mode == "views":
+                if n % 3 == 0:
+                    print(f"REBUILDING {note}", flush=True)
+                    view.clear()
+                    folded = catch_up(view, app.recorder, page=page, progress=lambda k: print(
+                        f"PAGE {k}", flush=True))
+                    print(f"REBUILT {note} {folded} {view.position()}", flush=True)
+                    continue
+                receipt = handover(app, lots[n % len(lots)], note)
+                print(f"ACK {note} 1 {receipt.stream}:{receipt.seq}@{receipt.position}",
+                      flush=True)
+                print(f"CATCHUP {note}", flush=True)
+                catch_up(view, app.recorder, page=page)
+                print(f"CAUGHT {note}", flush=True)
+                continue
             else:
                 receipts = pack_or_unpack(app, note)
             where = " ".join(f"{r.stream}:{r.seq}@{r.position}" for r in receipts)
