@@ -261,7 +261,7 @@ Examples:
         from ledger.core.merkle import leaf_hash
         from ledger.core.note import SIG_ED25519, Ed25519Verifier, VerifierKey, parse_note
         from ledger.core.checkpoint import Checkpoint
-        from ledger.verify.log import log_verifiers
+        from ledger.core.log_keys import log_verifiers
 
         use_db = log_key_file is None or ctx.obj.get("db") is not None
         tlog = TransparencyLog(ledger(ctx, read_only=True)) if use_db else None

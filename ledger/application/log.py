@@ -24,7 +24,7 @@ from ledger.core.digests import event_hash_of_bytes
 from ledger.core.errors import InputError, KeyringError, StorageError, VerificationFailed
 from ledger.core.note import Ed25519Signer, sign_note
 from ledger.core.state import LedgerState
-from ledger.verify.log import log_verifiers, open_log_checkpoint
+from ledger.core.log_keys import log_verifiers, open_log_checkpoint
 
 NO_TREE = ("{label} has no Merkle tree yet (it was written before the log existed); the next "
            "recorded step creates it")

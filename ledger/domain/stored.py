@@ -20,7 +20,7 @@ from ledger.core.errors import NonCanonical
 from ledger.core.findings import Finding
 from ledger.core.roster import keys_named
 from ledger.domain import events
-from ledger.domain.aggregates import AGGREGATE_FOR_START, named_in, stream_problem
+from ledger.domain.aggregates import AGGREGATE_FOR_START, stream_problem
 from ledger.domain.schemas import body_problems
 
 STORED_KEYS = frozenset({"body", "signatures", "timestamp"})

@@ -32,37 +32,14 @@ from datetime import datetime, timezone
 from typing import Sequence
 
 from ledger.core.canonical import parse_timestamp
-from ledger.core.checkpoint import Checkpoint, TlogProof, open_checkpoint
+from ledger.core.checkpoint import Checkpoint, TlogProof
 from ledger.core.errors import InputError, VerificationFailed
 from ledger.core.findings import Finding
 from ledger.core.merkle import EMPTY_ROOT, CompactRange, check_record, leaf_hash
-from ledger.core.note import SIG_ED25519, Ed25519Verifier, VerifierKey, parse_note
+from ledger.core.note import parse_note
+from ledger.core.log_keys import open_log_checkpoint
 from ledger.core.state import LedgerState
 from ledger.core.witness import WITNESS_ROLE, WitnessWindows, inspector_verifier
-
-
-def log_verifiers(state: LedgerState) -> list[Ed25519Verifier]:
-    """The note verifiers of every log key the ledger named (key name: the ledger id)."""
-    if state.ledger_id is None:
-        return []
-    return [Ed25519Verifier(VerifierKey(state.ledger_id, SIG_ED25519, bytes.fromhex(k)))
-            for k in state.log_keys]
-
-
-def open_log_checkpoint(note: bytes, state: LedgerState) -> Checkpoint:
-    """Open a checkpoint signed by one of the ledger's log keys for the ledger's origin;
-    raise VerificationFailed (or InputError for a malformed note) saying why not."""
-    verifiers = log_verifiers(state)
-    if not verifiers:
-        raise VerificationFailed("the ledger names no log key, so no checkpoint can be trusted")
-    reason: Exception | None = None
-    for verifier in reversed(verifiers):
-        try:
-            return open_checkpoint(note, state.ledger_id or "", verifier)[0]
-        except VerificationFailed as exc:
-            reason = exc
-    assert reason is not None
-    raise reason
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from collections import deque
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
-from typing import Callable, Iterator, Mapping, Sequence
+from typing import Callable, Iterator, Sequence
 
 from eventsourcing.persistence import ApplicationRecorder, Notification
 
@@ -36,7 +36,7 @@ from ledger.core.state import Event, LedgerState
 from ledger.verify.log import Evidence, LogAudit
 from ledger.verify.spill import SpillMap
 from ledger.verify.rows import (
-    KEY_EVENTS, Prepared, Scope, Task, prepare_chunk, raw, signature_tasks,
+    KEY_EVENTS, Prepared, Scope, prepare_chunk, raw, signature_tasks,
 )
 
 PAGE = 2000
