@@ -197,6 +197,15 @@ def report(r: Report, where: str) -> str:
     return shown(lines)
 
 
+def status_data(lot: Any, holder: str | None, findings: int, **extra: Any) -> dict[str, Any]:
+    """One lot as ``status --json`` prints it, with ``extra`` keys (the view's log_position)."""
+    return {"lot": lot.lot_id, "kind": lot.kind, "exam": lot.exam, "subject": lot.subject,
+            "holder": holder, "packed_in": lot.packed_in, "count": lot.count,
+            "seals": list(lot.seals), "last_step": lot.last_type, "location": lot.location,
+            "occurred_at": lot.last_occurred_at, "unsealed": lot.unsealed, "closed": lot.closed,
+            "findings": findings, **extra}
+
+
 def status_line(lot: Any, holder: str | None, findings: int) -> str:
     health = "clean" if findings == 0 else f"{findings} finding(s)"
     flags = [f for f, on in (("unsealed", lot.unsealed), ("closed", lot.closed)) if on]

@@ -107,12 +107,9 @@ def status(ctx: click.Context, lot_id: str | None, exam: str | None, subject: st
     if lot_id is not None and not rows:
         raise InputError(f"unknown lot {lot_id}")
     if as_json:
-        click.echo(render.json_text([{
-            "lot": lot.lot_id, "kind": lot.kind, "exam": lot.exam, "subject": lot.subject,
-            "holder": held_by, "packed_in": lot.packed_in, "count": lot.count,
-            "seals": list(lot.seals), "last_step": lot.last_type, "location": lot.location,
-            "occurred_at": lot.last_occurred_at, "unsealed": lot.unsealed, "closed": lot.closed,
-            "findings": lot.findings, "log_position": position} for lot, held_by in rows]))
+        click.echo(render.json_text([render.status_data(lot, held_by, lot.findings,
+                                                        log_position=position)
+                                     for lot, held_by in rows]))
         return
     for lot, held_by in rows:
         click.echo(render.status_line(lot, held_by, lot.findings))
@@ -143,12 +140,8 @@ def _verified_status(ctx: click.Context, lot_id: str | None, exam: str | None,
     if lot_id is not None and not rows:
         raise InputError(f"unknown lot {lot_id}")
     if as_json:
-        click.echo(render.json_text([{
-            "lot": lot.lot_id, "kind": lot.kind, "exam": lot.exam, "subject": lot.subject,
-            "holder": held_by, "packed_in": lot.packed_in, "count": lot.count,
-            "seals": list(lot.seals), "last_step": lot.last_type, "location": lot.location,
-            "occurred_at": lot.last_occurred_at, "unsealed": lot.unsealed, "closed": lot.closed,
-            "findings": findings} for lot, held_by, findings in rows]))
+        click.echo(render.json_text([render.status_data(lot, held_by, findings)
+                                     for lot, held_by, findings in rows]))
         return
     for lot, held_by, findings in rows:
         click.echo(render.status_line(lot, held_by, findings))

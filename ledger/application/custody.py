@@ -451,6 +451,15 @@ class CustodyLedger(Application[str]):
                    acknowledge: str | None = None, note: str | None = None,
                    evidence: Sequence[str] = ()) -> dict[str, Any]:
         """Build the unsigned body of a co-signed step, pinned to the stream's current head."""
+        return self._draft(stream, event_type, fields, location, attendees, occurred_at,
+                           acknowledge=acknowledge, note=note, evidence=evidence)[0]
+
+    def _draft(self, stream: str, event_type: str, fields: Mapping[str, Any],
+               location: str, attendees: Sequence[str], occurred_at: datetime, *,
+               acknowledge: str | None = None, note: str | None = None,
+               evidence: Sequence[str] = ()) -> tuple[dict[str, Any], LedgerState]:
+        """The drafted body, and the state it was drafted against (which holds every
+        attendee's roster entry: signing on this terminal reuses it)."""
         parties = [p for p in (fields.get(o) for o in ("from", "to", "holder")) if p]
         state = self._writable([stream, *(person_stream(p) for p in attendees),
                                 *(_party_stream(p) for p in parties)])
@@ -490,7 +499,7 @@ class CustodyLedger(Application[str]):
         if evidence:
             body["evidence"] = sorted(set(evidence))
         check_event(body)
-        return body
+        return body, state
 
     def check_draft(self, body: Mapping[str, Any]) -> list[Finding]:
         """Refuse a drafted step that ``submit`` would refuse against the ledger as it stands,
@@ -519,10 +528,12 @@ class CustodyLedger(Application[str]):
         """Sign a drafted body with every signer present and submit it."""
         return self.submit(body, self._sign_here(body, signers))
 
-    def _sign_here(self, body: Mapping[str, Any], signers: Sequence[Signer]) -> dict[str, bytes]:
-        """Everyone present signs on this terminal: each must be listed and hold their key."""
+    def _sign_here(self, body: Mapping[str, Any], signers: Sequence[Signer],
+                   state: LedgerState | None = None) -> dict[str, bytes]:
+        """Everyone present signs on this terminal: each must be listed and hold their key
+        (in ``state``, when the caller has just read it with their roster entries)."""
         listed = {a["person"] for a in body.get("attendees", [])}
-        state = self._writable(_signer_streams(signers))
+        state = state or self._writable(_signer_streams(signers))
         for signer in signers:
             if signer.person_id not in listed:
                 raise InputError(f"{signer.person_id} is not among this step's attendees")
@@ -536,9 +547,9 @@ class CustodyLedger(Application[str]):
         """Draft a step with the signers as attendees, sign it on this terminal, submit it."""
         if not signers:
             raise InputError("nobody signed: give at least one --sign KEYFILE")
-        body = self.draft_step(stream, event_type, fields, location,
-                               [s.person_id for s in signers], occurred_at, **options)
-        return self.record(body, signers)
+        body, state = self._draft(stream, event_type, fields, location,
+                                  [s.person_id for s in signers], occurred_at, **options)
+        return self.submit(body, self._sign_here(body, signers, state))
 
     def register_lot(self, lot: Mapping[str, Any], location: str, occurred_at: datetime,
                      signers: Sequence[Signer], holder: str, **options: Any) -> Receipt:
@@ -572,9 +583,9 @@ class CustodyLedger(Application[str]):
         attendees = [s.person_id for s in signers]
         batch = []
         for lot_id in lot_ids:
-            body = self.draft_step(lot_stream(lot_id), event_type, fields, location, attendees,
-                                   occurred_at, **options)
-            batch.append((body, self._sign_here(body, signers)))
+            body, state = self._draft(lot_stream(lot_id), event_type, fields, location,
+                                      attendees, occurred_at, **options)
+            batch.append((body, self._sign_here(body, signers, state)))
         return self.submit_all(batch)
 
     def submit(self, body: dict[str, Any], signatures: Mapping[str, bytes]) -> Receipt:
