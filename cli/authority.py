@@ -7,11 +7,9 @@ from typing import Any, Sequence
 
 import click
 
+from cli.context import ledger_of, print_receipt, public_key_of
 from cli.options import ID, occurred_at, unlock_signers
 from ledger.core.errors import InputError
-
-# Registered on the main group by cli/main.py (kept apart so each file is one room of the CLI).
-
 
 @click.group()
 def authority() -> None:
@@ -43,8 +41,6 @@ def authority_set(ctx: click.Context, members: Sequence[str], threshold: int, un
                   keyfiles: Sequence[Path], passphrase_files: Sequence[Path],
                   when: str | None) -> None:
     """Name a new authority set (IDs and their public key files) and its threshold."""
-    from cli.main import _ledger, _print_receipt, _public_key_of  # the entry point's helpers
-
     entries: list[dict[str, Any]] = []
     for member in members:
         person_id, sep, path = member.partition("=")
@@ -52,17 +48,17 @@ def authority_set(ctx: click.Context, members: Sequence[str], threshold: int, un
             raise InputError(f"{member!r}: give each member as ID=PUBFILE, e.g. "
                              "AUTH-02=auth02.key.pub")
         ID.convert(person_id, None, ctx)
-        key = _public_key_of(Path(path), person_id)
+        key = public_key_of(Path(path), person_id)
         entries.append({"id": person_id, "name": person_id, "unit": unit,
                         "public_key": key.hex})
     if len({e["id"] for e in entries}) != len(entries):
         raise InputError("a member is named twice; name each authority once")
-    app = _ledger(ctx)
+    app = ledger_of(ctx)
     app.ledger()
     current = {pid: m for pid in (e["id"] for e in entries) if (m := app.member(pid))}
     for entry in entries:
         if entry["id"] in current:  # an authority kept in the set keeps their name and unit
             entry.update(name=current[entry["id"]].name, unit=current[entry["id"]].unit)
     signers = unlock_signers(keyfiles, passphrase_files)
-    _print_receipt(app.set_authorities(entries, threshold, signers,
+    print_receipt(app.set_authorities(entries, threshold, signers,
                                        occurred_at(when, app.clock)))

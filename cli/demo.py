@@ -1,5 +1,8 @@
 """`custody demo`: one exam day, recorded through the real commands, then verified.
 
+The steps run through the very ``custody`` command the demo was started from (its click
+context hands it over): this module never imports the CLI's entry point.
+
 Keys are real and encrypted (passphrases in 0600 files, as a script would keep them), the
 ledger is a real SQLite file, and every step goes through the same CLI an officer uses.
 """
@@ -36,9 +39,12 @@ def t(day: str, hhmm: str) -> list[str]:
 
 
 class Demo:
-    def __init__(self, folder: Path) -> None:
+    """Runs each step through ``custody``, the command the demo was launched from."""
+
+    def __init__(self, folder: Path, custody: click.Command) -> None:
         self.folder = folder
         self.db = folder / "custody.db"
+        self.custody = custody
 
     def key(self, person_id: str) -> Path:
         return self.folder / f"{person_id.lower()}.key"
@@ -55,12 +61,10 @@ class Demo:
                 "--passphrase-file", str(self.secret(AUTHORITY[0]))]
 
     def run(self, args: list[str], shown: str, *, refusal: bool = False) -> None:
-        from cli.main import main
-
         click.secho(f"$ custody {shown}", fg="cyan")
         try:
-            code = main.main(["--db", str(self.db), *args], prog_name="custody",
-                             standalone_mode=False)
+            code = self.custody.main(["--db", str(self.db), *args], prog_name="custody",
+                                     standalone_mode=False)
         except LedgerFailure as failure:
             if not refusal:
                 raise
@@ -76,10 +80,19 @@ class Demo:
         self.run([*command, *self.signing(*people)], f"{shown} --sign <{len(people)} keys>", **kw)
 
 
-def run_demo(directory: Path | None) -> None:
+@click.command(epilog="Example: custody demo --dir ./demo")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Where to put keys and the ledger (default: a new temp folder).")
+@click.pass_context
+def demo(ctx: click.Context, directory: Path | None) -> None:
+    """Record a realistic exam day into SQLite, then verify the chain."""
+    run_demo(directory, ctx.find_root().command)
+
+
+def run_demo(directory: Path | None, custody: click.Command) -> None:
     folder = Path(directory or tempfile.mkdtemp(prefix="custody-demo-"))
     folder.mkdir(parents=True, exist_ok=True)
-    demo = Demo(folder)
+    demo = Demo(folder, custody)
     if demo.db.exists():
         raise click.ClickException(f"{demo.db} already exists; give --dir an empty folder")
     click.secho(f"custody-ledger demo: one exam day, in {folder}", bold=True)

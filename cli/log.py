@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import click
 
 from cli import render
+from cli.context import authority_options, authority_signers, ledger_of, print_receipt
 from cli.errors import EXIT_FINDINGS
 from cli.options import (
     RECEIPT_KEY,
@@ -131,9 +132,8 @@ def _warn(text: str) -> None:
     click.echo("warning: " + render.visible(text), err=True)
 
 
-def register(main: click.Group, ledger: Any, authority_options: Any, authority: Any,
-             public_key_of: Any, print_receipt: Any) -> None:
-    """Add the log's commands to ``main`` (helpers passed in: no import cycle with it)."""
+def register(main: click.Group) -> None:
+    """Add the log's commands to ``main``."""
 
     @main.group("log")
     def log_group() -> None:
@@ -151,10 +151,10 @@ Example:
     def log_enable(ctx: click.Context, log_key_file: Path, authority_keys: Sequence[Path],
                    passphrase_files: Sequence[Path], when: str | None) -> None:
         """Name the Ed25519 key that signs the log's checkpoints (authority-signed event)."""
-        app = ledger(ctx)
+        app = ledger_of(ctx)
         view = app.ledger()
         public_key = read_public_key(log_key_file)[0]
-        signer = authority(authority_keys, passphrase_files)
+        signer = authority_signers(authority_keys, passphrase_files)
         print_receipt(app.set_log_key(public_key, signer, occurred_at(when, app.clock)))
         click.echo(render.visible(f"log key {public_key.id[:16]} of ledger {view.ledger_id} "
                                   "is named; sign checkpoints with 'custody checkpoint --key'"))
@@ -176,12 +176,12 @@ Examples:
         if verifier_key == (key_file is not None):
             raise InputError("give either --key LOG.key (sign a checkpoint) or --verifier-key")
         if verifier_key:
-            tlog = TransparencyLog(ledger(ctx, read_only=True))
+            tlog = TransparencyLog(ledger_of(ctx, read_only=True))
             click.echo(tlog.verifier_key())
             return
         assert key_file is not None
         signer = unlock_log_key(key_file, passphrase_file)
-        tlog = TransparencyLog(ledger(ctx))
+        tlog = TransparencyLog(ledger_of(ctx))
         click.echo(tlog.sign_checkpoint(signer).decode("utf-8"), nl=False)
 
     @main.command("prove", epilog="""\b
@@ -201,7 +201,7 @@ Examples:
     def prove(ctx: click.Context, sizes: Sequence[int], consistency: bool, as_json: bool,
               receipt_file: Path | None) -> None:
         """Print an inclusion proof of the event at POSITION, or a consistency proof."""
-        tlog = TransparencyLog(ledger(ctx, read_only=True))
+        tlog = TransparencyLog(ledger_of(ctx, read_only=True))
         tlog.require_tree()
         if consistency:
             if not 1 <= len(sizes) <= 2 or receipt_file is not None:
@@ -264,7 +264,7 @@ Examples:
         from ledger.core.log_keys import log_verifiers
 
         use_db = log_key_file is None or ctx.obj.get("db") is not None
-        tlog = TransparencyLog(ledger(ctx, read_only=True)) if use_db else None
+        tlog = TransparencyLog(ledger_of(ctx, read_only=True)) if use_db else None
         state = tlog.log_state() if tlog is not None else None
         missing = 0
         for path in receipts:

@@ -13,7 +13,8 @@ import click
 from eventsourcing.persistence import PersistenceError
 
 from cli import render
-from cli.main import _ledger, _run_verifier, _say, main
+from cli.context import ledger_of, say
+from cli.verify import run_verifier
 from cli.options import PARTY, TEXT, ID
 from cli.steps import moment
 from ledger.core import canonical
@@ -33,7 +34,7 @@ def refresh_after_write(app: Any) -> None:
 
 
 def _answer(ctx: click.Context, *, show_bar: bool = False) -> access.Answer:
-    app = _ledger(ctx, read_only=True)
+    app = ledger_of(ctx, read_only=True)
     app.ledger()  # a database with no ledger in it is one error line
     total = max(0, (app.last_position() or 0))
     with click.progressbar(length=total, label="bringing the view up to date",
@@ -54,7 +55,7 @@ def _ledger_writer(ctx: click.Context) -> Any:
     return writer
 
 
-@main.command(epilog="""\b
+@click.command(epilog="""\b
 Examples:
   custody status
   custody status MATH-Q-0001
@@ -116,10 +117,10 @@ def status(ctx: click.Context, lot_id: str | None, exam: str | None, subject: st
     errors = view.meta().get("errors", 0)
     where = f"as of log position {position or 0}, from the view"
     if errors:
-        _say(f"{len(rows)} lot(s); the ledger is NOT intact ({errors} error(s) on record); "
+        say(f"{len(rows)} lot(s); the ledger is NOT intact ({errors} error(s) on record); "
              f"run 'custody verify' for details; {where}")
     else:
-        _say(f"{len(rows)} lot(s) {where}: no error on record ('custody status --verified' "
+        say(f"{len(rows)} lot(s) {where}: no error on record ('custody status --verified' "
              "or 'custody verify' checks every signature again)")
 
 
@@ -128,7 +129,7 @@ def _verified_status(ctx: click.Context, lot_id: str | None, exam: str | None,
                      as_of: str | None, as_json: bool, workers: int | None) -> None:
     from ledger.core.custody import effective_holder
 
-    verifier = _run_verifier(ctx, None, 1, as_of, workers, show_bar=not as_json)
+    verifier = run_verifier(ctx, None, 1, as_of, workers, show_bar=not as_json)
     rows = []
     for stream, lot_state in verifier.state.lots.items():
         held_by = effective_holder(lot_state, verifier.state.lots.get)
@@ -146,12 +147,12 @@ def _verified_status(ctx: click.Context, lot_id: str | None, exam: str | None,
     for lot, held_by, findings in rows:
         click.echo(render.status_line(lot, held_by, findings))
     ledger_findings = len(verifier.report.errors)
-    _say(f"{len(rows)} lot(s); the ledger is "
+    say(f"{len(rows)} lot(s); the ledger is "
          + ("intact" if verifier.report.intact else
             f"NOT intact ({ledger_findings} error(s)); run 'custody verify' for details"))
 
 
-@main.command(epilog="Example: custody history MATH-01")
+@click.command(epilog="Example: custody history MATH-01")
 @click.argument("lot_id", type=ID)
 @click.pass_context
 def history(ctx: click.Context, lot_id: str) -> None:
@@ -160,7 +161,7 @@ def history(ctx: click.Context, lot_id: str) -> None:
     While the lot was packed, the steps of its container are listed too, marked with it.
     Answered from the view (brought up to the log's head first), which says which steps;
     each step is then read from the log by its position and printed as it was signed."""
-    app = _ledger(ctx, read_only=True)
+    app = ledger_of(ctx, read_only=True)
     app.ledger()
     answer = _answer(ctx)
     if not lot_steps.known(answer.view, lot_id):
@@ -174,10 +175,10 @@ def history(ctx: click.Context, lot_id: str) -> None:
              for event, container in events]
     for step in steps:
         click.echo(step)
-    _say(f"{len(steps)} step(s), as of log position {answer.position or 0}")
+    say(f"{len(steps)} step(s), as of log position {answer.position or 0}")
 
 
-@main.command(epilog="""\b
+@click.command(epilog="""\b
 Examples:
   custody presence --lot MATH-Q-0001
   custody presence --person POL-01 --json
@@ -208,7 +209,7 @@ def presence(ctx: click.Context, lot_id: str | None, exam: str | None, person: s
                             violations=violations)
     # A room's duty gaps, judged up to now for a room that still holds papers (as verify).
     gaps = ([] if room is None else queries.duty_gaps(
-        answer.view, canonical.format_timestamp(_ledger(ctx, read_only=True).clock()), room))
+        answer.view, canonical.format_timestamp(ledger_of(ctx, read_only=True).clock()), room))
     if as_json:
         data: dict[str, Any] = {"log_position": answer.position,
                                 "steps": [row.to_data() for row in rows]}
@@ -222,11 +223,11 @@ def presence(ctx: click.Context, lot_id: str | None, exam: str | None, person: s
         click.echo(render.visible(f"duty gap: {gap.message}"))
     short = sum(row.verdict == "short" for row in rows)
     gap_count = f", {len(gaps)} duty gap(s)" if room is not None else ""
-    _say(f"{len(rows)} step(s), {short} short of the presence policy{gap_count}; as of log "
+    say(f"{len(rows)} step(s), {short} short of the presence policy{gap_count}; as of log "
          f"position {answer.position or 0}")
 
 
-@main.group()
+@click.group()
 def projections() -> None:
     """The view status, history and presence are answered from (see the README)."""
 
@@ -235,18 +236,18 @@ def projections() -> None:
 @click.pass_context
 def projections_status(ctx: click.Context) -> None:
     """Where the stored view stands against the log's head. Writes nothing."""
-    app = _ledger(ctx, read_only=True)
+    app = ledger_of(ctx, read_only=True)
     app.ledger()
     head = app.last_position() or 0
     view = access.stored_view(app)
     position = view.position() if view is not None else None
     if position is None:
-        _say(f"no view stored yet; the log's head is position {head} (any read command, or "
+        say(f"no view stored yet; the log's head is position {head} (any read command, or "
              "'custody projections rebuild', builds it)")
         return
     meta = view.meta()
     behind = "up to date" if position >= head else f"{head - position} position(s) behind"
-    _say(f"view at log position {position}, the log's head at {head}: {behind}; "
+    say(f"view at log position {position}, the log's head at {head}: {behind}; "
          f"{meta.get('events', 0)} event(s) folded, {meta.get('errors', 0)} error(s) and "
          f"{meta.get('warnings', 0)} warning(s) on record")
 
@@ -258,7 +259,7 @@ def projections_rebuild(ctx: click.Context) -> None:
 
     A page of events per transaction, so memory stays bounded and an interrupted rebuild
     leaves a consistent view that the next command carries on from."""
-    app = _ledger(ctx)
+    app = ledger_of(ctx)
     ctx.find_root().obj.pop("writer", None)  # the rebuild is the view's update
     ctx.call_on_close(app.close)
     app.ledger()
@@ -266,4 +267,4 @@ def projections_rebuild(ctx: click.Context) -> None:
                            file=render.stderr(), hidden=not render.stderr_is_terminal()) as bar:
         folded = access.rebuild(app, progress=bar.update)
     view = access.writable_view(app)
-    _say(f"rebuilt the view: {folded} event(s) folded, at log position {view.position() or 0}")
+    say(f"rebuilt the view: {folded} event(s) folded, at log position {view.position() or 0}")

@@ -9,11 +9,11 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import Any
 
 import click
 
 from cli import render
+from cli.context import ledger_of
 from cli.errors import EXIT_FINDINGS
 from cli.options import prompt_passphrase, read_bounded, read_passphrase_file
 from ledger.application.keystore import read_key_file, read_public_key
@@ -59,7 +59,7 @@ def _state_dir(path: Path) -> Path:
     return path
 
 
-def register(main: click.Group, ledger: Any) -> None:
+def register(main: click.Group) -> None:
     """Add ``custody witness`` to ``main``."""
 
     @main.group("witness")
@@ -150,7 +150,7 @@ Example:
         enrolled inspector's key)."""
         note = read_bounded(cosigned_file, MAX_NOTE, "cosigned checkpoint")
         checkpoint = Checkpoint.parse(parse_note(note)[0])
-        found = TransparencyLog(ledger(ctx)).add_cosignatures(note)
+        found = TransparencyLog(ledger_of(ctx)).add_cosignatures(note)
         for c in found:
             click.echo(render.visible(
                 f"cosignature by {c.witness} at {c.timestamp} stored with the checkpoint of "

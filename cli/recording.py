@@ -1,0 +1,229 @@
+"""Co-signed steps: `lot register|pack|unpack`, `record …`, `draft …`, `duty …`, `patrol`,
+`sign`, `submit`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import click
+
+from cli import render
+from cli.options import (
+    DIGEST,
+    ID,
+    NOTE,
+    PARTY,
+    TEXT,
+    occurred_at,
+    read_bounded,
+    receipt_option,
+    unlock_signers,
+)
+from cli.steps import SHOWN, STEPS, Step
+from ledger.application.drafts import MAX_DRAFT, format_draft, parse_draft
+from ledger.core.errors import InputError
+from cli.context import (
+    keyfile_option,
+    ledger_of,
+    passphrase_files_option,
+    print_receipt,
+    say,
+    step_options,
+    write_atomically,
+)
+
+KINDS = ("question_paper", "answer_sheet", "spare_paper", "container")
+
+
+@click.group()
+def lot() -> None:
+    """Register lots of papers."""
+
+
+@lot.command("register", epilog="""\b
+Example:
+  custody lot register MATH-01 --exam gaokao-2026 --subject math --kind question_paper \\
+      --count 30 --seal S-0001 --seal S-0002 --location "Printing house" --holder P-003 \\
+      --sign p001.key --sign p002.key --sign p003.key --sign p004.key --sign p005.key --sign p006.key""")
+@click.argument("lot_id", type=ID)
+@click.option("--exam", required=True, type=ID, help="Examination (an id), e.g. gaokao-2026.")
+@click.option("--subject", required=True, type=TEXT, help="Subject, e.g. math.")
+@click.option("--kind", required=True, type=click.Choice(KINDS), help="Kind of papers.")
+@click.option("--count", required=True, type=click.IntRange(1, 1_000_000), help="Number of items.")
+@click.option("--seal", "seals", multiple=True, required=True, type=ID,
+              help="Seal number; repeat for each.")
+@click.option("--holder", required=True, type=PARTY,
+              help="Who takes custody at registration: a person id, or room:ID / vehicle:ID / "
+                   "site:ID.")
+@step_options
+@click.pass_context
+def lot_register(ctx: click.Context, lot_id: str, exam: str, subject: str, kind: str, count: int,
+                 seals: Sequence[str], holder: str | None, location: str, when: str | None,
+                 keyfiles: Sequence[Path], passphrase_files: Sequence[Path],
+                 note: str | None) -> None:
+    """Register LOT_ID, co-signed by the people present."""
+    app = ledger_of(ctx)
+    app.ledger()
+    signers = unlock_signers(keyfiles, passphrase_files)
+    lot_data = {"id": lot_id, "exam": exam, "subject": subject, "kind": kind, "count": count,
+                "seals": sorted(seals)}
+    receipt = app.register_lot(lot_data, location, occurred_at(when, app.clock), signers,
+                               holder=holder, note=note)
+    print_receipt(receipt)
+
+
+@click.group()
+def record() -> None:
+    """Record a step, co-signed on this terminal by everyone present (--sign per person)."""
+
+
+@click.group()
+def draft() -> None:
+    """Write a step as an unsigned draft file, for each attendee to sign on their own device."""
+
+
+@click.group()
+def duty() -> None:
+    """Start or end a duty shift in a secure room (24-hour duty)."""
+
+
+def _common_step_options(mode: str) -> list[Any]:
+    options = [
+        click.option("--location", required=True, type=TEXT, help="Where the step happens."),
+        click.option("--occurred-at", "when", metavar="TIME",
+                     help="When it happened, RFC 3339 with offset (default: now)."),
+        click.option("--note", default=None, type=NOTE,
+                     help="Free text kept with the step (one line)."),
+        click.option("--evidence", multiple=True, type=DIGEST,
+                     help="SHA-256 of a photo or CCTV clip (never the file); repeat."),
+        click.option("--acknowledge-violation", "acknowledge", metavar="REASON", default=None,
+                     type=TEXT,
+                     help="Record the step even though it breaks a rule; the reason is kept and "
+                          "every verifier flags it."),
+    ]
+    if mode == "record":
+        options += [keyfile_option("--sign", "keyfiles", multiple=True, required=True,
+                                   help="Key file of one person present; repeat for everyone."),
+                    passphrase_files_option(), receipt_option]
+    else:
+        options += [click.option("--attendee", "attendees", multiple=True, required=True, type=ID,
+                                 help="Person id of someone present; repeat for everyone."),
+                    click.option("--out", required=True,
+                                 type=click.Path(dir_okay=False, path_type=Path),
+                                 help="Draft file to write.")]
+    return options
+
+
+def _step_command(step: Step, mode: str, name: str, shown_as: str) -> click.Command:
+    def callback(ctx: click.Context, **o: Any) -> None:
+        app = ledger_of(ctx, read_only=mode == "draft")  # a draft is a file, not a database write
+        app.ledger()
+        stream = step.stream(o)
+        if "corrects" in o:
+            o["_event_hash"] = app.event_hash(stream, o["corrects"])
+        options = {"acknowledge": o["acknowledge"], "note": o["note"], "evidence": o["evidence"]}
+        when = occurred_at(o["when"], app.clock)
+        if mode == "record":
+            signers = unlock_signers(o["keyfiles"], o["passphrase_files"])
+            print_receipt(app.record_step(stream, step.event_type, step.fields(o),
+                                           o["location"], when, signers, **options))
+            return
+        if o["out"].exists():
+            raise InputError(f"{o['out']} already exists; choose another --out")
+        body = app.draft_step(stream, step.event_type, step.fields(o), o["location"],
+                              o["attendees"], when, **options)
+        o["out"].write_text(format_draft(body, {}), encoding="utf-8")
+        say(f"wrote draft {o['out']}: {body['type']} for {stream}, step {body['seq']}; "
+                   f"to be signed by {', '.join(a['person'] for a in body['attendees'])}")
+
+    signing = "--sign pol01.key --sign pol02.key ... (everyone present)" if mode == "record" \
+        else "--attendee POL-01 --attendee POL-02 ... --out step.draft"
+    epilog = SHOWN.format(command=shown_as, example=step.example, signing=signing)
+    function = click.pass_context(callback)
+    for option in reversed([*step.options, *_common_step_options(mode)]):
+        function = option(function)
+    return click.command(name, help=step.help, epilog=epilog)(function)
+
+
+# Every step is a `record` command and a `draft` command; duty shifts sit under `duty`, and
+# a patrol (one inspector, remote) is a top-level command of its own.
+patrol: click.Command
+_GROUPS = {"duty-start": (duty, "start"), "duty-end": (duty, "end")}
+for _step in STEPS:
+    if _step.name == "patrol":
+        patrol = _step_command(_step, "record", "patrol", "patrol")
+    else:
+        _group, _name = _GROUPS.get(_step.name, (record, _step.name))
+        _group.add_command(_step_command(_step, "record", _name, f"{_group.name} {_name}"))
+    draft.add_command(_step_command(_step, "draft", _step.name, f"draft {_step.name}"))
+
+
+@click.command("sign", epilog="Example: custody sign handover.draft --key pol01.key")
+@click.argument("draft_file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@keyfile_option("--key", help="Your private key file.")
+@click.option("--passphrase-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Passphrase of the key, for scripts (default: prompt).")
+@click.option("--yes", is_flag=True, help="Sign without asking (after showing the step).")
+@click.pass_context
+def sign(ctx: click.Context, draft_file: Path, key: Path, passphrase_file: Path | None,
+         yes: bool) -> None:
+    """Add your signature to a draft, after reading exactly what you are signing."""
+    body, signatures = parse_draft(read_bounded(draft_file, MAX_DRAFT, "draft"), source=str(draft_file))
+    app = ledger_of(ctx, read_only=True)
+    # Refuse what submit would refuse against the ledger as it stands (an edited count or
+    # seal, a holder who does not hold the lot, a stale head) before anyone signs it.
+    warnings = app.check_draft(body)
+    signer = unlock_signers([key], [passphrase_file] if passphrase_file else [])[0]
+    click.echo(render.describe(body))
+    for warning in warnings:
+        click.echo(render.visible(f"  warning: {warning.code}: {warning.message}"))
+    if not yes and not click.confirm(f"Sign this as {signer.person_id}?", err=True):
+        raise InputError("not signed: you declined")
+    signatures[signer.person_id] = app.sign(body, signer)
+    write_atomically(draft_file, format_draft(body, signatures))
+    attendees = [a["person"] for a in body["attendees"]]
+    missing = [p for p in attendees if p not in signatures]
+    say(f"signed by {signer.person_id}; {len(attendees) - len(missing)} of "
+               f"{len(attendees)} attendees have signed"
+               + (f" (still to sign: {', '.join(missing)})" if missing else "; ready to submit"))
+
+
+@click.command("submit", epilog="Example: custody submit handover.draft")
+@click.argument("draft_file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@receipt_option
+@click.pass_context
+def submit(ctx: click.Context, draft_file: Path) -> None:
+    """Check a signed draft against the rules and append it to the ledger."""
+    body, signatures = parse_draft(read_bounded(draft_file, MAX_DRAFT, "draft"), source=str(draft_file))
+    print_receipt(ledger_of(ctx).submit(body, signatures))
+
+
+def _pack_command(unpack: bool) -> click.Command:
+    verb = "unpack" if unpack else "pack"
+
+    def callback(ctx: click.Context, container: str, lot_ids: Sequence[str], location: str,
+                 when: str | None, keyfiles: Sequence[Path], passphrase_files: Sequence[Path],
+                 note: str | None) -> None:
+        app = ledger_of(ctx)
+        app.ledger()
+        moment_ = occurred_at(when, app.clock)
+        signers = unlock_signers(keyfiles, passphrase_files)
+        for receipt in app.pack(container, list(lot_ids), unpack, location, moment_, signers,
+                                note=note):
+            print_receipt(receipt)
+
+    function: Any = click.pass_context(callback)
+    function = step_options(function)
+    function = click.option("--lot", "lot_ids", multiple=True, required=True, type=ID,
+                            help=f"Lot to {verb}; repeat.")(function)
+    function = click.argument("container", type=ID)(function)
+    help_text = ("Take lots out of a container; they pass to whoever holds the container."
+                 if unpack else "Pack lots into a container; they move with it until unpacked.")
+    epilog = (f"Example: custody lot {verb} BOX-01 --lot MATH-Q-0001 --lot MATH-A-0001 "
+              "--location 'Printing house' --sign pol01.key ...")
+    return click.command(verb, help=help_text, epilog=epilog)(function)
+
+
+lot.add_command(_pack_command(unpack=False))
+lot.add_command(_pack_command(unpack=True))
