@@ -10,6 +10,7 @@ from typing import Any, Callable, Iterable, TextIO
 from cli.i18n import N_, _, translated
 from ledger.application.custody import Receipt
 from ledger.core.findings import Report
+from ledger.core.policy import ROLE_WORDS
 from ledger.domain.events import Recorded
 
 # What a terminal may act on or hide: control characters (an escape sequence, a carriage
@@ -148,7 +149,15 @@ def _value(value: Any) -> str:
 
 
 def _present(body: dict[str, Any]) -> str:
-    return ", ".join(f"{a['person']} ({a['role']})" for a in body.get("attendees", []))
+    return ", ".join(f"{a['person']} ({role_name(a['role'])})" for a in body.get("attendees", []))
+
+
+def role_name(role: str) -> str:
+    """A roster role (police, staff ...) in the reader's language."""
+    return translated(ROLE_WORDS.get(role, role))
+
+
+_RESTATED = (("count", N_("count")), ("seals", N_("seals")))
 
 
 def _details(body: dict[str, Any]) -> list[tuple[str, set[str]]]:
@@ -170,31 +179,33 @@ def _details(body: dict[str, Any]) -> list[tuple[str, set[str]]]:
     if len(moves) > 1:
         out.append((" -> ".join(moves), {"from", "to", "vehicle", "room"} & set(body)))
     checked, paths = [], set()
-    for key, words in (("count_checked", "count"), ("seals_checked", "seals"),
-                       ("seals_applied", "new seals")):
+    for key, words in (("count_checked", N_("count")), ("seals_checked", N_("seals")),
+                       ("seals_applied", N_("new seals"))):
         if key in body:
-            checked.append(f"{words} {_value(body[key])}")
+            checked.append(f"{_(words)} {_value(body[key])}")
             paths.add(key)
     if checked:
-        out.append(("checked: " + ", ".join(checked), paths))
-    restated = [f"{key} {_value(body[key])}" for key in ("count", "seals") if key in body]
+        out.append((_("checked: {what}").format(what=", ".join(checked)), paths))
+    restated = [f"{_(words)} {_value(body[key])}" for key, words in _RESTATED if key in body]
     if restated:
-        out.append(("restates: " + ", ".join(restated), {"count", "seals"} & set(body)))
+        out.append((_("restates: {what}").format(what=", ".join(restated)),
+                    {"count", "seals"} & set(body)))
     for key in ("container", "escort", "destination", "route", "observed", "reason"):
         if key in body:
             out.append((f"{key}: {_value(body[key])}", {key}))
     if "holder" in body and "lot" not in body:
-        out.append((f"taken out by: {body['holder']}", {"holder"}))
+        out.append((_("taken out by: {holder}").format(holder=body["holder"]), {"holder"}))
     if "corrects" in body:
-        out.append((f"corrects step {body['corrects']['seq']} "
-                    f"({body['corrects']['event_hash'][:16]}…)", {"corrects.seq"}))
+        out.append((_("corrects step {seq} ({hash}…)").format(
+            seq=body["corrects"]["seq"], hash=body["corrects"]["event_hash"][:16]),
+            {"corrects.seq"}))
     for key in ("incident", "report", "person"):
         if key in body:
             inner = {k: v for k, v in body[key].items() if k != "public_key"}
             out.append((f"{key}: " + ", ".join(f"{k}={_value(v)}" for k, v in inner.items()),
                         {f"{key}.{k}" for k in inner}))
     if body.get("evidence"):
-        out.append((f"evidence: {len(body['evidence'])} digest(s)", set()))
+        out.append((_("evidence: {count} digest(s)").format(count=len(body["evidence"])), set()))
     return out
 
 
@@ -279,8 +290,8 @@ def verdict(record: Any) -> str:
 
 def presence_line(row: Any) -> str:
     """One step of ``presence``: where, when, the verdict, and who counted with what role."""
-    people = ", ".join(f"{person} ({role or 'not enrolled'}"
-                       + ("" if counted else ", not counted") + ")"
+    people = ", ".join(f"{person} ({role_name(role) if role else _('not enrolled')}"
+                       + ("" if counted else _(", not counted")) + ")"
                        for person, role, counted in row.attendees)
     verdict = (_(row.verdict) if row.verdict else "") + (
         _(" (missing {missing})").format(missing=row.missing) if row.missing else "")

@@ -15,6 +15,9 @@ from ledger.core.errors import InputError
 from ledger.core.text import Message, either, joined
 
 ROLES = ("police", "staff", "inspector", "authority")
+# The roles in words a reader's language can replace (the role ids themselves stay English).
+ROLE_WORDS = {"police": Message("police"), "staff": Message("staff"),
+              "inspector": Message("inspector"), "authority": Message("authority")}
 ANY_STEP = "*"
 
 
@@ -24,7 +27,8 @@ class Requirement:
     at_least: int
 
     def describe(self) -> str:
-        return Message("{count} {roles}", count=self.at_least, roles=either(self.roles))
+        return Message("{count} {roles}", count=self.at_least,
+                       roles=either([ROLE_WORDS.get(r, r) for r in self.roles]))
 
 
 @dataclass(frozen=True)
