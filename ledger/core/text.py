@@ -49,5 +49,5 @@ def joined(parts: Sequence[str]) -> str:
 def either(words: Sequence[str]) -> str:
     """``words`` as "a or b or c", the "or" translatable."""
     if len(words) <= 1:
-        return "".join(words)
+        return words[0] if words else ""
     return Message("{first} or {rest}", first=words[0], rest=either(words[1:]))
