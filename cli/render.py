@@ -296,5 +296,6 @@ def presence_line(row: Any) -> str:
     verdict = (_(row.verdict) if row.verdict else "") + (
         _(" (missing {missing})").format(missing=row.missing) if row.missing else "")
     flags = f" [{', '.join(row.findings)}]" if row.findings else ""
-    return shown([f"{row.position:>6}  {row.occurred_at}  {row.type:<22} {row.stream} at "
-                  f"{row.location}: {row.policy} {verdict}{flags} — {people}"])
+    return shown([f"{row.position:>6}  {row.occurred_at}  {padded(step_name(row.type), 22)} "
+                  + _("{stream} at {location}").format(stream=row.stream, location=row.location)
+                  + f": {row.policy} {verdict}{flags} — {people}"])

@@ -14,7 +14,7 @@ from eventsourcing.persistence import PersistenceError
 
 from cli import render
 from cli.context import ledger_of, say
-from cli.i18n import _
+from cli.i18n import _, translated
 from cli.verify import run_verifier
 from cli.options import PARTY, TEXT, ID
 from cli.steps import moment
@@ -225,11 +225,13 @@ def presence(ctx: click.Context, lot_id: str | None, exam: str | None, person: s
     for row in rows:
         click.echo(render.presence_line(row))
     for gap in gaps:
-        click.echo(render.visible(f"duty gap: {gap.message}"))
+        click.echo(render.visible(_("duty gap: {message}").format(
+            message=translated(gap.message))))
     short = sum(row.verdict == "short" for row in rows)
-    gap_count = f", {len(gaps)} duty gap(s)" if room is not None else ""
-    say(f"{len(rows)} step(s), {short} short of the presence policy{gap_count}; as of log "
-         f"position {answer.position or 0}")
+    gap_count = _(", {gaps} duty gap(s)").format(gaps=len(gaps)) if room is not None else ""
+    say(_("{steps} step(s), {short} short of the presence policy{gaps}; as of log position "
+          "{position}").format(steps=len(rows), short=short, gaps=gap_count,
+                               position=answer.position or 0))
 
 
 @click.group()
