@@ -104,26 +104,33 @@ def describe(body: dict[str, Any]) -> str:
     """A step in plain words, then every signed field the words did not show in full: what a
     signer reads before signing. The second part is derived from the body itself, so no
     field that is signed can be left off the screen, whatever the event type."""
-    lines = [f"{body['type']} for {body['stream']} (step {body['seq']} of ledger {body['ledger']})",
-             f"  occurred at {body['occurred_at']}" + (f" at {body['location']}"
-                                                        if "location" in body else "")]
+    # The event type is shown as signed (it is what the signature covers), not translated.
+    lines = [_("{event_type} for {stream} (step {seq} of ledger {ledger})").format(
+                 event_type=body["type"], stream=body["stream"], seq=body["seq"],
+                 ledger=body["ledger"]),
+             "  " + _("occurred at {when}").format(when=body["occurred_at"])
+             + (" " + _("at {location}").format(location=body["location"])
+                if "location" in body else "")]
     used = {"type", "stream", "seq", "ledger", "schema", "occurred_at", "location"}
     for line, paths in _details(body):
         lines.append(f"  {line}")
         used |= paths
     if body.get("attendees"):
-        lines.append("  present: " + _present(body))
+        lines.append("  " + _("present: {people}").format(people=_present(body)))
         used.add("attendees")
     if "acknowledged_violation" in body:
-        lines.append(f"  ACKNOWLEDGED VIOLATION: {body['acknowledged_violation']['reason']}")
+        lines.append("  " + _("ACKNOWLEDGED VIOLATION: {reason}").format(
+            reason=body["acknowledged_violation"]["reason"]))
         used.add("acknowledged_violation.reason")
     if "note" in body:
-        lines.append(f"  note: {body['note']}")
+        lines.append("  " + _("note: {note}").format(note=body["note"]))
         used.add("note")
-    lines.append(f"  follows {body['prev']} (event schema {body['schema']})")
+    lines.append("  " + _("follows {prev} (event schema {schema})").format(
+        prev=body["prev"], schema=body["schema"]))
     used.add("prev")
     if "policy" in body and isinstance(body["policy"], dict) and "version" in body["policy"]:
-        lines.append(f"  judged by policy {body['policy']['id']} v{body['policy']['version']}")
+        lines.append("  " + _("judged by policy {policy} v{version}").format(
+            policy=body["policy"]["id"], version=body["policy"]["version"]))
         used |= {"policy.id", "policy.version"}
     lines += [f"  {path}: {_value(value)}" for path, value in _fields(body) if path not in used]
     return shown(lines)

@@ -133,6 +133,21 @@ def test_history_in_chinese(ready):
     assert result.output.splitlines()[-1].startswith("1 步，截至日志位置 ")
 
 
+def test_sign_shows_the_step_in_chinese_with_its_event_type_as_signed(ready, tmp_path):
+    from tests.cli.test_lifecycle import HANDOVER, attendees
+
+    path = tmp_path / "handover.draft"
+    ready.ok("draft", "handover", *HANDOVER, *attendees(*TEAM), "--out", str(path))
+    result = ready("--lang", "zh", "sign", str(path), "--key", ready.key("POL-01"),
+                   "--passphrase-file", ready.secret("POL-01"), input="n\n")
+    lines = result.output.splitlines()
+    assert lines[0] == "lot:LOT-1 的 lot.handed_over（账本 cli-ledger 第 2 步）"
+    assert lines[1] == "  发生于 2026-06-05T22:10:00.000000Z 于 Secure room 1"
+    assert "  核对：数量 30, 封条 SEAL-1, SEAL-2" in lines
+    assert any(line.startswith("  在场：POL-01 (公安), POL-02 (公安), STF-01 (工作人员)")
+               for line in lines)
+
+
 # -- errors --------------------------------------------------------------------------------
 
 
