@@ -114,8 +114,8 @@ def prepare(row_raw: Raw) -> Prepared:
             return refused("KEY_INVALID", Message(
                 "{stream} step {version} names for {person} public key {key}, which is "
                 "refused: {defect}", stream=stream, version=version, person=person_id,
-                key=digests.key_id(raw_key)[:16], defect=defect), claims, person=person_id, public_key=raw_key.hex(),
-                           key_id=digests.key_id(raw_key))
+                key=digests.key_id(raw_key)[:16], defect=defect), claims, person=person_id,
+                public_key=raw_key.hex(), key_id=digests.key_id(raw_key))
     recorded_at = record["timestamp"]
     if not isinstance(recorded_at, datetime):
         return refused("SCHEMA_VIOLATION", Message(

@@ -75,8 +75,8 @@ def compare(app: Any) -> list[Finding]:
                 "PROJECTION_MISMATCH",
                 Message("duty gaps: secure room {room}'s gap from {start} differs from the one "
                         "the view rebuilt from the events shows (run 'custody projections "
-                        "rebuild')", room=gap["room"], start=gap["start"]), evidence={"table": "duty gaps", "stored": mine,
-                                       "rebuilt": theirs}))
+                        "rebuild')", room=gap["room"], start=gap["start"]),
+                evidence={"table": "duty gaps", "stored": mine, "rebuilt": theirs}))
             break
     if head is not None and position < head:
         findings.append(Finding("PROJECTION_BEHIND", Message(

@@ -190,7 +190,8 @@ class LogAudit:
                 findings.append(Finding(
                     "CHECKPOINT_SIGNATURE_INVALID",
                     Message("checkpoint {label}: the cosignature by {who} does not verify "
-                            "with {who}'s enrolled key", label=label, who=who), evidence={"source": label, "witness": who}))
+                            "with {who}'s enrolled key", label=label, who=who),
+                    evidence={"source": label, "witness": who}))
         windows = WitnessWindows(valid)
         for leaf, position, stream, recorded_at, seconds in self.outside:
             out = windows.outside(leaf, seconds)

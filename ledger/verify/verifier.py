@@ -157,7 +157,8 @@ class Verifier:
         report.extend(self.state.duty_gaps(self.as_of or self.now))
         report.extend(self.log.findings(self.state))
         if report.events == 0 and self.scope.since <= 1:
-            report.findings.append(Finding("GENESIS_MISSING", Message("the log is empty: no genesis")))
+            report.findings.append(Finding("GENESIS_MISSING",
+                                           Message("the log is empty: no genesis")))
         report.streams = len(self.state.heads)
         report.signatures = self.signatures_checked
         return report
