@@ -34,6 +34,7 @@ from nacl.exceptions import BadSignatureError, CryptoError
 
 from ledger.core.digests import key_id
 from ledger.core.errors import InputError, KeyringError, VerificationFailed
+from ledger.core.text import Message
 
 PUBLIC_KEY_PREFIX = "custody-ed25519"
 _PUBLIC_LINE = re.compile(PUBLIC_KEY_PREFIX + r" ([0-9a-f]{64})( [A-Za-z0-9][A-Za-z0-9._-]{0,63})?\n?")
@@ -158,9 +159,9 @@ class SigningKey:
             key = serialization.load_pem_private_key(pem, password if encrypted else None)
         except ValueError:
             if encrypted:
-                raise KeyringError(
-                    f"wrong passphrase for key file {source} (or the file is damaged)"
-                ) from None
+                raise KeyringError(Message(
+                    "wrong passphrase for key file {path} (or the file is damaged)", path=source
+                )) from None
             raise KeyringError(f"key file {source} is not a PEM PKCS#8 private key") from None
         except TypeError:
             raise KeyringError(f"key file {source} could not be decrypted") from None
