@@ -86,7 +86,7 @@ def export_bundle(app: CustodyLedger, lot_ids: Sequence[str]) -> tuple[bytes, di
         if index is None or index >= tree_size:
             continue  # appended after the checkpoint was read
         state_bytes = row[4] if isinstance(row[4], (bytes, bytearray, memoryview)) else b""
-        events.append(BundledEvent(int(index), int(row[0]), bytes(state_bytes),
+        events.append(BundledEvent(int(index), bytes(state_bytes),
                                    tuple(merkle.prove_record(tree_size, int(index), tlog.read))))
     data = format_bundle(Bundle(tuple(sorted(set(lot_ids))), tuple(events), note))
     return data, {"lots": len(set(lot_ids)), "events": len(events), "tree_size": tree_size,

@@ -4,15 +4,17 @@ A bundle is one canonical msgpack map (sorted keys, shortest forms, no floats, n
 types), written by :func:`format_bundle` and read back only by :func:`parse_bundle`::
 
     {"checkpoint": <signed note bytes: c2sp.org/tlog-checkpoint, with any cosignatures>,
-     "events": [{"index": <leaf>, "position": <log position>,
-                 "proof": [<32-byte hash>, ...], "stored": <the event's stored bytes>}, ...],
+     "events": [{"index": <leaf>, "proof": [<32-byte hash>, ...],
+                 "stored": <the event's stored bytes>}, ...],
      "format": "custody-bundle/1",
      "lots": [<lot id>, ...]}
 
 ``stored`` is the row exactly as the ledger stores it, so the verifier recomputes the event
 hash (the Merkle leaf's data) from it; ``proof`` is the RFC 9162 inclusion proof of leaf
-``index`` in the checkpoint's tree. ``position`` only labels findings as ``verify`` would:
-the leaf index is what the proof binds. Events are in log order.
+``index`` in the checkpoint's tree. Events are in log order. Every byte is bound by the
+checkpoint's signature or a proof, or is structure the parser checks: a bundle carries no log
+positions (nothing signed covers them); its findings name position ``index + 1``, which is
+the event's log position wherever the log skipped none (SQLite always).
 
 The parser trusts nothing: it bounds the total size before decoding and every string, byte
 string and list while decoding (no compression, so there is nothing to inflate), refuses
@@ -40,18 +42,18 @@ MAX_LOTS = 100_000
 MAX_PROOF = 64  # hashes: a tree of up to 2**64 leaves
 MAX_NOTE = 64 << 10  # a checkpoint note with its cosignatures
 MAX_STRING = 256
-EVENT_KEYS = ("index", "position", "proof", "stored")
+MAX_MAP = 16  # entries of any map: a bundle's have 4
+EVENT_KEYS = ("index", "proof", "stored")
 TOP_KEYS = ("checkpoint", "events", "format", "lots")
-MAX_INDEX = (1 << 63) - 1
+MAX_INDEX = (1 << 63) - 1  # a leaf index and index + 1 (its position) fit in 64 bits
 _LOT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", re.ASCII)
 
 
 @dataclass(frozen=True)
 class BundledEvent:
-    """One stored event with its leaf index, log position and inclusion proof."""
+    """One stored event with its leaf index and inclusion proof."""
 
     index: int
-    position: int
     stored: bytes
     proof: tuple[bytes, ...]
 
@@ -70,8 +72,8 @@ def format_bundle(bundle: Bundle) -> bytes:
     them)."""
     value = {
         "checkpoint": bundle.checkpoint,
-        "events": [{"index": e.index, "position": e.position, "proof": list(e.proof),
-                    "stored": e.stored} for e in bundle.events],
+        "events": [{"index": e.index, "proof": list(e.proof), "stored": e.stored}
+                   for e in bundle.events],
         "format": FORMAT,
         "lots": list(bundle.lots),
     }
@@ -97,7 +99,7 @@ def parse_bundle(data: bytes) -> Bundle:
         value = msgpack.unpackb(
             data, raw=False, use_list=True, strict_map_key=True, ext_hook=_no_extension,
             max_str_len=MAX_STRING, max_bin_len=max(MAX_ENCODED, MAX_NOTE),
-            max_array_len=MAX_EVENTS, max_map_len=len(TOP_KEYS))
+            max_array_len=MAX_EVENTS, max_map_len=MAX_MAP)
     except NonCanonical:
         raise
     except Exception as exc:  # msgpack raises several unrelated types for bad bytes
@@ -117,10 +119,9 @@ def parse_bundle(data: bytes) -> Bundle:
     events = [_event(item, i) for i, item in enumerate(_list(top["events"], "the bundle's "
                                                              "events", MAX_EVENTS))]
     for before, after in zip(events, events[1:]):
-        if after.index <= before.index or after.position <= before.position:
+        if after.index <= before.index:
             raise InputError(f"the bundle's events are not in log order: leaf {after.index} "
-                             f"(position {after.position}) follows leaf {before.index} "
-                             f"(position {before.position}); an event is repeated or moved")
+                             f"follows leaf {before.index}; an event is repeated or moved")
     # Shortest forms, keys in order, nothing repeated: the value packed again is the input.
     if msgpack.packb(value, use_bin_type=True) != data:
         raise NonCanonical("the bundle's bytes are not the canonical encoding of its value")
@@ -130,18 +131,15 @@ def parse_bundle(data: bytes) -> Bundle:
 def _event(item: Any, i: int) -> BundledEvent:
     what = f"the bundle's event {i}"
     event = _map(item, EVENT_KEYS, what)
-    index, position = event["index"], event["position"]
-    if not _integer(index) or not 0 <= index <= MAX_INDEX:
+    index = event["index"]
+    if not _integer(index) or not 0 <= index < MAX_INDEX:
         raise InputError(f"{what}: index {_shown(index)} is not a leaf index")
-    if not _integer(position) or not index < position <= MAX_INDEX:
-        # Positions start at 1 and may skip (PostgreSQL); leaves are dense from 0.
-        raise InputError(f"{what}: position {_shown(position)} cannot hold leaf {index}")
     proof = _list(event["proof"], f"{what}'s proof", MAX_PROOF)
     for h in proof:
         if not isinstance(h, bytes) or len(h) != HASH_SIZE:
             raise InputError(f"{what}'s proof holds a {_shown(h)}, not a {HASH_SIZE}-byte hash")
     stored = _bytes(event["stored"], f"{what}'s stored bytes", MAX_ENCODED)
-    return BundledEvent(index, position, stored, tuple(proof))
+    return BundledEvent(index, stored, tuple(proof))
 
 
 def _map(value: Any, keys: tuple[str, ...], what: str) -> dict[str, Any]:

@@ -10,6 +10,7 @@
    the same strict rule), in log order. The genesis must name the trusted authority key
    (``AUTHORITY_UNTRUSTED`` otherwise). Positions are not contiguous in a bundle, so no
    ``POSITION_GAP``; but a stream's steps must be (``SEQUENCE_GAP``, ``CHAIN_BROKEN``).
+   An event's position is its leaf index + 1 (a bundle carries no unsigned positions).
 
 What a bundle cannot show: that its lots took no step after the last one it holds (only the
 whole log can), and duty coverage of its rooms beyond the bundled lots' stays.
@@ -50,7 +51,7 @@ def verify_bundle(bundle: Bundle, authority_key: bytes, log_key: bytes) -> Bundl
     (for the checkpoint), both raw Ed25519 public keys; return every finding."""
     report = Report()
     checkpoint, origin = _open_checkpoint(bundle.checkpoint, log_key, report)
-    raws: list[Raw] = [(e.position, *_columns(e.stored), e.stored) for e in bundle.events]
+    raws: list[Raw] = [(e.index + 1, *_columns(e.stored), e.stored) for e in bundle.events]
     # Decoding, hashes, schema and signatures, as the verifier's workers do them; keys the
     # bundle's own enrolments name are looked ahead to.
     rows = prepare_chunk(raws, {}, Scope())
@@ -58,6 +59,7 @@ def verify_bundle(bundle: Bundle, authority_key: bytes, log_key: bytes) -> Bundl
     seen: set[bytes] = set()
     proofs = 0
     for item, row in zip(bundle.events, rows):
+        position = item.index + 1
         stream = row.body["stream"] if row.body is not None else (
             row.claims[0] if row.claims else None)
         if checkpoint is not None:
@@ -68,13 +70,13 @@ def verify_bundle(bundle: Bundle, authority_key: bytes, log_key: bytes) -> Bundl
             except VerificationFailed as exc:
                 report.findings.append(Finding(
                     "INCLUSION_PROOF_INVALID",
-                    f"the event at position {item.position} is not proven to be leaf "
-                    f"{item.index} of the checkpoint's log: {exc}", item.position, stream,
+                    f"the event at position {position} is not proven to be leaf "
+                    f"{item.index} of the checkpoint's log: {exc}", position, stream,
                     {"index": item.index, "event_hash": row.event_hash.hex()}))
         if row.event_hash in seen:
             report.findings.append(Finding(
-                "DUPLICATE_EVENT", f"the event at position {item.position} is in the bundle "
-                "twice, byte for byte", item.position, stream,
+                "DUPLICATE_EVENT", f"the event at position {position} is in the bundle "
+                "twice, byte for byte", position, stream,
                 {"event_hash": row.event_hash.hex()}))
             continue
         seen.add(row.event_hash)
@@ -82,17 +84,17 @@ def verify_bundle(bundle: Bundle, authority_key: bytes, log_key: bytes) -> Bundl
         if row.problem is not None:
             claims = row.claims or (str(stream), 0)
             state.skip(claims[0], claims[1], row.event_hash.hex())
-            report.findings.append(row.problem.at(item.position, stream))
+            report.findings.append(row.problem.at(position, stream))
             continue
         body, signatures = row.body, row.signatures
         assert body is not None and signatures is not None and row.recorded_at is not None
         if body["type"] == "ledger.genesis" and state.ledger_id is None:
-            report.extend(f.at(item.position, stream)
+            report.extend(f.at(position, stream)
                           for f in _untrusted_genesis(body, authority_key))
         report.signatures += len(signatures)
-        findings = state.apply(Event(item.position, body, signatures, row.event_hash.hex(),
+        findings = state.apply(Event(position, body, signatures, row.event_hash.hex(),
                                      row.recorded_at, row.digest), row.verified)
-        report.extend(f.at(item.position, stream) for f in findings)
+        report.extend(f.at(position, stream) for f in findings)
     report.extend(state.duty_gaps())
     if not bundle.events:
         report.findings.append(Finding("GENESIS_MISSING", "the bundle holds no event"))
