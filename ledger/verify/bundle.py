@@ -21,7 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ledger.core import canonical, digests
+import msgpack
+
+from ledger.core import digests
 from ledger.core.bundle import FORMAT, Bundle
 from ledger.core.checkpoint import Checkpoint, open_checkpoint
 from ledger.core.errors import LedgerError, VerificationFailed
@@ -141,12 +143,17 @@ def _open_checkpoint(note: bytes, log_key: bytes, report: Report
 
 def _columns(stored: bytes) -> tuple[Any, Any, Any]:
     """The library's columns (stream, version, topic) as the stored body gives them: a bundle
-    carries no columns of its own (the proofs bind only the stored bytes)."""
+    carries no columns of its own (the proofs bind only the stored bytes). Read leniently:
+    ``prepare`` then decodes the bytes strictly and reports whatever is wrong with them."""
     try:
-        body = canonical.decode(stored)["body"]
+        body = msgpack.unpackb(stored, raw=False, ext_hook=_any_extension)["body"]
         return body["stream"], body["seq"], domain_events.TOPICS.get(body["type"])
-    except (LedgerError, KeyError, TypeError):
-        return "?", None, None  # ``prepare`` reports what is wrong with the bytes
+    except Exception:  # noqa: BLE001 - any damage at all: prepare names it
+        return "?", None, None
+
+
+def _any_extension(code: int, data: bytes) -> bytes:
+    return data
 
 
 def _untrusted_genesis(body: Any, authority_key: bytes) -> list[Finding]:
