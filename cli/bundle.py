@@ -84,9 +84,12 @@ Examples:
               help="The log's public key file: the checkpoint must be signed by it.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the report as JSON (schemas/report.schema.json, with a 'bundle' part).")
+@click.option("--workers", type=click.IntRange(1, 256), default=None,
+              help="Processes that decode events, check proofs and verify signatures "
+                   "(default: all cores; small bundles use one).")
 @click.pass_context
 def verify_bundle(ctx: click.Context, bundle_path: Path, trust_file: Path, log_key_file: Path,
-                  as_json: bool) -> None:
+                  as_json: bool, workers: int | None) -> None:
     """Check BUNDLE offline, with no database: the checkpoint's signature, every event's
     inclusion proof, then every hash, chain, signature and rule as 'custody verify' checks
     them. Exit 0 intact, 1 with findings, 2 for a file that is not a well-formed bundle."""
@@ -101,7 +104,7 @@ def verify_bundle(ctx: click.Context, bundle_path: Path, trust_file: Path, log_k
         bundle = parse_bundle(data)
     except InputError as exc:
         raise InputError(_("bundle {path}: {error}").format(path=bundle_path, error=exc)) from None
-    result = check(bundle, authority_key, log_key)
+    result = check(bundle, authority_key, log_key, workers=workers or os.cpu_count() or 1)
     if as_json:
         click.echo(render.json_text(result.to_data()))
     else:

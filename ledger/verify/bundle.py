@@ -18,6 +18,7 @@ whole log can), and duty coverage of its rooms beyond the bundled lots' stays.
 
 from __future__ import annotations
 
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,10 +31,11 @@ from ledger.core.errors import LedgerError, VerificationFailed
 from ledger.core.findings import Finding, Report
 from ledger.core.merkle import check_record, leaf_hash
 from ledger.core.note import SIG_ED25519, Ed25519Verifier, VerifierKey, parse_note
+from ledger.core.roster import keys_named
 from ledger.core.state import Event, LedgerState
 from ledger.core.witness import inspector_cosignatures
 from ledger.domain import events as domain_events
-from ledger.domain.stored import Raw
+from ledger.domain.stored import Prepared, Raw
 from ledger.verify.rows import Scope, prepare_chunk
 
 
@@ -48,33 +50,31 @@ class BundleReport:
         return {**self.report.to_data(), "bundle": self.bundle}
 
 
-def verify_bundle(bundle: Bundle, authority_key: bytes, log_key: bytes) -> BundleReport:
+def verify_bundle(bundle: Bundle, authority_key: bytes, log_key: bytes, *,
+                  workers: int = 1) -> BundleReport:
     """Check ``bundle`` trusting only ``authority_key`` (for the genesis) and ``log_key``
-    (for the checkpoint), both raw Ed25519 public keys; return every finding."""
+    (for the checkpoint), both raw Ed25519 public keys; return every finding.
+
+    ``workers`` > 1 decodes the events, checks their proofs and verifies their signatures in
+    that many processes (as ``custody verify`` does); the fold stays in this one."""
     report = Report()
     checkpoint, origin = _open_checkpoint(bundle.checkpoint, log_key, report)
-    raws: list[Raw] = [(e.index + 1, *_columns(e.stored), e.stored) for e in bundle.events]
-    # Decoding, hashes, schema and signatures, as the verifier's workers do them; keys the
-    # bundle's own enrolments name are looked ahead to.
-    rows = prepare_chunk(raws, {}, Scope())
+    rows, proof_errors = _prepared(bundle, checkpoint, workers)
     state = LedgerState()
     seen: set[bytes] = set()
     proofs = 0
-    for item, row in zip(bundle.events, rows):
+    for item, row, proof_error in zip(bundle.events, rows, proof_errors):
         position = item.index + 1
         stream = row.body["stream"] if row.body is not None else (
             row.claims[0] if row.claims else None)
-        if checkpoint is not None:
-            try:
-                check_record(item.proof, checkpoint.size, checkpoint.root, item.index,
-                             leaf_hash(row.event_hash))
-                proofs += 1
-            except VerificationFailed as exc:
-                report.findings.append(Finding(
-                    "INCLUSION_PROOF_INVALID",
-                    f"the event at position {position} is not proven to be leaf "
-                    f"{item.index} of the checkpoint's log: {exc}", position, stream,
-                    {"index": item.index, "event_hash": row.event_hash.hex()}))
+        if checkpoint is not None and proof_error is None:
+            proofs += 1
+        elif checkpoint is not None:
+            report.findings.append(Finding(
+                "INCLUSION_PROOF_INVALID",
+                f"the event at position {position} is not proven to be leaf "
+                f"{item.index} of the checkpoint's log: {proof_error}", position, stream,
+                {"index": item.index, "event_hash": row.event_hash.hex()}))
         if row.event_hash in seen:
             report.findings.append(Finding(
                 "DUPLICATE_EVENT", f"the event at position {position} is in the bundle "
@@ -124,6 +124,56 @@ def verify_bundle(bundle: Bundle, authority_key: bytes, log_key: bytes) -> Bundl
     })
 
 
+PARALLEL_FROM = 1000  # events: below this a pool costs more than it saves
+Proved = tuple[list[Prepared], list[str | None]]
+
+
+def _prepared(bundle: Bundle, checkpoint: Checkpoint | None, workers: int) -> Proved:
+    """Every event decoded as the verifier's workers decode rows (``prepare``: hashes,
+    schema, signatures), and why its inclusion proof fails (None: it holds)."""
+    raws: list[Raw] = []
+    ring: dict[str, bytes] = {}
+    for event in bundle.events:
+        columns, named = _columns(event.stored)
+        raws.append((event.index + 1, *columns, event.stored))
+        ring.update(named)
+    # The keyring is a guess (the last key each person is named with): a signature result is
+    # used only for the exact key the roster holds at that step, and the fold verifies any
+    # other itself, so a wrong guess costs time, never a wrong verdict.
+    tree = (checkpoint.size, checkpoint.root) if checkpoint is not None else None
+    proofs = [(e.index, e.proof) for e in bundle.events]
+    if workers <= 1 or len(raws) < PARALLEL_FROM:
+        return prepare_and_prove(raws, ring, tree, proofs)
+    size = -(-len(raws) // (2 * workers))
+    with ProcessPoolExecutor(workers) as pool:
+        parts = [pool.submit(prepare_and_prove, raws[i:i + size], ring, tree,
+                             proofs[i:i + size]) for i in range(0, len(raws), size)]
+        rows: list[Prepared] = []
+        errors: list[str | None] = []
+        for part in parts:
+            done = part.result()
+            rows += done[0]
+            errors += done[1]
+    return rows, errors
+
+
+def prepare_and_prove(raws: list[Raw], ring: dict[str, bytes],
+                      tree: tuple[int, bytes] | None,
+                      proofs: list[tuple[int, tuple[bytes, ...]]]) -> Proved:
+    """One chunk of a bundle's events: prepared rows, and each inclusion proof's failure."""
+    rows = prepare_chunk(raws, ring, Scope())
+    errors: list[str | None] = []
+    for row, (index, proof) in zip(rows, proofs):
+        error = None
+        if tree is not None:
+            try:
+                check_record(proof, tree[0], tree[1], index, leaf_hash(row.event_hash))
+            except VerificationFailed as exc:
+                error = str(exc)
+        errors.append(error)
+    return rows, errors
+
+
 def _open_checkpoint(note: bytes, log_key: bytes, report: Report
                      ) -> tuple[Checkpoint | None, str]:
     """The checkpoint, opened with the log key (named as the note's origin), or None with a
@@ -141,15 +191,20 @@ def _open_checkpoint(note: bytes, log_key: bytes, report: Report
         return None, origin
 
 
-def _columns(stored: bytes) -> tuple[Any, Any, Any]:
-    """The library's columns (stream, version, topic) as the stored body gives them: a bundle
-    carries no columns of its own (the proofs bind only the stored bytes). Read leniently:
-    ``prepare`` then decodes the bytes strictly and reports whatever is wrong with them."""
+def _columns(stored: bytes) -> tuple[tuple[Any, Any, Any], dict[str, bytes]]:
+    """The library's columns (stream, version, topic) as the stored body gives them — a
+    bundle carries no columns of its own (the proofs bind only the stored bytes) — and the
+    keys the body names. Read leniently: ``prepare`` then decodes the bytes strictly and
+    reports whatever is wrong with them."""
     try:
         body = msgpack.unpackb(stored, raw=False, ext_hook=_any_extension)["body"]
-        return body["stream"], body["seq"], domain_events.TOPICS.get(body["type"])
+        columns = (body["stream"], body["seq"], domain_events.TOPICS.get(body["type"]))
     except Exception:  # noqa: BLE001 - any damage at all: prepare names it
-        return "?", None, None
+        return ("?", None, None), {}
+    try:
+        return columns, dict(keys_named(body))
+    except Exception:  # noqa: BLE001 - a malformed key: prepare names it
+        return columns, {}
 
 
 def _any_extension(code: int, data: bytes) -> bytes:

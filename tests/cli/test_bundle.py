@@ -357,3 +357,23 @@ def test_a_flipped_byte_anywhere_is_never_intact_and_never_a_traceback(exam_day:
             assert result.output.startswith("error: ") and result.output.count("\n") == 1
         outcomes[offset] = result.exit_code
     assert set(outcomes.values()) == {1, 2}  # some reach the checks, some the parser
+
+
+def test_the_parallel_path_gives_the_same_report(exam_day: Cli, monkeypatch) -> None:
+    from ledger.verify import bundle as checking
+
+    path = export(exam_day)
+
+    def drop_step_2(value):
+        lot = [e for e in value["events"] if stream_of(e) == "lot:LOT-1"]
+        value["events"].remove(lot[1])
+        value["events"][5]["proof"][0] = bytes(32)
+
+    changed = reencode(path, drop_step_2)
+    alone = verify_bundle(exam_day, changed, "--json", "--workers", "1")
+    monkeypatch.setattr(checking, "PARALLEL_FROM", 2)
+    pooled = verify_bundle(exam_day, changed, "--json", "--workers", "2")
+    assert alone.exit_code == pooled.exit_code == 1
+    assert json.loads(alone.output) == json.loads(pooled.output)
+    codes = {f["code"] for f in json.loads(pooled.output)["findings"]}
+    assert {"SEQUENCE_GAP", "INCLUSION_PROOF_INVALID"} <= codes
