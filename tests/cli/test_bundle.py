@@ -259,6 +259,19 @@ def test_an_event_moved_to_another_index_is_reported(exam_day: Cli) -> None:
     assert result.exit_code == 1 and "INCLUSION_PROOF_INVALID" in result.output
 
 
+def test_an_event_given_again_under_another_leaf_is_a_duplicate(exam_day: Cli) -> None:
+    path = export(exam_day)
+
+    def repeat_last(value):
+        copy = dict(value["events"][-1])
+        copy["index"] += 1
+        value["events"].append(copy)
+
+    result = verify_bundle(exam_day, reencode(path, repeat_last))
+    assert result.exit_code == 1
+    assert "DUPLICATE_EVENT" in result.output and "INCLUSION_PROOF_INVALID" in result.output
+
+
 def test_a_lot_the_bundle_names_but_does_not_hold_is_reported(exam_day: Cli) -> None:
     path = export(exam_day)
 
