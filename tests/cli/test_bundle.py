@@ -390,3 +390,30 @@ def test_the_parallel_path_gives_the_same_report(exam_day: Cli, monkeypatch) -> 
     assert json.loads(alone.output) == json.loads(pooled.output)
     codes = {f["code"] for f in json.loads(pooled.output)["findings"]}
     assert {"SEQUENCE_GAP", "INCLUSION_PROOF_INVALID"} <= codes
+
+
+@pytest.mark.slow
+def test_every_single_byte_flipped_is_reported(exam_day: Cli, capsys) -> None:
+    """Every byte of a bundle, each flipped on its own (in process: parse, then verify):
+    each is a parse error (InputError) or a report that is not intact. Slow: ~10k runs."""
+    from ledger.application.keystore import read_public_key
+    from ledger.core.errors import InputError
+    from ledger.verify.bundle import verify_bundle as check
+
+    data = export(exam_day).read_bytes()
+    trust = read_public_key(Path(exam_day.key(AUTHORITY) + ".pub"))[0].raw
+    log = read_public_key(exam_day.folder / "log.key.pub")[0].raw
+    refused = reported = 0
+    for offset in range(len(data)):
+        flipped = bytearray(data)
+        flipped[offset] ^= 0x01
+        try:
+            bundle = fmt.parse_bundle(bytes(flipped))
+        except InputError:
+            refused += 1
+            continue
+        assert not check(bundle, trust, log).report.intact, offset
+        reported += 1
+    with capsys.disabled():
+        print(f"\n{len(data)} bytes flipped one at a time: {refused} refused by the parser, "
+              f"{reported} reported as not intact, 0 intact")
