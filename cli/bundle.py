@@ -108,9 +108,26 @@ def verify_bundle(ctx: click.Context, bundle_path: Path, trust_file: Path, log_k
     if as_json:
         click.echo(render.json_text(result.to_data()))
     else:
+        click.echo(render.visible(proven(result.bundle)))
         click.echo(render.report(result.report, f"bundle {bundle_path}"))
     if not result.report.intact:
         ctx.exit(EXIT_FINDINGS)
+
+
+def proven(part: dict) -> str:
+    """One line: the checkpoint the bundle was checked against, and what it proved."""
+    checkpoint = part["checkpoint"]
+    if checkpoint is None:
+        return _("checkpoint: did not open with --log-key; no inclusion proof checked")
+    line = _("checkpoint: {origin}, {size} events, root {root}…; {proved} of {events} "
+             "inclusion proofs verified").format(
+                 origin=checkpoint["origin"], size=checkpoint["size"],
+                 root=checkpoint["root"][:16], proved=part["proofs_verified"],
+                 events=part["events"])
+    if part["witnesses"]:
+        line += _("; cosigned by {witnesses}").format(witnesses=", ".join(
+            f"{w['witness']} (time {w['time']})" for w in part["witnesses"]))
+    return line
 
 
 def read_bundle(path: Path) -> bytes:

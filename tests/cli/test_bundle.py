@@ -118,7 +118,10 @@ def test_a_clean_bundle_is_intact_in_text(exam_day: Cli) -> None:
     path = export(exam_day, "lot2.bundle", "--lot", "LOT-2")
     result = verify_bundle(exam_day, path)
     assert result.exit_code == 0
-    assert result.output.startswith(f"intact: bundle {path}: ")
+    first, last = result.output.splitlines()
+    assert first.startswith("checkpoint: cli-ledger, 17 events, root ")
+    assert first.endswith(" 14 of 14 inclusion proofs verified")
+    assert last.startswith(f"intact: bundle {path}: 14 events, ")
 
 
 def test_an_exam_bundle_holds_every_lot_of_the_exam(exam_day: Cli) -> None:
