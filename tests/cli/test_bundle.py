@@ -6,13 +6,17 @@ is then checked with no database, and attacked byte by byte and field by field."
 from __future__ import annotations
 
 import json
+import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import jsonschema
 import msgpack
 import pytest
 
+from cli.main import main
 from ledger.application.keystore import write_key_pair
 from ledger.core import bundle as fmt
 from tests.cli.conftest import Cli
@@ -70,7 +74,7 @@ def verify_bundle(cli: Cli, path: Path, *more: str, trust: str | None = None,
                   log_key: str | None = None):
     """verify-bundle against a database path that does not exist: it must need none."""
     result = cli.runner.invoke(
-        __import__("cli.main", fromlist=["main"]).main,
+        main,
         ["--db", str(cli.folder / "absent.db"), "verify-bundle", str(path),
          "--trust", trust or cli.key(AUTHORITY) + ".pub",
          "--log-key", log_key or str(cli.folder / "log.key.pub"), *more])
@@ -131,6 +135,28 @@ def test_an_exam_bundle_holds_every_lot_of_the_exam(exam_day: Cli) -> None:
     window = export(exam_day, "window.bundle", "--from", "2026-06-06T06:45:00+08:00",
                     "--to", "2026-06-06T07:00:00+08:00")
     assert fmt.parse_bundle(window.read_bytes()).lots == ("LOT-2",)
+
+
+def test_help_shows_an_example(cli: Cli) -> None:
+    for command in ("export", "verify-bundle"):
+        result = cli.ok(command, "--help")
+        assert "Example" in result.output and f"custody {command} " in result.output
+
+
+def test_verify_bundle_in_a_fresh_process_in_an_empty_folder_touches_no_database(
+        exam_day: Cli, tmp_path: Path) -> None:
+    path = export(exam_day)
+    empty = tmp_path / "committee"
+    empty.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "CUSTODY_DB"}
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("custody")), "verify-bundle", str(path),
+         "--trust", exam_day.key(AUTHORITY) + ".pub",
+         "--log-key", str(exam_day.folder / "log.key.pub")],
+        cwd=empty, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1].startswith(f"intact (with warnings): bundle {path}: ")
+    assert list(empty.iterdir()) == []
 
 
 # -- export refuses ---------------------------------------------------------------------------
