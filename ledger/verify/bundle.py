@@ -19,6 +19,7 @@ whole log can), and duty coverage of its rooms beyond the bundled lots' stays.
 from __future__ import annotations
 
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +28,7 @@ import msgpack
 from ledger.core import digests
 from ledger.core.bundle import FORMAT, Bundle
 from ledger.core.checkpoint import Checkpoint, open_checkpoint
-from ledger.core.errors import LedgerError, VerificationFailed
+from ledger.core.errors import LedgerError, ResourceError, VerificationFailed
 from ledger.core.findings import Finding, Report
 from ledger.core.merkle import check_record, leaf_hash
 from ledger.core.note import SIG_ED25519, Ed25519Verifier, VerifierKey, parse_note
@@ -145,15 +146,19 @@ def _prepared(bundle: Bundle, checkpoint: Checkpoint | None, workers: int) -> Pr
     if workers <= 1 or len(raws) < PARALLEL_FROM:
         return prepare_and_prove(raws, ring, tree, proofs)
     size = -(-len(raws) // (2 * workers))
-    with ProcessPoolExecutor(workers) as pool:
-        parts = [pool.submit(prepare_and_prove, raws[i:i + size], ring, tree,
-                             proofs[i:i + size]) for i in range(0, len(raws), size)]
-        rows: list[Prepared] = []
-        errors: list[str | None] = []
-        for part in parts:
-            done = part.result()
-            rows += done[0]
-            errors += done[1]
+    rows: list[Prepared] = []
+    errors: list[str | None] = []
+    try:
+        with ProcessPoolExecutor(workers) as pool:
+            parts = [pool.submit(prepare_and_prove, raws[i:i + size], ring, tree,
+                                 proofs[i:i + size]) for i in range(0, len(raws), size)]
+            for part in parts:
+                done = part.result()
+                rows += done[0]
+                errors += done[1]
+    except BrokenProcessPool:
+        raise ResourceError("a verification worker process stopped unexpectedly (killed, or "
+                            "out of memory); run again, or with --workers 1") from None
     return rows, errors
 
 
