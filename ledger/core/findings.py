@@ -87,6 +87,10 @@ CODES: Mapping[str, tuple[Severity, str]] = {
     "EVENT_MISSING": (Severity.ERROR, Message("a receipted event is not in the log at its index")),
     "RECORDED_AT_OUTSIDE_WITNESS_WINDOW": (Severity.ERROR, Message(
         "recorded_at lies outside the witness-cosigned checkpoints around the event")),
+    "INCLUSION_PROOF_INVALID": (Severity.ERROR, Message(
+        "an event's inclusion proof does not lead to its checkpoint's root (verify-bundle)")),
+    "AUTHORITY_UNTRUSTED": (Severity.ERROR, Message(
+        "the genesis names an authority key other than the trusted one (verify-bundle --trust)")),
     "PROJECTION_MISMATCH": (Severity.ERROR, Message(
         "the stored view differs from one rebuilt from the events (verify --projections)")),
     "PROJECTION_BEHIND": (Severity.WARNING, Message(
