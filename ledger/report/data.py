@@ -285,6 +285,11 @@ def _step(event: Any, container: str | None, record: Any,
     from_party = body.get("from")
     if from_party is None and isinstance(body.get("room"), str) and body["type"] == "lot.retrieved":
         from_party = f"room:{body['room']}"
+    if isinstance(body.get("vehicle"), str):  # into a vehicle, or out of it
+        if to_party is None and body["type"] == "lot.transport_departed":
+            to_party = f"vehicle:{body['vehicle']}"
+        elif from_party is None:
+            from_party = f"vehicle:{body['vehicle']}"
     corrects = body.get("corrects")
     return Step(
         position=position, seq=body["seq"], occurred_at=body["occurred_at"], type=body["type"],

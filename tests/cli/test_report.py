@@ -62,7 +62,7 @@ def test_the_report_shows_the_summary_every_finding_the_steps_and_the_checkpoint
     assert "Lot LOT-X: question_paper of gaokao-2026/math" in text
     assert "2026-06-08 06:00:00Z lot.handed_over Secure room 1 STF-01 → STF-02" in text
     assert f"ACKNOWLEDGED VIOLATION: {REASON}" in text
-    assert "step of container BOX-1" in text  # a bag's steps inside the box are its own
+    assert "step 4 of container BOX-1" in text  # a bag's steps inside the box are its own
     note = re.search(r'<pre class="note" id="checkpoint-note">(.*?)</pre>', page, re.S)
     assert note is not None
     assert html.unescape(note.group(1)).startswith("test-ledger\n")
