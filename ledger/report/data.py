@@ -253,7 +253,7 @@ def _timeline(app: Any, view: ViewStore, lot_id: str, selection: Selection) -> L
     except LedgerError as error:
         timeline.error = str(error)
         return timeline
-    records = queries.steps_of(view, [(e.body["stream"], e.body["seq"]) for e, _ in events])
+    records = _records(view, {e.body["stream"] for e, _ in events})
     holders = _holders(view, [r.position for r in records.values()])
     for event, container in events:
         body = event.body
@@ -262,6 +262,14 @@ def _timeline(app: Any, view: ViewStore, lot_id: str, selection: Selection) -> L
         record = records.get((body["stream"], body["seq"]))
         timeline.steps.append(_step(event, container, record, holders))
     return timeline
+
+
+def _records(view: ViewStore, streams: set[str]) -> dict[tuple[str, int], Any]:
+    """The presence record of every step of ``streams`` (``queries.step_records``), keyed
+    by (stream, step number): one query a stream, not one a step."""
+    positions = [position for stream in sorted(streams) for (position,) in view.query(
+        "SELECT position FROM view_steps WHERE stream = ?", [stream])]
+    return {(r.stream, r.seq): r for r in queries.step_records(view, positions).values()}
 
 
 def _holders(view: ViewStore, positions: Sequence[int]) -> dict[int, str | None]:
