@@ -45,7 +45,8 @@ def report(ctx: click.Context, out: Path, lot_id: str | None, exam: str | None,
 
     The file loads nothing from anywhere (inline style, an inline SVG chart, no script) and
     prints as it displays. Everything from the ledger in it is escaped."""
-    from ledger.report.data import Selection, gather
+    from ledger.report.data import gather
+    from ledger.report.selection import Selection
     from ledger.report.html import render as render_html
 
     selection = Selection(lot=lot_id, exam=exam,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from ledger.report.data import RoomCoverage, parse_moment
+from ledger.report.rooms import RoomCoverage, parse_moment
 
 WIDTH = 900
 LEFT = 120  # room for the lane labels

@@ -6,8 +6,8 @@ Every part comes from where the rest of the ledger gets it, never a second way:
   ``custody verify`` runs it), which never reads the view;
 - each lot's custody timeline from the view's history (``ledger.projections.history``: its
   own steps and its container's while it was packed, each read from the log and checked),
-  with the presence record of each step (``queries.steps_of``);
-- secure-room duty coverage from the view's duty shifts, room stays and gaps
+  with the presence record of each step (``queries.step_records``);
+- secure-room duty coverage (``rooms.py``) from the view's duty shifts, room stays and gaps
   (``queries.duty_gaps``: the intervals ``verify`` reports as ``DUTY_UNCOVERED``);
 - the signed checkpoint from the transparency log (``TransparencyLog.checkpoint_covering``).
 
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Sequence
 
 from ledger.core.errors import InputError, LedgerError
@@ -27,36 +26,12 @@ from ledger.core.findings import Finding, Report
 from ledger.projections import history as lot_steps
 from ledger.projections import queries
 from ledger.projections.view import ViewStore
+from ledger.report.rooms import RoomCoverage, coverage, selected_rooms, span_end
+from ledger.report.selection import Selection
 
 MAX_LOTS = 2000  # a report a person reads; narrow a bigger selection with --lot/--exam/--from
 MAX_FINDINGS = 5000  # beyond this the table says how many more 'custody verify --json' lists
 MAX_EVIDENCE_CHARS = 2000  # one evidence value, shown in full up to this
-
-
-@dataclass(frozen=True)
-class Selection:
-    """What the report covers: one lot, one exam's lots, the lots with a step in a time window
-    (canonical timestamps, either end open), or everything."""
-
-    lot: str | None = None
-    exam: str | None = None
-    since: str | None = None
-    until: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.lot is not None and self.exam is not None:
-            raise InputError("give one of --lot and --exam, not both")
-        if self.since is not None and self.until is not None and self.since > self.until:
-            raise InputError(f"--from {self.since} is after --to {self.until}: the window "
-                             "would hold nothing; swap them")
-
-    def within(self, moment: str) -> bool:
-        return ((self.since is None or moment >= self.since)
-                and (self.until is None or moment <= self.until))
-
-    @property
-    def windowed(self) -> bool:
-        return self.since is not None or self.until is not None
 
 
 @dataclass(frozen=True)
@@ -104,38 +79,6 @@ class LotTimeline:
     location: str
     steps: list[Step] = field(default_factory=list)
     error: str | None = None  # the steps could not be read (a damaged row): verify says why
-
-
-@dataclass(frozen=True)
-class Shift:
-    """Who was on duty in a room from ``start`` until ``end`` (the next change)."""
-
-    start: str
-    end: str
-    on_duty: tuple[tuple[str, str], ...]  # (person, role)
-
-
-@dataclass(frozen=True)
-class Gap:
-    start: str
-    end: str
-    message: str
-    on_duty: tuple[tuple[str, str], ...]
-
-
-@dataclass
-class RoomCoverage:
-    room: str
-    name: str
-    licence: str
-    valid_from: str
-    valid_until: str
-    start: str  # the chart's span
-    end: str
-    stays: list[tuple[str, str]] = field(default_factory=list)  # papers held (merged)
-    shifts: list[Shift] = field(default_factory=list)
-    gaps: list[Gap] = field(default_factory=list)
-    patrols: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)  # (time, who)
 
 
 @dataclass(frozen=True)
@@ -196,9 +139,9 @@ def gather(app: Any, view: ViewStore, position: int | None, selection: Selection
     # A packed lot's custody is its container's: the containers it was in are covered too.
     streams = {f"lot:{lot_id}" for lot_id in lot_ids}
     streams |= {f"lot:{s.container}" for lot in lots for s in lot.steps if s.container}
-    room_ids = _selected_rooms(view, selection, {s.split(":", 1)[1] for s in streams})
-    end = _span_end(selection, now)
-    rooms = [_coverage(view, room_id, end, selection) for room_id in room_ids]
+    room_ids = selected_rooms(view, selection, {s.split(":", 1)[1] for s in streams})
+    end = span_end(selection, now)
+    rooms = [coverage(view, room_id, end, selection) for room_id in room_ids]
     rows, elsewhere = _findings(report.findings, selection, streams, set(room_ids))
     return ReportData(
         ledger_id=ledger.ledger_id, database=app.backend.label, generated_at=now,
@@ -315,98 +258,6 @@ def _step(event: Any, container: str | None, record: Any,
         note=body.get("note"))
 
 
-# -- secure rooms -------------------------------------------------------------------------
-
-def _selected_rooms(view: ViewStore, selection: Selection, lots: set[str]) -> list[str]:
-    if selection.lot is None and selection.exam is None:
-        rooms = [room for (room,) in view.query("SELECT room FROM view_rooms ORDER BY room")]
-        if not selection.windowed:
-            return rooms
-        return [room for room in rooms if _active_in(view, room, selection)]
-    stayed: set[str] = set()
-    ids = sorted(lots)
-    for i in range(0, len(ids), 500):
-        part = ids[i:i + 500]
-        stayed |= {room for (room,) in view.query(
-            f"SELECT DISTINCT room FROM view_occupancy WHERE lot IN "
-            f"({','.join('?' * len(part))})", part)}
-    return sorted(room for room in stayed if not selection.windowed
-                  or _active_in(view, room, selection))
-
-
-def _active_in(view: ViewStore, room: str, selection: Selection) -> bool:
-    for since, until in view.query("SELECT since, until FROM view_occupancy WHERE room = ?",
-                                   [room]):
-        if ((selection.until is None or since <= selection.until)
-                and (until is None or selection.since is None or until >= selection.since)):
-            return True
-    return any(selection.within(t) for (t,) in view.query(
-        "SELECT occurred_at FROM view_duty WHERE room = ?", [room]))
-
-
-def _span_end(selection: Selection, now: str) -> str:
-    return min(now, selection.until) if selection.until is not None else now
-
-
-def _coverage(view: ViewStore, room_id: str, end: str, selection: Selection) -> RoomCoverage:
-    (name, licence, valid_from, valid_until), = view.query(
-        "SELECT name, licence, valid_from, valid_until FROM view_rooms WHERE room = ?",
-        [room_id]) or [("", "", "", "")]
-    duty = view.query("SELECT occurred_at, type, on_duty FROM view_duty WHERE room = ? "
-                      "ORDER BY position", [room_id])
-    occupancy = view.query("SELECT since, until FROM view_occupancy WHERE room = ? "
-                           "ORDER BY since", [room_id])
-    stays = _merge([(since, until or end) for since, until in occupancy])
-    still_held = any(until is None for _, until in occupancy)
-    shifts_at = [(t, _people(on_duty)) for t, kind, on_duty in duty if kind != "room.patrolled"]
-    patrols = [(t, tuple(person for person, _ in _people(on_duty)))
-               for t, kind, on_duty in duty if kind == "room.patrolled"]
-    moments = [t for t, _ in shifts_at] + [s for s, _ in stays] + [t for t, _ in patrols]
-    start = min(moments) if moments else end
-    # A room still holding papers is shown (and judged) up to ``end``; one that no longer
-    # does, up to the last thing that happened in it.
-    last = max([u for _, u in stays] + moments + ([end] if still_held or not moments else []))
-    if selection.until is not None:
-        last = min(last, selection.until)
-    if selection.since is not None:
-        start = max(start, selection.since)
-    start = min(start, last)
-    shifts = [Shift(t, (shifts_at[i + 1][0] if i + 1 < len(shifts_at) else last), people)
-              for i, (t, people) in enumerate(shifts_at)]
-    gaps = [Gap(g.evidence["start"], g.evidence["end"], g.message,
-                tuple(sorted(g.evidence["on_duty"].items())))
-            for g in queries.duty_gaps(view, end, room_id)]
-    return RoomCoverage(
-        room_id, name or "", licence or "", valid_from or "", valid_until or "", start, last,
-        stays=[(s, u) for s, u in (_clip(s, u, start, last) for s, u in stays) if s < u],
-        shifts=[sh for sh in (Shift(*_clip(sh.start, sh.end, start, last), sh.on_duty)
-                              for sh in shifts) if sh.start < sh.end],
-        gaps=[g for g in (Gap(*_clip(g.start, g.end, start, last), g.message, g.on_duty)
-                          for g in gaps) if g.start < g.end],
-        patrols=[(t, who) for t, who in patrols if start <= t <= last])
-
-
-def _people(on_duty: str) -> tuple[tuple[str, str], ...]:
-    data = json.loads(on_duty) if on_duty else {}
-    if isinstance(data, dict):
-        return tuple(sorted((str(p), str(r)) for p, r in data.items()))
-    return tuple(sorted((str(p), "") for p in data))
-
-
-def _merge(intervals: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    merged: list[tuple[str, str]] = []
-    for start, end in sorted(intervals):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
-
-
-def _clip(start: str, end: str, low: str, high: str) -> tuple[str, str]:
-    return max(start, low), min(end, high)
-
-
 # -- findings and checkpoint --------------------------------------------------------------
 
 def _findings(findings: Sequence[Finding], selection: Selection, lots: set[str],
@@ -456,9 +307,3 @@ def checkpoint_info(app: Any) -> CheckpointInfo:
     opened = open_log_checkpoint(note, state)
     return CheckpointInfo(status, tree_size, opened.size, opened.root.hex(),
                           note.decode("utf-8"), vkey, note.count(b"\n\xe2\x80\x94 "))
-
-
-def parse_moment(value: str) -> datetime:
-    """A canonical timestamp as an aware datetime (for the chart's scale)."""
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-

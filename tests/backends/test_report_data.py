@@ -10,7 +10,8 @@ from ledger.application.custody import open_ledger
 from ledger.core import canonical
 from ledger.core.errors import InputError
 from ledger.projections import access
-from ledger.report.data import ReportData, Selection, gather
+from ledger.report.data import ReportData, gather
+from ledger.report.selection import Selection
 from ledger.verify import Verifier
 from tests.report_day import HOSTILE_LOCATION, NIGHT_GAP, REASON, incident_day
 from tests.unit.test_exam_day import at

@@ -18,7 +18,8 @@ import pytest
 from ledger.application.custody import open_ledger
 from ledger.core import canonical
 from ledger.projections import access
-from ledger.report.data import Selection, gather
+from ledger.report.data import gather
+from ledger.report.selection import Selection
 from ledger.report.html import render
 from ledger.verify import Verifier
 from tests.conftest import build_world

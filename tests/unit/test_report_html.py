@@ -4,7 +4,9 @@ callables it is given, and the chart puts a gap where its times say."""
 from __future__ import annotations
 
 from ledger.report.chart import LEFT, RIGHT, WIDTH, coverage_chart
-from ledger.report.data import CheckpointInfo, Gap, ReportData, RoomCoverage, Selection, Shift
+from ledger.report.data import CheckpointInfo, ReportData
+from ledger.report.rooms import Gap, RoomCoverage, Shift
+from ledger.report.selection import Selection
 from ledger.report.html import render
 
 
