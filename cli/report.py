@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -57,10 +58,12 @@ def report(ctx: click.Context, out: Path, lot_id: str | None, exam: str | None,
 
     answer = _answer(ctx)
     app = ledger_of(ctx, read_only=True)
-    verifier = run_verifier(ctx, None, 1, None, workers, show_bar=True)
     now = canonical.format_timestamp(app.clock())
-    data = gather(app, answer.view, answer.position, selection, now=now,
-                  report=verifier.report)
+
+    def verify() -> Any:
+        return run_verifier(ctx, None, 1, None, workers, show_bar=True).report
+
+    data = gather(app, answer.view, answer.position, selection, now=now, verify=verify)
     html = render_html(data, _)
     _write(folder, out, html)
     verdict = _("intact") if data.intact else _("NOT intact")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from ledger.core.errors import InputError, LedgerError
 from ledger.core.findings import Finding, Report
@@ -129,12 +129,14 @@ class ReportData:
 
 
 def gather(app: Any, view: ViewStore, position: int | None, selection: Selection, *,
-           now: str, report: Report) -> ReportData:
-    """Everything the report shows for ``selection``: ``report`` is a full verification of
-    the ledger (``Verifier.run``), ``view`` the view at log ``position``, ``now`` the
+           now: str, verify: Callable[[], Report]) -> ReportData:
+    """Everything the report shows for ``selection``: ``verify`` runs a full verification of
+    the ledger (``Verifier.run``; called once the selection is known to hold something, so
+    a typo costs no verification), ``view`` is the view at log ``position``, ``now`` the
     canonical time the report is made at (rooms still holding papers are judged up to it)."""
     ledger = app.ledger()
     lot_ids = _selected_lots(view, selection)
+    report = verify()
     lots = [_timeline(app, view, lot_id, selection) for lot_id in lot_ids]
     # A packed lot's custody is its container's: the containers it was in are covered too.
     streams = {f"lot:{lot_id}" for lot_id in lot_ids}

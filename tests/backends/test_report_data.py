@@ -25,7 +25,7 @@ def _gather(db: str, selection: Selection = Selection()) -> ReportData:
     verifier = Verifier(app.recorder, workers=1, now=at(40))
     try:
         return gather(app, answer.view, answer.position, selection, now=NOW,
-                      report=verifier.run())
+                      verify=verifier.run)
     finally:
         verifier.close()
         if answer.owner is not app:
@@ -103,10 +103,22 @@ def test_a_ledger_without_a_log_key_says_it_has_no_checkpoint(world) -> None:
     (dict(lot="NO-SUCH-LOT"), "--lot NO-SUCH-LOT: no lot NO-SUCH-LOT is stored"),
     (dict(exam="no-such-exam"), "--exam no-such-exam: no lot of exam no-such-exam is stored"),
 ])
-def test_an_unknown_lot_or_exam_is_an_input_error(world, selection, message) -> None:
+def test_an_unknown_lot_or_exam_is_an_input_error_before_any_verification(
+        world, selection, message) -> None:
     incident_day(world, checkpoint=False)
-    with pytest.raises(InputError, match=message):
-        _gather(str(world.db), Selection(**selection))
+    db = str(world.db)
+    app = open_ledger(db, read_only=True)
+    answer = access.for_reading(app, lambda: open_ledger(db))
+    verified = []
+    try:
+        with pytest.raises(InputError, match=message):
+            gather(app, answer.view, answer.position, Selection(**selection), now=NOW,
+                   verify=lambda: verified.append(1))
+    finally:
+        if answer.owner is not app:
+            answer.owner.close()
+        app.close()
+    assert verified == []
 
 
 def test_a_window_that_ends_before_it_starts_is_refused() -> None:

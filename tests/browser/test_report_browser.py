@@ -50,7 +50,7 @@ def _report(tmp_path: Path) -> Path:
     verifier = Verifier(app.recorder, workers=1, now=at(40))
     try:
         data = gather(app, answer.view, answer.position, Selection(lot="Q-S01"),
-                      now=canonical.format_timestamp(at(40)), report=verifier.run())
+                      now=canonical.format_timestamp(at(40)), verify=verifier.run)
     finally:
         verifier.close()
         if answer.owner is not app:
