@@ -34,6 +34,7 @@ from ledger.core.merkle import check_record, leaf_hash
 from ledger.core.note import SIG_ED25519, Ed25519Verifier, VerifierKey, parse_note
 from ledger.core.roster import keys_named
 from ledger.core.state import Event, LedgerState
+from ledger.core.text import Message
 from ledger.core.witness import inspector_cosignatures
 from ledger.domain import events as domain_events
 from ledger.domain.stored import Prepared, Raw
@@ -73,13 +74,15 @@ def verify_bundle(bundle: Bundle, authority_key: bytes, log_key: bytes, *,
         elif checkpoint is not None:
             report.findings.append(Finding(
                 "INCLUSION_PROOF_INVALID",
-                f"the event at position {position} is not proven to be leaf "
-                f"{item.index} of the checkpoint's log: {proof_error}", position, stream,
+                Message("the event at position {position} is not proven to be leaf {index} of "
+                        "the checkpoint's log: {reason}", position=position, index=item.index,
+                        reason=str(proof_error)), position, stream,
                 {"index": item.index, "event_hash": row.event_hash.hex()}))
         if row.event_hash in seen:
             report.findings.append(Finding(
-                "DUPLICATE_EVENT", f"the event at position {position} is in the bundle "
-                "twice, byte for byte", position, stream,
+                "DUPLICATE_EVENT", Message("the event at position {position} is in the bundle "
+                                           "twice, byte for byte", position=position),
+                position, stream,
                 {"event_hash": row.event_hash.hex()}))
             continue
         seen.add(row.event_hash)
@@ -100,13 +103,14 @@ def verify_bundle(bundle: Bundle, authority_key: bytes, log_key: bytes, *,
         report.extend(f.at(position, stream) for f in findings)
     report.extend(state.duty_gaps())
     if not bundle.events:
-        report.findings.append(Finding("GENESIS_MISSING", "the bundle holds no event"))
+        report.findings.append(Finding("GENESIS_MISSING", Message("the bundle holds no event")))
     report.extend(_log_key_named(state, log_key, origin))
     witnesses = _witnesses(bundle.checkpoint, origin, state, report)
     for lot_id in bundle.lots:
         if state.head(f"lot:{lot_id}") is None:
             report.findings.append(Finding(
-                "SEQUENCE_GAP", f"the bundle is about lot {lot_id} but holds none of its steps",
+                "SEQUENCE_GAP", Message("the bundle is about lot {lot} but holds none of its "
+                                        "steps", lot=lot_id),
                 stream=f"lot:{lot_id}", evidence={"expected": 1, "found": None}))
     report.streams = len(state.heads)
     return BundleReport(report, {
@@ -190,8 +194,10 @@ def _open_checkpoint(note: bytes, log_key: bytes, report: Report
         return open_checkpoint(note, origin, verifier)[0], origin
     except LedgerError as exc:
         report.findings.append(Finding(
-            "CHECKPOINT_SIGNATURE_INVALID", f"the bundle's checkpoint does not open with the "
-            f"log key {digests.key_id(log_key)[:16]}: {exc}; no inclusion proof can be checked",
+            "CHECKPOINT_SIGNATURE_INVALID", Message(
+                "the bundle's checkpoint does not open with the log key {key}: {reason}; no "
+                "inclusion proof can be checked", key=digests.key_id(log_key)[:16],
+                reason=str(exc)),
             evidence={"log_key": digests.key_id(log_key)}))
         return None, origin
 
@@ -220,9 +226,11 @@ def _untrusted_genesis(body: Any, authority_key: bytes) -> list[Finding]:
     named = body["authority"]["public_key"]
     if named == authority_key.hex():
         return []
-    return [Finding("AUTHORITY_UNTRUSTED", f"the genesis names authority "
-                    f"{body['authority']['id']} with key {digests.key_id(bytes.fromhex(named))[:16]}"
-                    f", not the trusted key {digests.key_id(authority_key)[:16]} (--trust)",
+    return [Finding("AUTHORITY_UNTRUSTED", Message(
+                "the genesis names authority {authority} with key {key}, not the trusted key "
+                "{trusted} (--trust)", authority=body["authority"]["id"],
+                key=digests.key_id(bytes.fromhex(named))[:16],
+                trusted=digests.key_id(authority_key)[:16]),
                     evidence={"expected": digests.key_id(authority_key),
                               "found": digests.key_id(bytes.fromhex(named))})]
 
@@ -231,14 +239,16 @@ def _log_key_named(state: LedgerState, log_key: bytes, origin: str) -> list[Find
     findings = []
     if log_key.hex() not in state.log_keys:
         findings.append(Finding(
-            "CHECKPOINT_SIGNATURE_INVALID", f"the log key {digests.key_id(log_key)[:16]} "
-            "(--log-key) is not one the ledger's authority named (ledger.log_key_set)",
+            "CHECKPOINT_SIGNATURE_INVALID", Message(
+                "the log key {key} (--log-key) is not one the ledger's authority named "
+                "(ledger.log_key_set)", key=digests.key_id(log_key)[:16]),
             evidence={"log_key": digests.key_id(log_key),
                       "named": [digests.key_id(bytes.fromhex(k)) for k in state.log_keys]}))
     if state.ledger_id is not None and origin and origin != state.ledger_id:
         findings.append(Finding(
-            "CHECKPOINT_SIGNATURE_INVALID", f"the checkpoint is for log {origin!r}, the "
-            f"bundle's events for ledger {state.ledger_id!r}",
+            "CHECKPOINT_SIGNATURE_INVALID", Message(
+                "the checkpoint is for log {origin!r}, the bundle's events for ledger "
+                "{ledger!r}", origin=origin, ledger=state.ledger_id),
             evidence={"expected": state.ledger_id, "found": origin}))
     return findings
 
@@ -252,6 +262,6 @@ def _witnesses(note: bytes, origin: str, state: LedgerState, report: Report
         return [{"witness": c.witness, "time": c.timestamp}
                 for c in inspector_cosignatures(note, [origin], state.member)]
     except LedgerError as exc:
-        report.findings.append(Finding("CHECKPOINT_SIGNATURE_INVALID",
-                                       f"the bundle's checkpoint carries a bad cosignature: {exc}"))
+        report.findings.append(Finding("CHECKPOINT_SIGNATURE_INVALID", Message(
+            "the bundle's checkpoint carries a bad cosignature: {reason}", reason=str(exc))))
         return []
