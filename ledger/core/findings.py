@@ -59,7 +59,9 @@ CODES: Mapping[str, tuple[Severity, str]] = {
     "RECORDED_AT_REVERSED": (Severity.ERROR, "recorded_at decreases along the log"),
     "LOG_TRUNCATED": (Severity.ERROR, "a checkpoint commits to more events than the log holds"),
     "ROOT_MISMATCH": (Severity.ERROR, "the tree recomputed from the events is not the one a "
-                      "checkpoint (or the stored tree) commits to"),
+                      "checkpoint commits to, or differs from the stored tree"),
+    "TREE_NOT_BUILT": (Severity.WARNING, "the stored Merkle tree is empty while the log holds "
+                       "events (a ledger from before the log); its next write builds it"),
     "CHECKPOINT_SIGNATURE_INVALID": (Severity.ERROR, "a checkpoint is not validly signed by the "
                                      "ledger's log key for its origin"),
     "CHECKPOINT_INCONSISTENT": (Severity.ERROR, "two signed checkpoints cannot both describe "

@@ -21,13 +21,14 @@ pages. Everything else here only reads.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from ledger.core.digests import event_hash_of_bytes
 from ledger.core.errors import StorageError
 from ledger.core.merkle import CompactRange, leaf_hash, stored_hash_index
 
 BACKFILL_PAGE = 1000
+READ_PAGE = 4096  # stored hashes or leaves per read when the verifier streams the tree
 
 
 class TreeTables:
@@ -102,6 +103,20 @@ class TreeTables:
             else:
                 hi = mid - 1
         return None
+
+    def hash_page(self, c: Any, after: int | None, limit: int) -> list[tuple[int, bytes]]:
+        """Up to ``limit`` stored hashes (index, hash) with index above ``after``, in order."""
+        where = "" if after is None else f"WHERE idx > {self.mark} "
+        c.execute(f"SELECT idx, hash FROM {self.hashes} {where}ORDER BY idx LIMIT {self.mark}",
+                  ([] if after is None else [after]) + [limit])
+        return [(int(r["idx"]), bytes(r["hash"])) for r in c.fetchall()]
+
+    def leaf_page(self, c: Any, after: int | None, limit: int) -> list[tuple[int, int]]:
+        """Up to ``limit`` stored leaves (leaf, position) with leaf above ``after``, in order."""
+        where = "" if after is None else f"WHERE leaf > {self.mark} "
+        c.execute(f"SELECT leaf, position FROM {self.leaves} {where}ORDER BY leaf "
+                  f"LIMIT {self.mark}", ([] if after is None else [after]) + [limit])
+        return [(int(r["leaf"]), int(r["position"])) for r in c.fetchall()]
 
     def checkpoint_rows(self, c: Any) -> list[tuple[int, int, bytes]]:
         """Every stored checkpoint (id, size, note bytes), in the order they were stored."""
@@ -189,6 +204,25 @@ class TreeRecorder:
     def position_leaf(self, position: int) -> int | None:
         with self.datastore.transaction(commit=False) as c:
             return self.tree.position_leaf(c, position)
+
+    def stored_hashes(self, page: int = READ_PAGE) -> Iterator[tuple[int, bytes]]:
+        """Every stored hash (index, hash) in index order, read ``page`` rows at a time (each
+        page in its own read transaction): what the verifier holds against its own tree."""
+        return self._paged(self.tree.hash_page, page)
+
+    def stored_leaves(self, page: int = READ_PAGE) -> Iterator[tuple[int, int]]:
+        """Every stored leaf (leaf, log position) in leaf order, read ``page`` at a time."""
+        return self._paged(self.tree.leaf_page, page)
+
+    def _paged(self, read: Any, page: int) -> Iterator[Any]:
+        after = None
+        while True:
+            with self.datastore.transaction(commit=False) as c:
+                rows = read(c, after, page)
+            yield from rows
+            if len(rows) < page:
+                return
+            after = rows[-1][0]
 
     def checkpoint_rows(self) -> list[tuple[int, int, bytes]]:
         with self.datastore.transaction(commit=False) as c:
