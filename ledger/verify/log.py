@@ -99,7 +99,8 @@ class StoredTreeAudit:
     first difference (after one, the stored rows no longer line up with anything)."""
 
     def __init__(self, hashes: Iterator[tuple[int, bytes]],
-                 leaves: Iterator[tuple[int, int]]) -> None:
+                 leaves: Iterator[tuple[int, int]], since: int | None = None) -> None:
+        self.since = since  # a first difference at an earlier position is not reported
         self.hashes = hashes
         self.leaves = leaves
         self.finding: Finding | None = None
@@ -185,7 +186,10 @@ class StoredTreeAudit:
                 self._extra_hash(extra_hash, None)
             elif extra_leaf is not None:
                 self._extra_leaf(extra_leaf, None)
-        return [self.finding] if self.finding is not None else []
+        if self.finding is None or (self.since is not None and self.finding.position
+                                    is not None and self.finding.position < self.since):
+            return []
+        return [self.finding]
 
 
 class LogAudit:

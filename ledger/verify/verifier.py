@@ -102,7 +102,8 @@ class Verifier:
         if not self.has_tree:
             return None
         recorder: Any = self.recorder
-        return StoredTreeAudit(recorder.stored_hashes(), recorder.stored_leaves())
+        return StoredTreeAudit(recorder.stored_hashes(), recorder.stored_leaves(),
+                               self.scope.since)
 
     def _grew(self) -> bool:
         """Whether events were appended after the run read the log's end."""
