@@ -139,21 +139,30 @@ class TreeTables:
         after backfilling any earlier events the tree does not hold yet; return the new size."""
         if not new:
             return self.size(c)[0]
+        size = self.backfill(c, before=new[0][0])
+        return self._extend(c, size, new)
+
+    def backfill(self, c: Any, before: int | None = None) -> int:
+        """Add leaves for every stored event (before log position ``before``) the tree does
+        not hold yet, in bounded pages: a ledger written before the tree existed (or by an
+        older version), or rows copied in without it (``copy.py``). Return the new size."""
         size, last = self.size(c)
-        first_new = new[0][0]
-        # Backfill: a ledger written before the tree existed (or by an older version).
         while True:
-            lower = "" if last is None else f"{self.position} > {self.mark} AND "
-            params = ([] if last is None else [last]) + [first_new, BACKFILL_PAGE]
-            c.execute(f"SELECT {self.position} AS position, state FROM {self.events} WHERE "
-                      f"{lower}{self.position} < {self.mark} ORDER BY {self.position} "
-                      f"LIMIT {self.mark}", params)
+            conditions, params = [], []
+            if last is not None:
+                conditions.append(f"{self.position} > {self.mark}")
+                params.append(last)
+            if before is not None:
+                conditions.append(f"{self.position} < {self.mark}")
+                params.append(before)
+            where = f"WHERE {' AND '.join(conditions)} " if conditions else ""
+            c.execute(f"SELECT {self.position} AS position, state FROM {self.events} {where}"
+                      f"ORDER BY {self.position} LIMIT {self.mark}", [*params, BACKFILL_PAGE])
             rows = [(int(r["position"]), bytes(r["state"])) for r in c.fetchall()]
             if not rows:
-                break
+                return size
             size = self._extend(c, size, rows)
             last = rows[-1][0]
-        return self._extend(c, size, new)
 
     def _extend(self, c: Any, size: int, rows: Sequence[tuple[int, bytes]]) -> int:
         frontier = CompactRange.from_stored(size, lambda indexes: self.read(c, indexes))
