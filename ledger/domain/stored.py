@@ -18,7 +18,7 @@ from eventsourcing.utils import get_topic
 from ledger.core import canonical, digests, keys
 from ledger.core.errors import NonCanonical
 from ledger.core.findings import Finding
-from ledger.core.roster import keys_named
+from ledger.core.roster import keys_named, witnesses_named
 from ledger.domain import events
 from ledger.domain.aggregates import AGGREGATE_FOR_START, stream_problem
 from ledger.domain.schemas import body_problems
@@ -100,7 +100,7 @@ def prepare(row_raw: Raw) -> Prepared:
     mismatch = _envelope_mismatch(stream, version, topic, body, record.get("originator_topic"))
     if mismatch:
         return refused("ENVELOPE_MISMATCH", f"{stream} step {version}: {mismatch}", claims)
-    for person_id, raw_key in keys_named(body):
+    for person_id, raw_key in [*keys_named(body), *witnesses_named(body)]:
         defect = keys.key_defect(raw_key)
         if defect is not None:
             # No recorder writes such a key (PublicKey refuses it), so the row is forged; it

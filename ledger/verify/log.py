@@ -15,11 +15,11 @@ the end, with the fold's final state (which log keys the authority named), it re
   one does — history was rewritten in between): both notes are the evidence;
 - ``EVENT_MISSING``: a verified receipt whose event is not at its index any more;
 - ``RECORDED_AT_OUTSIDE_WITNESS_WINDOW``: an event whose recorded_at is earlier than the
-  time a witness (an enrolled inspector) cosigned a checkpoint that does not hold it, or
+  time a witness (an enrolled inspector, or one the genesis named) cosigned a checkpoint that does not hold it, or
   later than the time one cosigned a checkpoint that does. While streaming, each row is held
   against every cosignature the checkpoints carry (few: windows sorted by size); only the
   rows outside some window are kept, and judged at the end with the cosignatures that verify
-  with the final roster's inspector keys. A cosignature by an inspector that does not verify
+  with the final roster's inspector keys or the keys of the witnesses the genesis named. A cosignature by an inspector that does not verify
   is ``CHECKPOINT_SIGNATURE_INVALID``.
 
 Beside the checkpoints, the tree the database stores (``ledger.storage.tree``: what proofs,
@@ -293,7 +293,7 @@ class LogAudit:
         findings, valid = [], []
         origin = state.ledger_id or ""
         for size, time, who, key_id, note, label in self.cosignatures:
-            member = state.member(who)
+            member = state.witness(who)  # a genesis witness, or an enrolled inspector
             if who == origin or member is None or member.role != WITNESS_ROLE:
                 continue  # not a witness's line (the log's own, or an unknown key's)
             verifier = inspector_verifier(member)
@@ -311,7 +311,7 @@ class LogAudit:
                 findings.append(Finding(
                     "CHECKPOINT_SIGNATURE_INVALID",
                     f"checkpoint {label}: the cosignature by {who} does not verify with "
-                    f"{who}'s enrolled key", evidence={"source": label, "witness": who}))
+                    f"{who}'s key in the ledger", evidence={"source": label, "witness": who}))
         windows = WitnessWindows(valid)
         for leaf, position, stream, recorded_at, seconds in self.outside:
             out = windows.outside(leaf, seconds)
