@@ -191,7 +191,7 @@ def custody_workload(dbs: Databases, backend: str, handovers: int, rounds: int) 
 
 
 def tree_bytes(side: Side, backend: str) -> str:
-    """| backend | events | events table B/event | tree B/event | hashes B/event | leaves B/event |"""
+    """One row of the bytes table: the tree tables' bytes per event beside the events'."""
     recorder = side.recorder
     events_count = recorder.tree_size()
     with recorder.datastore.transaction(commit=False) as c:

@@ -15,12 +15,13 @@ the end, with the fold's final state (which log keys the authority named), it re
   one does — history was rewritten in between): both notes are the evidence;
 - ``EVENT_MISSING``: a verified receipt whose event is not at its index any more;
 - ``RECORDED_AT_OUTSIDE_WITNESS_WINDOW``: an event whose recorded_at is earlier than the
-  time a witness (an enrolled inspector, or one the genesis named) cosigned a checkpoint that does not hold it, or
-  later than the time one cosigned a checkpoint that does. While streaming, each row is held
-  against every cosignature the checkpoints carry (few: windows sorted by size); only the
-  rows outside some window are kept, and judged at the end with the cosignatures that verify
-  with the final roster's inspector keys or the keys of the witnesses the genesis named. A cosignature by an inspector that does not verify
-  is ``CHECKPOINT_SIGNATURE_INVALID``.
+  time a witness (an enrolled inspector, or one the genesis named) cosigned a checkpoint
+  that does not hold it, or later than the time one cosigned a checkpoint that does. While
+  streaming, each row is held against every cosignature the checkpoints carry (few: windows
+  sorted by size); only the rows outside some window are kept, and judged at the end with
+  the cosignatures that verify with the final roster's inspector keys or the keys of the
+  witnesses the genesis named. A witness's cosignature that does not verify is
+  ``CHECKPOINT_SIGNATURE_INVALID``.
 
 Beside the checkpoints, the tree the database stores (``ledger.storage.tree``: what proofs,
 receipts and new checkpoints are read from) is held against the recomputed one, hash by hash:
@@ -38,8 +39,8 @@ Pure: no I/O; the verifier hands in the notes, the rows and the stored tree's it
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import chain
 from datetime import datetime, timezone
+from itertools import chain
 from typing import Iterator, Sequence
 
 from ledger.core.canonical import parse_timestamp
@@ -166,8 +167,9 @@ class StoredTreeAudit:
 
     def _differs(self, what: str, position: int | None, evidence: dict) -> None:
         self.finding = Finding(
-            "ROOT_MISMATCH", f"{what}: the stored tree disagrees with the events, so proofs, "
-            "receipts and checkpoints read from it are wrong; it was edited outside the ledger",
+            "ROOT_MISMATCH", f"{what}: the stored tree and the events disagree (one or the "
+            "other was changed outside the ledger), so proofs, receipts and checkpoints read "
+            "from the tree do not describe these events",
             position=position, evidence=evidence)
 
     def findings(self, size: int, grew: bool = False) -> list[Finding]:

@@ -5,6 +5,7 @@ enrolled inspector's; a witness neither named nor enrolled is refused; every bad
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from contextlib import closing
@@ -20,11 +21,12 @@ from tests.conftest import PEOPLE, fixed_key
 
 
 def witness_key(cli: Cli, name: str) -> Path:
-    """An encrypted key pair for ``name`` in the CLI's keyring (KEY.key, KEY.key.pub, KEY.pass)."""
+    """An encrypted key pair for ``name`` in the CLI's keyring (.key, .key.pub, .pass)."""
     secret = cli.keys / f"{name}.pass"
     secret.write_text(f"passphrase of {name}\n")
     os.chmod(secret, 0o600)
-    write_key_pair(cli.keys / f"{name}.key", name, fixed_key(name), f"passphrase of {name}".encode())
+    write_key_pair(cli.keys / f"{name}.key", name, fixed_key(name),
+                   f"passphrase of {name}".encode())
     return cli.keys / f"{name}.key.pub"
 
 
@@ -94,8 +96,6 @@ def test_a_genesis_witness_cosignature_counts_in_the_witness_window(witnessed: C
     witnessed.ok(*witnessed.handover_args())
     result = witnessed("verify", "--json")
     assert result.exit_code == 1
-    import json
-
     (finding,) = json.loads(result.output)["findings"]
     assert finding["code"] == "RECORDED_AT_OUTSIDE_WITNESS_WINDOW"
     assert finding["evidence"]["witness"] == "DIO-01"
