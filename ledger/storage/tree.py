@@ -139,7 +139,18 @@ class TreeTables:
         after backfilling any earlier events the tree does not hold yet; return the new size."""
         if not new:
             return self.size(c)[0]
-        size = self.backfill(c, before=new[0][0])
+        # One round trip tells whether the tree holds every earlier event; only when it
+        # does not (an older ledger, a copy) is there a backfill to do.
+        m = self.mark
+        c.execute(f"SELECT (SELECT leaf FROM {self.leaves} ORDER BY leaf DESC LIMIT 1) AS leaf, "
+                  f"(SELECT position FROM {self.leaves} ORDER BY leaf DESC LIMIT 1) AS position, "
+                  f"(SELECT MAX({self.position}) FROM {self.events} WHERE {self.position} < {m}) "
+                  "AS below", (new[0][0],))
+        row = c.fetchone()
+        size = 0 if row["leaf"] is None else int(row["leaf"]) + 1
+        below, last = row["below"], row["position"]
+        if below is not None and (last is None or int(below) > int(last)):
+            size = self.backfill(c, before=new[0][0])
         return self._extend(c, size, new)
 
     def backfill(self, c: Any, before: int | None = None) -> int:
@@ -172,9 +183,17 @@ class TreeTables:
             leaves.append((frontier.size, position))
             created = frontier.append(leaf_hash(event_hash_of_bytes(state)))
             hashes.extend((start + i, h) for i, h in enumerate(created))
-        m = self.mark
-        c.executemany(f"INSERT INTO {self.hashes} (idx, hash) VALUES ({m}, {m})", hashes)
-        c.executemany(f"INSERT INTO {self.leaves} (leaf, position) VALUES ({m}, {m})", leaves)
+        if self.postgres:
+            # One statement, one round trip, whatever the number of rows.
+            c.execute(f"WITH h AS (INSERT INTO {self.hashes} (idx, hash) SELECT * FROM "
+                      "unnest(%s::bigint[], %s::bytea[])) "
+                      f"INSERT INTO {self.leaves} (leaf, position) SELECT * FROM "
+                      "unnest(%s::bigint[], %s::bigint[])",
+                      ([i for i, _ in hashes], [h for _, h in hashes],
+                       [leaf for leaf, _ in leaves], [p for _, p in leaves]))
+            return frontier.size
+        c.executemany(f"INSERT INTO {self.hashes} (idx, hash) VALUES (?, ?)", hashes)
+        c.executemany(f"INSERT INTO {self.leaves} (leaf, position) VALUES (?, ?)", leaves)
         return frontier.size
 
 
