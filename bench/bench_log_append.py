@@ -20,6 +20,9 @@ recorder as it is, one whose recorder has the tree insert switched off (``TreeOf
 Stored events are 977 bytes (a handover as stored) of random content: the tree's work does
 not depend on what the bytes say. The ratio is with-tree time / without-tree time - 1.
 
+Verify's stored-tree check (``StoredTreeAudit``): on the same database, the tree recomputed
+from the events' hashes with and without every stored row streamed and compared.
+
 Bytes the tree adds: after the batch workload, the tree tables' size divided by the events
 they cover, next to the events table's own bytes per event. SQLite: the ``dbstat`` virtual
 table (pages of each table and index, WAL included); PostgreSQL: ``pg_total_relation_size``
@@ -215,6 +218,33 @@ def tree_bytes(side: Side, backend: str) -> str:
             f"{100 * (hashes + leaves) / stored:.0f}% |")
 
 
+def verify_check_cost(side: Side, backend: str) -> str:
+    """What verify's stored-tree check adds: the tree recomputed from the events' hashes
+    (``LogAudit``) alone, then with every stored hash and leaf row streamed in pages and
+    compared (``StoredTreeAudit``), same events, same run."""
+    from ledger.core.digests import event_hash_of_bytes
+    from ledger.verify.log import LogAudit, StoredTreeAudit
+
+    recorder = side.recorder
+    rows, start = [], None
+    while page := recorder.select_notifications(start=start, limit=5000):
+        rows += [(n.id, event_hash_of_bytes(n.state)) for n in page]
+        start = page[-1].id + 1
+    times = {}
+    for label, stored in (("alone", False), ("with", True)):
+        began = time.perf_counter()
+        audit = LogAudit((), StoredTreeAudit(recorder.stored_hashes(), recorder.stored_leaves())
+                         if stored else None)
+        for position, event_hash in rows:
+            audit.add(event_hash, None, position, None)
+        if stored:
+            assert audit.stored is not None and audit.stored.findings(audit.size) == []
+        times[label] = (time.perf_counter() - began) / len(rows)
+    extra = times["with"] - times["alone"]
+    return (f"| {backend} | {len(rows):,} | {times['alone'] * 1e6:.1f} | "
+            f"{times['with'] * 1e6:.1f} | **{extra * 1e6:.1f}** |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backends", nargs="+", default=["sqlite", "postgres"],
@@ -228,7 +258,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4, help="interleaved rounds per workload")
     args = parser.parse_args()
 
-    costs, sizes = [], []
+    costs, sizes, checks = [], [], []
     for backend in args.backends:
         with tempfile.TemporaryDirectory(prefix="bench-log-append-") as tmp:
             dbs = Databases(backend, args.postgres, Path(tmp))
@@ -237,6 +267,7 @@ def main() -> None:
                                                       args.rounds)
                 costs += rows
                 sizes.append(tree_bytes(batch_side, backend))
+                checks.append(verify_check_cost(batch_side, backend))
                 batch_side.close()
                 if args.handovers:
                     costs.append(custody_workload(dbs, backend, args.handovers, args.rounds))
@@ -254,6 +285,11 @@ def main() -> None:
           "tree_leaves | tree / events table |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     print("\n".join(sizes))
+    print("\n### What verify's stored-tree check adds (the same database)\n")
+    print("| backend | events | tree recomputed, µs/event | and every stored row compared, "
+          "µs/event | the check's cost, µs/event |")
+    print("|---|---:|---:|---:|---:|")
+    print("\n".join(checks))
 
 
 if __name__ == "__main__":
