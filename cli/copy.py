@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from cli import render
+from cli.i18n import _
 
 
 @click.command("copy", epilog="""\b
@@ -22,7 +23,10 @@ def copy_command(source: str, target: str) -> None:
     Every stored event is copied as stored, in log order, in one transaction (an interrupted
     copy leaves the target empty); then the two logs are compared event hash for event hash.
     A target that holds any event is refused. Positions are numbered afresh from 1 in the
-    same order: a PostgreSQL source's skipped numbers are not reproduced.
+    same order: a PostgreSQL source's skipped numbers are not reproduced. The Merkle tree is
+    rebuilt from the copied events (the same leaves, so the same roots) and the stored
+    checkpoints are copied with their cosignatures: the copy verifies against the same
+    checkpoints, and proofs from it check against them.
     """
     from ledger.application.transfer import copy_ledger
     from ledger.storage.backend import select_backend
@@ -40,3 +44,5 @@ def copy_command(source: str, target: str) -> None:
                f"hash for event hash (log digest {report.log_digest}, last event "
                f"{report.last_event_hash})"
                + ("; positions renumbered without the source's gaps" if report.renumbered else ""))
+    click.echo(_("Merkle tree rebuilt (root {root}); {n} stored checkpoint(s) copied with "
+                 "their cosignatures").format(root=report.root, n=report.checkpoints))

@@ -15,10 +15,13 @@ from cli.options import (
     read_bounded,
 )
 from cli.steps import moment
+from cli.i18n import _
+from ledger.application.custody import genesis_witnesses
 from ledger.application.keystore import read_public_key
 from ledger.core.errors import InputError
+from ledger.core.keys import PublicKey
 from ledger.core.policy import ROLES, PresencePolicy
-from ledger.domain.schemas import check_policy
+from ledger.domain.schemas import check_policy, value_problem
 from cli.context import (
     authority_options,
     authority_signers,
@@ -32,7 +35,11 @@ DEFAULT_POLICY = "two-police-four-staff"
 MAX_POLICY_FILE = 64 * 1024
 
 
-@click.command(epilog="Example: custody init --ledger-id gd-2026 --authority-key authority.key")
+@click.command(epilog="""\b
+Examples:
+  custody init --ledger-id gd-2026 --authority-key authority.key
+  custody init --ledger-id gd-2026 --authority-key authority.key --log-key log.key.pub \\
+      --witness DIO-01=dio01.key.pub""")
 @click.option("--ledger-id", required=True, type=ID,
               help="Name of this ledger, e.g. gd-gaokao-2026.")
 @click.option("--name", default=None, type=TEXT,
@@ -44,26 +51,71 @@ MAX_POLICY_FILE = 64 * 1024
 @click.option("--log-key", "log_key_file", type=click.Path(dir_okay=False, path_type=Path),
               help="The log key's public key file: it signs the log's checkpoints "
                    "(also later: 'custody log enable').")
+@click.option("--witness", "witness_specs", multiple=True, metavar="NAME=PUBFILE",
+              help="A witness (e.g. the discipline inspection office) whose cosignatures of "
+                   "checkpoints count from the start: NAME is the key name it cosigns with "
+                   "(its key file's id), PUBFILE its public key file. Repeat for more (at "
+                   "most 16). Enrolled inspectors witness too.")
 @authority_options
 @click.pass_context
 def init(ctx: click.Context, ledger_id: str, authority_keys: Sequence[Path],
          passphrase_files: Sequence[Path], name: str | None, unit: str,
-         policy_file: Path | None, log_key_file: Path | None, when: str | None) -> None:
-    """Start a new ledger: its genesis names the authority and the presence policy."""
+         policy_file: Path | None, log_key_file: Path | None, witness_specs: Sequence[str],
+         when: str | None) -> None:
+    """Start a new ledger: its genesis names the authority, the presence policy and any
+    witnesses."""
     policy = _load_policy(policy_file)
     if len(authority_keys) != 1:
         raise InputError("init takes one --authority-key: the genesis names one authority; "
                          "name more later with 'custody authority set'")
     log_key = read_public_key(log_key_file)[0] if log_key_file is not None else None
+    witnesses = _witnesses(witness_specs)
+    if log_key is not None and any(key.hex == log_key.hex for key in witnesses.values()):
+        raise InputError(_("--witness: a witness's key is the log key; a witness needs a key "
+                           "of its own ('custody keys new')"))
     (signer,) = authority_signers(authority_keys, passphrase_files)
-    app = ledger_of(ctx, create=True)
     authority = {"id": signer.person_id, "name": name or signer.person_id, "unit": unit}
+    # Refused before the database is opened: a bad --witness writes nothing.
+    genesis_witnesses(ledger_id, {**authority, "public_key": signer.key.public_key.hex},
+                      witnesses)
+    app = ledger_of(ctx, create=True)
     moment_ = occurred_at(when, app.clock)
-    print_receipt(app.init(ledger_id, authority, signer, policy, moment_))
+    print_receipt(app.init(ledger_id, authority, signer, policy, moment_, witnesses))
     if log_key is not None:
         print_receipt(app.set_log_key(log_key, signer, moment_))
     say(f"ledger {ledger_id} started in {app.backend.label}; policy {policy.id} "
                f"v{policy.version}")
+    if witnesses:
+        say(_("witnesses named in the genesis: {names}").format(names=", ".join(witnesses)))
+
+
+MAX_WITNESSES = 16
+
+
+def _witnesses(specs: Sequence[str]) -> dict[str, PublicKey]:
+    """``--witness NAME=PUBFILE`` options as name -> key, refusing a bad or repeated one."""
+    if len(specs) > MAX_WITNESSES:
+        raise InputError(_("--witness given {n} times; the genesis names at most {most} "
+                           "witnesses").format(n=len(specs), most=MAX_WITNESSES))
+    found: dict[str, PublicKey] = {}
+    for spec in specs:
+        witness, sep, path = spec.partition("=")
+        if not sep or not path:
+            raise InputError(_("--witness {spec}: give NAME=PUBFILE, e.g. "
+                               "--witness DIO-01=dio01.key.pub").format(spec=spec))
+        problem = value_problem("id", witness)
+        if problem is not None:
+            raise InputError(_("--witness {spec}: the name {problem}").format(
+                spec=spec, problem=problem))
+        if witness in found:
+            raise InputError(_("--witness {name} is given twice; name each witness once")
+                             .format(name=witness))
+        key, named = read_public_key(Path(path))
+        if named is not None and named != witness:
+            raise InputError(_("--witness {spec}: {path} is the key of {named}, not {name}")
+                             .format(spec=spec, path=path, named=named, name=witness))
+        found[witness] = key
+    return found
 
 
 def _load_policy(path: Path | None) -> PresencePolicy:

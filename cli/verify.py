@@ -58,7 +58,8 @@ def verify(ctx: click.Context, lot_id: str | None, since: int, as_of: str | None
            as_json: bool, workers: int | None, checkpoint_files: Sequence[Path],
            receipt_files: Sequence[Path], projections: bool) -> None:
     """Recompute every hash, walk every chain, verify every signature and rule; recompute the
-    Merkle tree and check every stored checkpoint (and any given) against it.
+    Merkle tree and check every stored checkpoint (and any given) against it, and every row
+    of the stored tree too (ROOT_MISMATCH names the first differing one).
 
     Reads every row of the log, whatever its position, and never writes to the database.
     The verification never reads the view; --projections compares it afterwards."""

@@ -326,8 +326,10 @@ class CustodyLedger(Application[str]):
     # -- writing ---------------------------------------------------------------------------
 
     def init(self, ledger_id: str, authority: Mapping[str, str], signer: Signer,
-             policy: PresencePolicy, occurred_at: datetime) -> Receipt:
-        """Write the genesis: the ledger id, the authority (who signs it) and the policy."""
+             policy: PresencePolicy, occurred_at: datetime,
+             witnesses: Mapping[str, PublicKey] | None = None) -> Receipt:
+        """Write the genesis: the ledger id, the authority (who signs it), the policy and any
+        ``witnesses`` (name -> key) whose cosignatures of checkpoints count from the start."""
         state, _ = self.state()
         if state.ledger_id is not None or state.head(LEDGER_STREAM) is not None:
             raise InputError(f"{self.backend.label} already holds ledger {state.ledger_id}; "
@@ -339,6 +341,8 @@ class CustodyLedger(Application[str]):
         person = {**authority, "role": "authority", "public_key": signer.key.public_key.hex}
         body = _envelope(ledger_id, LEDGER_STREAM, None, "ledger.genesis", occurred_at)
         body.update(authority=person, policy=policy.to_data())
+        if witnesses:
+            body["witnesses"] = genesis_witnesses(ledger_id, person, witnesses)
         return self.submit(body, _sign(body, [signer]))
 
     def enrol(self, person: Mapping[str, str], public_key: PublicKey, signer: Authorities,
@@ -348,6 +352,9 @@ class CustodyLedger(Application[str]):
         state = self._writable([stream, *_signer_streams(signer)], roster=True)
         if state.member(person["id"]) is not None or state.head(stream) is not None:
             raise InputError(f"person {person['id']} is already enrolled")
+        if person["id"] in state.witnesses:
+            raise InputError(f"{person['id']} is a witness the genesis named; enrol the "
+                             "person under another id")
         owner = state.key_owner.get(public_key.id)
         if owner is not None:
             raise InputError(f"public key {public_key.id[:16]} is already enrolled for {owner}; "
@@ -738,6 +745,26 @@ def referenced(body: Mapping[str, Any] | None, signatures: Mapping[str, bytes] |
     if "container" in body:
         streams.add(lot_stream(body["container"]))
     return streams
+
+
+def genesis_witnesses(ledger_id: str, authority: Mapping[str, str],
+                       witnesses: Mapping[str, PublicKey]) -> list[dict[str, str]]:
+    """The genesis's ``witnesses`` list, refusing (InputError) a name that is the ledger's
+    or the authority's, or a key that is the authority's or another witness's."""
+    entries = []
+    keys = {authority["public_key"]: f"the authority {authority['id']}"}
+    for name, key in witnesses.items():
+        if name in (ledger_id, authority["id"]):
+            whose = "the ledger id (the log key's name)" if name == ledger_id else \
+                "the authority's id"
+            raise InputError(f"--witness {name}: {name} is {whose}; name the witness "
+                             "otherwise")
+        if key.hex in keys:
+            raise InputError(f"--witness {name}: its key is already {keys[key.hex]}'s; every "
+                             "witness needs a key of its own ('custody keys new')")
+        keys[key.hex] = f"witness {name}"
+        entries.append({"id": name, "public_key": key.hex})
+    return entries
 
 
 def _party_stream(party: str) -> str:

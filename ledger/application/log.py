@@ -180,8 +180,9 @@ class TransparencyLog:
 
     def add_cosignatures(self, cosigned: bytes) -> list[Any]:
         """Store the witness cosignatures of ``cosigned`` with the stored checkpoint of the
-        same text. Every signature that is not the log's must be an enrolled inspector's
-        valid cosignature (else KeyringError); returns the cosignatures stored."""
+        same text. Every signature that is not the log's must be a valid cosignature by an
+        enrolled inspector or a witness the genesis named (else KeyringError); returns the
+        cosignatures stored."""
         from ledger.core.note import parse_note
         from ledger.core.witness import inspector_cosignatures, merge_cosignatures
 
@@ -189,7 +190,7 @@ class TransparencyLog:
         state = self.app.state(roster=True)[0]  # who is an enrolled inspector, with which key
         self.app.ledger(state)
         open_log_checkpoint(cosigned, state)
-        found = inspector_cosignatures(cosigned, [state.ledger_id or ""], state.member)
+        found = inspector_cosignatures(cosigned, [state.ledger_id or ""], state.witness)
         if not found:
             raise InputError("the note carries no witness cosignature; cosign it first with "
                              "'custody witness cosign'")

@@ -78,8 +78,11 @@ CODES: Mapping[str, tuple[Severity, str]] = {
     "LOG_TRUNCATED": (Severity.ERROR, Message(
         "a checkpoint commits to more events than the log holds")),
     "ROOT_MISMATCH": (Severity.ERROR, Message(
-        "the tree recomputed from the events is not the one a checkpoint (or the stored tree) "
-        "commits to")),
+        "the tree recomputed from the events is not the one a checkpoint commits to, or "
+        "differs from the stored tree")),
+    "TREE_NOT_BUILT": (Severity.WARNING, Message(
+        "the stored Merkle tree is empty while the log holds events (a ledger from before the "
+        "log); its next write builds it")),
     "CHECKPOINT_SIGNATURE_INVALID": (Severity.ERROR, Message(
         "a checkpoint is not validly signed by the ledger's log key for its origin")),
     "CHECKPOINT_INCONSISTENT": (Severity.ERROR, Message(

@@ -48,6 +48,17 @@ def member_after(member: Member, body: Mapping[str, Any]) -> Member:
     return member
 
 
+def witnesses_named(body: Mapping[str, Any]) -> list[tuple[str, bytes]]:
+    """(witness id, raw key) for each witness a schema-valid genesis names (none for any
+    other event, or a genesis from before witnesses could be named).
+
+    They cosign checkpoints only: they are not enrolled, hold no role in any step, and are
+    not in :func:`keys_named`. The raw bytes are not checked here."""
+    if body["type"] != "ledger.genesis":
+        return []
+    return [(w["id"], bytes.fromhex(w["public_key"])) for w in body.get("witnesses", ())]
+
+
 def keys_named(body: Mapping[str, Any]) -> list[tuple[str, bytes]]:
     """(person id, raw key) for each key a schema-valid genesis, enrolment, rotation or
     authority set puts in the roster.

@@ -45,6 +45,7 @@ from ledger.core.custody import (
 from ledger.core.duty import merge, uncovered
 from ledger.core.findings import Finding
 from ledger.core.policy import PresencePolicy
+from ledger.core.keys import PublicKey
 from ledger.core.roster import Member, member_after, member_from
 from ledger.core.text import Message
 from ledger.core.rules import (
@@ -55,6 +56,7 @@ from ledger.core.rules import (
     Verified,
     judge,
 )
+from ledger.core.witness import WITNESS_ROLE
 
 
 
@@ -102,6 +104,9 @@ class LedgerState:
         # Every log key the authority named (hex, in order): checkpoints signed by any of them
         # count, so naming a new key does not orphan the checkpoints the old one signed.
         self.log_keys: list[str] = []
+        # Witnesses the genesis names (id -> a Member with the inspector role): they may
+        # cosign checkpoints like an enrolled inspector, and do nothing else.
+        self.witnesses: dict[str, Member] = {}
         self.rooms: dict[str, RoomState] = {}
         self.lots: MutableMapping[str, LotState] = lots if lots is not None else {}
         self.heads: MutableMapping[str, Head] = heads if heads is not None else {}
@@ -115,6 +120,12 @@ class LedgerState:
     def member(self, person_id: str) -> Member | None:
         """The roster's entry for a person at this position, or None."""
         return self.roster.get(person_id)
+
+    def witness(self, name: str) -> Member | None:
+        """Who cosigns checkpoints under key name ``name``: a witness the genesis named
+        (role inspector), else the enrolled person of that id, whatever their role (the
+        caller checks it), or None."""
+        return self.witnesses.get(name) or self.roster.get(name)
 
     def lot(self, lot_id: str) -> LotState | None:
         return self.lots.get(f"lot:{lot_id}")
@@ -228,6 +239,10 @@ class LedgerState:
                     authority = member_from(body["authority"])
                     self._enrol(authority)
                     self.authorities = AuthoritySet(frozenset({authority.person_id}), 1)
+                    self.witnesses = {
+                        w["id"]: Member(w["id"], w["id"], WITNESS_ROLE, "named in the genesis",
+                                        PublicKey.from_hex(w["public_key"]))
+                        for w in body.get("witnesses", ())}
             return
         if not trusted and (event_type in AUTHORITY_EVENTS):
             return  # a forged roster, room or policy event never counts

@@ -7,7 +7,7 @@ cosignatures the ledger accepts — pure (no I/O, no clock: the time is passed i
 - :func:`cosign`: the log-signed checkpoint with the witness's timestamped cosignature
   (c2sp.org/tlog-cosignature, type 0x04) added; its key name is the witness's person id.
 - :func:`inspector_cosignatures`: the cosignatures of a note that verify with the key of an
-  enrolled inspector (the roster as folded by ``LedgerState``).
+  enrolled inspector or of a witness the genesis named (``LedgerState.witness``).
 """
 
 from __future__ import annotations
@@ -122,7 +122,8 @@ def inspector_verifier(member: Member) -> CosignatureVerifier:
 
 def inspector_cosignatures(note: bytes, log_names: Sequence[str],
                            member: Callable[[str], Member | None]) -> list[Cosignature]:
-    """Every cosignature of ``note`` by an enrolled inspector's current key, verified.
+    """Every cosignature of ``note`` by an enrolled inspector's current key (or a genesis
+    witness's key: ``member`` is ``LedgerState.witness``), verified.
 
     Signature lines by ``log_names`` (the log's own key names) are skipped; any other line —
     an unknown name, a person who is not an unrevoked inspector, another key, or a signature
@@ -141,10 +142,11 @@ def _inspector_cosignature(text: str, sig: Signature,
                            member: Callable[[str], Member | None]) -> Cosignature:
     who = member(sig.name)
     if who is None or who.role != WITNESS_ROLE or who.revoked:
-        what = "not enrolled" if who is None else (
+        what = "neither enrolled nor a witness named in the genesis" if who is None else (
             "revoked" if who.revoked else f"a {who.role}, not an inspector")
         raise KeyringError(f"cosignature by {sig.name} refused: {sig.name} is {what}; "
-                           "only enrolled inspectors witness checkpoints")
+                           "only enrolled inspectors and the genesis's witnesses witness "
+                           "checkpoints")
     verifier = inspector_verifier(who)
     try:
         raw = sig.signature
@@ -152,7 +154,7 @@ def _inspector_cosignature(text: str, sig: Signature,
         raw = b""
     if sig.key_id != verifier.key_id or not verifier.verify(text.encode("utf-8"), raw):
         raise KeyringError(f"cosignature by {sig.name} refused: it does not verify with "
-                           f"{sig.name}'s enrolled key")
+                           f"{sig.name}'s key in the ledger")
     return Cosignature(sig.name, sig.key_id, cosignature_timestamp(sig), sig.line)
 
 

@@ -18,7 +18,7 @@ from eventsourcing.utils import get_topic
 from ledger.core import canonical, digests, keys
 from ledger.core.errors import NonCanonical
 from ledger.core.findings import Finding
-from ledger.core.roster import keys_named
+from ledger.core.roster import keys_named, witnesses_named
 from ledger.core.text import Message
 from ledger.domain import events
 from ledger.domain.aggregates import AGGREGATE_FOR_START, stream_problem
@@ -106,7 +106,7 @@ def prepare(row_raw: Raw) -> Prepared:
         return refused("ENVELOPE_MISMATCH", Message("{stream} step {version}: {problem}",
                                                     stream=stream, version=version,
                                                     problem=mismatch), claims)
-    for person_id, raw_key in keys_named(body):
+    for person_id, raw_key in [*keys_named(body), *witnesses_named(body)]:
         defect = keys.key_defect(raw_key)
         if defect is not None:
             # No recorder writes such a key (PublicKey refuses it), so the row is forged; it

@@ -21,13 +21,14 @@ pages. Everything else here only reads.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from ledger.core.digests import event_hash_of_bytes
 from ledger.core.errors import StorageError
 from ledger.core.merkle import CompactRange, leaf_hash, stored_hash_index
 
 BACKFILL_PAGE = 1000
+READ_PAGE = 4096  # stored hashes or leaves per read when the verifier streams the tree
 
 
 class TreeTables:
@@ -103,6 +104,20 @@ class TreeTables:
                 hi = mid - 1
         return None
 
+    def hash_page(self, c: Any, after: int | None, limit: int) -> list[tuple[int, bytes]]:
+        """Up to ``limit`` stored hashes (index, hash) with index above ``after``, in order."""
+        where = "" if after is None else f"WHERE idx > {self.mark} "
+        c.execute(f"SELECT idx, hash FROM {self.hashes} {where}ORDER BY idx LIMIT {self.mark}",
+                  ([] if after is None else [after]) + [limit])
+        return [(int(r["idx"]), bytes(r["hash"])) for r in c.fetchall()]
+
+    def leaf_page(self, c: Any, after: int | None, limit: int) -> list[tuple[int, int]]:
+        """Up to ``limit`` stored leaves (leaf, position) with leaf above ``after``, in order."""
+        where = "" if after is None else f"WHERE leaf > {self.mark} "
+        c.execute(f"SELECT leaf, position FROM {self.leaves} {where}ORDER BY leaf "
+                  f"LIMIT {self.mark}", ([] if after is None else [after]) + [limit])
+        return [(int(r["leaf"]), int(r["position"])) for r in c.fetchall()]
+
     def checkpoint_rows(self, c: Any) -> list[tuple[int, int, bytes]]:
         """Every stored checkpoint (id, size, note bytes), in the order they were stored."""
         c.execute(f"SELECT id, size, note FROM {self.checkpoints} ORDER BY id")
@@ -124,21 +139,41 @@ class TreeTables:
         after backfilling any earlier events the tree does not hold yet; return the new size."""
         if not new:
             return self.size(c)[0]
+        # One round trip tells whether the tree holds every earlier event; only when it
+        # does not (an older ledger, a copy) is there a backfill to do.
+        m = self.mark
+        c.execute(f"SELECT (SELECT leaf FROM {self.leaves} ORDER BY leaf DESC LIMIT 1) AS leaf, "
+                  f"(SELECT position FROM {self.leaves} ORDER BY leaf DESC LIMIT 1) AS position, "
+                  f"(SELECT MAX({self.position}) FROM {self.events} WHERE {self.position} < {m}) "
+                  "AS below", (new[0][0],))
+        row = c.fetchone()
+        size = 0 if row["leaf"] is None else int(row["leaf"]) + 1
+        below, last = row["below"], row["position"]
+        if below is not None and (last is None or int(below) > int(last)):
+            size = self.backfill(c, before=new[0][0])
+        return self._extend(c, size, new)
+
+    def backfill(self, c: Any, before: int | None = None) -> int:
+        """Add leaves for every stored event (before log position ``before``) the tree does
+        not hold yet, in bounded pages: a ledger written before the tree existed (or by an
+        older version), or rows copied in without it (``copy.py``). Return the new size."""
         size, last = self.size(c)
-        first_new = new[0][0]
-        # Backfill: a ledger written before the tree existed (or by an older version).
         while True:
-            lower = "" if last is None else f"{self.position} > {self.mark} AND "
-            params = ([] if last is None else [last]) + [first_new, BACKFILL_PAGE]
-            c.execute(f"SELECT {self.position} AS position, state FROM {self.events} WHERE "
-                      f"{lower}{self.position} < {self.mark} ORDER BY {self.position} "
-                      f"LIMIT {self.mark}", params)
+            conditions, params = [], []
+            if last is not None:
+                conditions.append(f"{self.position} > {self.mark}")
+                params.append(last)
+            if before is not None:
+                conditions.append(f"{self.position} < {self.mark}")
+                params.append(before)
+            where = f"WHERE {' AND '.join(conditions)} " if conditions else ""
+            c.execute(f"SELECT {self.position} AS position, state FROM {self.events} {where}"
+                      f"ORDER BY {self.position} LIMIT {self.mark}", [*params, BACKFILL_PAGE])
             rows = [(int(r["position"]), bytes(r["state"])) for r in c.fetchall()]
             if not rows:
-                break
+                return size
             size = self._extend(c, size, rows)
             last = rows[-1][0]
-        return self._extend(c, size, new)
 
     def _extend(self, c: Any, size: int, rows: Sequence[tuple[int, bytes]]) -> int:
         frontier = CompactRange.from_stored(size, lambda indexes: self.read(c, indexes))
@@ -148,9 +183,17 @@ class TreeTables:
             leaves.append((frontier.size, position))
             created = frontier.append(leaf_hash(event_hash_of_bytes(state)))
             hashes.extend((start + i, h) for i, h in enumerate(created))
-        m = self.mark
-        c.executemany(f"INSERT INTO {self.hashes} (idx, hash) VALUES ({m}, {m})", hashes)
-        c.executemany(f"INSERT INTO {self.leaves} (leaf, position) VALUES ({m}, {m})", leaves)
+        if self.postgres:
+            # One statement, one round trip, whatever the number of rows.
+            c.execute(f"WITH h AS (INSERT INTO {self.hashes} (idx, hash) SELECT * FROM "
+                      "unnest(%s::bigint[], %s::bytea[])) "
+                      f"INSERT INTO {self.leaves} (leaf, position) SELECT * FROM "
+                      "unnest(%s::bigint[], %s::bigint[])",
+                      ([i for i, _ in hashes], [h for _, h in hashes],
+                       [leaf for leaf, _ in leaves], [p for _, p in leaves]))
+            return frontier.size
+        c.executemany(f"INSERT INTO {self.hashes} (idx, hash) VALUES (?, ?)", hashes)
+        c.executemany(f"INSERT INTO {self.leaves} (leaf, position) VALUES (?, ?)", leaves)
         return frontier.size
 
 
@@ -189,6 +232,25 @@ class TreeRecorder:
     def position_leaf(self, position: int) -> int | None:
         with self.datastore.transaction(commit=False) as c:
             return self.tree.position_leaf(c, position)
+
+    def stored_hashes(self, page: int = READ_PAGE) -> Iterator[tuple[int, bytes]]:
+        """Every stored hash (index, hash) in index order, read ``page`` rows at a time (each
+        page in its own read transaction): what the verifier holds against its own tree."""
+        return self._paged(self.tree.hash_page, page)
+
+    def stored_leaves(self, page: int = READ_PAGE) -> Iterator[tuple[int, int]]:
+        """Every stored leaf (leaf, log position) in leaf order, read ``page`` at a time."""
+        return self._paged(self.tree.leaf_page, page)
+
+    def _paged(self, read: Any, page: int) -> Iterator[Any]:
+        after = None
+        while True:
+            with self.datastore.transaction(commit=False) as c:
+                rows = read(c, after, page)
+            yield from rows
+            if len(rows) < page:
+                return
+            after = rows[-1][0]
 
     def checkpoint_rows(self) -> list[tuple[int, int, bytes]]:
         with self.datastore.transaction(commit=False) as c:

@@ -15,27 +15,42 @@ the end, with the fold's final state (which log keys the authority named), it re
   one does — history was rewritten in between): both notes are the evidence;
 - ``EVENT_MISSING``: a verified receipt whose event is not at its index any more;
 - ``RECORDED_AT_OUTSIDE_WITNESS_WINDOW``: an event whose recorded_at is earlier than the
-  time a witness (an enrolled inspector) cosigned a checkpoint that does not hold it, or
-  later than the time one cosigned a checkpoint that does. While streaming, each row is held
-  against every cosignature the checkpoints carry (few: windows sorted by size); only the
-  rows outside some window are kept, and judged at the end with the cosignatures that verify
-  with the final roster's inspector keys. A cosignature by an inspector that does not verify
-  is ``CHECKPOINT_SIGNATURE_INVALID``.
+  time a witness (an enrolled inspector, or one the genesis named) cosigned a checkpoint
+  that does not hold it, or later than the time one cosigned a checkpoint that does. While
+  streaming, each row is held against every cosignature the checkpoints carry (few: windows
+  sorted by size); only the rows outside some window are kept, and judged at the end with
+  the cosignatures that verify with the final roster's inspector keys or the keys of the
+  witnesses the genesis named. A witness's cosignature that does not verify is
+  ``CHECKPOINT_SIGNATURE_INVALID``.
 
-Pure: no I/O; the verifier hands in the notes and the rows.
+Beside the checkpoints, the tree the database stores (``ledger.storage.tree``: what proofs,
+receipts and new checkpoints are read from) is held against the recomputed one, hash by hash:
+:class:`StoredTreeAudit` is handed the stored hashes and leaves as two iterators in index
+order (the verifier reads them in pages: O(n), sequential) and compares each with the hashes
+the recomputed tree creates for the same leaf. The first difference — a changed hash, a
+missing row, an extra row, a leaf mapped to another log position — is one ``ROOT_MISMATCH``
+naming "the stored tree", the stored hash index and both values. A tree with no rows at all
+on a non-empty log is ``TREE_NOT_BUILT`` (a warning: a ledger from before the log, rebuilt
+from the events by its next write).
+
+Pure: no I/O; the verifier hands in the notes, the rows and the stored tree's iterators.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Sequence
+from itertools import chain
+from typing import Iterator, Sequence
 
 from ledger.core.canonical import parse_timestamp
 from ledger.core.checkpoint import Checkpoint, TlogProof
 from ledger.core.errors import InputError, VerificationFailed
 from ledger.core.findings import Finding
-from ledger.core.merkle import EMPTY_ROOT, CompactRange, check_record, leaf_hash
+from ledger.core.merkle import (
+    EMPTY_ROOT, CompactRange, check_record, leaf_hash, split_stored_hash_index,
+    stored_hash_index,
+)
 from ledger.core.note import parse_note
 from ledger.core.log_keys import open_log_checkpoint
 from ledger.core.state import LedgerState
@@ -78,10 +93,121 @@ def _seconds(recorded_at: str) -> int | None:
         return None
 
 
+STORED_TREE = "the stored tree"
+
+
+class StoredTreeAudit:
+    """The stored tree's rows held against the recomputed tree, leaf by leaf; keeps only the
+    first difference (after one, the stored rows no longer line up with anything)."""
+
+    def __init__(self, hashes: Iterator[tuple[int, bytes]],
+                 leaves: Iterator[tuple[int, int]], since: int | None = None) -> None:
+        self.since = since  # a first difference at an earlier position is not reported
+        self.hashes = hashes
+        self.leaves = leaves
+        self.finding: Finding | None = None
+        self.unbuilt = False  # both tables empty: nothing stored to compare
+
+    def add(self, leaf: int, position: int | None, created: Sequence[bytes]) -> None:
+        """Leaf ``leaf`` (at log ``position``) was appended, creating ``created`` hashes."""
+        if self.finding is not None or self.unbuilt:
+            return
+        start = stored_hash_index(0, leaf)
+        for offset, recomputed in enumerate(created):
+            self._hash(start + offset, recomputed, leaf, position)
+            if self.finding is not None:
+                return
+        self._leaf(leaf, position)
+
+    def _hash(self, index: int, recomputed: bytes, leaf: int, position: int | None) -> None:
+        row = next(self.hashes, None)
+        if row is None and index == 0:
+            leaf_row = next(self.leaves, None)
+            if leaf_row is None:
+                self.unbuilt = True
+                return
+            self.leaves = chain([leaf_row], self.leaves)
+        level, n = split_stored_hash_index(index)
+        evidence = {"source": STORED_TREE, "index": index, "level": level, "n": n,
+                    "leaf": leaf, "recomputed": recomputed.hex()}
+        if row is None or row[0] > index:
+            self._differs(f"the stored tree lacks hash {index} (level {level}, node {n}), "
+                          f"which leaf {leaf} completes", position,
+                          {**evidence, "stored": None})
+        elif row[0] < index:
+            self._extra_hash(row, position)
+        elif row[1] != recomputed:
+            self._differs(Message("the stored tree's hash {index} (level {level}, node {n}) is "
+                                  "{stored}…, not the {recomputed}… the events give at leaf "
+                                  "{leaf}", index=index, level=level, n=n,
+                                  stored=row[1].hex()[:16], recomputed=recomputed.hex()[:16],
+                                  leaf=leaf), position, {**evidence, "stored": row[1].hex()})
+
+    def _leaf(self, leaf: int, position: int | None) -> None:
+        row = next(self.leaves, None)
+        evidence = {"source": STORED_TREE, "leaf": leaf, "position": position}
+        if row is None or row[0] > leaf:
+            self._differs(Message("the stored tree lacks leaf {leaf} (the event at position "
+                                  "{position})", leaf=leaf, position=position),
+                          position, {**evidence, "stored_position": None})
+        elif row[0] < leaf:
+            self._extra_leaf(row, position)
+        elif position is not None and row[1] != position:
+            self._differs(Message("the stored tree puts leaf {leaf} at log position {stored}; "
+                                  "the log has it at {position}", leaf=leaf, stored=row[1],
+                                  position=position), position,
+                          {**evidence, "stored_position": row[1]})
+
+    def _extra_hash(self, row: tuple[int, bytes], position: int | None) -> None:
+        level, n = split_stored_hash_index(row[0]) if row[0] >= 0 else (None, None)
+        self._differs(Message("the stored tree holds hash {index}, which no event gives",
+                              index=row[0]), position,
+                      {"source": STORED_TREE, "index": row[0], "level": level, "n": n,
+                       "stored": row[1].hex(), "recomputed": None})
+
+    def _extra_leaf(self, row: tuple[int, int], position: int | None) -> None:
+        self._differs(Message("the stored tree holds leaf {leaf} (position {position}), which "
+                              "no event gives", leaf=row[0], position=row[1]), position,
+                      {"source": STORED_TREE, "leaf": row[0], "stored_position": row[1],
+                       "position": None})
+
+    def _differs(self, what: str, position: int | None, evidence: dict) -> None:
+        self.finding = Finding(
+            "ROOT_MISMATCH", Message(
+                "{what}: the stored tree and the events disagree (one or the other was changed "
+                "outside the ledger), so proofs, receipts and checkpoints read from the tree do "
+                "not describe these events", what=what),
+            position=position, evidence=evidence)
+
+    def findings(self, size: int, grew: bool = False) -> list[Finding]:
+        """At the end of the log (``size`` leaves): the first difference, or rows past it
+        (unless the log ``grew`` while it was read: then those rows are the new events')."""
+        if self.unbuilt:
+            return [Finding(
+                "TREE_NOT_BUILT", Message(
+                    "the stored tree is empty while the log holds {size} events: a ledger from "
+                    "before the log (or its tree was deleted); the next recorded step rebuilds "
+                    "it from the events", size=size),
+                evidence={"source": STORED_TREE, "log_size": size})]
+        if self.finding is None and not grew:
+            extra_hash = next(self.hashes, None)
+            extra_leaf = next(self.leaves, None)
+            if extra_hash is not None:
+                self._extra_hash(extra_hash, None)
+            elif extra_leaf is not None:
+                self._extra_leaf(extra_leaf, None)
+        if self.finding is None or (self.since is not None and self.finding.position
+                                    is not None and self.finding.position < self.since):
+            return []
+        return [self.finding]
+
+
 class LogAudit:
     """See the module docstring."""
 
-    def __init__(self, evidence: Sequence[Evidence] = ()) -> None:
+    def __init__(self, evidence: Sequence[Evidence] = (),
+                 stored: StoredTreeAudit | None = None) -> None:
+        self.stored = stored
         self.frontier = CompactRange()
         self.evidence = list(evidence)
         self.proofs: dict[str, TlogProof] = {}
@@ -124,7 +250,9 @@ class LogAudit:
                 self.outside.append((index, position, stream, recorded_at, seconds))
         if index in self.want_leaves:
             self.leaves[index] = event_hash
-        self.frontier.append(leaf_hash(event_hash))
+        created = self.frontier.append(leaf_hash(event_hash))
+        if self.stored is not None:
+            self.stored.add(index, position, created)
         if self.frontier.size in self.want_roots:
             self.roots[self.frontier.size] = self.frontier.root()
 
@@ -133,8 +261,9 @@ class LogAudit:
 
     # -- judging, at the end of the run ------------------------------------------------------
 
-    def findings(self, state: LedgerState) -> list[Finding]:
-        """Every finding about the evidence, judged against the recomputed tree."""
+    def findings(self, state: LedgerState, grew: bool = False) -> list[Finding]:
+        """Every finding about the evidence, judged against the recomputed tree (``grew``:
+        the log gained events after the run read its end)."""
         findings: list[Finding] = []
         signed: list[tuple[Checkpoint, Evidence]] = []
         for item in self.evidence:
@@ -164,6 +293,8 @@ class LogAudit:
             findings.extend(self._against_log(checkpoint, item))
         findings.extend(self._forks(signed))
         findings.extend(self._witnessed(state))
+        if self.stored is not None:
+            findings.extend(self.stored.findings(self.size, grew))
         return findings
 
     def _witnessed(self, state: LedgerState) -> list[Finding]:
@@ -172,7 +303,7 @@ class LogAudit:
         findings, valid = [], []
         origin = state.ledger_id or ""
         for size, time, who, key_id, note, label in self.cosignatures:
-            member = state.member(who)
+            member = state.witness(who)  # a genesis witness, or an enrolled inspector
             if who == origin or member is None or member.role != WITNESS_ROLE:
                 continue  # not a witness's line (the log's own, or an unknown key's)
             verifier = inspector_verifier(member)
@@ -190,7 +321,7 @@ class LogAudit:
                 findings.append(Finding(
                     "CHECKPOINT_SIGNATURE_INVALID",
                     Message("checkpoint {label}: the cosignature by {who} does not verify "
-                            "with {who}'s enrolled key", label=label, who=who),
+                            "with {who}'s key in the ledger", label=label, who=who),
                     evidence={"source": label, "witness": who}))
         windows = WitnessWindows(valid)
         for leaf, position, stream, recorded_at, seconds in self.outside:

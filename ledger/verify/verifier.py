@@ -24,7 +24,7 @@ from collections import deque
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
-from typing import Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from eventsourcing.persistence import ApplicationRecorder, Notification
 
@@ -34,7 +34,7 @@ from ledger.core.findings import Finding, Report
 from ledger.core.rules import ALL_VALID
 from ledger.core.state import Event, LedgerState
 from ledger.core.text import Message
-from ledger.verify.log import Evidence, LogAudit
+from ledger.verify.log import Evidence, LogAudit, StoredTreeAudit
 from ledger.verify.spill import SpillMap
 from ledger.verify.rows import (
     KEY_EVENTS, Prepared, Scope, prepare_chunk, raw, signature_tasks,
@@ -87,14 +87,29 @@ class Verifier:
         self._keyring: dict[str, bytes] | None = None  # person id -> raw key, for the workers
         # The Merkle tree recomputed from every row, held against the stored checkpoints and
         # any an auditor brings (``--checkpoint``, ``--receipt``).
-        self.log = LogAudit([*self._stored_checkpoints(), *evidence])
+        # The stored tree's rows too, read in pages as the recomputed tree grows.
+        has_tree = getattr(self.recorder, "has_tree", None)
+        self.has_tree = bool(has_tree is not None and has_tree())
+        self.log = LogAudit([*self._stored_checkpoints(), *evidence], self._stored_tree())
+        self.last_position: int | None = None
 
     def _stored_checkpoints(self) -> list[Evidence]:
-        has_tree = getattr(self.recorder, "has_tree", None)
-        if has_tree is None or not has_tree():
+        if not self.has_tree:
             return []  # a ledger from before the log: nothing stored to check
         return [Evidence(f"stored #{row_id}", note)
                 for row_id, _, note in self.recorder.checkpoint_rows()]  # type: ignore[attr-defined]
+
+    def _stored_tree(self) -> StoredTreeAudit | None:
+        if not self.has_tree:
+            return None
+        recorder: Any = self.recorder
+        return StoredTreeAudit(recorder.stored_hashes(), recorder.stored_leaves(),
+                               self.scope.since)
+
+    def _grew(self) -> bool:
+        """Whether events were appended after the run read the log's end."""
+        start = None if self.last_position is None else self.last_position + 1
+        return bool(self.recorder.select_notifications(start=start, limit=1))
 
     def _lot_scope(self, lot_id: str) -> frozenset[str]:
         """A lot's stream and, transitively, the containers it was packed in: a packed lot's
@@ -134,6 +149,7 @@ class Verifier:
                     # Leaf n: the n-th row, whatever it holds; its recorded_at against the
                     # witnesses' cosignature times.
                     self.log.add(row.event_hash, row.recorded_at, note.id, str(note.originator_id))
+                    self.last_position = note.id
                     if note.id != expected_position:
                         report.findings.append(self._gap(expected_position, note.id))
                     # A row before position 1 does not move where the log should go on.
@@ -155,7 +171,7 @@ class Verifier:
             if pool is not None:
                 pool.shutdown(cancel_futures=True)
         report.extend(self.state.duty_gaps(self.as_of or self.now))
-        report.extend(self.log.findings(self.state))
+        report.extend(self.log.findings(self.state, grew=self.has_tree and self._grew()))
         if report.events == 0 and self.scope.since <= 1:
             report.findings.append(Finding("GENESIS_MISSING",
                                            Message("the log is empty: no genesis")))

@@ -246,11 +246,47 @@ class RawStore:
         return bytes(row[0])
 
     def set_state(self, stream: str, version: int, state: bytes) -> None:
-        """The tamperer's UPDATE, straight to the table, bypassing the application."""
+        """The tamperer's UPDATE, straight to the table, bypassing the application; the
+        stored Merkle tree is rebuilt to match (the tamperer can recompute any hash)."""
         updated = self._query(f"UPDATE {self.table} SET state = ? "
                               "WHERE originator_id = ? AND originator_version = ? RETURNING 1",
                               (state, stream, version))
         assert len(updated) == 1, f"no stored row {stream} version {version}"
+        self.retree()
+
+    def retree(self) -> None:
+        """Rewrite the stored tree's tables to match the events as they now stand, so a test
+        sees only what its edit does to the events (a stale tree is a ROOT_MISMATCH of its
+        own: test_stored_tree_audit.py)."""
+        from ledger.core import merkle
+        from ledger.core.digests import event_hash_of_bytes
+
+        prefix = "custody_" if self.postgres else ""
+        tree, hashes, leaves = merkle.CompactRange(), [], []
+        for position, state in self._query(f"SELECT {self.position_column}, state FROM "
+                                           f"{self.table} ORDER BY {self.position_column}"):
+            start = merkle.stored_hash_index(0, tree.size)
+            leaves.append((tree.size, int(position)))
+            created = tree.append(merkle.leaf_hash(event_hash_of_bytes(bytes(state))))
+            hashes.extend((start + i, h) for i, h in enumerate(created))
+        mark = "%s" if self.postgres else "?"
+        statements = [(f"INSERT INTO {prefix}tree_hashes (idx, hash) VALUES ({mark}, {mark})",
+                       hashes),
+                      (f"INSERT INTO {prefix}tree_leaves (leaf, position) VALUES ({mark}, "
+                       f"{mark})", leaves)]
+        if self.postgres:
+            with closing(psycopg.connect(self.db)) as connection, connection, \
+                    connection.cursor() as cursor:
+                cursor.execute(f"DELETE FROM {prefix}tree_hashes")
+                cursor.execute(f"DELETE FROM {prefix}tree_leaves")
+                for sql, rows in statements:
+                    cursor.executemany(sql, rows)
+            return
+        with closing(sqlite3.connect(self.db)) as connection, connection:
+            connection.execute(f"DELETE FROM {prefix}tree_hashes")
+            connection.execute(f"DELETE FROM {prefix}tree_leaves")
+            for sql, rows in statements:
+                connection.executemany(sql, rows)
 
 
 @pytest.fixture

@@ -79,6 +79,7 @@ def attempt(world: World, raw, stream: str, event_type: str, fields: dict, team:
         found = [f for f in errors(world) if f.position == position]
         raw._query(f"DELETE FROM {raw.table} WHERE {raw.position_column} = ? RETURNING 1",
                    (position,))
+        raw.retree()  # the forced row's leaf goes with it
         assert found, f"the recorder refused {event_type}, verify accepts it: {body}"
         return "refused"
     except (InputError, KeyringError, ConcurrentChange) as error:

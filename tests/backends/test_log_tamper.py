@@ -13,6 +13,7 @@ import pytest
 from ledger.application.custody import open_ledger
 from ledger.application.keystore import Signer
 from ledger.application.log import TransparencyLog
+from ledger.core.merkle import stored_hash_index
 from ledger.verify import Verifier
 from ledger.verify.log import Evidence
 from tests.conftest import AUTHORITY, LEDGER_ID, World, fixed_key
@@ -86,7 +87,14 @@ def test_a_receipt_taken_before_its_event_was_deleted_proves_the_deletion(
     db = str(logged.db)
     logged.app.close()
     sql(db, f"DELETE FROM {raw.table} WHERE {raw.position_column} = ?", (receipt.position,))
-    sql(db, f"DELETE FROM {'custody_checkpoints' if raw.postgres else 'checkpoints'}")
+    prefix = "custody_" if raw.postgres else ""
+    sql(db, f"DELETE FROM {prefix}checkpoints")
+    # The stored tree still holds the event's leaf: verify sees the tree reach past the log.
+    assert codes(db) == ["ROOT_MISMATCH"]
+    # A thorough attacker trims the tree too (its last leaf and the hashes that leaf made).
+    last = raw.count()  # the deleted event was leaf `last`, the log's newest
+    sql(db, f"DELETE FROM {prefix}tree_hashes WHERE idx >= ?", (stored_hash_index(0, last),))
+    sql(db, f"DELETE FROM {prefix}tree_leaves WHERE leaf >= ?", (last,))
     # The newest step of a lot, gone with its checkpoint: nothing in the database says so...
     assert codes(db) == []
     # ...but the officer's receipt does.

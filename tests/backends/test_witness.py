@@ -169,3 +169,59 @@ def _findings(db: str):
     finally:
         verifier.close()
         reader.close()
+
+
+@pytest.fixture
+def genesis_witnessed(backend: str):
+    """A ledger whose genesis names DIO-01 as a witness (never enrolled), with a log key and
+    a lot, on this test's backend."""
+    from ledger.application.custody import open_ledger
+    from ledger.application.keystore import Signer
+    from tests.conftest import PEOPLE, TEAM, Clock, load_policy
+
+    clock = Clock()
+    app = open_ledger(backend, create=True, clock=clock)
+    world = World(app, backend, clock)
+    world.signers[AUTHORITY] = Signer(AUTHORITY, fixed_key(AUTHORITY))
+    app.init(LEDGER_ID, {"id": AUTHORITY, "name": "Exam Authority", "unit": "Office"},
+             world.signers[AUTHORITY], load_policy("two-police-four-staff"), clock.now,
+             witnesses={"DIO-01": fixed_key("DIO-01").public_key})
+    for person_id in TEAM:
+        world.signers[person_id] = Signer(person_id, fixed_key(person_id))
+        app.enrol({"id": person_id, "name": person_id, "role": PEOPLE[person_id],
+                   "unit": "Unit"}, fixed_key(person_id).public_key, world.signers[AUTHORITY],
+                  clock.now)
+    app.set_log_key(LOG.key.public_key, world.signers[AUTHORITY], clock.now)
+    world.register("LOT-1")
+    yield world
+    world.app.close()
+
+
+def test_a_genesis_witness_cosignature_is_stored_and_counts_in_verify(
+        genesis_witnessed: World) -> None:
+    world = genesis_witnessed
+    tlog = TransparencyLog(world.app)
+    note = tlog.sign_checkpoint(LOG)
+    (stored,) = tlog.add_cosignatures(cosigned(note, "DIO-01", seconds(world) + 1000))
+    assert stored.witness == "DIO-01"
+    assert [s.name for s in parse_note(tlog.stored_checkpoints()[0][2])[1]] == [
+        LEDGER_ID, "DIO-01"]
+    # A step whose clock was set back before the time DIO-01 saw the checkpoint.
+    world.clock.now += timedelta(seconds=500)
+    receipt = world.handover("LOT-1", "STF-01", "STF-02")
+    db = str(world.db)
+    world.app.close()
+    (finding,) = _findings(db)
+    assert (finding.code, finding.position) == ("RECORDED_AT_OUTSIDE_WITNESS_WINDOW",
+                                                receipt.position)
+    assert finding.evidence["witness"] == "DIO-01"
+
+
+def test_a_cosignature_by_a_witness_the_genesis_did_not_name_is_refused(
+        genesis_witnessed: World) -> None:
+    tlog = TransparencyLog(genesis_witnessed.app)
+    note = tlog.sign_checkpoint(LOG)
+    with pytest.raises(KeyringError, match="DIO-02 is neither enrolled nor a witness named "
+                                           "in the genesis"):
+        tlog.add_cosignatures(cosigned(note, "DIO-02", seconds(genesis_witnessed)))
+    assert [n for _, _, n in tlog.stored_checkpoints()] == [note]

@@ -101,7 +101,9 @@ def test_verify_error_finding_in_chinese_and_english(ready):
                               "步存储的字节不规范：")
     assert en_line.startswith("ERROR   NON_CANONICAL          position 12 lot:LOT-1: stored bytes "
                               "of lot:LOT-1 step 1 are not canonical: ")
-    assert zh.output.splitlines()[-1].startswith(f"不完整：1 个错误：{ready.db}：已检查 ")
+    # The changed bytes no longer hash to the stored tree's leaf: the second error.
+    assert any("ROOT_MISMATCH" in line for line in zh.output.splitlines())
+    assert zh.output.splitlines()[-1].startswith(f"不完整：2 个错误：{ready.db}：已检查 ")
 
 
 def test_verify_json_stays_english_under_lang_zh(ready):

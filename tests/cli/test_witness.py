@@ -134,7 +134,8 @@ def test_a_cosignature_by_a_non_inspector_is_refused_and_nothing_written(
     refused = logged("witness", "add", str(cosigned))
     assert refused.exit_code == 4
     assert refused.output == ("error: cosignature by POL-01 refused: POL-01 is a police, "
-                              "not an inspector; only enrolled inspectors witness checkpoints\n")
+                              "not an inspector; only enrolled inspectors and the genesis's "
+                              "witnesses witness checkpoints\n")
     assert logged.db_digest() == before  # ...the ledger does
 
 

@@ -160,3 +160,100 @@ def test_a_copy_that_fills_the_disk_halfway_leaves_the_target_empty(tmp_path: Pa
     assert "nothing was written" in line
     assert rows(str(out / "copy.db")) == []
     assert len(hashes(str(source))) > 40
+
+
+def checkpointed(db: str) -> tuple[list[tuple[int, bytes]], bytes]:
+    """A ledger on ``db`` with a log key, two stored checkpoints (the first cosigned by the
+    inspector INS-01) and steps between and after them; returns its stored checkpoints
+    (size, note) and a receipt of a step under the second checkpoint."""
+    from ledger.application.log import TransparencyLog
+    from ledger.core.checkpoint import Cosigner
+    from ledger.core.note import SIG_ED25519, Ed25519Verifier, VerifierKey
+    from ledger.core.witness import cosign
+    from tests.backends.test_log_tamper import LOG
+    from tests.conftest import LEDGER_ID, fixed_key
+
+    ledger.create(db, ["LOT-1", "LOT-2"], log_key=True)
+    with closing(open_ledger(db)) as app:
+        tlog = TransparencyLog(app)
+        first = tlog.sign_checkpoint(LOG)
+        verifier = Ed25519Verifier(VerifierKey(LEDGER_ID, SIG_ED25519, LOG.key.public_key.raw))
+        # Cosigned now (whole seconds): after the steps it holds, not after the next one.
+        at = int(app.clock().timestamp())
+        tlog.add_cosignatures(cosign(first, verifier, Cosigner("INS-01", fixed_key("INS-01"),
+                                                                at))[1])
+        step = ledger.handover(app, "LOT-1", "after the first checkpoint")
+        second = tlog.sign_checkpoint(LOG)
+        ledger.handover(app, "LOT-2", "after the second checkpoint")
+        receipt = tlog.tlog_proof(step.position, second)
+        stored = [(size, note) for _, size, note in app.recorder.checkpoint_rows()]
+    assert len(stored) == 2 and "\u2014 INS-01 " in stored[0][1].decode()
+    return stored, receipt
+
+
+def copied_log(db: str) -> tuple[list[tuple[int, bytes]], bytes]:
+    """(stored checkpoints, the stored tree's root) of ``db``."""
+    from ledger.core import merkle
+
+    with closing(open_ledger(db)) as app:
+        recorder = app.recorder
+        stored = [(size, note) for _, size, note in recorder.checkpoint_rows()]
+        root = merkle.tree_hash(recorder.tree_size(), recorder.tree_hashes)
+    return stored, root
+
+
+def verify_codes(db: str, evidence=()) -> list[str]:
+    with closing(open_ledger(db, read_only=True)) as app:
+        verifier = Verifier(app.recorder, evidence=list(evidence))
+        try:
+            return sorted({f.code for f in verifier.run().findings})
+        finally:
+            verifier.close()
+
+
+@pytest.mark.postgres
+def test_checkpoints_and_cosignatures_copy_both_ways_and_still_verify(
+        tmp_path: Path, postgres_db: str) -> None:
+    from ledger.verify.log import Evidence
+
+    origin, back = str(tmp_path / "origin.db"), str(tmp_path / "back.db")
+    stored, receipt = checkpointed(origin)
+    origin_root = copied_log(origin)[1]
+    for source, target in ((origin, postgres_db), (postgres_db, back)):
+        result = copy(source, target)
+        assert result.exit_code == 0, result.output
+        assert (f"Merkle tree rebuilt (root {origin_root.hex()}); 2 stored checkpoint(s) "
+                "copied with their cosignatures") in result.output
+        copied, root = copied_log(target)
+        assert copied == stored  # byte for byte, the cosignature with them, in order
+        assert root == origin_root
+        # The copy verifies against the same checkpoints, and the receipt taken from the
+        # origin checks against the copy: its event is at its index in the copy's tree.
+        assert verify_codes(target) == []
+        assert verify_codes(target, [Evidence("receipt", receipt, receipt=True)]) == []
+
+
+def test_a_copy_of_a_ledger_without_checkpoints_says_none_were_copied(tmp_path: Path) -> None:
+    source, target = str(tmp_path / "a.db"), str(tmp_path / "b.db")
+    ledger.create(source, ["LOT-1"])
+    result = copy(source, target)
+    assert result.exit_code == 0, result.output
+    assert "0 stored checkpoint(s) copied" in result.output
+    assert verify_codes(target) == []
+
+
+def test_a_tampered_checkpoint_is_copied_as_stored_and_the_copy_reports_it(
+        tmp_path: Path) -> None:
+    """The copy carries the evidence as it is: it neither repairs nor drops a checkpoint."""
+    import sqlite3
+
+    source, target = str(tmp_path / "a.db"), str(tmp_path / "b.db")
+    checkpointed(source)
+    with closing(sqlite3.connect(source)) as c, c:
+        (note,) = c.execute("SELECT note FROM checkpoints WHERE id = 2").fetchone()
+        flipped = bytearray(note)
+        flipped[note.index(b"\n\n") - 3] ^= 0x01  # inside the base64 root
+        c.execute("UPDATE checkpoints SET note = ? WHERE id = 2", (bytes(flipped),))
+    assert verify_codes(source) == ["CHECKPOINT_SIGNATURE_INVALID"]
+    assert copy(source, target).exit_code == 0
+    assert verify_codes(target) == ["CHECKPOINT_SIGNATURE_INVALID"]

@@ -19,7 +19,7 @@ from eventsourcing.utils import get_topic
 
 from ledger.application.custody import open_ledger
 from ledger.application.keystore import Signer
-from ledger.core import canonical, digests
+from ledger.core import canonical, digests, merkle
 from ledger.core.findings import Report
 from ledger.domain import events
 from ledger.domain.aggregates import AGGREGATE_FOR_START
@@ -82,12 +82,14 @@ class Attacker:
     # -- writing -------------------------------------------------------------------------
 
     def execute(self, *statements: tuple[str, Iterable[Any]]) -> None:
-        """Run statements in one transaction, as an attacker with the sqlite3 shell would."""
+        """Run statements in one transaction, as an attacker with the sqlite3 shell would,
+        and rebuild the stored Merkle tree over the result (``retree``)."""
         with closing(sqlite3.connect(self.db)) as connection:
             with connection:
                 for sql, params in statements:
                     cursor = connection.execute(sql, tuple(params))
                     assert cursor.rowcount == 1, f"{sql} {params} touched {cursor.rowcount} rows"
+                retree(connection)
 
     def set_state(self, position: int, state: Any) -> None:
         self.execute(("UPDATE stored_events SET state = ? WHERE rowid = ?", (state, position)))
@@ -185,6 +187,27 @@ class Attacker:
             record["originator_topic"] = get_topic(AGGREGATE_FOR_START[event_class])
         return self.insert(body["stream"], body["seq"], events.TOPICS[body["type"]],
                            canonical.encode(record))
+
+
+def retree(connection: sqlite3.Connection) -> None:
+    """Rewrite the stored tree's tables to match the events as they now stand: the attacker
+    can recompute any hash, so every test here sees only what its attack does to the events
+    (a tree left stale would be a ROOT_MISMATCH of its own: tests/backends/
+    test_stored_tree_audit.py)."""
+    connection.execute("DELETE FROM tree_hashes")
+    connection.execute("DELETE FROM tree_leaves")
+    tree = merkle.CompactRange()
+    # Text in the state column reads as text (and hashes as no bytes), as the ledger reads it.
+    connection.text_factory = lambda data: data.decode("utf-8", "replace")
+    rows = connection.execute("SELECT rowid, state FROM stored_events ORDER BY rowid").fetchall()
+    for position, state in rows:
+        stored = bytes(state) if isinstance(state, (bytes, bytearray, memoryview)) else b""
+        start = merkle.stored_hash_index(0, tree.size)
+        connection.execute("INSERT INTO tree_leaves (leaf, position) VALUES (?, ?)",
+                           (tree.size, position))
+        created = tree.append(merkle.leaf_hash(digests.event_hash_of_bytes(stored)))
+        connection.executemany("INSERT INTO tree_hashes (idx, hash) VALUES (?, ?)",
+                               [(start + i, h) for i, h in enumerate(created)])
 
 
 def verify(db: Path) -> Report:
