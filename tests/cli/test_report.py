@@ -234,3 +234,15 @@ def test_the_report_in_english_has_no_chinese(db: Path, tmp_path: Path) -> None:
     assert "<h2>Summary</h2>" in page
     assert "2026-06-08 06:00:00Z lot.handed_over Secure room 1 STF-01 → STF-02" in text_of(page)
     assert not CJK.search(page) and not CJK.search(result.stdout)
+
+
+def test_a_bad_selection_in_chinese_is_one_line_and_writes_nothing(db: Path,
+                                                                   tmp_path: Path) -> None:
+    out = tmp_path / "zh.html"
+    result = CliRunner().invoke(main, ["--lang", "zh", "--db", str(db), "report",
+                                       "--out", str(out), "--lot", "NOPE"])
+
+    assert result.exit_code == 2, result.output
+    assert result.stderr == ("错误：--lot NOPE：没有试卷袋 NOPE；请核对编号（'custody status' "
+                             "列出所有试卷袋）\n")
+    assert not out.exists()
