@@ -109,7 +109,7 @@ def verify_bundle(ctx: click.Context, bundle_path: Path, trust_file: Path, log_k
         click.echo(render.json_text(result.to_data()))
     else:
         click.echo(render.visible(proven(result.bundle)))
-        click.echo(render.report(result.report, f"bundle {bundle_path}"))
+        click.echo(render.report(result.report, _("bundle {path}").format(path=bundle_path)))
     if not result.report.intact:
         ctx.exit(EXIT_FINDINGS)
 

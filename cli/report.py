@@ -11,7 +11,8 @@ import click
 
 from cli import render
 from cli.context import ledger_of, say
-from cli.i18n import _
+from cli import i18n
+from cli.i18n import _, ngettext, translated
 from cli.options import ID
 from cli.steps import moment
 from cli.verify import run_verifier
@@ -64,13 +65,25 @@ def report(ctx: click.Context, out: Path, lot_id: str | None, exam: str | None,
         return run_verifier(ctx, None, 1, None, workers, show_bar=True).report
 
     data = gather(app, answer.view, answer.position, selection, now=now, verify=verify)
-    html = render_html(data, _)
+    html = render_html(data, _, ngettext, lang=i18n.language(), words=_words())
     _write(folder, out, html)
     verdict = _("intact") if data.intact else _("NOT intact")
     say(_("wrote {out}: {lots} lot(s), {rooms} secure room(s), {findings} finding(s); the "
           "ledger is {verdict}; as of log position {position}").format(
         out=out, lots=len(data.lots), rooms=len(data.rooms), findings=len(data.findings),
         verdict=verdict, position=data.log_position))
+
+
+def _words() -> Any:
+    """The ledger's words in the reader's language, as ``status`` and ``verify`` name them."""
+    from ledger.report.html import Words
+
+    return Words(text=translated, step=render.step_name, kind=_kind_name,
+                 role=render.role_name)
+
+
+def _kind_name(kind: str) -> str:
+    return _(kind) if kind in render.KIND_NAMES else kind
 
 
 def _writable_folder(out: Path) -> Path:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Callable
 
 from ledger.report.rooms import RoomCoverage, parse_moment
 
@@ -49,8 +50,9 @@ class Chart:
     axis_y: float = 0.0
 
 
-def coverage_chart(room: RoomCoverage) -> Chart:
-    """The shapes of ``room``'s coverage over [room.start, room.end]."""
+def coverage_chart(room: RoomCoverage, role: Callable[[str], str] = str) -> Chart:
+    """The shapes of ``room``'s coverage over [room.start, room.end]; ``role`` names a
+    roster role in the reader's language (as stored by default)."""
     start, end = parse_moment(room.start), parse_moment(room.end)
     span = max((end - start).total_seconds(), 1.0)
     inner = WIDTH - LEFT - RIGHT
@@ -70,7 +72,7 @@ def coverage_chart(room: RoomCoverage) -> Chart:
     most = max([len(shift.on_duty) for shift in room.shifts] + [1])
     for shift in room.shifts:
         height = round((LANE - 2) * len(shift.on_duty) / most, 2)
-        who = ", ".join(f"{p} ({r})" if r else p for p, r in shift.on_duty) or "-"
+        who = ", ".join(f"{p} ({role(r)})" if r else p for p, r in shift.on_duty) or "-"
         chart.shifts.append(bar(shift.start, shift.end, duty_y + LANE - 1 - height,
                                 max(height, 1.0),
                                 f"{shift.start} – {shift.end}: {len(shift.on_duty)}: {who}"))

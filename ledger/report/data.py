@@ -23,6 +23,7 @@ from typing import Any, Callable, Sequence
 
 from ledger.core.errors import InputError, LedgerError
 from ledger.core.findings import Finding, Report
+from ledger.core.text import Message
 from ledger.projections import history as lot_steps
 from ledger.projections import queries
 from ledger.projections.view import ViewStore
@@ -160,8 +161,8 @@ def gather(app: Any, view: ViewStore, position: int | None, selection: Selection
 def _selected_lots(view: ViewStore, selection: Selection) -> list[str]:
     if selection.lot is not None:
         if not lot_steps.known(view, selection.lot):
-            raise InputError(f"--lot {selection.lot}: no lot {selection.lot} is stored; check "
-                             "the lot id ('custody status' lists the lots)")
+            raise InputError(Message("--lot {lot}: no lot {lot} is stored; check the lot id "
+                                     "('custody status' lists the lots)", lot=selection.lot))
         return [selection.lot]
     where, params = ["lot IS NOT NULL"], []
     if selection.exam is not None:
@@ -177,11 +178,13 @@ def _selected_lots(view: ViewStore, selection: Selection) -> list[str]:
         f"SELECT DISTINCT lot FROM view_steps WHERE {' AND '.join(where)} ORDER BY lot", params)]
     if selection.exam is not None and not found:
         if not view.query("SELECT 1 FROM view_lots WHERE exam = ? LIMIT 1", [selection.exam]):
-            raise InputError(f"--exam {selection.exam}: no lot of exam {selection.exam} is "
-                             "stored; check the exam id ('custody status' lists the lots)")
+            raise InputError(Message("--exam {exam}: no lot of exam {exam} is stored; check "
+                                     "the exam id ('custody status' lists the lots)",
+                                     exam=selection.exam))
     if len(found) > MAX_LOTS:
-        raise InputError(f"the report would hold {len(found)} lots; it holds at most "
-                         f"{MAX_LOTS}: narrow it with --lot, --exam or --from/--to")
+        raise InputError(Message("the report would hold {count} lots; it holds at most "
+                                 "{limit}: narrow it with --lot, --exam or --from/--to",
+                                 count=len(found), limit=MAX_LOTS))
     return found
 
 

@@ -446,3 +446,22 @@ def test_every_single_byte_flipped_is_reported(exam_day: Cli, capsys) -> None:
     with capsys.disabled():
         print(f"\n{len(data)} bytes flipped one at a time: {refused} refused by the parser, "
               f"{reported} reported as not intact, 0 intact")
+
+
+def test_verify_bundle_in_chinese_keeps_codes_and_values(exam_day: Cli) -> None:
+    path = export(exam_day)
+    result = exam_day.runner.invoke(
+        main, ["--lang", "zh", "--db", str(exam_day.folder / "absent.db"), "verify-bundle",
+               str(path), "--trust", exam_day.key(AUTHORITY) + ".pub",
+               "--log-key", str(exam_day.folder / "log.key.pub")])
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("检查点：cli-ledger，17 个事件，根哈希 ")
+    assert lines[0].endswith("；15 个包含证明中已验证 15 个")
+    assert lines[-1].startswith(f"完整（有警告）：证据包 {path}：")
+    findings = [line for line in lines[1:-1] if "ACKNOWLEDGED_VIOLATION" in line]
+    assert len(findings) == 3 and all(line.startswith("警告") for line in findings)
+    assert any("SEAL_MISMATCH 已在记录中确认（seal SEAL-2 replaced after a tear, photo kept）"
+               in line for line in findings)
+    assert not (exam_day.folder / "absent.db").exists()

@@ -185,3 +185,64 @@ def test_help_has_an_example() -> None:
     result = CliRunner().invoke(main, ["report", "--help"])
     assert result.exit_code == 0
     assert "custody report --out lot.html --lot MATH-Q-0001" in result.output
+
+
+# -- in the reader's language --------------------------------------------------------------
+
+CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
+
+
+def test_the_report_in_chinese_keeps_codes_ids_and_times_as_stored(db: Path,
+                                                                     tmp_path: Path) -> None:
+    out = tmp_path / "zh.html"
+    result = CliRunner().invoke(main, ["--lang", "zh", "--db", str(db), "report",
+                                       "--out", str(out)])
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"已写入 {out}：6 个试卷袋，1 个保密室，2 个发现；账本不完整；"
+                                    "截至日志位置 ")
+    page = out.read_text(encoding="utf-8")
+    text = text_of(page)
+    assert page.startswith('<!DOCTYPE html>\n<html lang="zh">')
+    assert "<h2>摘要</h2>" in page and '<p class="verdict">不完整</p>' in page
+    assert "已检查 18 条流中的 46 个事件" in text and "1 个错误，1 个警告" in text
+    # The finding's text in Chinese, its code and the values it quotes as stored.
+    assert page.count('<td class="code">ACKNOWLEDGED_<wbr>VIOLATION</td>') == 1
+    assert (f"COUNT_MISMATCH 已在记录中确认（{REASON}）：清点数量 29，但记录为 30") in text
+    assert ("保密室 SR-3 在 2026-06-07T12:00:00.000000Z 至 2026-06-07T22:00:00.000000Z "
+            "存有试卷但值守人员不足：需要 4 名 公安 或 工作人员") in text
+    assert "DUTY_UNCOVERED: 保密室 SR-3 在" in page  # the chart's gap too
+    # Steps, kinds and roles named as 'status' and 'history' name them; times unchanged.
+    assert "试卷袋 LOT-X：gaokao-2026/math 的试卷" in text
+    assert "2026-06-08 06:00:00Z 交接 lot.handed_over Secure room 1 STF-01 → STF-02" in text
+    assert "POL-01 (公安)" in text and "(police)" not in text
+    assert f"已确认的违规： {REASON}" in text
+    assert "容器 BOX-1 的第 4 步" in text
+    for english in ("Summary", "NOT intact", "Findings", "Custody timelines", "acknowledged on "
+                    "record", "held papers from", "step 4 of container"):
+        assert english not in text, english
+
+
+def test_the_report_in_english_has_no_chinese(db: Path, tmp_path: Path) -> None:
+    out = tmp_path / "en.html"
+    result = CliRunner().invoke(main, ["--lang", "en", "--db", str(db), "report",
+                                       "--out", str(out)])
+
+    assert result.exit_code == 0, result.output
+    page = out.read_text(encoding="utf-8")
+    assert page.startswith('<!DOCTYPE html>\n<html lang="en">')
+    assert "<h2>Summary</h2>" in page
+    assert "2026-06-08 06:00:00Z lot.handed_over Secure room 1 STF-01 → STF-02" in text_of(page)
+    assert not CJK.search(page) and not CJK.search(result.stdout)
+
+
+def test_a_bad_selection_in_chinese_is_one_line_and_writes_nothing(db: Path,
+                                                                   tmp_path: Path) -> None:
+    out = tmp_path / "zh.html"
+    result = CliRunner().invoke(main, ["--lang", "zh", "--db", str(db), "report",
+                                       "--out", str(out), "--lot", "NOPE"])
+
+    assert result.exit_code == 2, result.output
+    assert result.stderr == ("错误：--lot NOPE：没有试卷袋 NOPE；请核对编号（'custody status' "
+                             "列出所有试卷袋）\n")
+    assert not out.exists()

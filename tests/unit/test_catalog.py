@@ -1,6 +1,7 @@
 """The gettext catalogs: the committed .mo is the compiled .po, the .po holds every message
-the source marks (``_``, ``ngettext``, ``N_`` and the core's ``Message``), each translated for
-zh with the same placeholders; and ``Message`` itself."""
+the source marks (``_``, ``ngettext``, ``N_`` and the core's ``Message`` in Python; ``_()`` and
+``{% trans %}`` in the report's Jinja2 template), each translated for zh with the same
+placeholders; and ``Message`` itself."""
 
 from __future__ import annotations
 
@@ -30,22 +31,52 @@ def catalog():
         return read_po(f, locale="zh")
 
 
-def source_messages() -> set[str]:
-    """Every msgid Babel extracts with babel.cfg and the keyword Message."""
+TEMPLATES = "ledger/report/templates/**.j2"
+METHOD_MAP = [("ledger/**.py", "python"), ("cli/**.py", "python"), (TEMPLATES, "jinja2")]
+# The template is extracted with the options ledger.report.html renders it with: the same
+# whitespace handling gives the same msgids for {% trans %} blocks.
+OPTIONS_MAP = {"ledger/**.py": {}, "cli/**.py": {},
+               TEMPLATES: {"extensions": "jinja2.ext.i18n", "trim_blocks": "true",
+                           "lstrip_blocks": "true"}}
+
+
+def extracted(method_map=METHOD_MAP) -> list[tuple[str, str]]:
+    """(file, msgid) of every message Babel extracts with babel.cfg's mapping and the
+    keyword Message."""
     from babel.messages.extract import DEFAULT_KEYWORDS
 
-    method_map = [("ledger/**.py", "python"), ("cli/**.py", "python")]
     keywords = {**DEFAULT_KEYWORDS, "Message": None}
-    found = set()
-    for _file, _line, message, _comments, _context in extract_from_dir(
-            str(ROOT), method_map, keywords=keywords):
-        found.add(message if isinstance(message, str) else message[0])
-    return found
+    return [(file, message if isinstance(message, str) else message[0])
+            for file, _line, message, _comments, _context in extract_from_dir(
+                str(ROOT), method_map, options_map=OPTIONS_MAP, keywords=keywords)]
+
+
+def source_messages() -> set[str]:
+    """Every msgid Babel extracts with babel.cfg and the keyword Message."""
+    return {message for _file, message in extracted()}
 
 
 def test_babel_cfg_maps_the_same_sources_the_test_extracts():
-    sections = re.findall(r"^\[(\w+): (.+)\]$", (ROOT / "babel.cfg").read_text(), re.M)
-    assert sections == [("python", "ledger/**.py"), ("python", "cli/**.py")]
+    from babel.messages.frontend import parse_mapping_cfg
+
+    with (ROOT / "babel.cfg").open() as f:
+        assert parse_mapping_cfg(f) == (METHOD_MAP, OPTIONS_MAP)
+
+
+def test_the_template_is_extracted_as_it_is_rendered():
+    from ledger.report.html import environment
+
+    env = environment(str)
+    options = OPTIONS_MAP[TEMPLATES]
+    assert "jinja2.ext.InternationalizationExtension" in {
+        f"{type(e).__module__}.{type(e).__name__}" for e in env.extensions.values()}
+    assert options["extensions"] == "jinja2.ext.i18n"
+    assert (env.trim_blocks, env.lstrip_blocks) == (True, True)
+    assert (options["trim_blocks"], options["lstrip_blocks"]) == ("true", "true")
+    template = {message for _file, message in extracted([(TEMPLATES, "jinja2")])}
+    assert len(template) > 50  # the report's headings, sentences and labels
+    assert {"Custody report", "Summary", "Made at %(generated)s from %(database)s, as of log "
+            "position %(position)s."} <= template
 
 
 def test_the_committed_mo_is_the_compiled_po():
@@ -67,9 +98,13 @@ def test_every_marked_message_is_in_the_catalog_and_translated():
 
 
 def test_every_translation_keeps_the_placeholders_of_its_english():
-    names = re.compile(r"\{(\w*)[^{}]*\}")
-    broken = [m.id for m in catalog() if m.id and
-              sorted(set(names.findall(m.id))) != sorted(set(names.findall(m.string)))]
+    # {name} in Python's str.format messages, %(name)s in the template's {% trans %} blocks
+    names = re.compile(r"\{(\w*)[^{}]*\}|%\((\w+)\)s")
+
+    def placeholders(text: str) -> list[tuple[str, str]]:
+        return sorted(set(names.findall(text)))
+
+    broken = [m.id for m in catalog() if m.id and placeholders(m.id) != placeholders(m.string)]
     assert not broken
 
 
