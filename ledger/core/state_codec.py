@@ -1,0 +1,377 @@
+"""The one ledger-state fold as plain data: canonical records out, a :class:`LedgerState` back.
+
+A resumed audit (``custody verify --state DIR``) saves the state an intact run reached and
+folds only the newer events into it the next time, so this encoding must give back exactly
+the state that was saved: every field of :class:`~ledger.core.state.LedgerState`, every
+map in the order it iterates.
+
+A province's state holds over a million lots, far more than one canonical value may hold
+(``canonical.MAX_ENCODED``), so the state is a *sequence of records*, each one canonical
+msgpack value of at most :data:`RECORD_ENTRIES` entries:
+
+- ``{"section": "scalars", ...}`` first: the ledger id, positions, timestamps, the authority
+  set, the policy history and the log keys;
+- then ``{"section": NAME, "entries": [...]}`` for each map in :data:`SECTIONS`, in that
+  order, as many records per map as it needs (a map is written in its iteration order; one
+  room's duty shifts are one entry each, so no record grows with a room's history);
+- the caller frames the records (``ledger.verify.saved_state``) and adds the integrity check.
+
+:func:`state_records` yields them from a state without copying its maps (lots, heads and
+entered may live in a spill file); :class:`StateReader` folds them back into a fresh state,
+whose maps the caller may supply (the verifier's spill maps). Decoding is strict: a record
+that is not canonical, a section out of order, a key given twice, a field of the wrong
+type: each is an :class:`InputError` naming what is wrong. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, Iterable, Iterator, Mapping, MutableMapping
+
+from ledger.core import canonical
+from ledger.core.custody import LotState, RoomState
+from ledger.core.errors import InputError
+from ledger.core.keys import PublicKey
+from ledger.core.policy import PresencePolicy
+from ledger.core.roster import Member
+from ledger.core.rules import AuthoritySet
+from ledger.core.state import Head, LedgerState
+
+FORMAT = 1
+RECORD_ENTRIES = 512  # entries per record: a lot with its step hashes is ~0.5 KiB
+SECTIONS = ("roster", "key_owner", "rooms", "lots", "heads", "entered", "occupied", "duty")
+_HEX_HASH = re.compile(r"[0-9a-f]{64}")
+
+
+class StateDamaged(InputError):
+    """A saved state that is not the canonical encoding of a ledger state."""
+
+
+# -- small typed converters ------------------------------------------------------------------
+
+
+def _hash_out(text: str) -> bytes | str:
+    """An event hash as 32 bytes (half the size of its hex); any other text as it is."""
+    return bytes.fromhex(text) if _HEX_HASH.fullmatch(text) else text
+
+
+def _hash_in(value: Any) -> str:
+    if type(value) is bytes and len(value) == 32:
+        return value.hex()
+    if type(value) is str and not _HEX_HASH.fullmatch(value):
+        return value  # a hash spelled as 64 hex digits must have been written as bytes
+    raise StateDamaged(f"an event hash is {type(value).__name__} {value!r:.40}")
+
+
+def _want(value: Any, kind: type | tuple[type, ...], what: str) -> Any:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if type(value) not in kinds:
+        raise StateDamaged(f"{what} is a {type(value).__name__}, not "
+                           f"{' or '.join(k.__name__ for k in kinds)}")
+    return value
+
+
+def _text(value: Any, what: str) -> str:
+    return _want(value, str, what)
+
+
+def _opt_text(value: Any, what: str) -> str | None:
+    return _want(value, (str, type(None)), what)
+
+
+def _int(value: Any, what: str) -> int:
+    return _want(value, int, what)
+
+
+def _flag(value: Any, what: str) -> bool:
+    return _want(value, bool, what)
+
+
+def _texts(value: Any, what: str) -> list[str]:
+    return [_text(item, what) for item in _want(value, list, what)]
+
+
+def _fields(value: Any, count: int, what: str) -> list[Any]:
+    if type(value) is not list or len(value) != count:
+        raise StateDamaged(f"{what} is not a list of {count} fields")
+    return value
+
+
+# -- each kind of value -------------------------------------------------------------------------
+
+
+def _member_out(m: Member) -> list[Any]:
+    return [m.person_id, m.name, m.role, m.unit, m.public_key.raw, m.revoked, m.valid_until]
+
+
+def _member_in(value: Any) -> Member:
+    pid, name, role, unit, key, revoked, until = _fields(value, 7, "a roster entry")
+    return Member(_text(pid, "person id"), _text(name, "name"), _text(role, "role"),
+                  _text(unit, "unit"), PublicKey(_want(key, bytes, "public key")),
+                  _flag(revoked, "revoked"), _opt_text(until, "valid_until"))
+
+
+def _room_out(r: RoomState) -> list[Any]:
+    return [r.room_id, r.name, r.licence, r.valid_from, r.valid_until, sorted(r.on_duty),
+            r.last_occurred_at]
+
+
+def _room_in(value: Any) -> RoomState:
+    rid, name, licence, since, until, on_duty, last = _fields(value, 7, "a room")
+    people = _texts(on_duty, "on duty")
+    if people != sorted(set(people)):
+        raise StateDamaged("a room's people on duty are not sorted and distinct")
+    return RoomState(_text(rid, "room id"), _text(name, "room name"), _text(licence, "licence"),
+                     _text(since, "valid_from"), _text(until, "valid_until"),
+                     frozenset(people), _text(last, "last_occurred_at"))
+
+
+def _lot_out(s: LotState) -> list[Any]:
+    return [s.lot_id, s.exam, s.subject, s.kind, s.count, list(s.seals), s.holder,
+            s.last_occurred_at, s.last_type, s.location, s.steps, s.packed_in, s.unsealed,
+            s.closed, [_hash_out(h) for h in s.hashes]]
+
+
+def _lot_in(value: Any) -> LotState:
+    (lot_id, exam, subject, kind, count, seals, holder, last, last_type, location, steps,
+     packed_in, unsealed, closed, hashes) = _fields(value, 15, "a lot")
+    return LotState(_text(lot_id, "lot id"), _text(exam, "exam"), _text(subject, "subject"),
+                    _text(kind, "kind"), _int(count, "count"), tuple(_texts(seals, "seals")),
+                    _opt_text(holder, "holder"), _text(last, "last_occurred_at"),
+                    _text(last_type, "last_type"), _text(location, "location"),
+                    _int(steps, "steps"), _opt_text(packed_in, "packed_in"),
+                    _flag(unsealed, "unsealed"), _flag(closed, "closed"),
+                    tuple(_hash_in(h) for h in _want(hashes, list, "lot hashes")))
+
+
+def _policy_in(value: Any) -> PresencePolicy:
+    try:
+        return PresencePolicy.from_data(_want(value, dict, "a policy"))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise StateDamaged(f"a policy is malformed ({type(exc).__name__}: {exc})") from None
+
+
+# -- writing ----------------------------------------------------------------------------------
+
+
+def _scalars(state: LedgerState) -> dict[str, Any]:
+    return {
+        "section": "scalars",
+        "format": FORMAT,
+        "ledger_id": state.ledger_id,
+        "position": state.position,
+        "recorded_at": state.recorded_at,
+        "recorded_at_position": state.recorded_at_position,
+        "latest": state.latest,
+        "authorities": {"members": sorted(state.authorities.members),
+                        "threshold": state.authorities.threshold},
+        "policies": [[since, policy.to_data()] for since, policy in state.policies],
+        "log_keys": list(state.log_keys),
+    }
+
+
+def _entries(state: LedgerState, section: str) -> Iterator[list[Any]]:
+    if section == "roster":
+        return (_member_out(m) for m in state.roster.values())
+    if section == "key_owner":
+        return ([k, pid] for k, pid in state.key_owner.items())
+    if section == "rooms":
+        return (_room_out(r) for r in state.rooms.values())
+    if section == "lots":
+        return ([stream, _lot_out(lot)] for stream, lot in _items(state.lots))
+    if section == "heads":
+        return ([stream, h.seq, _hash_out(h.event_hash), h.occurred_at]
+                for stream, h in _items(state.heads))
+    if section == "entered":
+        return ([stream, room, since] for stream, (room, since) in _items(state.entered))
+    if section == "occupied":
+        return ([room, [list(span) for span in spans]] for room, spans in state.occupied.items())
+    assert section == "duty"
+    return ([room, moment, sorted([pid, role] for pid, role in on_duty.items())]
+            for room, shifts in state.duty.items() for moment, on_duty in shifts)
+
+
+def _items(mapping: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
+    # A spill map is read key by key (its values may be on disk); a snapshot of the keys first,
+    # as reading reorders what it holds in memory.
+    for key in list(mapping):
+        yield key, mapping[key]
+
+
+def state_records(state: LedgerState, per_record: int = RECORD_ENTRIES) -> Iterator[bytes]:
+    """Yield the canonical records of ``state``: the scalars, then each section in chunks."""
+    yield canonical.encode(_scalars(state))
+    for section in SECTIONS:
+        chunk: list[list[Any]] = []
+        for entry in _entries(state, section):
+            chunk.append(entry)
+            if len(chunk) >= per_record:
+                yield canonical.encode({"section": section, "entries": chunk})
+                chunk = []
+        if chunk:
+            yield canonical.encode({"section": section, "entries": chunk})
+
+
+def encode_state(state: LedgerState) -> list[bytes]:
+    """All of :func:`state_records` as a list (small states, tests)."""
+    return list(state_records(state))
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+class StateReader:
+    """Folds the records of :func:`state_records`, in order, back into a :class:`LedgerState`.
+
+    ``lots``, ``heads`` and ``entered`` are the (empty) maps the new state is to use; the
+    reader fills them entry by entry, so a large state is never held twice in memory."""
+
+    def __init__(self, *, lots: MutableMapping[str, LotState] | None = None,
+                 heads: MutableMapping[str, Head] | None = None,
+                 entered: MutableMapping[str, tuple[str, str]] | None = None) -> None:
+        self.state = LedgerState(lots=lots, heads=heads, entered=entered)
+        self._section = -1  # index into SECTIONS; -1: the scalars are next
+        self._seen: set[str] = set()  # keys of the current section (none may repeat)
+        self._duty_rooms: list[str] = []
+
+    def add(self, record: bytes) -> None:
+        """Decode and fold the next record; raise :class:`StateDamaged` if it is not one."""
+        try:
+            value = canonical.decode(record)
+        except InputError as exc:
+            raise StateDamaged(f"a record is not canonical: {exc}") from None
+        if type(value) is not dict or type(value.get("section")) is not str:
+            raise StateDamaged("a record is not a map naming its section")
+        try:
+            if self._section < 0:
+                self._scalars(value)
+                self._section = 0
+                return
+            self._entries(value)
+        except StateDamaged:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise StateDamaged(f"section {value['section']!r} is malformed "
+                               f"({type(exc).__name__}: {exc})") from None
+        except InputError as exc:  # e.g. a public key that is not one
+            raise StateDamaged(f"section {value['section']!r} holds a bad value: {exc}") from None
+
+    def finish(self) -> LedgerState:
+        """The state read; refuse a record sequence that stopped before its scalars."""
+        if self._section < 0:
+            raise StateDamaged("the saved state has no scalars record")
+        return self.state
+
+    def _scalars(self, value: dict[str, Any]) -> None:
+        want = {"section", "format", "ledger_id", "position", "recorded_at",
+                "recorded_at_position", "latest", "authorities", "policies", "log_keys"}
+        if value["section"] != "scalars" or set(value) != want:
+            raise StateDamaged("the first record is not the state's scalars")
+        if value["format"] != FORMAT:
+            raise StateDamaged(f"state format {value['format']!r} is not {FORMAT}")
+        s = self.state
+        s.ledger_id = _opt_text(value["ledger_id"], "ledger id")
+        s.position = _int(value["position"], "position")
+        s.recorded_at = _text(value["recorded_at"], "recorded_at")
+        s.recorded_at_position = _int(value["recorded_at_position"], "recorded_at_position")
+        s.latest = _text(value["latest"], "latest")
+        authorities = _want(value["authorities"], dict, "the authority set")
+        if set(authorities) != {"members", "threshold"}:
+            raise StateDamaged("the authority set is malformed")
+        s.authorities = AuthoritySet(frozenset(_texts(authorities["members"], "authority")),
+                                     _int(authorities["threshold"], "threshold"))
+        for entry in _want(value["policies"], list, "the policies"):
+            since, policy = _fields(entry, 2, "a policy entry")
+            s.policies.append((_text(since, "policy start"), _policy_in(policy)))
+        s.policy = s.policies[-1][1] if s.policies else None
+        s.log_keys = _texts(value["log_keys"], "log keys")
+
+    def _entries(self, value: dict[str, Any]) -> None:
+        if set(value) != {"section", "entries"}:
+            raise StateDamaged(f"record of section {value['section']!r} is malformed")
+        section = value["section"]
+        if section not in SECTIONS:
+            raise StateDamaged(f"unknown section {section!r}")
+        index = SECTIONS.index(section)
+        if index < self._section:
+            raise StateDamaged(f"section {section!r} comes after {SECTIONS[self._section]!r}")
+        if index > self._section:
+            self._section, self._seen = index, set()
+        entries = _want(value["entries"], list, f"{section} entries")
+        if not entries:
+            raise StateDamaged(f"a record of section {section!r} holds no entries")
+        fold = _FOLDS[section]
+        for entry in entries:
+            key = fold(self, entry)
+            if key is not None:
+                if key in self._seen:
+                    raise StateDamaged(f"{section} names {key!r} twice")
+                self._seen.add(key)
+
+    # Each returns the entry's key (which must not repeat in its section), or None.
+
+    def _roster(self, entry: Any) -> str:
+        member = _member_in(entry)
+        self.state.roster[member.person_id] = member
+        return member.person_id
+
+    def _key_owner(self, entry: Any) -> str:
+        key, pid = _fields(entry, 2, "a key owner")
+        self.state.key_owner[_text(key, "key id")] = _text(pid, "person id")
+        return key
+
+    def _rooms(self, entry: Any) -> str:
+        room = _room_in(entry)
+        self.state.rooms[room.room_id] = room
+        return room.room_id
+
+    def _lots(self, entry: Any) -> str:
+        stream, lot = _fields(entry, 2, "a lot entry")
+        self.state.lots[_text(stream, "lot stream")] = _lot_in(lot)
+        return stream
+
+    def _heads(self, entry: Any) -> str:
+        stream, seq, event_hash, occurred_at = _fields(entry, 4, "a head")
+        self.state.heads[_text(stream, "stream")] = Head(
+            _int(seq, "step"), _hash_in(event_hash), _text(occurred_at, "occurred_at"))
+        return stream
+
+    def _entered(self, entry: Any) -> str:
+        stream, room, since = _fields(entry, 3, "a lot in a room")
+        self.state.entered[_text(stream, "lot stream")] = (_text(room, "room"),
+                                                           _text(since, "since"))
+        return stream
+
+    def _occupied(self, entry: Any) -> str:
+        room, spans = _fields(entry, 2, "an occupied room")
+        self.state.occupied[_text(room, "room")] = [
+            (_text(a, "start"), _text(b, "end"))
+            for a, b in (_fields(span, 2, "an interval") for span in _want(spans, list, "spans"))]
+        return room
+
+    def _duty(self, entry: Any) -> None:
+        room, moment, people = _fields(entry, 3, "a duty shift")
+        _text(room, "room")
+        pairs = [_fields(pair, 2, "a person on duty") for pair in _want(people, list, "duty")]
+        if pairs != sorted(pairs) or len({pid for pid, _ in pairs}) != len(pairs):
+            raise StateDamaged("a duty shift's people are not sorted and distinct")
+        # One room's shifts come together, in order: a room seen before must be the last one.
+        if room in self.state.duty and self._duty_rooms[-1] != room:
+            raise StateDamaged(f"duty shifts of room {room!r} are not together")
+        if room not in self.state.duty:
+            self._duty_rooms.append(room)
+        self.state.duty.setdefault(room, []).append(
+            (_text(moment, "shift start"),
+             {_text(pid, "person id"): _text(role, "role") for pid, role in pairs}))
+
+
+_FOLDS: dict[str, Callable[[StateReader, Any], str | None]] = {
+    name: getattr(StateReader, f"_{name}") for name in SECTIONS}
+
+
+def decode_state(records: Iterable[bytes], **maps: Any) -> LedgerState:
+    """Fold ``records`` (as :func:`state_records` made them) into a new state."""
+    reader = StateReader(**maps)
+    for record in records:
+        reader.add(record)
+    return reader.finish()
