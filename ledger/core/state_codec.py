@@ -12,8 +12,9 @@ msgpack value of at most :data:`RECORD_ENTRIES` entries:
 - ``{"section": "scalars", ...}`` first: the ledger id, positions, timestamps, the authority
   set, the policy history and the log keys;
 - then ``{"section": NAME, "entries": [...]}`` for each map in :data:`SECTIONS`, in that
-  order, as many records per map as it needs (a map is written in its iteration order; one
-  room's duty shifts are one entry each, so no record grows with a room's history);
+  order, as many records per map as it needs (the per-stream maps in key order, the others in
+  the order the fold filled them; one room's duty shifts are one entry each, so no record
+  grows with a room's history);
 - the caller frames the records (``ledger.verify.saved_state``) and adds the integrity check.
 
 :func:`state_records` yields them from a state without copying its maps (lots, heads and
@@ -40,6 +41,9 @@ from ledger.core.state import Head, LedgerState
 FORMAT = 1
 RECORD_ENTRIES = 512  # entries per record: a lot with its step hashes is ~0.5 KiB
 SECTIONS = ("roster", "key_owner", "rooms", "lots", "heads", "entered", "occupied", "duty")
+# The per-stream maps (a million entries, perhaps spilt to disk) are written in key order;
+# the small ones in the order the fold filled them (which their readers may show).
+SORTED = frozenset({"lots", "heads", "entered"})
 _HEX_HASH = re.compile(r"[0-9a-f]{64}")
 
 
@@ -192,10 +196,12 @@ def _entries(state: LedgerState, section: str) -> Iterator[list[Any]]:
 
 
 def _items(mapping: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
-    # A spill map is read key by key (its values may be on disk); a snapshot of the keys first,
-    # as reading reorders what it holds in memory.
-    for key in list(mapping):
-        yield key, mapping[key]
+    """A per-stream map in key order: one encoding whatever order it was filled in. A map
+    that spills to disk reads its entries in order without disturbing what it holds."""
+    sorted_items = getattr(mapping, "sorted_items", None)
+    if sorted_items is not None:
+        return iter(sorted_items())
+    return iter(sorted(mapping.items()))
 
 
 def state_records(state: LedgerState, per_record: int = RECORD_ENTRIES) -> Iterator[bytes]:
@@ -232,6 +238,7 @@ class StateReader:
         self.state = LedgerState(lots=lots, heads=heads, entered=entered)
         self._section = -1  # index into SECTIONS; -1: the scalars are next
         self._seen: set[str] = set()  # keys of the current section (none may repeat)
+        self._last: str | None = None  # the last key of a sorted section
         self._duty_rooms: list[str] = []
 
     def add(self, record: bytes) -> None:
@@ -296,16 +303,23 @@ class StateReader:
         if index < self._section:
             raise StateDamaged(f"section {section!r} comes after {SECTIONS[self._section]!r}")
         if index > self._section:
-            self._section, self._seen = index, set()
+            self._section, self._seen, self._last = index, set(), None
         entries = _want(value["entries"], list, f"{section} entries")
         if not entries:
             raise StateDamaged(f"a record of section {section!r} holds no entries")
         fold = _FOLDS[section]
+        ordered = section in SORTED
         for entry in entries:
             key = fold(self, entry)
-            if key is not None:
-                if key in self._seen:
-                    raise StateDamaged(f"{section} names {key!r} twice")
+            if key is None:
+                continue
+            if ordered:  # the per-stream maps: keys strictly rising, so none repeats
+                if self._last is not None and key <= self._last:
+                    raise StateDamaged(f"{section} names {key!r} out of order or twice")
+                self._last = key
+            elif key in self._seen:
+                raise StateDamaged(f"{section} names {key!r} twice")
+            else:
                 self._seen.add(key)
 
     # Each returns the entry's key (which must not repeat in its section), or None.

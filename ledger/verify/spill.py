@@ -13,6 +13,7 @@ another call may have evicted it. The verifier's states are frozen and replaced,
 
 from __future__ import annotations
 
+import heapq
 import os
 import pickle
 import sqlite3
@@ -111,6 +112,25 @@ class SpillMap(MutableMapping[str, V]):
                 return
             yield from (key for (key,) in page if key not in seen)
             after, last = ">", page[-1][0]
+
+    def sorted_items(self) -> Iterator[tuple[str, V]]:
+        """Every entry in key order, read without changing what is held in memory (so a
+        large map is written out without a disk write per entry read)."""
+        in_memory = sorted(self._mem.items())
+        held = set(self._mem)
+
+        def on_disk() -> Iterator[tuple[str, V]]:
+            after, last = ">=", ""
+            while self._db is not None:
+                page = self._db.execute(f"SELECT key, value FROM spill WHERE key {after} ? "
+                                        f"ORDER BY key LIMIT {PAGE}", (last,)).fetchall()
+                if not page:
+                    return
+                yield from ((key, pickle.loads(value)) for key, value in page
+                            if key not in held)  # memory holds the newer value
+                after, last = ">", page[-1][0]
+
+        yield from heapq.merge(in_memory, on_disk(), key=lambda item: item[0])
 
     def clear(self) -> None:
         self._mem.clear()
