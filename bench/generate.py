@@ -159,7 +159,9 @@ def build_wave(task: tuple[int, int, list[int]]) -> list[StoredEvent]:
     """Build, sign and map the events of one wave of lots, steps interleaved across lots."""
     wave, first_lot, steps = task
     mapper: Mapper = _worker["mapper"]
-    start = START + timedelta(days=1, hours=6 * wave)
+    # 8 hours a wave: its last step (10 x 40 min after its first) is recorded before the next
+    # wave's first, so recorded_at never goes back in the log (RECORDED_AT_REVERSED).
+    start = START + timedelta(days=1, hours=8 * wave)
     lots: list[dict[str, Any]] = []
     out: list[StoredEvent] = []
     for step in range(max(steps)):
