@@ -69,7 +69,12 @@ def verify(ctx: click.Context, lot_id: str | None, since: int, as_of: str | None
     Merkle tree and check every stored checkpoint (and any given) against it.
 
     Reads every row of the log, whatever its position, and never writes to the database.
-    The verification never reads the view; --projections compares it afterwards."""
+    The verification never reads the view; --projections compares it afterwards.
+
+    With --state DIR and a state saved there, it reads only the rows after the saved
+    position, checks that the stored tree proves the log still extends the saved root, and
+    says "resumed from position P (tree size N); checked K new events"; a damaged or
+    another ledger's state file is refused (exit 2): delete DIR or run without --state."""
     from ledger.verify.log import Evidence
 
     if state_dir is not None:
