@@ -27,7 +27,10 @@ type: each is an :class:`InputError` naming what is wrong. Pure: no I/O.
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any, Callable, Iterable, Iterator, Mapping, MutableMapping
+
+import msgpack
 
 from ledger.core import canonical
 from ledger.core.custody import LotState, RoomState
@@ -76,11 +79,15 @@ def _want(value: Any, kind: type | tuple[type, ...], what: str) -> Any:
 
 
 def _text(value: Any, what: str) -> str:
-    return _want(value, str, what)
+    if type(value) is not str:
+        _want(value, str, what)
+    if not value.isascii() and not unicodedata.is_normalized("NFC", value):
+        raise StateDamaged(f"{what} {value!r:.40} is not in Unicode NFC form")
+    return value
 
 
 def _opt_text(value: Any, what: str) -> str | None:
-    return _want(value, (str, type(None)), what)
+    return None if value is None else _text(value, what)
 
 
 def _int(value: Any, what: str) -> int:
@@ -136,16 +143,26 @@ def _lot_out(s: LotState) -> list[Any]:
             s.closed, [_hash_out(h) for h in s.hashes]]
 
 
+_LOT_TEXTS = (0, 1, 2, 3, 7, 8, 9)  # the fields of a lot that are always text
+_LOT_SHAPE = (str, str, str, str, int, list, (str, type(None)), str, str, str, int,
+              (str, type(None)), bool, bool, list)
+
+
 def _lot_in(value: Any) -> LotState:
+    fields = _fields(value, 15, "a lot")
+    for field, kind in zip(fields, _LOT_SHAPE):
+        if type(field) is not kind and (type(kind) is not tuple or type(field) not in kind):
+            raise StateDamaged(f"a lot has a {type(field).__name__} where it holds "
+                               f"{kind.__name__ if type(kind) is type else 'text or nil'}")
+    for index in _LOT_TEXTS:
+        _text(fields[index], "a lot's text")
     (lot_id, exam, subject, kind, count, seals, holder, last, last_type, location, steps,
-     packed_in, unsealed, closed, hashes) = _fields(value, 15, "a lot")
-    return LotState(_text(lot_id, "lot id"), _text(exam, "exam"), _text(subject, "subject"),
-                    _text(kind, "kind"), _int(count, "count"), tuple(_texts(seals, "seals")),
-                    _opt_text(holder, "holder"), _text(last, "last_occurred_at"),
-                    _text(last_type, "last_type"), _text(location, "location"),
-                    _int(steps, "steps"), _opt_text(packed_in, "packed_in"),
-                    _flag(unsealed, "unsealed"), _flag(closed, "closed"),
-                    tuple(_hash_in(h) for h in _want(hashes, list, "lot hashes")))
+     packed_in, unsealed, closed, hashes) = fields
+    return LotState(lot_id, exam, subject, kind, count, tuple(_texts(seals, "seals")),
+                    _opt_text(holder, "holder"), last, last_type, location, steps,
+                    _opt_text(packed_in, "packed_in"), unsealed, closed,
+                    tuple(h.hex() if type(h) is bytes and len(h) == 32 else _hash_in(h)
+                          for h in hashes))
 
 
 def _policy_in(value: Any) -> PresencePolicy:
@@ -204,6 +221,17 @@ def _items(mapping: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
     return iter(sorted(mapping.items()))
 
 
+def _pack(section: str, chunk: list[list[Any]]) -> bytes:
+    """A section record. Its entries are lists of the fold's own values, every text taken
+    from a canonically decoded event, so they are packed as they are (``canonical.repack``,
+    keys in order: "entries" < "section"); the reader checks every field again."""
+    data = canonical.repack({"entries": chunk, "section": section})
+    if len(data) > canonical.MAX_ENCODED:
+        raise InputError(f"a {section} record is {len(data)} bytes, over the "
+                         f"{canonical.MAX_ENCODED} limit; the state cannot be saved")
+    return data
+
+
 def state_records(state: LedgerState, per_record: int = RECORD_ENTRIES) -> Iterator[bytes]:
     """Yield the canonical records of ``state``: the scalars, then each section in chunks."""
     yield canonical.encode(_scalars(state))
@@ -212,10 +240,10 @@ def state_records(state: LedgerState, per_record: int = RECORD_ENTRIES) -> Itera
         for entry in _entries(state, section):
             chunk.append(entry)
             if len(chunk) >= per_record:
-                yield canonical.encode({"section": section, "entries": chunk})
+                yield _pack(section, chunk)
                 chunk = []
         if chunk:
-            yield canonical.encode({"section": section, "entries": chunk})
+            yield _pack(section, chunk)
 
 
 def encode_state(state: LedgerState) -> list[bytes]:
@@ -244,7 +272,8 @@ class StateReader:
     def add(self, record: bytes) -> None:
         """Decode and fold the next record; raise :class:`StateDamaged` if it is not one."""
         try:
-            value = canonical.decode(record)
+            value = (canonical.decode(record) if self._section < 0
+                     else _decode_entries(record))
         except InputError as exc:
             raise StateDamaged(f"a record is not canonical: {exc}") from None
         if type(value) is not dict or type(value.get("section")) is not str:
@@ -377,6 +406,31 @@ class StateReader:
         self.state.duty.setdefault(room, []).append(
             (_text(moment, "shift start"),
              {_text(pid, "person id"): _text(role, "role") for pid, role in pairs}))
+
+
+def _decode_entries(record: bytes) -> Any:
+    """A section record, strictly: the shortest msgpack form (packed again, the same bytes),
+    a map of exactly "entries" then "section", no extension types; every field inside is
+    then checked by type (text in NFC) as it is folded, so this is as strict as
+    ``canonical.decode`` without walking the values twice."""
+    if len(record) > canonical.MAX_ENCODED:
+        raise StateDamaged(f"a record of {len(record)} bytes is over the limit")
+    try:
+        value = msgpack.unpackb(record, raw=False, use_list=True, strict_map_key=True,
+                                ext_hook=_no_extension)
+    except StateDamaged:
+        raise
+    except Exception as exc:  # msgpack raises several unrelated types for bad bytes
+        raise StateDamaged(f"a record is not valid msgpack: {exc}") from None
+    if type(value) is not dict or list(value) != ["entries", "section"]:
+        raise StateDamaged("a section record is not a map of its entries and section")
+    if canonical.repack(value) != record:
+        raise StateDamaged("a record is not the canonical encoding of its value")
+    return value
+
+
+def _no_extension(code: int, data: bytes) -> Any:
+    raise StateDamaged(f"a record holds a msgpack extension (type {code})")
 
 
 _FOLDS: dict[str, Callable[[StateReader, Any], str | None]] = {

@@ -98,7 +98,7 @@ def _reencode(record: bytes, change) -> bytes:
 
 @pytest.mark.parametrize("damage, says", [
     (lambda recs: recs[1:], "the first record is not the state's scalars"),
-    (lambda recs: [recs[0], recs[0], *recs[1:]], "malformed"),
+    (lambda recs: [recs[0], recs[0], *recs[1:]], "not a map of its entries and section"),
     (lambda recs: [recs[0], recs[-1], *recs[1:-1]], "comes after"),
     (lambda recs: [*recs[:2], recs[1], *recs[2:]], "names 'AUTH-01' twice"),
     (lambda recs: [recs[0][:-1] + b"\xc0"], "not canonical"),
@@ -135,6 +135,36 @@ def test_a_stream_given_twice_or_out_of_order_is_refused(busy):
     for damaged in (twice, swapped):
         with pytest.raises(StateDamaged, match="out of order or twice"):
             decode_state(damaged)
+
+
+def _lots_record(records: list[bytes]) -> int:
+    return next(i for i, r in enumerate(records) if canonical.decode(r)["section"] == "lots")
+
+
+@pytest.mark.parametrize("field, value, says", [
+    (9, "Secure room e\u0301", "not in Unicode NFC form"),  # a decomposed é
+    (4, 1.5, "a float where it holds int"),
+    (14, [b"\x00" * 31], "an event hash is bytes"),
+])
+def test_a_lot_with_a_bad_field_is_refused(busy, field, value, says):
+    import msgpack
+
+    records = encode_state(fold(events_of(busy))[0])
+    at = _lots_record(records)
+    record = canonical.decode(records[at])
+    record["entries"][0][1][field] = value
+    damaged = msgpack.packb(record, use_bin_type=True)  # as a hand-made file would hold it
+    with pytest.raises(StateDamaged, match=says):
+        decode_state([*records[:at], damaged, *records[at + 1:]])
+
+
+def test_a_record_in_a_longer_form_than_needed_is_refused(busy):
+    records = encode_state(fold(events_of(busy))[0])
+    at = _lots_record(records)
+    # the map header of the record (fixmap, 0x82) spelled as a map16: same value, more bytes
+    longer = b"\xde\x00\x02" + records[at][1:]
+    with pytest.raises(StateDamaged, match="not the canonical encoding"):
+        decode_state([*records[:at], longer, *records[at + 1:]])
 
 
 def test_the_reader_needs_its_scalars():
