@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Any, Callable, Iterable, Iterator, Mapping, MutableMapping
+from typing import Any, Callable, Iterable, Iterator, MutableMapping
 
 import msgpack
 
@@ -59,7 +59,14 @@ class StateDamaged(InputError):
 
 def _hash_out(text: str) -> bytes | str:
     """An event hash as 32 bytes (half the size of its hex); any other text as it is."""
-    return bytes.fromhex(text) if _HEX_HASH.fullmatch(text) else text
+    if len(text) == 64:
+        try:
+            raw = bytes.fromhex(text)
+        except ValueError:
+            return text
+        if raw.hex() == text:  # lowercase, no spaces: the one spelling it decodes back to
+            return raw
+    return text
 
 
 def _hash_in(value: Any) -> str:
@@ -198,13 +205,6 @@ def _entries(state: LedgerState, section: str) -> Iterator[list[Any]]:
         return ([k, pid] for k, pid in state.key_owner.items())
     if section == "rooms":
         return (_room_out(r) for r in state.rooms.values())
-    if section == "lots":
-        return ([stream, _lot_out(lot)] for stream, lot in _items(state.lots))
-    if section == "heads":
-        return ([stream, h.seq, _hash_out(h.event_hash), h.occurred_at]
-                for stream, h in _items(state.heads))
-    if section == "entered":
-        return ([stream, room, since] for stream, (room, since) in _items(state.entered))
     if section == "occupied":
         return ([room, [list(span) for span in spans]] for room, spans in state.occupied.items())
     assert section == "duty"
@@ -212,36 +212,60 @@ def _entries(state: LedgerState, section: str) -> Iterator[list[Any]]:
             for room, shifts in state.duty.items() for moment, on_duty in shifts)
 
 
-def _items(mapping: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
-    """A per-stream map in key order: one encoding whatever order it was filled in. A map
-    that spills to disk reads its entries in order without disturbing what it holds."""
-    sorted_items = getattr(mapping, "sorted_items", None)
-    if sorted_items is not None:
-        return iter(sorted_items())
-    return iter(sorted(mapping.items()))
+_ENTRIES_KEY = canonical.repack("entries")
+_SECTION_KEY = canonical.repack("section")
+RECORD_BYTES = canonical.MAX_ENCODED // 2  # a record is closed once its entries reach this
 
 
-def _pack(section: str, chunk: list[list[Any]]) -> bytes:
-    """A section record. Its entries are lists of the fold's own values, every text taken
-    from a canonically decoded event, so they are packed as they are (``canonical.repack``,
-    keys in order: "entries" < "section"); the reader checks every field again."""
-    data = canonical.repack({"entries": chunk, "section": section})
+def _pack(section: str, entries: list[bytes]) -> bytes:
+    """A section record from its entries' canonical bytes: the map {"entries": [...],
+    "section": NAME} (keys in order), each header in its shortest form, as msgpack packs it.
+
+    Entries are lists of the fold's own values, every text taken from a canonically decoded
+    event, so each is packed as it is (``canonical.repack``); the reader checks every field
+    again. Entries a spill map still holds as they were read are written back unchanged."""
+    count = len(entries)
+    header = bytes([0x90 | count]) if count < 16 else b"\xdc" + count.to_bytes(2, "big")
+    data = (b"\x82" + _ENTRIES_KEY + header + b"".join(entries) + _SECTION_KEY
+            + canonical.repack(section))
     if len(data) > canonical.MAX_ENCODED:
         raise InputError(f"a {section} record is {len(data)} bytes, over the "
                          f"{canonical.MAX_ENCODED} limit; the state cannot be saved")
     return data
 
 
+_ENTRY_OUT: dict[str, Callable[[str, Any], list[Any]]] = {
+    "lots": lambda stream, lot: [stream, _lot_out(lot)],
+    "heads": lambda stream, h: [stream, h.seq, _hash_out(h.event_hash), h.occurred_at],
+    "entered": lambda stream, where: [stream, where[0], where[1]],
+}
+
+
+def _encoded_entries(state: LedgerState, section: str) -> Iterator[bytes]:
+    if section not in SORTED:
+        yield from (canonical.repack(entry) for entry in _entries(state, section))
+        return
+    mapping = getattr(state, section)
+    encoded = getattr(mapping, "sorted_encoded", None)
+    items = (encoded() if encoded is not None
+             else ((key, value, None) for key, value in sorted(mapping.items())))
+    out = _ENTRY_OUT[section]
+    for key, value, blob in items:
+        yield blob if blob is not None else canonical.repack(out(key, value))
+
+
 def state_records(state: LedgerState, per_record: int = RECORD_ENTRIES) -> Iterator[bytes]:
     """Yield the canonical records of ``state``: the scalars, then each section in chunks."""
     yield canonical.encode(_scalars(state))
     for section in SECTIONS:
-        chunk: list[list[Any]] = []
-        for entry in _entries(state, section):
+        chunk: list[bytes] = []
+        size = 0
+        for entry in _encoded_entries(state, section):
             chunk.append(entry)
-            if len(chunk) >= per_record:
+            size += len(entry)
+            if len(chunk) >= per_record or size >= RECORD_BYTES:
                 yield _pack(section, chunk)
-                chunk = []
+                chunk, size = [], 0
         if chunk:
             yield _pack(section, chunk)
 
@@ -283,7 +307,7 @@ class StateReader:
                 self._scalars(value)
                 self._section = 0
                 return
-            self._entries(value)
+            self._entries(value, record)
         except StateDamaged:
             raise
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -322,7 +346,7 @@ class StateReader:
         s.policy = s.policies[-1][1] if s.policies else None
         s.log_keys = _texts(value["log_keys"], "log keys")
 
-    def _entries(self, value: dict[str, Any]) -> None:
+    def _entries(self, value: dict[str, Any], record: bytes) -> None:
         if set(value) != {"section", "entries"}:
             raise StateDamaged(f"record of section {value['section']!r} is malformed")
         section = value["section"]
@@ -336,6 +360,10 @@ class StateReader:
         entries = _want(value["entries"], list, f"{section} entries")
         if not entries:
             raise StateDamaged(f"a record of section {section!r} holds no entries")
+        target = getattr(self.state, section) if section in SORTED else None
+        if hasattr(target, "load_encoded"):
+            self._load_encoded(section, entries, record, target)
+            return
         fold = _FOLDS[section]
         ordered = section in SORTED
         for entry in entries:
@@ -350,6 +378,22 @@ class StateReader:
                 raise StateDamaged(f"{section} names {key!r} twice")
             else:
                 self._seen.add(key)
+
+    def _load_encoded(self, section: str, entries: list[Any], record: bytes,
+                      target: Any) -> None:
+        """A per-stream section into a map that spills to disk: the keys are checked now
+        (text, rising), each entry's canonical bytes go to disk as they are, and its fields
+        are checked when the run first reads it (``_ENTRY_IN``)."""
+        keys = []
+        for entry in entries:
+            if type(entry) is not list or not entry:
+                raise StateDamaged(f"a {section} entry is not a list")
+            key = _text(entry[0], "a stream")
+            if self._last is not None and key <= self._last:
+                raise StateDamaged(f"{section} names {key!r} out of order or twice")
+            self._last = key
+            keys.append(key)
+        target.load_encoded(zip(keys, _entry_bytes(record, len(keys))), _ENTRY_IN[section])
 
     # Each returns the entry's key (which must not repeat in its section), or None.
 
@@ -427,6 +471,45 @@ def _decode_entries(record: bytes) -> Any:
     if canonical.repack(value) != record:
         raise StateDamaged("a record is not the canonical encoding of its value")
     return value
+
+
+def _entry_bytes(record: bytes, count: int) -> list[bytes]:
+    """The canonical bytes of each entry of a section record (checked canonical already)."""
+    unpacker = msgpack.Unpacker(raw=False, strict_map_key=True, ext_hook=_no_extension,
+                                max_buffer_size=len(record) + 1)
+    unpacker.feed(record)
+    unpacker.read_map_header()
+    unpacker.skip()  # "entries"
+    if unpacker.read_array_header() != count:
+        raise StateDamaged("a record's entries do not match its value")
+    spans = []
+    for _ in range(count):
+        start = unpacker.tell()
+        unpacker.skip()
+        spans.append(record[start:unpacker.tell()])
+    return spans
+
+
+def _entry_in(what: str, count: int, build: Callable[[list[Any]], Any]) -> Callable[[bytes], Any]:
+    """A decoder of one per-stream entry read back from the spill file, checking each field;
+    a bad one is refused with the remedy, as the file it came from would have been."""
+    def decode(blob: bytes) -> Any:
+        try:
+            return build(_fields(msgpack.unpackb(blob, raw=False, ext_hook=_no_extension),
+                                 count, what))
+        except StateDamaged as exc:
+            raise StateDamaged(f"the saved audit state holds a damaged {what} ({exc}); delete "
+                               "the --state directory or run without --state") from None
+    return decode
+
+
+_ENTRY_IN: dict[str, Callable[[bytes], Any]] = {
+    "lots": _entry_in("lot entry", 2, lambda e: _lot_in(e[1])),
+    "heads": _entry_in("head", 4, lambda e: Head(_int(e[1], "step"), _hash_in(e[2]),
+                                                   _text(e[3], "occurred_at"))),
+    "entered": _entry_in("lot in a room", 3, lambda e: (_text(e[1], "room"),
+                                                        _text(e[2], "since"))),
+}
 
 
 def _no_extension(code: int, data: bytes) -> Any:

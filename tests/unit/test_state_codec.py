@@ -85,6 +85,30 @@ def test_a_state_read_into_spill_maps_is_the_same_state(busy):
     assert list(state_records(again, per_record=2)) == records
 
 
+def test_entries_loaded_into_a_spill_map_read_back_as_the_fold_left_them(busy):
+    whole, _ = fold(events_of(busy))
+    records = encode_state(whole)
+    again = decode_state(records, lots=SpillMap(8), heads=SpillMap(8), entered=SpillMap(8))
+    assert {k: again.lots[k] for k in list(whole.lots)} == dict(whole.lots)
+    assert {k: again.heads[k] for k in list(whole.heads)} == dict(whole.heads)
+    assert dict(again.entered.items()) == dict(whole.entered)
+
+
+def test_a_damaged_entry_in_a_spill_map_is_refused_when_read(busy):
+    """A per-stream entry is checked when first read: a bad field then refuses the state."""
+    import msgpack
+
+    records = encode_state(fold(events_of(busy))[0])
+    at = _lots_record(records)
+    record = canonical.decode(records[at])
+    stream = record["entries"][0][0]
+    record["entries"][0][1][4] = "thirty"  # the count, as text
+    damaged = msgpack.packb(record, use_bin_type=True)
+    state = decode_state([*records[:at], damaged, *records[at + 1:]], lots=SpillMap(8))
+    with pytest.raises(StateDamaged, match="holds a damaged lot entry .* run without --state"):
+        state.lots[stream]
+
+
 def test_every_record_is_canonical_msgpack(busy):
     for record in encode_state(fold(events_of(busy))[0]):
         assert canonical.encode(canonical.decode(record)) == record
