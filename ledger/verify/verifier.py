@@ -16,6 +16,11 @@ Memory stays flat as the log grows: pages are bounded, and the per-stream state 
 lots, lots in secure rooms) keeps at most ``RESIDENT`` entries of each kind in memory and
 spills the rest to a private temporary SQLite file (``spill.py``). What stays in memory grows
 only with the roster, the rooms and their duty shifts, and the findings.
+
+A resumed audit (``resume=``, ``custody verify --state``) starts from the state and tree
+frontier an earlier intact run saved (``saved_state.py``), reads only the rows after the
+position it reached, and proves with the stored tree's consistency proof that the log still
+extends the saved root, against the root it recomputes from the new rows.
 """
 
 from __future__ import annotations
@@ -374,11 +379,11 @@ class Verifier:
                             f"not the root {saved.root.hex()[:16]}… the saved audit state "
                             f"verified: {why}",
                             evidence={**evidence, "stored_root": stored_root.hex()})]
-        findings = self._prove_known()
+        self._prove_known()
         if stored_size == saved.tree_size:
-            return findings
+            return []
         if self.log.size < stored_size:
-            return findings + [Finding(
+            return [Finding(
                 "LOG_TRUNCATED", f"the stored tree holds {stored_size} events, the log only "
                 f"{self.log.size}: events were removed", evidence=evidence)]
         recomputed = self.log.roots[stored_size]
@@ -386,13 +391,13 @@ class Verifier:
             proof = merkle.prove_tree(stored_size, saved.tree_size, self._read_tree)
             merkle.check_tree(proof, stored_size, recomputed, saved.tree_size, saved.root)
         except LedgerError as exc:
-            return findings + [Finding(
+            return [Finding(
                 "ROOT_MISMATCH", f"the new events hash to root {recomputed.hex()[:16]}… at size "
                 f"{stored_size}, which the stored tree does not prove extends the saved root: "
                 f"{exc}", evidence={**evidence, "recomputed_root": recomputed.hex()})]
-        return findings
+        return []
 
-    def _prove_known(self) -> list[Finding]:
+    def _prove_known(self) -> None:
         """The roots of checkpoints, and the leaves of receipts, from before the saved size:
         read from the stored tree, each kept only if a proof ties it to the saved root (else
         the evidence's own finding reports it)."""
@@ -421,7 +426,6 @@ class Verifier:
             except LedgerError:
                 continue
         self.log.known(roots, leaves)
-        return []
 
     def close(self) -> None:
         """Drop the per-stream state and its temporary file."""
