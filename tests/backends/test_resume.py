@@ -13,9 +13,12 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import main
+from ledger.application.custody import open_ledger
 from ledger.application.keystore import Signer
 from ledger.application.log import TransparencyLog
 from ledger.core import canonical
+from ledger.verify import Verifier
+from ledger.verify.saved_state import SavedState
 from tests.conftest import AUTHORITY, LEDGER_ID, World, fixed_key
 
 LOG = Signer(LEDGER_ID, fixed_key("LOG"))
@@ -55,6 +58,12 @@ def test_a_resumed_audit_checks_only_the_new_events(audited) -> None:
     day.handover("LOT-1", "STF-03", "STF-04")
     TransparencyLog(day.app).sign_checkpoint(LOG)  # a checkpoint over old and new events
     day.handover("LOT-2", "STF-03", "STF-04")
+    # The progress bar counts only the new events.
+    reader = open_ledger(str(day.db), read_only=True)
+    verifier = Verifier(reader.recorder, resume=SavedState(state, LEDGER_ID))
+    assert verifier.total() == day.app.last_position() - saved == 2
+    verifier.close()
+    reader.close()
     data = verify(str(day.db), state)
     assert data["intact"] is True, data["findings"]
     assert data["resumed"] == {"position": saved, "tree_size": saved, "new_events": 2}
