@@ -160,9 +160,11 @@ def build_wave(task: tuple[int, int, list[int]]) -> list[StoredEvent]:
     """Build, sign and map the events of one wave of lots, steps interleaved across lots."""
     wave, first_lot, steps = task
     mapper: Mapper = _worker["mapper"]
-    # Waves 8 hours apart (a wave lasts at most 11 steps x 40 minutes) and one place per step
-    # of a wave: people drawn for several lots of one step sign them all at the same place,
-    # and never at two places within minutes (that is impossible presence, PRESENCE_CONFLICT).
+    # Waves 8 hours apart (a wave lasts at most 11 steps x 40 minutes): its last step is
+    # recorded before the next wave's first, so recorded_at never goes back in the log
+    # (RECORDED_AT_REVERSED); and one place per step of a wave: people drawn for several lots
+    # of one step sign them all at the same place, never at two places within minutes
+    # (impossible presence, PRESENCE_CONFLICT).
     start = START + timedelta(days=1, hours=8 * wave)
     lots: list[dict[str, Any]] = []
     out: list[StoredEvent] = []

@@ -142,6 +142,9 @@ class Report:
     events: int = 0
     streams: int = 0
     signatures: int = 0
+    # A resumed audit (verify --state): where it resumed from and how many new events it
+    # checked; None for a full run.
+    resumed: dict[str, int] | None = None
 
     def extend(self, findings: Iterable[Finding]) -> None:
         self.findings.extend(findings)
@@ -162,4 +165,5 @@ class Report:
             "streams": self.streams,
             "signatures": self.signatures,
             "findings": [f.to_data() for f in self.findings],
+            **({"resumed": dict(self.resumed)} if self.resumed is not None else {}),
         }

@@ -74,6 +74,11 @@ def _claimed_size(note: bytes) -> int | None:
         return None
 
 
+def checkpoint_size(note: bytes) -> int | None:
+    """The tree size a checkpoint note claims (its signature unchecked), or None."""
+    return _claimed_size(note)
+
+
 def _timestamped(note: bytes, size: int, label: str
                  ) -> list[tuple[int, int, str, int, bytes, str]]:
     """Every signature line of ``note`` shaped as a timestamped cosignature (unverified)."""
@@ -206,12 +211,15 @@ class LogAudit:
     """See the module docstring."""
 
     def __init__(self, evidence: Sequence[Evidence] = (),
-                 stored: StoredTreeAudit | None = None) -> None:
+                 stored: StoredTreeAudit | None = None,
+                 frontier: CompactRange | None = None) -> None:
         self.stored = stored
-        self.frontier = CompactRange()
+        # A resumed audit starts from the frontier it saved: rows before it are not streamed,
+        # and the roots and leaves the evidence needs there are handed in (``known``).
+        self.frontier = frontier.copy() if frontier is not None else CompactRange()
         self.evidence = list(evidence)
         self.proofs: dict[str, TlogProof] = {}
-        self.roots: dict[int, bytes] = {0: EMPTY_ROOT}
+        self.roots: dict[int, bytes] = {0: EMPTY_ROOT, self.frontier.size: self.frontier.root()}
         self.want_roots: set[int] = set()
         self.want_leaves: set[int] = set()
         self.leaves: dict[int, bytes] = {}
@@ -258,6 +266,12 @@ class LogAudit:
 
     def root(self) -> bytes:
         return self.frontier.root()
+
+    def known(self, roots: dict[int, bytes], leaves: dict[int, bytes]) -> None:
+        """Roots and leaves before the frontier a resumed audit started from, each proven
+        against the saved root by the caller."""
+        self.roots.update(roots)
+        self.leaves.update(leaves)
 
     # -- judging, at the end of the run ------------------------------------------------------
 

@@ -16,6 +16,11 @@ Memory stays flat as the log grows: pages are bounded, and the per-stream state 
 lots, lots in secure rooms) keeps at most ``RESIDENT`` entries of each kind in memory and
 spills the rest to a private temporary SQLite file (``spill.py``). What stays in memory grows
 only with the roster, the rooms and their duty shifts, and the findings.
+
+A resumed audit (``resume=``, ``custody verify --state``) starts from the state and tree
+frontier an earlier intact run saved (``saved_state.py``), reads only the rows after the
+position it reached, and proves with the stored tree's consistency proof that the log still
+extends the saved root, against the root it recomputes from the new rows.
 """
 
 from __future__ import annotations
@@ -29,12 +34,15 @@ from typing import Any, Callable, Iterator, Sequence
 from eventsourcing.persistence import ApplicationRecorder, Notification
 
 from ledger.core import canonical, keys
-from ledger.core.errors import ResourceError
+from ledger.core import merkle
+from ledger.core.digests import event_hash_of_bytes
+from ledger.core.errors import LedgerError, ResourceError, StorageError
 from ledger.core.findings import Finding, Report
 from ledger.core.rules import ALL_VALID
 from ledger.core.state import Event, LedgerState
 from ledger.core.text import Message
-from ledger.verify.log import Evidence, LogAudit, StoredTreeAudit
+from ledger.verify.log import Evidence, LogAudit, StoredTreeAudit, checkpoint_size
+from ledger.verify.saved_state import Header, SavedState
 from ledger.verify.spill import SpillMap
 from ledger.verify.rows import (
     KEY_EVENTS, Prepared, Scope, prepare_chunk, raw, signature_tasks,
@@ -58,7 +66,7 @@ class Verifier:
                  lot: str | None = None, since: int = 1, as_of: str | None = None,
                  dense_positions: bool | None = None, now: datetime | None = None,
                  page_size: int = PAGE, resident: int | None = None,
-                 evidence: Sequence[Evidence] = ()) -> None:
+                 evidence: Sequence[Evidence] = (), resume: SavedState | None = None) -> None:
         self.recorder = recorder
         self.page_size = page_size
         # Where a room still holding papers is judged up to (injected; default: the latest
@@ -80,17 +88,26 @@ class Verifier:
         # The one ledger-state fold; per-stream state keeps at most `resident` entries of each
         # kind in memory and spills the rest to a private temporary file.
         resident = resident or RESIDENT
-        self.state = LedgerState(lots=SpillMap(resident), heads=SpillMap(resident),
-                                 entered=SpillMap(resident))
+        maps = {"lots": SpillMap(resident), "heads": SpillMap(resident),
+                "entered": SpillMap(resident)}
+        # A resumed audit starts from the state an earlier intact run saved, at the position
+        # and tree frontier it reached, and reads only the rows after it.
+        self.resumed: Header | None = resume.header if resume is not None else None
+        self.state = resume.load(**maps) if resume is not None else LedgerState(**maps)
+        self.position = self.resumed.position if self.resumed else 0  # the last row read
         self.findings_by_stream: dict[str, int] = {}
         self.signatures_checked = 0
         self._keyring: dict[str, bytes] | None = None  # person id -> raw key, for the workers
         # The Merkle tree recomputed from every row, held against the stored checkpoints and
         # any an auditor brings (``--checkpoint``, ``--receipt``).
-        # The stored tree's rows too, read in pages as the recomputed tree grows.
+        # The stored tree's rows too, read in pages as the recomputed tree grows (a resumed
+        # audit reads no row before its position: it proves the stored tree extends the saved
+        # root with a consistency proof instead, ``_resumed_findings``).
         has_tree = getattr(self.recorder, "has_tree", None)
         self.has_tree = bool(has_tree is not None and has_tree())
-        self.log = LogAudit([*self._stored_checkpoints(), *evidence], self._stored_tree())
+        self.log = LogAudit([*self._stored_checkpoints(), *evidence],
+                            None if self.resumed else self._stored_tree(),
+                            self.resumed.frontier if self.resumed else None)
         self.last_position: int | None = None
 
     def _stored_checkpoints(self) -> list[Evidence]:
@@ -132,16 +149,22 @@ class Verifier:
         return frozenset(scope)
 
     def total(self) -> int:
-        """The highest position in the log (for a progress bar)."""
-        return self.recorder.max_notification_id() or 0
+        """The highest position in the log, or the rows after a resumed audit's position
+        (for a progress bar)."""
+        return max(0, (self.recorder.max_notification_id() or 0) - self.position)
 
     def run(self, progress: Callable[[int], None] = lambda n: None) -> Report:
         report = Report()
         pool: Executor | None = None
         if self.workers > 1:
             pool = ProcessPoolExecutor(self.workers)
+        # The stored tree's size before any new row is read: the resumed audit proves the saved
+        # root is a prefix of the stored tree's root at that size, recomputed from the rows.
+        stored_size = self._stored_tree_size() if self.resumed else None
+        if stored_size is not None:
+            self.log.want_roots.add(stored_size)
         try:
-            expected_position = 1
+            expected_position = self.position + 1
             for page, rows, ring in self._prepared_pages(pool):
                 if ring is not self._keyring or any(row.names_key for row in rows):
                     self._verify_missing(page, rows, pool)  # keys changed: some may be stale
@@ -163,6 +186,7 @@ class Verifier:
                                 self.findings_by_stream.get(finding.stream, 0) + 1)
                     report.extend(findings)
                     report.events += 1
+                self.position = max(self.position, page[-1].id)
                 progress(len(page))
         except BrokenProcessPool:
             raise ResourceError("a verification worker process stopped unexpectedly (killed, "
@@ -171,8 +195,13 @@ class Verifier:
             if pool is not None:
                 pool.shutdown(cancel_futures=True)
         report.extend(self.state.duty_gaps(self.as_of or self.now))
+        if self.resumed is not None:
+            report.extend(self._resumed_findings(stored_size))
+            report.resumed = {"position": self.resumed.position,
+                              "tree_size": self.resumed.tree_size,
+                              "new_events": report.events}
         report.extend(self.log.findings(self.state, grew=self.has_tree and self._grew()))
-        if report.events == 0 and self.scope.since <= 1:
+        if report.events == 0 and self.scope.since <= 1 and self.resumed is None:
             report.findings.append(Finding("GENESIS_MISSING",
                                            Message("the log is empty: no genesis")))
         report.streams = len(self.state.heads)
@@ -202,7 +231,7 @@ class Verifier:
     def _pages(self) -> Iterator[Sequence[Notification]]:
         """Every row of the table in position order, whatever its position: the first page
         starts at the lowest one stored (0, negative, or past a gap), not at 1."""
-        start: int | None = None
+        start: int | None = self.resumed.position + 1 if self.resumed else None
         while True:
             page = self.recorder.select_notifications(start=start, limit=self.page_size)
             if not page:
@@ -320,6 +349,113 @@ class Verifier:
                     row=note.originator_id, version=note.originator_version),
             evidence={"stream": stream, "step": seq, "event_hash": row.event_hash.hex()},
         )
+
+    # -- resuming --------------------------------------------------------------------------
+
+    def reached(self) -> Header:
+        """Where this run stopped, to save with its state after an intact run: the ledger,
+        the tree size, root and frontier recomputed, the last position read, and the newest
+        stored checkpoint at or below that size (checked against the tree in this run)."""
+        newest: tuple[int, bytes] | None = None
+        for item in self.log.evidence:
+            if item.label.startswith("stored #") and not item.receipt:
+                size = checkpoint_size(item.data)
+                if size is not None and size <= self.log.size and (
+                        newest is None or size >= newest[0]):
+                    newest = (size, item.data)
+        note = newest[1].decode("utf-8", "replace") if newest else None
+        return Header(self.state.ledger_id or "", self.log.size, self.log.root(), self.position,
+                      self.log.frontier.copy(), note)
+
+    def _stored_tree_size(self) -> int:
+        has_tree = getattr(self.recorder, "has_tree", None)
+        if has_tree is None or not has_tree():
+            raise StorageError("this ledger has no stored Merkle tree, so a saved audit state "
+                               "cannot be proven a prefix of it; run without --state")
+        return int(self.recorder.tree_size())  # type: ignore[attr-defined]
+
+    def _read_tree(self, indexes: list[int]) -> list[bytes]:
+        return self.recorder.tree_hashes(indexes)  # type: ignore[attr-defined,no-any-return]
+
+    def _resumed_findings(self, stored_size: int | None) -> list[Finding]:
+        """Is the log the saved audit checked still the prefix of this one? The stored tree
+        must hold the saved root at the saved size, and prove (RFC 9162 consistency) that its
+        root at its current size, recomputed here from the new rows, extends it."""
+        assert self.resumed is not None and stored_size is not None
+        saved = self.resumed
+        evidence = {"saved_position": saved.position, "saved_tree_size": saved.tree_size,
+                    "saved_root": saved.root.hex(), "tree_size": stored_size,
+                    "log_size": self.log.size}
+        last = self.recorder.max_notification_id() or 0
+        if last < saved.position or stored_size < saved.tree_size:
+            return [Finding("LOG_TRUNCATED", Message(
+                "the saved audit state reached position {position} (tree size {size}); the "
+                "log now ends at position {last} with a stored tree of {stored}: events were "
+                "removed", position=saved.position, size=saved.tree_size, last=last,
+                stored=stored_size), evidence={**evidence, "last_position": last})]
+        try:
+            stored_root = merkle.tree_hash(saved.tree_size, self._read_tree)
+        except LedgerError as exc:
+            stored_root, why = b"", str(exc)
+        else:
+            why = Message("the events before it were changed, removed or inserted since it "
+                          "was saved")
+        if stored_root != saved.root:
+            return [Finding("CHECKPOINT_INCONSISTENT", Message(
+                "the stored tree's root at size {size} is {stored}…, not the root {saved}… the "
+                "saved audit state verified: {why}", size=saved.tree_size,
+                stored=stored_root.hex()[:16] or "unreadable", saved=saved.root.hex()[:16], why=why),
+                            evidence={**evidence, "stored_root": stored_root.hex()})]
+        self._prove_known()
+        if stored_size == saved.tree_size:
+            return []
+        if self.log.size < stored_size:
+            return [Finding(
+                "LOG_TRUNCATED", Message("the stored tree holds {stored} events, the log only "
+                                         "{size}: events were removed", stored=stored_size,
+                                         size=self.log.size), evidence=evidence)]
+        recomputed = self.log.roots[stored_size]
+        try:
+            proof = merkle.prove_tree(stored_size, saved.tree_size, self._read_tree)
+            merkle.check_tree(proof, stored_size, recomputed, saved.tree_size, saved.root)
+        except LedgerError as exc:
+            return [Finding(
+                "ROOT_MISMATCH", Message(
+                    "the new events hash to root {root}… at size {size}, which the stored tree "
+                    "does not prove extends the saved root: {reason}", root=recomputed.hex()[:16],
+                    size=stored_size, reason=str(exc)),
+                evidence={**evidence, "recomputed_root": recomputed.hex()})]
+        return []
+
+    def _prove_known(self) -> None:
+        """The roots of checkpoints, and the leaves of receipts, from before the saved size:
+        read from the stored tree, each kept only if a proof ties it to the saved root (else
+        the evidence's own finding reports it)."""
+        assert self.resumed is not None
+        size, root = self.resumed.tree_size, self.resumed.root
+        roots: dict[int, bytes] = {}
+        leaves: dict[int, bytes] = {}
+        for old in sorted(s for s in self.log.want_roots if 0 < s < size):
+            try:
+                old_root = merkle.tree_hash(old, self._read_tree)
+                merkle.check_tree(merkle.prove_tree(size, old, self._read_tree), size, root,
+                                  old, old_root)
+                roots[old] = old_root
+            except LedgerError:
+                continue
+        for index in sorted(i for i in self.log.want_leaves if i < size):
+            try:
+                position = self.recorder.leaf_position(index)  # type: ignore[attr-defined]
+                rows = self.recorder.select_notifications(start=position, stop=position, limit=1)
+                if position is None or not rows or rows[0].id != position:
+                    continue
+                event_hash = event_hash_of_bytes(rows[0].state)
+                merkle.check_record(merkle.prove_record(size, index, self._read_tree), size,
+                                    root, index, merkle.leaf_hash(event_hash))
+                leaves[index] = event_hash
+            except LedgerError:
+                continue
+        self.log.known(roots, leaves)
 
     def close(self) -> None:
         """Drop the per-stream state and its temporary file."""
