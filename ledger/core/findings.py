@@ -53,6 +53,9 @@ CODES: Mapping[str, tuple[Severity, str]] = {
     "DUTY_UNCOVERED": (Severity.ERROR, "a secure room holding papers was not staffed to policy"),
     "DUPLICATE_EVENT": (Severity.ERROR, "the same event is stored twice"),
     "ACKNOWLEDGED_VIOLATION": (Severity.WARNING, "a rule was broken and acknowledged on record"),
+    "PRESENCE_CONFLICT": (Severity.WARNING, "one person signed at two places at once: a step "
+                          "elsewhere during their open duty shift, or two places within the "
+                          "policy's window"),
     "CORRECTION": (Severity.WARNING, "a step restates an earlier one of its lot (flagged forever)"),
     "CORRECTION_INVALID": (Severity.ERROR, "a correction names no step of its lot by that hash"),
     "KEY_REUSED": (Severity.ERROR, "a key enrolled for one person is named for another"),
