@@ -23,6 +23,7 @@ from ledger.projections.view import COMPARED, TABLES
 _WHAT = {"view_lots": "lot", "view_steps": "step at position", "view_attendees":
          "attendee at position", "view_people": "person", "view_rooms": "room",
          "view_duty": "duty shift of room", "view_occupancy": "room stay of lot",
+         "view_findings": "finding at position",
          "view_fold": "saved fold state", "view_meta": "view counter"}
 
 
@@ -50,7 +51,8 @@ def compare(app: Any) -> list[Finding]:
             if _same(mine, theirs):
                 continue
             row = theirs if theirs is not None else mine
-            key = row[0] if table not in ("view_attendees", "view_duty") else f"{row[0]}/{row[1]}"
+            key = (row[0] if table not in ("view_attendees", "view_duty", "view_findings")
+                   else f"{row[0]}/{row[1]}")
             findings.append(Finding(
                 "PROJECTION_MISMATCH",
                 f"{table}: {_WHAT[table]} {key} differs from the view rebuilt from the events "

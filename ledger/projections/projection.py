@@ -30,7 +30,7 @@ from ledger.core.findings import Finding, Severity
 from ledger.core.rules import ALL_VALID, AUTHORITY_EVENTS
 from ledger.core.state import Event, LedgerState
 from ledger.projections import codec
-from ledger.projections.view import APPLICATION, Batch, Stale, ViewStore
+from ledger.projections.view import APPLICATION, VIEW_VERSION, Batch, Stale, ViewStore
 from ledger.domain.stored import Raw, prepare, raw
 
 PAGE = 1000  # events folded per transaction
@@ -101,6 +101,8 @@ class CustodyProjection(Projection[ViewStore]):
         self.start = view.position()
         self.position = self.start
         self.meta = {k: v for k, v in view.meta().items() if k != "position"}
+        if self.start is None:
+            self.meta["view_version"] = VIEW_VERSION
         self.lots, self.heads = FoldMap(view, "lot"), FoldMap(view, "head")
         self.entered, self.flags = FoldMap(view, "entered"), FoldMap(view, "flags")
         self.state = LedgerState(lots=self.lots, heads=self.heads, entered=self.entered)
@@ -132,6 +134,7 @@ class CustodyProjection(Projection[ViewStore]):
         self._count("warnings", sum(f.severity is Severity.WARNING for f in findings))
         lot = self.lots.get(stream) if stream.startswith("lot:") else None
         self._step(position, body, row, findings, lot)
+        self._findings(position, stream, findings)
         self._attendees(position, body, row.signatures or {}, findings)
         self._people(position, body)
         if lot is not None:
@@ -158,6 +161,15 @@ class CustodyProjection(Projection[ViewStore]):
             position, stream, version, "", "", "", None, None, "", "", "", "",
             json.dumps([problem.code]), 1, row.event_hash.hex(), None, None, None, None, None,
             None, None))
+        self._findings(position, stream, [problem])
+
+    def _findings(self, position: int, stream: str, findings: list[Finding]) -> None:
+        """Keep each finding of the step at ``position`` as the fold returned it."""
+        for ordinal, finding in enumerate(findings):
+            self.batch.insert("view_findings", (
+                position, ordinal, finding.code, finding.severity.value,
+                finding.stream or stream, finding.message,
+                json.dumps(finding.evidence, sort_keys=True, ensure_ascii=False, default=str)))
 
     def _step(self, position: int, body: dict[str, Any], row: Any, findings: list[Finding],
               lot: LotState | None) -> None:
@@ -288,6 +300,8 @@ def catch_up(view: ViewStore, recorder: ApplicationRecorder, *, page: int = PAGE
     Each page of events is folded and written in one transaction with its position; if
     another command moved the view meanwhile, the page is dropped and the view read again."""
     folded = 0
+    if not view.current():
+        view.clear()  # folded by an older version: fold it again, with what it lacks
     for _ in range(attempts):
         projection = CustodyProjection(view)
         try:
