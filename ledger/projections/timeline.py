@@ -486,6 +486,7 @@ def room_timeline(view: ViewStore, room: str, end: str, *, since: str | None = N
                                  findings=(FindingAt(None, gap.code, gap.severity.value, party,
                                                      gap.message, dict(ev)),),
                                  detail=gap.message))
-    entries.sort(key=lambda e: (e.at, e.position or 0))
+    # A gap opens with the step at its start: it is listed after it.
+    entries.sort(key=lambda e: (e.at, e.position if e.position is not None else 2**63))
     return Timeline("room", room, view.position(), tuple(entries),
                     {"duty_gaps": [g.evidence for g in gaps]})
