@@ -248,12 +248,12 @@ def replay(view: ViewStore, *, lot: str | None = None, exam: str | None = None,
     if len(chosen) > 1:
         raise InputError(f"give one of --lot, --exam, --room (got {', '.join(chosen)})")
     if lot is not None and not known_lot(view, lot):
-        raise InputError(f"unknown lot {lot}; 'custody status' lists the lots")
+        raise InputError(f"unknown lot {lot}: 'custody status' lists the lots")
     if exam is not None and not known_exam(view, exam):
         raise InputError(f"unknown exam {exam}: no lot of it is recorded")
     if room is not None and not known_room(view, room):
-        raise InputError(f"unknown secure room {room}; 'custody room list' or the roster "
-                         "names the rooms")
+        raise InputError(f"unknown secure room {room}: no room of that id is registered "
+                         "('custody presence --room' and 'room register' take the same id)")
     where, params = [], []
     if lot is not None:
         where.append("stream = ?")
@@ -356,7 +356,8 @@ def person_timeline(view: ViewStore, person: str, *, since: str | None = None,
     were on, in time order, with places and the findings at each step (``PRESENCE_CONFLICT``
     among them, at the step that made the conflict)."""
     if not known_person(view, person):
-        raise InputError(f"unknown person {person}; 'custody person list' names the roster")
+        raise InputError(f"unknown person {person}: nobody of that id is enrolled "
+                         "('custody presence --person' takes the same id)")
     parts: dict[int, set[str]] = {}
     for (position,) in view.query("SELECT position FROM view_attendees WHERE person = ?",
                                   [person]):
@@ -445,7 +446,8 @@ def room_timeline(view: ViewStore, room: str, end: str, *, since: str | None = N
     patrols and coverage gaps (``DUTY_UNCOVERED``, judged up to ``end`` for a room still
     holding papers), in time order."""
     if not known_room(view, room):
-        raise InputError(f"unknown secure room {room}; 'custody room list' names the rooms")
+        raise InputError(f"unknown secure room {room}: no room of that id is registered "
+                         "('custody presence --room' and 'room register' take the same id)")
     party = f"room:{room}"
     rows = view.query("SELECT position, stream, type, occurred_at, location, lot, from_party, "
                       "to_party FROM view_steps WHERE stream = ? OR from_party = ? OR "
