@@ -242,3 +242,23 @@ def test_the_rooms_timeline_shows_the_night_gap_between_the_shifts(world) -> Non
                                "papers") for line in text.stdout.splitlines())
     assert text.stdout.splitlines()[-1].endswith(", 1 duty gap(s); as of log position "
                                                  f"{world.app.last_position()}, from the view")
+
+
+def test_a_view_folded_before_it_kept_findings_is_folded_again_on_the_next_read(world) -> None:
+    """A view an older version folded has no view_findings rows and no view_version: the next
+    read folds it again from the first event, so replay still shows every incident."""
+    from tests.backends.test_projections import _edit
+
+    at = incident_day(world)
+    assert run(world, "status").exit_code == 0
+    _edit(str(world.db), "DELETE FROM view_findings")
+    _edit(str(world.db), "DELETE FROM view_meta WHERE key = 'view_version'")
+
+    result = run(world, "replay", "--lot", "BAG-1", "--json")
+
+    assert result.exit_code == 0, result.output
+    steps = {s["position"]: s for s in json.loads(result.stdout)["steps"]}
+    assert [f["code"] for f in steps[at["swapped"]]["findings"]] == ["ACKNOWLEDGED_VIOLATION"]
+    projections = run(world, "verify", "--projections", "--json", "--workers", "1")
+    assert [f["code"] for f in json.loads(projections.stdout)["findings"]] == [
+        "ACKNOWLEDGED_VIOLATION", "PRESENCE_CONFLICT", "CORRECTION", "DUTY_UNCOVERED"]
