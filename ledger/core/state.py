@@ -50,6 +50,7 @@ from ledger.core.whereabouts import (
     Sighting,
     Whereabouts,
     judge_whereabouts,
+    moment_of,
     place_of,
     room_index,
     seen_at,
@@ -90,12 +91,13 @@ class Head:
 class LedgerState:
     """The ledger as of one log position; see the module docstring.
 
-    ``lots``, ``heads`` and ``entered`` may be given as any mutable mapping (the verifier
+    ``lots``, ``heads``, ``entered`` and ``whereabouts`` may be given as any mutable mapping (the verifier
     passes ones that spill to disk, so memory stays flat at any ledger size)."""
 
     def __init__(self, *, lots: MutableMapping[str, LotState] | None = None,
                  heads: MutableMapping[str, Head] | None = None,
-                 entered: MutableMapping[str, tuple[str, str]] | None = None) -> None:
+                 entered: MutableMapping[str, tuple[str, str]] | None = None,
+                 whereabouts: MutableMapping[str, Whereabouts] | None = None) -> None:
         self.ledger_id: str | None = None
         self.position = 0
         self.recorded_at = ""  # the recorded_at of the last event folded
@@ -117,7 +119,8 @@ class LedgerState:
         self.occupied: dict[str, list[tuple[str, str]]] = {}  # room -> merged intervals
         self.duty: dict[str, list[tuple[str, dict[str, str]]]] = {}  # room -> timeline
         # person -> where they recently signed and their duty shifts (PRESENCE_CONFLICT)
-        self.whereabouts: dict[str, Whereabouts] = {}
+        self.whereabouts: MutableMapping[str, Whereabouts] = (
+            whereabouts if whereabouts is not None else {})
         self._rooms_by_name: dict[str, str] | None = None  # room_index(rooms), when known
 
     # -- reading ---------------------------------------------------------------------------
@@ -184,7 +187,8 @@ class LedgerState:
         if self._rooms_by_name is None:
             self._rooms_by_name = room_index(self.rooms)
         here = Sighting(event.position, body["stream"], body["type"], body["occurred_at"],
-                        body["location"], place_of(body, self._rooms_by_name))
+                        body["location"], place_of(body, self._rooms_by_name),
+                        moment_of(body["occurred_at"]))
         listed = {a["person"] for a in body["attendees"]}
         findings = []
         for person in sorted(present):

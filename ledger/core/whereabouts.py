@@ -25,6 +25,8 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping
 
+from datetime import datetime, timezone
+
 from ledger.core.canonical import parse_timestamp
 from ledger.core.custody import RoomState
 from ledger.core.findings import Finding
@@ -32,6 +34,7 @@ from ledger.core.findings import Finding
 KEEP_SIGHTINGS = 8  # the latest steps kept per person (by occurred_at)
 KEEP_SHIFTS = 4  # the latest duty shifts kept per person
 _SEPARATORS = ",;/(-:"
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ class Sighting:
     occurred_at: str
     location: str
     place: str  # "room:ID" or a normalised location
+    moment: int = 0  # occurred_at in microseconds since the epoch (parsed once)
 
     def to_data(self) -> dict[str, Any]:
         return {"position": self.position, "stream": self.stream, "type": self.type,
@@ -124,8 +128,10 @@ def same_place(a: str, b: str) -> bool:
     return bool(short) and long.startswith(short) and long[len(short)] in _SEPARATORS + " "
 
 
-def _minutes(a: str, b: str) -> float:
-    return abs((parse_timestamp(a) - parse_timestamp(b)).total_seconds()) / 60
+def moment_of(occurred_at: str) -> int:
+    """A canonical timestamp as microseconds since the epoch, for cheap comparison."""
+    delta = parse_timestamp(occurred_at) - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def judge_whereabouts(person: str, seen: Whereabouts | None, here: Sighting,
@@ -149,12 +155,14 @@ def judge_whereabouts(person: str, seen: Whereabouts | None, here: Sighting,
                                     "type": "duty.started", "occurred_at": shift.started_at,
                                     "location": shift.location, "place": room_place,
                                     "ended_at": shift.ended_at}})
-    clashes = [(_minutes(s.occurred_at, here.occurred_at), s) for s in seen.sightings
-               if not same_place(s.place, here.place)]
-    clashes = [(m, s) for m, s in clashes if m <= window]
+    reach = window * 60_000_000
+    clashes = [(abs(s.moment - here.moment), s) for s in seen.sightings
+               if abs(s.moment - here.moment) <= reach and not same_place(s.place, here.place)]
     if not clashes:
         return None
-    minutes, other = min(clashes, key=lambda c: (c[0], c[1].position))
+    apart, other = min(clashes, key=lambda c: (c[0], c[1].position))
+    minutes: float = apart / 60_000_000
+    minutes = int(minutes) if minutes == int(minutes) else round(minutes, 2)
     return Finding(
         "PRESENCE_CONFLICT",
         f"{person} signed {here.type} at {here.location or here.place} at {here.occurred_at}, "

@@ -12,7 +12,7 @@ takes them as valid (``ALL_VALID``) and a catch-up costs no Ed25519 work. Everyt
 recorder judged it, so a row damaged or edited before the view reads it shows up as an error.
 
 The fold state is saved with the view (``view_fold``, JSON through ``codec.py``): lots,
-chain heads and lots-in-rooms one row per stream, read only when a new event touches them;
+chain heads, lots-in-rooms and people's whereabouts one row per stream or person, read only when a new event touches them;
 the roster, rooms, policies and duty timelines as one row. So a catch-up reads and writes
 in proportion to the new events, and memory stays bounded by one page of them.
 """
@@ -38,7 +38,7 @@ _ABSENT: Any = object()
 _UNCOUNTED = frozenset({"SIGNER_UNKNOWN", "KEY_REVOKED", "KEY_EXPIRED", "SIGNATURE_INVALID",
                         "ATTENDEE_UNSIGNED", "SIGNER_NOT_ATTENDEE"})
 CORE = ("ledger_id", "position", "recorded_at", "latest", "roster", "key_owner",
-        "authorities", "policy", "policies", "rooms", "occupied", "duty", "whereabouts")
+        "authorities", "policy", "policies", "rooms", "occupied", "duty")
 
 
 class FoldMap(MutableMapping[str, Any]):
@@ -105,7 +105,9 @@ class CustodyProjection(Projection[ViewStore]):
             self.meta["view_version"] = VIEW_VERSION
         self.lots, self.heads = FoldMap(view, "lot"), FoldMap(view, "head")
         self.entered, self.flags = FoldMap(view, "entered"), FoldMap(view, "flags")
-        self.state = LedgerState(lots=self.lots, heads=self.heads, entered=self.entered)
+        self.where = FoldMap(view, "where")  # person -> Whereabouts (PRESENCE_CONFLICT)
+        self.state = LedgerState(lots=self.lots, heads=self.heads, entered=self.entered,
+                                 whereabouts=self.where)
         core = view.fold_get(["core"]).get("core")
         if core is not None:
             for name, value in codec.loads(core).items():
@@ -273,7 +275,7 @@ class CustodyProjection(Projection[ViewStore]):
         """Write what the rows folded since the last commit decided, with the position."""
         if self.position == self.start:
             return
-        for fold in (self.lots, self.heads, self.entered, self.flags):
+        for fold in (self.lots, self.heads, self.entered, self.flags, self.where):
             for key, value in fold.changes():
                 self.batch.upsert("view_fold", (key, value))
         core = {name: getattr(self.state, name) for name in CORE}

@@ -80,7 +80,7 @@ class Verifier:
         # kind in memory and spills the rest to a private temporary file.
         resident = resident or RESIDENT
         self.state = LedgerState(lots=SpillMap(resident), heads=SpillMap(resident),
-                                 entered=SpillMap(resident))
+                                 entered=SpillMap(resident), whereabouts=SpillMap(resident))
         self.findings_by_stream: dict[str, int] = {}
         self.signatures_checked = 0
         self._keyring: dict[str, bytes] | None = None  # person id -> raw key, for the workers

@@ -14,6 +14,7 @@ from ledger.core.policy import PresencePolicy
 from ledger.core.whereabouts import (
     Sighting,
     judge_whereabouts,
+    moment_of,
     place_of,
     room_index,
     same_place,
@@ -31,8 +32,9 @@ def body(event_type: str, location: str, stream: str = "lot:LOT-1", **fields) ->
 def sighting(position: int, at: str, location: str, event_type: str = "lot.handed_over",
              **fields) -> Sighting:
     b = body(event_type, location, **fields)
-    return Sighting(position, b["stream"], event_type, f"2026-06-07T{at}:00.000000Z", location,
-                    place_of(b, ROOMS))
+    occurred_at = f"2026-06-07T{at}:00.000000Z"
+    return Sighting(position, b["stream"], event_type, occurred_at, location, place_of(b, ROOMS),
+                    moment_of(occurred_at))
 
 
 @pytest.mark.parametrize("event, place", [
