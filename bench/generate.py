@@ -7,7 +7,8 @@ police and staff (2,000 people by default) and lots, each with ``lot.registered`
 ``lot.handed_over`` steps (8 steps a lot on average, as in DESIGN.md). Every lot step is signed
 by exactly 2 police and 4 staff, the giver (the current holder) and the receiver among them,
 with seals and counts that match the lot's record, ``occurred_at`` moving forward, and ``prev``
-the event hash of the lot's previous stored event.
+the event hash of the lot's previous stored event. All lots of a wave take each step at one
+place, so nobody signs at two places at once (no ``PRESENCE_CONFLICT``).
 
 It does not go through ``CustodyLedger.submit`` (which re-verifies six signatures an event).
 Bodies are built with the same core functions (``ledger.core.digests``/``canonical``), signed
@@ -159,7 +160,10 @@ def build_wave(task: tuple[int, int, list[int]]) -> list[StoredEvent]:
     """Build, sign and map the events of one wave of lots, steps interleaved across lots."""
     wave, first_lot, steps = task
     mapper: Mapper = _worker["mapper"]
-    start = START + timedelta(days=1, hours=6 * wave)
+    # Waves 8 hours apart (a wave lasts at most 11 steps x 40 minutes) and one place per step
+    # of a wave: people drawn for several lots of one step sign them all at the same place,
+    # and never at two places within minutes (that is impossible presence, PRESENCE_CONFLICT).
+    start = START + timedelta(days=1, hours=8 * wave)
     lots: list[dict[str, Any]] = []
     out: list[StoredEvent] = []
     for step in range(max(steps)):
@@ -168,7 +172,8 @@ def build_wave(task: tuple[int, int, list[int]]) -> list[StoredEvent]:
                 continue
             occurred = start + timedelta(minutes=40 * step, seconds=2 * j)
             rng = random.Random(f"{first_lot + j}/{step}")
-            location = f"{LOCATIONS[min(step, len(LOCATIONS) - 1)]} {rng.randint(1, 300)}"
+            rng.randint(1, 300)  # the draw that once numbered the place: the rest stays the same
+            location = f"{LOCATIONS[min(step, len(LOCATIONS) - 1)]} {wave % 300 + 1}"
             if step == 0:
                 lot_id = f"L{first_lot + j:08d}"
                 seals = sorted(f"S{first_lot + j:08d}-{k}" for k in range(1, rng.randint(1, 3) + 1))
