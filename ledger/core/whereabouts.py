@@ -93,14 +93,16 @@ def room_index(rooms: Mapping[str, RoomState]) -> dict[str, str]:
     return {k: v for k, v in index.items() if k not in shared}
 
 
+_SEPARATOR = re.compile(r"[,;/(\-: ]")
+
+
 def _prefixes(place: str) -> Iterable[str]:
     """The place itself, then each part of it before a separator, longest first."""
     yield place
-    for i in range(len(place) - 1, 0, -1):
-        if place[i] in _SEPARATORS or place[i] == " ":
-            head = place[:i].rstrip(" " + _SEPARATORS)
-            if head:
-                yield head
+    for match in reversed(list(_SEPARATOR.finditer(place))):
+        head = place[:match.start()].rstrip(" " + _SEPARATORS)
+        if head:
+            yield head
 
 
 def place_of(body: Mapping[str, Any], rooms: Mapping[str, str]) -> str:
@@ -112,9 +114,10 @@ def place_of(body: Mapping[str, Any], rooms: Mapping[str, str]) -> str:
     if event_type in ("lot.stored", "lot.retrieved") and body.get("room"):
         return f"room:{body['room']}"
     location = normalise(body.get("location", ""))
-    for part in _prefixes(location):
-        if part in rooms:
-            return f"room:{rooms[part]}"
+    if rooms:
+        for part in _prefixes(location):
+            if part in rooms:
+                return f"room:{rooms[part]}"
     return location
 
 
@@ -156,11 +159,15 @@ def judge_whereabouts(person: str, seen: Whereabouts | None, here: Sighting,
                                     "location": shift.location, "place": room_place,
                                     "ended_at": shift.ended_at}})
     reach = window * 60_000_000
-    clashes = [(abs(s.moment - here.moment), s) for s in seen.sightings
-               if abs(s.moment - here.moment) <= reach and not same_place(s.place, here.place)]
-    if not clashes:
+    best: tuple[int, int, Sighting] | None = None
+    for seen_step in seen.sightings:
+        apart = abs(seen_step.moment - here.moment)  # integers: this runs for every signer
+        if apart <= reach and (best is None or (apart, seen_step.position) < best[:2]) \
+                and not same_place(seen_step.place, here.place):
+            best = (apart, seen_step.position, seen_step)
+    if best is None:
         return None
-    apart, other = min(clashes, key=lambda c: (c[0], c[1].position))
+    apart, _, other = best
     minutes: float = apart / 60_000_000
     minutes = int(minutes) if minutes == int(minutes) else round(minutes, 2)
     return Finding(
@@ -178,18 +185,25 @@ def seen_at(seen: Whereabouts | None, here: Sighting, body: Mapping[str, Any],
     """``seen`` after the person signed ``here`` (``body``); ``on_duty``: they are among the
     people the step puts on or takes off duty."""
     seen = seen or Whereabouts()
-    sightings = sorted((*seen.sightings, here), key=lambda s: (s.occurred_at, s.position))
+    sightings = seen.sightings
+    if not sightings or (sightings[-1].occurred_at, sightings[-1].position) <= (
+            here.occurred_at, here.position):
+        sightings = (*sightings[1 - KEEP_SIGHTINGS:], here)  # the usual case: in time order
+    else:
+        sightings = tuple(sorted((*sightings, here), key=lambda s: (s.occurred_at, s.position))
+                          )[-KEEP_SIGHTINGS:]
+    if not on_duty or body["type"] not in ("duty.started", "duty.ended"):
+        return Whereabouts(sightings, seen.shifts)
     shifts = list(seen.shifts)
-    if on_duty and body["type"] == "duty.started":
-        room = body["stream"].split(":", 1)[1]
+    room = body["stream"].split(":", 1)[1]
+    if body["type"] == "duty.started":
         if not any(s.room == room and s.ended_at is None for s in shifts):
             shifts.append(Shift(room, body["occurred_at"], here.position,
                                 body.get("location", "")))
-    elif on_duty and body["type"] == "duty.ended":
-        room = body["stream"].split(":", 1)[1]
+    else:
         shifts = [replace(s, ended_at=body["occurred_at"])
                   if s.room == room and s.ended_at is None else s for s in shifts]
     # Open shifts are always kept; of the ended ones, the latest.
     ended = [s for s in shifts if s.ended_at is not None]
     kept = [s for s in shifts if s.ended_at is None or s in ended[-KEEP_SHIFTS:]]
-    return Whereabouts(tuple(sightings[-KEEP_SIGHTINGS:]), tuple(kept))
+    return Whereabouts(sightings, tuple(kept))

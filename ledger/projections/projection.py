@@ -34,6 +34,7 @@ from ledger.projections.view import APPLICATION, VIEW_VERSION, Batch, Stale, Vie
 from ledger.domain.stored import Raw, prepare, raw
 
 PAGE = 1000  # events folded per transaction
+WHEREABOUTS_KEPT = 20_000  # people whose whereabouts stay cached between pages
 _ABSENT: Any = object()
 _UNCOUNTED = frozenset({"SIGNER_UNKNOWN", "KEY_REVOKED", "KEY_EXPIRED", "SIGNATURE_INVALID",
                         "ATTENDEE_UNSIGNED", "SIGNER_NOT_ATTENDEE"})
@@ -45,10 +46,13 @@ class FoldMap(MutableMapping[str, Any]):
     """One per-stream part of the saved ``LedgerState`` (lots, heads, lots in rooms), read
     from ``view_fold`` on first use; what changed is written with the next batch."""
 
-    def __init__(self, view: ViewStore, kind: str) -> None:
+    def __init__(self, view: ViewStore, kind: str, keep: int = 0) -> None:
         self.view, self.kind = view, kind
         self._cache: dict[str, Any] = {}
         self._dirty: set[str] = set()
+        # Entries kept cached across batches (0: none). People sign step after step, so
+        # their whereabouts are kept rather than read again for every page of events.
+        self.keep = keep
 
     def _load(self, key: str) -> Any:
         if key not in self._cache:
@@ -83,11 +87,13 @@ class FoldMap(MutableMapping[str, Any]):
 
     def changes(self) -> list[tuple[str, str | None]]:
         """(view_fold key, JSON or None for a removed entry) of everything changed; the
-        cache is dropped after, so memory stays bounded by one batch."""
+        cache is dropped after (unless it holds at most ``keep`` entries), so memory stays
+        bounded by one batch."""
         out = [(f"{self.kind}|{key}", None if self._cache[key] is _ABSENT
                 else codec.dumps(self._cache[key])) for key in sorted(self._dirty)]
         self._dirty.clear()
-        self._cache.clear()
+        if len(self._cache) > self.keep:
+            self._cache.clear()
         return out
 
 
@@ -105,7 +111,7 @@ class CustodyProjection(Projection[ViewStore]):
             self.meta["view_version"] = VIEW_VERSION
         self.lots, self.heads = FoldMap(view, "lot"), FoldMap(view, "head")
         self.entered, self.flags = FoldMap(view, "entered"), FoldMap(view, "flags")
-        self.where = FoldMap(view, "where")  # person -> Whereabouts (PRESENCE_CONFLICT)
+        self.where = FoldMap(view, "where", keep=WHEREABOUTS_KEPT)  # person -> Whereabouts
         self.state = LedgerState(lots=self.lots, heads=self.heads, entered=self.entered,
                                  whereabouts=self.where)
         core = view.fold_get(["core"]).get("core")
