@@ -31,7 +31,7 @@ def _window(since: str | None, until: str | None) -> tuple[str | None, str | Non
 
 def _flags(findings: Any) -> str:
     if not findings:
-        return "no finding"
+        return _("no finding")
     codes = [f.code for f in findings]
     return ", ".join(sorted(set(codes), key=codes.index))
 
@@ -40,8 +40,8 @@ def _check(name: str, check: Any) -> str | None:
     if check is None:
         return None
     if check.verdict == "ok":
-        return f"{name} ok"
-    return f"{name} {check.verdict.upper()}"
+        return _("{name} ok").format(name=name)
+    return _("{name} {verdict}").format(name=name, verdict=check.verdict.upper())
 
 
 def step_line(step: tl.ReplayStep) -> str:
@@ -49,30 +49,35 @@ def step_line(step: tl.ReplayStep) -> str:
     before and after, the presence verdict, the checks, and the codes of every finding."""
     moved = ""
     if step.lot is not None:
-        moved = f"; held by {step.holder_before or '-'} -> {step.holder_after or '-'}"
+        moved = _("; held by {before} -> {after}").format(before=step.holder_before or "-",
+                                                          after=step.holder_after or "-")
         if step.via:
-            moved += f" (in {step.via})"
-    presence = f"presence {step.verdict}" if step.verdict else "presence not judged"
+            moved += _(" (in {container})").format(container=step.via)
+    presence = (_("presence {verdict}").format(verdict=step.verdict) if step.verdict
+                else _("presence not judged"))
     if step.missing:
-        presence += f" (missing {step.missing})"
-    checks = [c for c in (_check("seals", step.seals), _check("count", step.count)) if c]
+        presence += _(" (missing {missing})").format(missing=step.missing)
+    checks = [c for c in (_check(_("seals"), step.seals), _check(_("count"), step.count)) if c]
     parts = [presence, *checks, _flags(step.findings)]
-    return render.shown([f"{step.position:>6}  {step.occurred_at}  {step.stream} step "
-                         f"{step.seq} {step.type or '(damaged row)'} at {step.location or '-'}"
-                         f"{moved}; " + "; ".join(parts)])
+    return render.shown([f"{step.position:>6}  {step.occurred_at}  "
+                         + _("{stream} step {seq} {type} at {location}").format(
+                             stream=step.stream, seq=step.seq,
+                             type=step.type or _("(damaged row)"),
+                             location=step.location or "-")
+                         + f"{moved}; " + "; ".join(parts)])
 
 
 def step_details(step: tl.ReplayStep) -> list[str]:
     lines = []
     if step.attendees:
         lines.append(_("present: ") + ", ".join(
-            f"{p} ({r or 'not enrolled'}" + ("" if c else ", not counted") + ")"
+            f"{p} ({r or _('not enrolled')}" + ("" if c else _(", not counted")) + ")"
             for p, r, c in step.attendees))
     for name, check in (("seals", step.seals), ("count", step.count)):
         if check is not None and check.verdict != "ok":
-            lines.append(f"{name}: expected {check.expected}, found {check.found}"
-                         + (" (acknowledged on record)" if check.verdict == "acknowledged"
-                            else ""))
+            lines.append(_("{name}: expected {expected}, found {found}").format(
+                name=_(name), expected=check.expected, found=check.found)
+                + (_(" (acknowledged on record)") if check.verdict == "acknowledged" else ""))
     for f in step.findings:
         lines.append(f"{f.severity} {f.code}: {f.message}")
     return ["        " + render.visible(line) for line in lines]
@@ -132,15 +137,18 @@ def timeline() -> None:
 def entry_line(entry: tl.Entry) -> str:
     """One moment of a timeline on one line that stands alone."""
     if entry.kind == "duty_gap":
-        return render.shown([f"{entry.at}  DUTY GAP until {entry.end}: {entry.detail}"])
-    where = f" at {entry.location}" if entry.location else ""
+        return render.shown([f"{entry.at}  " + _("DUTY GAP until {end}: {detail}").format(
+            end=entry.end, detail=entry.detail)])
+    where = _(" at {location}").format(location=entry.location) if entry.location else ""
     at = f"#{entry.position} " if entry.position is not None else ""
     if entry.kind == "duty" and entry.type == "duty":
-        until = (f"until {entry.end} (#{entry.end_position})" if entry.end
-                 else "still open")
-        text = f"{entry.at}  {at}on duty in {entry.stream}{where}, {until}"
+        until = (_("until {end} (#{position})").format(end=entry.end,
+                                                       position=entry.end_position)
+                 if entry.end else _("still open"))
+        text = f"{entry.at}  {at}" + _("on duty in {room}{where}, {until}").format(
+            room=entry.stream, where=where, until=until)
     else:
-        what = f"{entry.type} of {entry.stream}"
+        what = _("{type} of {stream}").format(type=entry.type, stream=entry.stream)
         parts = f" ({', '.join(entry.parts)})" if entry.parts else ""
         detail = f" — {entry.detail}" if entry.detail else ""
         text = f"{entry.at}  {at}{entry.kind}: {what}{where}{parts}{detail}"
@@ -161,7 +169,7 @@ def _print_timeline(data: tl.Timeline, as_json: bool) -> None:
     conflicts = sum(f.code == "PRESENCE_CONFLICT" for e in data.entries for f in e.findings)
     gaps = sum(e.kind == "duty_gap" for e in data.entries)
     extra = (f", {conflicts} PRESENCE_CONFLICT" if data.subject == "person"
-             else f", {gaps} duty gap(s)")
+             else _(", {gaps} duty gap(s)").format(gaps=gaps))
     say(_("{n} moment(s){extra}; as of log position {p}, from the view").format(
         n=len(data.entries), extra=extra, p=data.log_position or 0))
 
