@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from cli import i18n
 from cli.errors import LedgerFailure
 
 AUTHORITY = ("AUTH-01", "Provincial Examination Authority", "authority", "Provincial Exam Office")
@@ -63,7 +64,9 @@ class Demo:
     def run(self, args: list[str], shown: str, *, refusal: bool = False) -> None:
         click.secho(f"$ custody {shown}", fg="cyan")
         try:
-            code = self.custody.main(["--db", str(self.db), *args], prog_name="custody",
+            # Each step speaks the language the demo was started in (--lang, CUSTODY_LANG).
+            code = self.custody.main(["--db", str(self.db), "--lang", i18n.language(), *args],
+                                     prog_name="custody",
                                      standalone_mode=False)
         except LedgerFailure as failure:
             if not refusal:

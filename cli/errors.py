@@ -6,7 +6,9 @@ import re
 
 import click
 
+from cli.i18n import _, translated
 from cli.render import visible
+from ledger.core.text import Message
 from ledger.core.errors import (
     ConcurrentChange,
     InputError,
@@ -43,8 +45,10 @@ class LedgerFailure(click.ClickException):
     def __init__(self, error: LedgerError) -> None:
         # Escaped first: a value the message quotes (from the ledger or argv) may hold a
         # newline or an escape sequence; escaped, it can neither start a line nor act.
-        super().__init__(re.sub(" {2,}", " ", visible(str(error))).strip())
+        text = error.args[0] if len(error.args) == 1 and isinstance(
+            error.args[0], Message) else str(error)
+        super().__init__(re.sub(" {2,}", " ", visible(translated(text))).strip())
         self.exit_code = next((code for cls, code in _CODES if isinstance(error, cls)), 2)
 
     def show(self, file=None) -> None:  # type: ignore[no-untyped-def]
-        click.echo(f"error: {self.message}", err=True)
+        click.echo(_("error: {message}").format(message=self.message), err=True)

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from cli import i18n
 from cli.errors import LedgerFailure
 from cli.options import refuse_undecodable
 from ledger.core.errors import LedgerError
@@ -61,6 +62,11 @@ class LedgerGroup(click.Group):
 @click.option("--db", envvar="CUSTODY_DB", default=None, metavar="PATH|URL",
               help="Ledger database: a SQLite file (default ./custody.db) or postgresql://host/db. "
                    "Also CUSTODY_DB.")
+@click.option("--lang", type=click.Choice(i18n.LANGUAGES), envvar="CUSTODY_LANG",
+              default=i18n.default_language, is_eager=True, expose_value=False,
+              callback=lambda ctx, param, value: i18n.use(value),
+              help="Language of messages, reports and step names: zh or en (default: "
+                   "CUSTODY_LANG, else the locale: zh_* gives zh). Codes and JSON stay English.")
 @click.version_option(package_name="custody-ledger")
 @click.pass_context
 def main(ctx: click.Context, db: str | None) -> None:
@@ -82,15 +88,16 @@ def main(ctx: click.Context, db: str | None) -> None:
 
 
 def _register() -> None:
-    from cli import (authority, copy, demo, incident, keys, log, recording, rooms, roster, verify,
-                     views, witness)
+    from cli import (authority, bundle, copy, demo, incident, keys, log, recording, report,
+                     rooms, roster, verify, views, witness)
 
     for command in (keys.keys, roster.init, roster.person, roster.policy, rooms.room,
                     recording.lot, recording.record, recording.draft, recording.duty,
                     recording.patrol, recording.sign, recording.submit, verify.verify,
                     views.status, views.history, views.presence, views.projections,
                     incident.replay, incident.timeline,
-                    authority.authority, copy.copy_command, demo.demo):
+                    authority.authority, copy.copy_command, demo.demo, bundle.export,
+                    bundle.verify_bundle, report.report):
         main.add_command(command)
     log.register(main)
     witness.register(main)

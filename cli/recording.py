@@ -20,6 +20,7 @@ from cli.options import (
     receipt_option,
     unlock_signers,
 )
+from cli.i18n import _, translated
 from cli.steps import SHOWN, STEPS, Step
 from ledger.application.drafts import MAX_DRAFT, format_draft, parse_draft
 from ledger.core.errors import InputError
@@ -177,7 +178,8 @@ def sign(ctx: click.Context, draft_file: Path, key: Path, passphrase_file: Path 
     signer = unlock_signers([key], [passphrase_file] if passphrase_file else [])[0]
     click.echo(render.describe(body))
     for warning in warnings:
-        click.echo(render.visible(f"  warning: {warning.code}: {warning.message}"))
+        click.echo(render.visible("  " + _("warning: {code}: {message}").format(
+            code=warning.code, message=translated(warning.message))))
     if not yes and not click.confirm(f"Sign this as {signer.person_id}?", err=True):
         raise InputError("not signed: you declined")
     signatures[signer.person_id] = app.sign(body, signer)

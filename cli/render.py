@@ -7,8 +7,10 @@ import sys
 import unicodedata
 from typing import Any, Callable, Iterable, TextIO
 
+from cli.i18n import N_, _, translated
 from ledger.application.custody import Receipt
 from ledger.core.findings import Report
+from ledger.core.policy import ROLE_WORDS
 from ledger.domain.events import Recorded
 
 # What a terminal may act on or hide: control characters (an escape sequence, a carriage
@@ -61,10 +63,40 @@ def stderr_is_terminal() -> bool:
     return sys.stderr is not None and sys.stderr.isatty()
 
 
+# Every event type, the msgid of its name in the reader's language: English shows the type
+# itself (unchanged output), Chinese the domain's word for the step (交接, 押运 ...).
+EVENT_TYPES = (
+    N_("ledger.genesis"), N_("ledger.policy_set"), N_("ledger.authority_set"),
+    N_("ledger.log_key_set"), N_("person.enrolled"), N_("person.key_revoked"),
+    N_("person.key_rotated"), N_("room.registered"), N_("room.patrolled"), N_("duty.started"),
+    N_("duty.ended"), N_("lot.registered"), N_("lot.transport_departed"),
+    N_("lot.transport_arrived"), N_("lot.handed_over"), N_("lot.stored"), N_("lot.retrieved"),
+    N_("lot.distributed"), N_("lot.unsealed"), N_("lot.collected"), N_("lot.returned"),
+    N_("lot.packed"), N_("lot.unpacked"), N_("lot.corrected"), N_("incident.reported"),
+    N_("zero.reported"),
+)
+_EVENT_TYPES = frozenset(EVENT_TYPES)
+SEVERITIES = {"error": N_("ERROR"), "warning": N_("WARNING")}
+
+
+def step_name(event_type: str) -> str:
+    """The name of a step (an event type) in the reader's language."""
+    return _(event_type) if event_type in _EVENT_TYPES else event_type
+
+
+def padded(text: str, width: int) -> str:
+    """``text`` left-aligned in ``width`` terminal columns (a CJK character takes two)."""
+    used = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    return text + " " * max(0, width - used)
+
+
 def receipt(r: Receipt) -> str:
-    lines = [f"recorded {r.event_type} {r.stream} step {r.seq} at position {r.position}",
-             f"event hash {r.event_hash}"]
-    lines += [f"warning: {w.code}: {w.message}" for w in r.warnings]
+    lines = [_("recorded {event_type} {stream} step {seq} at position {position}").format(
+                 event_type=step_name(r.event_type), stream=r.stream, seq=r.seq,
+                 position=r.position),
+             _("event hash {hash}").format(hash=r.event_hash)]
+    lines += [_("warning: {code}: {message}").format(code=w.code, message=translated(w.message))
+              for w in r.warnings]
     return shown(lines)
 
 
@@ -72,26 +104,33 @@ def describe(body: dict[str, Any]) -> str:
     """A step in plain words, then every signed field the words did not show in full: what a
     signer reads before signing. The second part is derived from the body itself, so no
     field that is signed can be left off the screen, whatever the event type."""
-    lines = [f"{body['type']} for {body['stream']} (step {body['seq']} of ledger {body['ledger']})",
-             f"  occurred at {body['occurred_at']}" + (f" at {body['location']}"
-                                                        if "location" in body else "")]
+    # The event type is shown as signed (it is what the signature covers), not translated.
+    lines = [_("{event_type} for {stream} (step {seq} of ledger {ledger})").format(
+                 event_type=body["type"], stream=body["stream"], seq=body["seq"],
+                 ledger=body["ledger"]),
+             "  " + _("occurred at {when}").format(when=body["occurred_at"])
+             + (" " + _("at {location}").format(location=body["location"])
+                if "location" in body else "")]
     used = {"type", "stream", "seq", "ledger", "schema", "occurred_at", "location"}
     for line, paths in _details(body):
         lines.append(f"  {line}")
         used |= paths
     if body.get("attendees"):
-        lines.append("  present: " + _present(body))
+        lines.append("  " + _("present: {people}").format(people=_present(body)))
         used.add("attendees")
     if "acknowledged_violation" in body:
-        lines.append(f"  ACKNOWLEDGED VIOLATION: {body['acknowledged_violation']['reason']}")
+        lines.append("  " + _("ACKNOWLEDGED VIOLATION: {reason}").format(
+            reason=body["acknowledged_violation"]["reason"]))
         used.add("acknowledged_violation.reason")
     if "note" in body:
-        lines.append(f"  note: {body['note']}")
+        lines.append("  " + _("note: {note}").format(note=body["note"]))
         used.add("note")
-    lines.append(f"  follows {body['prev']} (event schema {body['schema']})")
+    lines.append("  " + _("follows {prev} (event schema {schema})").format(
+        prev=body["prev"], schema=body["schema"]))
     used.add("prev")
     if "policy" in body and isinstance(body["policy"], dict) and "version" in body["policy"]:
-        lines.append(f"  judged by policy {body['policy']['id']} v{body['policy']['version']}")
+        lines.append("  " + _("judged by policy {policy} v{version}").format(
+            policy=body["policy"]["id"], version=body["policy"]["version"]))
         used |= {"policy.id", "policy.version"}
     lines += [f"  {path}: {_value(value)}" for path, value in _fields(body) if path not in used]
     return shown(lines)
@@ -117,7 +156,15 @@ def _value(value: Any) -> str:
 
 
 def _present(body: dict[str, Any]) -> str:
-    return ", ".join(f"{a['person']} ({a['role']})" for a in body.get("attendees", []))
+    return ", ".join(f"{a['person']} ({role_name(a['role'])})" for a in body.get("attendees", []))
+
+
+def role_name(role: str) -> str:
+    """A roster role (police, staff ...) in the reader's language."""
+    return translated(ROLE_WORDS.get(role, role))
+
+
+_RESTATED = (("count", N_("count")), ("seals", N_("seals")))
 
 
 def _details(body: dict[str, Any]) -> list[tuple[str, set[str]]]:
@@ -139,61 +186,73 @@ def _details(body: dict[str, Any]) -> list[tuple[str, set[str]]]:
     if len(moves) > 1:
         out.append((" -> ".join(moves), {"from", "to", "vehicle", "room"} & set(body)))
     checked, paths = [], set()
-    for key, words in (("count_checked", "count"), ("seals_checked", "seals"),
-                       ("seals_applied", "new seals")):
+    for key, words in (("count_checked", N_("count")), ("seals_checked", N_("seals")),
+                       ("seals_applied", N_("new seals"))):
         if key in body:
-            checked.append(f"{words} {_value(body[key])}")
+            checked.append(f"{_(words)} {_value(body[key])}")
             paths.add(key)
     if checked:
-        out.append(("checked: " + ", ".join(checked), paths))
-    restated = [f"{key} {_value(body[key])}" for key in ("count", "seals") if key in body]
+        out.append((_("checked: {what}").format(what=", ".join(checked)), paths))
+    restated = [f"{_(words)} {_value(body[key])}" for key, words in _RESTATED if key in body]
     if restated:
-        out.append(("restates: " + ", ".join(restated), {"count", "seals"} & set(body)))
+        out.append((_("restates: {what}").format(what=", ".join(restated)),
+                    {"count", "seals"} & set(body)))
     for key in ("container", "escort", "destination", "route", "observed", "reason"):
         if key in body:
             out.append((f"{key}: {_value(body[key])}", {key}))
     if "holder" in body and "lot" not in body:
-        out.append((f"taken out by: {body['holder']}", {"holder"}))
+        out.append((_("taken out by: {holder}").format(holder=body["holder"]), {"holder"}))
     if "corrects" in body:
-        out.append((f"corrects step {body['corrects']['seq']} "
-                    f"({body['corrects']['event_hash'][:16]}…)", {"corrects.seq"}))
+        out.append((_("corrects step {seq} ({hash}…)").format(
+            seq=body["corrects"]["seq"], hash=body["corrects"]["event_hash"][:16]),
+            {"corrects.seq"}))
     for key in ("incident", "report", "person"):
         if key in body:
             inner = {k: v for k, v in body[key].items() if k != "public_key"}
             out.append((f"{key}: " + ", ".join(f"{k}={_value(v)}" for k, v in inner.items()),
                         {f"{key}.{k}" for k in inner}))
     if body.get("evidence"):
-        out.append((f"evidence: {len(body['evidence'])} digest(s)", set()))
+        out.append((_("evidence: {count} digest(s)").format(count=len(body["evidence"])), set()))
     return out
 
 
 def step(event: Recorded, member: Callable[[str], Any], container: str | None = None) -> str:
     """One step, as ``history`` lists it; ``container``: a step the lot took packed in it."""
     body = event.body
-    head = f"{body['seq']:>3}  {body['occurred_at']}  {body['type']:<22} at {body['location']}"
+    head = f"{body['seq']:>3}  {body['occurred_at']}  {padded(step_name(body['type']), 22)} " \
+        + _("at {location}").format(location=body["location"])
     if container is not None:
-        head += f"  [step of container {container}]"
-    lines = [head] + [f"     {line}" for line, _ in _details(body)]
-    lines.append(f"     present: {_present(body)}")
+        head += "  " + _("[step of container {container}]").format(container=container)
+    lines = [head] + [f"     {line}" for line, _paths in _details(body)]
+    lines.append("     " + _("present: {people}").format(people=_present(body)))
     if "acknowledged_violation" in body:
-        lines.append(f"     ACKNOWLEDGED VIOLATION: {body['acknowledged_violation']['reason']}")
+        lines.append("     " + _("ACKNOWLEDGED VIOLATION: {reason}").format(
+            reason=body["acknowledged_violation"]["reason"]))
     if body["type"] == "lot.corrected":  # flagged forever, like an acknowledged violation
-        lines.append(f"     CORRECTION of step {body['corrects']['seq']}: {body['reason']}")
+        lines.append("     " + _("CORRECTION of step {seq}: {reason}").format(
+            seq=body["corrects"]["seq"], reason=body["reason"]))
     if body.get("note"):
-        lines.append(f"     note: {body['note']}")
-    lines.append(f"     recorded {event.timestamp.isoformat()}  hash {event.event_hash[:16]}…")
+        lines.append("     " + _("note: {note}").format(note=body["note"]))
+    lines.append("     " + _("recorded {when}  hash {hash}…").format(
+        when=event.timestamp.isoformat(), hash=event.event_hash[:16]))
     return shown(lines)
 
 
 def report(r: Report, where: str) -> str:
-    summary = f"{r.events} events, {r.streams} streams, {r.signatures} signatures"
+    summary = _("{events} events, {streams} streams, {signatures} signatures").format(
+        events=r.events, streams=r.streams, signatures=r.signatures)
     if r.intact and not r.findings:
-        return shown([f"intact: {where}: {summary} verified"])
-    lines = [f"{f.severity.value.upper():<7} {f.code:<22} "
-             + (f"position {f.position} " if f.position is not None else "")
-             + (f"{f.stream}: " if f.stream else ": ") + f.message for f in r.findings]
-    verdict = "intact (with warnings)" if r.intact else f"NOT intact: {len(r.errors)} error(s)"
-    lines.append(f"{verdict}: {where}: {summary} checked")
+        return shown([_("intact: {where}: {summary} verified").format(where=where,
+                                                                      summary=summary)])
+    lines = [f"{padded(_(SEVERITIES[f.severity.value]), 7)} {f.code:<22} "
+             + (_("position {position} ").format(position=f.position)
+                if f.position is not None else "")
+             + (f"{f.stream}: " if f.stream else ": ") + translated(f.message)
+             for f in r.findings]
+    verdict = (_("intact (with warnings)") if r.intact else
+               _("NOT intact: {errors} error(s)").format(errors=len(r.errors)))
+    lines.append(_("{verdict}: {where}: {summary} checked").format(
+        verdict=verdict, where=where, summary=summary))
     return shown(lines)
 
 
@@ -207,32 +266,43 @@ def status_data(lot: Any, holder: str | None, findings: int, **extra: Any) -> di
 
 
 def status_line(lot: Any, holder: str | None, findings: int) -> str:
-    health = "clean" if findings == 0 else f"{findings} finding(s)"
-    flags = [f for f, on in (("unsealed", lot.unsealed), ("closed", lot.closed)) if on]
-    packed = f" in {lot.packed_in}" if lot.packed_in else ""
+    health = _("clean") if findings == 0 else _("{count} finding(s)").format(count=findings)
+    flags = [_(f) for f, on in ((N_("unsealed"), lot.unsealed), (N_("closed"), lot.closed))
+             if on]
+    packed = _(" in {container}").format(container=lot.packed_in) if lot.packed_in else ""
     return shown([
-        f"{lot.lot_id:<16} {lot.kind:<14} {lot.exam}/{lot.subject:<10} "
-        f"held by {holder or '-'}{packed}; last {lot.last_type} at {lot.location} "
-        f"{lot.last_occurred_at}" + (f" [{', '.join(flags)}]" if flags else "")
-        + f" — {health}"])
+        f"{lot.lot_id:<16} {padded(_(lot.kind), 14)} {lot.exam}/{lot.subject:<10} "
+        + _("held by {holder}{packed}; last {step} at {location} {occurred_at}").format(
+            holder=holder or "-", packed=packed, step=step_name(lot.last_type),
+            location=lot.location, occurred_at=lot.last_occurred_at)
+        + (f" [{', '.join(flags)}]" if flags else "") + f" — {health}"])
+
+
+# The kinds of lot (ledger.core.custody.KINDS), named in the reader's language.
+KIND_NAMES = (N_("question_paper"), N_("answer_sheet"), N_("spare_paper"), N_("container"))
+# The presence verdicts the view stores.
+VERDICTS = (N_("met"), N_("short"))
 
 
 def verdict(record: Any) -> str:
     """The presence verdict line ``history`` adds under a step, from the view."""
     if record is None or not record.verdict:
         return ""
-    line = f"     presence: {record.verdict} ({record.policy})"
+    line = "     " + _("presence: {verdict} ({policy})").format(verdict=_(record.verdict),
+                                                                 policy=record.policy)
     if record.missing:
-        line += f": missing {record.missing}"
+        line += _(": missing {missing}").format(missing=record.missing)
     return "\n" + visible(line)
 
 
 def presence_line(row: Any) -> str:
     """One step of ``presence``: where, when, the verdict, and who counted with what role."""
-    people = ", ".join(f"{person} ({role or 'not enrolled'}"
-                       + ("" if counted else ", not counted") + ")"
+    people = ", ".join(f"{person} ({role_name(role) if role else _('not enrolled')}"
+                       + ("" if counted else _(", not counted")) + ")"
                        for person, role, counted in row.attendees)
-    verdict = row.verdict + (f" (missing {row.missing})" if row.missing else "")
+    verdict = (_(row.verdict) if row.verdict else "") + (
+        _(" (missing {missing})").format(missing=row.missing) if row.missing else "")
     flags = f" [{', '.join(row.findings)}]" if row.findings else ""
-    return shown([f"{row.position:>6}  {row.occurred_at}  {row.type:<22} {row.stream} at "
-                  f"{row.location}: {row.policy} {verdict}{flags} — {people}"])
+    return shown([f"{row.position:>6}  {row.occurred_at}  {padded(step_name(row.type), 22)} "
+                  + _("{stream} at {location}").format(stream=row.stream, location=row.location)
+                  + f": {row.policy} {verdict}{flags} — {people}"])

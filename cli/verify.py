@@ -10,6 +10,7 @@ import click
 
 from cli import render
 from cli.errors import EXIT_FINDINGS
+from cli.i18n import _
 from cli.options import (
     ID,
     read_bounded,
@@ -88,8 +89,9 @@ def run_verifier(ctx: click.Context, lot_id: str | None, since: int, as_of: str 
     app = ledger_of(ctx, read_only=True)
     # A typo must not get a clean bill: a lot or a position that is not there is no verdict.
     if lot_id is not None and not app.has_stream(lot_stream(lot_id)):
-        raise InputError(f"--lot {lot_id}: no lot {lot_id} is stored in {app.backend.label}; "
-                         "check the lot id ('custody status' lists the lots)")
+        raise InputError(_("--lot {lot}: no lot {lot} is stored in {db}; check the lot id "
+                           "('custody status' lists the lots)").format(lot=lot_id,
+                                                                      db=app.backend.label))
     last = app.last_position() or 0
     if since > 1 and since > last:
         raise InputError(f"--since {since} is past the end of the log (its last position is "

@@ -14,6 +14,7 @@ from eventsourcing.persistence import PersistenceError
 
 from cli import render
 from cli.context import ledger_of, say
+from cli.i18n import _, translated
 from cli.verify import run_verifier
 from cli.options import PARTY, TEXT, ID
 from cli.steps import moment
@@ -106,7 +107,7 @@ def status(ctx: click.Context, lot_id: str | None, exam: str | None, subject: st
     else:
         rows = queries.lots_now(view, **filters)
     if lot_id is not None and not rows:
-        raise InputError(f"unknown lot {lot_id}")
+        raise InputError(_("unknown lot {lot}").format(lot=lot_id))
     if as_json:
         click.echo(render.json_text([render.status_data(lot, held_by, lot.findings,
                                                         log_position=position)
@@ -115,13 +116,15 @@ def status(ctx: click.Context, lot_id: str | None, exam: str | None, subject: st
     for lot, held_by in rows:
         click.echo(render.status_line(lot, held_by, lot.findings))
     errors = view.meta().get("errors", 0)
-    where = f"as of log position {position or 0}, from the view"
+    where = _("as of log position {position}, from the view").format(position=position or 0)
     if errors:
-        say(f"{len(rows)} lot(s); the ledger is NOT intact ({errors} error(s) on record); "
-             f"run 'custody verify' for details; {where}")
+        say(_("{lots} lot(s); the ledger is NOT intact ({errors} error(s) on record); run "
+              "'custody verify' for details; {where}").format(lots=len(rows), errors=errors,
+                                                             where=where))
     else:
-        say(f"{len(rows)} lot(s) {where}: no error on record ('custody status --verified' "
-             "or 'custody verify' checks every signature again)")
+        say(_("{lots} lot(s) {where}: no error on record ('custody status --verified' or "
+              "'custody verify' checks every signature again)").format(lots=len(rows),
+                                                                       where=where))
 
 
 def _verified_status(ctx: click.Context, lot_id: str | None, exam: str | None,
@@ -139,7 +142,7 @@ def _verified_status(ctx: click.Context, lot_id: str | None, exam: str | None,
             rows.append((lot_state, held_by, verifier.findings_by_stream.get(stream, 0)))
     rows.sort(key=lambda row: row[0].lot_id)
     if lot_id is not None and not rows:
-        raise InputError(f"unknown lot {lot_id}")
+        raise InputError(_("unknown lot {lot}").format(lot=lot_id))
     if as_json:
         click.echo(render.json_text([render.status_data(lot, held_by, findings)
                                      for lot, held_by, findings in rows]))
@@ -147,9 +150,10 @@ def _verified_status(ctx: click.Context, lot_id: str | None, exam: str | None,
     for lot, held_by, findings in rows:
         click.echo(render.status_line(lot, held_by, findings))
     ledger_findings = len(verifier.report.errors)
-    say(f"{len(rows)} lot(s); the ledger is "
-         + ("intact" if verifier.report.intact else
-            f"NOT intact ({ledger_findings} error(s)); run 'custody verify' for details"))
+    say(_("{lots} lot(s); the ledger is intact").format(lots=len(rows))
+        if verifier.report.intact else
+        _("{lots} lot(s); the ledger is NOT intact ({errors} error(s)); run 'custody verify' "
+          "for details").format(lots=len(rows), errors=ledger_findings))
 
 
 @click.command(epilog="Example: custody history MATH-01")
@@ -165,17 +169,18 @@ def history(ctx: click.Context, lot_id: str) -> None:
     app.ledger()
     answer = _answer(ctx)
     if not lot_steps.known(answer.view, lot_id):
-        raise InputError(f"unknown lot {lot_id}")
+        raise InputError(_("unknown lot {lot}").format(lot=lot_id))
     # Read and render every step before printing: a damaged one ends it with one error line.
     events = lot_steps.lot_history(answer.view, app.events_at, lot_id)
     records = queries.steps_of(answer.view, [(e.body["stream"], e.body["seq"])
-                                             for e, _ in events])
+                                             for e, _container in events])
     steps = [render.step(event, app.member, container)
              + render.verdict(records.get((event.body["stream"], event.body["seq"])))
              for event, container in events]
     for step in steps:
         click.echo(step)
-    say(f"{len(steps)} step(s), as of log position {answer.position or 0}")
+    say(_("{steps} step(s), as of log position {position}").format(
+        steps=len(steps), position=answer.position or 0))
 
 
 @click.command(epilog="""\b
@@ -220,11 +225,13 @@ def presence(ctx: click.Context, lot_id: str | None, exam: str | None, person: s
     for row in rows:
         click.echo(render.presence_line(row))
     for gap in gaps:
-        click.echo(render.visible(f"duty gap: {gap.message}"))
+        click.echo(render.visible(_("duty gap: {message}").format(
+            message=translated(gap.message))))
     short = sum(row.verdict == "short" for row in rows)
-    gap_count = f", {len(gaps)} duty gap(s)" if room is not None else ""
-    say(f"{len(rows)} step(s), {short} short of the presence policy{gap_count}; as of log "
-         f"position {answer.position or 0}")
+    gap_count = _(", {gaps} duty gap(s)").format(gaps=len(gaps)) if room is not None else ""
+    say(_("{steps} step(s), {short} short of the presence policy{gaps}; as of log position "
+          "{position}").format(steps=len(rows), short=short, gaps=gap_count,
+                               position=answer.position or 0))
 
 
 @click.group()

@@ -126,3 +126,14 @@ def day(world: World) -> World:
         world.handover(lot_id, "STF-01", "STF-02")
         world.handover(lot_id, "STF-02", "STF-03")
     return world
+
+
+@pytest.fixture(autouse=True)
+def english_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests read English output whatever the machine's locale (LANG=zh_CN would make the CLI
+    speak Chinese); tests/cli/test_languages.py sets the language it tests explicitly. The
+    language in use is per process: a test that ran a command in Chinese leaves English."""
+    from cli import i18n
+
+    monkeypatch.setenv("CUSTODY_LANG", "en")
+    i18n.use("en")

@@ -40,6 +40,7 @@ from ledger.core.policy import PresencePolicy
 from ledger.core.roster import Member, keys_named
 from ledger.core.rules import ALL_VALID, AuthoritySet, Verified
 from ledger.core.state import Event, Head, LedgerState
+from ledger.core.text import Message, joined
 from ledger.domain import events
 from ledger.domain.aggregates import (
     AGGREGATE_FOR_START,
@@ -193,7 +194,8 @@ class CustodyLedger(Application[str]):
                 raise StorageError(f"{self.backend.label} holds events but no readable genesis: "
                                    "its ledger stream is missing or damaged; run 'custody "
                                    "verify' for details")
-            raise StorageError(f"{self.backend.label} holds no ledger; run 'custody init' first")
+            raise StorageError(Message("{db} holds no ledger; run 'custody init' first",
+                                       db=self.backend.label))
         return LedgerView(state.ledger_id, state.policy, state.authorities)
 
     def member(self, person_id: str) -> Member | None:
@@ -681,11 +683,10 @@ class CustodyLedger(Application[str]):
                                verified)
         errors = [f for f in findings if f.severity is Severity.ERROR]
         if errors:
-            raise PolicyViolation(
-                f"refused {body['type']} for {stream}: "
-                + "; ".join(f.message for f in errors)
-                + " — nothing was written"
-            )
+            raise PolicyViolation(Message(
+                "refused {event_type} for {stream}: {problems} — nothing was written",
+                event_type=body["type"], stream=stream,
+                problems=joined([f.message for f in errors])))
         return findings
 
     # -- helpers ---------------------------------------------------------------------------
@@ -748,8 +749,10 @@ def _party_stream(party: str) -> str:
 
 
 def _damaged(position: int, stream: Any, finding: Finding) -> StorageError:
-    return StorageError(f"the ledger is damaged at position {position} ({stream}): "
-                        f"{finding.code}: {finding.message}; run 'custody verify' for details")
+    return StorageError(Message("the ledger is damaged at position {position} ({stream}): "
+                                "{code}: {message}; run 'custody verify' for details",
+                                position=position, stream=stream, code=finding.code,
+                                message=finding.message))
 
 
 def _event(body: dict[str, Any], signatures: Mapping[str, bytes],
@@ -814,8 +817,8 @@ def open_ledger(db: str | None, *, create: bool = False, read_only: bool = False
     read-only; a database that holds no ledger's table is refused with a StorageError."""
     backend = select_backend(db, read_only=read_only)
     if not create and not backend.exists:
-        raise StorageError(
-            f"no ledger at {backend.label}; run 'custody init' first, or pass --db / set CUSTODY_DB"
-        )
+        raise StorageError(Message(
+            "no ledger at {db}; run 'custody init' first, or pass --db / set CUSTODY_DB",
+            db=backend.label))
     return CustodyLedger(backend, clock)
 

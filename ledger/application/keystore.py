@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ledger.core.errors import InputError, KeyringError
 from ledger.core.keys import KDF_LOG2_N, PublicKey, SigningKey, check_new_passphrase, stretch
+from ledger.core.text import Message
 
 MAX_KEY_FILE = 64 * 1024
 _HEADER = re.compile(
@@ -86,7 +87,7 @@ class KeyFile:
 
 def read_key_file(path: Path) -> KeyFile:
     """Read a private key file, checking its size, permissions and header."""
-    data = _read_bounded(path, "key file")
+    data = _read_bounded(path, Message("key file"))
     mode = stat.S_IMODE(os.stat(path).st_mode)
     if mode & 0o077:
         raise KeyringError(
@@ -104,7 +105,7 @@ def read_key_file(path: Path) -> KeyFile:
 
 def read_public_key(path: Path) -> tuple[PublicKey, str | None]:
     """Read a ``.pub`` file: (key, the person it names, if any)."""
-    data = _read_bounded(path, "public key file")
+    data = _read_bounded(path, Message("public key file"))
     try:
         return PublicKey.parse(data.decode("ascii"))
     except UnicodeDecodeError:
@@ -118,7 +119,7 @@ def _read_bounded(path: Path, what: str) -> bytes:
         with open(path, "rb") as handle:
             data = handle.read(MAX_KEY_FILE + 1)
     except FileNotFoundError:
-        raise KeyringError(f"{what} {path} not found") from None
+        raise KeyringError(Message("{what} {path} not found", what=what, path=path)) from None
     except IsADirectoryError:
         raise KeyringError(f"{what} {path} is a directory") from None
     except OSError as exc:

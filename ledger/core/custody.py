@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterator, Mapping
 
 from ledger.core.canonical import format_timestamp, parse_timestamp
 from ledger.core.findings import Finding
+from ledger.core.text import Message
 
 CLOCK_SKEW = timedelta(minutes=5)
 KINDS = ("question_paper", "answer_sheet", "spare_paper", "container")
@@ -159,23 +160,30 @@ def judge_lot_step(state: LotState | None, body: Mapping[str, Any], counted: Map
         yield from _judge_party(body.get("holder"), counted, "holder", rooms)
         return
     if state is None:
-        yield Finding("CUSTODY_GAP", f"{body['stream']} has a {event_type} but no registration")
+        yield Finding("CUSTODY_GAP", Message("{stream} has a {event_type} but no registration",
+                                             stream=body["stream"], event_type=event_type))
         return
     spec = STEPS[event_type]
     lot_id = state.lot_id
     if state.closed:
-        yield Finding("LOT_CLOSED", f"lot {lot_id} was returned; no step may follow it",
+        yield Finding("LOT_CLOSED", Message("lot {lot} was returned; no step may follow it",
+                                            lot=lot_id),
                       evidence={"lot": lot_id})
     if state.packed_in is not None and event_type != "lot.unpacked":
-        yield Finding("LOT_PACKED", f"lot {lot_id} is packed in {state.packed_in}; "
-                      "unpack it before a step of its own", evidence={"container": state.packed_in})
+        yield Finding("LOT_PACKED", Message("lot {lot} is packed in {container}; unpack it before "
+                                            "a step of its own", lot=lot_id,
+                                            container=state.packed_in),
+                      evidence={"container": state.packed_in})
     if state.kind not in spec.kinds:
-        yield Finding("STEP_NOT_APPLICABLE", f"{event_type} does not apply to a {state.kind} lot",
+        yield Finding("STEP_NOT_APPLICABLE", Message("{event_type} does not apply to a {kind} lot",
+                                                     event_type=event_type, kind=state.kind),
                       evidence={"kind": state.kind})
     giver = spec.releases(body)
     if giver is not None and state.holder is not None and giver != state.holder:
-        yield Finding("CUSTODY_GAP", f"lot {lot_id} is held by {state.holder}, not {giver}, "
-                      f"who released it in {event_type}",
+        yield Finding("CUSTODY_GAP", Message("lot {lot} is held by {holder}, not {giver}, who "
+                                             "released it in {event_type}", lot=lot_id,
+                                             holder=state.holder, giver=giver,
+                                             event_type=event_type),
                       evidence={"holder": state.holder, "released_by": giver})
     for role, party in (("giver", giver), ("receiver", spec.receives(body))):
         yield from _judge_party(party, counted, role, rooms)
@@ -184,17 +192,20 @@ def judge_lot_step(state: LotState | None, body: Mapping[str, Any], counted: Map
         if checked != state.seals:
             yield Finding(
                 "SEAL_MISMATCH",
-                f"seals checked differ from record: missing {sorted(set(state.seals) - set(checked))}, "
-                f"unexpected {sorted(set(checked) - set(state.seals))}",
+                Message("seals checked differ from record: missing {missing}, unexpected "
+                        "{unexpected}", missing=sorted(set(state.seals) - set(checked)),
+                        unexpected=sorted(set(checked) - set(state.seals))),
                 evidence={"expected": list(state.seals), "found": list(checked)})
     if "count_checked" in body and body["count_checked"] != state.count:
         yield Finding("COUNT_MISMATCH",
-                      f"count checked {body['count_checked']}, but {state.count} on record",
+                      Message("count checked {found}, but {expected} on record",
+                              found=body["count_checked"], expected=state.count),
                       evidence={"expected": state.count, "found": body["count_checked"]})
     if body["occurred_at"] < state.last_occurred_at:
         yield Finding("TIME_REVERSED",
-                      f"occurred_at {body['occurred_at']} is before the lot's previous step "
-                      f"at {state.last_occurred_at}",
+                      Message("occurred_at {found} is before the lot's previous step at "
+                              "{previous}", found=body["occurred_at"],
+                              previous=state.last_occurred_at),
                       evidence={"previous": state.last_occurred_at, "found": body["occurred_at"]})
     if event_type == "lot.stored":
         yield from _judge_room_licence(body["room"], body["occurred_at"], rooms)
@@ -212,18 +223,29 @@ def _judge_correction(state: LotState, body: Mapping[str, Any]) -> Iterator[Find
     recorded = state.hashes[seq - 1] if 1 <= seq <= len(state.hashes) else None
     if recorded is None or recorded != target["event_hash"]:
         yield Finding("CORRECTION_INVALID",
-                      f"the correction names step {seq} of lot {state.lot_id} with hash "
-                      f"{target['event_hash'][:16]}…, but "
-                      + (f"that step's hash is {recorded[:16]}…" if recorded
-                         else f"the lot has {len(state.hashes)} step(s)"),
+                      Message("the correction names step {seq} of lot {lot} with hash "
+                              "{named}…, but that step's hash is {recorded}…", seq=seq,
+                              lot=state.lot_id, named=target["event_hash"][:16],
+                              recorded=recorded[:16]) if recorded else
+                      Message("the correction names step {seq} of lot {lot} with hash "
+                              "{named}…, but the lot has {steps} step(s)", seq=seq,
+                              lot=state.lot_id, named=target["event_hash"][:16],
+                              steps=len(state.hashes)),
                       evidence={"corrects": dict(target), "recorded": recorded})
         return
     changed = {k: body[k] for k in ("count", "seals") if k in body}
-    yield Finding("CORRECTION", f"step {seq} of lot {state.lot_id} corrected "
-                  f"({body['reason']}): {changed or 'nothing restated'}",
+    yield Finding("CORRECTION", Message("step {seq} of lot {lot} corrected ({reason}): "
+                                        "{restated}", seq=seq, lot=state.lot_id,
+                                        reason=body["reason"],
+                                        restated=changed or Message("nothing restated")),
                   evidence={"corrects": dict(target), "reason": body["reason"],
                             "before": {"count": state.count, "seals": list(state.seals)},
                             "restated": changed})
+
+
+# The party a custody finding is about, in words the reader's language can replace.
+_PARTY_ROLES = {"giver": Message("giver"), "receiver": Message("receiver"),
+                "holder": Message("holder")}
 
 
 def _judge_party(party: str | None, counted: Mapping[str, str], role: str,
@@ -232,10 +254,12 @@ def _judge_party(party: str | None, counted: Mapping[str, str], role: str,
         return
     if is_person(party):
         if party not in counted:
-            yield Finding("CUSTODY_GAP", f"the {role} {party} did not co-sign the step",
+            yield Finding("CUSTODY_GAP", Message("the {role} {party} did not co-sign the step",
+                                                 role=_PARTY_ROLES[role], party=party),
                           evidence={role: party})
     elif party.startswith("room:") and rooms(party[5:]) is None:
-        yield Finding("ROOM_UNLICENSED", f"{party} is not a registered secure room",
+        yield Finding("ROOM_UNLICENSED", Message("{party} is not a registered secure room",
+                                                 party=party),
                       evidence={"room": party[5:]})
 
 
@@ -244,8 +268,10 @@ def _judge_room_licence(room_id: str, moment: str,
     room = rooms(room_id)
     if room is not None and not room.licensed_at(moment):
         yield Finding("ROOM_UNLICENSED",
-                      f"secure room {room_id} (licence {room.licence}) is licensed from "
-                      f"{room.valid_from} to {room.valid_until}, not at {moment}",
+                      Message("secure room {room} (licence {licence}) is licensed from "
+                              "{valid_from} to {valid_until}, not at {moment}", room=room_id,
+                              licence=room.licence, valid_from=room.valid_from,
+                              valid_until=room.valid_until, moment=moment),
                       evidence={"room": room_id, "licence": room.licence,
                                 "valid_from": room.valid_from, "valid_until": room.valid_until})
 
@@ -255,23 +281,29 @@ def _judge_container(state: LotState, body: Mapping[str, Any],
     container_id = body["container"]
     container = lots(f"lot:{container_id}")
     if container is None or container.kind != "container":
-        yield Finding("CUSTODY_GAP", f"{container_id} is not a registered container",
+        yield Finding("CUSTODY_GAP", Message("{container} is not a registered container",
+                                             container=container_id),
                       evidence={"container": container_id})
         return
     if body["type"] == "lot.packed":
         if state.holder != container.holder:
-            yield Finding("CUSTODY_GAP", f"lot {state.lot_id} is held by {state.holder} but "
-                          f"container {container_id} by {container.holder}; both must be with "
-                          "the same party to pack", evidence={"lot": state.holder,
+            yield Finding("CUSTODY_GAP", Message(
+                "lot {lot} is held by {holder} but container {container} by {container_holder}; "
+                "both must be with the same party to pack", lot=state.lot_id,
+                holder=state.holder, container=container_id,
+                container_holder=container.holder), evidence={"lot": state.holder,
                                                                "container": container.holder})
     else:
         if state.packed_in != container_id:
-            yield Finding("CUSTODY_GAP", f"lot {state.lot_id} is not packed in {container_id}",
+            yield Finding("CUSTODY_GAP", Message("lot {lot} is not packed in {container}",
+                                                 lot=state.lot_id, container=container_id),
                           evidence={"packed_in": state.packed_in})
         if body["holder"] != container.holder:
-            yield Finding("CUSTODY_GAP", f"container {container_id} is held by "
-                          f"{container.holder}, not {body['holder']}, who takes lot "
-                          f"{state.lot_id} out of it",
+            yield Finding("CUSTODY_GAP", Message("container {container} is held by "
+                                                 "{container_holder}, not {holder}, who takes "
+                                                 "lot {lot} out of it", container=container_id,
+                                                 container_holder=container.holder,
+                                                 holder=body["holder"], lot=state.lot_id),
                           evidence={"container": container.holder, "holder": body["holder"]})
 
 
@@ -280,8 +312,10 @@ def judge_time(body: Mapping[str, Any], recorded_at: str) -> Iterator[Finding]:
     limit = format_timestamp(parse_timestamp(recorded_at) + CLOCK_SKEW)
     if body["occurred_at"] > limit:
         yield Finding("TIME_IN_FUTURE",
-                      f"occurred_at {body['occurred_at']} is after it was recorded "
-                      f"({recorded_at}) by more than {int(CLOCK_SKEW.total_seconds() // 60)} min",
+                      Message("occurred_at {occurred_at} is after it was recorded "
+                              "({recorded_at}) by more than {minutes} min",
+                              occurred_at=body["occurred_at"], recorded_at=recorded_at,
+                              minutes=int(CLOCK_SKEW.total_seconds() // 60)),
                       evidence={"occurred_at": body["occurred_at"], "recorded_at": recorded_at})
 
 

@@ -12,8 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from ledger.core.errors import InputError
+from ledger.core.text import Message, either, joined
 
 ROLES = ("police", "staff", "inspector", "authority")
+# The roles in words a reader's language can replace (the role ids themselves stay English).
+ROLE_WORDS = {"police": Message("police"), "staff": Message("staff"),
+              "inspector": Message("inspector"), "authority": Message("authority")}
 ANY_STEP = "*"
 DEFAULT_PRESENCE_WINDOW = 10  # minutes
 
@@ -24,7 +28,8 @@ class Requirement:
     at_least: int
 
     def describe(self) -> str:
-        return f"{self.at_least} {' or '.join(self.roles)}"
+        return Message("{count} {roles}", count=self.at_least,
+                       roles=either([ROLE_WORDS.get(r, r) for r in self.roles]))
 
 
 @dataclass(frozen=True)
@@ -105,11 +110,10 @@ class Shortfall:
         return self.requirement.at_least - len(self.counted)
 
     def describe(self) -> str:
-        who = ", ".join(self.counted) or "nobody"
-        return (
-            f"needs {self.requirement.describe()}, has {len(self.counted)} ({who}): "
-            f"{self.missing} missing"
-        )
+        who = ", ".join(self.counted) or Message("nobody")
+        return Message("needs {required}, has {count} ({who}): {missing} missing",
+                       required=self.requirement.describe(), count=len(self.counted), who=who,
+                       missing=self.missing)
 
 
 @dataclass(frozen=True)
@@ -127,8 +131,9 @@ class PresenceVerdict:
 
     def describe(self) -> str:
         if self.met:
-            return f"presence policy {self.policy['id']} v{self.policy['version']} met"
-        return "; ".join(s.describe() for s in self.shortfalls)
+            return Message("presence policy {policy} v{version} met", policy=self.policy["id"],
+                           version=self.policy["version"])
+        return joined([s.describe() for s in self.shortfalls])
 
 
 def evaluate(policy: PresencePolicy, step_type: str, present: Mapping[str, str]) -> PresenceVerdict:

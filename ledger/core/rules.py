@@ -18,6 +18,7 @@ from ledger.core.errors import VerificationFailed
 from ledger.core.findings import Finding
 from ledger.core.policy import PresencePolicy, evaluate
 from ledger.core.roster import Lookup, member_from
+from ledger.core.text import Message
 
 # Signature results computed ahead of judging: (public key raw, digest, signature) -> valid.
 Verified = Mapping[tuple[bytes, bytes, bytes], bool]
@@ -96,19 +97,24 @@ def judge_signatures(
         member = lookup(person_id)
         if member is None:
             findings.append(Finding("SIGNER_UNKNOWN",
-                                    f"{person_id} signed but is not in the roster at this position",
+                                    Message("{person} signed but is not in the roster at this "
+                                            "position", person=person_id),
                                     evidence={"person": person_id}))
             continue
         if member.revoked:
-            findings.append(Finding("KEY_REVOKED", f"{person_id} signed with key "
-                                    f"{member.public_key.id[:16]}, revoked earlier",
+            findings.append(Finding("KEY_REVOKED", Message("{person} signed with key {key}, "
+                                                           "revoked earlier", person=person_id,
+                                                           key=member.public_key.id[:16]),
                                     evidence={"person": person_id, "key_id": member.public_key.id}))
             continue
         late = [m for m in moments if m is not None and member.valid_until is not None
                 and m > member.valid_until]
         if late:
-            findings.append(Finding("KEY_EXPIRED", f"{person_id}'s key was valid until "
-                                    f"{member.valid_until}, not at {max(late)}",
+            findings.append(Finding("KEY_EXPIRED", Message("{person}'s key was valid until "
+                                                           "{valid_until}, not at {moment}",
+                                                           person=person_id,
+                                                           valid_until=member.valid_until,
+                                                           moment=max(late)),
                                     evidence={"person": person_id, "valid_until": member.valid_until,
                                               "moment": max(late)}))
             continue
@@ -121,8 +127,9 @@ def judge_signatures(
             except VerificationFailed:
                 ok = False
         if not ok:
-            findings.append(Finding("SIGNATURE_INVALID", f"signature of {person_id} does not "
-                                    f"verify with their enrolled key {member.public_key.id[:16]}",
+            findings.append(Finding("SIGNATURE_INVALID", Message(
+                "signature of {person} does not verify with their enrolled key {key}",
+                person=person_id, key=member.public_key.id[:16]),
                                     evidence={"person": person_id, "key_id": member.public_key.id}))
             continue
         present[person_id] = member.role
@@ -138,16 +145,19 @@ def judge_attendance(body: Mapping[str, Any], present: Mapping[str, str],
         member = lookup(person_id)
         if member is not None and member.role != claimed:
             findings.append(Finding(
-                "ROLE_MISMATCH", f"event lists {person_id} as {claimed}, but the roster says "
-                f"{member.role}; counted as {member.role}",
+                "ROLE_MISMATCH", Message("event lists {person} as {claimed}, but the roster "
+                                         "says {role}; counted as {role}", person=person_id,
+                                         claimed=claimed, role=member.role),
                 evidence={"person": person_id, "claimed": claimed, "roster": member.role}))
     # Someone whose signature is there but failed already has a finding of its own.
     for person_id in sorted(set(listed) - set(signers)):
-        findings.append(Finding("ATTENDEE_UNSIGNED", f"{person_id} is listed as present but has "
-                                "no valid signature; not counted", evidence={"person": person_id}))
+        findings.append(Finding("ATTENDEE_UNSIGNED", Message(
+            "{person} is listed as present but has no valid signature; not counted",
+            person=person_id), evidence={"person": person_id}))
     for person_id in sorted(set(present) - set(listed)):
-        findings.append(Finding("SIGNER_NOT_ATTENDEE", f"{person_id} signed but is not listed "
-                                "among the attendees; not counted", evidence={"person": person_id}))
+        findings.append(Finding("SIGNER_NOT_ATTENDEE", Message(
+            "{person} signed but is not listed among the attendees; not counted",
+            person=person_id), evidence={"person": person_id}))
     return findings
 
 
@@ -157,13 +167,17 @@ def judge_presence(body: Mapping[str, Any], counted: Mapping[str, str],
     findings = []
     if body["policy"] != policy.ref:
         findings.append(Finding(
-            "POLICY_MISMATCH", f"event names policy {body['policy']['id']} "
-            f"v{body['policy']['version']}, but {policy.id} v{policy.version} is in force",
+            "POLICY_MISMATCH", Message("event names policy {claimed} v{claimed_version}, but "
+                                       "{policy} v{version} is in force",
+                                       claimed=body["policy"]["id"],
+                                       claimed_version=body["policy"]["version"],
+                                       policy=policy.id, version=policy.version),
             evidence={"claimed": dict(body["policy"]), "in_force": policy.ref}))
     verdict = evaluate(policy, body["type"], counted)
     if not verdict.met:
         findings.append(Finding(
-            "PRESENCE_SHORT", f"{body['type']}: {verdict.describe()}",
+            "PRESENCE_SHORT", Message("{event_type}: {verdict}", event_type=body["type"],
+                                      verdict=verdict.describe()),
             evidence={"policy": policy.ref, "present": dict(sorted(counted.items())),
                       "short": [{"roles": list(s.requirement.roles),
                                  "needed": s.requirement.at_least, "counted": list(s.counted)}
@@ -190,8 +204,9 @@ def judge(body: Mapping[str, Any], signatures: Mapping[str, bytes], ctx: Context
             verified)
         findings.extend(signed)
         if authority.person_id not in present:
-            findings.append(Finding("NOT_AUTHORITY", "the genesis is not signed by the authority "
-                                    "key it names", evidence={"authority": authority.person_id,
+            findings.append(Finding("NOT_AUTHORITY", Message("the genesis is not signed by "
+                                                             "the authority key it names"),
+                                    evidence={"authority": authority.person_id,
                                                               "key_id": authority.public_key.id}))
         return present, findings
     present, signed = judge_signatures(digest, signatures, ctx.roster, verified,
@@ -223,47 +238,56 @@ def _judge_authority_event(body: Mapping[str, Any], present: Mapping[str, str],
     authorities = ctx.authorities
     signed = sorted(pid for pid in present if pid in authorities.members)
     if len(signed) < authorities.threshold:
-        yield Finding("NOT_AUTHORITY", f"{body['type']} on {body['stream']} is not signed by "
-                      f"an authority key: it needs {authorities.threshold} valid signature(s) "
-                      f"of the authority set {sorted(authorities.members)}, has {len(signed)}",
+        yield Finding("NOT_AUTHORITY", Message(
+            "{event_type} on {stream} is not signed by an authority key: it needs {threshold} "
+            "valid signature(s) of the authority set {authorities}, has {signed}",
+            event_type=body["type"], stream=body["stream"], threshold=authorities.threshold,
+            authorities=sorted(authorities.members), signed=len(signed)),
                       evidence={"signers": sorted(signatures), "counted": signed,
                                 "authorities": sorted(authorities.members),
                                 "threshold": authorities.threshold})
     if body["type"] == "ledger.policy_set" and ctx.policy is not None:
         if body["policy"]["version"] <= ctx.policy.version:
-            yield Finding("POLICY_MISMATCH", f"policy version {body['policy']['version']} does "
-                          f"not follow the version in force ({ctx.policy.version})",
+            yield Finding("POLICY_MISMATCH", Message("policy version {version} does not "
+                                                     "follow the version in force ({in_force})",
+                                                     version=body["policy"]["version"],
+                                                     in_force=ctx.policy.version),
                           evidence={"in_force": ctx.policy.ref,
                                     "new": {"id": body["policy"]["id"],
                                             "version": body["policy"]["version"]}})
     if body["type"] == "ledger.log_key_set":
         defect = keys.key_defect(bytes.fromhex(body["log_key"]))
         if defect is not None:
-            yield Finding("KEY_INVALID", f"the log key named is not an acceptable Ed25519 "
-                          f"public key: {defect}", evidence={"log_key": body["log_key"]})
+            yield Finding("KEY_INVALID", Message("the log key named is not an acceptable "
+                                                 "Ed25519 public key: {defect}", defect=defect),
+                          evidence={"log_key": body["log_key"]})
     named = _keys_named(body)
     for person_id, key_hex in named:
         owner = ctx.key_owner(key_id(bytes.fromhex(key_hex)))
         if owner is not None and owner != person_id:
-            yield Finding("KEY_REUSED", f"the key named for {person_id} is already enrolled "
-                          f"for {owner}; every person has a key of their own",
+            yield Finding("KEY_REUSED", Message("the key named for {person} is already "
+                                                "enrolled for {owner}; every person has a key "
+                                                "of their own", person=person_id, owner=owner),
                           evidence={"person": person_id, "owner": owner})
     if body["type"] == "ledger.authority_set":
         # As TUF rotates its root: the new set's keys must sign too (they are held).
         new = {entry["id"]: member_from(entry) for entry in body["authorities"]}
         if len(new) != len(body["authorities"]):
-            yield Finding("NOT_AUTHORITY", "the new authority set names a person twice",
+            yield Finding("NOT_AUTHORITY", Message("the new authority set names a person twice"),
                           evidence={"authorities": [e["id"] for e in body["authorities"]]})
         for person_id in sorted(new):
             member = ctx.roster(person_id)
             if member is not None and member.role != "authority":
-                yield Finding("NOT_AUTHORITY", f"{person_id} is enrolled as {member.role}; an "
-                              "authority set names authorities only",
+                yield Finding("NOT_AUTHORITY", Message("{person} is enrolled as {role}; an "
+                                                       "authority set names authorities only",
+                                                       person=person_id, role=member.role),
                               evidence={"person": person_id, "roster": member.role})
         counted, _ = judge_signatures(digest, signatures, new.get, verified)
         if len(counted) < body["threshold"] or body["threshold"] > len(new):
-            yield Finding("NOT_AUTHORITY", f"the new authority set needs {body['threshold']} "
-                          f"signature(s) of its own members, has {len(counted)}",
+            yield Finding("NOT_AUTHORITY", Message("the new authority set needs {threshold} "
+                                                   "signature(s) of its own members, has "
+                                                   "{counted}", threshold=body["threshold"],
+                                                   counted=len(counted)),
                           evidence={"counted": sorted(counted), "threshold": body["threshold"]})
 
 
@@ -282,12 +306,14 @@ def _judge_room_event(body: Mapping[str, Any], ctx: Context) -> Iterable[Finding
     room_id = body["stream"].split(":", 1)[1]
     room = ctx.rooms(room_id)
     if room is None:
-        yield Finding("ROOM_UNLICENSED", f"room {room_id} is not registered",
+        yield Finding("ROOM_UNLICENSED", Message("room {room} is not registered", room=room_id),
                       evidence={"room": room_id})
         return
     if body["occurred_at"] < room.last_occurred_at:
-        yield Finding("TIME_REVERSED", f"occurred_at {body['occurred_at']} is before the room's "
-                      f"previous event at {room.last_occurred_at}",
+        yield Finding("TIME_REVERSED", Message("occurred_at {found} is before the room's "
+                                               "previous event at {previous}",
+                                               found=body["occurred_at"],
+                                               previous=room.last_occurred_at),
                       evidence={"previous": room.last_occurred_at, "found": body["occurred_at"]})
 
 
@@ -300,8 +326,9 @@ def _apply_acknowledgement(body: Mapping[str, Any], findings: list[Finding]) -> 
     for finding in findings:
         if finding.code in ACKNOWLEDGEABLE:
             out.append(Finding("ACKNOWLEDGED_VIOLATION",
-                               f"{finding.code} acknowledged on record ({ack['reason']}): "
-                               f"{finding.message}",
+                               Message("{code} acknowledged on record ({reason}): {message}",
+                                       code=finding.code, reason=ack["reason"],
+                                       message=finding.message),
                                evidence={"code": finding.code, "reason": ack["reason"],
                                          **finding.evidence}))
         else:

@@ -46,6 +46,7 @@ from ledger.core.duty import merge, uncovered
 from ledger.core.findings import Finding
 from ledger.core.policy import PresencePolicy
 from ledger.core.roster import Member, member_after, member_from
+from ledger.core.text import Message
 from ledger.core.whereabouts import (
     Sighting,
     Whereabouts,
@@ -155,12 +156,13 @@ class LedgerState:
         self.position = event.position
         if self.ledger_id is None:
             if body["type"] != "ledger.genesis":
-                findings.append(Finding("GENESIS_MISSING", f"position {event.position} comes "
-                                        "before any genesis; the log must start with "
-                                        "ledger.genesis"))
+                findings.append(Finding("GENESIS_MISSING", Message(
+                    "position {position} comes before any genesis; the log must start with "
+                    "ledger.genesis", position=event.position)))
         elif body["ledger"] != self.ledger_id:
-            findings.append(Finding("LEDGER_MISMATCH", f"event names ledger {body['ledger']}, "
-                                    f"this log is ledger {self.ledger_id}",
+            findings.append(Finding("LEDGER_MISMATCH", Message(
+                "event names ledger {found}, this log is ledger {expected}",
+                found=body["ledger"], expected=self.ledger_id),
                                     evidence={"expected": self.ledger_id,
                                               "found": body["ledger"]}))
         findings.extend(self._check_chain(body))
@@ -168,7 +170,8 @@ class LedgerState:
         self.recorded_at_position = event.position
         present: dict[str, str] = {}
         if self.policy is None and body["type"] not in AUTHORITY_EVENTS | {"ledger.genesis"}:
-            findings.append(Finding("GENESIS_MISSING", f"{body['type']} before any policy was set"))
+            findings.append(Finding("GENESIS_MISSING", Message(
+                "{event_type} before any policy was set", event_type=body["type"])))
         else:
             present, judged = judge(body, event.signatures, self.context(event.recorded_at),
                                     verified, event.digest)
@@ -211,21 +214,24 @@ class LedgerState:
         seq = head.seq if head else 0
         findings = []
         if body["seq"] != seq + 1:
-            findings.append(Finding("SEQUENCE_GAP", f"{stream} goes from step {seq} to step "
-                                    f"{body['seq']}",
+            findings.append(Finding("SEQUENCE_GAP", Message(
+                "{stream} goes from step {seq} to step {found}", stream=stream, seq=seq,
+                found=body["seq"]),
                                     evidence={"expected": seq + 1, "found": body["seq"]}))
         expected_prev = head.event_hash if head else digests.genesis_prev(body["ledger"], stream)
         if body["prev"] != expected_prev:
             findings.append(Finding(
                 "CHAIN_BROKEN",
-                f"{stream} step {body['seq']} does not follow the stored step {seq}: prev "
-                f"{body['prev'][:16]}… expected {expected_prev[:16]}… (an event was changed, "
-                "removed or inserted before it)",
+                Message("{stream} step {found} does not follow the stored step {seq}: prev "
+                        "{prev}… expected {expected}… (an event was changed, removed or "
+                        "inserted before it)", stream=stream, found=body["seq"], seq=seq,
+                        prev=body["prev"][:16], expected=expected_prev[:16]),
                 evidence={"expected": expected_prev, "found": body["prev"]}))
         # Lots and rooms judge their own time order (a lot step may acknowledge it).
         if head and not stream.startswith(("lot:", "room:")) and body["occurred_at"] < head.occurred_at:
-            findings.append(Finding("TIME_REVERSED", f"occurred_at {body['occurred_at']} is "
-                                    f"before {stream}'s previous event at {head.occurred_at}",
+            findings.append(Finding("TIME_REVERSED", Message(
+                "occurred_at {found} is before {stream}'s previous event at {previous}",
+                found=body["occurred_at"], stream=stream, previous=head.occurred_at),
                                     evidence={"previous": head.occurred_at,
                                               "found": body["occurred_at"]}))
         return findings
@@ -234,9 +240,10 @@ class LedgerState:
         # Against the event just before, not the latest so far: one event moved out of order
         # is one or two findings, not a finding on every event after it.
         if recorded_at < self.recorded_at:
-            return [Finding("RECORDED_AT_REVERSED", f"recorded at {recorded_at}, before the "
-                            f"event before it in the log (position {self.recorded_at_position}, "
-                            f"recorded at {self.recorded_at})",
+            return [Finding("RECORDED_AT_REVERSED", Message(
+                "recorded at {found}, before the event before it in the log (position "
+                "{previous_position}, recorded at {previous})", found=recorded_at,
+                previous_position=self.recorded_at_position, previous=self.recorded_at),
                             evidence={"previous": self.recorded_at, "found": recorded_at,
                                       "previous_position": self.recorded_at_position})]
         return []
@@ -355,8 +362,9 @@ class LedgerState:
             for gap in uncovered(room_id, intervals, self.duty.get(room_id, []), self.policies):
                 findings.append(Finding(
                     "DUTY_UNCOVERED",
-                    f"secure room {room_id} held papers from {gap.start} to {gap.end} with too "
-                    f"few on duty: {gap.verdict.describe()}",
+                    Message("secure room {room} held papers from {start} to {end} with too few "
+                            "on duty: {verdict}", room=room_id, start=gap.start, end=gap.end,
+                            verdict=gap.verdict.describe()),
                     stream=f"room:{room_id}",
                     evidence={"room": room_id, "start": gap.start, "end": gap.end,
                               "on_duty": dict(sorted(gap.verdict.present.items())),

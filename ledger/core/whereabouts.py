@@ -30,6 +30,7 @@ from datetime import datetime, timezone
 from ledger.core.canonical import parse_timestamp
 from ledger.core.custody import RoomState
 from ledger.core.findings import Finding
+from ledger.core.text import Message
 
 KEEP_SIGHTINGS = 8  # the latest steps kept per person (by occurred_at)
 KEEP_SHIFTS = 4  # the latest duty shifts kept per person
@@ -149,10 +150,12 @@ def judge_whereabouts(person: str, seen: Whereabouts | None, here: Sighting,
         if shift.open_at(here.occurred_at) and here.place != room_place:
             return Finding(
                 "PRESENCE_CONFLICT",
-                f"{person} signed {here.type} at {here.location or here.place} at "
-                f"{here.occurred_at} while on duty in secure room {shift.room} (shift started "
-                f"at {shift.started_at}, position {shift.position}, not ended); one person "
-                "cannot be in both places",
+                Message("{person} signed {step} at {place} at {moment} while on duty in secure "
+                        "room {room} (shift started at {since}, position {position}, not "
+                        "ended); one person cannot be in both places", person=person,
+                        step=here.type, place=here.location or here.place,
+                        moment=here.occurred_at, room=shift.room, since=shift.started_at,
+                        position=shift.position),
                 evidence={"person": person, "kind": "on_duty", "step": here.to_data(),
                           "other": {"position": shift.position, "stream": room_place,
                                     "type": "duty.started", "occurred_at": shift.started_at,
@@ -172,10 +175,13 @@ def judge_whereabouts(person: str, seen: Whereabouts | None, here: Sighting,
     minutes = int(minutes) if minutes == int(minutes) else round(minutes, 2)
     return Finding(
         "PRESENCE_CONFLICT",
-        f"{person} signed {here.type} at {here.location or here.place} at {here.occurred_at}, "
-        f"{minutes:g} minute(s) from {other.type} at {other.location or other.place} at "
-        f"{other.occurred_at} (position {other.position}); the policy allows no two places "
-        f"within {window} minute(s)",
+        Message("{person} signed {step} at {place} at {moment}, {minutes} minute(s) from "
+                "{other_step} at {other_place} at {other_moment} (position {position}); the "
+                "policy allows no two places within {window} minute(s)", person=person,
+                step=here.type, place=here.location or here.place, moment=here.occurred_at,
+                minutes=f"{minutes:g}", other_step=other.type,
+                other_place=other.location or other.place, other_moment=other.occurred_at,
+                position=other.position, window=window),
         evidence={"person": person, "kind": "window", "window_minutes": window,
                   "minutes_apart": minutes, "step": here.to_data(), "other": other.to_data()})
 

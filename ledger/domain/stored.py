@@ -19,6 +19,7 @@ from ledger.core import canonical, digests, keys
 from ledger.core.errors import NonCanonical
 from ledger.core.findings import Finding
 from ledger.core.roster import keys_named
+from ledger.core.text import Message
 from ledger.domain import events
 from ledger.domain.aggregates import AGGREGATE_FOR_START, stream_problem
 from ledger.domain.schemas import body_problems
@@ -78,41 +79,48 @@ def prepare(row_raw: Raw) -> Prepared:
     try:
         record = canonical.decode(state)
     except NonCanonical as exc:
-        return refused("NON_CANONICAL", f"stored bytes of {stream} step {version} are not "
-                       f"canonical: {exc}")
+        return refused("NON_CANONICAL", Message(
+            "stored bytes of {stream} step {version} are not canonical: {problem}",
+            stream=stream, version=version, problem=str(exc)))
     if not isinstance(record, dict) or not (
         set(record) == STORED_KEYS or set(record) == STORED_KEYS | {"originator_topic"}
     ):
         found = sorted(record) if isinstance(record, dict) else type(record).__name__
-        return refused("ENVELOPE_MISMATCH", f"stored record of {stream} has fields {found}, "
-                       f"expected {sorted(STORED_KEYS)}", found=found)
+        return refused("ENVELOPE_MISMATCH", Message(
+            "stored record of {stream} has fields {found}, expected {expected}", stream=stream,
+            found=found, expected=sorted(STORED_KEYS)), found=found)
     body, signatures = record["body"], record["signatures"]
     if not isinstance(body, dict) or not isinstance(signatures, dict) or not all(
         isinstance(k, str) and isinstance(v, bytes) for k, v in signatures.items()
     ):
-        return refused("SCHEMA_VIOLATION", f"stored record of {stream} has a malformed body "
-                       "or signature map")
+        return refused("SCHEMA_VIOLATION", Message(
+            "stored record of {stream} has a malformed body or signature map", stream=stream))
     problems = body_problems(body)
     if problems:
         code = "UNKNOWN_EVENT_TYPE" if problems[0].startswith("type:") else "SCHEMA_VIOLATION"
-        return refused(code, f"{stream} step {version}: {problems[0]}", problems=problems[:10])
+        return refused(code, Message("{stream} step {version}: {problem}", stream=stream,
+                                     version=version, problem=problems[0]), problems=problems[:10])
     claims = (body["stream"], body["seq"])
     mismatch = _envelope_mismatch(stream, version, topic, body, record.get("originator_topic"))
     if mismatch:
-        return refused("ENVELOPE_MISMATCH", f"{stream} step {version}: {mismatch}", claims)
+        return refused("ENVELOPE_MISMATCH", Message("{stream} step {version}: {problem}",
+                                                    stream=stream, version=version,
+                                                    problem=mismatch), claims)
     for person_id, raw_key in keys_named(body):
         defect = keys.key_defect(raw_key)
         if defect is not None:
             # No recorder writes such a key (PublicKey refuses it), so the row is forged; it
             # is reported and never folded, so the key never reaches a roster or a keyring.
-            return refused("KEY_INVALID", f"{stream} step {version} names for {person_id} "
-                           f"public key {digests.key_id(raw_key)[:16]}, which is refused: "
-                           f"{defect}", claims, person=person_id, public_key=raw_key.hex(),
-                           key_id=digests.key_id(raw_key))
+            return refused("KEY_INVALID", Message(
+                "{stream} step {version} names for {person} public key {key}, which is "
+                "refused: {defect}", stream=stream, version=version, person=person_id,
+                key=digests.key_id(raw_key)[:16], defect=defect), claims, person=person_id,
+                public_key=raw_key.hex(), key_id=digests.key_id(raw_key))
     recorded_at = record["timestamp"]
     if not isinstance(recorded_at, datetime):
-        return refused("SCHEMA_VIOLATION", f"{stream} step {version}: the stored recorded_at "
-                       f"is a {type(recorded_at).__name__}, not a timestamp", claims)
+        return refused("SCHEMA_VIOLATION", Message(
+            "{stream} step {version}: the stored recorded_at is a {found}, not a timestamp",
+            stream=stream, version=version, found=type(recorded_at).__name__), claims)
     return Prepared(
         event_hash, {}, body, signatures,
         digest=digests.signing_digest_of_bytes(canonical.repack(body)),  # decoded: canonical

@@ -15,16 +15,18 @@ from typing import Any
 
 from ledger.core import canonical
 from ledger.core.findings import Finding
+from ledger.core.text import Message
 from ledger.projections import queries
 from ledger.projections.access import memory_view, stored_view
 from ledger.projections.projection import catch_up
 from ledger.projections.view import COMPARED, TABLES
 
-_WHAT = {"view_lots": "lot", "view_steps": "step at position", "view_attendees":
-         "attendee at position", "view_people": "person", "view_rooms": "room",
-         "view_duty": "duty shift of room", "view_occupancy": "room stay of lot",
-         "view_findings": "finding at position",
-         "view_fold": "saved fold state", "view_meta": "view counter"}
+_WHAT = {"view_lots": Message("lot"), "view_steps": Message("step at position"),
+         "view_attendees": Message("attendee at position"), "view_people": Message("person"),
+         "view_rooms": Message("room"), "view_duty": Message("duty shift of room"),
+         "view_occupancy": Message("room stay of lot"),
+         "view_findings": Message("finding at position"),
+         "view_fold": Message("saved fold state"), "view_meta": Message("view counter")}
 
 
 def compare(app: Any) -> list[Finding]:
@@ -35,15 +37,17 @@ def compare(app: Any) -> list[Finding]:
     if position is None:
         if not head:
             return []
-        return [Finding("PROJECTION_BEHIND", f"no view is stored yet; the log's head is "
-                        f"position {head} (any read command builds it)",
+        return [Finding("PROJECTION_BEHIND", Message(
+            "no view is stored yet; the log's head is position {head} (any read command "
+            "builds it)", head=head),
                         evidence={"view": None, "head": head})]
     rebuilt = memory_view()
     catch_up(rebuilt, app.recorder, until=position)
     findings = []
     if rebuilt.position() != position:
-        findings.append(Finding("PROJECTION_MISMATCH", f"the view says it stands at position "
-                                f"{position}, but the log has no event there",
+        findings.append(Finding("PROJECTION_MISMATCH", Message(
+            "the view says it stands at position {position}, but the log has no event there",
+            position=position),
                                 evidence={"view": position, "rebuilt": rebuilt.position()}))
     for table in COMPARED:
         columns = [c.split()[0] for c in TABLES[table] if not c.startswith("PRIMARY")]
@@ -55,8 +59,9 @@ def compare(app: Any) -> list[Finding]:
                    else f"{row[0]}/{row[1]}")
             findings.append(Finding(
                 "PROJECTION_MISMATCH",
-                f"{table}: {_WHAT[table]} {key} differs from the view rebuilt from the events "
-                "(run 'custody projections rebuild')",
+                Message("{table}: {what} {key} differs from the view rebuilt from the events "
+                        "(run 'custody projections rebuild')", table=table, what=_WHAT[table],
+                        key=key),
                 evidence={"table": table, "stored": _data(columns, mine),
                           "rebuilt": _data(columns, theirs)}))
             break
@@ -70,14 +75,15 @@ def compare(app: Any) -> list[Finding]:
             gap = theirs if theirs is not None else mine
             findings.append(Finding(
                 "PROJECTION_MISMATCH",
-                f"duty gaps: secure room {gap['room']}'s gap from {gap['start']} differs from "
-                "the one the view rebuilt from the events shows (run 'custody projections "
-                "rebuild')", evidence={"table": "duty gaps", "stored": mine,
-                                       "rebuilt": theirs}))
+                Message("duty gaps: secure room {room}'s gap from {start} differs from the one "
+                        "the view rebuilt from the events shows (run 'custody projections "
+                        "rebuild')", room=gap["room"], start=gap["start"]),
+                evidence={"table": "duty gaps", "stored": mine, "rebuilt": theirs}))
             break
     if head is not None and position < head:
-        findings.append(Finding("PROJECTION_BEHIND", f"the view stands at position {position}, "
-                                f"the log's head at {head} (the next read catches it up)",
+        findings.append(Finding("PROJECTION_BEHIND", Message(
+            "the view stands at position {position}, the log's head at {head} (the next read "
+            "catches it up)", position=position, head=head),
                                 evidence={"view": position, "head": head}))
     return findings
 

@@ -82,8 +82,51 @@ def select_backend(db: str | None, *, read_only: bool = False) -> Backend:
 
 
 def _read_only_uri(path: str) -> str:
-    """A SQLite URI opening ``path`` read-only (the library's connections take URIs)."""
-    return f"file:{quote(str(Path(path).absolute()))}?mode=ro"
+    """A SQLite URI opening ``path`` read-only (the library's connections take URIs).
+
+    To read a WAL-mode file SQLite must create ``-shm`` beside it, which a read-only folder
+    refuses. On a read-only *filesystem* no one can write the file, so when no write-ahead
+    log is left beside it the file is opened as immutable (read without that shared memory).
+    Where only permissions forbid writing, another account may be writing the file:
+    ``read_only_folder_hint`` explains the error instead of reading without locks."""
+    absolute = Path(path).absolute()
+    uri = f"file:{quote(str(absolute))}?mode=ro"
+    if _on_read_only_filesystem(absolute.parent) and _no_write_ahead_log(absolute):
+        uri += "&immutable=1"
+    return uri
+
+
+def _on_read_only_filesystem(folder: Path) -> bool:
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def _no_write_ahead_log(path: Path) -> bool:
+    try:
+        return os.path.getsize(f"{path}-wal") == 0
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+
+
+def read_only_folder_hint(path: str | None) -> str:
+    """What to do when SQLite cannot open ``path`` because of the folder it is in."""
+    if path is None:
+        return ""
+    absolute = Path(path).absolute()
+    folder, shm = absolute.parent, Path(f"{absolute}-shm")
+    if not absolute.exists() or shm.exists() or os.access(folder, os.W_OK):
+        return ""
+    if _on_read_only_filesystem(folder):
+        return (f" (the folder {folder} is on a read-only filesystem and {absolute.name}-wal "
+                "holds commits not yet in the file: copy the folder somewhere writable and "
+                "read the copy)")
+    return (f" (SQLite must create {shm.name} in {folder} to read the file safely while "
+            "someone may be writing it, and the folder is not writable for you: ask for "
+            "write access to the folder, or copy the database and read the copy)")
 
 
 def lock_timeout() -> int:
@@ -200,7 +243,8 @@ def _sqlite_columns(backend: Backend) -> set[str]:
         with closing(sqlite3.connect(_read_only_uri(backend.sqlite_path), uri=True)) as db:
             return {row[1] for row in db.execute(f"PRAGMA table_info({SQLITE_TABLE})")}
     except sqlite3.DatabaseError as exc:  # "file is not a database", "unable to open", ...
-        raise StorageError(f"cannot open ledger database {backend.label}: {exc}; "
+        raise StorageError(f"cannot open ledger database {backend.label}: {exc}"
+                           f"{read_only_folder_hint(backend.sqlite_path)}; "
                            "check --db or CUSTODY_DB") from None
 
 

@@ -39,6 +39,7 @@ from ledger.core.merkle import EMPTY_ROOT, CompactRange, check_record, leaf_hash
 from ledger.core.note import parse_note
 from ledger.core.log_keys import open_log_checkpoint
 from ledger.core.state import LedgerState
+from ledger.core.text import Message
 from ledger.core.witness import WITNESS_ROLE, WitnessWindows, inspector_verifier
 
 
@@ -188,8 +189,9 @@ class LogAudit:
             elif not ok:
                 findings.append(Finding(
                     "CHECKPOINT_SIGNATURE_INVALID",
-                    f"checkpoint {label}: the cosignature by {who} does not verify with "
-                    f"{who}'s enrolled key", evidence={"source": label, "witness": who}))
+                    Message("checkpoint {label}: the cosignature by {who} does not verify "
+                            "with {who}'s enrolled key", label=label, who=who),
+                    evidence={"source": label, "witness": who}))
         windows = WitnessWindows(valid)
         for leaf, position, stream, recorded_at, seconds in self.outside:
             out = windows.outside(leaf, seconds)
@@ -198,22 +200,26 @@ class LogAudit:
             side, size, time, who = out
             moment = datetime.fromtimestamp(time, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
             if side == "before":
-                why = (f"earlier than {moment}, when {who} cosigned the checkpoint of size "
-                       f"{size}, which does not hold it (leaf {leaf})")
+                why = Message("earlier than {moment}, when {who} cosigned the checkpoint of "
+                              "size {size}, which does not hold it (leaf {leaf})",
+                              moment=moment, who=who, size=size, leaf=leaf)
             else:
-                why = (f"later than {moment}, when {who} cosigned the checkpoint of size "
-                       f"{size}, which already holds it (leaf {leaf})")
+                why = Message("later than {moment}, when {who} cosigned the checkpoint of "
+                              "size {size}, which already holds it (leaf {leaf})",
+                              moment=moment, who=who, size=size, leaf=leaf)
             findings.append(Finding(
-                "RECORDED_AT_OUTSIDE_WITNESS_WINDOW", f"recorded_at {recorded_at} is {why}",
+                "RECORDED_AT_OUTSIDE_WITNESS_WINDOW",
+                Message("recorded_at {recorded_at} is {why}", recorded_at=recorded_at, why=why),
                 position=position, stream=stream,
                 evidence={"leaf": leaf, "recorded_at": recorded_at, "checkpoint_size": size,
                           "cosigned_at": time, "witness": who}))
         return findings
 
     def _bad(self, item: Evidence, why: str) -> Finding:
-        what = "receipt" if item.receipt else "checkpoint"
-        return Finding("CHECKPOINT_SIGNATURE_INVALID",
-                       f"{what} {item.label} does not verify: {why}",
+        message = (Message("receipt {label} does not verify: {why}", label=item.label, why=why)
+                   if item.receipt else
+                   Message("checkpoint {label} does not verify: {why}", label=item.label, why=why))
+        return Finding("CHECKPOINT_SIGNATURE_INVALID", message,
                        evidence={"source": item.label, "reason": why})
 
     def _matches(self, checkpoint: Checkpoint) -> bool:
@@ -224,15 +230,17 @@ class LogAudit:
         evidence = {"source": item.label, "checkpoint_size": checkpoint.size,
                     "checkpoint_root": checkpoint.root.hex(), "log_size": self.size}
         if checkpoint.size > self.size:
-            return [Finding("LOG_TRUNCATED", f"checkpoint {item.label} commits to "
-                            f"{checkpoint.size} events; the log holds {self.size}: events "
-                            "were removed", evidence=evidence)]
+            return [Finding("LOG_TRUNCATED", Message(
+                "checkpoint {label} commits to {size} events; the log holds {log_size}: events "
+                "were removed", label=item.label, size=checkpoint.size, log_size=self.size),
+                evidence=evidence)]
         root = self.roots.get(checkpoint.size)
         if root != checkpoint.root:
-            return [Finding("ROOT_MISMATCH", f"the first {checkpoint.size} events hash to "
-                            f"root {(root or b'').hex()[:16]}…, not the root "
-                            f"{checkpoint.root.hex()[:16]}… checkpoint {item.label} signed: "
-                            "events were changed, removed or inserted",
+            return [Finding("ROOT_MISMATCH", Message(
+                "the first {size} events hash to root {root}…, not the root {signed}… "
+                "checkpoint {label} signed: events were changed, removed or inserted",
+                size=checkpoint.size, root=(root or b"").hex()[:16],
+                signed=checkpoint.root.hex()[:16], label=item.label),
                             evidence={**evidence, "recomputed_root": (root or b"").hex()})]
         return []
 
@@ -240,11 +248,12 @@ class LogAudit:
         found = self.leaves.get(proof.index)
         if found == proof.extra:
             return []
-        where = ("the log holds only " + str(self.size) + " events" if found is None
-                 else f"event {found.hex()[:16]}… is there instead")
+        where = (Message("the log holds only {size} events", size=self.size) if found is None
+                 else Message("event {found}… is there instead", found=found.hex()[:16]))
         assert proof.extra is not None
-        return [Finding("EVENT_MISSING", f"receipt {item.label} proves event "
-                        f"{proof.extra.hex()[:16]}… at index {proof.index}, but {where}",
+        return [Finding("EVENT_MISSING", Message(
+            "receipt {label} proves event {event}… at index {index}, but {where}",
+            label=item.label, event=proof.extra.hex()[:16], index=proof.index, where=where),
                         evidence={"source": item.label, "index": proof.index,
                                   "event_hash": proof.extra.hex(),
                                   "receipt": item.data.decode("utf-8", "replace")})]
@@ -258,8 +267,10 @@ class LogAudit:
             if same_size_split or rewritten:
                 findings.append(Finding(
                     "CHECKPOINT_INCONSISTENT",
-                    f"checkpoints {old_item.label} (size {old.size}) and {new_item.label} "
-                    f"(size {new.size}) cannot both describe this append-only log: it forked",
+                    Message("checkpoints {older} (size {older_size}) and {newer} (size "
+                            "{newer_size}) cannot both describe this append-only log: it forked",
+                            older=old_item.label, older_size=old.size, newer=new_item.label,
+                            newer_size=new.size),
                     evidence={"older": old_item.data.decode("utf-8", "replace"),
                               "newer": new_item.data.decode("utf-8", "replace")}))
         return findings

@@ -33,6 +33,7 @@ from ledger.core.errors import ResourceError
 from ledger.core.findings import Finding, Report
 from ledger.core.rules import ALL_VALID
 from ledger.core.state import Event, LedgerState
+from ledger.core.text import Message
 from ledger.verify.log import Evidence, LogAudit
 from ledger.verify.spill import SpillMap
 from ledger.verify.rows import (
@@ -156,7 +157,8 @@ class Verifier:
         report.extend(self.state.duty_gaps(self.as_of or self.now))
         report.extend(self.log.findings(self.state))
         if report.events == 0 and self.scope.since <= 1:
-            report.findings.append(Finding("GENESIS_MISSING", "the log is empty: no genesis"))
+            report.findings.append(Finding("GENESIS_MISSING",
+                                           Message("the log is empty: no genesis")))
         report.streams = len(self.state.heads)
         report.signatures = self.signatures_checked
         return report
@@ -165,16 +167,19 @@ class Verifier:
         """A jump in positions. No stream: what is missing is unknown, not the row after it."""
         evidence = {"expected": expected, "found": found}
         if found < 1:  # no store numbers a row below 1: it was put there by hand
-            return Finding("POSITION_GAP", f"a row is stored at position {found}, before the "
-                           "log's first position 1: it was inserted or moved there",
+            return Finding("POSITION_GAP", Message(
+                "a row is stored at position {found}, before the log's first position 1: it "
+                "was inserted or moved there", found=found),
                            position=found, evidence=evidence)
         if self.dense_positions:
-            return Finding("POSITION_GAP", f"log jumps from position {expected - 1} to {found}: "
-                           f"{found - expected} event(s) missing or reordered",
+            return Finding("POSITION_GAP", Message(
+                "log jumps from position {last} to {found}: {missing} event(s) missing or "
+                "reordered", last=expected - 1, found=found, missing=found - expected),
                            position=found, evidence=evidence)
-        return Finding("POSITION_SKIPPED", f"positions {expected}–{found - 1} were never "
-                       "committed (a rolled-back write or a server restart) or were deleted; "
-                       "only a signed checkpoint can tell", position=found, evidence=evidence)
+        return Finding("POSITION_SKIPPED", Message(
+            "positions {first}–{last} were never committed (a rolled-back write or a server "
+            "restart) or were deleted; only a signed checkpoint can tell", first=expected,
+            last=found - 1), position=found, evidence=evidence)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -294,8 +299,9 @@ class Verifier:
             return None
         return Finding(
             "DUPLICATE_EVENT",
-            f"{stream} step {seq} is stored again: the row stored as {note.originator_id} "
-            f"version {note.originator_version} is a byte-for-byte copy of it",
+            Message("{stream} step {seq} is stored again: the row stored as {row} version "
+                    "{version} is a byte-for-byte copy of it", stream=stream, seq=seq,
+                    row=note.originator_id, version=note.originator_version),
             evidence={"stream": stream, "step": seq, "event_hash": row.event_hash.hex()},
         )
 

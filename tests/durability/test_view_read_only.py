@@ -145,3 +145,56 @@ def test_the_same_database_writable_again_saves_the_view_and_says_nothing(behind
     assert result.stderr == ""  # caught up where it stands: no note
     with closing(open_ledger(db, read_only=True)) as app:
         assert access.stored_view(app).position() == position + 1
+
+
+def _wal_ledger_in_folder(tmp_path: Path) -> tuple[Path, str]:
+    path = tmp_path / "ledger" / "custody.db"
+    path.parent.mkdir()
+    db = str(path)
+    ledger.create(db, ["LOT-1"])
+    _checkpoint(db)  # the last connection closed: no -wal or -shm is left beside the file
+    with closing(sqlite3.connect(db)) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    return path, db
+
+
+def test_a_wal_ledger_on_a_read_only_filesystem_is_read_as_it_stands(tmp_path: Path) -> None:
+    # Regression: SQLite must create custody.db-shm to read a WAL file; a read-only folder
+    # refused it and every read command said "unable to open database file".
+    path, db = _wal_ledger_in_folder(tmp_path)
+    assert not Path(f"{db}-shm").exists() and not Path(f"{db}-wal").exists()
+    before = sorted((p.name, p.read_bytes()) for p in path.parent.iterdir())
+    folder = shlex.quote(str(path.parent))
+
+    result = in_mount_namespace(f"mount --bind -o ro {folder} {folder} && "
+                                f"{shell_cli(db, 'verify')} && exec {shell_cli(db, 'history', 'LOT-1')}")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"intact: {db}: ")
+    assert "step(s), as of log position" in result.stdout.splitlines()[-1]
+    assert sorted((p.name, p.read_bytes()) for p in path.parent.iterdir()) == before
+
+
+def test_a_wal_ledger_with_unmerged_commits_on_a_read_only_filesystem_says_what_to_do(
+        tmp_path: Path) -> None:
+    # Commits still in custody.db-wal cannot be read without custody.db-shm: reading the
+    # file alone would silently leave them out, so the command refuses and says why.
+    path, db = _wal_ledger_in_folder(tmp_path)
+    with closing(sqlite3.connect(db)) as connection:
+        connection.execute("PRAGMA wal_autocheckpoint=0")
+        connection.execute("CREATE TABLE unmerged (x)")
+        connection.commit()
+        wal = Path(f"{db}-wal").read_bytes()
+    Path(f"{db}-wal").write_bytes(wal)  # as a copy would carry it, without the -shm
+    Path(f"{db}-shm").unlink(missing_ok=True)
+    folder = shlex.quote(str(path.parent))
+
+    result = in_mount_namespace(f"mount --bind -o ro {folder} {folder} && "
+                                f"exec {shell_cli(db, 'status')}")
+
+    assert result.returncode == 5
+    assert result.stderr.strip() == (
+        f"error: cannot open ledger database {db}: unable to open database file (the folder "
+        f"{path.parent} is on a read-only filesystem and custody.db-wal holds commits not yet "
+        "in the file: copy the folder somewhere writable and read the copy); check --db or "
+        "CUSTODY_DB")
