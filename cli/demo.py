@@ -174,6 +174,12 @@ def run_demo(directory: Path | None, custody: click.Command) -> None:
     demo.step(retrieve, f"record retrieve --lot {BOX} --to STF-05  (only 5 present)",
               morning[:5], refusal=True)
     demo.step(retrieve, f"record retrieve --lot {BOX} --room SR-3 --to STF-05", morning)
+    # The room is empty now: everyone on duty ends their shift before leaving it (a step
+    # elsewhere during an open shift is impossible presence, PRESENCE_CONFLICT).
+    on_duty = ("POL-01", "POL-02", "POL-03", "STF-04", "STF-05", "STF-06")
+    demo.step(["duty", "end", "--room", "SR-3", "--location", "SR-3", *t(NIGHT, "06:40")],
+              "duty end --room SR-3   (the room is empty; the shift leaves with the box)",
+              on_duty)
 
     click.secho("\n6. Exam site: unpacking, distribution, unsealing, collection, return", bold=True)
     demo.step(["lot", "unpack", BOX, "--lot", Q, "--lot", A, "--location",

@@ -88,13 +88,14 @@ def main(ctx: click.Context, db: str | None) -> None:
 
 
 def _register() -> None:
-    from cli import (authority, bundle, copy, demo, keys, log, recording, report, rooms, roster,
-                     verify, views, witness)
+    from cli import (authority, bundle, copy, demo, incident, keys, log, recording, report,
+                     rooms, roster, verify, views, witness)
 
     for command in (keys.keys, roster.init, roster.person, roster.policy, rooms.room,
                     recording.lot, recording.record, recording.draft, recording.duty,
                     recording.patrol, recording.sign, recording.submit, verify.verify,
                     views.status, views.history, views.presence, views.projections,
+                    incident.replay, incident.timeline,
                     authority.authority, copy.copy_command, demo.demo, bundle.export,
                     bundle.verify_bundle, report.report):
         main.add_command(command)

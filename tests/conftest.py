@@ -64,11 +64,14 @@ class World:
     def sign(self, *people: str) -> list[Signer]:
         return [self.signers[p] for p in people]
 
-    def register(self, lot_id: str = "LOT-1", holder: str = "STF-01", team=TEAM, **kw):
+    def register(self, lot_id: str = "LOT-1", holder: str = "STF-01", team=TEAM,
+                 location: str = "Secure room 1", **kw):
+        """Register a lot where the helpers' steps happen: the same people signing at two
+        places a second apart would be impossible presence (PRESENCE_CONFLICT)."""
         lot = {"id": lot_id, "exam": "gaokao-2026", "subject": "math",
                "kind": "question_paper", "count": 30, "seals": list(SEALS)}
         lot.update(kw.pop("lot", {}))
-        return self.app.register_lot(lot, "Printing house", self.clock.now, self.sign(*team),
+        return self.app.register_lot(lot, location, self.clock.now, self.sign(*team),
                                      holder=holder, **kw)
 
     def step(self, stream: str, event_type: str, fields: dict, team, at: datetime | None = None,

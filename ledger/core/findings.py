@@ -69,6 +69,9 @@ CODES: Mapping[str, tuple[Severity, str]] = {
     "DUPLICATE_EVENT": (Severity.ERROR, Message("the same event is stored twice")),
     "ACKNOWLEDGED_VIOLATION": (Severity.WARNING, Message(
         "a rule was broken and acknowledged on record")),
+    "PRESENCE_CONFLICT": (Severity.WARNING, Message(
+        "one person signed at two places at once: a step elsewhere during their open duty "
+        "shift, or two places within the policy's window")),
     "CORRECTION": (Severity.WARNING, Message(
         "a step restates an earlier one of its lot (flagged forever)")),
     "CORRECTION_INVALID": (Severity.ERROR, Message(

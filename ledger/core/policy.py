@@ -19,6 +19,7 @@ ROLES = ("police", "staff", "inspector", "authority")
 ROLE_WORDS = {"police": Message("police"), "staff": Message("staff"),
               "inspector": Message("inspector"), "authority": Message("authority")}
 ANY_STEP = "*"
+DEFAULT_PRESENCE_WINDOW = 10  # minutes
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,16 @@ class PresencePolicy:
     version: int
     steps: Mapping[str, tuple[Requirement, ...]]
     description: str = ""
+    # Two steps a person signs at different places this close in time are flagged as
+    # impossible presence (PRESENCE_CONFLICT); None: the policy does not say (the default).
+    presence_window_minutes: int | None = None
+
+    @property
+    def presence_window(self) -> int:
+        """Minutes within which one person cannot sign at two places (default 10)."""
+        if self.presence_window_minutes is None:
+            return DEFAULT_PRESENCE_WINDOW
+        return self.presence_window_minutes
 
     def requirements(self, step_type: str) -> tuple[Requirement, ...]:
         """Return the requirements for ``step_type`` (falling back to ``"*"``)."""
@@ -53,7 +64,7 @@ class PresencePolicy:
 
     def to_data(self) -> dict[str, Any]:
         """Return the policy as plain data (the format in ``schemas/policy.schema.json``)."""
-        return {
+        data: dict[str, Any] = {
             "id": self.id,
             "version": self.version,
             "description": self.description,
@@ -62,6 +73,9 @@ class PresencePolicy:
                 for step, reqs in self.steps.items()
             },
         }
+        if self.presence_window_minutes is not None:
+            data["presence_window_minutes"] = self.presence_window_minutes
+        return data
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> "PresencePolicy":
@@ -81,6 +95,8 @@ class PresencePolicy:
             version=int(data["version"]),
             steps=steps,
             description=data.get("description", ""),
+            presence_window_minutes=(None if data.get("presence_window_minutes") is None
+                                     else int(data["presence_window_minutes"])),
         )
 
 

@@ -48,6 +48,15 @@ from ledger.core.policy import PresencePolicy
 from ledger.core.keys import PublicKey
 from ledger.core.roster import Member, member_after, member_from
 from ledger.core.text import Message
+from ledger.core.whereabouts import (
+    Sighting,
+    Whereabouts,
+    judge_whereabouts,
+    moment_of,
+    place_of,
+    room_index,
+    seen_at,
+)
 from ledger.core.rules import (
     AUTHORITY_EVENTS,
     TRUST_CODES,
@@ -85,12 +94,13 @@ class Head:
 class LedgerState:
     """The ledger as of one log position; see the module docstring.
 
-    ``lots``, ``heads`` and ``entered`` may be given as any mutable mapping (the verifier
+    ``lots``, ``heads``, ``entered`` and ``whereabouts`` may be given as any mutable mapping (the verifier
     passes ones that spill to disk, so memory stays flat at any ledger size)."""
 
     def __init__(self, *, lots: MutableMapping[str, LotState] | None = None,
                  heads: MutableMapping[str, Head] | None = None,
-                 entered: MutableMapping[str, tuple[str, str]] | None = None) -> None:
+                 entered: MutableMapping[str, tuple[str, str]] | None = None,
+                 whereabouts: MutableMapping[str, Whereabouts] | None = None) -> None:
         self.ledger_id: str | None = None
         self.position = 0
         self.recorded_at = ""  # the recorded_at of the last event folded
@@ -114,6 +124,10 @@ class LedgerState:
             entered if entered is not None else {})  # lot stream -> (room, since)
         self.occupied: dict[str, list[tuple[str, str]]] = {}  # room -> merged intervals
         self.duty: dict[str, list[tuple[str, dict[str, str]]]] = {}  # room -> timeline
+        # person -> where they recently signed and their duty shifts (PRESENCE_CONFLICT)
+        self.whereabouts: MutableMapping[str, Whereabouts] = (
+            whereabouts if whereabouts is not None else {})
+        self._rooms_by_name: dict[str, str] | None = None  # room_index(rooms), when known
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -174,6 +188,29 @@ class LedgerState:
                                     verified, event.digest)
             findings.extend(judged)
         self._fold(event, findings, present)
+        findings.extend(self._place_people(event, present))
+        return findings
+
+    def _place_people(self, event: Event, present: Mapping[str, str]) -> list[Finding]:
+        """Judge and remember where everyone who validly signed a step was (after the fold,
+        so a room registered or a policy set by this very event counts)."""
+        body = event.body
+        if (not present or "location" not in body or "attendees" not in body
+                or body["type"] in AUTHORITY_EVENTS or self.policy is None):
+            return []
+        if self._rooms_by_name is None:
+            self._rooms_by_name = room_index(self.rooms)
+        here = Sighting(event.position, body["stream"], body["type"], body["occurred_at"],
+                        body["location"], place_of(body, self._rooms_by_name),
+                        moment_of(body["occurred_at"]))
+        listed = {a["person"] for a in body["attendees"]}
+        findings = []
+        for person in sorted(present):
+            seen = self.whereabouts.get(person)
+            conflict = judge_whereabouts(person, seen, here, self.policy.presence_window)
+            if conflict is not None:
+                findings.append(conflict)
+            self.whereabouts[person] = seen_at(seen, here, body, person in listed)
         return findings
 
     def skip(self, stream: str, seq: int, event_hash: str) -> None:
@@ -263,6 +300,7 @@ class LedgerState:
                 self.key_owner.setdefault(member.public_key.id, person_id)
         elif event_type == "room.registered":
             self.rooms[body["room"]["id"]] = room_registered(body)
+            self._rooms_by_name = None
         elif event_type in ("duty.started", "duty.ended", "room.patrolled"):
             self._fold_room(body, present)
         elif event_type == "lot.registered":

@@ -40,10 +40,12 @@ from ledger.core.policy import PresencePolicy
 from ledger.core.roster import Member
 from ledger.core.rules import AuthoritySet
 from ledger.core.state import Head, LedgerState
+from ledger.core.whereabouts import Shift, Sighting, Whereabouts
 
 FORMAT = 1
 RECORD_ENTRIES = 512  # entries per record: a lot with its step hashes is ~0.5 KiB
-SECTIONS = ("roster", "key_owner", "rooms", "lots", "heads", "entered", "occupied", "duty")
+SECTIONS = ("roster", "key_owner", "rooms", "lots", "heads", "entered", "occupied", "duty",
+            "whereabouts")
 # The per-stream maps (a million entries, perhaps spilt to disk) are written in key order;
 # the small ones in the order the fold filled them (which their readers may show).
 # Every attribute of LedgerState this codec saves and restores (``policy`` is the last of
@@ -51,7 +53,7 @@ SECTIONS = ("roster", "key_owner", "rooms", "lots", "heads", "entered", "occupie
 # forgotten by a resumed audit.
 SAVED = frozenset({"ledger_id", "position", "recorded_at", "recorded_at_position", "latest",
                    "authorities", "policies", "policy", "log_keys", "witnesses", *SECTIONS})
-SORTED = frozenset({"lots", "heads", "entered"})
+SORTED = frozenset({"lots", "heads", "entered", "whereabouts"})
 _HEX_HASH = re.compile(r"[0-9a-f]{64}")
 
 
@@ -177,6 +179,30 @@ def _lot_in(value: Any) -> LotState:
                           for h in hashes))
 
 
+def _whereabouts_out(w: Whereabouts) -> list[Any]:
+    return [[[s.position, s.stream, s.type, s.occurred_at, s.location, s.place, s.moment]
+             for s in w.sightings],
+            [[h.room, h.started_at, h.position, h.location, h.ended_at] for h in w.shifts]]
+
+
+def _whereabouts_in(sightings: Any, shifts: Any) -> Whereabouts:
+    seen = []
+    for entry in _want(sightings, list, "sightings"):
+        position, stream, kind, occurred_at, location, place, moment = _fields(
+            entry, 7, "a sighting")
+        seen.append(Sighting(_int(position, "position"), _text(stream, "stream"),
+                             _text(kind, "type"), _text(occurred_at, "occurred_at"),
+                             _text(location, "location"), _text(place, "place"),
+                             _int(moment, "moment")))
+    duty = []
+    for entry in _want(shifts, list, "shifts"):
+        room, started_at, position, location, ended_at = _fields(entry, 5, "a shift")
+        duty.append(Shift(_text(room, "room"), _text(started_at, "started_at"),
+                          _int(position, "position"), _text(location, "location"),
+                          _opt_text(ended_at, "ended_at")))
+    return Whereabouts(tuple(seen), tuple(duty))
+
+
 def _policy_in(value: Any) -> PresencePolicy:
     try:
         return PresencePolicy.from_data(_want(value, dict, "a policy"))
@@ -244,6 +270,7 @@ _ENTRY_OUT: dict[str, Callable[[str, Any], list[Any]]] = {
     "lots": lambda stream, lot: [stream, _lot_out(lot)],
     "heads": lambda stream, h: [stream, h.seq, _hash_out(h.event_hash), h.occurred_at],
     "entered": lambda stream, where: [stream, where[0], where[1]],
+    "whereabouts": lambda person, w: [person, *_whereabouts_out(w)],
 }
 
 
@@ -292,8 +319,10 @@ class StateReader:
 
     def __init__(self, *, lots: MutableMapping[str, LotState] | None = None,
                  heads: MutableMapping[str, Head] | None = None,
-                 entered: MutableMapping[str, tuple[str, str]] | None = None) -> None:
-        self.state = LedgerState(lots=lots, heads=heads, entered=entered)
+                 entered: MutableMapping[str, tuple[str, str]] | None = None,
+                 whereabouts: MutableMapping[str, Whereabouts] | None = None) -> None:
+        self.state = LedgerState(lots=lots, heads=heads, entered=entered,
+                                 whereabouts=whereabouts)
         self._section = -1  # index into SECTIONS; -1: the scalars are next
         self._seen: set[str] = set()  # keys of the current section (none may repeat)
         self._last: str | None = None  # the last key of a sorted section
@@ -441,6 +470,11 @@ class StateReader:
                                                            _text(since, "since"))
         return stream
 
+    def _whereabouts(self, entry: Any) -> str:
+        person, sightings, shifts = _fields(entry, 3, "a person's whereabouts")
+        self.state.whereabouts[_text(person, "person id")] = _whereabouts_in(sightings, shifts)
+        return person
+
     def _occupied(self, entry: Any) -> str:
         room, spans = _fields(entry, 2, "an occupied room")
         self.state.occupied[_text(room, "room")] = [
@@ -521,6 +555,8 @@ _ENTRY_IN: dict[str, Callable[[bytes], Any]] = {
                                                    _text(e[3], "occurred_at"))),
     "entered": _entry_in("lot in a room", 3, lambda e: (_text(e[1], "room"),
                                                         _text(e[2], "since"))),
+    "whereabouts": _entry_in("person's whereabouts", 3,
+                             lambda e: _whereabouts_in(e[1], e[2])),
 }
 
 

@@ -121,7 +121,7 @@ def for_reading(app: Any, open_writer: Callable[[], Any], progress: Progress = l
     head = app.last_position()
     stored = stored_view(app)
     position = stored.position() if stored is not None else None
-    if stored is not None and position == head:
+    if stored is not None and position == head and stored.current():
         return Answer(stored, position, stored_position=position, owner=app)
     if _may_write(app):
         try:

@@ -19,9 +19,11 @@ from ledger.core.policy import PresencePolicy, Requirement
 from ledger.core.roster import Member
 from ledger.core.rules import AuthoritySet
 from ledger.core.state import Head
+from ledger.core.whereabouts import Shift, Sighting, Whereabouts
 
 TYPES: Mapping[str, type] = {cls.__name__: cls for cls in (
-    LotState, RoomState, Member, PresencePolicy, Requirement, AuthoritySet, Head)}
+    LotState, RoomState, Member, PresencePolicy, Requirement, AuthoritySet, Head,
+    Whereabouts, Sighting, Shift)}
 
 
 class ViewStateDamaged(ValueError):

@@ -25,6 +25,7 @@ _WHAT = {"view_lots": Message("lot"), "view_steps": Message("step at position"),
          "view_attendees": Message("attendee at position"), "view_people": Message("person"),
          "view_rooms": Message("room"), "view_duty": Message("duty shift of room"),
          "view_occupancy": Message("room stay of lot"),
+         "view_findings": Message("finding at position"),
          "view_fold": Message("saved fold state"), "view_meta": Message("view counter")}
 
 
@@ -54,7 +55,8 @@ def compare(app: Any) -> list[Finding]:
             if _same(mine, theirs):
                 continue
             row = theirs if theirs is not None else mine
-            key = row[0] if table not in ("view_attendees", "view_duty") else f"{row[0]}/{row[1]}"
+            key = (row[0] if table not in ("view_attendees", "view_duty", "view_findings")
+                   else f"{row[0]}/{row[1]}")
             findings.append(Finding(
                 "PROJECTION_MISMATCH",
                 Message("{table}: {what} {key} differs from the view rebuilt from the events "

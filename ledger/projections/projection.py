@@ -12,7 +12,7 @@ takes them as valid (``ALL_VALID``) and a catch-up costs no Ed25519 work. Everyt
 recorder judged it, so a row damaged or edited before the view reads it shows up as an error.
 
 The fold state is saved with the view (``view_fold``, JSON through ``codec.py``): lots,
-chain heads and lots-in-rooms one row per stream, read only when a new event touches them;
+chain heads, lots-in-rooms and people's whereabouts one row per stream or person, read only when a new event touches them;
 the roster, rooms, policies and duty timelines as one row. So a catch-up reads and writes
 in proportion to the new events, and memory stays bounded by one page of them.
 """
@@ -30,10 +30,11 @@ from ledger.core.findings import Finding, Severity
 from ledger.core.rules import ALL_VALID, AUTHORITY_EVENTS
 from ledger.core.state import Event, LedgerState
 from ledger.projections import codec
-from ledger.projections.view import APPLICATION, Batch, Stale, ViewStore
+from ledger.projections.view import APPLICATION, VIEW_VERSION, Batch, Stale, ViewStore
 from ledger.domain.stored import Raw, prepare, raw
 
 PAGE = 1000  # events folded per transaction
+WHEREABOUTS_KEPT = 20_000  # people whose whereabouts stay cached between pages
 _ABSENT: Any = object()
 _UNCOUNTED = frozenset({"SIGNER_UNKNOWN", "KEY_REVOKED", "KEY_EXPIRED", "SIGNATURE_INVALID",
                         "ATTENDEE_UNSIGNED", "SIGNER_NOT_ATTENDEE"})
@@ -45,10 +46,13 @@ class FoldMap(MutableMapping[str, Any]):
     """One per-stream part of the saved ``LedgerState`` (lots, heads, lots in rooms), read
     from ``view_fold`` on first use; what changed is written with the next batch."""
 
-    def __init__(self, view: ViewStore, kind: str) -> None:
+    def __init__(self, view: ViewStore, kind: str, keep: int = 0) -> None:
         self.view, self.kind = view, kind
         self._cache: dict[str, Any] = {}
         self._dirty: set[str] = set()
+        # Entries kept cached across batches (0: none). People sign step after step, so
+        # their whereabouts are kept rather than read again for every page of events.
+        self.keep = keep
 
     def _load(self, key: str) -> Any:
         if key not in self._cache:
@@ -83,11 +87,13 @@ class FoldMap(MutableMapping[str, Any]):
 
     def changes(self) -> list[tuple[str, str | None]]:
         """(view_fold key, JSON or None for a removed entry) of everything changed; the
-        cache is dropped after, so memory stays bounded by one batch."""
+        cache is dropped after (unless it holds at most ``keep`` entries), so memory stays
+        bounded by one batch."""
         out = [(f"{self.kind}|{key}", None if self._cache[key] is _ABSENT
                 else codec.dumps(self._cache[key])) for key in sorted(self._dirty)]
         self._dirty.clear()
-        self._cache.clear()
+        if len(self._cache) > self.keep:
+            self._cache.clear()
         return out
 
 
@@ -101,9 +107,13 @@ class CustodyProjection(Projection[ViewStore]):
         self.start = view.position()
         self.position = self.start
         self.meta = {k: v for k, v in view.meta().items() if k != "position"}
+        if self.start is None:
+            self.meta["view_version"] = VIEW_VERSION
         self.lots, self.heads = FoldMap(view, "lot"), FoldMap(view, "head")
         self.entered, self.flags = FoldMap(view, "entered"), FoldMap(view, "flags")
-        self.state = LedgerState(lots=self.lots, heads=self.heads, entered=self.entered)
+        self.where = FoldMap(view, "where", keep=WHEREABOUTS_KEPT)  # person -> Whereabouts
+        self.state = LedgerState(lots=self.lots, heads=self.heads, entered=self.entered,
+                                 whereabouts=self.where)
         core = view.fold_get(["core"]).get("core")
         if core is not None:
             for name, value in codec.loads(core).items():
@@ -132,6 +142,7 @@ class CustodyProjection(Projection[ViewStore]):
         self._count("warnings", sum(f.severity is Severity.WARNING for f in findings))
         lot = self.lots.get(stream) if stream.startswith("lot:") else None
         self._step(position, body, row, findings, lot)
+        self._findings(position, stream, findings)
         self._attendees(position, body, row.signatures or {}, findings)
         self._people(position, body)
         if lot is not None:
@@ -158,6 +169,15 @@ class CustodyProjection(Projection[ViewStore]):
             position, stream, version, "", "", "", None, None, "", "", "", "",
             json.dumps([problem.code]), 1, row.event_hash.hex(), None, None, None, None, None,
             None, None))
+        self._findings(position, stream, [problem])
+
+    def _findings(self, position: int, stream: str, findings: list[Finding]) -> None:
+        """Keep each finding of the step at ``position`` as the fold returned it."""
+        for ordinal, finding in enumerate(findings):
+            self.batch.insert("view_findings", (
+                position, ordinal, finding.code, finding.severity.value,
+                finding.stream or stream, finding.message,
+                json.dumps(finding.evidence, sort_keys=True, ensure_ascii=False, default=str)))
 
     def _step(self, position: int, body: dict[str, Any], row: Any, findings: list[Finding],
               lot: LotState | None) -> None:
@@ -261,7 +281,7 @@ class CustodyProjection(Projection[ViewStore]):
         """Write what the rows folded since the last commit decided, with the position."""
         if self.position == self.start:
             return
-        for fold in (self.lots, self.heads, self.entered, self.flags):
+        for fold in (self.lots, self.heads, self.entered, self.flags, self.where):
             for key, value in fold.changes():
                 self.batch.upsert("view_fold", (key, value))
         core = {name: getattr(self.state, name) for name in CORE}
@@ -288,6 +308,8 @@ def catch_up(view: ViewStore, recorder: ApplicationRecorder, *, page: int = PAGE
     Each page of events is folded and written in one transaction with its position; if
     another command moved the view meanwhile, the page is dropped and the view read again."""
     folded = 0
+    if not view.current():
+        view.clear()  # folded by an older version: fold it again, with what it lacks
     for _ in range(attempts):
         projection = CustodyProjection(view)
         try:

@@ -24,6 +24,8 @@ Tables (documented in the README):
   one from registration, key events of their own;
 - ``view_rooms``, ``view_duty``, ``view_occupancy``: secure rooms and their licences, duty
   shifts with who was on duty, and when each lot lay in which room;
+- ``view_findings``: every finding each step carried when folded (code, severity, message,
+  evidence as JSON), by position and order (``custody replay`` and the timelines read it);
 - ``view_meta`` and ``view_fold``: the position and counts, and the fold state
   (``LedgerState``) saved as JSON, so a catch-up folds only newer events.
 """
@@ -39,6 +41,9 @@ from eventsourcing.sqlite import SQLiteCursor, SQLiteTrackingRecorder
 
 APPLICATION = "custody"  # the tracked application's name (the log is CustodyLedger's)
 NOTHING = -(2**63)  # view_meta.position before any event is folded
+# What the view's tables hold; a view folded by an older version (no view_findings rows for
+# its steps) is folded again from the start by the next catch-up.
+VIEW_VERSION = 2
 
 TABLES: dict[str, tuple[str, ...]] = {
     # table -> (column definitions..., primary key)
@@ -66,6 +71,9 @@ TABLES: dict[str, tuple[str, ...]] = {
                   "on_duty {text}", "PRIMARY KEY (room, position)"),
     "view_occupancy": ("lot {text}", "entered {int}", "room {text}", "since {text}",
                        "until {text}", "PRIMARY KEY (lot, entered)"),
+    "view_findings": ("position {int}", "ordinal {int}", "code {text}", "severity {text}",
+                      "stream {text}", "message {text}", "evidence {text}",
+                      "PRIMARY KEY (position, ordinal)"),
 }
 INDEXES = (
     "CREATE INDEX IF NOT EXISTS view_steps_lot ON view_steps (lot, position)",
@@ -80,7 +88,7 @@ COMPARED: dict[str, str] = {
     "view_lots": "lot{c}", "view_steps": "position", "view_attendees": "position, person{c}",
     "view_people": "person{c}, position, part{c}", "view_rooms": "room{c}",
     "view_duty": "room{c}, position", "view_occupancy": "lot{c}, entered",
-    "view_fold": "key{c}", "view_meta": "key{c}",
+    "view_findings": "position, ordinal", "view_fold": "key{c}", "view_meta": "key{c}",
 }
 UPSERT_KEYS = {"view_lots": ("lot",), "view_rooms": ("room",), "view_fold": ("key",),
                "view_meta": ("key",)}
@@ -153,6 +161,11 @@ class ViewStore:
 
     def meta(self) -> dict[str, int]:
         return {k: int(v) for k, v in self.query("SELECT key, value FROM view_meta")}
+
+    def current(self) -> bool:
+        """Whether the view is empty or was folded by this version of the view."""
+        meta = self.meta()
+        return meta.get("position", NOTHING) == NOTHING or meta.get("view_version") == VIEW_VERSION
 
     def fold_get(self, keys: Sequence[str]) -> dict[str, str]:
         """Saved fold entries by key (missing keys are left out)."""

@@ -89,7 +89,7 @@ class Verifier:
         # kind in memory and spills the rest to a private temporary file.
         resident = resident or RESIDENT
         maps = {"lots": SpillMap(resident), "heads": SpillMap(resident),
-                "entered": SpillMap(resident)}
+                "entered": SpillMap(resident), "whereabouts": SpillMap(resident)}
         # A resumed audit starts from the state an earlier intact run saved, at the position
         # and tree frontier it reached, and reads only the rows after it.
         self.resumed: Header | None = resume.header if resume is not None else None

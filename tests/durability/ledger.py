@@ -53,7 +53,7 @@ def create(db: str, lots: Iterable[str], log_key: bool = False) -> None:
 def register(app: CustodyLedger, lot_id: str, kind: str = "question_paper") -> Receipt:
     lot = {"id": lot_id, "exam": "gaokao-2026", "subject": "math", "kind": kind, "count": 30,
            "seals": list(SEALS)}
-    return app.register_lot(lot, "Printing house", app.clock(), signers(*TEAM), holder="STF-01")
+    return app.register_lot(lot, "Secure room 1", app.clock(), signers(*TEAM), holder="STF-01")
 
 
 def next_holder(holder: str) -> str:
@@ -78,5 +78,5 @@ def handover(app: CustodyLedger, lot_id: str, note: str) -> Receipt:
 def pack_or_unpack(app: CustodyLedger, note: str) -> list[Receipt]:
     """One transaction of three events: pack the bags into BOX-1, or take them out again."""
     packed = app.lot(PACKED[0]).state.packed_in is not None  # type: ignore[union-attr]
-    return app.pack(BOX, PACKED, packed, "Printing house", app.clock(), signers(*TEAM),
+    return app.pack(BOX, PACKED, packed, "Secure room 1", app.clock(), signers(*TEAM),
                     note=note)

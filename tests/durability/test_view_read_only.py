@@ -86,7 +86,7 @@ def test_status_at_a_position_and_presence_on_a_read_only_file(behind) -> None:
     assert at.returncode == 0, at.stderr
     assert _note(at) == (str(position), 1)
     line, last = at.stdout.splitlines()
-    assert "held by STF-01; last lot.registered at Printing house" in line
+    assert "held by STF-01; last lot.registered at Secure room 1" in line
     assert last.startswith(f"1 lot(s) as of log position {position}, from the view")
     assert presence.returncode == 0, presence.stderr
     assert _note(presence) == (str(position), 1)

@@ -43,13 +43,13 @@ def exam_day(world, night_shift=("POL-02", "POL-03", "STF-05", "STF-06")):
     """Record the whole day; returns the world with the clock after the last step."""
     world.clock.now = at(-1)
     world.room("SR-3")
-    world.step("room:SR-3", "duty.started", {}, ["POL-01", "POL-02", "STF-03", "STF-04"], at(0.5),
-               location="SR-3")
     for lot_id, (kind, seals, count, _) in LOTS.items():
         world.register(lot_id, holder="STF-01", team=team("STF-01", "STF-02"),
-                       lot={"kind": kind, "seals": seals, "count": count})
+                       lot={"kind": kind, "seals": seals, "count": count},
+                       location="Printing house")
     world.register("BOX-1", holder="STF-01", team=team("STF-01"),
-                   lot={"kind": "container", "seals": ["SB-1"], "count": 4})
+                   lot={"kind": "container", "seals": ["SB-1"], "count": 4},
+                   location="Printing house")
     world.clock.now = at(1)
     world.app.pack("BOX-1", list(LOTS), False, "Printing house", at(1), world.sign(*team("STF-01")))
     box = checked(["SB-1"], 4)
@@ -58,6 +58,9 @@ def exam_day(world, night_shift=("POL-02", "POL-03", "STF-05", "STF-06")):
                 "destination": "County secure room 3", **box}, team("STF-01"), at(1.5))
     world.step("lot:BOX-1", "lot.transport_arrived", {"vehicle": "YUE-A12345", "to": "STF-03", **box},
                team("STF-03"), at(3))
+    # The escort stays as the day shift (no one is on duty elsewhere: PRESENCE_CONFLICT).
+    world.step("room:SR-3", "duty.started", {}, ["POL-01", "POL-02", "STF-03", "STF-04"],
+               at(3.25), location="SR-3")
     world.step("lot:BOX-1", "lot.stored", {"from": "STF-03", "room": "SR-3", **box},
                team("STF-03"), at(3.5), location="SR-3")
     # The day shift hands over to the night shift; the room is never left short.
@@ -66,19 +69,23 @@ def exam_day(world, night_shift=("POL-02", "POL-03", "STF-05", "STF-06")):
                location="SR-3")  # POL-02 stays on into the night
     world.step("lot:BOX-1", "lot.retrieved", {"room": "SR-3", "to": "STF-05", **box},
                team("STF-05"), at(25), location="SR-3")
+    # The room is empty: the night shift ends before its people go to the exam sites.
+    world.step("room:SR-3", "duty.ended", {}, list(night_shift), at(25.1), location="SR-3")
     world.clock.now = at(25.2)
     world.app.pack("BOX-1", list(LOTS), True, "SR-3", at(25.2), world.sign(*team("STF-05")))
     for lot_id, (kind, seals, count, site) in LOTS.items():
+        later = 0.5 if site == "site:S02-R01" else 0  # the team drives from one site to the other
         world.step(f"lot:{lot_id}", "lot.distributed", {"from": "STF-05", "to": site,
                                                         **checked(seals, count)},
-                   team("STF-05"), at(26), location=site)
+                   team("STF-05"), at(26 + later), location=site)
         if kind == "question_paper":
-            world.step(f"lot:{lot_id}", "lot.unsealed", checked(seals, count), team(), at(27),
-                       location=site)
+            world.step(f"lot:{lot_id}", "lot.unsealed", checked(seals, count), team(),
+                       at(27 + later), location=site)
         else:
             world.step(f"lot:{lot_id}", "lot.collected",
                        {"from": site, "to": "STF-06", "count_checked": count,
-                        "seals_applied": [seals[0] + "-R"]}, team("STF-06"), at(29), location=site)
+                        "seals_applied": [seals[0] + "-R"]}, team("STF-06"), at(29 + later),
+                       location=site)
             world.step(f"lot:{lot_id}", "lot.returned",
                        {"from": "STF-06", "to": "site:SCAN-01", **checked([seals[0] + "-R"], count)},
                        team("STF-06"), at(31), location="Scanning centre")

@@ -225,7 +225,7 @@ def test_verify_lot_of_a_packed_lot_folds_its_container_and_finds_no_gap(world):
     or the unpacking looks like a step by someone who does not hold the lot."""
     world.register("LOT-1")
     world.register("BOX-1", lot={"kind": "container", "count": 1})
-    world.app.pack("BOX-1", ["LOT-1"], False, "Printing house", world.clock.now,
+    world.app.pack("BOX-1", ["LOT-1"], False, "Secure room 1", world.clock.now,
                    world.sign(*TEAM))
     world.handover("BOX-1", "STF-01", "STF-02", count=1)
     world.app.pack("BOX-1", ["LOT-1"], True, "Secure room 1", world.clock.now,

@@ -1,0 +1,221 @@
+"""After an incident: ``custody replay`` and ``custody timeline person|room``, from the view.
+
+Each brings the view up to the log's head first (as status does) and says which log position
+its answer reflects. The data is built in ``ledger.projections.timeline``; here it is only
+printed: one line per step or moment that stands alone, then indented detail lines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from cli import render
+from cli.context import ledger_of, say
+from cli.i18n import _
+from cli.options import ID
+from cli.steps import moment
+from cli.views import _answer
+from ledger.core import canonical
+from ledger.core.errors import InputError
+from ledger.projections import timeline as tl
+
+
+def _window(since: str | None, until: str | None) -> tuple[str | None, str | None]:
+    start = moment(since, "--from") if since is not None else None
+    end = moment(until, "--to") if until is not None else None
+    if start is not None and end is not None and start > end:
+        raise InputError(f"--from {since} is after --to {until}; give the earlier time first")
+    return start, end
+
+
+def _flags(findings: Any) -> str:
+    if not findings:
+        return _("no finding")
+    codes = [f.code for f in findings]
+    return ", ".join(sorted(set(codes), key=codes.index))
+
+
+def _check(name: str, check: Any) -> str | None:
+    if check is None:
+        return None
+    if check.verdict == "ok":
+        return _("{name} ok").format(name=name)
+    return _("{name} {verdict}").format(name=name, verdict=check.verdict.upper())
+
+
+def step_line(step: tl.ReplayStep) -> str:
+    """One replayed step on one line that stands alone: where, when, what, who held the lot
+    before and after, the presence verdict, the checks, and the codes of every finding."""
+    moved = ""
+    if step.lot is not None:
+        moved = _("; held by {before} -> {after}").format(before=step.holder_before or "-",
+                                                          after=step.holder_after or "-")
+        if step.via:
+            moved += _(" (in {container})").format(container=step.via)
+    presence = (_("presence {verdict}").format(verdict=step.verdict) if step.verdict
+                else _("presence not judged"))
+    if step.missing:
+        presence += _(" (missing {missing})").format(missing=step.missing)
+    checks = [c for c in (_check(_("seals"), step.seals), _check(_("count"), step.count)) if c]
+    parts = [presence, *checks, _flags(step.findings)]
+    return render.shown([f"{step.position:>6}  {step.occurred_at}  "
+                         + _("{stream} step {seq} {type} at {location}").format(
+                             stream=step.stream, seq=step.seq,
+                             type=step.type or _("(damaged row)"),
+                             location=step.location or "-")
+                         + f"{moved}; " + "; ".join(parts)])
+
+
+def step_details(step: tl.ReplayStep) -> list[str]:
+    lines = []
+    if step.attendees:
+        lines.append(_("present: ") + ", ".join(
+            f"{p} ({r or _('not enrolled')}" + ("" if c else _(", not counted")) + ")"
+            for p, r, c in step.attendees))
+    for name, check in (("seals", step.seals), ("count", step.count)):
+        if check is not None and check.verdict != "ok":
+            lines.append(_("{name}: expected {expected}, found {found}").format(
+                name=_(name), expected=check.expected, found=check.found)
+                + (_(" (acknowledged on record)") if check.verdict == "acknowledged" else ""))
+    for f in step.findings:
+        lines.append(f"{f.severity} {f.code}: {f.message}")
+    return ["        " + render.visible(line) for line in lines]
+
+
+@click.command(epilog="""\b
+Examples:
+  custody replay --lot MATH-Q-0001
+  custody replay --exam gaokao-2026 --from 2026-06-07T06:00:00+08:00 --to 2026-06-07T12:00:00+08:00
+  custody replay --room SR-3 --json""")
+@click.option("--lot", "lot_id", default=None, type=ID,
+              help="Only this lot's steps (and its container's while it was packed).")
+@click.option("--exam", default=None, type=ID, help="Only steps of this exam's lots.")
+@click.option("--room", default=None, type=ID,
+              help="Only this secure room's duty shifts and patrols, and lots into or out of it.")
+@click.option("--from", "since", default=None, metavar="TIME",
+              help="Only steps that occurred at or after TIME (RFC 3339).")
+@click.option("--to", "until", default=None, metavar="TIME",
+              help="Only steps that occurred at or before TIME (RFC 3339).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print as JSON (schemas/replay.schema.json).")
+@click.pass_context
+def replay(ctx: click.Context, lot_id: str | None, exam: str | None, room: str | None,
+           since: str | None, until: str | None, as_json: bool) -> None:
+    """Replay the steps in log order, as an inspector reconstructs an incident.
+
+    Each step on one line: where and when, who held the lot before and after, the presence
+    verdict, the seal and count checks, and the code of every finding at it; then, indented,
+    who was present with their roster roles and each finding's message. Answered from the
+    view (brought up to the log's head first); says which log position it reflects."""
+    start, end = _window(since, until)
+    chosen = [n for n, v in (("--lot", lot_id), ("--exam", exam), ("--room", room)) if v]
+    if len(chosen) > 1:
+        raise InputError(f"give one of --lot, --exam, --room (got {', '.join(chosen)})")
+    answer = _answer(ctx, show_bar=not as_json)
+    data = tl.replay(answer.view, lot=lot_id, exam=exam, room=room, since=start, until=end)
+    if as_json:
+        click.echo(render.json_text(data.to_data()))
+        return
+    for step in data.steps:
+        click.echo(step_line(step))
+        for line in step_details(step):
+            click.echo(line)
+    flagged = sum(1 for s in data.steps if s.findings)
+    say(_("{n} step(s), {f} with findings; as of log position {p}, from the view").format(
+        n=len(data.steps), f=flagged, p=data.log_position or 0))
+
+
+@click.group(epilog="""\b
+Examples:
+  custody timeline person POL-01
+  custody timeline room SR-3 --json""")
+def timeline() -> None:
+    """Timelines after an incident: one person's, or one secure room's, in time order."""
+
+
+def entry_line(entry: tl.Entry) -> str:
+    """One moment of a timeline on one line that stands alone."""
+    if entry.kind == "duty_gap":
+        return render.shown([f"{entry.at}  " + _("DUTY GAP until {end}: {detail}").format(
+            end=entry.end, detail=entry.detail)])
+    where = _(" at {location}").format(location=entry.location) if entry.location else ""
+    at = f"#{entry.position} " if entry.position is not None else ""
+    if entry.kind == "duty" and entry.type == "duty":
+        until = (_("until {end} (#{position})").format(end=entry.end,
+                                                       position=entry.end_position)
+                 if entry.end else _("still open"))
+        text = f"{entry.at}  {at}" + _("on duty in {room}{where}, {until}").format(
+            room=entry.stream, where=where, until=until)
+    else:
+        what = _("{type} of {stream}").format(type=entry.type, stream=entry.stream)
+        parts = f" ({', '.join(entry.parts)})" if entry.parts else ""
+        detail = f" — {entry.detail}" if entry.detail else ""
+        text = f"{entry.at}  {at}{entry.kind}: {what}{where}{parts}{detail}"
+    if entry.findings:
+        text += f" [{_flags(entry.findings)}]"
+    return render.shown([text])
+
+
+def _print_timeline(data: tl.Timeline, as_json: bool) -> None:
+    if as_json:
+        click.echo(render.json_text(data.to_data()))
+        return
+    for entry in data.entries:
+        click.echo(entry_line(entry))
+        for f in entry.findings:
+            if entry.kind != "duty_gap":
+                click.echo("        " + render.visible(f"{f.severity} {f.code}: {f.message}"))
+    conflicts = sum(f.code == "PRESENCE_CONFLICT" for e in data.entries for f in e.findings)
+    gaps = sum(e.kind == "duty_gap" for e in data.entries)
+    extra = (f", {conflicts} PRESENCE_CONFLICT" if data.subject == "person"
+             else _(", {gaps} duty gap(s)").format(gaps=gaps))
+    say(_("{n} moment(s){extra}; as of log position {p}, from the view").format(
+        n=len(data.entries), extra=extra, p=data.log_position or 0))
+
+
+@timeline.command("person", epilog="""\b
+Examples:
+  custody timeline person POL-01
+  custody timeline person STF-05 --from 2026-06-07T06:00:00+08:00 --json""")
+@click.argument("person_id", type=ID)
+@click.option("--from", "since", default=None, metavar="TIME",
+              help="Only what happened at or after TIME (RFC 3339).")
+@click.option("--to", "until", default=None, metavar="TIME",
+              help="Only what happened at or before TIME (RFC 3339).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print as JSON (schemas/timeline.schema.json).")
+@click.pass_context
+def timeline_person(ctx: click.Context, person_id: str, since: str | None, until: str | None,
+                    as_json: bool) -> None:
+    """Everything PERSON_ID signed, released, received or held, and every duty shift they
+    were on, in time order with places; a step where they were somewhere else at once is
+    flagged PRESENCE_CONFLICT at that moment."""
+    start, end = _window(since, until)
+    answer = _answer(ctx, show_bar=not as_json)
+    _print_timeline(tl.person_timeline(answer.view, person_id, since=start, until=end),
+                    as_json)
+
+
+@timeline.command("room", epilog="""\b
+Examples:
+  custody timeline room SR-3
+  custody timeline room SR-3 --from 2026-06-06T18:00:00+08:00 --json""")
+@click.argument("room_id", type=ID)
+@click.option("--from", "since", default=None, metavar="TIME",
+              help="Only what happened at or after TIME (RFC 3339).")
+@click.option("--to", "until", default=None, metavar="TIME",
+              help="Only what happened at or before TIME (RFC 3339).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print as JSON (schemas/timeline.schema.json).")
+@click.pass_context
+def timeline_room(ctx: click.Context, room_id: str, since: str | None, until: str | None,
+                  as_json: bool) -> None:
+    """A secure room's lots stored and retrieved, duty shifts with who was on duty after
+    each, remote patrols, and every interval it held papers with too few on duty (the
+    DUTY_UNCOVERED gaps verify reports), in time order."""
+    start, end = _window(since, until)
+    answer = _answer(ctx, show_bar=not as_json)
+    now = canonical.format_timestamp(ledger_of(ctx, read_only=True).clock())
+    _print_timeline(tl.room_timeline(answer.view, room_id, now, since=start, until=end),
+                    as_json)

@@ -1,0 +1,498 @@
+"""After an incident: a replay of the steps, and timelines per person and per room, from the view.
+
+Plain reads of the view's tables (``view_steps``, ``view_attendees``, ``view_people``,
+``view_findings``, ``view_duty``, ``view_occupancy``, ``view_rooms``), returned as frozen
+dataclasses with ``to_data()`` (the shapes in ``schemas/replay.schema.json`` and
+``schemas/timeline.schema.json``), for ``custody replay``, ``custody timeline`` and the report.
+Nothing here judges anything: every verdict and finding is the one the fold (``LedgerState``)
+returned when the view folded the step; duty gaps are ``queries.duty_gaps``, the verifier's
+own rule.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+from ledger.core.custody import STEPS
+from ledger.core.errors import InputError
+from ledger.projections import codec, queries
+from ledger.projections.view import ViewStore
+
+_BATCH = 500
+_STEP_COLUMNS = ("position, stream, seq, type, occurred_at, recorded_at, from_party, to_party, "
+                 "location, policy, verdict, missing, lot, holder, packed_in, count, seals, "
+                 "unsealed")
+
+
+@dataclass(frozen=True)
+class FindingAt:
+    """One finding a step carried when the view folded it."""
+
+    position: int | None
+    code: str
+    severity: str
+    stream: str
+    message: str
+    evidence: dict[str, Any]
+
+    def to_data(self) -> dict[str, Any]:
+        return {"position": self.position, "code": self.code, "severity": self.severity,
+                "stream": self.stream, "message": self.message, "evidence": self.evidence}
+
+
+@dataclass(frozen=True)
+class Check:
+    """A seal or count check at a step: what the record held, what was found, the verdict
+    (``ok``, ``mismatch``, or ``acknowledged`` for a mismatch acknowledged on record)."""
+
+    verdict: str
+    expected: Any
+    found: Any
+
+    def to_data(self) -> dict[str, Any]:
+        return {"verdict": self.verdict, "expected": self.expected, "found": self.found}
+
+
+@dataclass(frozen=True)
+class ReplayStep:
+    """One step as the inspector replays it."""
+
+    position: int
+    stream: str
+    seq: int
+    type: str
+    occurred_at: str
+    recorded_at: str
+    location: str
+    lot: str | None  # the lot (or container) whose step it is
+    via: str | None  # the container the replayed lot was packed in, for a container's step
+    released: str | None
+    received: str | None
+    holder_before: str | None
+    holder_after: str | None
+    packed_in: str | None
+    attendees: tuple[tuple[str, str, bool], ...]  # (person, roster role, counted)
+    policy: str
+    verdict: str  # "met", "short", or "" for an event presence does not judge
+    missing: str
+    seals: Check | None
+    count: Check | None
+    findings: tuple[FindingAt, ...]
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "position": self.position, "stream": self.stream, "seq": self.seq,
+            "type": self.type, "occurred_at": self.occurred_at,
+            "recorded_at": self.recorded_at, "location": self.location, "lot": self.lot,
+            "via": self.via, "released": self.released, "received": self.received,
+            "holder_before": self.holder_before, "holder_after": self.holder_after,
+            "packed_in": self.packed_in,
+            "attendees": [{"person": p, "role": r, "counted": c} for p, r, c in self.attendees],
+            "presence": {"policy": self.policy, "verdict": self.verdict,
+                         "missing": self.missing},
+            "seals": self.seals.to_data() if self.seals else None,
+            "count": self.count.to_data() if self.count else None,
+            "findings": [f.to_data() for f in self.findings],
+        }
+
+
+@dataclass(frozen=True)
+class Replay:
+    """The steps chosen, in log order, and the log position the view reflects."""
+
+    log_position: int | None
+    scope: dict[str, Any]
+    steps: tuple[ReplayStep, ...]
+
+    def to_data(self) -> dict[str, Any]:
+        return {"log_position": self.log_position, "scope": self.scope,
+                "steps": [s.to_data() for s in self.steps]}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One moment of a person's or a room's timeline.
+
+    ``kind``: ``step`` (a step they signed or a lot they released, received or held),
+    ``duty`` (a duty shift, from its start to its end; ``end`` None while open),
+    ``stored``/``retrieved`` (a lot into or out of the room), ``patrol``, ``duty_gap``
+    (the room held papers with too few on duty: ``DUTY_UNCOVERED``)."""
+
+    kind: str
+    at: str
+    position: int | None
+    stream: str = ""
+    type: str = ""
+    location: str = ""
+    parts: tuple[str, ...] = ()  # present, released, received, holder, on duty
+    end: str | None = None
+    end_position: int | None = None
+    people: tuple[tuple[str, str], ...] = ()  # (person, role): on duty, or present
+    lot: str | None = None
+    findings: tuple[FindingAt, ...] = ()
+    detail: str = ""
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        return tuple(f.code for f in self.findings)
+
+    def to_data(self) -> dict[str, Any]:
+        return {"kind": self.kind, "at": self.at, "position": self.position,
+                "stream": self.stream, "type": self.type, "location": self.location,
+                "parts": list(self.parts), "end": self.end, "end_position": self.end_position,
+                "people": [{"person": p, "role": r} for p, r in self.people], "lot": self.lot,
+                "detail": self.detail, "findings": [f.to_data() for f in self.findings]}
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """A person's or a room's timeline, in time order."""
+
+    subject: str  # "person" or "room"
+    id: str
+    log_position: int | None
+    entries: tuple[Entry, ...]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_data(self) -> dict[str, Any]:
+        return {"subject": self.subject, "id": self.id, "log_position": self.log_position,
+                **self.extra, "entries": [e.to_data() for e in self.entries]}
+
+
+# -- reading helpers --------------------------------------------------------------------------
+
+
+def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(values), _BATCH):
+        yield values[i:i + _BATCH]
+
+
+def findings_at(view: ViewStore, positions: Sequence[int]) -> dict[int, list[FindingAt]]:
+    """The findings each step at ``positions`` carried, in the order the fold returned them."""
+    out: dict[int, list[FindingAt]] = {}
+    for part in _chunks(list(positions)):
+        for position, code, severity, stream, message, evidence in view.query(
+                "SELECT position, code, severity, stream, message, evidence FROM view_findings "
+                f"WHERE position IN ({','.join('?' * len(part))}) ORDER BY position, ordinal",
+                list(part)):
+            out.setdefault(position, []).append(
+                FindingAt(position, code, severity, stream, message, json.loads(evidence)))
+    return out
+
+
+def _attendees(view: ViewStore, positions: Sequence[int]
+               ) -> dict[int, list[tuple[str, str, bool]]]:
+    out: dict[int, list[tuple[str, str, bool]]] = {}
+    for part in _chunks(list(positions)):
+        for position, who, role, counted in view.query(
+                "SELECT position, person, role, counted FROM view_attendees WHERE position IN "
+                f"({','.join('?' * len(part))}) ORDER BY position, person", list(part)):
+            out.setdefault(position, []).append((who, role, bool(counted)))
+    return out
+
+
+def _roster(view: ViewStore) -> dict[str, Any]:
+    core = view.fold_get(["core"]).get("core")
+    return codec.loads(core).get("roster", {}) if core is not None else {}
+
+
+def known_lot(view: ViewStore, lot_id: str) -> bool:
+    return bool(view.query("SELECT 1 FROM view_lots WHERE lot = ?", [lot_id]))
+
+
+def known_exam(view: ViewStore, exam: str) -> bool:
+    return bool(view.query("SELECT 1 FROM view_lots WHERE exam = ? LIMIT 1", [exam]))
+
+
+def known_room(view: ViewStore, room_id: str) -> bool:
+    return bool(view.query("SELECT 1 FROM view_rooms WHERE room = ?", [room_id]))
+
+
+def known_person(view: ViewStore, person_id: str) -> bool:
+    """Enrolled (their enrolment is in ``view_people``), or at least seen at a step; the
+    saved roster is decoded only for anyone else (the genesis authority)."""
+    return bool(view.query("SELECT 1 FROM view_people WHERE person = ? LIMIT 1", [person_id])
+                or view.query("SELECT 1 FROM view_attendees WHERE person = ? LIMIT 1",
+                              [person_id])) or person_id in _roster(view)
+
+
+def _window(where: list[str], params: list[Any], since: str | None, until: str | None,
+            column: str = "occurred_at") -> None:
+    if since is not None:
+        where.append(f"{column} >= ?")
+        params.append(since)
+    if until is not None:
+        where.append(f"{column} <= ?")
+        params.append(until)
+
+
+# -- replay -----------------------------------------------------------------------------------
+
+
+def _check(kind: str, findings: Sequence[FindingAt]) -> Check | None:
+    for f in findings:
+        if f.code == kind:
+            return Check("mismatch", f.evidence.get("expected"), f.evidence.get("found"))
+        if f.code == "ACKNOWLEDGED_VIOLATION" and f.evidence.get("code") == kind:
+            return Check("acknowledged", f.evidence.get("expected"), f.evidence.get("found"))
+    return None
+
+
+def replay(view: ViewStore, *, lot: str | None = None, exam: str | None = None,
+           room: str | None = None, since: str | None = None, until: str | None = None
+           ) -> Replay:
+    """The steps of one lot (with its container's while it was packed in one), of an exam's
+    lots, of a secure room (its duty shifts and patrols, lots into and out of it), or of the
+    whole log, that occurred from ``since`` to ``until`` (canonical times), in log order,
+    each with who held the lot before and after, who was present with their roster roles,
+    the presence verdict, the seal and count checks and every finding."""
+    chosen = [name for name, value in (("lot", lot), ("exam", exam), ("room", room)) if value]
+    if len(chosen) > 1:
+        raise InputError(f"give one of --lot, --exam, --room (got {', '.join(chosen)})")
+    if lot is not None and not known_lot(view, lot):
+        raise InputError(f"unknown lot {lot}: 'custody status' lists the lots")
+    if exam is not None and not known_exam(view, exam):
+        raise InputError(f"unknown exam {exam}: no lot of it is recorded")
+    if room is not None and not known_room(view, room):
+        raise InputError(f"unknown secure room {room}: no room of that id is registered "
+                         "('custody presence --room' and 'room register' take the same id)")
+    where, params = [], []
+    if lot is not None:
+        where.append("stream = ?")
+        params.append(f"lot:{lot}")
+    elif exam is not None:
+        where.append("lot IN (SELECT lot FROM view_lots WHERE exam = ?)")
+        params.append(exam)
+    elif room is not None:
+        where.append("(stream = ? OR from_party = ? OR to_party = ?)")
+        params += [f"room:{room}"] * 3
+    else:
+        where.append("(verdict <> '' OR nfindings > 0 OR type = '')")
+    _window(where, params, since, until)
+    rows = view.query(f"SELECT {_STEP_COLUMNS} FROM view_steps WHERE {' AND '.join(where)} "
+                      "ORDER BY position", params)
+    via: dict[int, str] = {}
+    if lot is not None:
+        rows, via = _with_containers(view, lot, rows, since, until)
+    before = _previous(view, rows)
+    positions = [row[0] for row in rows]
+    found = findings_at(view, positions)
+    people = _attendees(view, positions)
+    steps = []
+    for row in rows:
+        (position, stream, seq, event_type, occurred_at, recorded_at, released, received,
+         location, policy, verdict, missing, lot_id, holder, packed_in, count, seals,
+         _unsealed) = row
+        step_findings = tuple(found.get(position, ()))
+        prior = before.get(position)
+        seal_check = count_check = None
+        if lot_id is not None and event_type in STEPS and prior is not None:
+            spec = STEPS[event_type]
+            seals_now = json.loads(seals) if seals else []
+            if spec.checks_seals and not prior[3]:
+                seal_check = _check("SEAL_MISMATCH", step_findings) or Check(
+                    "ok", prior[2], seals_now)
+            count_check = _check("COUNT_MISMATCH", step_findings) or (
+                Check("ok", prior[1], count) if count == prior[1] else None)
+        steps.append(ReplayStep(
+            position, stream, seq, event_type, occurred_at, recorded_at, location,
+            lot_id, via.get(position), released, received,
+            prior[0] if prior else None, holder, packed_in, tuple(people.get(position, ())),
+            policy, verdict, missing, seal_check, count_check, step_findings))
+    scope = {"lot": lot, "exam": exam, "room": room, "from": since, "to": until}
+    return Replay(view.position(), scope, tuple(steps))
+
+
+def _with_containers(view: ViewStore, lot_id: str, rows: list[tuple[Any, ...]],
+                     since: str | None, until: str | None
+                     ) -> tuple[list[tuple[Any, ...]], dict[int, str]]:
+    """The lot's own steps and, while it was packed, its container's (by log position)."""
+    own = view.query("SELECT position, type, packed_in FROM view_steps WHERE stream = ? "
+                     "ORDER BY position", [f"lot:{lot_id}"])
+    spans: list[tuple[str, int, int | None]] = []
+    for position, event_type, packed_in in own:
+        if event_type == "lot.packed" and packed_in:
+            spans.append((packed_in, position, None))
+        elif event_type == "lot.unpacked" and spans and spans[-1][2] is None:
+            spans[-1] = (spans[-1][0], spans[-1][1], position)
+    via: dict[int, str] = {}
+    extra: list[tuple[Any, ...]] = []
+    for container, start, end in spans:
+        where, params = ["stream = ?", "position > ?"], [f"lot:{container}", start]
+        if end is not None:
+            where.append("position < ?")
+            params.append(end)
+        _window(where, params, since, until)
+        for row in view.query(f"SELECT {_STEP_COLUMNS} FROM view_steps WHERE "
+                              f"{' AND '.join(where)} ORDER BY position", params):
+            if row[3] in ("lot.packed", "lot.unpacked"):
+                continue  # the lot's own packing steps show it
+            via[row[0]] = container
+            extra.append(row)
+    return sorted(rows + extra, key=lambda r: r[0]), via
+
+
+def _previous(view: ViewStore, rows: Sequence[tuple[Any, ...]]
+              ) -> dict[int, tuple[str | None, int | None, list[str], bool]]:
+    """For each lot step: (holder, count, seals, unsealed) of its lot before it."""
+    streams = sorted({row[1] for row in rows if row[12] is not None})
+    out: dict[int, tuple[str | None, int | None, list[str], bool]] = {}
+    for part in _chunks(streams):
+        last: dict[str, tuple[str | None, int | None, list[str], bool]] = {}
+        for position, stream, holder, count, seals, unsealed in view.query(
+                "SELECT position, stream, holder, count, seals, unsealed FROM view_steps WHERE "
+                f"stream IN ({','.join('?' * len(part))}) AND lot IS NOT NULL "
+                "ORDER BY stream, seq, position", list(part)):
+            if stream in last:
+                out[position] = last[stream]
+            last[stream] = (holder, count, json.loads(seals) if seals else [], bool(unsealed))
+    return out
+
+
+# -- timelines --------------------------------------------------------------------------------
+
+
+def person_timeline(view: ViewStore, person: str, *, since: str | None = None,
+                    until: str | None = None) -> Timeline:
+    """Everything ``person`` signed, released, received or held, and every duty shift they
+    were on, in time order, with places and the findings at each step (``PRESENCE_CONFLICT``
+    among them, at the step that made the conflict)."""
+    if not known_person(view, person):
+        raise InputError(f"unknown person {person}: nobody of that id is enrolled "
+                         "('custody presence --person' takes the same id)")
+    parts: dict[int, set[str]] = {}
+    for (position,) in view.query("SELECT position FROM view_attendees WHERE person = ?",
+                                  [person]):
+        parts.setdefault(position, set()).add("present")
+    for position, part in view.query("SELECT position, part FROM view_people WHERE person = ?",
+                                     [person]):
+        if part in ("from", "to", "holder"):
+            parts.setdefault(position, set()).add(
+                {"from": "released", "to": "received", "holder": "holder"}[part])
+    positions = sorted(parts)
+    steps: dict[int, tuple[Any, ...]] = {}
+    for part in _chunks(positions):
+        for row in view.query("SELECT position, stream, type, occurred_at, location, lot FROM "
+                              f"view_steps WHERE position IN ({','.join('?' * len(part))})",
+                              list(part)):
+            steps[row[0]] = row
+    found = findings_at(view, positions)
+    people = _attendees(view, positions)
+    entries = []
+    for position in positions:
+        if position not in steps:
+            continue
+        _, stream, event_type, occurred_at, location, lot_id = steps[position]
+        if not _within(occurred_at, since, until):
+            continue
+        if event_type in ("duty.started", "duty.ended"):
+            continue  # shown as the shift they open or close
+        entries.append(Entry("step", occurred_at, position, stream, event_type, location,
+                             tuple(sorted(parts[position])),
+                             people=tuple((p, r) for p, r, _ in people.get(position, ())),
+                             lot=lot_id, findings=tuple(found.get(position, ()))))
+    for shift in _shifts(view, person):
+        if _overlaps(shift.at, shift.end, since, until):
+            entries.append(shift)
+    entries.sort(key=lambda e: (e.at, e.position or 0))
+    return Timeline("person", person, view.position(), tuple(entries))
+
+
+def _shifts(view: ViewStore, person: str) -> list[Entry]:
+    """The person's duty shifts: from the duty event that put them on duty in a room to the
+    one that took them off (or still open), each with the findings of those two events."""
+    rows = view.query("SELECT room, position, occurred_at, type, on_duty FROM view_duty "
+                      "WHERE type <> 'room.patrolled' AND on_duty LIKE ? ORDER BY room, position",
+                      [f'%"{person}"%'])
+    rooms = {room for room, _, _, _, on_duty in rows if person in json.loads(on_duty)}
+    shifts: list[Entry] = []
+    for room in sorted(rooms):
+        timeline = view.query("SELECT position, occurred_at, on_duty FROM view_duty WHERE room = ? "
+                              "AND type <> 'room.patrolled' ORDER BY position", [room])
+        start: tuple[int, str] | None = None
+        for position, occurred_at, on_duty in timeline:
+            on = person in json.loads(on_duty)
+            if on and start is None:
+                start = (position, occurred_at)
+            elif not on and start is not None:
+                shifts.append(_shift(view, room, start, (position, occurred_at)))
+                start = None
+        if start is not None:
+            shifts.append(_shift(view, room, start, None))
+    return shifts
+
+
+def _shift(view: ViewStore, room: str, start: tuple[int, str],
+           end: tuple[int, str] | None) -> Entry:
+    positions = [start[0]] + ([end[0]] if end else [])
+    found = findings_at(view, positions)
+    location = view.query("SELECT location FROM view_steps WHERE position = ?", [start[0]])
+    return Entry("duty", start[1], start[0], f"room:{room}", "duty",
+                 location[0][0] if location else room, ("on duty",),
+                 end=end[1] if end else None, end_position=end[0] if end else None,
+                 findings=tuple(f for p in positions for f in found.get(p, ())),
+                 detail=f"on duty in secure room {room}")
+
+
+def _within(moment: str, since: str | None, until: str | None) -> bool:
+    return (since is None or moment >= since) and (until is None or moment <= until)
+
+
+def _overlaps(start: str, end: str | None, since: str | None, until: str | None) -> bool:
+    return (until is None or start <= until) and (since is None or end is None or end >= since)
+
+
+def room_timeline(view: ViewStore, room: str, end: str, *, since: str | None = None,
+                  until: str | None = None) -> Timeline:
+    """A secure room's lots stored and retrieved, duty shifts (who was on duty after each),
+    patrols and coverage gaps (``DUTY_UNCOVERED``, judged up to ``end`` for a room still
+    holding papers), in time order."""
+    if not known_room(view, room):
+        raise InputError(f"unknown secure room {room}: no room of that id is registered "
+                         "('custody presence --room' and 'room register' take the same id)")
+    party = f"room:{room}"
+    rows = view.query("SELECT position, stream, type, occurred_at, location, lot, from_party, "
+                      "to_party FROM view_steps WHERE stream = ? OR from_party = ? OR "
+                      "to_party = ? ORDER BY position", [party, party, party])
+    positions = [row[0] for row in rows]
+    found = findings_at(view, positions)
+    people = _attendees(view, positions)
+    duty = {position: json.loads(on_duty) for position, on_duty in view.query(
+        "SELECT position, on_duty FROM view_duty WHERE room = ?", [room])}
+    entries = []
+    for position, stream, event_type, occurred_at, location, lot_id, released, received in rows:
+        if not _within(occurred_at, since, until):
+            continue
+        present = tuple((p, r) for p, r, _ in people.get(position, ()))
+        if event_type in ("duty.started", "duty.ended"):
+            kind = "duty"
+            after = duty.get(position, {})
+            who = ", ".join(f"{p} ({r})" for p, r in sorted(after.items()))
+            detail = f"on duty after it: {who or 'nobody'}"
+        elif event_type == "room.patrolled":
+            kind, detail = "patrol", "remote video patrol"
+        elif received == party:
+            kind, detail = "stored", f"lot {lot_id} into the room"
+        elif released == party:
+            kind, detail = "retrieved", f"lot {lot_id} out of the room"
+        else:
+            kind, detail = "step", ""
+        entries.append(Entry(kind, occurred_at, position, stream, event_type, location,
+                             people=present, lot=lot_id, findings=tuple(found.get(position, ())),
+                             detail=detail))
+    gaps = queries.duty_gaps(view, end, room)
+    for gap in gaps:
+        ev = gap.evidence
+        if _overlaps(ev["start"], ev["end"], since, until):
+            entries.append(Entry("duty_gap", ev["start"], None, party, "DUTY_UNCOVERED",
+                                 end=ev["end"],
+                                 people=tuple(sorted(ev["on_duty"].items())),
+                                 findings=(FindingAt(None, gap.code, gap.severity.value, party,
+                                                     gap.message, dict(ev)),),
+                                 detail=gap.message))
+    # A gap opens with the step at its start: it is listed after it.
+    entries.sort(key=lambda e: (e.at, e.position if e.position is not None else 2**63))
+    return Timeline("room", room, view.position(), tuple(entries),
+                    {"duty_gaps": [g.evidence for g in gaps]})
