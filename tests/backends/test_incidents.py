@@ -9,6 +9,7 @@ presence window is 30 minutes). ``replay``, ``timeline person``, ``timeline room
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta, timezone
 from importlib import resources
 
@@ -262,3 +263,32 @@ def test_a_view_folded_before_it_kept_findings_is_folded_again_on_the_next_read(
     projections = run(world, "verify", "--projections", "--json", "--workers", "1")
     assert [f["code"] for f in json.loads(projections.stdout)["findings"]] == [
         "ACKNOWLEDGED_VIOLATION", "PRESENCE_CONFLICT", "CORRECTION", "DUTY_UNCOVERED"]
+
+
+def _rows(html: str, kind: str) -> list[str]:
+    return re.findall(rf'<tr class="{kind}">(.*?)</tr>', html, flags=re.S)
+
+
+def test_the_report_shows_each_incident_at_its_step(world, tmp_path) -> None:
+    at = incident_day(world)
+    out = tmp_path / "incident.html"
+    result = run(world, "report", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    html = out.read_text(encoding="utf-8")
+    # The table of findings: each incident's code at its position, the gap with its times.
+    findings = {(re.search(r'<td class="code">([\w<>]+)</td>', row).group(1).replace("<wbr>", ""),
+                 re.search(r'<td class="num">([^<]+)</td>', row).group(1))
+                for row in _rows(html, "finding")}
+    assert findings == {("ACKNOWLEDGED_VIOLATION", str(at["swapped"])),
+                        ("PRESENCE_CONFLICT", str(at["wrong"])),
+                        ("CORRECTION", str(at["corrected"])), ("DUTY_UNCOVERED", "–")}
+    # Each lot's timeline marks the step where it happened, and only that step.
+    steps = {int(re.search(r"#(\d+)</span>", row).group(1)): row for row in _rows(html, "step")}
+    assert "ACKNOWLEDGED VIOLATION:" in steps[at["swapped"]]
+    assert "seal SQ-1 found replaced by SQ-7" in steps[at["swapped"]]
+    assert "PRESENCE_CONFLICT" in steps[at["wrong"]]
+    assert "CORRECTION of" in steps[at["corrected"]]
+    flagged = {p for p, row in steps.items() if 'class="flag' in row}
+    assert flagged == {at["swapped"], at["wrong"], at["corrected"]}
+    # The night's duty gap, in the secure room's coverage.
+    assert GAP[0][:16] in html and GAP[1][:16] in html
