@@ -15,7 +15,7 @@ from cli.context import ledger_of, say
 from cli.i18n import _
 from cli.options import ID
 from cli.steps import moment
-from cli.views import _answer
+from cli.views import view_answer
 from ledger.core import canonical
 from ledger.core.errors import InputError
 from ledger.projections import timeline as tl
@@ -112,7 +112,7 @@ def replay(ctx: click.Context, lot_id: str | None, exam: str | None, room: str |
     chosen = [n for n, v in (("--lot", lot_id), ("--exam", exam), ("--room", room)) if v]
     if len(chosen) > 1:
         raise InputError(f"give one of --lot, --exam, --room (got {', '.join(chosen)})")
-    answer = _answer(ctx, show_bar=not as_json)
+    answer = view_answer(ctx, show_bar=not as_json)
     data = tl.replay(answer.view, lot=lot_id, exam=exam, room=room, since=start, until=end)
     if as_json:
         click.echo(render.json_text(data.to_data()))
@@ -174,17 +174,26 @@ def _print_timeline(data: tl.Timeline, as_json: bool) -> None:
         n=len(data.entries), extra=extra, p=data.log_position or 0))
 
 
+def timeline_options(func: Any) -> Any:
+    """--from, --to and --json, as both timelines take them."""
+    for option in reversed([
+        click.option("--from", "since", default=None, metavar="TIME",
+                     help="Only what happened at or after TIME (RFC 3339)."),
+        click.option("--to", "until", default=None, metavar="TIME",
+                     help="Only what happened at or before TIME (RFC 3339)."),
+        click.option("--json", "as_json", is_flag=True,
+                     help="Print as JSON (schemas/timeline.schema.json)."),
+    ]):
+        func = option(func)
+    return func
+
+
 @timeline.command("person", epilog="""\b
 Examples:
   custody timeline person POL-01
   custody timeline person STF-05 --from 2026-06-07T06:00:00+08:00 --json""")
 @click.argument("person_id", type=ID)
-@click.option("--from", "since", default=None, metavar="TIME",
-              help="Only what happened at or after TIME (RFC 3339).")
-@click.option("--to", "until", default=None, metavar="TIME",
-              help="Only what happened at or before TIME (RFC 3339).")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print as JSON (schemas/timeline.schema.json).")
+@timeline_options
 @click.pass_context
 def timeline_person(ctx: click.Context, person_id: str, since: str | None, until: str | None,
                     as_json: bool) -> None:
@@ -192,7 +201,7 @@ def timeline_person(ctx: click.Context, person_id: str, since: str | None, until
     were on, in time order with places; a step where they were somewhere else at once is
     flagged PRESENCE_CONFLICT at that moment."""
     start, end = _window(since, until)
-    answer = _answer(ctx, show_bar=not as_json)
+    answer = view_answer(ctx, show_bar=not as_json)
     _print_timeline(tl.person_timeline(answer.view, person_id, since=start, until=end),
                     as_json)
 
@@ -202,12 +211,7 @@ Examples:
   custody timeline room SR-3
   custody timeline room SR-3 --from 2026-06-06T18:00:00+08:00 --json""")
 @click.argument("room_id", type=ID)
-@click.option("--from", "since", default=None, metavar="TIME",
-              help="Only what happened at or after TIME (RFC 3339).")
-@click.option("--to", "until", default=None, metavar="TIME",
-              help="Only what happened at or before TIME (RFC 3339).")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print as JSON (schemas/timeline.schema.json).")
+@timeline_options
 @click.pass_context
 def timeline_room(ctx: click.Context, room_id: str, since: str | None, until: str | None,
                   as_json: bool) -> None:
@@ -215,7 +219,7 @@ def timeline_room(ctx: click.Context, room_id: str, since: str | None, until: st
     each, remote patrols, and every interval it held papers with too few on duty (the
     DUTY_UNCOVERED gaps verify reports), in time order."""
     start, end = _window(since, until)
-    answer = _answer(ctx, show_bar=not as_json)
+    answer = view_answer(ctx, show_bar=not as_json)
     now = canonical.format_timestamp(ledger_of(ctx, read_only=True).clock())
     _print_timeline(tl.room_timeline(answer.view, room_id, now, since=start, until=end),
                     as_json)

@@ -55,9 +55,9 @@ def report(ctx: click.Context, out: Path, lot_id: str | None, exam: str | None,
                           since=moment(since, "--from") if since is not None else None,
                           until=moment(until, "--to") if until is not None else None)
     folder = _writable_folder(out)
-    from cli.views import _answer  # the view at the log's head, as every read command gets it
+    from cli.views import view_answer  # the view at the log's head, as every read command gets it
 
-    answer = _answer(ctx)
+    answer = view_answer(ctx)
     app = ledger_of(ctx, read_only=True)
     now = canonical.format_timestamp(app.clock())
 

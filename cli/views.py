@@ -34,7 +34,7 @@ def refresh_after_write(app: Any) -> None:
                                   "the next read will"), err=True)
 
 
-def _answer(ctx: click.Context, *, show_bar: bool = False) -> access.Answer:
+def view_answer(ctx: click.Context, *, show_bar: bool = False) -> access.Answer:
     app = ledger_of(ctx, read_only=True)
     app.ledger()  # a database with no ledger in it is one error line
     total = max(0, (app.last_position() or 0))
@@ -92,7 +92,7 @@ def status(ctx: click.Context, lot_id: str | None, exam: str | None, subject: st
     if verified:
         return _verified_status(ctx, lot_id, exam, subject, location, holder, as_of, as_json,
                                 workers)
-    answer = _answer(ctx, show_bar=not as_json)
+    answer = view_answer(ctx, show_bar=not as_json)
     view, position = answer.view, answer.position
     filters = dict(lot=lot_id, exam=exam, subject=subject, location=location, holder=holder)
     if at is not None:
@@ -167,7 +167,7 @@ def history(ctx: click.Context, lot_id: str) -> None:
     each step is then read from the log by its position and printed as it was signed."""
     app = ledger_of(ctx, read_only=True)
     app.ledger()
-    answer = _answer(ctx)
+    answer = view_answer(ctx)
     if not lot_steps.known(answer.view, lot_id):
         raise InputError(_("unknown lot {lot}").format(lot=lot_id))
     # Read and render every step before printing: a damaged one ends it with one error line.
@@ -209,7 +209,7 @@ def presence(ctx: click.Context, lot_id: str | None, exam: str | None, person: s
                                        ("--person", person), ("--room", room)) if value]
     if len(chosen) > 1:
         raise InputError(f"give one of --lot, --exam, --person, --room (got {', '.join(chosen)})")
-    answer = _answer(ctx, show_bar=not as_json)
+    answer = view_answer(ctx, show_bar=not as_json)
     rows = queries.presence(answer.view, lot=lot_id, exam=exam, person=person, room=room,
                             violations=violations)
     # A room's duty gaps, judged up to now for a room that still holds papers (as verify).
