@@ -12,7 +12,7 @@ import click
 
 from cli import render
 from cli.context import ledger_of, say
-from cli.i18n import _
+from cli.i18n import N_, _, translated
 from cli.options import ID
 from cli.steps import moment
 from cli.views import view_answer
@@ -36,6 +36,19 @@ def _flags(findings: Any) -> str:
     return ", ".join(sorted(set(codes), key=codes.index))
 
 
+def finding_line(f: Any) -> str:
+    """A finding a step carried, in the reader's language (the code stays as it is)."""
+    return (f"{_(render.SEVERITIES.get(f.severity, f.severity))} {f.code}: "
+            f"{translated(f.message)}")
+
+
+# What a timeline's moments are, and a person's part in a step, in the reader's language.
+KINDS = {"step": N_("step"), "duty": N_("duty"), "patrol": N_("patrol"),
+         "stored": N_("stored"), "retrieved": N_("retrieved")}
+PARTS = {"present": N_("present"), "released": N_("released"), "received": N_("received"),
+         "holder": N_("holder"), "on duty": N_("on duty")}
+
+
 def _check(name: str, check: Any) -> str | None:
     if check is None:
         return None
@@ -53,7 +66,7 @@ def step_line(step: tl.ReplayStep) -> str:
                                                           after=step.holder_after or "-")
         if step.via:
             moved += _(" (in {container})").format(container=step.via)
-    presence = (_("presence {verdict}").format(verdict=step.verdict) if step.verdict
+    presence = (_("presence {verdict}").format(verdict=_(step.verdict)) if step.verdict
                 else _("presence not judged"))
     if step.missing:
         presence += _(" (missing {missing})").format(missing=step.missing)
@@ -62,7 +75,8 @@ def step_line(step: tl.ReplayStep) -> str:
     return render.shown([f"{step.position:>6}  {step.occurred_at}  "
                          + _("{stream} step {seq} {type} at {location}").format(
                              stream=step.stream, seq=step.seq,
-                             type=step.type or _("(damaged row)"),
+                             type=render.step_name(step.type) if step.type
+                             else _("(damaged row)"),
                              location=step.location or "-")
                          + f"{moved}; " + "; ".join(parts)])
 
@@ -71,15 +85,15 @@ def step_details(step: tl.ReplayStep) -> list[str]:
     lines = []
     if step.attendees:
         lines.append(_("present: ") + ", ".join(
-            f"{p} ({r or _('not enrolled')}" + ("" if c else _(", not counted")) + ")"
+            f"{p} ({render.role_name(r) if r else _('not enrolled')}"
+            + ("" if c else _(", not counted")) + ")"
             for p, r, c in step.attendees))
     for name, check in (("seals", step.seals), ("count", step.count)):
         if check is not None and check.verdict != "ok":
             lines.append(_("{name}: expected {expected}, found {found}").format(
                 name=_(name), expected=check.expected, found=check.found)
                 + (_(" (acknowledged on record)") if check.verdict == "acknowledged" else ""))
-    for f in step.findings:
-        lines.append(f"{f.severity} {f.code}: {f.message}")
+    lines += [finding_line(f) for f in step.findings]
     return ["        " + render.visible(line) for line in lines]
 
 
@@ -138,7 +152,7 @@ def entry_line(entry: tl.Entry) -> str:
     """One moment of a timeline on one line that stands alone."""
     if entry.kind == "duty_gap":
         return render.shown([f"{entry.at}  " + _("DUTY GAP until {end}: {detail}").format(
-            end=entry.end, detail=entry.detail)])
+            end=entry.end, detail=translated(entry.detail))])
     where = _(" at {location}").format(location=entry.location) if entry.location else ""
     at = f"#{entry.position} " if entry.position is not None else ""
     if entry.kind == "duty" and entry.type == "duty":
@@ -148,10 +162,13 @@ def entry_line(entry: tl.Entry) -> str:
         text = f"{entry.at}  {at}" + _("on duty in {room}{where}, {until}").format(
             room=entry.stream, where=where, until=until)
     else:
-        what = _("{type} of {stream}").format(type=entry.type, stream=entry.stream)
-        parts = f" ({', '.join(entry.parts)})" if entry.parts else ""
-        detail = f" — {entry.detail}" if entry.detail else ""
-        text = f"{entry.at}  {at}{entry.kind}: {what}{where}{parts}{detail}"
+        what = _("{type} of {stream}").format(type=render.step_name(entry.type),
+                                               stream=entry.stream)
+        parts = (f" ({', '.join(_(PARTS.get(p, p)) for p in entry.parts)})" if entry.parts
+                 else "")
+        detail = f" — {translated(entry.detail)}" if entry.detail else ""
+        kind = _(KINDS.get(entry.kind, entry.kind))
+        text = f"{entry.at}  {at}{kind}: {what}{where}{parts}{detail}"
     if entry.findings:
         text += f" [{_flags(entry.findings)}]"
     return render.shown([text])
@@ -165,7 +182,7 @@ def _print_timeline(data: tl.Timeline, as_json: bool) -> None:
         click.echo(entry_line(entry))
         for f in entry.findings:
             if entry.kind != "duty_gap":
-                click.echo("        " + render.visible(f"{f.severity} {f.code}: {f.message}"))
+                click.echo("        " + render.visible(finding_line(f)))
     conflicts = sum(f.code == "PRESENCE_CONFLICT" for e in data.entries for f in e.findings)
     gaps = sum(e.kind == "duty_gap" for e in data.entries)
     extra = (f", {conflicts} PRESENCE_CONFLICT" if data.subject == "person"

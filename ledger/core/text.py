@@ -51,3 +51,38 @@ def either(words: Sequence[str]) -> str:
     if len(words) <= 1:
         return words[0] if words else ""
     return Message("{first} or {rest}", first=words[0], rest=either(words[1:]))
+
+
+def message_data(text: str) -> Any:
+    """``text`` as plain data (JSON, msgpack) that keeps a ``Message``'s template and values:
+    a stored copy (the view's findings) can be shown in any language later. Plain text stays
+    a string; a value that is neither text nor a number is kept as its text."""
+    if isinstance(text, Message):
+        return {"template": text.template,
+                "args": {name: _value_data(value) for name, value in text.args.items()}}
+    return str(text)
+
+
+def _value_data(value: Any) -> Any:
+    if isinstance(value, str):
+        return message_data(value)
+    if value is None or type(value) in (int, bool):
+        return value
+    return str(value)
+
+
+def message_from_data(data: Any) -> str:
+    """The text :func:`message_data` kept: a ``Message`` again (its English text is the same),
+    or the plain string; anything else is refused with ValueError."""
+    if isinstance(data, str):
+        return data
+    if isinstance(data, dict) and set(data) == {"template", "args"} and isinstance(
+            data["template"], str) and isinstance(data["args"], dict):
+        args = {str(name): (value if value is None or type(value) in (int, bool)
+                            else message_from_data(value))
+                for name, value in data["args"].items()}
+        try:
+            return Message(data["template"], **args)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"a stored message does not format: {exc}") from None
+    raise ValueError("a stored message is neither text nor a template with its values")

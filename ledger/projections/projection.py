@@ -30,6 +30,7 @@ from ledger.core.findings import Finding, Severity
 from ledger.core.rules import ALL_VALID, AUTHORITY_EVENTS
 from ledger.core.state import Event, LedgerState
 from ledger.projections import codec
+from ledger.core.text import message_data
 from ledger.projections.view import APPLICATION, VIEW_VERSION, Batch, Stale, ViewStore
 from ledger.domain.stored import Raw, prepare, raw
 
@@ -176,7 +177,8 @@ class CustodyProjection(Projection[ViewStore]):
         for ordinal, finding in enumerate(findings):
             self.batch.insert("view_findings", (
                 position, ordinal, finding.code, finding.severity.value,
-                finding.stream or stream, finding.message,
+                finding.stream or stream,
+                json.dumps(message_data(finding.message), sort_keys=True, ensure_ascii=False),
                 json.dumps(finding.evidence, sort_keys=True, ensure_ascii=False, default=str)))
 
     def _step(self, position: int, body: dict[str, Any], row: Any, findings: list[Finding],

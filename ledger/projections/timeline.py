@@ -17,6 +17,8 @@ from typing import Any, Iterable, Sequence
 
 from ledger.core.custody import STEPS
 from ledger.core.errors import InputError
+from ledger.core.policy import ROLE_WORDS
+from ledger.core.text import Message, message_from_data
 from ledger.projections import codec, queries
 from ledger.projections.view import ViewStore
 
@@ -178,8 +180,19 @@ def findings_at(view: ViewStore, positions: Sequence[int]) -> dict[int, list[Fin
                 f"WHERE position IN ({','.join('?' * len(part))}) ORDER BY position, ordinal",
                 list(part)):
             out.setdefault(position, []).append(
-                FindingAt(position, code, severity, stream, message, json.loads(evidence)))
+                FindingAt(position, code, severity, stream, _message(message),
+                          json.loads(evidence)))
     return out
+
+
+def _message(stored: str) -> str:
+    """A finding's message as the view keeps it (``message_data`` as JSON), a ``Message``
+    again so it reads in any language; a row edited into something else reads as it is
+    (``verify --projections`` reports the edit)."""
+    try:
+        return message_from_data(json.loads(stored))
+    except ValueError:  # json.JSONDecodeError is one too
+        return stored
 
 
 def _attendees(view: ViewStore, positions: Sequence[int]
@@ -433,7 +446,14 @@ def _shift(view: ViewStore, room: str, start: tuple[int, str],
                  location[0][0] if location else room, ("on duty",),
                  end=end[1] if end else None, end_position=end[0] if end else None,
                  findings=tuple(f for p in positions for f in found.get(p, ())),
-                 detail=f"on duty in secure room {room}")
+                 detail=Message("on duty in secure room {room}", room=room))
+
+
+def listed(items: Sequence[str]) -> str:
+    """``items`` as "a, b, c", translatable when they are Messages."""
+    if len(items) <= 1:
+        return items[0] if items else ""
+    return Message("{first}, {rest}", first=items[0], rest=listed(items[1:]))
 
 
 def _within(moment: str, since: str | None, until: str | None) -> bool:
@@ -469,14 +489,16 @@ def room_timeline(view: ViewStore, room: str, end: str, *, since: str | None = N
         if event_type in ("duty.started", "duty.ended"):
             kind = "duty"
             after = duty.get(position, {})
-            who = ", ".join(f"{p} ({r})" for p, r in sorted(after.items()))
-            detail = f"on duty after it: {who or 'nobody'}"
+            who = [Message("{person} ({role})", person=p, role=ROLE_WORDS.get(r, r))
+                   for p, r in sorted(after.items())]
+            detail = Message("on duty after it: {who}",
+                             who=listed(who) if who else Message("nobody"))
         elif event_type == "room.patrolled":
-            kind, detail = "patrol", "remote video patrol"
+            kind, detail = "patrol", Message("remote video patrol")
         elif received == party:
-            kind, detail = "stored", f"lot {lot_id} into the room"
+            kind, detail = "stored", Message("lot {lot} into the room", lot=lot_id)
         elif released == party:
-            kind, detail = "retrieved", f"lot {lot_id} out of the room"
+            kind, detail = "retrieved", Message("lot {lot} out of the room", lot=lot_id)
         else:
             kind, detail = "step", ""
         entries.append(Entry(kind, occurred_at, position, stream, event_type, location,

@@ -41,9 +41,10 @@ from eventsourcing.sqlite import SQLiteCursor, SQLiteTrackingRecorder
 
 APPLICATION = "custody"  # the tracked application's name (the log is CustodyLedger's)
 NOTHING = -(2**63)  # view_meta.position before any event is folded
-# What the view's tables hold; a view folded by an older version (no view_findings rows for
-# its steps) is folded again from the start by the next catch-up.
-VIEW_VERSION = 2
+# What the view's tables hold; a view folded by an older version (2: no view_findings rows
+# for its steps; 3: their messages as plain English, not a template with its values, so
+# they could not be shown in another language) is folded again by the next catch-up.
+VIEW_VERSION = 3
 
 TABLES: dict[str, tuple[str, ...]] = {
     # table -> (column definitions..., primary key)

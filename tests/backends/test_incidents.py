@@ -179,7 +179,7 @@ def test_replay_shows_each_incident_at_its_step(world) -> None:
     assert "lot:BAG-2" in line and "lot.distributed at No. 2 Middle School" in line
     assert "held by STF-06 -> site:S02-R01" in line and line.endswith("PRESENCE_CONFLICT")
     detail = lines[lines.index(line) + 2]
-    assert detail.startswith("        warning PRESENCE_CONFLICT: POL-01 signed lot.distributed")
+    assert detail.startswith("        WARNING PRESENCE_CONFLICT: POL-01 signed lot.distributed")
     assert lines[-1] == (f"{len(steps2)} step(s), 2 with findings; as of log position "
                          f"{world.app.last_position()}, from the view")
 

@@ -239,3 +239,23 @@ def test_lang_zh_cn_in_a_real_subprocess(ready):
     missing = subprocess.run([sys.executable, "-m", "cli", "--db", str(ready.db) + ".none",
                               "status"], capture_output=True, text=True, timeout=120, env=env)
     assert missing.returncode == 5 and missing.stderr.startswith("错误：")
+
+
+def test_replay_and_timeline_in_chinese(ready):
+    # The view keeps each finding's template and values, so replay shows it in Chinese too.
+    ready.ok(*handover(ready, "--count", "29", "--acknowledge-violation", "recount"))
+    replay = ready("--lang", "zh", "replay", "--lot", "LOT-1")
+    assert replay.exit_code == 0, replay.output
+    lines = replay.output.splitlines()
+    step = next(line for line in lines if "第 2 步" in line)
+    assert "交接" in step and "在场 符合" in step and "ACKNOWLEDGED_VIOLATION" in step
+    assert ("        警告 ACKNOWLEDGED_VIOLATION: COUNT_MISMATCH 已在记录中确认（recount）："
+            "清点数量 29，但记录为 30") in lines
+    assert "在场：POL-01 (公安)" in replay.output
+    person = ready("--lang", "zh", "timeline", "person", "STF-02")
+    assert person.exit_code == 0, person.output
+    assert any("步骤: lot:LOT-1 的 交接" in line and "接收" in line
+               for line in person.output.splitlines())
+    english = ready("--lang", "en", "replay", "--lot", "LOT-1")
+    assert ("        WARNING ACKNOWLEDGED_VIOLATION: COUNT_MISMATCH acknowledged on record "
+            "(recount): count checked 29, but 30 on record") in english.output.splitlines()
