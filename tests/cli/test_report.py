@@ -205,7 +205,7 @@ def test_the_report_in_chinese_keeps_codes_ids_and_times_as_stored(db: Path,
     text = text_of(page)
     assert page.startswith('<!DOCTYPE html>\n<html lang="zh">')
     assert "<h2>摘要</h2>" in page and '<p class="verdict">不完整</p>' in page
-    assert "已检查 18 条流中的 46 个事件" in text and "1 个错误，1 个警告" in text
+    assert "已检查 18 条流中的 47 个事件" in text and "1 个错误，1 个警告" in text
     # The finding's text in Chinese, its code and the values it quotes as stored.
     assert page.count('<td class="code">ACKNOWLEDGED_<wbr>VIOLATION</td>') == 1
     assert (f"COUNT_MISMATCH 已在记录中确认（{REASON}）：清点数量 29，但记录为 30") in text
