@@ -32,6 +32,7 @@ PEOPLE = [
     ("INS-01", "Zheng Yu", "inspector", "City Discipline Inspection Office"),
 ]
 Q, A, BOX = "MATH-Q-0001", "MATH-A-0001", "BOX-0001"
+LEDGER = "gd-gaokao-2026"  # the ledger's id, and the name of its log key (it signs checkpoints)
 DAY, NIGHT = "2026-06-06", "2026-06-07"
 
 
@@ -100,9 +101,9 @@ def run_demo(directory: Path | None, custody: click.Command) -> None:
         raise click.ClickException(f"{demo.db} already exists; give --dir an empty folder")
     click.secho(f"custody-ledger demo: one exam day, in {folder}", bold=True)
 
-    click.secho("\n1. Everyone makes an encrypted key (passphrases in 0600 files for this demo)",
-                bold=True)
-    for person_id, *_ in [AUTHORITY, *PEOPLE]:
+    click.secho("\n1. Everyone makes an encrypted key (passphrases in 0600 files for this demo);"
+                " so does the log, which signs checkpoints", bold=True)
+    for person_id, *_ in [AUTHORITY, *PEOPLE, (LEDGER,)]:
         fd = os.open(demo.secret(person_id), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(f"demo passphrase of {person_id}\n")
@@ -112,9 +113,11 @@ def run_demo(directory: Path | None, custody: click.Command) -> None:
 
     click.secho("\n2. The authority starts the ledger, enrols the people, licenses the room",
                 bold=True)
-    demo.run(["init", "--ledger-id", "gd-gaokao-2026", "--name", AUTHORITY[1], "--unit",
-              AUTHORITY[3], *t("2026-06-01", "09:00"), *demo.authority()],
-             "init --ledger-id gd-gaokao-2026 --authority-key auth-01.key")
+    demo.run(["init", "--ledger-id", LEDGER, "--name", AUTHORITY[1], "--unit",
+              AUTHORITY[3], "--log-key", f"{demo.key(LEDGER)}.pub", *t("2026-06-01", "09:00"),
+              *demo.authority()],
+             f"init --ledger-id {LEDGER} --log-key {demo.key(LEDGER).name}.pub "
+             "--authority-key auth-01.key")
     for person_id, name, role, unit in PEOPLE:
         demo.run(["person", "enrol", person_id, "--name", name, "--role", role, "--unit", unit,
                   "--public-key", f"{demo.key(person_id)}.pub", *t("2026-06-01", "09:30"),
@@ -211,7 +214,20 @@ def run_demo(directory: Path | None, custody: click.Command) -> None:
     demo.run(["history", A], f"history {A}")
     demo.run(["status", "--verified"], "status --verified")
 
-    click.secho("\n8. An auditor verifies the whole chain", bold=True)
+    click.secho("\n8. The log signs a checkpoint; an auditor verifies the whole chain against it",
+                bold=True)
+    log_key = ["--key", str(demo.key(LEDGER)), "--passphrase-file", str(demo.secret(LEDGER))]
+    demo.run(["checkpoint", *log_key], f"checkpoint --key {demo.key(LEDGER).name}")
     demo.run(["verify"], "verify")
-    click.secho(f"\nThe ledger is {demo.db}; try: custody --db {demo.db} status --as-of "
-                f"{DAY}T12:00:00+08:00", bold=True)
+
+    click.secho("\n9. For a committee with no database: a report, and an evidence bundle checked "
+                "offline", bold=True)
+    report, bundle = folder / "report.html", folder / f"{A}.bundle"
+    demo.run(["report", "--out", str(report)], f"report --out {report.name}")
+    demo.run(["export", str(bundle), "--lot", A], f"export {bundle.name} --lot {A}")
+    demo.run(["verify-bundle", str(bundle), "--trust", f"{demo.key(AUTHORITY[0])}.pub",
+              "--log-key", f"{demo.key(LEDGER)}.pub"],
+             f"verify-bundle {bundle.name} --trust {demo.key(AUTHORITY[0]).name}.pub "
+             f"--log-key {demo.key(LEDGER).name}.pub")
+    click.secho(f"\nThe ledger is {demo.db}, the report {report}; try: custody --db {demo.db} "
+                f"replay --lot {A}", bold=True)
