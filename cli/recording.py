@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -183,7 +184,12 @@ def sign(ctx: click.Context, draft_file: Path, key: Path, passphrase_file: Path 
     if not yes and not click.confirm(f"Sign this as {signer.person_id}?", err=True):
         raise InputError("not signed: you declined")
     signatures[signer.person_id] = app.sign(body, signer)
-    write_atomically(draft_file, format_draft(body, signatures))
+    try:  # the draft keeps the mode it was written with
+        write_atomically(draft_file, format_draft(body, signatures).encode("utf-8"),
+                         stat.S_IMODE(draft_file.stat().st_mode))
+    except OSError as exc:
+        raise InputError(f"cannot write the signed draft {draft_file}: "
+                         f"{exc.strerror or exc}") from None
     attendees = [a["person"] for a in body["attendees"]]
     missing = [p for p in attendees if p not in signatures]
     say(f"signed by {signer.person_id}; {len(attendees) - len(missing)} of "

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import click
 
 from cli import render
-from cli.context import ledger_of, say
+from cli.context import ledger_of, say, write_atomically
 from cli import i18n
 from cli.i18n import _, ngettext, translated
 from cli.options import ID
@@ -54,7 +53,7 @@ def report(ctx: click.Context, out: Path, lot_id: str | None, exam: str | None,
     selection = Selection(lot=lot_id, exam=exam,
                           since=moment(since, "--from") if since is not None else None,
                           until=moment(until, "--to") if until is not None else None)
-    folder = _writable_folder(out)
+    _refuse_unwritable(out)
     from cli.views import view_answer  # the view at the log's head, as every read command gets it
 
     answer = view_answer(ctx)
@@ -66,7 +65,7 @@ def report(ctx: click.Context, out: Path, lot_id: str | None, exam: str | None,
 
     data = gather(app, answer.view, answer.position, selection, now=now, verify=verify)
     html = render_html(data, _, ngettext, lang=i18n.language(), words=_words())
-    _write(folder, out, html)
+    _write(out, html)
     verdict = _("intact") if data.intact else _("NOT intact")
     say(_("wrote {out}: {lots} lot(s), {rooms} secure room(s), {findings} finding(s); the "
           "ledger is {verdict}; as of log position {position}").format(
@@ -86,7 +85,7 @@ def _kind_name(kind: str) -> str:
     return _(kind) if kind in render.KIND_NAMES else kind
 
 
-def _writable_folder(out: Path) -> Path:
+def _refuse_unwritable(out: Path) -> None:
     """Refuse an --out that cannot be written before any work is done."""
     folder = out.parent if str(out.parent) else Path(".")
     if out.is_dir():
@@ -97,22 +96,14 @@ def _writable_folder(out: Path) -> Path:
     if not os.access(folder, os.W_OK | os.X_OK):
         raise InputError(_("--out {out}: folder {folder} is not writable; name another "
                            "file").format(out=out, folder=folder))
-    return folder
 
 
-def _write(folder: Path, out: Path, text: str) -> None:
-    """Write ``text`` beside ``out`` and rename it into place: a reader never sees half a
-    report, and a failed write leaves nothing behind."""
-    fd, partial = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".partial", dir=folder)
+def _write(out: Path, text: str) -> None:
+    """Write the report whole or not at all: a reader never sees half a report, and a
+    failed write leaves the old one and nothing else behind."""
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(partial, 0o644)  # a report to hand around, not a secret
-        os.replace(partial, out)
+        write_atomically(out, text.encode("utf-8"), 0o644)  # a report to hand around
     except OSError as exc:
-        Path(partial).unlink(missing_ok=True)
         raise InputError(render.visible(_("--out {out}: cannot write it ({error}); nothing "
                                           "was written").format(out=out, error=exc.strerror
                                                                 or exc))) from None

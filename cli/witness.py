@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import time
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 import click
 
 from cli import render
-from cli.context import ledger_of
+from cli.context import ledger_of, write_atomically
 from cli.errors import EXIT_FINDINGS
 from cli.options import prompt_passphrase, read_bounded, read_passphrase_file
 from ledger.application.keystore import read_key_file, read_public_key
@@ -35,17 +34,11 @@ def _state_name(origin: str) -> str:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` (mode 0600) through a temporary file and a rename."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    """Write ``data`` to ``path`` (mode 0600), whole or not at all."""
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        write_atomically(path, data, 0o600)
     except OSError as exc:
         raise InputError(f"cannot write {path}: {exc.strerror}") from None
-    os.replace(tmp, path)
 
 
 def _state_dir(path: Path) -> Path:
