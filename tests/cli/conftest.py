@@ -109,3 +109,18 @@ def ready_template(tmp_path_factory, keyring) -> Path:
 def ready(tmp_path, keyring, ready_template) -> Cli:
     """A private copy of the ready ledger."""
     return Cli(tmp_path, keyring, ready_template)
+
+
+@pytest.fixture
+def log_key(ready: Cli) -> Path:
+    """A log key for the ready ledger (unencrypted, fixed), not yet named in it."""
+    path = ready.folder / "log.key"
+    write_key_pair(path, "cli-ledger", fixed_key("LOG"), None)
+    return path
+
+
+@pytest.fixture
+def logged(ready: Cli, log_key: Path) -> Cli:
+    """The ready ledger with ``log_key`` named by the authority ('custody log enable')."""
+    ready.ok("log", "enable", "--log-key", f"{log_key}.pub", *ready.authority())
+    return ready

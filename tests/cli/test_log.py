@@ -5,27 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 
-from ledger.application.keystore import write_key_pair
 from ledger.core.checkpoint import Checkpoint, open_proof
 from ledger.core.merkle import leaf_hash
 from ledger.core.note import Ed25519Verifier, open_note, Verifiers
 from tests.cli.conftest import Cli
-from tests.conftest import fixed_key
-
-
-@pytest.fixture
-def log_key(ready: Cli) -> Path:
-    path = ready.folder / "log.key"
-    write_key_pair(path, "cli-ledger", fixed_key("LOG"), None)
-    return path
-
-
-@pytest.fixture
-def logged(ready: Cli, log_key: Path) -> Cli:
-    ready.ok("log", "enable", "--log-key", f"{log_key}.pub", *ready.authority())
-    return ready
 
 
 def test_a_checkpoint_is_a_c2sp_signed_note_that_the_printed_vkey_opens(logged: Cli,

@@ -3,12 +3,10 @@ cosignatures stored only when an enrolled inspector made them."""
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 from pathlib import Path
 
-import pytest
 
 from ledger.application.keystore import write_key_pair
 from ledger.core.checkpoint import Checkpoint, CosignatureVerifier, cosigner_key
@@ -17,19 +15,6 @@ from tests.cli.conftest import Cli
 from tests.conftest import fixed_key
 
 T0 = 1_900_000_000  # later than every recorded_at of these tests' (real-clock) steps
-
-
-@pytest.fixture
-def log_key(ready: Cli) -> Path:
-    path = ready.folder / "log.key"
-    write_key_pair(path, "cli-ledger", fixed_key("LOG"), None)
-    return path
-
-
-@pytest.fixture
-def logged(ready: Cli, log_key: Path) -> Cli:
-    ready.ok("log", "enable", "--log-key", f"{log_key}.pub", *ready.authority())
-    return ready
 
 
 def checkpoint(cli: Cli, log_key: Path, name: str) -> Path:
