@@ -118,7 +118,7 @@ def measure(events: int, people: int, folder: Path) -> dict:
     from ledger.application.bundle import export_bundle
     from ledger.application.custody import open_ledger
     from ledger.core import digests, keys
-    from ledger.core.bundle import parse_bundle
+    from ledger.tlog.bundle import parse_bundle
     from ledger.verify.bundle import verify_bundle
 
     db = ledger(events, people)

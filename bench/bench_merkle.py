@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ledger.core import merkle  # noqa: E402
+from ledger.tlog import merkle  # noqa: E402
 from machine import Load, describe  # noqa: E402
 
 

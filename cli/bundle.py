@@ -15,7 +15,7 @@ from cli.i18n import _
 from cli.log import write_new_file
 from cli.options import ID
 from cli.steps import moment
-from ledger.core.bundle import MAX_BUNDLE
+from ledger.tlog.bundle import MAX_BUNDLE
 from ledger.core.errors import InputError
 
 
@@ -94,7 +94,7 @@ def verify_bundle(ctx: click.Context, bundle_path: Path, trust_file: Path, log_k
     inclusion proof, then every hash, chain, signature and rule as 'custody verify' checks
     them. Exit 0 intact, 1 with findings, 2 for a file that is not a well-formed bundle."""
     from ledger.application.keystore import read_public_key
-    from ledger.core.bundle import parse_bundle
+    from ledger.tlog.bundle import parse_bundle
     from ledger.verify.bundle import verify_bundle as check
 
     authority_key = read_public_key(trust_file)[0].raw

@@ -257,10 +257,10 @@ Examples:
                       log_key_file: Path | None) -> None:
         """Verify receipts (c2sp.org/tlog-proof); with the ledger, also that each receipted
         event is still there at its index (else EVENT_MISSING, exit 1)."""
-        from ledger.core.checkpoint import TlogProof, open_proof
-        from ledger.core.merkle import leaf_hash
-        from ledger.core.note import SIG_ED25519, Ed25519Verifier, VerifierKey, parse_note
-        from ledger.core.checkpoint import Checkpoint
+        from ledger.tlog.checkpoint import TlogProof, open_proof
+        from ledger.tlog.merkle import leaf_hash
+        from ledger.tlog.note import SIG_ED25519, Ed25519Verifier, VerifierKey, parse_note
+        from ledger.tlog.checkpoint import Checkpoint
         from ledger.core.log_keys import log_verifiers
 
         use_db = log_key_file is None or ctx.obj.get("db") is not None

@@ -17,10 +17,10 @@ from cli.errors import EXIT_FINDINGS
 from cli.options import prompt_passphrase, read_bounded, read_passphrase_file
 from ledger.application.keystore import read_key_file, read_public_key
 from ledger.application.log import TransparencyLog
-from ledger.core.checkpoint import Checkpoint, Cosigner
+from ledger.tlog.checkpoint import Checkpoint, Cosigner
 from ledger.core.errors import InputError, LedgerError
-from ledger.core.note import SIG_ED25519, Ed25519Verifier, VerifierKey, parse_note
-from ledger.core.witness import Fork, check_advance, cosign, parse_consistency
+from ledger.tlog.note import SIG_ED25519, Ed25519Verifier, VerifierKey, parse_note
+from ledger.tlog.witness import Fork, check_advance, cosign, parse_consistency
 
 MAX_NOTE = 64 * 1024
 _SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", re.ASCII)

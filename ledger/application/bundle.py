@@ -1,7 +1,7 @@
 """Export an evidence bundle: the events some lots' verification needs, each with its
 inclusion proof, under one signed (and cosigned, where stored) checkpoint.
 
-What goes in (``ledger.core.bundle`` is the format):
+What goes in (``ledger.tlog.bundle`` is the format):
 
 - the lots' own streams, complete, and whatever judging their steps reads, transitively
   (``custody.referenced``: the containers they were packed in, the rooms they were stored
@@ -18,8 +18,8 @@ from typing import Any, Iterable, Sequence
 
 from ledger.application.custody import CustodyLedger, referenced
 from ledger.application.log import NO_TREE, TransparencyLog
-from ledger.core import merkle
-from ledger.core.bundle import Bundle, BundledEvent, format_bundle
+from ledger.tlog import merkle
+from ledger.tlog.bundle import Bundle, BundledEvent, format_bundle
 from ledger.core.errors import InputError
 from ledger.core.log_keys import open_log_checkpoint
 from ledger.domain.aggregates import LEDGER_STREAM, lot_stream

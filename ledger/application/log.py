@@ -2,7 +2,7 @@
 
 The tree itself is written by the recorders, inside each append's transaction
 (``ledger.storage.tree``); this module reads it (O(log n) stored hashes per proof or root)
-and speaks the C2SP formats of ``ledger.core.checkpoint`` and ``ledger.core.note``:
+and speaks the C2SP formats of ``ledger.tlog.checkpoint`` and ``ledger.tlog.note``:
 
 - the log's key is the one an authority named with ``ledger.log_key_set``; its note key name
   is the ledger id, which is also every checkpoint's origin line;
@@ -18,11 +18,11 @@ from typing import Any
 
 from ledger.application.custody import CustodyLedger
 from ledger.application.keystore import Signer
-from ledger.core import merkle
-from ledger.core.checkpoint import Checkpoint, TlogProof
+from ledger.tlog import merkle
+from ledger.tlog.checkpoint import Checkpoint, TlogProof
 from ledger.core.digests import event_hash_of_bytes
 from ledger.core.errors import InputError, KeyringError, StorageError, VerificationFailed
-from ledger.core.note import Ed25519Signer, sign_note
+from ledger.tlog.note import Ed25519Signer, sign_note
 from ledger.core.state import LedgerState
 from ledger.core.log_keys import log_verifiers, open_log_checkpoint
 
@@ -183,14 +183,15 @@ class TransparencyLog:
         same text. Every signature that is not the log's must be a valid cosignature by an
         enrolled inspector or a witness the genesis named (else KeyringError); returns the
         cosignatures stored."""
-        from ledger.core.note import parse_note
-        from ledger.core.witness import inspector_cosignatures, merge_cosignatures
+        from ledger.tlog.note import parse_note
+        from ledger.core.log_keys import inspector_cosignatures
+        from ledger.tlog.witness import merge_cosignatures
 
         self.require_tree()
         state = self.app.state(roster=True)[0]  # who is an enrolled inspector, with which key
         self.app.ledger(state)
         open_log_checkpoint(cosigned, state)
-        found = inspector_cosignatures(cosigned, [state.ledger_id or ""], state.witness)
+        found = inspector_cosignatures(cosigned, state)
         if not found:
             raise InputError("the note carries no witness cosignature; cosign it first with "
                              "'custody witness cosign'")

@@ -1,13 +1,15 @@
-"""Which keys sign the ledger's checkpoints: the log keys the authority named, as the one
-ledger-state fold knows them. Pure: the verifier, the application and the CLI all open a
-checkpoint through here."""
+"""Which keys sign and witness the ledger's checkpoints: the log keys the authority named, and
+the inspectors and genesis witnesses who may cosign, as the one ledger-state fold knows them.
+Pure: the verifier, the application and the CLI all open a checkpoint through here."""
 
 from __future__ import annotations
 
-from ledger.core.checkpoint import Checkpoint, open_checkpoint
-from ledger.core.errors import VerificationFailed
-from ledger.core.note import SIG_ED25519, Ed25519Verifier, VerifierKey
+from ledger.tlog.checkpoint import Checkpoint, open_checkpoint
+from ledger.core.errors import KeyringError, VerificationFailed
+from ledger.core.roster import WITNESS_ROLE, Member
+from ledger.tlog.note import SIG_ED25519, Ed25519Verifier, VerifierKey
 from ledger.core.state import LedgerState
+from ledger.tlog.witness import Cosignature, WitnessKey, witness_cosignatures
 
 
 def log_verifiers(state: LedgerState) -> list[Ed25519Verifier]:
@@ -32,3 +34,33 @@ def open_log_checkpoint(note: bytes, state: LedgerState) -> Checkpoint:
             reason = exc
     assert reason is not None
     raise reason
+
+
+def may_witness(member: Member | None) -> bool:
+    """Whether a roster entry (``LedgerState.witness``) may cosign checkpoints now: an
+    unrevoked inspector, or a witness the genesis named."""
+    return member is not None and member.role == WITNESS_ROLE and not member.revoked
+
+
+def witness_key(state: LedgerState) -> WitnessKey:
+    """The key that counts for each witness name in ``state``: an enrolled inspector's current
+    key or a genesis witness's; any other name is refused with the reason."""
+
+    def key_for(name: str) -> bytes:
+        who = state.witness(name)
+        if not may_witness(who):
+            what = "neither enrolled nor a witness named in the genesis" if who is None else (
+                "revoked" if who.revoked else f"a {who.role}, not an inspector")
+            raise KeyringError(f"cosignature by {name} refused: {name} is {what}; only "
+                               "enrolled inspectors and the genesis's witnesses witness "
+                               "checkpoints")
+        assert who is not None
+        return who.public_key.raw
+
+    return key_for
+
+
+def inspector_cosignatures(note: bytes, state: LedgerState) -> list[Cosignature]:
+    """Every cosignature of ``note`` by a witness ``state`` trusts, verified; the log's own
+    signature lines are skipped, anything else raises KeyringError naming it."""
+    return witness_cosignatures(note, [state.ledger_id or ""], witness_key(state))

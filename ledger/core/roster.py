@@ -10,6 +10,9 @@ from typing import Any, Callable, Mapping
 
 from ledger.core.keys import PublicKey
 
+# The role that may cosign checkpoints (and that witnesses the genesis names are given).
+WITNESS_ROLE = "inspector"
+
 
 @dataclass(frozen=True)
 class Member:

@@ -46,7 +46,7 @@ from ledger.core.duty import merge, uncovered
 from ledger.core.findings import Finding
 from ledger.core.policy import PresencePolicy
 from ledger.core.keys import PublicKey
-from ledger.core.roster import Member, member_after, member_from
+from ledger.core.roster import WITNESS_ROLE, Member, member_after, member_from
 from ledger.core.text import Message
 from ledger.core.whereabouts import (
     Sighting,
@@ -65,7 +65,6 @@ from ledger.core.rules import (
     Verified,
     judge,
 )
-from ledger.core.witness import WITNESS_ROLE
 
 
 

@@ -20,7 +20,8 @@ from typing import Any, Callable, Iterator
 
 from eventsourcing.persistence import ApplicationRecorder, StoredEvent
 
-from ledger.core import digests, merkle
+from ledger.core import digests
+from ledger.tlog import merkle
 from ledger.core.errors import InputError, VerificationFailed
 from ledger.storage.tables import count, is_postgres, table
 

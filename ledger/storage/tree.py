@@ -3,7 +3,7 @@
 Three tables (names prefixed on PostgreSQL, as the library's own table is):
 
 - ``tree_hashes (idx PRIMARY KEY, hash)``: every stored hash of the tree, addressed by Go
-  tlog's *stored hash index* (``ledger.core.merkle.stored_hash_index``): leaf n's hash, then
+  tlog's *stored hash index* (``ledger.tlog.merkle.stored_hash_index``): leaf n's hash, then
   the hashes of the subtrees leaf n completes — about two 32-byte hashes a leaf.
 - ``tree_leaves (leaf PRIMARY KEY, position)``: leaf n (dense: 0, 1, 2 ...) is the event at
   log position ``position`` — the n-th row in log order. The tree's size is the number of
@@ -25,7 +25,7 @@ from typing import Any, Iterator, Sequence
 
 from ledger.core.digests import event_hash_of_bytes
 from ledger.core.errors import StorageError
-from ledger.core.merkle import CompactRange, leaf_hash, stored_hash_index
+from ledger.tlog.merkle import CompactRange, leaf_hash, stored_hash_index
 
 BACKFILL_PAGE = 1000
 READ_PAGE = 4096  # stored hashes or leaves per read when the verifier streams the tree

@@ -25,17 +25,18 @@ from typing import Any
 
 import msgpack
 
+from ledger.core.log_keys import witness_key
+from ledger.tlog.witness import witness_cosignatures
 from ledger.core import digests
-from ledger.core.bundle import FORMAT, Bundle
-from ledger.core.checkpoint import Checkpoint, open_checkpoint
+from ledger.tlog.bundle import FORMAT, Bundle
+from ledger.tlog.checkpoint import Checkpoint, open_checkpoint
 from ledger.core.errors import LedgerError, ResourceError, VerificationFailed
 from ledger.core.findings import Finding, Report
-from ledger.core.merkle import check_record, leaf_hash
-from ledger.core.note import SIG_ED25519, Ed25519Verifier, VerifierKey, parse_note
+from ledger.tlog.merkle import check_record, leaf_hash
+from ledger.tlog.note import SIG_ED25519, Ed25519Verifier, VerifierKey, parse_note
 from ledger.core.roster import keys_named
 from ledger.core.state import Event, LedgerState
 from ledger.core.text import Message
-from ledger.core.witness import inspector_cosignatures
 from ledger.domain import events as domain_events
 from ledger.domain.stored import Prepared, Raw
 from ledger.verify.rows import Scope, prepare_chunk
@@ -260,7 +261,7 @@ def _witnesses(note: bytes, origin: str, state: LedgerState, report: Report
         return []
     try:
         return [{"witness": c.witness, "time": c.timestamp}
-                for c in inspector_cosignatures(note, [origin], state.member)]
+                for c in witness_cosignatures(note, [origin], witness_key(state))]
     except LedgerError as exc:
         report.findings.append(Finding("CHECKPOINT_SIGNATURE_INVALID", Message(
             "the bundle's checkpoint carries a bad cosignature: {reason}", reason=str(exc))))

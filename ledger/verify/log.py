@@ -44,18 +44,19 @@ from itertools import chain
 from typing import Iterator, Sequence
 
 from ledger.core.canonical import parse_timestamp
-from ledger.core.checkpoint import Checkpoint, TlogProof
+from ledger.tlog.checkpoint import Checkpoint, TlogProof
 from ledger.core.errors import InputError, VerificationFailed
 from ledger.core.findings import Finding
-from ledger.core.merkle import (
+from ledger.tlog.merkle import (
     EMPTY_ROOT, CompactRange, check_record, leaf_hash, split_stored_hash_index,
     stored_hash_index,
 )
-from ledger.core.note import parse_note
+from ledger.tlog.note import parse_note
 from ledger.core.log_keys import open_log_checkpoint
+from ledger.core.roster import WITNESS_ROLE
 from ledger.core.state import LedgerState
 from ledger.core.text import Message
-from ledger.core.witness import WITNESS_ROLE, WitnessWindows, inspector_verifier
+from ledger.tlog.witness import WitnessWindows, witness_verifier
 
 
 @dataclass(frozen=True)
@@ -320,7 +321,7 @@ class LogAudit:
             member = state.witness(who)  # a genesis witness, or an enrolled inspector
             if who == origin or member is None or member.role != WITNESS_ROLE:
                 continue  # not a witness's line (the log's own, or an unknown key's)
-            verifier = inspector_verifier(member)
+            verifier = witness_verifier(who, member.public_key.raw)
             try:
                 open_log_checkpoint(note, state)
                 text, sigs = parse_note(note)

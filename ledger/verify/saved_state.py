@@ -34,7 +34,7 @@ from typing import IO, Any, Iterator
 
 from ledger.core import canonical
 from ledger.core.errors import InputError, ResourceError
-from ledger.core.merkle import CompactRange
+from ledger.tlog.merkle import CompactRange
 from ledger.core.state import LedgerState
 from ledger.core.state_codec import StateDamaged, StateReader, state_records
 

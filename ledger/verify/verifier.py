@@ -34,7 +34,7 @@ from typing import Any, Callable, Iterator, Sequence
 from eventsourcing.persistence import ApplicationRecorder, Notification
 
 from ledger.core import canonical, keys
-from ledger.core import merkle
+from ledger.tlog import merkle
 from ledger.core.digests import event_hash_of_bytes
 from ledger.core.errors import LedgerError, ResourceError, StorageError
 from ledger.core.findings import Finding, Report

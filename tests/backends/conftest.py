@@ -258,7 +258,7 @@ class RawStore:
         """Rewrite the stored tree's tables to match the events as they now stand, so a test
         sees only what its edit does to the events (a stale tree is a ROOT_MISMATCH of its
         own: test_stored_tree_audit.py)."""
-        from ledger.core import merkle
+        from ledger.tlog import merkle
         from ledger.core.digests import event_hash_of_bytes
 
         prefix = "custody_" if self.postgres else ""

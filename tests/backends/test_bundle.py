@@ -9,7 +9,7 @@ import pytest
 from ledger.application.bundle import export_bundle, lots_of_exam
 from ledger.application.log import TransparencyLog
 from ledger.core import canonical
-from ledger.core.bundle import parse_bundle
+from ledger.tlog.bundle import parse_bundle
 from ledger.core.errors import InputError
 from ledger.verify import Verifier
 from ledger.verify.bundle import verify_bundle

@@ -13,7 +13,7 @@ import pytest
 from ledger.application.custody import open_ledger
 from ledger.application.keystore import Signer
 from ledger.application.log import TransparencyLog
-from ledger.core.merkle import stored_hash_index
+from ledger.tlog.merkle import stored_hash_index
 from ledger.verify import Verifier
 from ledger.verify.log import Evidence
 from tests.conftest import AUTHORITY, LEDGER_ID, World, fixed_key

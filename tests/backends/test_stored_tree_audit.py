@@ -6,7 +6,7 @@ differing index."""
 from __future__ import annotations
 
 from ledger.application.custody import open_ledger
-from ledger.core import merkle
+from ledger.tlog import merkle
 from ledger.core.findings import Finding
 from ledger.verify import Verifier
 from tests.backends.test_log_tamper import sql

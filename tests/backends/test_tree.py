@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from ledger.application.custody import _event, open_ledger
-from ledger.core import merkle
+from ledger.tlog import merkle
 from ledger.core.digests import event_hash_of_bytes
 from ledger.storage.recorders import HeadMoved
 from tests.conftest import World

@@ -12,10 +12,10 @@ from click.testing import CliRunner
 from cli.main import main
 from ledger.application.keystore import write_key_pair
 from ledger.application.log import TransparencyLog
-from ledger.core.checkpoint import Checkpoint, Cosigner
+from ledger.tlog.checkpoint import Checkpoint, Cosigner
 from ledger.core.errors import KeyringError
-from ledger.core.note import SIG_ED25519, Ed25519Verifier, VerifierKey, parse_note
-from ledger.core.witness import cosign
+from ledger.tlog.note import SIG_ED25519, Ed25519Verifier, VerifierKey, parse_note
+from ledger.tlog.witness import cosign
 from ledger.verify.log import Evidence
 from tests.backends.test_log_tamper import LOG, codes, sql
 from tests.conftest import AUTHORITY, LEDGER_ID, World, fixed_key

@@ -18,7 +18,7 @@ import pytest
 
 from cli.main import main
 from ledger.application.keystore import write_key_pair
-from ledger.core import bundle as fmt
+from ledger.tlog import bundle as fmt
 from tests.cli.conftest import Cli
 from tests.conftest import AUTHORITY, TEAM, fixed_key
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ledger.application.keystore import write_key_pair
-from ledger.core.note import parse_note
+from ledger.tlog.note import parse_note
 from tests.cli.conftest import Cli
 from tests.cli.test_witness import T0, checkpoint, cosign
 from tests.conftest import PEOPLE, fixed_key

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 
-from ledger.core.checkpoint import Checkpoint, open_proof
-from ledger.core.merkle import leaf_hash
-from ledger.core.note import Ed25519Verifier, open_note, Verifiers
+from ledger.tlog.checkpoint import Checkpoint, open_proof
+from ledger.tlog.merkle import leaf_hash
+from ledger.tlog.note import Ed25519Verifier, open_note, Verifiers
 from tests.cli.conftest import Cli
 
 

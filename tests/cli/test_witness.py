@@ -9,8 +9,8 @@ from pathlib import Path
 
 
 from ledger.application.keystore import write_key_pair
-from ledger.core.checkpoint import Checkpoint, CosignatureVerifier, cosigner_key
-from ledger.core.note import parse_note
+from ledger.tlog.checkpoint import Checkpoint, CosignatureVerifier, cosigner_key
+from ledger.tlog.note import parse_note
 from tests.cli.conftest import Cli
 from tests.conftest import fixed_key
 

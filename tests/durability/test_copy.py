@@ -167,9 +167,9 @@ def checkpointed(db: str) -> tuple[list[tuple[int, bytes]], bytes]:
     inspector INS-01) and steps between and after them; returns its stored checkpoints
     (size, note) and a receipt of a step under the second checkpoint."""
     from ledger.application.log import TransparencyLog
-    from ledger.core.checkpoint import Cosigner
-    from ledger.core.note import SIG_ED25519, Ed25519Verifier, VerifierKey
-    from ledger.core.witness import cosign
+    from ledger.tlog.checkpoint import Cosigner
+    from ledger.tlog.note import SIG_ED25519, Ed25519Verifier, VerifierKey
+    from ledger.tlog.witness import cosign
     from tests.backends.test_log_tamper import LOG
     from tests.conftest import LEDGER_ID, fixed_key
 
@@ -193,7 +193,7 @@ def checkpointed(db: str) -> tuple[list[tuple[int, bytes]], bytes]:
 
 def copied_log(db: str) -> tuple[list[tuple[int, bytes]], bytes]:
     """(stored checkpoints, the stored tree's root) of ``db``."""
-    from ledger.core import merkle
+    from ledger.tlog import merkle
 
     with closing(open_ledger(db)) as app:
         recorder = app.recorder

@@ -12,8 +12,8 @@ import hashlib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.core import checkpoint as cp
-from ledger.core import merkle, note
+from ledger.tlog import checkpoint as cp
+from ledger.tlog import merkle, note
 from ledger.core.errors import InputError, NonCanonical, VerificationFailed
 from ledger.core.keys import SigningKey
 

@@ -19,7 +19,8 @@ from eventsourcing.utils import get_topic
 
 from ledger.application.custody import open_ledger
 from ledger.application.keystore import Signer
-from ledger.core import canonical, digests, merkle
+from ledger.core import canonical, digests
+from ledger.tlog import merkle
 from ledger.core.findings import Report
 from ledger.domain import events
 from ledger.domain.aggregates import AGGREGATE_FOR_START

@@ -1,4 +1,4 @@
-"""The bundle parser (``ledger.core.bundle``) accepts only what ``format_bundle`` writes."""
+"""The bundle parser (``ledger.tlog.bundle``) accepts only what ``format_bundle`` writes."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import hashlib
 import msgpack
 import pytest
 
-from ledger.core import bundle as fmt
+from ledger.tlog import bundle as fmt
 from ledger.core.errors import InputError, NonCanonical
 
 HASH = hashlib.sha256(b"x").digest()

@@ -6,8 +6,8 @@ import hashlib
 
 import pytest
 
-from ledger.core import checkpoint as cp
-from ledger.core import merkle, note
+from ledger.tlog import checkpoint as cp
+from ledger.tlog import merkle, note
 from ledger.core.errors import InputError, NonCanonical, VerificationFailed
 from ledger.core.keys import SigningKey
 

@@ -8,7 +8,7 @@ from functools import lru_cache
 
 import pytest
 
-from ledger.core import merkle
+from ledger.tlog import merkle
 from ledger.core.errors import InputError, StorageError, VerificationFailed
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 
-from ledger.core import merkle
+from ledger.tlog import merkle
 from ledger.verify.log import StoredTreeAudit
 
 SIZE = 13

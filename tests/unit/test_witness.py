@@ -6,10 +6,10 @@ import hashlib
 
 import pytest
 
-from ledger.core.checkpoint import Checkpoint
+from ledger.tlog.checkpoint import Checkpoint
 from ledger.core.errors import InputError
-from ledger.core.merkle import leaf_hash, node_hash
-from ledger.core.witness import Fork, WitnessWindows, check_advance, parse_consistency
+from ledger.tlog.merkle import leaf_hash, node_hash
+from ledger.tlog.witness import Fork, WitnessWindows, check_advance, parse_consistency
 
 L = [leaf_hash(hashlib.sha256(bytes([i])).digest()) for i in range(3)]
 ROOT1 = L[0]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ledger.core.errors import VerificationFailed
-from ledger.core.merkle import check_record, check_tree
+from ledger.tlog.merkle import check_record, check_tree
 
 ROOT = Path(__file__).parent / "merkle"
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from ledger.core import checkpoint as cp
-from ledger.core import note
+from ledger.tlog import checkpoint as cp
+from ledger.tlog import note
 from ledger.core.errors import InputError, NonCanonical, VerificationFailed
 from ledger.core.keys import SigningKey
 

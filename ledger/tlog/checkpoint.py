@@ -1,7 +1,7 @@
 """Checkpoints, witness cosignatures and proofs of inclusion, in the C2SP text formats — pure.
 
 - c2sp.org/tlog-checkpoint: the note text ``<origin>\\n<tree size>\\n<base64 root>\\n``, then
-  optional extension lines; the log signs it as a signed note (:mod:`ledger.core.note`).
+  optional extension lines; the log signs it as a signed note (:mod:`ledger.tlog.note`).
 - c2sp.org/tlog-cosignature: a witness's timestamped Ed25519 cosignature (signature type
   0x04) over ``cosignature/v1\\ntime <t>\\n`` followed by the checkpoint text. The time is
   given by the caller: the core has no clock.
@@ -19,8 +19,8 @@ from typing import ClassVar, Sequence
 
 from ledger.core.errors import InputError, NonCanonical, VerificationFailed
 from ledger.core.keys import SigningKey
-from ledger.core.merkle import HASH_SIZE, check_record
-from ledger.core.note import (
+from ledger.tlog.merkle import HASH_SIZE, check_record
+from ledger.tlog.note import (
     SIG_COSIGNATURE_V1,
     KeyVerifier,
     Note,

@@ -33,7 +33,7 @@ import msgpack
 
 from ledger.core.canonical import MAX_ENCODED
 from ledger.core.errors import InputError, NonCanonical
-from ledger.core.merkle import HASH_SIZE
+from ledger.tlog.merkle import HASH_SIZE
 
 FORMAT = "custody-bundle/1"
 MAX_BUNDLE = 512 << 20  # 512 MiB, checked before anything is decoded

@@ -9,7 +9,7 @@ This module reads and writes that format byte for byte as Go's ``golang.org/x/mo
 does (whose tests are our vectors), and refuses anything that is not the one canonical form:
 bad UTF-8, control characters, non-canonical base64, uppercase hex, oversized notes. It knows
 two signature types, both Ed25519: ``0x01`` (plain note signatures, here) and ``0x04``
-(timestamped checkpoint cosignatures, :mod:`ledger.core.checkpoint`).
+(timestamped checkpoint cosignatures, :mod:`ledger.tlog.checkpoint`).
 
 Signing goes through :class:`ledger.core.keys.SigningKey`. Verification uses libsodium
 (PyNaCl) — the project's strict Ed25519 rule, which refuses non-canonical encodings and

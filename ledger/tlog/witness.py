@@ -2,12 +2,13 @@
 cosignatures the ledger accepts — pure (no I/O, no clock: the time is passed in).
 
 - :func:`check_advance`: the new checkpoint must extend the last one the witness cosigned for
-  its origin (RFC 9162 consistency proof, ``ledger.core.merkle.check_tree``); anything else
+  its origin (RFC 9162 consistency proof, ``ledger.tlog.merkle.check_tree``); anything else
   that is not just "older" is a :class:`Fork`.
 - :func:`cosign`: the log-signed checkpoint with the witness's timestamped cosignature
   (c2sp.org/tlog-cosignature, type 0x04) added; its key name is the witness's person id.
-- :func:`inspector_cosignatures`: the cosignatures of a note that verify with the key of an
-  enrolled inspector or of a witness the genesis named (``LedgerState.witness``).
+- :func:`witness_cosignatures`: the cosignatures of a note, each verified with the key the
+  caller says counts for its name (who may witness is the caller's decision, not this
+  module's).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from ledger.core.checkpoint import (
+from ledger.tlog.checkpoint import (
     Checkpoint,
     CosignatureVerifier,
     Cosigner,
@@ -25,11 +26,12 @@ from ledger.core.checkpoint import (
     open_checkpoint,
 )
 from ledger.core.errors import InputError, KeyringError, NonCanonical, VerificationFailed
-from ledger.core.merkle import HASH_SIZE, check_tree
-from ledger.core.note import Note, Signature, Verifier, parse_note, sign_note
-from ledger.core.roster import Member
+from ledger.tlog.merkle import HASH_SIZE, check_tree
+from ledger.tlog.note import Note, Signature, Verifier, parse_note, sign_note
 
-WITNESS_ROLE = "inspector"
+# The key that counts for a witness's name, as raw Ed25519 bytes; raises KeyringError saying
+# why a name may not witness.
+WitnessKey = Callable[[str], bytes]
 
 
 class Fork(VerificationFailed):
@@ -115,39 +117,30 @@ class Cosignature:
     line: str
 
 
-def inspector_verifier(member: Member) -> CosignatureVerifier:
-    """The cosignature verifier of an enrolled person's current key."""
-    return CosignatureVerifier(cosigner_key(member.person_id, member.public_key.raw))
+def witness_verifier(name: str, public_key: bytes) -> CosignatureVerifier:
+    """The cosignature verifier of witness ``name`` holding Ed25519 key ``public_key``."""
+    return CosignatureVerifier(cosigner_key(name, public_key))
 
 
-def inspector_cosignatures(note: bytes, log_names: Sequence[str],
-                           member: Callable[[str], Member | None]) -> list[Cosignature]:
-    """Every cosignature of ``note`` by an enrolled inspector's current key (or a genesis
-    witness's key: ``member`` is ``LedgerState.witness``), verified.
+def witness_cosignatures(note: bytes, log_names: Sequence[str],
+                         key_for: WitnessKey) -> list[Cosignature]:
+    """Every cosignature of ``note``, verified with the key ``key_for`` gives its name.
 
     Signature lines by ``log_names`` (the log's own key names) are skipped; any other line —
-    an unknown name, a person who is not an unrevoked inspector, another key, or a signature
-    that does not verify — raises :class:`KeyringError` naming it.
+    a name ``key_for`` refuses (it raises :class:`KeyringError` saying why), another key, or
+    a signature that does not verify — raises :class:`KeyringError` naming it.
     """
     text, signatures = parse_note(note)
     found: list[Cosignature] = []
     for sig in signatures:
         if sig.name in log_names:
             continue
-        found.append(_inspector_cosignature(text, sig, member))
+        found.append(_cosignature(text, sig, key_for))
     return found
 
 
-def _inspector_cosignature(text: str, sig: Signature,
-                           member: Callable[[str], Member | None]) -> Cosignature:
-    who = member(sig.name)
-    if who is None or who.role != WITNESS_ROLE or who.revoked:
-        what = "neither enrolled nor a witness named in the genesis" if who is None else (
-            "revoked" if who.revoked else f"a {who.role}, not an inspector")
-        raise KeyringError(f"cosignature by {sig.name} refused: {sig.name} is {what}; "
-                           "only enrolled inspectors and the genesis's witnesses witness "
-                           "checkpoints")
-    verifier = inspector_verifier(who)
+def _cosignature(text: str, sig: Signature, key_for: WitnessKey) -> Cosignature:
+    verifier = witness_verifier(sig.name, key_for(sig.name))
     try:
         raw = sig.signature
     except NonCanonical:
