@@ -42,34 +42,40 @@ _encoder = msgspec.msgpack.Encoder()
 
 def prepare(row: Raw) -> Prepared:
     """``stored.prepare(row)``, decoded in C when the row is a canonical step row."""
+    return compiled(row) or reference(row)
+
+
+def compiled(row: Raw) -> Prepared | None:
+    """What ``stored.prepare`` makes of a canonical, schema-valid step row whose columns agree
+    with its body; None for any other row (the reference path says what is wrong with it)."""
     position, stream_id, version, topic, state = row
     if type(state) is not bytes or len(state) > canonical.MAX_ENCODED:
-        return reference(row)
+        return None
     try:
         record = _record.decode(state)
         body_raw = bytes(record.body)
         event_type = structs.body_type(body_raw)
         if event_type not in structs.STEPS:
-            return reference(row)
+            return None
         typed = structs.decode(event_type, body_raw)
     except (msgspec.ValidationError, msgspec.DecodeError):
-        return reference(row)
+        return None
     signatures = record.signatures
     signers = list(signatures)
     stamp = record.timestamp
     if (structs.problems(event_type, typed, body_raw) or signers != sorted(signers)
             or not all(s.isascii() for s in signers) or stamp.code != TIMESTAMP_EXT
             or _encoder.encode(record) != state):
-        return reference(row)
+        return None
     try:
         recorded_at = stamp.data.decode("ascii")
         canonical.parse_timestamp(recorded_at)  # the one fixed form, and a real moment
     except (UnicodeDecodeError, canonical.NonCanonical):
-        return reference(row)
+        return None
     body = _plain.decode(body_raw)
     origin = None if record.originator_topic is UNSET else record.originator_topic
     if _envelope_mismatch(str(stream_id), version, topic, body, origin) is not None:
-        return reference(row)
+        return None
     return Prepared(digests.event_hash_of_bytes(state), {}, body, dict(signatures),
                     digest=digests.signing_digest_of_bytes(body_raw),
                     claims=(body["stream"], body["seq"]), recorded_at=recorded_at)
