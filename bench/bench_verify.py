@@ -2,6 +2,7 @@
 
     python bench/bench_verify.py                       # 100k and 1M events
     python bench/bench_verify.py --sizes 100000        # quicker
+    python bench/bench_verify.py --db season-1m.db --workers-list 1 2   # any ledgers
 
 Measures, in one run:
 
@@ -12,7 +13,14 @@ Measures, in one run:
     runs, and averaged: a shared machine's speed drifts over a long run;
 (b) ``Verifier(app.recorder, workers=os.cpu_count()).run()`` events/s on generated ledgers;
 (c) the peak RSS of each verify run, each in a fresh subprocess: its own ``ru_maxrss`` and
-    that of its largest worker process (``RUSAGE_CHILDREN``).
+    that of its largest worker process (``RUSAGE_CHILDREN``);
+(d) the CPU each run spent per event in the main process (the serial part: reading, judging,
+    folding in log order) and in the workers, and from the serial share of a one-worker run
+    the Amdahl projection to 16 and 64 cores.
+
+A run's share of the limit is its signatures/s over the raw all-core signatures/s: the same
+as events/s over the six-signature ceiling on ``generate.py``'s ledgers, and right for
+``season.py``'s, whose steps carry 1 to 12 signatures.
 
 Ledgers are generated under ``bench/data/`` (gitignored) by ``generate.py`` and reused.
 """
@@ -132,13 +140,16 @@ def child(db: Path, workers: int) -> None:
 
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     app = open_ledger(str(db))
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     report = Verifier(app.recorder, workers=workers).run()
-    seconds = time.perf_counter() - began
+    seconds, main_cpu = time.perf_counter() - began, time.process_time() - cpu
     app.close()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     print(json.dumps({
         "events": report.events, "signatures": report.signatures, "intact": report.intact,
-        "errors": len(report.errors), "seconds": seconds, "workers": workers,
+        "errors": len(report.errors), "findings": len(report.findings), "seconds": seconds,
+        "workers": workers, "main_cpu": main_cpu,
+        "worker_cpu": children.ru_utime + children.ru_stime,
         "rss_start_kib": rss_before,
         "rss_main_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
         "rss_worker_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
@@ -157,7 +168,7 @@ def verify_run(db: Path, workers: int) -> dict[str, Any]:
 # -- the table -----------------------------------------------------------------------------
 
 
-def table(limits: dict[str, tuple[float, float, float]], runs: dict[int, dict[str, Any]],
+def table(limits: dict[str, tuple[float, float, float]], runs: dict[tuple[str, int], dict[str, Any]],
           cores: int, machine: str) -> str:
     lines = [f"Machine: {machine}", "",
              f"### (a) raw Ed25519 verification ({cores} cores)", "",
@@ -167,33 +178,53 @@ def table(limits: dict[str, tuple[float, float, float]], runs: dict[int, dict[st
     for backend, (one, every, others) in limits.items():
         lines.append(f"| {backend} | {one:,.0f} | {every:,.0f} | {every / SIGS_PER_EVENT:,.0f} "
                      f"| {100 * others:.0f}% |")
-    ceilings = {backend.split(" (")[1][:-1]: every / SIGS_PER_EVENT
-                for backend, (_, every, _) in limits.items()}
-    lines += ["", f"### (b, c) `Verifier(workers={cores}).run()`, fresh process per run", "",
-              "| events | intact | seconds | events/s | "
+    ceilings = {backend.split(" (")[1][:-1]: every for backend, (_, every, _) in limits.items()}
+    lines += ["", "### (b, c, d) `Verifier(workers=N).run()`, fresh process per run", "",
+              "| ledger | workers | events | sigs/event | findings | seconds | events/s | sigs/s | "
               + " | ".join(f"% of {name} limit" for name in ceilings)
-              + " | sigs/s | peak RSS main | peak RSS largest worker | main + workers "
-              "| other processes' load |",
-              "|---:|:---:|---:|---:|" + "---:|" * len(ceilings) + "---:|---:|---:|---:|---:|"]
-    for events, r in sorted(runs.items()):
-        rate = r["events"] / r["seconds"]
-        total = r["rss_main_kib"] + r["workers"] * r["rss_worker_kib"]
+              + " | main CPU µs/event | workers' CPU µs/event | peak RSS main "
+              "| peak RSS largest worker | other processes' load |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(ceilings)
+              + "---:|---:|---:|---:|---:|"]
+    for (name, workers), r in sorted(runs.items()):
+        rate, sigs = r["events"] / r["seconds"], r["signatures"] / r["seconds"]
         lines.append(
-            f"| {r['events']:,} | {'yes' if r['intact'] else 'NO'} | {r['seconds']:,.1f} "
-            f"| {rate:,.0f} | "
-            + " | ".join(f"{100 * rate / ceiling:.0f}%" for ceiling in ceilings.values())
-            + f" | {r['signatures'] / r['seconds']:,.0f} "
+            f"| {name} | {workers} | {r['events']:,} | {r['signatures'] / r['events']:.2f} "
+            f"| {r['findings']:,} | {r['seconds']:,.1f} | {rate:,.0f} | {sigs:,.0f} | "
+            + " | ".join(f"{100 * sigs / ceiling:.0f}%" for ceiling in ceilings.values())
+            + f" | {1e6 * r['main_cpu'] / r['events']:,.0f} "
+            f"| {1e6 * r['worker_cpu'] / r['events']:,.0f} "
             f"| {r['rss_main_kib'] / 1024:,.0f} MiB | {r['rss_worker_kib'] / 1024:,.0f} MiB "
-            f"| {total / 1024:,.0f} MiB | {100 * r['others']:.0f}% |")
-    if len(runs) > 1:
-        small, large = runs[min(runs)], runs[max(runs)]
-        lines += ["", f"RSS {label(max(runs))} / {label(min(runs))} (main process): "
-                  f"{large['rss_main_kib'] / small['rss_main_kib']:.2f}x for "
-                  f"{large['events'] / small['events']:.0f}x the events; "
-                  f"events/s {label(max(runs))} / {label(min(runs))}: "
-                  f"{(large['events'] / large['seconds']) / (small['events'] / small['seconds']):.2f}x"]
-    lines += ["", "Target (issue): verify >= 80% of the raw all-core limit; memory flat as the "
-              "ledger grows."]
+            f"| {100 * r['others']:.0f}% |")
+    one_core = {name: r for (name, workers), r in runs.items() if workers == 1}
+    if one_core and "libsodium" in ceilings:
+        raw_one = next(one for backend, (one, _, _) in limits.items() if "libsodium" in backend)
+        lines += ["", "### Amdahl: the serial share of a one-worker run (all in one process), "
+                  "projected", "",
+                  "Serial: the CPU a one-worker run spends outside signature checks and the "
+                  "row stage that a worker would take (its main-process CPU in a run with "
+                  f"{cores} workers, per event). Speed-up on N cores: 1 / (s + (1 - s) / N).", "",
+                  "| ledger | serial µs/event | one-process µs/event | serial share s | speed-up "
+                  "1→2 workers, measured | Amdahl, 2 cores | 16 cores | 64 cores "
+                  "| % of libsodium at 16 | at 64 |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for name, single in sorted(one_core.items()):
+            many = runs.get((name, cores))
+            if many is None:
+                continue
+            total = (single["main_cpu"] + single["worker_cpu"]) / single["events"]
+            serial = many["main_cpu"] / many["events"]
+            share = min(1.0, serial / total)
+            speedup = lambda n: 1 / (share + (1 - share) / n)  # noqa: E731
+            measured = (single["seconds"] / single["events"]) / (many["seconds"] / many["events"])
+            # One worker's rate as a share of one core's raw rate, scaled by Amdahl's speed-up.
+            base = (single["signatures"] / single["seconds"]) / raw_one
+            lines.append(
+                f"| {name} | {1e6 * serial:,.0f} | {1e6 * total:,.0f} | {share:.3f} "
+                f"| {measured:.2f}x | {speedup(2):.2f}x | {speedup(16):.1f}x | {speedup(64):.1f}x "
+                f"| {100 * base * speedup(16) / 16:.0f}% | {100 * base * speedup(64) / 64:.0f}% |")
+    lines += ["", "Target (issue 20): verify >= 90% of libsodium's all-core rate at 100k and 1M "
+              "events; serial part <= 15 µs an event."]
     return "\n".join(lines)
 
 
@@ -201,7 +232,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000],
                         help="ledger sizes in events (default: 100000 1000000)")
+    parser.add_argument("--db", type=Path, action="append", default=[],
+                        help="verify this ledger instead of generated sizes; repeatable")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--workers-list", type=int, nargs="+", default=None,
+                        help="worker counts to run each ledger with (default: --workers); "
+                        "with 1 and --workers, the table adds the Amdahl projection")
     parser.add_argument("--seconds", type=float, default=5.0, help="per raw measurement")
     parser.add_argument("--json", type=Path, help="also write the numbers to this file")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
@@ -212,10 +248,13 @@ def main() -> None:
     before = raw_limits(args.seconds, args.workers)
     print(f"{machine}\nraw limits before: {before}", file=sys.stderr, flush=True)
     runs = {}
-    for events in args.sizes:
-        db = dataset(events, args.workers)
-        runs[events] = verify_run(db, args.workers)
-        print(f"{label(events)}: {runs[events]}", file=sys.stderr, flush=True)
+    ledgers = ([(db.name, db) for db in args.db] if args.db
+               else [(label(events), dataset(events, args.workers)) for events in args.sizes])
+    for name, db in ledgers:
+        for workers in args.workers_list or [args.workers]:
+            runs[name, workers] = verify_run(db, workers)
+            print(f"{name}, {workers} workers: {runs[name, workers]}", file=sys.stderr,
+                  flush=True)
     after = raw_limits(args.seconds, args.workers)
     print(f"raw limits after: {after}", file=sys.stderr, flush=True)
     # The machine's speed drifts during a long run: the limit is the mean of both readings.
@@ -227,7 +266,8 @@ def main() -> None:
                       for backend in before))
     if args.json:
         args.json.write_text(json.dumps(
-            {"limits": limits, "before": before, "after": after, "runs": runs}, indent=2))
+            {"limits": limits, "before": before, "after": after,
+             "runs": [{"ledger": name, **run} for (name, _), run in runs.items()]}, indent=2))
 
 
 if __name__ == "__main__":

@@ -1,14 +1,18 @@
 """Where ``verify`` spends its CPU: the workers' stage row by row, the main process's stage by stage.
 
     python bench/profile_verify.py --events 20000 --workers 2
+    python bench/profile_verify.py --db season-100k.db --workers 2     # any ledger
 
 The verifier runs in two stages (``ledger/verify/verifier.py``): worker processes prepare
-each row (decode, schema, digests, signatures: ``rows.prepare_chunk``) while the main process
-judges and folds the rows in log order. Both share the cores, so what bounds the rate is
-their CPU per event added up. This prints:
+each row (decode, schema, digests, signatures: ``packed.prepare_packed``) while the main
+process rebuilds the rows from their packed results (``packed.unpack``) and judges and folds
+them in log order. Both share the cores, so what bounds the rate is their CPU per event
+added up, and what bounds it on many cores is the main process's (serial) share. This prints:
 
-1. the workers' stage, timed in this process on a sample of rows, part by part, including
-   pickling the prepared rows out and back (what the pool adds);
+1. the workers' stage, timed in this process on a sample of rows, part by part: the
+   reference row stage (``stored.prepare``) beside the compiled one
+   (``compiled_rows.prepare``), signatures, and what the results cost to send back, pickled
+   whole against packed and rebuilt;
 2. one real run: events/s, CPU per event of the main process and of the workers, and the
    ceiling that total CPU implies on the cores used;
 3. the main process's share, by stage: each wrapped function is charged its *exclusive* wall
@@ -27,21 +31,28 @@ from typing import Any, Callable
 
 from bench_verify import dataset
 
+import ledger.core.state as state
+import ledger.verify.log as log
 import ledger.verify.verifier as verifier
 from ledger.application.custody import open_ledger
 from ledger.core import canonical, digests, keys
+from ledger.domain import compiled_rows
 from ledger.domain.schemas import body_problems
+from ledger.verify import packed
 from ledger.verify.rows import prepare, prepare_chunk, raw
 
 MAIN_STAGES = {
     # (owner, attribute): stage name
-    ("recorder", "select_notifications"): "read rows (SQLite select_notifications)",
+    ("recorder", "select_notifications"): "read rows (select_notifications)",
+    (verifier, "unpack"): "rebuild rows from the workers' packed results",
     (verifier.Verifier, "_verify_missing"): "stale-key sweep (pages after a roster change)",
-    (verifier, "judge"): "rules: judge (signatures, presence, custody, seals, time)",
-    (verifier.Verifier, "_check_chain"): "chain and sequence checks",
+    (state, "judge"): "rules: judge (signatures, attendance, policy, custody, seals, time)",
+    (state.LedgerState, "_place_people"): "impossible presence (whereabouts of each signer)",
+    (state.LedgerState, "_fold"): "fold into roster / lot / room state",
+    (state.LedgerState, "_check_chain"): "chain and sequence checks",
     (verifier.Verifier, "_duplicate"): "duplicate-event check",
-    (verifier.Verifier, "_apply"): "fold into roster / lot / room state",
-    (verifier.Verifier, "_duty_gaps"): "secure-room duty coverage",
+    (log.LogAudit, "add"): "Merkle tree recomputed, stored tree compared",
+    (state.LedgerState, "duty_gaps"): "secure-room duty coverage",
 }
 
 
@@ -68,14 +79,17 @@ def worker_stage(app: Any, sample: int) -> None:
     prepared = prepare_chunk(raws, ring)
     tasks = [task for row in prepared for task in row.verified]
     parts = [
-        timed("decode: unpack, check the model, re-pack and compare", raws,
+        timed("reference: decode (unpack, check the model, re-pack and compare)", raws,
               lambda r: canonical.decode(r[4])),
-        timed("JSON Schema (compiled flat form)", bodies, body_problems),
-        timed("signing digest (repack the body, SHA-256)", bodies,
+        timed("reference: JSON Schema (compiled flat form)", bodies, body_problems),
+        timed("reference: signing digest (repack the body, SHA-256)", bodies,
               lambda b: digests.signing_digest_of_bytes(canonical.repack(b))),
         timed("event hash (SHA-256 of the stored bytes)", raws,
               lambda r: digests.event_hash_of_bytes(r[4])),
-        timed("prepare: all of the above, envelope, timestamp", raws, prepare),
+        timed("reference: stored.prepare, all of the above, envelope, timestamp", raws,
+              prepare),
+        timed("compiled: compiled_rows.prepare (msgspec Structs, re-encode and compare)",
+              raws, compiled_rows.prepare),
     ]
     began = time.perf_counter()
     keys.verify_batch(tasks)
@@ -87,8 +101,18 @@ def worker_stage(app: Any, sample: int) -> None:
     began = time.perf_counter()
     pickle.loads(payload)
     back = time.perf_counter() - began
-    parts.append(("pickle the prepared rows (worker)", 1e6 * out / len(raws)))
-    parts.append(("unpickle them (main process)", 1e6 * back / len(raws)))
+    parts.append(("before: pickle the prepared rows (worker)", 1e6 * out / len(raws)))
+    parts.append(("before: unpickle them (main process)", 1e6 * back / len(raws)))
+    result = packed.prepare_packed(raws, ring)
+    began = time.perf_counter()
+    payload = pickle.dumps(result, pickle.HIGHEST_PROTOCOL)
+    out = time.perf_counter() - began
+    began = time.perf_counter()
+    assert packed.unpack(raws, pickle.loads(payload), ring) == prepared
+    back = time.perf_counter() - began
+    parts.append((f"now: pickle the packed results (worker; {len(payload) / len(raws):,.0f} "
+                  "B/row)", 1e6 * out / len(raws)))
+    parts.append(("now: unpickle and rebuild the rows (main process)", 1e6 * back / len(raws)))
     print(f"### 1. The workers' stage, {len(raws):,} rows, in one process\n")
     print("| part | µs/row |\n|---|---:|")
     for name, micros in parts:
@@ -163,10 +187,11 @@ def real_run(app: Any, workers: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=20_000, help="ledger size (generated)")
+    parser.add_argument("--db", type=str, default=None, help="profile this ledger instead")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--sample", type=int, default=4000, help="rows for part 1")
     args = parser.parse_args()
-    app = open_ledger(str(dataset(args.events, os.cpu_count() or 1)))
+    app = open_ledger(args.db or str(dataset(args.events, os.cpu_count() or 1)))
     try:
         worker_stage(app, args.sample)
         real_run(app, args.workers)

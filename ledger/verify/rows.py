@@ -20,6 +20,7 @@ from typing import Iterator, Mapping, Optional, Sequence
 
 from ledger.core import keys
 from ledger.core.roster import keys_named
+from ledger.domain import compiled_rows
 from ledger.core.rules import AUTHORITY_EVENTS
 from ledger.domain.stored import (  # noqa: F401 - the row stage, re-exported for the verifier
     KEY_EVENTS,
@@ -53,7 +54,7 @@ class Scope:
 def prepare_chunk(raws: Sequence[Raw], keyring: Mapping[str, bytes],
                   scope: Scope = Scope()) -> list[Prepared]:
     """Prepare each row and verify its signatures against ``keyring`` (person id -> raw key)."""
-    rows = [prepare(row_raw) for row_raw in raws]
+    rows = [compiled_rows.prepare(row_raw) for row_raw in raws]
     pairs = list(signature_tasks([r[0] for r in raws], rows, keyring, scope))
     for (row, task), ok in zip(pairs, keys.verify_batch([task for _, task in pairs])):
         row.verified[task] = ok

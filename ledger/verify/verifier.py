@@ -9,8 +9,10 @@ signature against the roster it has rebuilt itself up to that position; and appl
 rules the recorder applies. It never stops at the first problem.
 
 Two stages. Everything about a row that needs no other row (decoding, hashes, schema,
-envelope, signatures) runs in a pool of worker processes (``rows.py``), ``AHEAD`` pages in
-front of the main process, which judges and folds the rows in log order.
+envelope, signatures) runs in a pool of worker processes (``rows.py``, step rows decoded in
+C by ``domain/compiled_rows.py``), ``AHEAD`` pages in front of the main process, which
+judges and folds the rows in log order. The workers send back packed results
+(``packed.py``), which the main process turns into prepared rows from the bytes it holds.
 
 Memory stays flat as the log grows: pages are bounded, and the per-stream state (chain heads,
 lots, lots in secure rooms) keeps at most ``RESIDENT`` entries of each kind in memory and
@@ -44,6 +46,7 @@ from ledger.core.text import Message
 from ledger.verify.log import Evidence, LogAudit, StoredTreeAudit, checkpoint_size
 from ledger.verify.saved_state import Header, SavedState
 from ledger.verify.spill import SpillMap
+from ledger.verify.packed import prepare_packed, unpack
 from ledger.verify.rows import (
     KEY_EVENTS, Prepared, Scope, prepare_chunk, raw, signature_tasks,
 )
@@ -266,9 +269,10 @@ class Verifier:
             return lambda: (prepare_chunk(raws, ring := self._ring(), self.scope), ring)
         size = -(-len(raws) // (2 * self.workers))
         ring = self._ring()
-        futures = [pool.submit(prepare_chunk, raws[i:i + size], ring, self.scope)
-                   for i in range(0, len(raws), size)]
-        return lambda: ([row for future in futures for row in future.result()], ring)
+        chunks = [raws[i:i + size] for i in range(0, len(raws), size)]
+        futures = [pool.submit(prepare_packed, chunk, ring, self.scope) for chunk in chunks]
+        return lambda: ([row for chunk, future in zip(chunks, futures)
+                         for row in unpack(chunk, future.result(), ring)], ring)
 
     def _ring(self) -> dict[str, bytes]:
         if self._keyring is None:

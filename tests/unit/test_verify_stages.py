@@ -103,3 +103,43 @@ def test_a_stream_not_named_by_its_first_events_id_is_an_envelope_mismatch(day, 
     assert row.problem is not None and row.problem.code == "ENVELOPE_MISMATCH"
     assert f"stream {stream!r} is not {first!r}" in row.problem.message
     assert prepare(raws[position - 1]).problem is None  # the stored row itself is fine
+
+
+# -- the packed results a worker sends back (ledger/verify/packed.py) -----------------------
+
+
+def _unpacked(raws, keyring, scope=Scope()):
+    from ledger.verify.packed import prepare_packed, unpack
+
+    return unpack(raws, prepare_packed(raws, keyring, scope), keyring)
+
+
+def test_packed_results_rebuild_exactly_the_rows_the_worker_prepared(day):
+    from ledger.verify.packed import prepare_packed
+
+    notes, raws = stored(day)
+    roster = {p: day.app.member(p).public_key.raw for p in PEOPLE}
+    stale = SigningKey.from_seed(hashlib.sha256(b"someone else").digest()).public_key.raw
+    lot = Scope(only_streams=frozenset({"lot:LOT-1"}))
+    for chunk in (raws, raws[-6:], raws[-1:]):
+        for keyring in (roster, {}, roster | {"POL-01": stale}, {"STF-01": roster["STF-01"]}):
+            for scope in (Scope(), lot, Scope(since=len(notes))):
+                assert _unpacked(chunk, keyring, scope) == prepare_chunk(chunk, keyring, scope)
+    # The lot steps travel packed (the enrolments before them travel whole, as a chunk that
+    # names keys does), with one verdict byte a signer.
+    accepted, hashes, digests, verdicts, whole = prepare_packed(raws[-6:], roster)
+    assert (list(accepted), len(hashes), len(digests), len(verdicts), whole) == (
+        [1] * 6, 6 * 32, 6 * 32, 6 * 6, [])
+    assert isinstance(prepare_packed(raws, roster), list)
+
+
+def test_a_damaged_row_travels_whole_and_is_judged_as_before(day):
+    from ledger.verify.packed import prepare_packed
+
+    _, raws = stored(day)
+    roster = {p: day.app.member(p).public_key.raw for p in PEOPLE}
+    broken = (*raws[-1][:4], raws[-1][4][:-1])
+    chunk = [*raws[-3:-1], broken]
+    accepted, *_, whole = prepare_packed(chunk, roster)
+    assert list(accepted) == [1, 1, 0] and whole[0].problem.code == "NON_CANONICAL"
+    assert _unpacked(chunk, roster) == prepare_chunk(chunk, roster)

@@ -1,0 +1,244 @@
+"""The step events' bodies as msgspec Structs: the schemas of ``schemas/`` in compiled form.
+
+``schemas/`` stays the definition of every event body (people read it, ``domain/schemas.py``
+checks drafts against it, jsonschema explains each refusal field by field). For the steps a
+ledger holds millions of — every ``lot.*`` step, duty shifts, patrols, incident and zero
+reports — this module declares the same bodies as typed msgspec Structs, so the verifier's
+row stage decodes and validates a stored body in C (``compiled_rows.py``). The authority's
+events (genesis, roster, rooms, policies: a few thousand a ledger) are not declared here and
+always take the reference path (``stored.prepare``).
+
+A Struct states what its schema states: the same fields, the same required ones, nothing
+else accepted (``forbid_unknown_fields``), the same types, patterns (from ``common.json``
+itself), lengths, bounds and constants. ``tests/unit/test_structs.py`` holds every Struct's
+own JSON Schema (``msgspec.json.schema``) equal to the flat form of its schema file. Two
+things a Struct cannot say are checked beside it, in ``problems``: arrays whose schema says
+``uniqueItems`` (``UNIQUE``), and the canonical encoding's rule that text is in Unicode NFC.
+
+Fields are declared in the canonical key order (sorted), and absent optional fields are
+``UNSET``, so encoding a decoded Struct gives back the canonical bytes of its body: a stored
+body that is not canonical (keys out of order or given twice, a non-minimal header) encodes
+to other bytes, which ``compiled_rows`` refuses to take on trust.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from functools import lru_cache
+from importlib import resources
+from typing import Annotated, Any, Literal, Union
+
+import msgspec
+from msgspec import UNSET, Meta, Struct, UnsetType
+
+_DEFS = json.loads(resources.files("schemas").joinpath("common.json").read_text("utf-8"))["$defs"]
+
+Id = Annotated[str, Meta(pattern=_DEFS["id"]["pattern"])]
+Text = Annotated[str, Meta(min_length=1, max_length=200, pattern=_DEFS["text"]["pattern"])]
+Note = Annotated[str, Meta(max_length=2000, pattern=_DEFS["note"]["pattern"])]
+Timestamp = Annotated[str, Meta(pattern=_DEFS["timestamp"]["pattern"])]
+Hash = Annotated[str, Meta(pattern=_DEFS["hash"]["pattern"])]
+Party = Annotated[str, Meta(pattern=_DEFS["party"]["pattern"])]
+Role = Literal["police", "staff", "inspector", "authority"]
+Count = Annotated[int, Meta(ge=1, le=1_000_000)]
+Seals = Annotated[list[Id], Meta(min_length=1, max_length=200)]
+Kind = Literal["question_paper", "answer_sheet", "spare_paper", "container"]
+
+
+class _Part(Struct, forbid_unknown_fields=True, kw_only=True):
+    """A nested object of a body: closed, fields in canonical order."""
+
+
+class Attendee(_Part):
+    person: Id
+    role: Role
+
+
+class PolicyRef(_Part):
+    id: Id
+    version: Annotated[int, Meta(ge=1)]
+
+
+class Acknowledged(_Part):
+    reason: Text
+
+
+class LotRecord(_Part):
+    count: Count
+    exam: Id
+    id: Id
+    kind: Kind
+    seals: Seals
+    subject: Text
+
+
+class Corrects(_Part):
+    event_hash: Hash
+    seq: Annotated[int, Meta(ge=1)]
+
+
+class Incident(_Part, kw_only=True):
+    id: Id
+    lots: Union[Annotated[list[Id], Meta(max_length=200)], UnsetType] = UNSET
+    what: Note
+
+
+class Period(_Part):
+    end: Timestamp
+    start: Timestamp
+
+
+class ZeroReport(_Part):
+    id: Id
+    period: Period
+    scope: Text
+
+
+# The fields every step carries (envelope and step), then each type's own.
+_STEP: dict[str, Any] = {
+    "acknowledged_violation": (Union[Acknowledged, UnsetType], UNSET),
+    "attendees": Annotated[list[Attendee], Meta(min_length=1, max_length=64)],
+    "evidence": (Union[Annotated[list[Hash], Meta(max_length=32)], UnsetType], UNSET),
+    "ledger": Id,
+    "location": Text,
+    "note": (Union[Note, UnsetType], UNSET),
+    "occurred_at": Timestamp,
+    "policy": PolicyRef,
+    "prev": Hash,
+    "schema": Literal[1],
+}
+_CHECKED = {"seals_checked": Seals, "count_checked": Count}
+_FIRST = Literal[1]  # the step that starts its stream
+_LATER = Annotated[int, Meta(ge=2)]
+
+# type -> (stream prefix, seq, its own fields)
+STEPS: dict[str, tuple[str, Any, dict[str, Any]]] = {
+    "lot.registered": ("lot:", _FIRST, {"lot": LotRecord, "holder": Party}),
+    "lot.transport_departed": ("lot:", _LATER, {
+        "from": Party, "vehicle": Id, "destination": Text, **_CHECKED,
+        "escort": (Union[Annotated[list[Id], Meta(max_length=16)], UnsetType], UNSET),
+        "route": (Union[Text, UnsetType], UNSET)}),
+    "lot.transport_arrived": ("lot:", _LATER, {"vehicle": Id, "to": Party, **_CHECKED}),
+    "lot.handed_over": ("lot:", _LATER, {"from": Party, "to": Party, **_CHECKED}),
+    "lot.stored": ("lot:", _LATER, {"from": Party, "room": Id, **_CHECKED}),
+    "lot.retrieved": ("lot:", _LATER, {"room": Id, "to": Party, **_CHECKED}),
+    "lot.distributed": ("lot:", _LATER, {"from": Party, "to": Party, **_CHECKED}),
+    "lot.unsealed": ("lot:", _LATER, dict(_CHECKED)),
+    "lot.collected": ("lot:", _LATER, {"from": Party, "to": Party, "count_checked": Count,
+                                       "seals_applied": Seals}),
+    "lot.returned": ("lot:", _LATER, {"from": Party, "to": Party, **_CHECKED}),
+    "lot.packed": ("lot:", _LATER, {"container": Id}),
+    "lot.unpacked": ("lot:", _LATER, {"container": Id, "holder": Party}),
+    "lot.corrected": ("lot:", _LATER, {"corrects": Corrects, "reason": Text,
+                                       "count": (Union[Count, UnsetType], UNSET),
+                                       "seals": (Union[Seals, UnsetType], UNSET)}),
+    "duty.started": ("room:", _LATER, {}),
+    "duty.ended": ("room:", _LATER, {}),
+    "room.patrolled": ("room:", _LATER, {"observed": Note}),
+    "incident.reported": ("incident:", _FIRST, {"incident": Incident}),
+    "zero.reported": ("zero:", _FIRST, {"report": ZeroReport}),
+}
+# Arrays whose schema says uniqueItems: (field, or (field, nested field)).
+UNIQUE: dict[str, tuple[tuple[str, ...], ...]] = {t: (("evidence",),) for t in STEPS}
+UNIQUE.update({
+    "lot.registered": (("evidence",), ("lot", "seals")),
+    "lot.transport_departed": (("evidence",), ("seals_checked",), ("escort",)),
+    "lot.collected": (("evidence",), ("seals_applied",)),
+    "lot.corrected": (("evidence",), ("seals",)),
+    "incident.reported": (("evidence",), ("incident", "lots")),
+    **{t: (("evidence",), ("seals_checked",)) for t in (
+        "lot.transport_arrived", "lot.handed_over", "lot.stored", "lot.retrieved",
+        "lot.distributed", "lot.unsealed", "lot.returned")},
+})
+# Text the canonical encoding requires in NFC: (field, or (field, nested field)).
+_TEXTS = (("location",), ("note",), ("acknowledged_violation", "reason"))
+TEXT: dict[str, tuple[tuple[str, ...], ...]] = {t: _TEXTS for t in STEPS}
+TEXT.update({
+    "lot.registered": (*_TEXTS, ("lot", "subject")),
+    "lot.transport_departed": (*_TEXTS, ("destination",), ("route",)),
+    "lot.corrected": (*_TEXTS, ("reason",)),
+    "room.patrolled": (*_TEXTS, ("observed",)),
+    "incident.reported": (*_TEXTS, ("incident", "what")),
+    "zero.reported": (*_TEXTS, ("report", "scope")),
+})
+
+
+def _attribute(name: str) -> str:
+    return "from_" if name == "from" else name
+
+
+@lru_cache(maxsize=None)
+def struct(event_type: str) -> type[Struct]:
+    """The Struct of one step type's body (fields in canonical order)."""
+    prefix, seq, own = STEPS[event_type]
+    fields = {**_STEP, **own, "seq": seq, "type": Literal[event_type],  # type: ignore[valid-type]
+              "stream": Annotated[str, Meta(max_length=80, pattern=f"^{prefix}")]}
+    declared = []
+    for name in sorted(fields):  # the canonical key order: the encoding keeps it
+        spec = fields[name]
+        declared.append((_attribute(name), *spec) if isinstance(spec, tuple)
+                        else (_attribute(name), spec))
+    return msgspec.defstruct(
+        "".join(part.title() for part in event_type.replace(".", "_").split("_")), declared,
+        kw_only=True, forbid_unknown_fields=True, rename={"from_": "from"},
+        module=__name__)
+
+
+class _Type(Struct):
+    type: str
+
+
+_type_decoder = msgspec.msgpack.Decoder(_Type)
+_encoder = msgspec.msgpack.Encoder()
+
+
+@lru_cache(maxsize=None)
+def _decoder(event_type: str) -> msgspec.msgpack.Decoder:
+    return msgspec.msgpack.Decoder(struct(event_type))
+
+
+def body_type(raw: bytes) -> str | None:
+    """The ``type`` a stored body names, if it is a map with a string ``type``."""
+    try:
+        return _type_decoder.decode(raw).type
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+
+
+def decode(event_type: str, raw: bytes) -> Struct:
+    """Decode a stored body of a declared step type; raise msgspec's errors if it breaks the
+    Struct (its schema, less ``problems``' two checks)."""
+    return _decoder(event_type).decode(raw)
+
+
+def problems(event_type: str, body: Struct, raw: bytes) -> bool:
+    """Whether a decoded body fails what its Struct cannot say: unique arrays, NFC text, or
+    the canonical bytes (``raw`` is not what the body encodes to)."""
+    for path in UNIQUE.get(event_type, ()):
+        items = _get(body, path)
+        if items is not UNSET and len(set(items)) != len(items):
+            return True
+    for path in TEXT[event_type]:
+        text = _get(body, path)
+        if text is not UNSET and not text.isascii() and not unicodedata.is_normalized("NFC", text):
+            return True
+    return _canonical(_encoder.encode(body)) != raw
+
+
+def _canonical(encoded: bytes) -> bytes:
+    """A body's encoding with the shortest map header. msgspec writes a map16 header for a
+    Struct of 16 or more fields before leaving out those UNSET; canonical is a fixmap below
+    16 keys."""
+    if encoded[0] != 0xDE:
+        return encoded
+    keys = int.from_bytes(encoded[1:3], "big")
+    return bytes([0x80 | keys]) + encoded[3:] if keys < 16 else encoded
+
+
+def _get(body: Any, path: tuple[str, ...]) -> Any:
+    for name in path:
+        body = getattr(body, _attribute(name), UNSET)
+        if body is UNSET:
+            return UNSET
+    return body
