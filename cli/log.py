@@ -24,6 +24,7 @@ from ledger.application.custody import CustodyLedger, Receipt
 from ledger.application.keystore import Signer, read_key_file, read_public_key
 from ledger.application.log import TransparencyLog
 from ledger.core.errors import InputError, LedgerError
+from ledger.storage.files import write_file
 
 LOG_KEY_ENV = "CUSTODY_LOG_KEY"
 LOG_PASSPHRASE_ENV = "CUSTODY_LOG_KEY_PASSPHRASE_FILE"
@@ -93,36 +94,13 @@ def write_receipt(tlog: TransparencyLog, position: int, path: Path,
 
 
 def write_new_file(path: Path, data: bytes, what: str) -> None:
-    """Put ``data`` at ``path``, which must not exist, whole or not at all, and durably.
-
-    The bytes go to a temporary file beside it, are fsynced, and are then linked in under
-    the name (a link never replaces an existing file): a process killed midway leaves no
-    half-written ``path``, and once this returns the file survives a crash, as the step
-    whose receipt it is does. A file system that cannot link gets a rename instead."""
-    folder = path.parent
-    temporary = folder / f".{path.name}.{os.getpid()}.tmp"
+    """Put ``data`` at ``path``, which must not exist, whole or not at all, and durably
+    (``ledger.storage.files``): a process killed midway leaves no half-written ``path``, and
+    once this returns the file survives a crash, as the step whose receipt it is does."""
     try:
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            try:
-                os.link(temporary, path)
-            except FileExistsError:
-                raise InputError(f"{path} already exists; choose another {what}") from None
-            except OSError:
-                if path.exists():
-                    raise InputError(f"{path} already exists; choose another {what}") from None
-                os.replace(temporary, path)
-        finally:
-            temporary.unlink(missing_ok=True)
-        directory = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        write_file(path, data, replace=False)
+    except FileExistsError:
+        raise InputError(f"{path} already exists; choose another {what}") from None
     except OSError as exc:
         raise InputError(f"cannot write {what} {path}: {exc.strerror or exc}; check that the "
                          "folder exists and is writable, or choose another path") from None

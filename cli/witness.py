@@ -3,53 +3,35 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 import time
 from pathlib import Path
 
 import click
 
 from cli import render
-from cli.context import ledger_of, write_atomically
+from cli.context import ledger_of
 from cli.errors import EXIT_FINDINGS
 from cli.options import prompt_passphrase, read_bounded, read_passphrase_file
-from ledger.application.keystore import read_key_file, read_public_key
+from ledger.application.keystore import Signer, read_key_file, read_public_key
 from ledger.application.log import TransparencyLog
-from ledger.tlog.checkpoint import Checkpoint, Cosigner
+from ledger.application.witness import Witness, WitnessState
 from ledger.core.errors import InputError, LedgerError
-from ledger.tlog.note import SIG_ED25519, Ed25519Verifier, VerifierKey, parse_note
-from ledger.tlog.witness import Fork, check_advance, cosign, parse_consistency
+from ledger.tlog.checkpoint import Checkpoint
+from ledger.tlog.note import parse_note
+from ledger.tlog.witness import MAX_CHECKPOINT_NOTE, Fork, cosign_request, parse_consistency
 
-MAX_NOTE = 64 * 1024
-_SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", re.ASCII)
-
-
-def _state_name(origin: str) -> str:
-    # The origin comes from the (untrusted) checkpoint: never let it pick a path.
-    if _SAFE.fullmatch(origin):
-        return origin
-    return "origin-" + hashlib.sha256(origin.encode("utf-8")).hexdigest()[:32]
+MAX_NOTE = MAX_CHECKPOINT_NOTE
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` (mode 0600), whole or not at all."""
-    try:
-        write_atomically(path, data, 0o600)
-    except OSError as exc:
-        raise InputError(f"cannot write {path}: {exc.strerror}") from None
-
-
-def _state_dir(path: Path) -> Path:
-    try:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot create the witness state directory {path}: "
-                         f"{exc.strerror}") from None
-    if not path.is_dir():
-        raise InputError(f"--state {path} is not a directory")
-    return path
+def unlock_witness_key(key_file: Path, passphrase_file: Path | None) -> Signer:
+    """The witness's key, its passphrase from ``passphrase_file`` or prompted hidden."""
+    keyfile = read_key_file(key_file)
+    passphrase = None
+    if keyfile.encrypted:
+        passphrase = (read_passphrase_file(passphrase_file) if passphrase_file
+                      else prompt_passphrase(f"Passphrase for witness key {key_file}"))
+    return keyfile.unlock(passphrase)
 
 
 def register(main: click.Group) -> None:
@@ -94,9 +76,8 @@ both checkpoints are written to the state directory as evidence.""")
                        proof_file: Path | None, timestamp: int | None) -> None:
         """Check CHECKPOINT extends the last one cosigned, then print it cosigned."""
         note = read_bounded(checkpoint_file, MAX_NOTE, "checkpoint")
-        new = Checkpoint.parse(parse_note(note)[0])
-        log = Ed25519Verifier(VerifierKey(new.origin, SIG_ED25519,
-                                          read_public_key(log_key_file)[0].raw))
+        origin = Checkpoint.parse(parse_note(note)[0]).origin
+        log_key = read_public_key(log_key_file)[0].raw
         proof = None
         if proof_file is not None:
             try:
@@ -104,32 +85,22 @@ both checkpoints are written to the state directory as evidence.""")
             except ValueError:
                 raise InputError(f"consistency proof {proof_file} is not JSON") from None
             proof = parse_consistency(data)
-        keyfile = read_key_file(key_file)
-        passphrase = None
-        if keyfile.encrypted:
-            passphrase = (read_passphrase_file(passphrase_file) if passphrase_file
-                          else prompt_passphrase(f"Passphrase for witness key {key_file}"))
-        signer = keyfile.unlock(passphrase)
-        folder = _state_dir(state_dir)
-        state_file = folder / f"{_state_name(new.origin)}.checkpoint"
-        old_note = state_file.read_bytes() if state_file.exists() else None
-        old = Checkpoint.parse(parse_note(old_note)[0]) if old_note is not None else None
-        cosigner = Cosigner(signer.person_id, signer.key,
-                            int(time.time()) if timestamp is None else timestamp)
+        signer = unlock_witness_key(key_file, passphrase_file)
+        state = WitnessState(state_dir)
+        clock = time.time if timestamp is None else (lambda: timestamp)
+        witness = Witness(signer.person_id, signer.key, {origin: log_key}, state, clock)
         # The log's signature first: an unsigned note is no evidence of anything.
-        checked, cosigned = cosign(note, log, cosigner)
+        new = witness.open(note)
+        latest = state.latest(origin)
+        old_size, hashes = cosign_request(latest[0] if latest else None, new, proof)
         try:
-            check_advance(old, checked, proof)
+            _, cosigned, _ = witness.cosign(note, old_size, hashes)
         except Fork as exc:
-            assert old_note is not None and old is not None
-            stem = f"fork-{_state_name(new.origin)}-{old.size}-{new.size}"
-            _write_private(folder / f"{stem}.old.checkpoint", old_note)
-            _write_private(folder / f"{stem}.new.checkpoint", note)
+            stem = getattr(exc, "evidence", None)
             click.echo("error: " + render.visible(
                 f"fork: {exc}; refused to cosign, both checkpoints kept as evidence in "
-                f"{folder / stem}.old.checkpoint and .new.checkpoint"), err=True)
+                f"{stem}.old.checkpoint and .new.checkpoint"), err=True)
             ctx.exit(EXIT_FINDINGS)
-        _write_private(state_file, note)
         click.echo(cosigned.decode("utf-8"), nl=False)
 
     @witness_group.command("add", epilog="""\b
