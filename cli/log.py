@@ -13,6 +13,7 @@ import click
 from cli import render
 from cli.context import authority_options, authority_signers, ledger_of, print_receipt
 from cli.errors import EXIT_FINDINGS
+from cli.i18n import _, translated
 from cli.options import (
     RECEIPT_KEY,
     occurred_at,
@@ -23,7 +24,10 @@ from cli.options import (
 from ledger.application.custody import CustodyLedger, Receipt
 from ledger.application.keystore import Signer, read_key_file, read_public_key
 from ledger.application.log import TransparencyLog
+from ledger.application.receipts import ReceiptChecker
 from ledger.core.errors import InputError, LedgerError
+from ledger.tlog.checkpoint import Checkpoint
+from ledger.tlog.note import parse_note
 from ledger.storage.files import write_file
 
 LOG_KEY_ENV = "CUSTODY_LOG_KEY"
@@ -81,7 +85,7 @@ def write_receipt(tlog: TransparencyLog, position: int, path: Path,
     """Write the tlog-proof of the event at ``position`` under a checkpoint that covers it."""
     state = tlog.log_state()
     leaf = tlog.leaf_of(position)
-    if note is None or int(note.split(b"\n", 2)[1]) <= leaf:
+    if note is None or checkpoint_of(note).size <= leaf:
         note = tlog.checkpoint_covering(leaf + 1, state)
     if note is None:
         raise InputError(f"no checkpoint covers position {position} yet; sign one with "
@@ -104,6 +108,11 @@ def write_new_file(path: Path, data: bytes, what: str) -> None:
     except OSError as exc:
         raise InputError(f"cannot write {what} {path}: {exc.strerror or exc}; check that the "
                          "folder exists and is writable, or choose another path") from None
+
+
+def checkpoint_of(note: bytes) -> Checkpoint:
+    """The checkpoint a signed note holds (its signatures are checked where it is used)."""
+    return Checkpoint.parse(parse_note(note)[0])
 
 
 def _warn(text: str) -> None:
@@ -200,8 +209,7 @@ Examples:
         leaf = tlog.leaf_of(position)
         note = tlog.checkpoint_covering(leaf + 1, state)
         if note is not None:
-            size = int(note.split(b"\n", 2)[1])
-            inclusion = tlog.inclusion(position, size, note)
+            inclusion = tlog.inclusion(position, checkpoint_of(note).size, note)
         else:
             inclusion = tlog.inclusion(position)
         if receipt_file is not None:
@@ -235,52 +243,26 @@ Examples:
                       log_key_file: Path | None) -> None:
         """Verify receipts (c2sp.org/tlog-proof); with the ledger, also that each receipted
         event is still there at its index (else EVENT_MISSING, exit 1)."""
-        from ledger.tlog.checkpoint import TlogProof, open_proof
-        from ledger.tlog.merkle import leaf_hash
-        from ledger.tlog.note import SIG_ED25519, Ed25519Verifier, VerifierKey, parse_note
-        from ledger.tlog.checkpoint import Checkpoint
-        from ledger.core.log_keys import log_verifiers
-
         use_db = log_key_file is None or ctx.obj.get("db") is not None
-        tlog = TransparencyLog(ledger_of(ctx, read_only=True)) if use_db else None
-        state = tlog.log_state() if tlog is not None else None
+        checker = ReceiptChecker(
+            read_public_key(log_key_file)[0].raw if log_key_file is not None else None,
+            TransparencyLog(ledger_of(ctx, read_only=True)) if use_db else None)
         missing = 0
         for path in receipts:
-            data = read_receipt(path)
-            proof = TlogProof.parse(data)
-            if proof.extra is None or len(proof.extra) != 32:
-                raise InputError(f"receipt {path} carries no 32-byte event hash")
-            origin = Checkpoint.parse(parse_note(proof.checkpoint)[0]).origin
-            verifiers = ([Ed25519Verifier(VerifierKey(origin, SIG_ED25519,
-                                                      read_public_key(log_key_file)[0].raw))]
-                         if log_key_file is not None else log_verifiers(state))  # type: ignore[arg-type]
-            if not verifiers:
-                raise InputError("the ledger names no log key: give --log-key LOG.pub")
-            error: LedgerError | None = None
-            for verifier in verifiers:
-                try:
-                    _, checkpoint, _ = open_proof(data, leaf_hash(proof.extra), origin, verifier)
-                    error = None
-                    break
-                except LedgerError as exc:
-                    error = exc
-            if error is not None:
-                raise type(error)(f"receipt {path}: {error}")
-            line = (f"ok {path}: event {proof.extra.hex()[:16]}… is leaf {proof.index} of "
-                    f"{origin}'s checkpoint of {checkpoint.size}")
-            if tlog is not None:
-                position = tlog.recorder.leaf_position(proof.index) if tlog.has_tree() else None
-                try:
-                    here = tlog.event_hash_at(position) if position is not None else None
-                except InputError:  # no row at that position any more
-                    here = None
-                if here != proof.extra:
-                    missing += 1
-                    click.echo(render.visible(
-                        f"EVENT_MISSING {path}: the ledger no longer holds event "
-                        f"{proof.extra.hex()[:16]}… at index {proof.index}"))
-                    continue
-                line += f"; still in the ledger at position {position}"
+            checked = checker.check(read_receipt(path), str(path))
+            for finding in checked.findings:
+                missing += 1
+                click.echo(render.visible(f"{finding.code} {translated(finding.message)}"))
+            if checked.findings:
+                continue
+            line = _("ok {path}: event {event}… is leaf {index} of {origin}'s checkpoint of "
+                     "{size}").format(path=path, event=checked.event_hash.hex()[:16],
+                                      index=checked.proof.index,
+                                      origin=checked.checkpoint.origin,
+                                      size=checked.checkpoint.size)
+            if checked.position is not None:
+                line += _("; still in the ledger at position {position}").format(
+                    position=checked.position)
             click.echo(render.visible(line))
         if missing:
             ctx.exit(EXIT_FINDINGS)
