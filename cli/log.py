@@ -5,13 +5,15 @@ and the append hook that signs checkpoints (CUSTODY_LOG_KEY) and writes receipts
 from __future__ import annotations
 
 import os
+import signal
+import sys
 from pathlib import Path
 from typing import Sequence
 
 import click
 
 from cli import render
-from cli.context import authority_options, authority_signers, ledger_of, print_receipt
+from cli.context import authority_options, authority_signers, ledger_of, print_receipt, say
 from cli.errors import EXIT_FINDINGS
 from cli.i18n import _, translated
 from cli.options import (
@@ -25,9 +27,11 @@ from ledger.application.custody import CustodyLedger, Receipt
 from ledger.application.keystore import Signer, read_key_file, read_public_key
 from ledger.application.log import TransparencyLog
 from ledger.application.receipts import ReceiptChecker
+from ledger.application.tiles import EVENTS, export_tiles
 from ledger.core.errors import InputError, LedgerError
 from ledger.tlog.checkpoint import Checkpoint
 from ledger.tlog.note import parse_note
+from ledger.network.server import Server, parse_listen, tiles_server
 from ledger.storage.files import write_file
 
 LOG_KEY_ENV = "CUSTODY_LOG_KEY"
@@ -115,6 +119,27 @@ def checkpoint_of(note: bytes) -> Checkpoint:
     return Checkpoint.parse(parse_note(note)[0])
 
 
+def run_server(server: Server, started: str) -> None:
+    """Say where it listens, then serve until Ctrl-C or SIGTERM."""
+    click.echo(render.visible(started), nl=True)
+    sys.stdout.flush()
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _request_line(text: str) -> None:
+    click.echo(render.visible(text), err=True)
+
+
 def _warn(text: str) -> None:
     click.echo("warning: " + render.visible(text), err=True)
 
@@ -124,7 +149,48 @@ def register(main: click.Group) -> None:
 
     @main.group("log")
     def log_group() -> None:
-        """The transparency log: name its checkpoint-signing key."""
+        """The transparency log: name its checkpoint-signing key; publish it as tiles."""
+
+    @log_group.command("tiles", epilog="""\b
+Examples:
+  custody log tiles public                  # then serve public/ with any web server, or:
+  custody log serve --dir public --listen 127.0.0.1:8080
+Writes public/checkpoint, public/tile/<L>/<N>, public/tile/entries/<N> and the stored
+events in public/custody/events/<N> (C2SP tlog-tiles), up to the newest checkpoint the
+log key signed. Run it again after new checkpoints: only new and grown tiles are written.""")
+    @click.argument("directory", metavar="DIR", type=click.Path(file_okay=False, path_type=Path))
+    @click.pass_context
+    def log_tiles(ctx: click.Context, directory: Path) -> None:
+        """Publish the log in DIR as static C2SP tlog-tiles."""
+        done = export_tiles(ledger_of(ctx, read_only=True), directory)
+        if done.files == 0:
+            say(_("{directory}: already publishes the checkpoint of {size} events; nothing "
+                  "written").format(directory=directory, size=done.size))
+        else:
+            say(_("{directory}: published the checkpoint of {size} events (before: {old}); "
+                  "{files} files, {bytes} bytes written").format(
+                directory=directory, size=done.size, old=done.old_size, files=done.files,
+                bytes=done.bytes))
+        if done.uncovered:
+            say(_("{count} newer event(s) wait for a checkpoint: sign one with 'custody "
+                  "checkpoint --key LOG.key', then publish again").format(count=done.uncovered))
+
+    @log_group.command("serve", epilog="""\b
+Example:
+  custody log serve --dir public --listen 0.0.0.0:8080
+Read-only: GET and HEAD of /checkpoint (no-store) and of tile paths (immutable, cached for
+a year); nothing can be written through it. Ctrl-C (or SIGTERM) stops it.""")
+    @click.option("--dir", "directory", required=True,
+                  type=click.Path(file_okay=False, exists=True, path_type=Path),
+                  help="A folder written by 'custody log tiles'.")
+    @click.option("--listen", "address", required=True, metavar="HOST:PORT",
+                  help="Where to listen, e.g. 127.0.0.1:8080 (port 0: any free port).")
+    def log_serve(directory: Path, address: str) -> None:
+        """Serve a tiles folder over HTTP, read-only (C2SP tlog-tiles)."""
+        server = tiles_server(directory, parse_listen(address), log=_request_line,
+                              bases=(EVENTS,))
+        run_server(server, _("serving {directory} at {url}/ (read-only)").format(
+            directory=directory, url=server.url))
 
     @log_group.command("enable", epilog="""\b
 Example:
