@@ -28,7 +28,7 @@ from ledger.application.keystore import Signer, read_key_file, read_public_key
 from ledger.application.log import TransparencyLog
 from ledger.application.receipts import ReceiptChecker
 from ledger.application.tiles import EVENTS, export_tiles
-from ledger.core.errors import InputError, LedgerError
+from ledger.core.errors import InputError, LedgerError, VerificationFailed
 from ledger.tlog.checkpoint import Checkpoint
 from ledger.tlog.note import parse_note
 from ledger.network.server import Server, parse_listen, tiles_server
@@ -36,6 +36,8 @@ from ledger.storage.files import write_file
 
 LOG_KEY_ENV = "CUSTODY_LOG_KEY"
 LOG_PASSPHRASE_ENV = "CUSTODY_LOG_KEY_PASSPHRASE_FILE"
+WITNESSES_ENV = "CUSTODY_WITNESSES"
+TIMEOUT = 10.0  # seconds per request to a witness after an append
 SIGNER_KEY = "custody.log_signer"
 MAX_RECEIPT = 64 * 1024
 
@@ -72,6 +74,13 @@ def after_append(ctx: click.Context, app: CustodyLedger, receipts: list[Receipt]
         except LedgerError as exc:
             if receipts[-1].event_type not in ("ledger.genesis",):
                 _warn(f"no checkpoint signed with {LOG_KEY_ENV}: {exc}")
+    urls = os.environ.get(WITNESSES_ENV, "").split()
+    if note is not None and urls:
+        try:
+            gather_cosignatures(tlog, note, urls, TIMEOUT)
+            note = tlog.stored_version(note)
+        except LedgerError as exc:
+            _warn(f"no cosignature asked for: {exc}")
     target: Path | None = ctx.meta.get(RECEIPT_KEY)
     if target is None:
         return
@@ -112,6 +121,24 @@ def write_new_file(path: Path, data: bytes, what: str) -> None:
     except OSError as exc:
         raise InputError(f"cannot write {what} {path}: {exc.strerror or exc}; check that the "
                          "folder exists and is writable, or choose another path") from None
+
+
+def gather_cosignatures(tlog: TransparencyLog, note: bytes, urls: Sequence[str],
+                        timeout: float) -> set[str]:
+    """Ask each witness to cosign ``note`` (stored); warn for each that did not; return the
+    names of the witnesses whose cosignatures were stored."""
+    from ledger.application.cosigning import ask_witnesses
+
+    cosigned: set[str] = set()
+    for asked in ask_witnesses(tlog, note, urls, timeout):
+        if asked.problem is not None:
+            _warn(_("witness {url}: {problem}").format(url=asked.url, problem=asked.problem))
+        cosigned.update(asked.witnesses)
+    return cosigned
+
+
+class QuorumMissed(VerificationFailed):
+    """Fewer witnesses cosigned than the quorum asked (exit 1)."""
 
 
 def checkpoint_of(note: bytes) -> Checkpoint:
@@ -215,19 +242,37 @@ Example:
     @main.command("checkpoint", epilog="""\b
 Examples:
   custody checkpoint --key log.key > checkpoint.txt
-  custody checkpoint --verifier-key""")
+  custody checkpoint --key log.key --witness http://office.example:8081 \\
+      --witness http://authority.example:8081 --quorum 1
+  custody checkpoint --verifier-key
+With --witness, each witness (C2SP tlog-witness) is sent the checkpoint and the consistency
+proof from the size it cosigned last, and its cosignature is stored with the checkpoint,
+which is printed cosigned. A witness that refuses, times out or cannot be reached is a
+warning line; fewer cosigning witnesses than --quorum (default: all given) is exit 1, the
+checkpoint stored all the same. CUSTODY_WITNESSES (URLs separated by spaces) does the same
+for the checkpoints CUSTODY_LOG_KEY signs after each append.""")
     @click.option("--key", "key_file", type=click.Path(dir_okay=False, path_type=Path),
                   help="The log's private key file.")
     @click.option("--passphrase-file", type=click.Path(dir_okay=False, path_type=Path),
                   help="Passphrase of the log key, for scripts (default: prompt).")
     @click.option("--verifier-key", is_flag=True,
                   help="Print the log's note verifier key (name+keyhash+base64) instead.")
+    @click.option("--witness", "witnesses", multiple=True, metavar="URL",
+                  help="A witness's URL (its add-checkpoint prefix) to cosign the checkpoint; "
+                       "repeatable.")
+    @click.option("--quorum", type=click.IntRange(1), default=None,
+                  help="How many witnesses must cosign (default: every --witness).")
+    @click.option("--timeout", type=click.FloatRange(0.1, 600), default=10.0,
+                  show_default=True, help="Seconds to wait for each witness, per request.")
     @click.pass_context
     def checkpoint(ctx: click.Context, key_file: Path | None, passphrase_file: Path | None,
-                   verifier_key: bool) -> None:
+                   verifier_key: bool, witnesses: Sequence[str], quorum: int | None,
+                   timeout: float) -> None:
         """Sign the tree head as a C2SP checkpoint, store it and print it."""
         if verifier_key == (key_file is not None):
             raise InputError("give either --key LOG.key (sign a checkpoint) or --verifier-key")
+        if quorum is not None and quorum > len(witnesses):
+            raise InputError(f"--quorum {quorum} needs at least {quorum} --witness URLs")
         if verifier_key:
             tlog = TransparencyLog(ledger_of(ctx, read_only=True))
             click.echo(tlog.verifier_key())
@@ -235,7 +280,14 @@ Examples:
         assert key_file is not None
         signer = unlock_log_key(key_file, passphrase_file)
         tlog = TransparencyLog(ledger_of(ctx))
-        click.echo(tlog.sign_checkpoint(signer).decode("utf-8"), nl=False)
+        note = tlog.sign_checkpoint(signer)
+        cosigned = gather_cosignatures(tlog, note, witnesses, timeout) if witnesses else set()
+        click.echo(tlog.stored_version(note).decode("utf-8"), nl=False)
+        need = len(witnesses) if quorum is None else quorum
+        if len(cosigned) < need:
+            raise QuorumMissed(_("{count} witness(es) cosigned, fewer than the quorum of "
+                                 "{quorum}; the checkpoint is stored, without enough "
+                                 "cosignatures").format(count=len(cosigned), quorum=need))
 
     @main.command("prove", epilog="""\b
 Examples:

@@ -12,6 +12,7 @@ import click
 from cli import render
 from cli.context import ledger_of
 from cli.errors import EXIT_FINDINGS
+from cli.i18n import _
 from cli.options import prompt_passphrase, read_bounded, read_passphrase_file
 from ledger.application.keystore import Signer, read_key_file, read_public_key
 from ledger.application.log import TransparencyLog
@@ -102,6 +103,54 @@ both checkpoints are written to the state directory as evidence.""")
                 f"{stem}.old.checkpoint and .new.checkpoint"), err=True)
             ctx.exit(EXIT_FINDINGS)
         click.echo(cosigned.decode("utf-8"), nl=False)
+
+    @witness_group.command("serve", epilog="""\b
+Example (the inspection office):
+  custody witness serve --key dio01.key --log-key gd-gaokao-2026.key.pub \\
+      --state witness-state --listen 0.0.0.0:8081
+  custody checkpoint --key log.key --witness http://office.example:8081   # at the ledger
+Answers POST /add-checkpoint as C2SP tlog-witness says: 200 with the cosignature; 400
+malformed; 403 not signed by the log key; 404 a log it does not follow; 409 (with the
+size it cosigned, text/x.tlog.size) when the old size is not that size, or for a fork;
+422 a consistency proof that fails. The state is saved before it answers, and shared with
+'custody witness cosign'. Ctrl-C (or SIGTERM) stops it.""")
+    @click.option("--key", "key_file", required=True,
+                  type=click.Path(dir_okay=False, path_type=Path),
+                  help="The witness's key file (an enrolled inspector's, or a witness the "
+                       "genesis names).")
+    @click.option("--passphrase-file", type=click.Path(dir_okay=False, path_type=Path),
+                  help="Passphrase of the witness key, for scripts (default: prompt).")
+    @click.option("--log-key", "log_key_files", required=True, multiple=True,
+                  type=click.Path(dir_okay=False, path_type=Path),
+                  help="A log's public key file, naming its log (made by 'custody keys new "
+                       "LEDGER-ID'); repeat it for each log the witness follows.")
+    @click.option("--state", "state_dir", required=True,
+                  type=click.Path(file_okay=False, path_type=Path),
+                  help="Directory where the witness keeps the last checkpoint it cosigned "
+                       "per log (files 0600) and evidence of forks.")
+    @click.option("--listen", "address", required=True, metavar="HOST:PORT",
+                  help="Where to listen, e.g. 0.0.0.0:8081 (port 0: any free port).")
+    def witness_serve(key_file: Path, passphrase_file: Path | None,
+                      log_key_files: tuple[Path, ...], state_dir: Path, address: str) -> None:
+        """Cosign checkpoints over HTTP (C2SP tlog-witness add-checkpoint)."""
+        from cli.log import run_server
+        from ledger.network.server import parse_listen, witness_server
+        from ledger.tlog.witness import MAX_REQUEST
+
+        logs: dict[str, bytes] = {}
+        for path in log_key_files:
+            public_key, origin = read_public_key(path)
+            if origin is None:
+                raise InputError(f"{path} does not name its log; use the .pub file 'custody "
+                                 "keys new LEDGER-ID' wrote for the log key")
+            logs[origin] = public_key.raw
+        listen = parse_listen(address)
+        signer = unlock_witness_key(key_file, passphrase_file)
+        witness = Witness(signer.person_id, signer.key, logs, WitnessState(state_dir))
+        server = witness_server(witness.add_checkpoint, MAX_REQUEST, listen,
+                                log=lambda line: click.echo(render.visible(line), err=True))
+        run_server(server, _("witness {name} for {logs} at {url}/add-checkpoint").format(
+            name=signer.person_id, logs=", ".join(sorted(logs)), url=server.url))
 
     @witness_group.command("add", epilog="""\b
 Example:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import os
 import re
 import threading
 import time
@@ -57,7 +58,7 @@ def state_name(origin: str) -> str:
 
 class WitnessState:
     """The last checkpoint cosigned per log, and the evidence of refused forks (see the
-    module docstring)."""
+    module docstring). A monitor keeps the last checkpoint it checked the same way."""
 
     def __init__(self, directory: Path) -> None:
         if directory.exists() and not directory.is_dir():
@@ -65,7 +66,7 @@ class WitnessState:
         try:
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:
-            raise InputError(f"cannot create the witness state directory {directory}: "
+            raise InputError(f"cannot create the state directory {directory}: "
                              f"{exc.strerror}") from None
         self.directory = directory
         self._threads = threading.Lock()
@@ -82,7 +83,7 @@ class WitnessState:
         except FileNotFoundError:
             return None
         except OSError as exc:
-            raise ResourceError(f"cannot read the witness state {path}: {exc.strerror}") from None
+            raise ResourceError(f"cannot read the state {path}: {exc.strerror}") from None
         try:
             if len(note) > MAX_CHECKPOINT_NOTE:
                 raise InputError(f"it is over {MAX_CHECKPOINT_NOTE} bytes")
@@ -90,8 +91,8 @@ class WitnessState:
             if checkpoint.origin != origin:
                 raise InputError(f"it holds a checkpoint of {checkpoint.origin!r}")
         except InputError as exc:
-            raise ResourceError(f"the witness state {path} is damaged ({exc}); restore it from "
-                                "a backup: without it the witness cannot tell a fork") from None
+            raise ResourceError(f"the state {path} is damaged ({exc}); restore it from "
+                                "a backup: without it a fork cannot be told") from None
         return checkpoint, note
 
     @contextmanager
@@ -100,9 +101,10 @@ class WitnessState:
         # and `witness cosign`) sharing the directory.
         with self._threads:
             try:
-                fd = open(self.directory / LOCK_FILE, "a+b")
+                fd = os.fdopen(os.open(self.directory / LOCK_FILE, os.O_RDWR | os.O_CREAT,
+                                       0o600), "r+b")
             except OSError as exc:
-                raise ResourceError(f"cannot lock the witness state {self.directory}: "
+                raise ResourceError(f"cannot lock the state {self.directory}: "
                                     f"{exc.strerror}") from None
             with fd:
                 fcntl.flock(fd.fileno(), fcntl.LOCK_EX)
@@ -125,12 +127,18 @@ class WitnessState:
                 check_submission(stored, new, old_size, proof)
             except Fork as exc:
                 if stored is not None and stored_note is not None:
-                    exc.evidence = self._keep_evidence(stored, stored_note, new, note)
+                    exc.evidence = self.keep_evidence(stored, stored_note, new, note)
                 raise
-            self._write(self.path(new.origin), note)
+            self.remember(new, note)
 
-    def _keep_evidence(self, old: Checkpoint, old_note: bytes, new: Checkpoint,
-                       new_note: bytes) -> Path:
+    def remember(self, checkpoint: Checkpoint, note: bytes) -> None:
+        """Keep ``note`` as the last checkpoint of its origin (checked by the caller)."""
+        self._write(self.path(checkpoint.origin), note)
+
+    def keep_evidence(self, old: Checkpoint, old_note: bytes, new: Checkpoint,
+                      new_note: bytes) -> Path:
+        """Write two checkpoints that fork as ``fork-<origin>-<old>-<new>.old.checkpoint``
+        and ``.new.checkpoint``; return the common stem."""
         stem = self.directory / f"fork-{state_name(new.origin)}-{old.size}-{new.size}"
         self._write(Path(f"{stem}.old.checkpoint"), old_note)
         self._write(Path(f"{stem}.new.checkpoint"), new_note)
