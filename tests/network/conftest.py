@@ -117,8 +117,8 @@ def keyfiles(tmp_path_factory) -> Path:
     """Key files for the CLI: the log's public key (naming the ledger), and the witness's
     encrypted key with its passphrase file."""
     folder = tmp_path_factory.mktemp("network-keys")
-    (folder / "log.key.pub").write_text(LOG.key.public_key.format(LEDGER_ID))
-    write_key_pair(folder / "log.key", LEDGER_ID, LOG.key, None)
+    write_key_pair(folder / "log.key", LEDGER_ID, LOG.key, None)  # and log.key.pub
+    write_key_pair(folder / "auth.key", AUTHORITY, fixed_key(AUTHORITY), None)
     write_key_pair(folder / "ins01.key", "INS-01", WITNESS.key, b"passphrase of INS-01")
     secret = folder / "ins01.pass"
     secret.write_text("passphrase of INS-01\n")
@@ -152,18 +152,32 @@ class Serving:
     """A ``custody`` server as a real subprocess on a free port (``--listen 127.0.0.1:0``):
     its first line of output names the URL. Stopped (SIGTERM, then SIGKILL) on exit."""
 
-    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
-        self.process = subprocess.Popen([CUSTODY, *args, "--listen", "127.0.0.1:0"],
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                        text=True, env={**os.environ, **(env or {})},
+    def __init__(self, *args: str, env: dict[str, str] | None = None,
+                 command: list[str] | None = None) -> None:
+        argv = command if command is not None else [CUSTODY, *args, "--listen", "127.0.0.1:0"]
+        self.process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        text=True, cwd=ROOT,
+                                        env={**os.environ, "CUSTODY_LANG": "en", **(env or {})},
                                         start_new_session=True)
         line = self.process.stdout.readline() if self.process.stdout else ""
         if "http://" not in line:
             self.process.kill()
             raise AssertionError(f"the server did not start: {line!r} "
                                  f"{self.process.stderr.read() if self.process.stderr else ''}")
-        self.url = line.split("http://", 1)[1].split("/", 1)[0]
-        self.url = "http://" + self.url
+        self.url = "http://" + line.split("http://", 1)[1].split("/", 1)[0]
+        # Drained as it comes (request lines), so a full pipe never stalls the server.
+        self.lines: list[str] = []
+        self._drain = threading.Thread(target=self._read_stderr, daemon=True)
+        self._drain.start()
+
+    def _read_stderr(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.lines.append(line)
+
+    @property
+    def stderr(self) -> str:
+        return "".join(self.lines)
 
     def kill(self) -> None:
         if self.process.poll() is None:
@@ -184,6 +198,7 @@ class Serving:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+        self._drain.join(10)
         for stream in (self.process.stdout, self.process.stderr):
             if stream is not None:
                 stream.close()
