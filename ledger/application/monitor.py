@@ -234,28 +234,29 @@ class Monitor:
             entries = parse_bundle(self._file(tile, tile.path(), MAX_ENTRIES_BUNDLE),
                                    tile.width, max_entry=HASH_SIZE)
         except InputError as exc:
-            return self._entry_differs(tile.path(), first, f"the bundle is malformed: {exc}")
+            return self._entry_differs(tile.path(), first, Message(
+                "the bundle is malformed: {reason}", reason=str(exc)))
         try:
             events = parse_bundle(self._file(tile, tile.path(EVENTS), MAX_EVENTS_BUNDLE,
                                              EVENTS), tile.width, EVENT_PREFIX, MAX_ENCODED)
         except InputError as exc:
-            return self._entry_differs(tile.path(EVENTS), first,
-                                       f"the bundle is malformed: {exc}")
+            return self._entry_differs(tile.path(EVENTS), first, Message(
+                "the bundle is malformed: {reason}", reason=str(exc)))
         leaves = reader(Tile(0, tile.n, tile.width).indexes()[skip:])
         for offset, (entry, event, leaf) in enumerate(zip(entries[skip:], events[skip:],
                                                           leaves)):
             index = first + offset
             if len(entry) != HASH_SIZE or leaf_hash(entry) != leaf:
-                return self._entry_differs(tile.path(), index, "its entry does not hash to "
-                                           "its leaf in the level-0 tile")
+                return self._entry_differs(tile.path(), index, Message(
+                    "its entry does not hash to its leaf in the level-0 tile"))
             if event_hash_of_bytes(event) != entry:
-                return self._entry_differs(tile.path(EVENTS), index, "the stored event does "
-                                           "not hash to its entry")
+                return self._entry_differs(tile.path(EVENTS), index, Message(
+                    "the stored event does not hash to its entry"))
         watch.findings += audit.add(events[skip:])
         watch.events += tile.width - skip
         return None
 
-    def _entry_differs(self, path: str, index: int, why: str) -> Finding:
+    def _entry_differs(self, path: str, index: int, why: Message) -> Finding:
         return Finding("ROOT_MISMATCH", Message(
             "{source}/{path}: leaf {index}: {why} (a published file was rewritten)",
             source=self.source.label, path=path, index=index, why=why),
