@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import click
 
@@ -16,23 +16,17 @@ from cli import render
 from cli.context import authority_options, authority_signers, ledger_of, print_receipt, say
 from cli.errors import EXIT_FINDINGS
 from cli.i18n import _, translated
-from cli.options import (
-    RECEIPT_KEY,
-    occurred_at,
-    prompt_passphrase,
-    read_bounded,
-    read_passphrase_file,
-)
+from cli.options import RECEIPT_KEY, occurred_at, read_bounded, unlock_key
 from ledger.application.custody import CustodyLedger, Receipt
-from ledger.application.keystore import Signer, read_key_file, read_public_key
+from ledger.application.keystore import Signer, read_public_key
 from ledger.application.log import TransparencyLog
-from ledger.application.receipts import ReceiptChecker
-from ledger.application.tiles import EVENTS, export_tiles
 from ledger.core.errors import InputError, LedgerError, VerificationFailed
 from ledger.tlog.checkpoint import Checkpoint
 from ledger.tlog.note import parse_note
-from ledger.network.server import Server, parse_listen, tiles_server
 from ledger.storage.files import write_file
+
+if TYPE_CHECKING:
+    from ledger.network.server import Server
 
 LOG_KEY_ENV = "CUSTODY_LOG_KEY"
 LOG_PASSPHRASE_ENV = "CUSTODY_LOG_KEY_PASSPHRASE_FILE"
@@ -44,12 +38,7 @@ MAX_RECEIPT = 64 * 1024
 
 def unlock_log_key(path: Path, passphrase_file: Path | None) -> Signer:
     """Unlock a log key file: passphrase from ``passphrase_file``, else prompted hidden."""
-    keyfile = read_key_file(path)
-    passphrase = None
-    if keyfile.encrypted:
-        passphrase = (read_passphrase_file(passphrase_file) if passphrase_file
-                      else prompt_passphrase(f"Passphrase for log key {path}"))
-    return keyfile.unlock(passphrase)
+    return unlock_key(path, passphrase_file, f"Passphrase for log key {path}")
 
 
 def install_append_hook(ctx: click.Context, app: CustodyLedger) -> None:
@@ -189,6 +178,8 @@ log key signed. Run it again after new checkpoints: only new and grown tiles are
     @click.pass_context
     def log_tiles(ctx: click.Context, directory: Path) -> None:
         """Publish the log in DIR as static C2SP tlog-tiles."""
+        from ledger.application.tiles import export_tiles
+
         done = export_tiles(ledger_of(ctx, read_only=True), directory)
         if done.files == 0:
             say(_("{directory}: already publishes the checkpoint of {size} events; nothing "
@@ -214,6 +205,9 @@ a year); nothing can be written through it. Ctrl-C (or SIGTERM) stops it.""")
                   help="Where to listen, e.g. 127.0.0.1:8080 (port 0: any free port).")
     def log_serve(directory: Path, address: str) -> None:
         """Serve a tiles folder over HTTP, read-only (C2SP tlog-tiles)."""
+        from ledger.application.tiles import EVENTS
+        from ledger.network.server import parse_listen, tiles_server
+
         server = tiles_server(directory, parse_listen(address), log=_request_line,
                               bases=(EVENTS,))
         run_server(server, _("serving {directory} at {url}/ (read-only)").format(
@@ -361,6 +355,8 @@ Examples:
                       log_key_file: Path | None) -> None:
         """Verify receipts (c2sp.org/tlog-proof); with the ledger, also that each receipted
         event is still there at its index (else EVENT_MISSING, exit 1)."""
+        from ledger.application.receipts import ReceiptChecker
+
         use_db = log_key_file is None or ctx.obj.get("db") is not None
         checker = ReceiptChecker(
             read_public_key(log_key_file)[0].raw if log_key_file is not None else None,

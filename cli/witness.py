@@ -13,8 +13,8 @@ from cli import render
 from cli.context import ledger_of
 from cli.errors import EXIT_FINDINGS
 from cli.i18n import _
-from cli.options import prompt_passphrase, read_bounded, read_passphrase_file
-from ledger.application.keystore import Signer, read_key_file, read_public_key
+from cli.options import read_bounded, unlock_key
+from ledger.application.keystore import Signer, read_public_key
 from ledger.application.log import TransparencyLog
 from ledger.application.witness import Witness, WitnessState
 from ledger.core.errors import InputError, LedgerError
@@ -27,12 +27,7 @@ MAX_NOTE = MAX_CHECKPOINT_NOTE
 
 def unlock_witness_key(key_file: Path, passphrase_file: Path | None) -> Signer:
     """The witness's key, its passphrase from ``passphrase_file`` or prompted hidden."""
-    keyfile = read_key_file(key_file)
-    passphrase = None
-    if keyfile.encrypted:
-        passphrase = (read_passphrase_file(passphrase_file) if passphrase_file
-                      else prompt_passphrase(f"Passphrase for witness key {key_file}"))
-    return keyfile.unlock(passphrase)
+    return unlock_key(key_file, passphrase_file, f"Passphrase for witness key {key_file}")
 
 
 def register(main: click.Group) -> None:

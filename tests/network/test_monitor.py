@@ -4,7 +4,6 @@ one-line findings, and judging new events as `custody verify` does, resumably.""
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 

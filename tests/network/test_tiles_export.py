@@ -4,20 +4,19 @@ DIR published before."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 import pytest
 
 from ledger.application.log import TransparencyLog
-from ledger.application.tiles import EVENTS, export_tiles
+from ledger.application.tiles import export_tiles
 from ledger.core.digests import event_hash_of_bytes
 from ledger.core.errors import InputError, VerificationFailed
 from ledger.tlog.checkpoint import Checkpoint
-from ledger.tlog.merkle import leaf_hash, stored_hash_index
+from ledger.tlog.merkle import leaf_hash
 from ledger.tlog.note import parse_note
-from ledger.tlog.tiles import ENTRIES, Tile, parse_bundle, parse_tile
+from ledger.tlog.tiles import Tile, parse_bundle, parse_tile
 from tests.conftest import World
 from tests.network.conftest import LOG, checkpoint_at, custody, more_steps, name_log_key
 
