@@ -69,7 +69,7 @@ def after_append(ctx: click.Context, app: CustodyLedger, receipts: list[Receipt]
             gather_cosignatures(tlog, note, urls, TIMEOUT)
             note = tlog.stored_version(note)
         except LedgerError as exc:
-            _warn(f"no cosignature asked for: {exc}")
+            _warn(_("no witness asked to cosign: {reason}").format(reason=exc))
     target: Path | None = ctx.meta.get(RECEIPT_KEY)
     if target is None:
         return

@@ -44,10 +44,10 @@ def monitor(ctx: click.Context, where: str, log_key_file: Path, state_dir: Path 
     from ledger.application.monitor import Monitor
     from ledger.network.client import source
 
-    log_key = read_public_key(log_key_file)[0].raw
+    log_key, origin = read_public_key(log_key_file)
     served = source(where, timeout)
     try:
-        watch = Monitor(served, log_key, state_dir, entries).run()
+        watch = Monitor(served, log_key.raw, state_dir, entries, origin).run()
     finally:
         served.close()
     checkpoint = watch.checkpoint

@@ -74,12 +74,15 @@ class Monitor:
     remembers the last checkpoint (and, with ``entries``, the audit), or None."""
 
     def __init__(self, source: Source, log_key: bytes, state: Path | None = None,
-                 entries: bool = False) -> None:
+                 entries: bool = False, origin: str | None = None) -> None:
         self.source = source
         self.log_key = log_key
         self.state_dir = state
         self.state = WitnessState(state) if state is not None else None
         self.entries = entries
+        # The log's name, when the key file gives it: a checkpoint under another name is not
+        # this log's, even signed by its key (else a rename would dodge the fork check).
+        self.origin = origin
 
     def run(self, progress: Callable[[int], None] = lambda n: None) -> Watch:
         """One look at the log (see the module docstring)."""
@@ -90,8 +93,13 @@ class Monitor:
                              "written by 'custody log tiles'?")
         try:
             origin = Checkpoint.parse(parse_note(note)[0]).origin
+            if self.origin is not None and origin != self.origin:
+                raise VerificationFailed(f"it is a checkpoint of {origin!r}; the key is "
+                                         f"{self.origin!r}'s")
             verifier = Ed25519Verifier(VerifierKey(origin, SIG_ED25519, self.log_key))
             checkpoint = open_checkpoint(note, origin, verifier)[0]
+            if self.state is not None:
+                self._one_log(origin)
         except VerificationFailed as exc:
             watch.findings.append(Finding("CHECKPOINT_SIGNATURE_INVALID", Message(
                 "the checkpoint at {source} does not open with the log key: {reason}",
@@ -115,6 +123,16 @@ class Monitor:
             self.state.remember(checkpoint, note)
             watch.saved = True
         return watch
+
+    def _one_log(self, origin: str) -> None:
+        """A state directory follows one log: a checkpoint of another name kept there is
+        refused (a log signing under a new name must not start afresh)."""
+        assert self.state is not None
+        kept = [p for p in self.state.directory.glob("*.checkpoint")
+                if not p.name.startswith("fork-") and p != self.state.path(origin)]
+        if kept:
+            raise VerificationFailed(f"{self.state.directory} follows another log "
+                                     f"({kept[0].name}); a log keeps its name")
 
     # -- the tree --------------------------------------------------------------------------
 

@@ -229,3 +229,25 @@ def test_custody_monitor_of_nothing_there_is_one_error_line(tmp_path: Path) -> N
     assert result.stderr == (f"error: {empty} serves no checkpoint: is it a folder or URL "
                              "written by 'custody log tiles'?\n")
     assert not list(empty.iterdir())
+
+
+def test_a_log_signing_under_another_name_does_not_start_afresh(published: Path,
+                                                               tmp_path: Path) -> None:
+    # The log's key signs the same tree under a new origin: without a check, a monitor
+    # would take it for a new log and never hold it against the old one.
+    from ledger.tlog.checkpoint import Checkpoint
+    from ledger.tlog.note import Ed25519Signer, parse_note, sign_note
+
+    state = tmp_path / "monitor"
+    assert watch(published, state).saved
+    old = Checkpoint.parse(parse_note((published / "checkpoint").read_bytes())[0])
+    (published / "checkpoint").write_bytes(sign_note(
+        Checkpoint("renamed", old.size, old.root).format(), Ed25519Signer("renamed", LOG.key)))
+    seen = watch(published, state)
+    assert codes(seen) == ["CHECKPOINT_SIGNATURE_INVALID"] and not seen.saved
+    assert "follows another log (bench-province.checkpoint)" in str(seen.findings[0].message)
+    source = DirectorySource(published)
+    named = Monitor(source, KEY, None, origin=GENERATED_ID).run()
+    assert codes(named) == ["CHECKPOINT_SIGNATURE_INVALID"]
+    assert "it is a checkpoint of 'renamed'; the key is 'bench-province''s" in str(
+        named.findings[0].message)
