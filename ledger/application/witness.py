@@ -31,7 +31,7 @@ from ledger.core.errors import InputError, LedgerError, ResourceError, Verificat
 from ledger.core.keys import SigningKey
 from ledger.storage.files import write_file
 from ledger.tlog.checkpoint import Checkpoint, Cosigner, open_checkpoint
-from ledger.tlog.note import SIG_ED25519, Ed25519Verifier, Note, VerifierKey, parse_note, sign_note
+from ledger.tlog.note import SIG_ED25519, Ed25519Verifier, VerifierKey, parse_note
 from ledger.tlog.witness import (
     MAX_CHECKPOINT_NOTE,
     SIZE_TYPE,
@@ -40,6 +40,7 @@ from ledger.tlog.witness import (
     InconsistentProof,
     StaleSize,
     check_submission,
+    cosign,
     format_size,
 )
 
@@ -179,11 +180,13 @@ class Witness:
         Raises :class:`UnknownLog` for an origin it does not follow, ``VerificationFailed``
         when the log's key did not sign it, ``InputError`` for a malformed note."""
         origin = Checkpoint.parse(parse_note(note)[0]).origin
+        return open_checkpoint(note, origin, self._log(origin))[0]
+
+    def _log(self, origin: str) -> Ed25519Verifier:
         key = self.logs.get(origin)
         if key is None:
             raise UnknownLog(f"this witness follows no log {origin!r}")
-        return open_checkpoint(note, origin, Ed25519Verifier(VerifierKey(origin, SIG_ED25519,
-                                                                         key)))[0]
+        return Ed25519Verifier(VerifierKey(origin, SIG_ED25519, key))
 
     def cosign(self, note: bytes, old_size: int, proof: Sequence[bytes]) -> tuple[Checkpoint,
                                                                                  bytes, bytes]:
@@ -193,12 +196,10 @@ class Witness:
         checkpoint = self.open(note)
         self.state.update(note, checkpoint, old_size, proof)
         cosigner = Cosigner(self.name, self.key, int(self.clock()))
-        text, signatures = parse_note(note)
-        kept = Note(text, tuple(s for s in signatures), ())
-        cosigned = sign_note(kept, cosigner)
-        own = [s for s in parse_note(cosigned)[1]
-               if (s.name, s.key_id) == (cosigner.name, cosigner.key_id)]
-        return checkpoint, cosigned, own[0].line.encode("utf-8")
+        _, cosigned = cosign(note, self._log(checkpoint.origin), cosigner)
+        own = next(s for s in parse_note(cosigned)[1]
+                   if (s.name, s.key_id) == (cosigner.name, cosigner.key_id))
+        return checkpoint, cosigned, own.line.encode("utf-8")
 
     def add_checkpoint(self, body: bytes) -> Answer:
         """Answer a ``POST <prefix>/add-checkpoint`` body as c2sp.org/tlog-witness says:

@@ -26,6 +26,7 @@ from typing import Any, Callable, Sequence
 from ledger.tlog.checkpoint import (
     MAX_TREE_SIZE,
     Checkpoint,
+    parse_decimal,
     CosignatureVerifier,
     Cosigner,
     cosignature_timestamp,
@@ -113,7 +114,7 @@ class AddCheckpoint:
         if not lines[0].startswith("old "):
             raise NonCanonical("malformed add-checkpoint request: the first line is not "
                                "'old <size>'")
-        old_size = _decimal(lines[0][len("old "):], "old size")
+        old_size = parse_decimal(lines[0][len("old "):], "old size")
         if len(lines) - 1 > MAX_PROOF_LINES:
             raise NonCanonical(f"malformed add-checkpoint request: more than "
                                f"{MAX_PROOF_LINES} consistency proof lines")
@@ -131,16 +132,6 @@ class AddCheckpoint:
         return cls(old_size, tuple(proof), note)
 
 
-def _decimal(text: str, what: str) -> int:
-    if not text.isascii() or not text.isdigit() or (len(text) > 1 and text[0] == "0"):
-        raise NonCanonical(f"{what} {text[:24]!r} is not a decimal number without leading "
-                           "zeroes")
-    value = int(text)
-    if value > MAX_TREE_SIZE:
-        raise NonCanonical(f"{what} {value} is larger than 2**64-1")
-    return value
-
-
 def format_size(size: int) -> bytes:
     """The body of a 409 answer (``text/x.tlog.size``): the size in decimal and a newline."""
     return f"{size}\n".encode("ascii")
@@ -154,7 +145,7 @@ def parse_size(body: bytes) -> int:
         text = body[:-1].decode("ascii")
     except UnicodeDecodeError:
         raise NonCanonical("a witness's size answer is not ASCII") from None
-    return _decimal(text, "the witness's size")
+    return parse_decimal(text, "the witness's size")
 
 
 def parse_cosignature_lines(body: bytes) -> list[Signature]:
