@@ -111,15 +111,15 @@ def export_tiles(app: CustodyLedger, directory: Path) -> Export:
     completed: list[Tile] = []
     for level in levels_of(checkpoint.size):
         for tile in new_tiles(old, checkpoint.size, level):
-            put(directory / tile.path(), format_tile(tlog.read(tile.indexes())))
+            hashes = tlog.read(tile.indexes())
+            put(directory / tile.path(), format_tile(hashes))
+            bundles = [Tile(ENTRIES, tile.n, tile.width)] if level == 0 else []
+            for bundle in bundles:  # the entries of a level-0 tile's leaves, and the events
+                entries, events = _entries(tlog, bundle, hashes)
+                put(directory / bundle.path(), format_bundle(entries))
+                put(directory / bundle.path(EVENTS), format_bundle(events, EVENT_PREFIX))
             if tile.full:
-                completed.append(tile)
-    for tile in new_tiles(old, checkpoint.size, ENTRIES):
-        entries, events = _entries(tlog, tile)
-        put(directory / tile.path(), format_bundle(entries))
-        put(directory / tile.path(EVENTS), format_bundle(events, EVENT_PREFIX))
-        if tile.full:
-            completed.append(tile)
+                completed += [tile, *bundles]
     _sync(folders, directory)
     # Last, the checkpoint: it points to tiles that are all in place.
     put(directory / CHECKPOINT, note)
@@ -192,14 +192,14 @@ def _same(path: Path, note: bytes) -> bool:
         return False
 
 
-def _entries(tlog: TransparencyLog, tile: Tile) -> tuple[list[bytes], list[bytes]]:
+def _entries(tlog: TransparencyLog, tile: Tile, level0: list[bytes]
+             ) -> tuple[list[bytes], list[bytes]]:
     """The entries (event hashes) and stored events of an entry bundle's leaves, each event
-    checked against the stored tree's leaf hash."""
+    checked against its leaf hash in the stored tree (``level0``, the level-0 tile's)."""
     leaves = tile.leaves()
     position = tlog.recorder.leaf_position(leaves.start)
     rows = [] if position is None else tlog.recorder.select_notifications(
         start=position, limit=tile.width)
-    level0 = tlog.read(Tile(0, tile.n, tile.width).indexes())
     if len(rows) != tile.width:
         raise StorageError(f"the log holds {len(rows)} events from leaf {leaves.start}, not "
                            f"{tile.width}; run 'custody verify'")

@@ -95,6 +95,9 @@ class Connection:
                 self.close()
                 reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
                 raise Unreachable(f"cannot reach {self.url}: {reason}") from None
+            except ResourceError:  # an answer over its limit: the connection is unusable
+                self.close()
+                raise
         raise AssertionError("unreachable")
 
 

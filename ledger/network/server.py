@@ -11,14 +11,15 @@
   ``ledger.application.witness.Witness.add_checkpoint``); the body must announce its length,
   at most the request limit (411 / 413 otherwise).
 
-Every connection has a timeout; a request line or header over the standard library's limits
-is refused by it. Each answered request is reported to ``log`` as one line.
+Every connection has a timeout, and at most 64 are served at once; a request line or header
+over the standard library's limits is refused by it. Each answered request is reported to ``log`` as one line.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable
@@ -28,6 +29,7 @@ from ledger.core.errors import InputError, NonCanonical
 from ledger.tlog.tiles import Tile
 
 TIMEOUT = 30  # seconds a connection may stay silent
+MAX_CONNECTIONS = 64  # handled at once; each holds a thread
 CHECKPOINT_TYPE = "text/plain; charset=utf-8"
 TILE_TYPE = "application/octet-stream"
 NO_STORE = "no-store"  # tlog-tiles: the checkpoint is mutable
@@ -47,7 +49,8 @@ def parse_listen(address: str) -> tuple[str, int]:
 
 
 class Server(ThreadingHTTPServer):
-    """A threading HTTP server whose handler threads do not keep the process alive."""
+    """A threading HTTP server whose handler threads do not keep the process alive, serving
+    at most :data:`MAX_CONNECTIONS` connections at once (the others are closed at once)."""
 
     daemon_threads = True
     block_on_close = False
@@ -64,6 +67,19 @@ class Server(ThreadingHTTPServer):
             raise InputError(f"cannot listen on {address[0]}:{address[1]}: "
                              f"{exc.strerror or exc}") from None
         self.log = log
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)  # too many at once: closed, not queued
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
     @property
     def url(self) -> str:

@@ -93,3 +93,29 @@ def test_serving_a_folder_with_nothing_published_or_a_port_in_use_is_one_error_l
     assert result.returncode == 2
     assert result.stderr == (f"error: cannot listen on 127.0.0.1:{port}: Address already in "
                              "use\n")
+
+
+def test_connections_beyond_the_limit_are_closed_and_the_server_keeps_serving(
+        public: Path) -> None:
+    from ledger.network.server import MAX_CONNECTIONS
+    from tests.network.conftest import tiles_served
+
+    with tiles_served(public) as url:
+        parts = urlsplit(url)
+        idle = [socket.create_connection((parts.hostname, parts.port), timeout=10)
+                for _ in range(MAX_CONNECTIONS)]
+        try:
+            one_more = socket.create_connection((parts.hostname, parts.port), timeout=10)
+            one_more.sendall(b"GET /checkpoint HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert one_more.recv(100) == b""  # closed without an answer
+            one_more.close()
+        finally:
+            for connection in idle:
+                connection.close()
+        for _ in range(50):  # the idle connections' threads notice they are closed
+            try:
+                status, _, body = fetch(url, "/checkpoint")
+                break
+            except OSError:
+                continue
+        assert status == 200 and body == (public / "checkpoint").read_bytes()
