@@ -58,6 +58,7 @@ CHECKPOINT = "checkpoint"
 EVENTS = "custody/events"  # the stored events, laid out as entry bundles are
 EVENT_PREFIX = 4  # bytes of each stored event's length in an events bundle
 MODE = 0o644  # published, not secret
+CANDIDATES = 16  # stored checkpoints read, largest first, before all are
 
 
 @dataclass(frozen=True)
@@ -135,10 +136,21 @@ def export_tiles(app: CustodyLedger, directory: Path) -> Export:
 def newest_checkpoint(tlog: TransparencyLog, state: LedgerState
                       ) -> tuple[Checkpoint, bytes] | None:
     """The stored checkpoint of the largest size (the one with most signatures among equals)
-    that the ledger's log key signed and the stored tree holds; None if there is none."""
-    rows = sorted(tlog.stored_checkpoints(), key=lambda r: (r[1], r[2].count(b"\n\xe2\x80\x94 ")),
-                  reverse=True)
-    for _, size, note in rows:
+    that the ledger's log key signed and the stored tree holds; None if there is none.
+
+    Read from the largest: a ledger that signs a checkpoint after every append stores one
+    per event, and only the first few are needed (all of them only if those do not open)."""
+    largest = tlog.recorder.largest_checkpoints(CANDIDATES)
+    found = _first_valid(tlog, state, largest)
+    if found is None and len(largest) == CANDIDATES:
+        found = _first_valid(tlog, state, tlog.stored_checkpoints())
+    return found
+
+
+def _first_valid(tlog: TransparencyLog, state: LedgerState,
+                 rows: list[tuple[int, int, bytes]]) -> tuple[Checkpoint, bytes] | None:
+    ordered = sorted(rows, key=lambda r: (r[1], r[2].count("\n— ".encode())), reverse=True)
+    for _, size, note in ordered:
         try:
             checkpoint = open_log_checkpoint(note, state)
         except (VerificationFailed, InputError):

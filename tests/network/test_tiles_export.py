@@ -190,3 +190,18 @@ def test_an_event_that_no_longer_hashes_to_its_leaf_stops_the_export(logged: Wor
     assert result.stderr == ("error: the event at position 5 does not hash to leaf 4 of the "
                              "stored tree; nothing more is published: run 'custody verify'\n")
     assert not (tmp_path / "public" / "checkpoint").exists()
+
+
+def test_checkpoints_that_do_not_open_are_passed_over_however_many(logged: World,
+                                                                  tmp_path: Path) -> None:
+    from tests.conftest import fixed_key
+    from ledger.tlog.note import Ed25519Signer, sign_note
+
+    tlog = TransparencyLog(logged.app)
+    good = tlog.stored_version(tlog.sign_checkpoint(LOG))
+    forged = sign_note(Checkpoint("test-ledger", 18, tlog.root(18)).format(),
+                       Ed25519Signer("test-ledger", fixed_key("NOT-THE-LOG")))
+    for _ in range(20):  # more than the export reads first
+        logged.app.recorder.insert_checkpoint(18, forged)
+    done = export_tiles(logged.app, tmp_path / "public")
+    assert done.checkpoint == good and (tmp_path / "public" / "checkpoint").read_bytes() == good
