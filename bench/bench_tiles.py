@@ -22,7 +22,9 @@ On a copy of the generated ledger (``bench/data/ledger-<N>.db``, generated if mi
 does not depend on the log's size.
 
 Every command is the real one in a fresh process, timed by wall clock from start to exit
-(start-up and imports included), with how much of the cores other processes used meanwhile.
+(start-up and imports included), with how much of the cores other processes used meanwhile;
+the two exports are also timed in this process (``export_tiles`` alone, into a second
+folder), since a command's start-up is most of an incremental export.
 """
 
 from __future__ import annotations
@@ -96,6 +98,21 @@ def sign(db: Path) -> None:
     app.close()
 
 
+def in_process(db: Path, directory: Path) -> float:
+    """``export_tiles`` itself, in this process: the export's work without the command's
+    start-up (interpreter, imports, opening the ledger)."""
+    from ledger.application.custody import open_ledger
+    from ledger.application.tiles import export_tiles
+
+    app = open_ledger(str(db), read_only=True)
+    try:
+        began = time.perf_counter()
+        export_tiles(app, directory)
+        return time.perf_counter() - began
+    finally:
+        app.close()
+
+
 def folder_size(directory: Path) -> tuple[int, int]:
     files = [p for p in directory.rglob("*") if p.is_file()]
     return len(files), sum(p.stat().st_size for p in files)
@@ -120,6 +137,7 @@ def main() -> None:
         prepare(db, log_pub)
         full = run(["--db", str(db), "log", "tiles", str(public)])
         files, size = folder_size(public)
+        full_inside = in_process(db, work / "public-in-process")
         server = subprocess.Popen([CUSTODY, "log", "serve", "--dir", str(public), "--listen",
                                    "127.0.0.1:0"], stdout=subprocess.PIPE,
                                   stderr=subprocess.DEVNULL, text=True)
@@ -133,6 +151,7 @@ def main() -> None:
         sign(db)
         incremental = run(["--db", str(db), "log", "tiles", str(public)])
         grown_files, grown_size = folder_size(public)
+        incremental_inside = in_process(db, work / "public-in-process")
         catch_up = run([*monitor, *entries])
         assert args.skip_audit or f"checked {added} new event(s)" in catch_up[2], catch_up[2]
         consistency = run(monitor)
@@ -153,6 +172,9 @@ def main() -> None:
     print(f"| `log tiles` after {added:,} new events (incremental; then {grown_files:,} files, "
           f"{grown_size / 2**20:.1f} MiB) | {incremental[0]:.2f} s | "
           f"{100 * incremental[0] / full[0]:.2f}% | {incremental[1]} |")
+    print(f"| `export_tiles` in process, full | {full_inside:.2f} s | 1 | |")
+    print(f"| `export_tiles` in process, after {added:,} new events | {incremental_inside:.2f} s | "
+          f"{100 * incremental_inside / full_inside:.2f}% | |")
     if args.skip_audit:
         print(f"| `monitor`, first run (the checkpoint's tiles) | {audit[0]:.2f} s | | "
               f"{audit[1]} |")
