@@ -121,7 +121,8 @@ def gather_cosignatures(tlog: TransparencyLog, note: bytes, urls: Sequence[str],
     cosigned: set[str] = set()
     for asked in ask_witnesses(tlog, note, urls, timeout):
         if asked.problem is not None:
-            _warn(_("witness {url}: {problem}").format(url=asked.url, problem=asked.problem))
+            _warn(_("witness {url}: {problem}").format(url=asked.url,
+                                                      problem=translated(asked.problem)))
         cosigned.update(asked.witnesses)
     return cosigned
 

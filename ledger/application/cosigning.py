@@ -21,6 +21,7 @@ from ledger.application.log import TransparencyLog
 from ledger.core.errors import InputError, KeyringError, LedgerError, VerificationFailed
 from ledger.core.log_keys import may_witness, open_log_checkpoint
 from ledger.core.state import LedgerState
+from ledger.core.text import Message
 from ledger.network.client import TIMEOUT, Connection
 from ledger.tlog import merkle
 from ledger.tlog.checkpoint import Checkpoint
@@ -35,6 +36,7 @@ from ledger.tlog.witness import (
 )
 
 TRIES = 3  # requests per witness: a guess, the size a 409 gives, one more if it moved
+GUESSES = 16  # the last stored checkpoints looked at for the size a witness cosigned
 
 
 @dataclass(frozen=True)
@@ -53,33 +55,31 @@ def ask_witnesses(tlog: TransparencyLog, note: bytes, urls: Sequence[str],
     state = tlog.app.state(roster=True)[0]  # who may witness, with which key
     tlog.app.ledger(state)
     checkpoint = open_log_checkpoint(note, state)
+    guess = _guess(tlog, checkpoint.size)
     answers = []
     for url in urls:
         try:
-            lines = _submit(tlog, url, note, checkpoint, timeout)
+            lines = _submit(tlog, url, note, checkpoint, guess, timeout)
             names = _store(tlog, note, lines, state)
-            answers.append(Asked(url, names) if names else Asked(
-                url, problem="it answered with no cosignature by a witness this ledger trusts"))
+            answers.append(Asked(url, names) if names else Asked(url, problem=Message(
+                "it answered with no cosignature by a witness this ledger trusts")))
         except LedgerError as exc:
             answers.append(Asked(url, problem=" ".join(str(exc).split())))
     return answers
 
 
 def _guess(tlog: TransparencyLog, size: int) -> int:
-    """The size a witness probably cosigned last: the largest stored checkpoint below
-    ``size`` that carries a cosignature (0 if none)."""
-    best = 0
-    for _, stored, stored_note in tlog.stored_checkpoints():
-        if best < stored <= size and stored_note.count("\n— ".encode()) > 1:
-            best = stored
-    return best
+    """The size a witness probably cosigned last: the largest of the last few stored
+    checkpoints up to ``size`` that carries a cosignature (0 if none: a 409 corrects it)."""
+    cosigned = [stored for _, stored, note in tlog.recorder.largest_checkpoints(GUESSES)
+                if stored <= size and note.count("\n— ".encode()) > 1]
+    return max(cosigned, default=0)
 
 
 def _submit(tlog: TransparencyLog, url: str, note: bytes, checkpoint: Checkpoint,
-            timeout: float) -> list[Signature]:
+            old: int, timeout: float) -> list[Signature]:
     connection = Connection(url, timeout)
     try:
-        old = _guess(tlog, checkpoint.size)
         for _ in range(TRIES):
             proof = (merkle.prove_tree(checkpoint.size, old, tlog.read)
                      if 0 < old < checkpoint.size else [])
