@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -106,20 +104,3 @@ def say(text: str) -> None:
     """Print one message of the command's own, its values escaped (``render.visible``)."""
     click.echo(render.visible(text))
 
-
-def write_atomically(path: Path, data: bytes, mode: int) -> None:
-    """Replace ``path`` with ``data`` whole or not at all: written to a temporary file beside
-    it (created 0600, then given ``mode``), fsynced, and renamed over it. A failure raises
-    the ``OSError`` (the caller words it) and leaves the old file and no temporary one."""
-    fd, partial = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial",
-                                   dir=path.parent if str(path.parent) else ".")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(partial, mode)
-        os.replace(partial, path)
-    except BaseException:
-        Path(partial).unlink(missing_ok=True)
-        raise

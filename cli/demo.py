@@ -9,7 +9,6 @@ ledger is a real SQLite file, and every step goes through the same CLI an office
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import click
 
 from cli import i18n
 from cli.errors import LedgerFailure
+from ledger.storage.files import write_file
 
 AUTHORITY = ("AUTH-01", "Provincial Examination Authority", "authority", "Provincial Exam Office")
 PEOPLE = [
@@ -104,9 +104,12 @@ def run_demo(directory: Path | None, custody: click.Command) -> None:
     click.secho("\n1. Everyone makes an encrypted key (passphrases in 0600 files for this demo);"
                 " so does the log, which signs checkpoints", bold=True)
     for person_id, *_ in [AUTHORITY, *PEOPLE, (LEDGER,)]:
-        fd = os.open(demo.secret(person_id), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(f"demo passphrase of {person_id}\n")
+        try:
+            write_file(demo.secret(person_id), f"demo passphrase of {person_id}\n".encode(),
+                       mode=0o600, replace=False)
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {demo.secret(person_id)}: "
+                                       f"{exc.strerror or exc}; give --dir an empty folder")
         demo.run(["keys", "new", person_id, "--out", str(demo.key(person_id)),
                   "--passphrase-file", str(demo.secret(person_id))],
                  f"keys new {person_id} --out {demo.key(person_id).name}")

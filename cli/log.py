@@ -5,40 +5,40 @@ and the append hook that signs checkpoints (CUSTODY_LOG_KEY) and writes receipts
 from __future__ import annotations
 
 import os
+import signal
+import sys
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import click
 
 from cli import render
-from cli.context import authority_options, authority_signers, ledger_of, print_receipt
+from cli.context import authority_options, authority_signers, ledger_of, print_receipt, say
 from cli.errors import EXIT_FINDINGS
-from cli.options import (
-    RECEIPT_KEY,
-    occurred_at,
-    prompt_passphrase,
-    read_bounded,
-    read_passphrase_file,
-)
+from cli.i18n import _, translated
+from cli.options import RECEIPT_KEY, occurred_at, read_bounded, unlock_key
 from ledger.application.custody import CustodyLedger, Receipt
-from ledger.application.keystore import Signer, read_key_file, read_public_key
+from ledger.application.keystore import Signer, read_public_key
 from ledger.application.log import TransparencyLog
-from ledger.core.errors import InputError, LedgerError
+from ledger.core.errors import InputError, LedgerError, VerificationFailed
+from ledger.tlog.checkpoint import Checkpoint
+from ledger.tlog.note import parse_note
+from ledger.storage.files import write_file
+
+if TYPE_CHECKING:
+    from ledger.network.server import Server
 
 LOG_KEY_ENV = "CUSTODY_LOG_KEY"
 LOG_PASSPHRASE_ENV = "CUSTODY_LOG_KEY_PASSPHRASE_FILE"
+WITNESSES_ENV = "CUSTODY_WITNESSES"
+TIMEOUT = 10.0  # seconds per request to a witness after an append
 SIGNER_KEY = "custody.log_signer"
 MAX_RECEIPT = 64 * 1024
 
 
 def unlock_log_key(path: Path, passphrase_file: Path | None) -> Signer:
     """Unlock a log key file: passphrase from ``passphrase_file``, else prompted hidden."""
-    keyfile = read_key_file(path)
-    passphrase = None
-    if keyfile.encrypted:
-        passphrase = (read_passphrase_file(passphrase_file) if passphrase_file
-                      else prompt_passphrase(f"Passphrase for log key {path}"))
-    return keyfile.unlock(passphrase)
+    return unlock_key(path, passphrase_file, f"Passphrase for log key {path}")
 
 
 def install_append_hook(ctx: click.Context, app: CustodyLedger) -> None:
@@ -63,6 +63,13 @@ def after_append(ctx: click.Context, app: CustodyLedger, receipts: list[Receipt]
         except LedgerError as exc:
             if receipts[-1].event_type not in ("ledger.genesis",):
                 _warn(f"no checkpoint signed with {LOG_KEY_ENV}: {exc}")
+    urls = os.environ.get(WITNESSES_ENV, "").split()
+    if note is not None and urls:
+        try:
+            gather_cosignatures(tlog, note, urls, TIMEOUT)
+            note = tlog.stored_version(note)
+        except LedgerError as exc:
+            _warn(_("no witness asked to cosign: {reason}").format(reason=exc))
     target: Path | None = ctx.meta.get(RECEIPT_KEY)
     if target is None:
         return
@@ -80,7 +87,7 @@ def write_receipt(tlog: TransparencyLog, position: int, path: Path,
     """Write the tlog-proof of the event at ``position`` under a checkpoint that covers it."""
     state = tlog.log_state()
     leaf = tlog.leaf_of(position)
-    if note is None or int(note.split(b"\n", 2)[1]) <= leaf:
+    if note is None or checkpoint_of(note).size <= leaf:
         note = tlog.checkpoint_covering(leaf + 1, state)
     if note is None:
         raise InputError(f"no checkpoint covers position {position} yet; sign one with "
@@ -93,39 +100,61 @@ def write_receipt(tlog: TransparencyLog, position: int, path: Path,
 
 
 def write_new_file(path: Path, data: bytes, what: str) -> None:
-    """Put ``data`` at ``path``, which must not exist, whole or not at all, and durably.
-
-    The bytes go to a temporary file beside it, are fsynced, and are then linked in under
-    the name (a link never replaces an existing file): a process killed midway leaves no
-    half-written ``path``, and once this returns the file survives a crash, as the step
-    whose receipt it is does. A file system that cannot link gets a rename instead."""
-    folder = path.parent
-    temporary = folder / f".{path.name}.{os.getpid()}.tmp"
+    """Put ``data`` at ``path``, which must not exist, whole or not at all, and durably
+    (``ledger.storage.files``): a process killed midway leaves no half-written ``path``, and
+    once this returns the file survives a crash, as the step whose receipt it is does."""
     try:
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            try:
-                os.link(temporary, path)
-            except FileExistsError:
-                raise InputError(f"{path} already exists; choose another {what}") from None
-            except OSError:
-                if path.exists():
-                    raise InputError(f"{path} already exists; choose another {what}") from None
-                os.replace(temporary, path)
-        finally:
-            temporary.unlink(missing_ok=True)
-        directory = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        write_file(path, data, replace=False)
+    except FileExistsError:
+        raise InputError(f"{path} already exists; choose another {what}") from None
     except OSError as exc:
         raise InputError(f"cannot write {what} {path}: {exc.strerror or exc}; check that the "
                          "folder exists and is writable, or choose another path") from None
+
+
+def gather_cosignatures(tlog: TransparencyLog, note: bytes, urls: Sequence[str],
+                        timeout: float) -> set[str]:
+    """Ask each witness to cosign ``note`` (stored); warn for each that did not; return the
+    names of the witnesses whose cosignatures were stored."""
+    from ledger.application.cosigning import ask_witnesses
+
+    cosigned: set[str] = set()
+    for asked in ask_witnesses(tlog, note, urls, timeout):
+        if asked.problem is not None:
+            _warn(_("witness {url}: {problem}").format(url=asked.url,
+                                                      problem=translated(asked.problem)))
+        cosigned.update(asked.witnesses)
+    return cosigned
+
+
+class QuorumMissed(VerificationFailed):
+    """Fewer witnesses cosigned than the quorum asked (exit 1)."""
+
+
+def checkpoint_of(note: bytes) -> Checkpoint:
+    """The checkpoint a signed note holds (its signatures are checked where it is used)."""
+    return Checkpoint.parse(parse_note(note)[0])
+
+
+def run_server(server: Server, started: str) -> None:
+    """Say where it listens, then serve until Ctrl-C or SIGTERM."""
+    click.echo(render.visible(started), nl=True)
+    sys.stdout.flush()
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _request_line(text: str) -> None:
+    click.echo(render.visible(text), err=True)
 
 
 def _warn(text: str) -> None:
@@ -137,7 +166,53 @@ def register(main: click.Group) -> None:
 
     @main.group("log")
     def log_group() -> None:
-        """The transparency log: name its checkpoint-signing key."""
+        """The transparency log: name its checkpoint-signing key; publish it as tiles."""
+
+    @log_group.command("tiles", epilog="""\b
+Examples:
+  custody log tiles public                  # then serve public/ with any web server, or:
+  custody log serve --dir public --listen 127.0.0.1:8080
+Writes public/checkpoint, public/tile/<L>/<N>, public/tile/entries/<N> and the stored
+events in public/custody/events/<N> (C2SP tlog-tiles), up to the newest checkpoint the
+log key signed. Run it again after new checkpoints: only new and grown tiles are written.""")
+    @click.argument("directory", metavar="DIR", type=click.Path(file_okay=False, path_type=Path))
+    @click.pass_context
+    def log_tiles(ctx: click.Context, directory: Path) -> None:
+        """Publish the log in DIR as static C2SP tlog-tiles."""
+        from ledger.application.tiles import export_tiles
+
+        done = export_tiles(ledger_of(ctx, read_only=True), directory)
+        if done.files == 0:
+            say(_("{directory}: already publishes the checkpoint of {size} events; nothing "
+                  "written").format(directory=directory, size=done.size))
+        else:
+            say(_("{directory}: published the checkpoint of {size} events (before: {old}); "
+                  "{files} files, {bytes} bytes written").format(
+                directory=directory, size=done.size, old=done.old_size, files=done.files,
+                bytes=done.bytes))
+        if done.uncovered:
+            say(_("{count} newer event(s) wait for a checkpoint: sign one with 'custody "
+                  "checkpoint --key LOG.key', then publish again").format(count=done.uncovered))
+
+    @log_group.command("serve", epilog="""\b
+Example:
+  custody log serve --dir public --listen 0.0.0.0:8080
+Read-only: GET and HEAD of /checkpoint (no-store) and of tile paths (immutable, cached for
+a year); nothing can be written through it. Ctrl-C (or SIGTERM) stops it.""")
+    @click.option("--dir", "directory", required=True,
+                  type=click.Path(file_okay=False, exists=True, path_type=Path),
+                  help="A folder written by 'custody log tiles'.")
+    @click.option("--listen", "address", required=True, metavar="HOST:PORT",
+                  help="Where to listen, e.g. 127.0.0.1:8080 (port 0: any free port).")
+    def log_serve(directory: Path, address: str) -> None:
+        """Serve a tiles folder over HTTP, read-only (C2SP tlog-tiles)."""
+        from ledger.application.tiles import EVENTS
+        from ledger.network.server import parse_listen, tiles_server
+
+        server = tiles_server(directory, parse_listen(address), log=_request_line,
+                              bases=(EVENTS,))
+        run_server(server, _("serving {directory} at {url}/ (read-only)").format(
+            directory=directory, url=server.url))
 
     @log_group.command("enable", epilog="""\b
 Example:
@@ -162,19 +237,37 @@ Example:
     @main.command("checkpoint", epilog="""\b
 Examples:
   custody checkpoint --key log.key > checkpoint.txt
-  custody checkpoint --verifier-key""")
+  custody checkpoint --key log.key --witness http://office.example:8081 \\
+      --witness http://authority.example:8081 --quorum 1
+  custody checkpoint --verifier-key
+With --witness, each witness (C2SP tlog-witness) is sent the checkpoint and the consistency
+proof from the size it cosigned last, and its cosignature is stored with the checkpoint,
+which is printed cosigned. A witness that refuses, times out or cannot be reached is a
+warning line; fewer cosigning witnesses than --quorum (default: all given) is exit 1, the
+checkpoint stored all the same. CUSTODY_WITNESSES (URLs separated by spaces) does the same
+for the checkpoints CUSTODY_LOG_KEY signs after each append.""")
     @click.option("--key", "key_file", type=click.Path(dir_okay=False, path_type=Path),
                   help="The log's private key file.")
     @click.option("--passphrase-file", type=click.Path(dir_okay=False, path_type=Path),
                   help="Passphrase of the log key, for scripts (default: prompt).")
     @click.option("--verifier-key", is_flag=True,
                   help="Print the log's note verifier key (name+keyhash+base64) instead.")
+    @click.option("--witness", "witnesses", multiple=True, metavar="URL",
+                  help="A witness's URL (its add-checkpoint prefix) to cosign the checkpoint; "
+                       "repeatable.")
+    @click.option("--quorum", type=click.IntRange(1), default=None,
+                  help="How many witnesses must cosign (default: every --witness).")
+    @click.option("--timeout", type=click.FloatRange(0.1, 600), default=10.0,
+                  show_default=True, help="Seconds to wait for each witness, per request.")
     @click.pass_context
     def checkpoint(ctx: click.Context, key_file: Path | None, passphrase_file: Path | None,
-                   verifier_key: bool) -> None:
+                   verifier_key: bool, witnesses: Sequence[str], quorum: int | None,
+                   timeout: float) -> None:
         """Sign the tree head as a C2SP checkpoint, store it and print it."""
         if verifier_key == (key_file is not None):
             raise InputError("give either --key LOG.key (sign a checkpoint) or --verifier-key")
+        if quorum is not None and quorum > len(witnesses):
+            raise InputError(f"--quorum {quorum} needs at least {quorum} --witness URLs")
         if verifier_key:
             tlog = TransparencyLog(ledger_of(ctx, read_only=True))
             click.echo(tlog.verifier_key())
@@ -182,7 +275,14 @@ Examples:
         assert key_file is not None
         signer = unlock_log_key(key_file, passphrase_file)
         tlog = TransparencyLog(ledger_of(ctx))
-        click.echo(tlog.sign_checkpoint(signer).decode("utf-8"), nl=False)
+        note = tlog.sign_checkpoint(signer)
+        cosigned = gather_cosignatures(tlog, note, witnesses, timeout) if witnesses else set()
+        click.echo(tlog.stored_version(note).decode("utf-8"), nl=False)
+        need = len(witnesses) if quorum is None else quorum
+        if len(cosigned) < need:
+            raise QuorumMissed(_("{count} witness(es) cosigned, fewer than the quorum of "
+                                 "{quorum}; the checkpoint is stored, without enough "
+                                 "cosignatures").format(count=len(cosigned), quorum=need))
 
     @main.command("prove", epilog="""\b
 Examples:
@@ -222,8 +322,7 @@ Examples:
         leaf = tlog.leaf_of(position)
         note = tlog.checkpoint_covering(leaf + 1, state)
         if note is not None:
-            size = int(note.split(b"\n", 2)[1])
-            inclusion = tlog.inclusion(position, size, note)
+            inclusion = tlog.inclusion(position, checkpoint_of(note).size, note)
         else:
             inclusion = tlog.inclusion(position)
         if receipt_file is not None:
@@ -257,52 +356,28 @@ Examples:
                       log_key_file: Path | None) -> None:
         """Verify receipts (c2sp.org/tlog-proof); with the ledger, also that each receipted
         event is still there at its index (else EVENT_MISSING, exit 1)."""
-        from ledger.tlog.checkpoint import TlogProof, open_proof
-        from ledger.tlog.merkle import leaf_hash
-        from ledger.tlog.note import SIG_ED25519, Ed25519Verifier, VerifierKey, parse_note
-        from ledger.tlog.checkpoint import Checkpoint
-        from ledger.core.log_keys import log_verifiers
+        from ledger.application.receipts import ReceiptChecker
 
         use_db = log_key_file is None or ctx.obj.get("db") is not None
-        tlog = TransparencyLog(ledger_of(ctx, read_only=True)) if use_db else None
-        state = tlog.log_state() if tlog is not None else None
+        checker = ReceiptChecker(
+            read_public_key(log_key_file)[0].raw if log_key_file is not None else None,
+            TransparencyLog(ledger_of(ctx, read_only=True)) if use_db else None)
         missing = 0
         for path in receipts:
-            data = read_receipt(path)
-            proof = TlogProof.parse(data)
-            if proof.extra is None or len(proof.extra) != 32:
-                raise InputError(f"receipt {path} carries no 32-byte event hash")
-            origin = Checkpoint.parse(parse_note(proof.checkpoint)[0]).origin
-            verifiers = ([Ed25519Verifier(VerifierKey(origin, SIG_ED25519,
-                                                      read_public_key(log_key_file)[0].raw))]
-                         if log_key_file is not None else log_verifiers(state))  # type: ignore[arg-type]
-            if not verifiers:
-                raise InputError("the ledger names no log key: give --log-key LOG.pub")
-            error: LedgerError | None = None
-            for verifier in verifiers:
-                try:
-                    _, checkpoint, _ = open_proof(data, leaf_hash(proof.extra), origin, verifier)
-                    error = None
-                    break
-                except LedgerError as exc:
-                    error = exc
-            if error is not None:
-                raise type(error)(f"receipt {path}: {error}")
-            line = (f"ok {path}: event {proof.extra.hex()[:16]}… is leaf {proof.index} of "
-                    f"{origin}'s checkpoint of {checkpoint.size}")
-            if tlog is not None:
-                position = tlog.recorder.leaf_position(proof.index) if tlog.has_tree() else None
-                try:
-                    here = tlog.event_hash_at(position) if position is not None else None
-                except InputError:  # no row at that position any more
-                    here = None
-                if here != proof.extra:
-                    missing += 1
-                    click.echo(render.visible(
-                        f"EVENT_MISSING {path}: the ledger no longer holds event "
-                        f"{proof.extra.hex()[:16]}… at index {proof.index}"))
-                    continue
-                line += f"; still in the ledger at position {position}"
+            checked = checker.check(read_receipt(path), str(path))
+            for finding in checked.findings:
+                missing += 1
+                click.echo(render.visible(f"{finding.code} {translated(finding.message)}"))
+            if checked.findings:
+                continue
+            line = _("ok {path}: event {event}… is leaf {index} of {origin}'s checkpoint of "
+                     "{size}").format(path=path, event=checked.event_hash.hex()[:16],
+                                      index=checked.proof.index,
+                                      origin=checked.checkpoint.origin,
+                                      size=checked.checkpoint.size)
+            if checked.position is not None:
+                line += _("; still in the ledger at position {position}").format(
+                    position=checked.position)
             click.echo(render.visible(line))
         if missing:
             ctx.exit(EXIT_FINDINGS)

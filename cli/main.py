@@ -88,8 +88,8 @@ def main(ctx: click.Context, db: str | None) -> None:
 
 
 def _register() -> None:
-    from cli import (authority, bundle, copy, demo, incident, keys, log, recording, report,
-                     rooms, roster, verify, views, witness)
+    from cli import (authority, bundle, copy, demo, incident, keys, log, monitor, recording,
+                     report, rooms, roster, verify, views, witness)
 
     for command in (keys.keys, roster.init, roster.person, roster.policy, rooms.room,
                     recording.lot, recording.record, recording.draft, recording.duty,
@@ -97,7 +97,7 @@ def _register() -> None:
                     views.status, views.history, views.presence, views.projections,
                     incident.replay, incident.timeline,
                     authority.authority, copy.copy_command, demo.demo, bundle.export,
-                    bundle.verify_bundle, report.report):
+                    bundle.verify_bundle, report.report, monitor.monitor):
         main.add_command(command)
     log.register(main)
     witness.register(main)

@@ -119,6 +119,17 @@ def prompt_passphrase(prompt: str, *, confirm: bool = False) -> bytes:
     return value.encode("utf-8")
 
 
+def unlock_key(path: Path, passphrase_file: Path | None, prompt: str) -> Signer:
+    """One key file unlocked: its passphrase from ``passphrase_file``, else prompted hidden
+    (``prompt``)."""
+    keyfile = read_key_file(path)
+    passphrase = None
+    if keyfile.encrypted:
+        passphrase = (read_passphrase_file(passphrase_file) if passphrase_file
+                      else prompt_passphrase(prompt))
+    return keyfile.unlock(passphrase)
+
+
 def unlock_signers(keyfiles: Sequence[Path], passphrase_files: Sequence[Path]) -> list[Signer]:
     """Load every --sign key; passphrases from --passphrase-file in order, else prompted."""
     if len(passphrase_files) > len(keyfiles):

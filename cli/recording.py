@@ -25,6 +25,7 @@ from cli.i18n import _, translated
 from cli.steps import SHOWN, STEPS, Step
 from ledger.application.drafts import MAX_DRAFT, format_draft, parse_draft
 from ledger.core.errors import InputError
+from ledger.storage.files import write_file
 from cli.context import (
     keyfile_option,
     ledger_of,
@@ -32,7 +33,6 @@ from cli.context import (
     print_receipt,
     say,
     step_options,
-    write_atomically,
 )
 
 KINDS = ("question_paper", "answer_sheet", "spare_paper", "container")
@@ -135,7 +135,13 @@ def _step_command(step: Step, mode: str, name: str, shown_as: str) -> click.Comm
             raise InputError(f"{o['out']} already exists; choose another --out")
         body = app.draft_step(stream, step.event_type, step.fields(o), o["location"],
                               o["attendees"], when, **options)
-        o["out"].write_text(format_draft(body, {}), encoding="utf-8")
+        try:
+            write_file(o["out"], format_draft(body, {}).encode("utf-8"), replace=False)
+        except FileExistsError:
+            raise InputError(f"{o['out']} already exists; choose another --out") from None
+        except OSError as exc:
+            raise InputError(f"cannot write the draft {o['out']}: "
+                             f"{exc.strerror or exc}") from None
         say(f"wrote draft {o['out']}: {body['type']} for {stream}, step {body['seq']}; "
                    f"to be signed by {', '.join(a['person'] for a in body['attendees'])}")
 
@@ -185,8 +191,8 @@ def sign(ctx: click.Context, draft_file: Path, key: Path, passphrase_file: Path 
         raise InputError("not signed: you declined")
     signatures[signer.person_id] = app.sign(body, signer)
     try:  # the draft keeps the mode it was written with
-        write_atomically(draft_file, format_draft(body, signatures).encode("utf-8"),
-                         stat.S_IMODE(draft_file.stat().st_mode))
+        write_file(draft_file, format_draft(body, signatures).encode("utf-8"),
+                   mode=stat.S_IMODE(draft_file.stat().st_mode))
     except OSError as exc:
         raise InputError(f"cannot write the signed draft {draft_file}: "
                          f"{exc.strerror or exc}") from None

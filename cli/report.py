@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from cli import render
-from cli.context import ledger_of, say, write_atomically
+from cli.context import ledger_of, say
 from cli import i18n
 from cli.i18n import _, ngettext, translated
 from cli.options import ID
@@ -17,6 +17,7 @@ from cli.steps import moment
 from cli.verify import run_verifier
 from ledger.core import canonical
 from ledger.core.errors import InputError
+from ledger.storage.files import write_file
 
 
 @click.command(epilog="""\b
@@ -102,7 +103,7 @@ def _write(out: Path, text: str) -> None:
     """Write the report whole or not at all: a reader never sees half a report, and a
     failed write leaves the old one and nothing else behind."""
     try:
-        write_atomically(out, text.encode("utf-8"), 0o644)  # a report to hand around
+        write_file(out, text.encode("utf-8"), mode=0o644)  # a report to hand around
     except OSError as exc:
         raise InputError(render.visible(_("--out {out}: cannot write it ({error}); nothing "
                                           "was written").format(out=out, error=exc.strerror

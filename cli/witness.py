@@ -3,53 +3,31 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 import time
 from pathlib import Path
 
 import click
 
 from cli import render
-from cli.context import ledger_of, write_atomically
+from cli.context import ledger_of
 from cli.errors import EXIT_FINDINGS
-from cli.options import prompt_passphrase, read_bounded, read_passphrase_file
-from ledger.application.keystore import read_key_file, read_public_key
+from cli.i18n import _
+from cli.options import read_bounded, unlock_key
+from ledger.application.keystore import Signer, read_public_key
 from ledger.application.log import TransparencyLog
-from ledger.tlog.checkpoint import Checkpoint, Cosigner
+from ledger.application.witness import Witness, WitnessState
 from ledger.core.errors import InputError, LedgerError
-from ledger.tlog.note import SIG_ED25519, Ed25519Verifier, VerifierKey, parse_note
-from ledger.tlog.witness import Fork, check_advance, cosign, parse_consistency
+from ledger.tlog.checkpoint import Checkpoint
+from ledger.tlog.note import parse_note
+from ledger.tlog.witness import MAX_CHECKPOINT_NOTE, Fork, cosign_request, parse_consistency
 
-MAX_NOTE = 64 * 1024
-_SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", re.ASCII)
-
-
-def _state_name(origin: str) -> str:
-    # The origin comes from the (untrusted) checkpoint: never let it pick a path.
-    if _SAFE.fullmatch(origin):
-        return origin
-    return "origin-" + hashlib.sha256(origin.encode("utf-8")).hexdigest()[:32]
+MAX_NOTE = MAX_CHECKPOINT_NOTE
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` (mode 0600), whole or not at all."""
-    try:
-        write_atomically(path, data, 0o600)
-    except OSError as exc:
-        raise InputError(f"cannot write {path}: {exc.strerror}") from None
-
-
-def _state_dir(path: Path) -> Path:
-    try:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot create the witness state directory {path}: "
-                         f"{exc.strerror}") from None
-    if not path.is_dir():
-        raise InputError(f"--state {path} is not a directory")
-    return path
+def unlock_witness_key(key_file: Path, passphrase_file: Path | None) -> Signer:
+    """The witness's key, its passphrase from ``passphrase_file`` or prompted hidden."""
+    return unlock_key(key_file, passphrase_file, f"Passphrase for witness key {key_file}")
 
 
 def register(main: click.Group) -> None:
@@ -94,9 +72,8 @@ both checkpoints are written to the state directory as evidence.""")
                        proof_file: Path | None, timestamp: int | None) -> None:
         """Check CHECKPOINT extends the last one cosigned, then print it cosigned."""
         note = read_bounded(checkpoint_file, MAX_NOTE, "checkpoint")
-        new = Checkpoint.parse(parse_note(note)[0])
-        log = Ed25519Verifier(VerifierKey(new.origin, SIG_ED25519,
-                                          read_public_key(log_key_file)[0].raw))
+        origin = Checkpoint.parse(parse_note(note)[0]).origin
+        log_key = read_public_key(log_key_file)[0].raw
         proof = None
         if proof_file is not None:
             try:
@@ -104,33 +81,71 @@ both checkpoints are written to the state directory as evidence.""")
             except ValueError:
                 raise InputError(f"consistency proof {proof_file} is not JSON") from None
             proof = parse_consistency(data)
-        keyfile = read_key_file(key_file)
-        passphrase = None
-        if keyfile.encrypted:
-            passphrase = (read_passphrase_file(passphrase_file) if passphrase_file
-                          else prompt_passphrase(f"Passphrase for witness key {key_file}"))
-        signer = keyfile.unlock(passphrase)
-        folder = _state_dir(state_dir)
-        state_file = folder / f"{_state_name(new.origin)}.checkpoint"
-        old_note = state_file.read_bytes() if state_file.exists() else None
-        old = Checkpoint.parse(parse_note(old_note)[0]) if old_note is not None else None
-        cosigner = Cosigner(signer.person_id, signer.key,
-                            int(time.time()) if timestamp is None else timestamp)
+        signer = unlock_witness_key(key_file, passphrase_file)
+        state = WitnessState(state_dir)
+        clock = time.time if timestamp is None else (lambda: timestamp)
+        witness = Witness(signer.person_id, signer.key, {origin: log_key}, state, clock)
         # The log's signature first: an unsigned note is no evidence of anything.
-        checked, cosigned = cosign(note, log, cosigner)
+        new = witness.open(note)
+        latest = state.latest(origin)
+        old_size, hashes = cosign_request(latest[0] if latest else None, new, proof)
         try:
-            check_advance(old, checked, proof)
+            _, cosigned, _ = witness.cosign(note, old_size, hashes)
         except Fork as exc:
-            assert old_note is not None and old is not None
-            stem = f"fork-{_state_name(new.origin)}-{old.size}-{new.size}"
-            _write_private(folder / f"{stem}.old.checkpoint", old_note)
-            _write_private(folder / f"{stem}.new.checkpoint", note)
+            stem = getattr(exc, "evidence", None)
             click.echo("error: " + render.visible(
                 f"fork: {exc}; refused to cosign, both checkpoints kept as evidence in "
-                f"{folder / stem}.old.checkpoint and .new.checkpoint"), err=True)
+                f"{stem}.old.checkpoint and .new.checkpoint"), err=True)
             ctx.exit(EXIT_FINDINGS)
-        _write_private(state_file, note)
         click.echo(cosigned.decode("utf-8"), nl=False)
+
+    @witness_group.command("serve", epilog="""\b
+Example (the inspection office):
+  custody witness serve --key dio01.key --log-key gd-gaokao-2026.key.pub \\
+      --state witness-state --listen 0.0.0.0:8081
+  custody checkpoint --key log.key --witness http://office.example:8081   # at the ledger
+Answers POST /add-checkpoint as C2SP tlog-witness says: 200 with the cosignature; 400
+malformed; 403 not signed by the log key; 404 a log it does not follow; 409 (with the
+size it cosigned, text/x.tlog.size) when the old size is not that size, or for a fork;
+422 a consistency proof that fails. The state is saved before it answers, and shared with
+'custody witness cosign'. Ctrl-C (or SIGTERM) stops it.""")
+    @click.option("--key", "key_file", required=True,
+                  type=click.Path(dir_okay=False, path_type=Path),
+                  help="The witness's key file (an enrolled inspector's, or a witness the "
+                       "genesis names).")
+    @click.option("--passphrase-file", type=click.Path(dir_okay=False, path_type=Path),
+                  help="Passphrase of the witness key, for scripts (default: prompt).")
+    @click.option("--log-key", "log_key_files", required=True, multiple=True,
+                  type=click.Path(dir_okay=False, path_type=Path),
+                  help="A log's public key file, naming its log (made by 'custody keys new "
+                       "LEDGER-ID'); repeat it for each log the witness follows.")
+    @click.option("--state", "state_dir", required=True,
+                  type=click.Path(file_okay=False, path_type=Path),
+                  help="Directory where the witness keeps the last checkpoint it cosigned "
+                       "per log (files 0600) and evidence of forks.")
+    @click.option("--listen", "address", required=True, metavar="HOST:PORT",
+                  help="Where to listen, e.g. 0.0.0.0:8081 (port 0: any free port).")
+    def witness_serve(key_file: Path, passphrase_file: Path | None,
+                      log_key_files: tuple[Path, ...], state_dir: Path, address: str) -> None:
+        """Cosign checkpoints over HTTP (C2SP tlog-witness add-checkpoint)."""
+        from cli.log import run_server
+        from ledger.network.server import parse_listen, witness_server
+        from ledger.tlog.witness import MAX_REQUEST
+
+        logs: dict[str, bytes] = {}
+        for path in log_key_files:
+            public_key, origin = read_public_key(path)
+            if origin is None:
+                raise InputError(f"{path} does not name its log; use the .pub file 'custody "
+                                 "keys new LEDGER-ID' wrote for the log key")
+            logs[origin] = public_key.raw
+        listen = parse_listen(address)
+        signer = unlock_witness_key(key_file, passphrase_file)
+        witness = Witness(signer.person_id, signer.key, logs, WitnessState(state_dir))
+        server = witness_server(witness.add_checkpoint, MAX_REQUEST, listen,
+                                log=lambda line: click.echo(render.visible(line), err=True))
+        run_server(server, _("witness {name} for {logs} at {url}/add-checkpoint").format(
+            name=signer.person_id, logs=", ".join(sorted(logs)), url=server.url))
 
     @witness_group.command("add", epilog="""\b
 Example:

@@ -22,6 +22,7 @@ from pathlib import Path
 from ledger.core.errors import InputError, KeyringError
 from ledger.core.keys import KDF_LOG2_N, PublicKey, SigningKey, check_new_passphrase, stretch
 from ledger.core.text import Message
+from ledger.storage.files import write_file
 
 MAX_KEY_FILE = 64 * 1024
 _HEADER = re.compile(
@@ -52,13 +53,15 @@ def write_key_pair(path: Path, person_id: str, key: SigningKey, passphrase: byte
         salt = os.urandom(16)
         header += f"custody-kdf: scrypt log2n={KDF_LOG2_N} r=8 p=1 salt={salt.hex()}\n".encode()
         pem = key.to_pkcs8(stretch(passphrase, salt))
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except OSError as exc:
-        raise KeyringError(f"cannot create key file {path}: {exc.strerror}") from None
-    with os.fdopen(fd, "wb") as out:
-        out.write(header + pem)
-    pub_path.write_text(key.public_key.format(person_id), encoding="ascii")
+    for target, data, mode in ((path, header + pem, 0o600),
+                               (pub_path, key.public_key.format(person_id).encode("ascii"), None)):
+        try:
+            write_file(target, data, mode=mode, replace=False)
+        except FileExistsError:
+            raise KeyringError(f"{target} already exists; choose another --out or move it "
+                               "away") from None
+        except OSError as exc:
+            raise KeyringError(f"cannot create key file {target}: {exc.strerror}") from None
     return pub_path
 
 

@@ -130,6 +130,22 @@ class TransparencyLog:
                 best = (*rank, note)
         return best[2] if best else None
 
+    def stored_version(self, note: bytes) -> bytes:
+        """The stored note of the same checkpoint text with the most signatures (its
+        cosignatures added since it was signed), or ``note`` itself."""
+        from ledger.tlog.note import parse_note
+
+        text = parse_note(note)[0]
+        best = note
+        for _, _, stored in self.stored_checkpoints():
+            try:
+                same = parse_note(stored)[0] == text
+            except (InputError, VerificationFailed):
+                continue
+            if same and stored.count(b"\n") > best.count(b"\n"):
+                best = stored
+        return best
+
     # -- proofs ----------------------------------------------------------------------------
 
     def event_hash_at(self, position: int) -> bytes:

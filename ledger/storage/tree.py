@@ -123,6 +123,13 @@ class TreeTables:
         c.execute(f"SELECT id, size, note FROM {self.checkpoints} ORDER BY id")
         return [(int(r["id"]), int(r["size"]), bytes(r["note"])) for r in c.fetchall()]
 
+    def largest_checkpoints(self, c: Any, limit: int) -> list[tuple[int, int, bytes]]:
+        """The ``limit`` stored checkpoints of the largest sizes (id, size, note), largest
+        first, the newest first among equals."""
+        c.execute(f"SELECT id, size, note FROM {self.checkpoints} ORDER BY size DESC, id DESC "
+                  f"LIMIT {self.mark}", (limit,))
+        return [(int(r["id"]), int(r["size"]), bytes(r["note"])) for r in c.fetchall()]
+
     # -- writing (inside the recorder's write transaction only) ----------------------------
 
     def insert_checkpoint(self, c: Any, size: int, note: bytes) -> None:
@@ -255,6 +262,10 @@ class TreeRecorder:
     def checkpoint_rows(self) -> list[tuple[int, int, bytes]]:
         with self.datastore.transaction(commit=False) as c:
             return self.tree.checkpoint_rows(c)
+
+    def largest_checkpoints(self, limit: int) -> list[tuple[int, int, bytes]]:
+        with self.datastore.transaction(commit=False) as c:
+            return self.tree.largest_checkpoints(c, limit)
 
     def insert_checkpoint(self, size: int, note: bytes) -> None:
         with self.datastore.transaction(commit=True) as c:

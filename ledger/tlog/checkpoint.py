@@ -41,7 +41,7 @@ MAX_TIMESTAMP = (1 << 63) - 1  # tlog-cosignature: "MUST NOT exceed 2^63 - 1"
 _DECIMAL = re.compile(r"0|[1-9][0-9]*", re.ASCII)
 
 
-def _parse_decimal(text: str, what: str, limit: int) -> int:
+def parse_decimal(text: str, what: str, limit: int = MAX_TREE_SIZE) -> int:
     """Parse ASCII decimal with no leading zeroes (and no sign, space or '_') up to ``limit``."""
     if not _DECIMAL.fullmatch(text):
         raise NonCanonical(f"{what} {text[:24]!r} is not a decimal number without leading zeroes")
@@ -101,7 +101,7 @@ class Checkpoint:
             if any(ch < " " for ch in line):
                 raise NonCanonical(f"malformed checkpoint: line {i + 1} holds a control character")
         origin, size_text, root_text, *extensions = lines
-        size = _parse_decimal(size_text, "checkpoint tree size", MAX_TREE_SIZE)
+        size = parse_decimal(size_text, "checkpoint tree size", MAX_TREE_SIZE)
         root = decode_base64(root_text, "checkpoint root hash")
         if len(root) != HASH_SIZE:
             raise NonCanonical(f"checkpoint root hash is {len(root)} bytes, not {HASH_SIZE}")
@@ -270,7 +270,7 @@ class TlogProof:
             rest = rest[1:]
         if not rest or not rest[0].startswith("index "):
             raise NonCanonical("malformed tlog-proof: no 'index <n>' line")
-        index = _parse_decimal(rest[0][len("index "):], "tlog-proof index", MAX_TREE_SIZE)
+        index = parse_decimal(rest[0][len("index "):], "tlog-proof index", MAX_TREE_SIZE)
         proof = []
         for i, line in enumerate(rest[1:]):
             h = decode_base64(line, f"tlog-proof hash {i}")

@@ -140,7 +140,7 @@ def _prepared(bundle: Bundle, checkpoint: Checkpoint | None, workers: int) -> Pr
     raws: list[Raw] = []
     ring: dict[str, bytes] = {}
     for event in bundle.events:
-        columns, named = _columns(event.stored)
+        columns, named = stored_columns(event.stored)
         raws.append((event.index + 1, *columns, event.stored))
         ring.update(named)
     # The keyring is a guess (the last key each person is named with): a signature result is
@@ -203,7 +203,7 @@ def _open_checkpoint(note: bytes, log_key: bytes, report: Report
         return None, origin
 
 
-def _columns(stored: bytes) -> tuple[tuple[Any, Any, Any], dict[str, bytes]]:
+def stored_columns(stored: bytes) -> tuple[tuple[Any, Any, Any], dict[str, bytes]]:
     """The library's columns (stream, version, topic) as the stored body gives them — a
     bundle carries no columns of its own (the proofs bind only the stored bytes) — and the
     keys the body names. Read leniently: ``prepare`` then decodes the bytes strictly and

@@ -99,6 +99,23 @@ def _seconds(recorded_at: str) -> int | None:
         return None
 
 
+def receipted_event(label: str, receipt: bytes, proof: TlogProof, found: bytes | None,
+                    absent: Message) -> list[Finding]:
+    """``EVENT_MISSING`` unless ``found`` — the event hash the log holds at the receipt's
+    index, or None (``absent`` says why there is none) — is the event the receipt proves."""
+    if found == proof.extra:
+        return []
+    where = absent if found is None else Message("event {found}… is there instead",
+                                                  found=found.hex()[:16])
+    assert proof.extra is not None
+    return [Finding("EVENT_MISSING", Message(
+        "receipt {label} proves event {event}… at index {index}, but {where}",
+        label=label, event=proof.extra.hex()[:16], index=proof.index, where=where),
+                    evidence={"source": label, "index": proof.index,
+                              "event_hash": proof.extra.hex(),
+                              "receipt": receipt.decode("utf-8", "replace")})]
+
+
 STORED_TREE = "the stored tree"
 
 
@@ -395,18 +412,8 @@ class LogAudit:
         return []
 
     def _receipted(self, item: Evidence, proof: TlogProof) -> list[Finding]:
-        found = self.leaves.get(proof.index)
-        if found == proof.extra:
-            return []
-        where = (Message("the log holds only {size} events", size=self.size) if found is None
-                 else Message("event {found}… is there instead", found=found.hex()[:16]))
-        assert proof.extra is not None
-        return [Finding("EVENT_MISSING", Message(
-            "receipt {label} proves event {event}… at index {index}, but {where}",
-            label=item.label, event=proof.extra.hex()[:16], index=proof.index, where=where),
-                        evidence={"source": item.label, "index": proof.index,
-                                  "event_hash": proof.extra.hex(),
-                                  "receipt": item.data.decode("utf-8", "replace")})]
+        return receipted_event(item.label, item.data, proof, self.leaves.get(proof.index),
+                               Message("the log holds only {size} events", size=self.size))
 
     def _forks(self, signed: list[tuple[Checkpoint, Evidence]]) -> list[Finding]:
         findings = []

@@ -26,8 +26,6 @@ file for this ledger; it never falls back to a full run quietly.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Iterator
@@ -37,6 +35,7 @@ from ledger.core.errors import InputError, ResourceError
 from ledger.tlog.merkle import CompactRange
 from ledger.core.state import LedgerState
 from ledger.core.state_codec import StateDamaged, StateReader, state_records
+from ledger.storage.files import writing
 
 FILE = "state"
 MAGIC = b"custody-verify-state 1\n"
@@ -100,9 +99,9 @@ def save(directory: Path, header: Header, state: LedgerState) -> Path:
     directory made if missing); return the file's path. A failure leaves the old file."""
     _ensure_dir(directory)
     digest = _digest(header.ledger_id)
-    fd, temp = tempfile.mkstemp(prefix=".state-", suffix=".tmp", dir=directory)
+    target = directory / FILE
     try:
-        with os.fdopen(fd, "wb") as out:  # mkstemp made it 0600
+        with writing(target, mode=0o600) as out:
             def put(data: bytes) -> None:
                 digest.update(data)
                 out.write(data)
@@ -115,18 +114,10 @@ def save(directory: Path, header: Header, state: LedgerState) -> Path:
                 count += 1
             put(_frame(canonical.encode({"end": count})))
             out.write(b"sha256 " + digest.hexdigest().encode("ascii") + b"\n")
-            out.flush()
-            os.fsync(out.fileno())
-        target = directory / FILE
-        os.replace(temp, target)
-        _sync_dir(directory)
         return target
     except OSError as exc:
         raise ResourceError(f"cannot save the audit state in {directory}: {exc.strerror or exc}"
                             "; check the directory is writable and has free space") from None
-    finally:
-        if os.path.exists(temp):
-            os.unlink(temp)
 
 
 def _ensure_dir(directory: Path) -> None:
@@ -136,19 +127,6 @@ def _ensure_dir(directory: Path) -> None:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"--state {directory}: cannot create it ({exc.strerror})") from None
-
-
-def _sync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # -- reading ----------------------------------------------------------------------------------

@@ -96,7 +96,25 @@ def test_check_receipt_offline_and_against_the_ledger(logged: Cli, log_key: Path
     with sqlite3.connect(logged.db) as c:
         c.execute("DELETE FROM stored_events WHERE rowid = 14")
     gone = logged("check-receipt", str(receipt))
-    assert gone.exit_code == 1 and "EVENT_MISSING" in gone.output
+    assert gone.exit_code == 1
+    assert gone.output.startswith(f"EVENT_MISSING receipt {receipt} proves event ")
+    assert "at index 13, but the ledger holds no event at that index any more" in gone.output
+
+
+def test_a_receipt_checked_with_another_log_key_is_one_error_line_not_a_traceback(
+        logged: Cli, log_key: Path, monkeypatch) -> None:
+    # Was a TypeError traceback: the refusal was rebuilt with type(error)(message), which
+    # UnverifiedNote cannot be.
+    monkeypatch.setenv("CUSTODY_LOG_KEY", str(log_key))
+    receipt = logged.folder / "handover.proof"
+    logged.ok(*logged.handover_args(), "--receipt", str(receipt))
+    other = logged.keys / "POL-01.key.pub"
+    result = logged.runner.invoke(__import__("cli.main").main.main,
+                                  ["check-receipt", str(receipt), "--log-key", str(other)])
+    assert result.exit_code == 1
+    assert result.output == (f"error: receipt {receipt}: note has no verifiable signatures "
+                             "(signed by: cli-ledger+" + result.output.split("cli-ledger+")[1])
+    assert len(result.output.splitlines()) == 1
 
 
 def test_receipt_into_a_missing_folder_is_a_warning_and_the_step_is_still_recorded(
