@@ -49,23 +49,6 @@ NOTE = Checked("note", "TEXT")
 DIGEST = Checked("hash", "SHA256")
 
 
-def refuse_undecodable(args: Sequence[str]) -> None:
-    """Refuse an argument that was not valid UTF-8.
-
-    On Linux, Python hands undecodable argv bytes over as lone surrogates (PEP 383); one
-    would reach the database encoder and end in a traceback. Refused here, by position and
-    the option it belongs to."""
-    for index, arg in enumerate(args):
-        if any("\ud800" <= c <= "\udfff" for c in arg):
-            option = arg.split("=", 1)[0] if arg.startswith("--") else (
-                args[index - 1] if index and args[index - 1].startswith("-") else None)
-            raw = arg.encode("utf-8", "surrogateescape")
-            raise InputError(
-                f"argument {index + 1}" + (f" ({option})" if option else "")
-                + f" is not valid UTF-8: {raw!r}; give every argument as UTF-8 text")
-
-
-
 def occurred_at(value: str | None, clock) -> datetime:  # type: ignore[no-untyped-def]
     """Parse --occurred-at (RFC 3339 with offset); default: now."""
     if value is None:
