@@ -11,8 +11,9 @@ from typing import Any, Sequence
 
 import click
 
-from cli import __version__, i18n
+from cli import i18n
 from cli.group import RootGroup
+from ledger import __version__
 from ledger.core.errors import InputError, LedgerError
 
 EXIT_CODES_HELP = """\b
