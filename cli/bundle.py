@@ -13,6 +13,7 @@ from cli.context import ledger_of
 from cli.errors import EXIT_FINDINGS
 from cli.i18n import _
 from cli.log import write_new_file
+from cli.names import LOT
 from cli.options import ID
 from cli.steps import moment
 from ledger.tlog.bundle import MAX_BUNDLE
@@ -26,7 +27,7 @@ Examples:
   custody export gaokao.bundle --exam gaokao-2026
   custody export morning.bundle --from 2026-06-07T06:00:00+08:00 --to 2026-06-07T12:00:00+08:00""")
 @click.argument("bundle_path", metavar="BUNDLE", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--lot", "lot_ids", multiple=True, type=ID,
+@click.option("--lot", "lot_ids", multiple=True, type=LOT,
               help="A lot to put in the bundle (with its containers); repeat for more.")
 @click.option("--exam", default=None, type=ID, help="Every lot registered for this exam.")
 @click.option("--from", "start", default=None, metavar="TIME",
@@ -41,7 +42,8 @@ def export(ctx: click.Context, bundle_path: Path, lot_ids: Sequence[str], exam: 
     (cosigned) checkpoint. A new file; the ledger is only read.
 
     Needs a checkpoint covering the log's head ('custody checkpoint --key LOG.key')."""
-    from ledger.application.bundle import export_bundle, lots_between, lots_of_exam
+    from ledger.application.bundle import export_bundle, lots_between
+    from ledger.application.names import require_lots_of_exam
 
     chosen = [bool(lot_ids), exam is not None, start is not None or end is not None]
     if sum(chosen) != 1:
@@ -51,9 +53,7 @@ def export(ctx: click.Context, bundle_path: Path, lot_ids: Sequence[str], exam: 
             path=bundle_path))
     app = ledger_of(ctx, read_only=True)
     if exam is not None:
-        lots = lots_of_exam(app, exam)
-        if not lots:
-            raise InputError(_("--exam {exam}: no lot is registered for it").format(exam=exam))
+        lots = require_lots_of_exam(app, exam)  # read once: a scan of the registrations
     elif lot_ids:
         lots = list(lot_ids)
     else:

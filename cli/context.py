@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import click
 
@@ -16,9 +15,10 @@ from cli.options import (
     receipt_option,
     unlock_signers,
 )
-from ledger.application.custody import CustodyLedger, Receipt, open_ledger
-from ledger.application.keystore import read_public_key
 from ledger.core.errors import InputError
+
+if TYPE_CHECKING:  # imported where used: a read that needs no application starts without it
+    from ledger.application.custody import CustodyLedger, Receipt
 
 
 def keyfile_option(*names: str, multiple: bool = False, required: bool = True, help: str) -> Any:
@@ -47,6 +47,8 @@ def authority_options(func: Any) -> Any:
 
 def public_key_of(path: Path, person_id: str) -> Any:
     """The key in a .pub file, refused if the file names someone else."""
+    from ledger.application.keystore import read_public_key
+
     public_key, label = read_public_key(path)
     if label is not None and label != person_id:
         raise InputError(f"{path} is the public key of {label}, not {person_id}")
@@ -84,18 +86,34 @@ def step_options(func: Any) -> Any:
     return func
 
 
-def ledger_of(ctx: click.Context, *, create: bool = False, read_only: bool = False) -> CustodyLedger:
+def ledger_of(ctx: click.Context, *, create: bool = False, read_only: bool = False,
+              names: bool = True) -> CustodyLedger:
     """The ledger at --db. Read commands open it ``read_only``: they never write to it.
+    Every id the command was given that must name something in the ledger is checked here
+    (``cli.names``), before any key is unlocked.
 
     A writing command gets the log's append hook (a checkpoint with CUSTODY_LOG_KEY, a
     receipt with --receipt: ``cli.log``), and brings the view up to date once it succeeded."""
+    from cli.names import require_named
+    from ledger.application.custody import open_ledger
+
     app = open_ledger(ctx.obj["db"], create=create, read_only=read_only)
+    if not read_only:
+        ctx.find_root().obj["writer"] = app  # closed by the root group, whatever happens
+    if names:
+        require_named(ctx, lambda: _log_names(app))
     if not read_only:
         from cli.log import install_append_hook
 
         install_append_hook(ctx, app)
-        ctx.find_root().obj["writer"] = app
     return app
+
+
+def _log_names(app: CustodyLedger) -> Any:
+    from ledger.application.names import LogNames
+
+    app.ledger()  # a database with no ledger says so before any id is looked up in it
+    return LogNames(app)
 
 
 def print_receipt(receipt: Receipt) -> None:
@@ -111,6 +129,8 @@ def write_atomically(path: Path, data: bytes, mode: int) -> None:
     """Replace ``path`` with ``data`` whole or not at all: written to a temporary file beside
     it (created 0600, then given ``mode``), fsynced, and renamed over it. A failure raises
     the ``OSError`` (the caller words it) and leaves the old file and no temporary one."""
+    import tempfile  # only when writing: a read command starts without it
+
     fd, partial = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial",
                                    dir=path.parent if str(path.parent) else ".")
     try:

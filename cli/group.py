@@ -8,7 +8,9 @@ completion of a command's name cost Python and click only (``tests/cli/test_star
 from __future__ import annotations
 
 import importlib
-from gettext import gettext
+# click words its own headings with gettext too; named apart so Babel does not take
+# "Commands" for one of ours.
+from gettext import gettext as click_words
 from typing import Any, Mapping, Sequence
 
 import click
@@ -60,7 +62,7 @@ class LazyGroup(click.Group):
         if not names:
             return
         limit = formatter.width - 6 - max(len(name) for name in names)  # as click's own
-        with formatter.section(gettext("Commands")):
+        with formatter.section(click_words("Commands")):
             formatter.write_dl([(name, self.listed_help(name, limit)) for name in names])
 
     def shell_complete(self, ctx: click.Context, incomplete: str) -> list[CompletionItem]:

@@ -6,17 +6,18 @@ import os
 import stat
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import click
 
-from ledger.application.keystore import Signer, read_key_file
-from ledger.core.canonical import parse_rfc3339
 from ledger.core.errors import InputError, KeyringError, LedgerError
-from ledger.core.keys import MAX_PASSPHRASE
-from ledger.domain.schemas import value_problem
+from ledger.domain.definitions import plainly_valid
 
-MAX_PASSPHRASE_FILE = MAX_PASSPHRASE + 2
+if TYPE_CHECKING:
+    from ledger.application.keystore import Signer
+
+# Keys, canonical times and jsonschema are imported where they are used: a read command
+# that needs none of them starts without paying for them (tests/cli/test_startup.py).
 
 
 class Checked(click.ParamType):
@@ -30,6 +31,10 @@ class Checked(click.ParamType):
 
     def convert(self, value: Any, param: click.Parameter | None,
                 ctx: click.Context | None) -> Any:
+        if plainly_valid(self.kind, value):
+            return value
+        from ledger.domain.schemas import value_problem
+
         problem = value_problem(self.kind, value)
         if problem is not None:
             raise InputError(f"{_named(param)}: {problem}")
@@ -53,10 +58,22 @@ def occurred_at(value: str | None, clock) -> datetime:  # type: ignore[no-untype
     """Parse --occurred-at (RFC 3339 with offset); default: now."""
     if value is None:
         return clock()
+    from ledger.core.canonical import parse_rfc3339
+
     try:
         return parse_rfc3339(value)
     except InputError as exc:
         raise InputError(f"--occurred-at: {exc}") from None
+
+
+def moment(value: str, option: str) -> str:
+    """A time given to ``option`` (RFC 3339 with offset) in the ledger's canonical form."""
+    from ledger.core.canonical import format_timestamp, parse_rfc3339
+
+    try:
+        return format_timestamp(parse_rfc3339(value))
+    except InputError as exc:
+        raise InputError(f"{option}: {exc}") from None
 
 
 def read_bounded(path: Path, limit: int, what: str,
@@ -78,7 +95,9 @@ def read_passphrase_file(path: Path) -> bytes:
     A regular file that group or others can read is still used (scripts keep working), with
     a one-line warning on stderr: unlike a key file, whose passphrase still protects it, this
     file is the secret itself."""
-    data = read_bounded(path, MAX_PASSPHRASE_FILE, "passphrase file", KeyringError)
+    from ledger.core.keys import MAX_PASSPHRASE
+
+    data = read_bounded(path, MAX_PASSPHRASE + 2, "passphrase file", KeyringError)
     mode = os.stat(path).st_mode
     if stat.S_ISREG(mode) and stat.S_IMODE(mode) & 0o044:
         click.echo(f"warning: passphrase file {path} is readable by group or others "
@@ -109,6 +128,8 @@ def unlock_signers(keyfiles: Sequence[Path], passphrase_files: Sequence[Path]) -
             f"{len(passphrase_files)} --passphrase-file for {len(keyfiles)} --sign key(s); "
             "give at most one per key, in the same order"
         )
+    from ledger.application.keystore import read_key_file
+
     signers = []
     for index, path in enumerate(keyfiles):
         keyfile = read_key_file(path)

@@ -14,7 +14,6 @@ from cli.options import (
     DIGEST,
     ID,
     NOTE,
-    PARTY,
     TEXT,
     occurred_at,
     read_bounded,
@@ -22,6 +21,7 @@ from cli.options import (
     unlock_signers,
 )
 from cli.i18n import _, translated
+from cli.names import HOLDER, LOT, PERSON
 from cli.steps import SHOWN, STEPS, Step
 from ledger.application.drafts import MAX_DRAFT, format_draft, parse_draft
 from ledger.core.errors import InputError
@@ -55,7 +55,7 @@ Example:
 @click.option("--count", required=True, type=click.IntRange(1, 1_000_000), help="Number of items.")
 @click.option("--seal", "seals", multiple=True, required=True, type=ID,
               help="Seal number; repeat for each.")
-@click.option("--holder", required=True, type=PARTY,
+@click.option("--holder", required=True, type=HOLDER,
               help="Who takes custody at registration: a person id, or room:ID / vehicle:ID / "
                    "site:ID.")
 @step_options
@@ -109,7 +109,7 @@ def _common_step_options(mode: str) -> list[Any]:
                                    help="Key file of one person present; repeat for everyone."),
                     passphrase_files_option(), receipt_option]
     else:
-        options += [click.option("--attendee", "attendees", multiple=True, required=True, type=ID,
+        options += [click.option("--attendee", "attendees", multiple=True, required=True, type=PERSON,
                                  help="Person id of someone present; repeat for everyone."),
                     click.option("--out", required=True,
                                  type=click.Path(dir_okay=False, path_type=Path),
@@ -223,9 +223,9 @@ def _pack_command(unpack: bool) -> click.Command:
 
     function: Any = click.pass_context(callback)
     function = step_options(function)
-    function = click.option("--lot", "lot_ids", multiple=True, required=True, type=ID,
+    function = click.option("--lot", "lot_ids", multiple=True, required=True, type=LOT,
                             help=f"Lot to {verb}; repeat.")(function)
-    function = click.argument("container", type=ID)(function)
+    function = click.argument("container", type=LOT)(function)
     help_text = ("Take lots out of a container; they pass to whoever holds the container."
                  if unpack else "Pack lots into a container; they move with it until unpacked.")
     epilog = (f"Example: custody lot {verb} BOX-01 --lot MATH-Q-0001 --lot MATH-A-0001 "

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import sys
 import unicodedata
-from typing import Any, Callable, Iterable, TextIO
+from typing import TYPE_CHECKING, Any, Callable, Iterable, TextIO
 
 from cli.i18n import N_, _, translated
-from ledger.application.custody import Receipt
-from ledger.core.findings import Report
-from ledger.core.policy import ROLE_WORDS
-from ledger.domain.events import Recorded
+
+if TYPE_CHECKING:  # types only: printing needs neither the application nor the library
+    from ledger.application.custody import Receipt
+    from ledger.core.findings import Report
+    from ledger.domain.events import Recorded
 
 # What a terminal may act on or hide: control characters (an escape sequence, a carriage
 # return, a newline that starts a forged line), format characters (bidi overrides, zero-width
@@ -161,6 +162,8 @@ def _present(body: dict[str, Any]) -> str:
 
 def role_name(role: str) -> str:
     """A roster role (police, staff ...) in the reader's language."""
+    from ledger.core.policy import ROLE_WORDS  # the policy's own words, when a role is shown
+
     return translated(ROLE_WORDS.get(role, role))
 
 

@@ -12,7 +12,7 @@ from cli import render
 from cli.context import ledger_of, say, write_atomically
 from cli import i18n
 from cli.i18n import _, ngettext, translated
-from cli.options import ID
+from cli.names import EXAM, LOT
 from cli.steps import moment
 from cli.verify import run_verifier
 from ledger.core import canonical
@@ -28,9 +28,9 @@ Examples:
 @click.option("--out", "out", required=True, metavar="FILE",
               type=click.Path(dir_okay=False, path_type=Path),
               help="The HTML file to write (replaced atomically if it exists; mode 0644).")
-@click.option("--lot", "lot_id", default=None, type=ID, help="Only this lot (and its containers' "
+@click.option("--lot", "lot_id", default=None, type=LOT, help="Only this lot (and its containers' "
               "steps while it was packed in them, and the rooms it stayed in).")
-@click.option("--exam", default=None, type=ID, help="Only the lots of this exam.")
+@click.option("--exam", default=None, type=EXAM, help="Only the lots of this exam.")
 @click.option("--from", "since", default=None, metavar="TIME",
               help="Only lots with a step at or after TIME (RFC 3339), and their steps from then.")
 @click.option("--to", "until", default=None, metavar="TIME",

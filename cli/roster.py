@@ -14,6 +14,7 @@ from cli.options import (
     occurred_at,
     read_bounded,
 )
+from cli.names import PERSON
 from cli.steps import moment
 from cli.i18n import _
 from ledger.application.custody import genesis_witnesses
@@ -174,7 +175,7 @@ def person_enrol(ctx: click.Context, person_id: str, name: str, role: str, unit:
 Example:
   custody person revoke STF-04 --reason "key file lost on 2026-06-05" \\
       --authority-key authority.key""")
-@click.argument("person_id", type=ID)
+@click.argument("person_id", type=PERSON)
 @click.option("--reason", required=True, type=TEXT, help="Why the key is revoked.")
 @authority_options
 @click.pass_context
@@ -191,7 +192,7 @@ def person_revoke(ctx: click.Context, person_id: str, reason: str, authority_key
 Example:
   custody keys new STF-04 --out stf04-2.key
   custody person rotate STF-04 --public-key stf04-2.key.pub --authority-key authority.key""")
-@click.argument("person_id", type=ID)
+@click.argument("person_id", type=PERSON)
 @click.option("--public-key", "public_key_file", required=True,
               type=click.Path(dir_okay=False, path_type=Path), help="The new KEYFILE.pub. A small-order or "
               "non-canonical Ed25519 key is refused.")

@@ -18,6 +18,7 @@ from typing import Any, Iterable, Sequence
 
 from ledger.application.custody import CustodyLedger, referenced
 from ledger.application.log import NO_TREE, TransparencyLog
+from ledger.application.names import lots_of_exam  # noqa: F401 - export's own, kept here
 from ledger.tlog import merkle
 from ledger.tlog.bundle import Bundle, BundledEvent, format_bundle
 from ledger.core.errors import InputError
@@ -27,18 +28,6 @@ from ledger.domain.stored import prepare
 
 NEEDS_CHECKPOINT = ("no stored checkpoint covers the log's head ({size} events); sign one "
                     "with 'custody checkpoint --key LOG.key', then export again")
-
-
-def lots_of_exam(app: CustodyLedger, exam: str) -> list[str]:
-    """The ids of the lots registered for ``exam`` (reads every lot's registration)."""
-    found = []
-    for row in app._read(lambda: app.recorder.select_kind("lot:"), "the lots"):  # noqa: SLF001
-        if row[2] != 1:
-            continue  # only a registration (step 1) names the exam
-        body = prepare(row).body
-        if body is not None and body["type"] == "lot.registered" and body["lot"]["exam"] == exam:
-            found.append(body["lot"]["id"])
-    return sorted(set(found))
 
 
 def lots_between(app: CustodyLedger, start: str | None, end: str | None) -> list[str]:

@@ -25,6 +25,7 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import TopicError, get_topic
 
 from ledger.application.keystore import Signer
+from ledger.application.names import unknown_in_log
 from ledger.core import canonical, digests
 from ledger.core.custody import LotState, RoomState, is_person
 from ledger.core.errors import (
@@ -388,7 +389,7 @@ class CustodyLedger(Application[str]):
             raise InputError(f"{person_id} is in the authority set; name a new authority set "
                              "('custody authority set') to replace their key instead")
         if state.member(person_id) is None:
-            raise InputError(f"unknown person {person_id}: enrol them first")
+            raise unknown_in_log(self, "person", person_id)
         return state
 
     def register_room(self, room: Mapping[str, Any], signer: Authorities,
@@ -481,18 +482,18 @@ class CustodyLedger(Application[str]):
                              if kind == "lot" else f"{stream} already exists")
         if not starts and head is None:
             kind, name = stream.split(":", 1)
-            raise InputError(f"unknown {kind} {name}: register it first")
+            raise unknown_in_log(self, kind, name)
         for option in ("from", "to", "holder"):
             party = fields.get(option)
             if party is not None and is_person(party) and state.member(party) is None:
-                raise InputError(f"unknown person {party} (--{option}): enrol them first")
+                raise unknown_in_log(self, "person", party, f"--{option}")
         if "from" in fields and fields.get("from") == fields.get("to"):
             raise InputError(f"--from and --to are both {fields['from']}; a step needs two parties")
         roles = []
         for person_id in attendees:
             member = state.member(person_id)
             if member is None:
-                raise InputError(f"unknown person {person_id} (attendee): enrol them first")
+                raise unknown_in_log(self, "person", person_id, "attendee")
             roles.append({"person": person_id, "role": member.role})
         if len({a["person"] for a in roles}) != len(roles):
             twice = sorted({p for p in attendees if list(attendees).count(p) > 1})
@@ -581,7 +582,9 @@ class CustodyLedger(Application[str]):
              occurred_at: datetime, signers: Sequence[Signer], **options: Any) -> list[Receipt]:
         """Pack lots into (or unpack them from) a container, all in one transaction."""
         box = self.lot(container)
-        if box is None or box.state.kind != "container":
+        if box is None:
+            raise unknown_in_log(self, "lot", container, "container")
+        if box.state.kind != "container":
             raise InputError(f"{container} is not a registered container lot")
         if len(set(lot_ids)) != len(lot_ids):
             raise InputError("a lot is named twice")
@@ -701,9 +704,7 @@ class CustodyLedger(Application[str]):
     def _signer_member(self, state: LedgerState, signer: Signer) -> Member:
         member = state.member(signer.person_id)
         if member is None:
-            raise InputError(
-                f"unknown person {signer.person_id} (named by a key file): enrol them first"
-            )
+            raise unknown_in_log(self, "person", signer.person_id, "named by a key file")
         if member.revoked:
             raise KeyringError(f"the key of {signer.person_id} was revoked; an authority must "
                                "rotate it ('custody person rotate') before they can sign")

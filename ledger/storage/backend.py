@@ -81,6 +81,11 @@ def select_backend(db: str | None, *, read_only: bool = False) -> Backend:
     )
 
 
+def lenient_text(data: bytes) -> str:
+    """SQLite TEXT as str; bytes that are not UTF-8 become U+FFFD rather than an error."""
+    return data.decode("utf-8", errors="replace")
+
+
 def _read_only_uri(path: str) -> str:
     """A SQLite URI opening ``path`` read-only (the library's connections take URIs).
 

@@ -183,8 +183,8 @@ def test_export_without_a_checkpoint_covering_the_head_says_to_sign_one(
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--lot", "NOPE"], "no lot NOPE is stored"),
-    (["--exam", "no-such-exam"], "no lot is registered for it"),
+    (["--lot", "NOPE"], "unknown lot NOPE; "),
+    (["--exam", "no-such-exam"], "unknown exam no-such-exam; "),
     ([], "export takes one of"),
     (["--lot", "LOT-1", "--exam", "gaokao-2026"], "export takes one of"),
     (["--from", "yesterday"], "--from: time 'yesterday' is not RFC 3339"),

@@ -116,7 +116,8 @@ def test_secure_room_storage_duty_and_status(ready):
 
 
 def test_store_in_an_unregistered_room_is_refused(ready):
-    failing(ready, 3, "room:SR-9 is not a registered secure room", "record", "store",
+    failing(ready, 2, "unknown secure room SR-9; 'custody room register' registers one",
+            "record", "store",
             "--lot", "LOT-1", "--from", "STF-01", "--room", "SR-9", "--seal", "SEAL-1",
             "--seal", "SEAL-2", "--count", "30", "--location", "SR-9", *ready.signing(*TEAM))
 
