@@ -842,11 +842,22 @@ def open_ledger(db: str | None, *, create: bool = False, read_only: bool = False
     """Open the ledger at ``db`` (path or postgresql:// URL); refuse a missing SQLite file.
 
     ``read_only`` (read commands): no table is created and a SQLite file is opened
-    read-only; a database that holds no ledger's table is refused with a StorageError."""
+    read-only. Unless ``create`` (``init``), a database that holds no ledger's table is
+    refused with a StorageError before anything is written to it."""
     backend = select_backend(db, read_only=read_only)
     if not create and not backend.exists:
         raise StorageError(Message(
             "no ledger at {db}; run 'custody init' first, or pass --db / set CUSTODY_DB",
             db=backend.label))
+    if not create and not read_only:
+        refuse_what_is_no_ledger(backend)
     return CustodyLedger(backend, clock)
+
+
+def refuse_what_is_no_ledger(backend: Backend) -> None:
+    """Only ``init`` creates a ledger: any other writer refuses, before the library creates
+    a table, a database that holds none (an empty file, another program's database, a text
+    file, an empty PostgreSQL database), and leaves it byte for byte as it was."""
+    check_reachable(backend)
+    check_holds_ledger(backend, postgres_table=f"{CustodyLedger.name}_events")
 
