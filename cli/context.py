@@ -13,9 +13,11 @@ from cli.options import (
     NOTE,
     TEXT,
     receipt_option,
+    require_keys_of,
     unlock_signers,
 )
 from ledger.core.errors import InputError
+from ledger.core.text import Message
 
 if TYPE_CHECKING:  # imported where used: a read that needs no application starts without it
     from ledger.application.custody import CustodyLedger, Receipt
@@ -55,8 +57,13 @@ def public_key_of(path: Path, person_id: str) -> Any:
     return public_key
 
 
-def authority_signers(authority_keys: Sequence[Path], passphrase_files: Sequence[Path]) -> Any:
-    """The authorities signing: every --authority-key, unlocked."""
+def authority_signers(authority_keys: Sequence[Path], passphrase_files: Sequence[Path],
+                      app: CustodyLedger | None = None) -> Any:
+    """The authorities signing: every --authority-key, unlocked. Given the ledger, a key of
+    someone outside its authority set is refused as such before any passphrase is asked."""
+    if app is not None:
+        require_keys_of(authority_keys, app.ledger().authorities.members,
+                        Message("in the authority set"))
     return unlock_signers(authority_keys, passphrase_files)
 
 

@@ -154,7 +154,7 @@ Example:
         app = ledger_of(ctx)
         view = app.ledger()
         public_key = read_public_key(log_key_file)[0]
-        signer = authority_signers(authority_keys, passphrase_files)
+        signer = authority_signers(authority_keys, passphrase_files, app)
         print_receipt(app.set_log_key(public_key, signer, occurred_at(when, app.clock)))
         click.echo(render.visible(f"log key {public_key.id[:16]} of ledger {view.ledger_id} "
                                   "is named; sign checkpoints with 'custody checkpoint --key'"))

@@ -6,11 +6,12 @@ import os
 import stat
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Collection, Sequence
 
 import click
 
 from ledger.core.errors import InputError, KeyringError, LedgerError
+from ledger.core.text import Message
 from ledger.domain.definitions import plainly_valid
 
 if TYPE_CHECKING:
@@ -98,6 +99,7 @@ def read_passphrase_file(path: Path) -> bytes:
     from ledger.core.keys import MAX_PASSPHRASE
 
     data = read_bounded(path, MAX_PASSPHRASE + 2, "passphrase file", KeyringError)
+    refuse_key_as_passphrase(path, data)
     mode = os.stat(path).st_mode
     if stat.S_ISREG(mode) and stat.S_IMODE(mode) & 0o044:
         click.echo(f"warning: passphrase file {path} is readable by group or others "
@@ -106,6 +108,21 @@ def read_passphrase_file(path: Path) -> bytes:
     if not line:
         raise KeyringError(f"passphrase file {path} is empty")
     return line
+
+
+def refuse_key_as_passphrase(path: Path, data: bytes) -> None:
+    """A key file given as a passphrase file is named as such (its first line would be
+    taken for the passphrase, and the key's own refusal would blame the passphrase)."""
+    from ledger.application.keystore import file_kind
+
+    kind = file_kind(data)
+    if kind == "private key":
+        raise KeyringError(Message(
+            "{path} is a key file, not a passphrase file: give it as the key, and the file "
+            "holding its passphrase with --passphrase-file", path=path))
+    if kind == "public key":
+        raise KeyringError(Message("{path} is a public key file, not a passphrase file",
+                                   path=path))
 
 
 def prompt_passphrase(prompt: str, *, confirm: bool = False) -> bytes:
@@ -119,6 +136,20 @@ def prompt_passphrase(prompt: str, *, confirm: bool = False) -> bytes:
             "or pass --passphrase-file for scripted use"
         ) from None
     return value.encode("utf-8")
+
+
+def require_keys_of(keyfiles: Sequence[Path], allowed: Collection[str], whose: Message) -> None:
+    """Each key file must be the key of someone in ``allowed`` (the authority set, a draft's
+    attendees): a key of another person is named as such, from the file's header, before
+    any passphrase is asked for."""
+    from ledger.application.keystore import read_key_file
+
+    for path in keyfiles:
+        person = read_key_file(path).person_id
+        if person not in allowed:
+            raise KeyringError(Message("{path} is the key of {person}, who is not {whose} "
+                                       "({allowed})", path=path, person=person, whose=whose,
+                                       allowed=", ".join(sorted(allowed))))
 
 
 def unlock_signers(keyfiles: Sequence[Path], passphrase_files: Sequence[Path]) -> list[Signer]:

@@ -18,6 +18,7 @@ from cli.options import (
     occurred_at,
     read_bounded,
     receipt_option,
+    require_keys_of,
     unlock_signers,
 )
 from cli.i18n import _, translated
@@ -25,6 +26,7 @@ from cli.names import HOLDER, LOT, PERSON
 from cli.steps import SHOWN, STEPS, Step
 from ledger.application.drafts import MAX_DRAFT, format_draft, parse_draft
 from ledger.core.errors import InputError
+from ledger.core.text import Message
 from cli.context import (
     keyfile_option,
     ledger_of,
@@ -176,6 +178,8 @@ def sign(ctx: click.Context, draft_file: Path, key: Path, passphrase_file: Path 
     # Refuse what submit would refuse against the ledger as it stands (an edited count or
     # seal, a holder who does not hold the lot, a stale head) before anyone signs it.
     warnings = app.check_draft(body)
+    require_keys_of([key], [a["person"] for a in body.get("attendees", [])],
+                    Message("among this step's attendees"))
     signer = unlock_signers([key], [passphrase_file] if passphrase_file else [])[0]
     click.echo(render.describe(body))
     for warning in warnings:

@@ -163,7 +163,7 @@ def person_enrol(ctx: click.Context, person_id: str, name: str, role: str, unit:
     public_key = public_key_of(public_key_file, person_id)
     app = ledger_of(ctx)
     app.ledger()
-    signers = authority_signers(authority_keys, passphrase_files)
+    signers = authority_signers(authority_keys, passphrase_files, app)
     person_data = {"id": person_id, "name": name, "role": role, "unit": unit}
     if valid_until is not None:
         person_data["valid_until"] = moment(valid_until, "--valid-until")
@@ -184,7 +184,7 @@ def person_revoke(ctx: click.Context, person_id: str, reason: str, authority_key
     """Revoke PERSON_ID's key: nothing signed with it counts from here on."""
     app = ledger_of(ctx)
     app.ledger()
-    signers = authority_signers(authority_keys, passphrase_files)
+    signers = authority_signers(authority_keys, passphrase_files, app)
     print_receipt(app.revoke_key(person_id, reason, signers, occurred_at(when, app.clock)))
 
 
@@ -204,7 +204,7 @@ def person_rotate(ctx: click.Context, person_id: str, public_key_file: Path, aut
     public_key = public_key_of(public_key_file, person_id)
     app = ledger_of(ctx)
     app.ledger()
-    signers = authority_signers(authority_keys, passphrase_files)
+    signers = authority_signers(authority_keys, passphrase_files, app)
     print_receipt(app.rotate_key(person_id, public_key, signers, occurred_at(when, app.clock)))
 
 
@@ -226,6 +226,6 @@ def policy_set(ctx: click.Context, policy_file: Path, authority_keys: Sequence[P
     new_policy = _load_policy(policy_file)
     app = ledger_of(ctx)
     app.ledger()
-    signers = authority_signers(authority_keys, passphrase_files)
+    signers = authority_signers(authority_keys, passphrase_files, app)
     print_receipt(app.set_policy(new_policy, signers, occurred_at(when, app.clock)))
     say(f"policy {new_policy.id} v{new_policy.version} is in force")

@@ -90,7 +90,8 @@ def test_malformed_public_key_file(ready):
 
 def test_enrolment_signed_by_a_non_authority(ready):
     ready.ok("keys", "new", "NEW-01", "--out", str(ready.folder / "new.key"), "--no-passphrase")
-    failing(ready, 3, "not signed by an authority key", "person", "enrol", "NEW-01", "--name", "N",
+    failing(ready, 4, "is the key of STF-01, who is not in the authority set (AUTH-01)",
+            "person", "enrol", "NEW-01", "--name", "N",
             "--role", "police", "--unit", "U", "--public-key", str(ready.folder / "new.key.pub"),
             "--authority-key", ready.key("STF-01"), "--passphrase-file", ready.secret("STF-01"))
 
