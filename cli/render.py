@@ -92,6 +92,11 @@ def padded(text: str, width: int) -> str:
 
 
 def receipt(r: Receipt) -> str:
+    if r.already_recorded:
+        return shown([_("already recorded: {event_type} {stream} step {seq} at position "
+                        "{position} (event hash {hash}); nothing was written").format(
+                            event_type=step_name(r.event_type), stream=r.stream, seq=r.seq,
+                            position=r.position, hash=r.event_hash)])
     lines = [_("recorded {event_type} {stream} step {seq} at position {position}").format(
                  event_type=step_name(r.event_type), stream=r.stream, seq=r.seq,
                  position=r.position),

@@ -88,6 +88,7 @@ class Receipt:
     event_hash: str
     position: int | None
     warnings: tuple[Finding, ...] = field(default=())
+    already_recorded: bool = False  # the very step was in the ledger already: nothing written
 
 
 @dataclass(frozen=True)
@@ -601,8 +602,35 @@ class CustodyLedger(Application[str]):
         return self.submit_all(batch)
 
     def submit(self, body: dict[str, Any], signatures: Mapping[str, bytes]) -> Receipt:
-        """Check a signed body against schema, chain and rules; append it or refuse it whole."""
-        return self.submit_all([(body, signatures)])[0]
+        """Check a signed body against schema, chain and rules; append it or refuse it whole.
+        The very step already in the ledger (a draft submitted twice) is not written again:
+        its receipt comes back marked ``already_recorded``."""
+        try:
+            return self.submit_all([(body, signatures)])[0]
+        except ConcurrentChange:
+            recorded = self.already_recorded(body, signatures)
+            if recorded is None:
+                raise
+            return recorded
+
+    def already_recorded(self, body: Mapping[str, Any], signatures: Mapping[str, bytes]
+                         ) -> Receipt | None:
+        """The receipt of the stored step that is this one — the same signed body, holding
+        every signature given — or None. Nothing is written."""
+        digest = digests.signing_digest(body)
+        rows = self._read(lambda: self.recorder.select_streams([body["stream"]]), "the ledger")
+        for row in rows:
+            if row[2] != body["seq"]:
+                continue
+            stored = prepare(row)
+            if (stored.body is None or stored.signatures is None
+                    or digests.signing_digest(stored.body) != digest
+                    or any(stored.signatures.get(p) != s for p, s in signatures.items())):
+                return None
+            return Receipt(stream=body["stream"], seq=body["seq"], event_type=body["type"],
+                           event_hash=stored.event_hash.hex(), position=row[0],
+                           already_recorded=True)
+        return None
 
     def submit_all(self, batch: Sequence[tuple[dict[str, Any], Mapping[str, bytes]]]
                    ) -> list[Receipt]:

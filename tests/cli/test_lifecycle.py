@@ -45,7 +45,8 @@ def test_offline_co_signing_draft_sign_submit(ready, tmp_path):
 def test_a_stale_draft_is_refused_with_exit_6(ready, tmp_path):
     path = tmp_path / "handover.draft"
     draft_and_sign(ready, path)
-    ready.ok("record", "handover", *HANDOVER, *ready.signing(*TEAM))  # recorded first elsewhere
+    ready.ok("record", "handover", *HANDOVER, *ready.signing(*TEAM),  # another step first
+             "--note", "recorded first elsewhere")
     failing(ready, 6, "lot:LOT-1 changed since this event was drafted", "submit", str(path))
 
 
@@ -67,7 +68,8 @@ def test_only_attendees_may_sign_a_draft(ready, tmp_path):
     path = tmp_path / "handover.draft"
     ready.ok("draft", "handover", *HANDOVER, *attendees(*TEAM), "--out", str(path))
     before = path.read_bytes()
-    failing(ready, 2, "STF-06 is not among this step's attendees", "sign", str(path),
+    failing(ready, 4, "is the key of STF-06, who is not among this step's attendees", "sign",
+            str(path),
             "--key", ready.key("STF-06"), "--passphrase-file", ready.secret("STF-06"), "--yes")
     assert path.read_bytes() == before
 
