@@ -31,13 +31,15 @@ SIGNER_KEY = "custody.log_signer"
 MAX_RECEIPT = 64 * 1024
 
 
-def unlock_log_key(path: Path, passphrase_file: Path | None) -> Signer:
-    """Unlock a log key file: passphrase from ``passphrase_file``, else prompted hidden."""
+def unlock_log_key(path: Path, passphrase_file: Path | None,
+                   avoid: str = "--passphrase-file FILE") -> Signer:
+    """Unlock a log key file: passphrase from ``passphrase_file``, else prompted hidden
+    (``avoid``: what gives it without a prompt)."""
     keyfile = read_key_file(path)
     passphrase = None
     if keyfile.encrypted:
         passphrase = (read_passphrase_file(passphrase_file) if passphrase_file
-                      else prompt_passphrase(f"Passphrase for log key {path}"))
+                      else prompt_passphrase(f"Passphrase for log key {path}", avoid=avoid))
     return keyfile.unlock(passphrase)
 
 
@@ -48,7 +50,8 @@ def install_append_hook(ctx: click.Context, app: CustodyLedger) -> None:
     path = os.environ.get(LOG_KEY_ENV)
     if path and SIGNER_KEY not in ctx.meta:
         phrase = os.environ.get(LOG_PASSPHRASE_ENV)
-        ctx.meta[SIGNER_KEY] = unlock_log_key(Path(path), Path(phrase) if phrase else None)
+        ctx.meta[SIGNER_KEY] = unlock_log_key(Path(path), Path(phrase) if phrase else None,
+                                              avoid=f"{LOG_PASSPHRASE_ENV}=FILE")
     app.after_append = lambda ledger, receipts: after_append(ctx, ledger, receipts)
 
 

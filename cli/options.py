@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Collection, Sequence
@@ -125,17 +126,60 @@ def refuse_key_as_passphrase(path: Path, data: bytes) -> None:
                                    path=path))
 
 
-def prompt_passphrase(prompt: str, *, confirm: bool = False) -> bytes:
-    """Prompt hidden (twice when ``confirm``); the passphrase never echoes nor logs."""
+def prompt_passphrase(prompt: str, *, confirm: bool = False,
+                      avoid: str = "--passphrase-file FILE") -> bytes:
+    """Prompt hidden (twice when ``confirm``); the passphrase never echoes nor logs. With no
+    terminal to ask on, one error line names ``avoid``, what gives it without a prompt."""
+    if not terminal(hidden=True):
+        raise KeyringError(Message("no terminal to ask '{prompt}': give {avoid} (its first "
+                                   "line is the passphrase)", prompt=prompt, avoid=avoid))
     try:
         value = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm,
                              err=True, show_default=False)
     except click.Abort:
-        raise KeyringError(
-            f"no passphrase given at the prompt '{prompt}': type it, "
-            "or pass --passphrase-file for scripted use"
-        ) from None
+        raise KeyringError(Message("no passphrase given at the prompt '{prompt}': type it, or "
+                                   "give {avoid} for scripted use", prompt=prompt,
+                                   avoid=avoid)) from None
     return value.encode("utf-8")
+
+
+def confirm(question: str, avoid: str) -> bool:
+    """Ask ``question`` (y/n) on the terminal; with none, or no answer, one error line names
+    ``avoid``, the option that answers yes without asking."""
+    if not terminal(hidden=False):
+        raise InputError(Message("no terminal to ask '{question}': give {avoid} to answer yes",
+                                 question=question, avoid=avoid))
+    try:
+        return click.confirm(question, err=True)
+    except click.Abort:
+        raise InputError(Message("no answer to '{question}': answer y or n, or give {avoid}",
+                                 question=question, avoid=avoid)) from None
+
+
+def terminal(*, hidden: bool) -> bool:
+    """Whether a prompt can reach a person. A hidden prompt (getpass) reads the controlling
+    terminal, else a terminal on stdin; a visible one (y/n) reads stdin. Without either,
+    Python's getpass would print a warning and read the passphrase off stdin, and click
+    would end in a bare "Aborted!". click's test runner, which types for a test, replaces
+    the prompt functions: that counts as a terminal."""
+    from click import termui
+
+    if hidden:
+        if termui.hidden_prompt_func.__module__ != termui.__name__:
+            return True
+        try:
+            os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))
+            return True
+        except OSError:
+            return _stdin_is_terminal()
+    return termui.visible_prompt_func is not input or _stdin_is_terminal()
+
+
+def _stdin_is_terminal() -> bool:
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (AttributeError, ValueError):  # replaced or closed
+        return False
 
 
 def require_keys_of(keyfiles: Sequence[Path], allowed: Collection[str], whose: Message) -> None:

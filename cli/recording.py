@@ -15,6 +15,7 @@ from cli.options import (
     ID,
     NOTE,
     TEXT,
+    confirm,
     occurred_at,
     read_bounded,
     receipt_option,
@@ -185,7 +186,7 @@ def sign(ctx: click.Context, draft_file: Path, key: Path, passphrase_file: Path 
     for warning in warnings:
         click.echo(render.visible("  " + _("warning: {code}: {message}").format(
             code=warning.code, message=translated(warning.message))))
-    if not yes and not click.confirm(f"Sign this as {signer.person_id}?", err=True):
+    if not yes and not confirm(f"Sign this as {signer.person_id}?", "--yes"):
         raise InputError("not signed: you declined")
     signatures[signer.person_id] = app.sign(body, signer)
     try:  # the draft keeps the mode it was written with
