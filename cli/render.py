@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import unicodedata
-from typing import TYPE_CHECKING, Any, Callable, Iterable, TextIO
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence, TextIO
 
 from cli.i18n import N_, _, translated
 
@@ -224,13 +224,34 @@ def _details(body: dict[str, Any]) -> list[tuple[str, set[str]]]:
     return out
 
 
-def step(event: Recorded, member: Callable[[str], Any], container: str | None = None) -> str:
-    """One step, as ``history`` lists it; ``container``: a step the lot took packed in it."""
+def numbered(steps: Sequence[tuple[Recorded, str | None]]) -> list[str]:
+    """How ``history`` numbers a lot's steps: its own by their step number (what
+    ``--corrects`` takes); a step its container took while it was packed by the lot's step
+    it came after and a count (2.1, 2.2 ... after packing at step 2), so the numbers only
+    rise (the container's own step numbers used to restart them: 1, 2, 2, 3, 4, 3 ...)."""
+    labels: list[str] = []
+    own, inside = 0, 0
+    for event, container in steps:
+        if container is None:
+            own, inside = event.body["seq"], 0
+            labels.append(str(own))
+        else:
+            inside += 1
+            labels.append(f"{own}.{inside}")
+    return labels
+
+
+def step(event: Recorded, member: Callable[[str], Any], container: str | None = None,
+         number: str | None = None) -> str:
+    """One step, as ``history`` lists it under ``number`` (``numbered``); ``container``: a
+    step the lot took packed in it, marked with the container's own step number."""
     body = event.body
-    head = f"{body['seq']:>3}  {body['occurred_at']}  {padded(step_name(body['type']), 22)} " \
-        + _("at {location}").format(location=body["location"])
+    head = f"{number or body['seq']:>3}  {body['occurred_at']}  " \
+        f"{padded(step_name(body['type']), 22)} " + _("at {location}").format(
+            location=body["location"])
     if container is not None:
-        head += "  " + _("[step of container {container}]").format(container=container)
+        head += "  " + _("[step {seq} of container {container}]").format(
+            seq=body["seq"], container=container)
     lines = [head] + [f"     {line}" for line, _paths in _details(body)]
     lines.append("     " + _("present: {people}").format(people=_present(body)))
     if "acknowledged_violation" in body:

@@ -197,9 +197,9 @@ def history(ctx: click.Context, lot_id: str) -> None:
     events = lot_steps.lot_history(answer.view, app.events_at, lot_id)
     records = queries.steps_of(answer.view, [(e.body["stream"], e.body["seq"])
                                              for e, _container in events])
-    steps = [render.step(event, app.member, container)
+    steps = [render.step(event, app.member, container, number)
              + render.verdict(records.get((event.body["stream"], event.body["seq"])))
-             for event, container in events]
+             for (event, container), number in zip(events, render.numbered(events))]
     for step in steps:
         click.echo(step)
     say(_("{steps} step(s), as of log position {position}").format(

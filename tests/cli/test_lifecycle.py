@@ -181,11 +181,13 @@ def test_pack_move_and_unpack_a_container(ready):
     assert ready.ok("verify").output.startswith("intact")
     # history shows what the bag went through inside the box, between packing and unpacking
     heads = [line for line in ready.ok("history", "LOT-1").output.splitlines()
-             if line[:3].strip().isdigit()]
+             if not line.startswith("     ") and line[:3].strip()[:1].isdigit()]
     assert [line.split()[2] for line in heads] == [
         "lot.registered", "lot.packed", "lot.handed_over", "lot.unpacked"]
-    assert heads[2].endswith("[step of container BOX-1]")
-    assert not any("step of container" in line for line in heads[:2] + heads[3:])
+    # Numbered as they happened: the box's own step 2 is the bag's 2.1, between 2 and 3.
+    assert [line.split()[0] for line in heads] == ["1", "2", "2.1", "3"]
+    assert heads[2].endswith("[step 2 of container BOX-1]")
+    assert not any("of container" in line for line in heads[:2] + heads[3:])
 
 
 def test_history_of_a_lot_still_packed_ends_with_its_container_steps(world):
