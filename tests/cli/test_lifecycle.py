@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from tests.cli.test_errors import failing
 from tests.conftest import TEAM
@@ -181,7 +182,7 @@ def test_pack_move_and_unpack_a_container(ready):
     assert ready.ok("verify").output.startswith("intact")
     # history shows what the bag went through inside the box, between packing and unpacking
     heads = [line for line in ready.ok("history", "LOT-1").output.splitlines()
-             if not line.startswith("     ") and line[:3].strip()[:1].isdigit()]
+             if re.match(r" *\d+(\.\d+)?  \d{4}-", line)]
     assert [line.split()[2] for line in heads] == [
         "lot.registered", "lot.packed", "lot.handed_over", "lot.unpacked"]
     # Numbered as they happened: the box's own step 2 is the bag's 2.1, between 2 and 3.
