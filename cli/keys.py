@@ -12,8 +12,9 @@ from cli.options import (
     read_passphrase_file,
 )
 from ledger.application.keystore import write_key_pair
-from ledger.core.errors import InputError
-from ledger.core.keys import SigningKey
+from ledger.core.errors import InputError, KeyringError
+from ledger.core.keys import SigningKey, check_new_passphrase
+from ledger.core.text import Message
 from cli.context import (
     say,
 )
@@ -44,6 +45,12 @@ def keys_new(person_id: str, out: Path, passphrase_file: Path | None, no_passphr
                    "can sign as " + person_id, err=True)
     elif passphrase_file:
         passphrase = read_passphrase_file(passphrase_file)
+        try:
+            check_new_passphrase(passphrase)
+        except KeyringError as exc:  # name the file: its first line is the passphrase
+            raise KeyringError(Message("passphrase file {path}: {problem} (its first line "
+                                       "is the passphrase)", path=passphrase_file,
+                                       problem=exc.args[0])) from None
     else:
         passphrase = prompt_passphrase(f"New passphrase for {person_id}", confirm=True)
     key = SigningKey.generate()
