@@ -93,9 +93,11 @@ def duty() -> None:
     """Start or end a duty shift in a secure room (24-hour duty)."""
 
 
-def _common_step_options(mode: str) -> list[Any]:
+def _common_step_options(mode: str, in_room: bool = False) -> list[Any]:
     options = [
-        click.option("--location", required=True, type=TEXT, help="Where the step happens."),
+        click.option("--location", required=not in_room, type=TEXT,
+                     help="Where the step happens" + (" (default: the secure room's "
+                                                      "registered name)." if in_room else ".")),
         click.option("--occurred-at", "when", metavar="TIME",
                      help="When it happened, RFC 3339 with offset (default: now)."),
         click.option("--note", default=None, type=NOTE,
@@ -124,6 +126,8 @@ def _step_command(step: Step, mode: str, name: str, shown_as: str) -> click.Comm
     def callback(ctx: click.Context, **o: Any) -> None:
         app = ledger_of(ctx, read_only=mode == "draft")  # a draft is a file, not a database write
         app.ledger()
+        if o["location"] is None:  # a step in a secure room takes place there (Step.in_room)
+            o["location"] = app.room(o["room"]).name
         stream = step.stream(o)
         if "corrects" in o:
             o["_event_hash"] = app.event_hash(stream, o["corrects"])
@@ -146,7 +150,7 @@ def _step_command(step: Step, mode: str, name: str, shown_as: str) -> click.Comm
         else "--attendee POL-01 --attendee POL-02 ... --out step.draft"
     epilog = SHOWN.format(command=shown_as, example=step.example, signing=signing)
     function = click.pass_context(callback)
-    for option in reversed([*step.options, *_common_step_options(mode)]):
+    for option in reversed([*step.options, *_common_step_options(mode, step.in_room)]):
         function = option(function)
     return click.command(name, help=step.help, epilog=epilog)(function)
 
