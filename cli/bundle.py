@@ -9,7 +9,7 @@ from typing import Sequence
 import click
 
 from cli import render
-from cli.context import ledger_of
+from cli.context import ledger_of, refuse_existing, write_atomically
 from cli.errors import EXIT_FINDINGS
 from cli.i18n import _
 from cli.log import write_new_file
@@ -34,12 +34,13 @@ Examples:
               help="Every lot with a step that occurred at or after TIME (RFC 3339), up to --to.")
 @click.option("--to", "end", default=None, metavar="TIME",
               help="Every lot with a step that occurred at or before TIME (RFC 3339), from --from.")
+@click.option("--force", is_flag=True, help="Replace BUNDLE if it exists (default: refuse).")
 @click.pass_context
 def export(ctx: click.Context, bundle_path: Path, lot_ids: Sequence[str], exam: str | None,
-           start: str | None, end: str | None) -> None:
+           start: str | None, end: str | None, force: bool) -> None:
     """Write BUNDLE: the lots' steps, their containers' and rooms' steps, the whole roster and
     the ledger's own events, each as stored with its inclusion proof, and the latest stored
-    (cosigned) checkpoint. A new file; the ledger is only read.
+    (cosigned) checkpoint. A new file unless --force; the ledger is only read.
 
     Needs a checkpoint covering the log's head ('custody checkpoint --key LOG.key')."""
     from ledger.application.bundle import export_bundle, lots_between
@@ -48,9 +49,7 @@ def export(ctx: click.Context, bundle_path: Path, lot_ids: Sequence[str], exam: 
     chosen = [bool(lot_ids), exam is not None, start is not None or end is not None]
     if sum(chosen) != 1:
         raise InputError(_("export takes one of --lot L, --exam E, or --from T / --to T"))
-    if bundle_path.exists():
-        raise InputError(_("{path} already exists; choose another bundle file").format(
-            path=bundle_path))
+    refuse_existing(bundle_path, force)
     app = ledger_of(ctx, read_only=True)
     if exam is not None:
         lots = require_lots_of_exam(app, exam)  # read once: a scan of the registrations
@@ -62,7 +61,14 @@ def export(ctx: click.Context, bundle_path: Path, lot_ids: Sequence[str], exam: 
         if not lots:
             raise InputError(_("no lot took a step between --from and --to"))
     data, summary = export_bundle(app, lots)
-    write_new_file(bundle_path, data, "bundle file")
+    if force:
+        try:
+            write_atomically(bundle_path, data, 0o644)
+        except OSError as exc:
+            raise InputError(_("cannot write bundle {path}: {error}").format(
+                path=bundle_path, error=exc.strerror or exc)) from None
+    else:
+        write_new_file(bundle_path, data, "bundle file")
     click.echo(render.visible(_(
         "bundle {path}: {lots} lot(s), {events} events with inclusion proofs, checkpoint of "
         "{size} events, {bytes} bytes").format(path=bundle_path, lots=summary["lots"],

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import click
 
 from cli import render
+from cli.i18n import _
 from cli.options import (
     NOTE,
     TEXT,
@@ -130,6 +131,14 @@ def print_receipt(receipt: Receipt) -> None:
 def say(text: str) -> None:
     """Print one message of the command's own, its values escaped (``render.visible``)."""
     click.echo(render.visible(text))
+
+
+def refuse_existing(path: Path, force: bool) -> None:
+    """One rule for the files `report` and `export` write: an existing one is replaced only
+    with --force, so a report or a bundle kept as evidence is never lost by a rerun."""
+    if not force and path.exists():
+        raise InputError(_("{path} already exists; choose another file, or give --force to "
+                           "replace it").format(path=path))
 
 
 def write_atomically(path: Path, data: bytes, mode: int) -> None:

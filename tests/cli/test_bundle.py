@@ -200,8 +200,20 @@ def test_export_never_replaces_a_file(exam_day: Cli) -> None:
     path = exam_day.folder / "kept.bundle"
     path.write_bytes(b"mine")
     result = exam_day("export", str(path), "--lot", "LOT-1")
-    assert result.exit_code == 2 and "already exists" in result.output
+    assert result.exit_code == 2 and result.stderr == (
+        f"error: {path} already exists; choose another file, or give --force to replace it\n")
     assert path.read_bytes() == b"mine"
+
+
+def test_export_replaces_a_file_only_with_force(exam_day: Cli) -> None:
+    path = exam_day.folder / "kept.bundle"
+    path.write_bytes(b"mine")
+    exam_day.ok("export", str(path), "--lot", "LOT-1", "--force")
+    assert path.read_bytes() != b"mine"
+    checked = exam_day.ok("verify-bundle", str(path), "--trust",
+                          exam_day.key("AUTH-01") + ".pub", "--log-key",
+                          str(exam_day.folder / "log.key.pub"))
+    assert checked.output.splitlines()[-1].startswith("intact")
 
 
 # -- what is trusted --------------------------------------------------------------------------

@@ -245,3 +245,16 @@ def test_a_bad_selection_in_chinese_is_one_line_and_writes_nothing(db: Path,
     assert result.exit_code == 2, result.output
     assert result.stderr == "错误：未知的试卷袋 NOPE；'custody status' 列出所有试卷袋\n"
     assert not out.exists()
+
+
+def test_report_refuses_an_existing_file_as_export_does(db: Path, tmp_path: Path) -> None:
+    """report used to replace --out silently while export refused: one rule, with --force."""
+    out = tmp_path / "report.html"
+    out.write_text("kept")
+    result = report(db, "--out", str(out))
+    assert result.exit_code == 2
+    assert result.stderr == (f"error: {out} already exists; choose another file, or give "
+                             "--force to replace it\n")
+    assert out.read_text() == "kept"
+    assert report(db, "--out", str(out), "--force").exit_code == 0
+    assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
