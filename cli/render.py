@@ -173,6 +173,11 @@ def role_name(role: str) -> str:
 
 
 _RESTATED = (("count", N_("count")), ("seals", N_("seals")))
+# A step's own fields, named in the reader's language where history and sign show them.
+FIELDS = {"container": N_("container"), "escort": N_("escort"),
+          "destination": N_("destination"), "route": N_("route"), "observed": N_("observed"),
+          "reason": N_("reason"), "incident": N_("incident"), "report": N_("report"),
+          "person": N_("person")}
 
 
 def _details(body: dict[str, Any]) -> list[tuple[str, set[str]]]:
@@ -180,9 +185,12 @@ def _details(body: dict[str, Any]) -> list[tuple[str, set[str]]]:
     out: list[tuple[str, set[str]]] = []
     if "lot" in body:
         lot = body["lot"]
-        out.append((f"{lot['kind']} {lot['id']} of {lot['exam']}/{lot['subject']}, count "
-                    f"{lot['count']}, seals {', '.join(lot['seals'])}; holder "
-                    f"{body.get('holder', '-')}",
+        out.append((_("{kind} {lot} of {exam}/{subject}, count {count}, seals {seals}; "
+                      "holder {holder}").format(
+                        kind=_(lot["kind"]) if lot["kind"] in KIND_NAMES else lot["kind"],
+                        lot=lot["id"], exam=lot["exam"], subject=lot["subject"],
+                        count=lot["count"], seals=", ".join(lot["seals"]),
+                        holder=body.get("holder", "-")),
                     {"lot.kind", "lot.id", "lot.exam", "lot.subject", "lot.count", "lot.seals",
                      "holder"}))
     moves = [body.get(k) for k in ("from", "to")]
@@ -207,7 +215,8 @@ def _details(body: dict[str, Any]) -> list[tuple[str, set[str]]]:
                     {"count", "seals"} & set(body)))
     for key in ("container", "escort", "destination", "route", "observed", "reason"):
         if key in body:
-            out.append((f"{key}: {_value(body[key])}", {key}))
+            out.append((_("{field}: {value}").format(field=_(FIELDS.get(key, key)),
+                                                     value=_value(body[key])), {key}))
     if "holder" in body and "lot" not in body:
         out.append((_("taken out by: {holder}").format(holder=body["holder"]), {"holder"}))
     if "corrects" in body:
@@ -217,7 +226,8 @@ def _details(body: dict[str, Any]) -> list[tuple[str, set[str]]]:
     for key in ("incident", "report", "person"):
         if key in body:
             inner = {k: v for k, v in body[key].items() if k != "public_key"}
-            out.append((f"{key}: " + ", ".join(f"{k}={_value(v)}" for k, v in inner.items()),
+            out.append((_("{field}: {value}").format(field=_(FIELDS.get(key, key)), value=", ".join(
+                            f"{k}={_value(v)}" for k, v in inner.items())),
                         {f"{key}.{k}" for k in inner}))
     if body.get("evidence"):
         out.append((_("evidence: {count} digest(s)").format(count=len(body["evidence"])), set()))

@@ -32,8 +32,8 @@ def refresh_after_write(app: Any) -> None:
     try:
         access.refresh(app)
     except (LedgerError, PersistenceError, sqlite3.Error, access.StaleView) as exc:
-        click.echo(render.visible(f"warning: the view was not brought up to date ({exc}); "
-                                  "the next read will"), err=True)
+        click.echo(render.visible(_("warning: the view was not brought up to date ({error}); "
+                                    "the next read will").format(error=exc)), err=True)
 
 
 def view_answer(ctx: click.Context, *, show_bar: bool = False) -> Answer:
@@ -49,13 +49,13 @@ def view_answer(ctx: click.Context, *, show_bar: bool = False) -> Answer:
     app = ledger_of(ctx, read_only=True, names=False)  # checked against the view, below
     app.ledger()  # a database with no ledger in it is one error line
     total = max(0, (app.last_position() or 0))
-    with click.progressbar(length=total, label="bringing the view up to date",
+    with click.progressbar(length=total, label=_("bringing the view up to date"),
                            file=render.stderr(),
                            hidden=not (show_bar and render.stderr_is_terminal())) as bar:
         answer = access.for_reading(app, lambda: _ledger_writer(ctx), progress=bar.update)
     note = answer.note()
     if note is not None:
-        click.echo(render.visible(f"note: {note}"), err=True)
+        click.echo(render.visible(_("note: {note}").format(note=translated(note))), err=True)
     require_named(ctx, lambda: ViewNames(answer.view))
     return answer
 
@@ -273,14 +273,16 @@ def projections_status(ctx: click.Context) -> None:
     view = access.stored_view(app)
     position = view.position() if view is not None else None
     if position is None:
-        say(f"no view stored yet; the log's head is position {head} (any read command, or "
-             "'custody projections rebuild', builds it)")
+        say(_("no view stored yet; the log's head is position {head} (any read command, or "
+              "'custody projections rebuild', builds it)").format(head=head))
         return
     meta = view.meta()
-    behind = "up to date" if position >= head else f"{head - position} position(s) behind"
-    say(f"view at log position {position}, the log's head at {head}: {behind}; "
-         f"{meta.get('events', 0)} event(s) folded, {meta.get('errors', 0)} error(s) and "
-         f"{meta.get('warnings', 0)} warning(s) on record")
+    behind = (_("up to date") if position >= head else
+              _("{count} position(s) behind").format(count=head - position))
+    say(_("view at log position {position}, the log's head at {head}: {behind}; {events} "
+          "event(s) folded, {errors} error(s) and {warnings} warning(s) on record").format(
+        position=position, head=head, behind=behind, events=meta.get("events", 0),
+        errors=meta.get("errors", 0), warnings=meta.get("warnings", 0)))
 
 
 @projections.command("rebuild", epilog="Example: custody projections rebuild")
@@ -296,8 +298,9 @@ def projections_rebuild(ctx: click.Context) -> None:
     ctx.find_root().obj.pop("writer", None)  # the rebuild is the view's update
     ctx.call_on_close(app.close)
     app.ledger()
-    with click.progressbar(length=app.last_position() or 0, label="rebuilding the view",
+    with click.progressbar(length=app.last_position() or 0, label=_("rebuilding the view"),
                            file=render.stderr(), hidden=not render.stderr_is_terminal()) as bar:
         folded = access.rebuild(app, progress=bar.update)
     view = access.writable_view(app)
-    say(f"rebuilt the view: {folded} event(s) folded, at log position {view.position() or 0}")
+    say(_("rebuilt the view: {folded} event(s) folded, at log position {position}").format(
+        folded=folded, position=view.position() or 0))

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
 
+from ledger.core.text import Message
 from ledger.projections.view import NOTHING, VIEW_VERSION, ViewStore
 from ledger.storage.backend import (
     SQLITE_TABLE,
@@ -43,10 +44,12 @@ class Answer:
         """What to tell the reader about where the answer comes from, or None."""
         if not self.in_memory:
             return None
-        stood = ("no stored view" if self.stored_position is None
-                 else f"the stored view at position {self.stored_position}")
-        return (f"read-only database: answered from {stood} plus {self.folded} newer "
-                "event(s) folded in memory (not saved)")
+        stood = (Message("no stored view") if self.stored_position is None
+                 else Message("the stored view at position {position}",
+                              position=self.stored_position))
+        return Message("read-only database: answered from {stood} plus {folded} newer "
+                       "event(s) folded in memory (not saved)", stood=stood,
+                       folded=self.folded)
 
 
 class SnapshotView(ViewStore):

@@ -171,7 +171,7 @@ def test_a_failed_write_leaves_the_old_report_and_no_partial_file(db: Path, tmp_
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", full_disk)
-    result = report(db, "--out", str(out))
+    result = report(db, "--out", str(out), "--force")
 
     assert result.exit_code == 2
     assert result.stderr == (f"error: --out {out}: cannot write it (No space left on device); "
