@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from cli.i18n import _
 from cli.options import (
     ID,
     prompt_passphrase,
@@ -41,8 +42,8 @@ def keys_new(person_id: str, out: Path, passphrase_file: Path | None, no_passphr
         raise InputError("--no-passphrase and --passphrase-file contradict each other")
     if no_passphrase:
         passphrase = None
-        click.echo("warning: writing an UNENCRYPTED private key; anyone who copies the file "
-                   "can sign as " + person_id, err=True)
+        click.echo(_("warning: writing an UNENCRYPTED private key; anyone who copies the "
+                     "file can sign as {person}").format(person=person_id), err=True)
     elif passphrase_file:
         passphrase = read_passphrase_file(passphrase_file)
         try:
@@ -55,5 +56,5 @@ def keys_new(person_id: str, out: Path, passphrase_file: Path | None, no_passphr
         passphrase = prompt_passphrase(f"New passphrase for {person_id}", confirm=True)
     key = SigningKey.generate()
     pub = write_key_pair(out, person_id, key, passphrase)
-    say(f"wrote {out} (private, mode 600) and {pub}")
-    say(f"key id {key.public_key.id}")
+    say(_("wrote {private} (private, mode 600) and {public}").format(private=out, public=pub))
+    say(_("key id {id}").format(id=key.public_key.id))

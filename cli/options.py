@@ -103,8 +103,11 @@ def read_passphrase_file(path: Path) -> bytes:
     refuse_key_as_passphrase(path, data)
     mode = os.stat(path).st_mode
     if stat.S_ISREG(mode) and stat.S_IMODE(mode) & 0o044:
-        click.echo(f"warning: passphrase file {path} is readable by group or others "
-                   f"(mode {stat.S_IMODE(mode):o}); run: chmod 600 {path}", err=True)
+        from cli.i18n import _
+
+        click.echo(_("warning: passphrase file {path} is readable by group or others (mode "
+                     "{mode}); run: chmod 600 {path}").format(
+                         path=path, mode=f"{stat.S_IMODE(mode):o}"), err=True)
     line = data.split(b"\n", 1)[0].rstrip(b"\r")
     if not line:
         raise KeyringError(f"passphrase file {path} is empty")

@@ -143,8 +143,10 @@ def _step_command(step: Step, mode: str, name: str, shown_as: str) -> click.Comm
         body = app.draft_step(stream, step.event_type, step.fields(o), o["location"],
                               o["attendees"], when, **options)
         o["out"].write_text(format_draft(body, {}), encoding="utf-8")
-        say(f"wrote draft {o['out']}: {body['type']} for {stream}, step {body['seq']}; "
-                   f"to be signed by {', '.join(a['person'] for a in body['attendees'])}")
+        say(_("wrote draft {out}: {event_type} for {stream}, step {seq}; to be signed by "
+              "{people}").format(out=o["out"], event_type=body["type"], stream=stream,
+                                 seq=body["seq"],
+                                 people=", ".join(a["person"] for a in body["attendees"])))
 
     signing = "--sign pol01.key --sign pol02.key ... (everyone present)" if mode == "record" \
         else "--attendee POL-01 --attendee POL-02 ... --out step.draft"
@@ -201,9 +203,11 @@ def sign(ctx: click.Context, draft_file: Path, key: Path, passphrase_file: Path 
                          f"{exc.strerror or exc}") from None
     attendees = [a["person"] for a in body["attendees"]]
     missing = [p for p in attendees if p not in signatures]
-    say(f"signed by {signer.person_id}; {len(attendees) - len(missing)} of "
-               f"{len(attendees)} attendees have signed"
-               + (f" (still to sign: {', '.join(missing)})" if missing else "; ready to submit"))
+    say(_("signed by {person}; {signed} of {attendees} attendees have signed").format(
+            person=signer.person_id, signed=len(attendees) - len(missing),
+            attendees=len(attendees))
+        + (_(" (still to sign: {people})").format(people=", ".join(missing)) if missing
+           else _("; ready to submit")))
 
 
 @click.command("submit", epilog="Example: custody submit handover.draft")

@@ -84,8 +84,8 @@ def init(ctx: click.Context, ledger_id: str, authority_keys: Sequence[Path],
     print_receipt(app.init(ledger_id, authority, signer, policy, moment_, witnesses))
     if log_key is not None:
         print_receipt(app.set_log_key(log_key, signer, moment_))
-    say(f"ledger {ledger_id} started in {app.backend.label}; policy {policy.id} "
-               f"v{policy.version}")
+    say(_("ledger {ledger} started in {db}; policy {policy} v{version}").format(
+        ledger=ledger_id, db=app.backend.label, policy=policy.id, version=policy.version))
     if witnesses:
         say(_("witnesses named in the genesis: {names}").format(names=", ".join(witnesses)))
 
@@ -228,4 +228,5 @@ def policy_set(ctx: click.Context, policy_file: Path, authority_keys: Sequence[P
     app.ledger()
     signers = authority_signers(authority_keys, passphrase_files, app)
     print_receipt(app.set_policy(new_policy, signers, occurred_at(when, app.clock)))
-    say(f"policy {new_policy.id} v{new_policy.version} is in force")
+    say(_("policy {policy} v{version} is in force").format(policy=new_policy.id,
+                                                          version=new_policy.version))
