@@ -99,7 +99,8 @@ def step_details(step: tl.ReplayStep) -> list[str]:
 @click.command(epilog="""\b
 Examples:
   custody replay --lot MATH-Q-0001
-  custody replay --exam gaokao-2026 --from 2026-06-07T06:00:00+08:00 --to 2026-06-07T12:00:00+08:00
+  custody replay --exam gaokao-2026 --from 2026-06-07T06:00:00+08:00 \\
+      --to 2026-06-07T12:00:00+08:00
   custody replay --room SR-3 --json""")
 @click.option("--lot", "lot_id", default=None, type=LOT,
               help="Only this lot's steps (and its container's while it was packed).")

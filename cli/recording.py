@@ -24,7 +24,7 @@ from cli.options import (
 )
 from cli.i18n import _, translated
 from cli.names import HOLDER, LOT, PERSON
-from cli.steps import SHOWN, STEPS, Step
+from cli.steps import SHOWN, STEPS, Step, example_lines
 from ledger.application.drafts import MAX_DRAFT, format_draft, parse_draft
 from ledger.core.errors import InputError
 from ledger.core.text import Message
@@ -50,7 +50,8 @@ def lot() -> None:
 Example:
   custody lot register MATH-01 --exam gaokao-2026 --subject math --kind question_paper \\
       --count 30 --seal S-0001 --seal S-0002 --location "Printing house" --holder P-003 \\
-      --sign p001.key --sign p002.key --sign p003.key --sign p004.key --sign p005.key --sign p006.key""")
+      --sign p001.key --sign p002.key --sign p003.key \\
+      --sign p004.key --sign p005.key --sign p006.key""")
 @click.argument("lot_id", type=ID)
 @click.option("--exam", required=True, type=ID, help="Examination (an id), e.g. gaokao-2026.")
 @click.option("--subject", required=True, type=TEXT, help="Subject, e.g. math.")
@@ -150,7 +151,8 @@ def _step_command(step: Step, mode: str, name: str, shown_as: str) -> click.Comm
 
     signing = "--sign pol01.key --sign pol02.key ... (everyone present)" if mode == "record" \
         else "--attendee POL-01 --attendee POL-02 ... --out step.draft"
-    epilog = SHOWN.format(command=shown_as, example=step.example, signing=signing)
+    epilog = SHOWN.format(example=example_lines(f"custody {shown_as} {step.example}"),
+                          signing=signing)
     function = click.pass_context(callback)
     for option in reversed([*step.options, *_common_step_options(mode, step.in_room)]):
         function = option(function)
@@ -241,8 +243,8 @@ def _pack_command(unpack: bool) -> click.Command:
     function = click.argument("container", type=LOT)(function)
     help_text = ("Take lots out of a container; they pass to whoever holds the container."
                  if unpack else "Pack lots into a container; they move with it until unpacked.")
-    epilog = (f"Example: custody lot {verb} BOX-01 --lot MATH-Q-0001 --lot MATH-A-0001 "
-              "--location 'Printing house' --sign pol01.key ...")
+    epilog = (f"\b\nExample:\n  custody lot {verb} BOX-01 --lot MATH-Q-0001 --lot MATH-A-0001 "
+              "\\\n      --location 'Printing house' --sign pol01.key ...")
     return click.command(verb, help=help_text, epilog=epilog)(function)
 
 

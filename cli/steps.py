@@ -4,6 +4,7 @@ co-signing, attendees named with --attendee) are generated."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
@@ -13,7 +14,20 @@ from cli.names import HOLDER, LOT, PERSON, ROOM
 from cli.options import ID, NOTE, TEXT, moment
 from ledger.domain.aggregates import incident_stream, lot_stream, room_stream, zero_stream
 
-SHOWN = "Example:\n\n\b\n  custody {command} {example} \\\n      {signing}"
+SHOWN = "Example:\n\n\b\n  {example} \\\n      {signing}"
+EXAMPLE_WIDTH = 92  # an example's lines, indented, stay within 100 columns
+
+
+def example_lines(command: str) -> str:
+    """A long example command broken before its options into lines of at most
+    EXAMPLE_WIDTH, continued with backslashes as a shell reads them."""
+    lines = [""]
+    for part in re.split(r" (?=--)", command):
+        if lines[-1] and len(lines[-1]) + 1 + len(part) > EXAMPLE_WIDTH:
+            lines.append(part)
+        else:
+            lines[-1] = f"{lines[-1]} {part}".strip()
+    return " \\\n      ".join(lines)
 
 
 @dataclass(frozen=True)
