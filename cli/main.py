@@ -174,4 +174,3 @@ def main(ctx: click.Context, db: str | None) -> None:
       custody verify
     """
     ctx.obj = {"db": db}
-

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Collection, Sequence
 
 import click
 
+from cli.i18n import _
 from ledger.core.errors import InputError, KeyringError, LedgerError
 from ledger.core.text import Message
 from ledger.domain.definitions import plainly_valid
@@ -103,8 +104,6 @@ def read_passphrase_file(path: Path) -> bytes:
     refuse_key_as_passphrase(path, data)
     mode = os.stat(path).st_mode
     if stat.S_ISREG(mode) and stat.S_IMODE(mode) & 0o044:
-        from cli.i18n import _
-
         click.echo(_("warning: passphrase file {path} is readable by group or others (mode "
                      "{mode}); run: chmod 600 {path}").format(
                          path=path, mode=f"{stat.S_IMODE(mode):o}"), err=True)

@@ -115,7 +115,8 @@ def _common_step_options(mode: str, in_room: bool = False) -> list[Any]:
                                    help="Key file of one person present; repeat for everyone."),
                     passphrase_files_option(), receipt_option]
     else:
-        options += [click.option("--attendee", "attendees", multiple=True, required=True, type=PERSON,
+        options += [click.option("--attendee", "attendees", multiple=True, required=True,
+                                 type=PERSON,
                                  help="Person id of someone present; repeat for everyone."),
                     click.option("--out", required=True,
                                  type=click.Path(dir_okay=False, path_type=Path),
@@ -128,7 +129,8 @@ def _step_command(step: Step, mode: str, name: str, shown_as: str) -> click.Comm
         app = ledger_of(ctx, read_only=mode == "draft")  # a draft is a file, not a database write
         app.ledger()
         if o["location"] is None:  # a step in a secure room takes place there (Step.in_room)
-            o["location"] = app.room(o["room"]).name
+            room = app.room(o["room"])
+            o["location"] = room.name if room is not None else o["room"]
         stream = step.stream(o)
         if "corrects" in o:
             o["_event_hash"] = app.event_hash(stream, o["corrects"])

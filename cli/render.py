@@ -226,8 +226,9 @@ def _details(body: dict[str, Any]) -> list[tuple[str, set[str]]]:
     for key in ("incident", "report", "person"):
         if key in body:
             inner = {k: v for k, v in body[key].items() if k != "public_key"}
-            out.append((_("{field}: {value}").format(field=_(FIELDS.get(key, key)), value=", ".join(
-                            f"{k}={_value(v)}" for k, v in inner.items())),
+            fields = ", ".join(f"{k}={_value(v)}" for k, v in inner.items())
+            out.append((_("{field}: {value}").format(field=_(FIELDS.get(key, key)),
+                                                     value=fields),
                         {f"{key}.{k}" for k in inner}))
     if body.get("evidence"):
         out.append((_("evidence: {count} digest(s)").format(count=len(body["evidence"])), set()))

@@ -18,7 +18,6 @@ from typing import Any, Iterable, Sequence
 
 from ledger.application.custody import CustodyLedger, referenced
 from ledger.application.log import NO_TREE, TransparencyLog
-from ledger.application.names import lots_of_exam  # noqa: F401 - export's own, kept here
 from ledger.tlog import merkle
 from ledger.tlog.bundle import Bundle, BundledEvent, format_bundle
 from ledger.core.errors import InputError

@@ -117,7 +117,8 @@ RETRIES = 50
 class CustodyLedger(Application[str]):
     name = "custody"
 
-    def __init__(self, backend: Backend, clock: Clock = system_clock) -> None:
+    def __init__(self, backend: Backend, clock: Clock = system_clock, *,
+                 new: bool = False) -> None:
         self.backend = backend
         self.clock = clock
         # Called with the receipts of every append, after it committed (the CLI signs a
@@ -125,7 +126,7 @@ class CustodyLedger(Application[str]):
         # (Given the ledger, so a hook need not hold it: no cycle keeps the database open.)
         self.after_append: Callable[[CustodyLedger, list[Receipt]], None] | None = None
         check_reachable(backend)
-        if backend.read_only:
+        if not new:  # only init makes a ledger: a database that holds none is left as it is
             check_holds_ledger(backend, postgres_table=f"{self.name}_events")
         try:
             super().__init__(env=backend.env)
@@ -870,22 +871,12 @@ def open_ledger(db: str | None, *, create: bool = False, read_only: bool = False
     """Open the ledger at ``db`` (path or postgresql:// URL); refuse a missing SQLite file.
 
     ``read_only`` (read commands): no table is created and a SQLite file is opened
-    read-only. Unless ``create`` (``init``), a database that holds no ledger's table is
-    refused with a StorageError before anything is written to it."""
+    read-only. Unless ``create`` (``init``), a database that holds no ledger's table (an
+    empty file, another program's database, an empty PostgreSQL database) is refused with a
+    StorageError before the library creates a table in it."""
     backend = select_backend(db, read_only=read_only)
     if not create and not backend.exists:
         raise StorageError(Message(
             "no ledger at {db}; run 'custody init' first, or pass --db / set CUSTODY_DB",
             db=backend.label))
-    if not create and not read_only:
-        refuse_what_is_no_ledger(backend)
-    return CustodyLedger(backend, clock)
-
-
-def refuse_what_is_no_ledger(backend: Backend) -> None:
-    """Only ``init`` creates a ledger: any other writer refuses, before the library creates
-    a table, a database that holds none (an empty file, another program's database, a text
-    file, an empty PostgreSQL database), and leaves it byte for byte as it was."""
-    check_reachable(backend)
-    check_holds_ledger(backend, postgres_table=f"{CustodyLedger.name}_events")
-
+    return CustodyLedger(backend, clock, new=create)

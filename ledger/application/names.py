@@ -68,7 +68,7 @@ class LogNames:
                                f"{describe(exc, self.app.backend)}") from None
 
 
-def unknown_in_log(app: Any, kind: str, name: str, option: str | None = None) -> Exception:
+def unknown_in_log(app: Any, kind: str, name: str, option: str | None = None) -> InputError:
     """The usage error for a ``kind`` of id the log does not hold, with the closest it does
     (a kind that is no id of the command line keeps a plain message)."""
     if kind not in ("lot", "room", "person"):
