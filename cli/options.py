@@ -154,6 +154,7 @@ def confirm(question: str, avoid: str) -> bool:
     try:
         return click.confirm(question, err=True)
     except click.Abort:
+        click.echo(err=True)  # the error on a line of its own, not after the question
         raise InputError(Message("no answer to '{question}': answer y or n, or give {avoid}",
                                  question=question, avoid=avoid)) from None
 

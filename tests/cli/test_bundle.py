@@ -205,6 +205,22 @@ def test_export_never_replaces_a_file(exam_day: Cli) -> None:
     assert path.read_bytes() == b"mine"
 
 
+def test_export_force_that_cannot_write_keeps_the_old_file(exam_day: Cli, monkeypatch) -> None:
+    path = exam_day.folder / "kept.bundle"
+    path.write_bytes(b"mine")
+
+    def full_disk(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    result = exam_day("export", str(path), "--lot", "LOT-1", "--force")
+    assert result.exit_code == 2
+    assert result.stderr == f"error: cannot write bundle {path}: No space left on device\n"
+    assert path.read_bytes() == b"mine"
+    assert sorted(p.name for p in exam_day.folder.iterdir() if "bundle" in p.name) == [
+        "kept.bundle"]
+
+
 def test_export_replaces_a_file_only_with_force(exam_day: Cli) -> None:
     path = exam_day.folder / "kept.bundle"
     path.write_bytes(b"mine")

@@ -86,3 +86,16 @@ def test_a_log_key_without_a_terminal_names_its_passphrase_variable(ready, tmp_p
         "CUSTODY_LOG_KEY_PASSPHRASE_FILE=FILE (its first line is the passphrase)")
     checkpoint = without_terminal("--db", str(ready.db), "checkpoint", "--key", str(log_key))
     assert "give --passphrase-file FILE" in one_error_line(checkpoint, 4)
+
+
+def test_sign_with_no_answer_at_the_prompt_names_yes(ready, tmp_path):
+    """At a terminal (click's runner types for it), an empty answer — Ctrl-D — is one error
+    line too, not click's bare "Aborted!"."""
+    draft = _draft(ready, tmp_path)
+    before = draft.read_bytes()
+    result = ready("sign", str(draft), "--key", ready.key("POL-01"), "--passphrase-file",
+                   ready.secret("POL-01"), input="")
+    assert result.exit_code == 2
+    assert result.stderr == ("Sign this as POL-01? [y/N]: \nerror: no answer to 'Sign this as "
+                             "POL-01?': answer y or n, or give --yes\n")
+    assert draft.read_bytes() == before
