@@ -248,7 +248,10 @@ def _sqlite_columns(backend: Backend) -> set[str]:
         with closing(sqlite3.connect(_read_only_uri(backend.sqlite_path), uri=True)) as db:
             return {row[1] for row in db.execute(f"PRAGMA table_info({SQLITE_TABLE})")}
     except sqlite3.DatabaseError as exc:  # "file is not a database", "unable to open", ...
-        raise StorageError(f"cannot open ledger database {backend.label}: {exc}"
+        from ledger.storage.faults import describe  # (it imports this module)
+
+        raise StorageError(f"cannot open ledger database {backend.label}: "
+                           f"{describe(exc, backend)}"
                            f"{read_only_folder_hint(backend.sqlite_path)}; "
                            "check --db or CUSTODY_DB") from None
 
