@@ -250,9 +250,11 @@ def _sqlite_columns(backend: Backend) -> set[str]:
     except sqlite3.DatabaseError as exc:  # "file is not a database", "unable to open", ...
         from ledger.storage.faults import describe  # (it imports this module)
 
+        # A read-only folder has its own explanation; any other fault (a full disk) is worded
+        # as every command words it.
+        hint = read_only_folder_hint(backend.sqlite_path)
         raise StorageError(f"cannot open ledger database {backend.label}: "
-                           f"{describe(exc, backend)}"
-                           f"{read_only_folder_hint(backend.sqlite_path)}; "
+                           f"{exc if hint else describe(exc, backend)}{hint}; "
                            "check --db or CUSTODY_DB") from None
 
 
