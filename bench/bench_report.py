@@ -64,9 +64,9 @@ def main() -> None:
             return statistics.median(cli(db, *command) for _ in range(args.runs))
 
         verify = median("verify", "--workers", "2")
-        everything = median("report", "--out", str(out), "--workers", "2")
+        everything = median("report", "--out", str(out), "--force", "--workers", "2")
         size = out.stat().st_size
-        single = median("report", "--out", str(out), "--lot", one, "--workers", "2")
+        single = median("report", "--out", str(out), "--force", "--lot", one, "--workers", "2")
     print(describe())
     print(f"ledger: {args.events:,} events, {lots:,} lots; median of {args.runs} runs")
     print(f"| command | seconds | ratio to verify |\n|---|---:|---:|")

@@ -9,10 +9,11 @@ from typing import Sequence
 import click
 
 from cli import render
-from cli.context import ledger_of
+from cli.context import ledger_of, refuse_existing
 from cli.errors import EXIT_FINDINGS
 from cli.i18n import _
 from cli.log import write_new_file
+from cli.names import LOT
 from cli.options import ID
 from cli.steps import moment
 from ledger.tlog.bundle import MAX_BUNDLE
@@ -26,34 +27,32 @@ Examples:
   custody export gaokao.bundle --exam gaokao-2026
   custody export morning.bundle --from 2026-06-07T06:00:00+08:00 --to 2026-06-07T12:00:00+08:00""")
 @click.argument("bundle_path", metavar="BUNDLE", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--lot", "lot_ids", multiple=True, type=ID,
+@click.option("--lot", "lot_ids", multiple=True, type=LOT,
               help="A lot to put in the bundle (with its containers); repeat for more.")
 @click.option("--exam", default=None, type=ID, help="Every lot registered for this exam.")
 @click.option("--from", "start", default=None, metavar="TIME",
               help="Every lot with a step that occurred at or after TIME (RFC 3339), up to --to.")
 @click.option("--to", "end", default=None, metavar="TIME",
               help="Every lot with a step that occurred at or before TIME (RFC 3339), from --from.")
+@click.option("--force", is_flag=True, help="Replace BUNDLE if it exists (default: refuse).")
 @click.pass_context
 def export(ctx: click.Context, bundle_path: Path, lot_ids: Sequence[str], exam: str | None,
-           start: str | None, end: str | None) -> None:
+           start: str | None, end: str | None, force: bool) -> None:
     """Write BUNDLE: the lots' steps, their containers' and rooms' steps, the whole roster and
     the ledger's own events, each as stored with its inclusion proof, and the latest stored
-    (cosigned) checkpoint. A new file; the ledger is only read.
+    (cosigned) checkpoint. A new file unless --force; the ledger is only read.
 
     Needs a checkpoint covering the log's head ('custody checkpoint --key LOG.key')."""
-    from ledger.application.bundle import export_bundle, lots_between, lots_of_exam
+    from ledger.application.bundle import export_bundle, lots_between
+    from ledger.application.names import require_lots_of_exam
 
     chosen = [bool(lot_ids), exam is not None, start is not None or end is not None]
     if sum(chosen) != 1:
         raise InputError(_("export takes one of --lot L, --exam E, or --from T / --to T"))
-    if bundle_path.exists():
-        raise InputError(_("{path} already exists; choose another bundle file").format(
-            path=bundle_path))
+    refuse_existing(bundle_path, force)
     app = ledger_of(ctx, read_only=True)
     if exam is not None:
-        lots = lots_of_exam(app, exam)
-        if not lots:
-            raise InputError(_("--exam {exam}: no lot is registered for it").format(exam=exam))
+        lots = require_lots_of_exam(app, exam)  # read once: a scan of the registrations
     elif lot_ids:
         lots = list(lot_ids)
     else:
@@ -62,7 +61,16 @@ def export(ctx: click.Context, bundle_path: Path, lot_ids: Sequence[str], exam: 
         if not lots:
             raise InputError(_("no lot took a step between --from and --to"))
     data, summary = export_bundle(app, lots)
-    write_new_file(bundle_path, data, "bundle file")
+    if force:
+        from ledger.storage.files import write_file
+
+        try:
+            write_file(bundle_path, data, mode=0o644)
+        except OSError as exc:
+            raise InputError(_("cannot write bundle {path}: {error}").format(
+                path=bundle_path, error=exc.strerror or exc)) from None
+    else:
+        write_new_file(bundle_path, data, "bundle file")
     click.echo(render.visible(_(
         "bundle {path}: {lots} lot(s), {events} events with inclusion proofs, checkpoint of "
         "{size} events, {bytes} bytes").format(path=bundle_path, lots=summary["lots"],

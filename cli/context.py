@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import click
 
 from cli import render
+from cli.i18n import _
 from cli.options import (
     NOTE,
     TEXT,
     receipt_option,
+    require_keys_of,
     unlock_signers,
 )
-from ledger.application.custody import CustodyLedger, Receipt, open_ledger
-from ledger.application.keystore import read_public_key
 from ledger.core.errors import InputError
+from ledger.core.text import Message
+
+if TYPE_CHECKING:  # imported where used: a read that needs no application starts without it
+    from ledger.application.custody import CustodyLedger, Receipt
 
 
 def keyfile_option(*names: str, multiple: bool = False, required: bool = True, help: str) -> Any:
@@ -45,14 +49,21 @@ def authority_options(func: Any) -> Any:
 
 def public_key_of(path: Path, person_id: str) -> Any:
     """The key in a .pub file, refused if the file names someone else."""
+    from ledger.application.keystore import read_public_key
+
     public_key, label = read_public_key(path)
     if label is not None and label != person_id:
         raise InputError(f"{path} is the public key of {label}, not {person_id}")
     return public_key
 
 
-def authority_signers(authority_keys: Sequence[Path], passphrase_files: Sequence[Path]) -> Any:
-    """The authorities signing: every --authority-key, unlocked."""
+def authority_signers(authority_keys: Sequence[Path], passphrase_files: Sequence[Path],
+                      app: CustodyLedger | None = None) -> Any:
+    """The authorities signing: every --authority-key, unlocked. Given the ledger, a key of
+    someone outside its authority set is refused as such before any passphrase is asked."""
+    if app is not None:
+        require_keys_of(authority_keys, app.ledger().authorities.members,
+                        Message("in the authority set"))
     return unlock_signers(authority_keys, passphrase_files)
 
 
@@ -82,18 +93,34 @@ def step_options(func: Any) -> Any:
     return func
 
 
-def ledger_of(ctx: click.Context, *, create: bool = False, read_only: bool = False) -> CustodyLedger:
+def ledger_of(ctx: click.Context, *, create: bool = False, read_only: bool = False,
+              names: bool = True) -> CustodyLedger:
     """The ledger at --db. Read commands open it ``read_only``: they never write to it.
+    Every id the command was given that must name something in the ledger is checked here
+    (``cli.names``), before any key is unlocked.
 
     A writing command gets the log's append hook (a checkpoint with CUSTODY_LOG_KEY, a
     receipt with --receipt: ``cli.log``), and brings the view up to date once it succeeded."""
+    from cli.names import require_named
+    from ledger.application.custody import open_ledger
+
     app = open_ledger(ctx.obj["db"], create=create, read_only=read_only)
+    if not read_only:
+        ctx.find_root().obj["writer"] = app  # closed by the root group, whatever happens
+    if names:
+        require_named(ctx, lambda: _log_names(app))
     if not read_only:
         from cli.log import install_append_hook
 
         install_append_hook(ctx, app)
-        ctx.find_root().obj["writer"] = app
     return app
+
+
+def _log_names(app: CustodyLedger) -> Any:
+    from ledger.application.names import LogNames
+
+    app.ledger()  # a database with no ledger says so before any id is looked up in it
+    return LogNames(app)
 
 
 def print_receipt(receipt: Receipt) -> None:
@@ -104,3 +131,10 @@ def say(text: str) -> None:
     """Print one message of the command's own, its values escaped (``render.visible``)."""
     click.echo(render.visible(text))
 
+
+def refuse_existing(path: Path, force: bool) -> None:
+    """One rule for the files `report` and `export` write: an existing one is replaced only
+    with --force, so a report or a bundle kept as evidence is never lost by a rerun."""
+    if not force and path.exists():
+        raise InputError(_("{path} already exists; choose another file, or give --force to "
+                           "replace it").format(path=path))

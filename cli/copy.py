@@ -39,10 +39,12 @@ def copy_command(source: str, target: str) -> None:
 
     with bar:
         report = copy_ledger(source, target, progress=bar.update, total=total)
-    click.echo(f"copied {report.events} events from {select_backend(source).label} to "
-               f"{select_backend(target).label}; identical, event "
-               f"hash for event hash (log digest {report.log_digest}, last event "
-               f"{report.last_event_hash})"
-               + ("; positions renumbered without the source's gaps" if report.renumbered else ""))
+    click.echo(_("copied {events} events from {source} to {target}; identical, event hash "
+                 "for event hash (log digest {digest}, last event {last})").format(
+                     events=report.events, source=select_backend(source).label,
+                     target=select_backend(target).label, digest=report.log_digest,
+                     last=report.last_event_hash)
+               + (_("; positions renumbered without the source's gaps") if report.renumbered
+                  else ""))
     click.echo(_("Merkle tree rebuilt (root {root}); {n} stored checkpoint(s) copied with "
                  "their cosignatures").format(root=report.root, n=report.checkpoints))

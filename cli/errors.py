@@ -6,7 +6,7 @@ import re
 
 import click
 
-from cli.i18n import _, translated
+from cli.i18n import _, is_translated, translated
 from cli.render import visible
 from ledger.core.text import Message
 from ledger.core.errors import (
@@ -49,6 +49,8 @@ class LedgerFailure(click.ClickException):
             error.args[0], Message) else str(error)
         super().__init__(re.sub(" {2,}", " ", visible(translated(text))).strip())
         self.exit_code = next((code for cls, code in _CODES if isinstance(error, cls)), 2)
+        self.in_language = is_translated(text)  # else the whole line stays English
 
     def show(self, file=None) -> None:  # type: ignore[no-untyped-def]
-        click.echo(_("error: {message}").format(message=self.message), err=True)
+        line = _("error: {message}") if self.in_language else "error: {message}"
+        click.echo(line.format(message=self.message), err=True)

@@ -81,3 +81,17 @@ def translated(text: Any) -> str:
         return str(text)
     args = {k: translated(v) if isinstance(v, Message) else v for k, v in text.args.items()}
     return _(text.template).format(**args)
+
+
+def is_translated(text: Any) -> bool:
+    """Whether ``text`` reads wholly in the language in use: always in English; in another,
+    only a ``Message`` whose template the catalog holds, as it holds every Message among its
+    values. (A line is then printed either all in the reader's language or all in English,
+    never a Chinese prefix on English text.)"""
+    if _language == "en":
+        return True
+    if not isinstance(text, Message):
+        return False
+    catalog = getattr(_current, "_catalog", {})
+    return text.template in catalog and all(
+        is_translated(value) for value in text.args.values() if isinstance(value, Message))

@@ -11,12 +11,11 @@ from typing import Any
 import click
 
 from cli import render
-from cli.context import ledger_of, say
+from cli.context import say
 from cli.i18n import N_, _, translated
-from cli.options import ID
+from cli.names import EXAM, LOT, PERSON, ROOM
 from cli.steps import moment
-from cli.views import view_answer
-from ledger.core import canonical
+from cli.views import now, view_answer
 from ledger.core.errors import InputError
 from ledger.projections import timeline as tl
 
@@ -100,12 +99,13 @@ def step_details(step: tl.ReplayStep) -> list[str]:
 @click.command(epilog="""\b
 Examples:
   custody replay --lot MATH-Q-0001
-  custody replay --exam gaokao-2026 --from 2026-06-07T06:00:00+08:00 --to 2026-06-07T12:00:00+08:00
+  custody replay --exam gaokao-2026 --from 2026-06-07T06:00:00+08:00 \\
+      --to 2026-06-07T12:00:00+08:00
   custody replay --room SR-3 --json""")
-@click.option("--lot", "lot_id", default=None, type=ID,
+@click.option("--lot", "lot_id", default=None, type=LOT,
               help="Only this lot's steps (and its container's while it was packed).")
-@click.option("--exam", default=None, type=ID, help="Only steps of this exam's lots.")
-@click.option("--room", default=None, type=ID,
+@click.option("--exam", default=None, type=EXAM, help="Only steps of this exam's lots.")
+@click.option("--room", default=None, type=ROOM,
               help="Only this secure room's duty shifts and patrols, and lots into or out of it.")
 @click.option("--from", "since", default=None, metavar="TIME",
               help="Only steps that occurred at or after TIME (RFC 3339).")
@@ -209,7 +209,7 @@ def timeline_options(func: Any) -> Any:
 Examples:
   custody timeline person POL-01
   custody timeline person STF-05 --from 2026-06-07T06:00:00+08:00 --json""")
-@click.argument("person_id", type=ID)
+@click.argument("person_id", type=PERSON)
 @timeline_options
 @click.pass_context
 def timeline_person(ctx: click.Context, person_id: str, since: str | None, until: str | None,
@@ -227,7 +227,7 @@ def timeline_person(ctx: click.Context, person_id: str, since: str | None, until
 Examples:
   custody timeline room SR-3
   custody timeline room SR-3 --from 2026-06-06T18:00:00+08:00 --json""")
-@click.argument("room_id", type=ID)
+@click.argument("room_id", type=ROOM)
 @timeline_options
 @click.pass_context
 def timeline_room(ctx: click.Context, room_id: str, since: str | None, until: str | None,
@@ -237,6 +237,5 @@ def timeline_room(ctx: click.Context, room_id: str, since: str | None, until: st
     DUTY_UNCOVERED gaps verify reports), in time order."""
     start, end = _window(since, until)
     answer = view_answer(ctx, show_bar=not as_json)
-    now = canonical.format_timestamp(ledger_of(ctx, read_only=True).clock())
-    _print_timeline(tl.room_timeline(answer.view, room_id, now, since=start, until=end),
+    _print_timeline(tl.room_timeline(answer.view, room_id, now(), since=start, until=end),
                     as_json)

@@ -6,14 +6,16 @@ from pathlib import Path
 
 import click
 
+from cli.i18n import _
 from cli.options import (
     ID,
     prompt_passphrase,
     read_passphrase_file,
 )
 from ledger.application.keystore import write_key_pair
-from ledger.core.errors import InputError
-from ledger.core.keys import SigningKey
+from ledger.core.errors import InputError, KeyringError
+from ledger.core.keys import SigningKey, check_new_passphrase
+from ledger.core.text import Message
 from cli.context import (
     say,
 )
@@ -40,13 +42,19 @@ def keys_new(person_id: str, out: Path, passphrase_file: Path | None, no_passphr
         raise InputError("--no-passphrase and --passphrase-file contradict each other")
     if no_passphrase:
         passphrase = None
-        click.echo("warning: writing an UNENCRYPTED private key; anyone who copies the file "
-                   "can sign as " + person_id, err=True)
+        click.echo(_("warning: writing an UNENCRYPTED private key; anyone who copies the "
+                     "file can sign as {person}").format(person=person_id), err=True)
     elif passphrase_file:
         passphrase = read_passphrase_file(passphrase_file)
+        try:
+            check_new_passphrase(passphrase)
+        except KeyringError as exc:  # name the file: its first line is the passphrase
+            raise KeyringError(Message("passphrase file {path}: {problem} (its first line "
+                                       "is the passphrase)", path=passphrase_file,
+                                       problem=exc.args[0])) from None
     else:
         passphrase = prompt_passphrase(f"New passphrase for {person_id}", confirm=True)
     key = SigningKey.generate()
     pub = write_key_pair(out, person_id, key, passphrase)
-    say(f"wrote {out} (private, mode 600) and {pub}")
-    say(f"key id {key.public_key.id}")
+    say(_("wrote {private} (private, mode 600) and {public}").format(private=out, public=pub))
+    say(_("key id {id}").format(id=key.public_key.id))

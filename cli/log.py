@@ -36,9 +36,11 @@ SIGNER_KEY = "custody.log_signer"
 MAX_RECEIPT = 64 * 1024
 
 
-def unlock_log_key(path: Path, passphrase_file: Path | None) -> Signer:
-    """Unlock a log key file: passphrase from ``passphrase_file``, else prompted hidden."""
-    return unlock_key(path, passphrase_file, f"Passphrase for log key {path}")
+def unlock_log_key(path: Path, passphrase_file: Path | None,
+                   avoid: str = "--passphrase-file FILE") -> Signer:
+    """Unlock a log key file: passphrase from ``passphrase_file``, else prompted hidden
+    (``avoid``: what gives it without a prompt)."""
+    return unlock_key(path, passphrase_file, f"Passphrase for log key {path}", avoid)
 
 
 def install_append_hook(ctx: click.Context, app: CustodyLedger) -> None:
@@ -48,7 +50,8 @@ def install_append_hook(ctx: click.Context, app: CustodyLedger) -> None:
     path = os.environ.get(LOG_KEY_ENV)
     if path and SIGNER_KEY not in ctx.meta:
         phrase = os.environ.get(LOG_PASSPHRASE_ENV)
-        ctx.meta[SIGNER_KEY] = unlock_log_key(Path(path), Path(phrase) if phrase else None)
+        ctx.meta[SIGNER_KEY] = unlock_log_key(Path(path), Path(phrase) if phrase else None,
+                                              avoid=f"{LOG_PASSPHRASE_ENV}=FILE")
     app.after_append = lambda ledger, receipts: after_append(ctx, ledger, receipts)
 
 
@@ -229,7 +232,7 @@ Example:
         app = ledger_of(ctx)
         view = app.ledger()
         public_key = read_public_key(log_key_file)[0]
-        signer = authority_signers(authority_keys, passphrase_files)
+        signer = authority_signers(authority_keys, passphrase_files, app)
         print_receipt(app.set_log_key(public_key, signer, occurred_at(when, app.clock)))
         click.echo(render.visible(f"log key {public_key.id[:16]} of ledger {view.ledger_id} "
                                   "is named; sign checkpoints with 'custody checkpoint --key'"))

@@ -14,17 +14,20 @@ from cli.options import (
     DIGEST,
     ID,
     NOTE,
-    PARTY,
     TEXT,
+    confirm,
     occurred_at,
     read_bounded,
     receipt_option,
+    require_keys_of,
     unlock_signers,
 )
 from cli.i18n import _, translated
-from cli.steps import SHOWN, STEPS, Step
+from cli.names import HOLDER, LOT, PERSON
+from cli.steps import SHOWN, STEPS, Step, example_lines
 from ledger.application.drafts import MAX_DRAFT, format_draft, parse_draft
 from ledger.core.errors import InputError
+from ledger.core.text import Message
 from ledger.storage.files import write_file
 from cli.context import (
     keyfile_option,
@@ -47,7 +50,8 @@ def lot() -> None:
 Example:
   custody lot register MATH-01 --exam gaokao-2026 --subject math --kind question_paper \\
       --count 30 --seal S-0001 --seal S-0002 --location "Printing house" --holder P-003 \\
-      --sign p001.key --sign p002.key --sign p003.key --sign p004.key --sign p005.key --sign p006.key""")
+      --sign p001.key --sign p002.key --sign p003.key \\
+      --sign p004.key --sign p005.key --sign p006.key""")
 @click.argument("lot_id", type=ID)
 @click.option("--exam", required=True, type=ID, help="Examination (an id), e.g. gaokao-2026.")
 @click.option("--subject", required=True, type=TEXT, help="Subject, e.g. math.")
@@ -55,7 +59,7 @@ Example:
 @click.option("--count", required=True, type=click.IntRange(1, 1_000_000), help="Number of items.")
 @click.option("--seal", "seals", multiple=True, required=True, type=ID,
               help="Seal number; repeat for each.")
-@click.option("--holder", required=True, type=PARTY,
+@click.option("--holder", required=True, type=HOLDER,
               help="Who takes custody at registration: a person id, or room:ID / vehicle:ID / "
                    "site:ID.")
 @step_options
@@ -90,9 +94,11 @@ def duty() -> None:
     """Start or end a duty shift in a secure room (24-hour duty)."""
 
 
-def _common_step_options(mode: str) -> list[Any]:
+def _common_step_options(mode: str, in_room: bool = False) -> list[Any]:
     options = [
-        click.option("--location", required=True, type=TEXT, help="Where the step happens."),
+        click.option("--location", required=not in_room, type=TEXT,
+                     help="Where the step happens" + (" (default: the secure room's "
+                                                      "registered name)." if in_room else ".")),
         click.option("--occurred-at", "when", metavar="TIME",
                      help="When it happened, RFC 3339 with offset (default: now)."),
         click.option("--note", default=None, type=NOTE,
@@ -109,7 +115,8 @@ def _common_step_options(mode: str) -> list[Any]:
                                    help="Key file of one person present; repeat for everyone."),
                     passphrase_files_option(), receipt_option]
     else:
-        options += [click.option("--attendee", "attendees", multiple=True, required=True, type=ID,
+        options += [click.option("--attendee", "attendees", multiple=True, required=True,
+                                 type=PERSON,
                                  help="Person id of someone present; repeat for everyone."),
                     click.option("--out", required=True,
                                  type=click.Path(dir_okay=False, path_type=Path),
@@ -121,6 +128,9 @@ def _step_command(step: Step, mode: str, name: str, shown_as: str) -> click.Comm
     def callback(ctx: click.Context, **o: Any) -> None:
         app = ledger_of(ctx, read_only=mode == "draft")  # a draft is a file, not a database write
         app.ledger()
+        if o["location"] is None:  # a step in a secure room takes place there (Step.in_room)
+            room = app.room(o["room"])
+            o["location"] = room.name if room is not None else o["room"]
         stream = step.stream(o)
         if "corrects" in o:
             o["_event_hash"] = app.event_hash(stream, o["corrects"])
@@ -142,14 +152,17 @@ def _step_command(step: Step, mode: str, name: str, shown_as: str) -> click.Comm
         except OSError as exc:
             raise InputError(f"cannot write the draft {o['out']}: "
                              f"{exc.strerror or exc}") from None
-        say(f"wrote draft {o['out']}: {body['type']} for {stream}, step {body['seq']}; "
-                   f"to be signed by {', '.join(a['person'] for a in body['attendees'])}")
+        say(_("wrote draft {out}: {event_type} for {stream}, step {seq}; to be signed by "
+              "{people}").format(out=o["out"], event_type=body["type"], stream=stream,
+                                 seq=body["seq"],
+                                 people=", ".join(a["person"] for a in body["attendees"])))
 
     signing = "--sign pol01.key --sign pol02.key ... (everyone present)" if mode == "record" \
         else "--attendee POL-01 --attendee POL-02 ... --out step.draft"
-    epilog = SHOWN.format(command=shown_as, example=step.example, signing=signing)
+    epilog = SHOWN.format(example=example_lines(f"custody {shown_as} {step.example}"),
+                          signing=signing)
     function = click.pass_context(callback)
-    for option in reversed([*step.options, *_common_step_options(mode)]):
+    for option in reversed([*step.options, *_common_step_options(mode, step.in_room)]):
         function = option(function)
     return click.command(name, help=step.help, epilog=epilog)(function)
 
@@ -182,12 +195,14 @@ def sign(ctx: click.Context, draft_file: Path, key: Path, passphrase_file: Path 
     # Refuse what submit would refuse against the ledger as it stands (an edited count or
     # seal, a holder who does not hold the lot, a stale head) before anyone signs it.
     warnings = app.check_draft(body)
+    require_keys_of([key], [a["person"] for a in body.get("attendees", [])],
+                    Message("among this step's attendees"))
     signer = unlock_signers([key], [passphrase_file] if passphrase_file else [])[0]
     click.echo(render.describe(body))
     for warning in warnings:
         click.echo(render.visible("  " + _("warning: {code}: {message}").format(
             code=warning.code, message=translated(warning.message))))
-    if not yes and not click.confirm(f"Sign this as {signer.person_id}?", err=True):
+    if not yes and not confirm(f"Sign this as {signer.person_id}?", "--yes"):
         raise InputError("not signed: you declined")
     signatures[signer.person_id] = app.sign(body, signer)
     try:  # the draft keeps the mode it was written with
@@ -198,9 +213,11 @@ def sign(ctx: click.Context, draft_file: Path, key: Path, passphrase_file: Path 
                          f"{exc.strerror or exc}") from None
     attendees = [a["person"] for a in body["attendees"]]
     missing = [p for p in attendees if p not in signatures]
-    say(f"signed by {signer.person_id}; {len(attendees) - len(missing)} of "
-               f"{len(attendees)} attendees have signed"
-               + (f" (still to sign: {', '.join(missing)})" if missing else "; ready to submit"))
+    say(_("signed by {person}; {signed} of {attendees} attendees have signed").format(
+            person=signer.person_id, signed=len(attendees) - len(missing),
+            attendees=len(attendees))
+        + (_(" (still to sign: {people})").format(people=", ".join(missing)) if missing
+           else _("; ready to submit")))
 
 
 @click.command("submit", epilog="Example: custody submit handover.draft")
@@ -229,13 +246,13 @@ def _pack_command(unpack: bool) -> click.Command:
 
     function: Any = click.pass_context(callback)
     function = step_options(function)
-    function = click.option("--lot", "lot_ids", multiple=True, required=True, type=ID,
+    function = click.option("--lot", "lot_ids", multiple=True, required=True, type=LOT,
                             help=f"Lot to {verb}; repeat.")(function)
-    function = click.argument("container", type=ID)(function)
+    function = click.argument("container", type=LOT)(function)
     help_text = ("Take lots out of a container; they pass to whoever holds the container."
                  if unpack else "Pack lots into a container; they move with it until unpacked.")
-    epilog = (f"Example: custody lot {verb} BOX-01 --lot MATH-Q-0001 --lot MATH-A-0001 "
-              "--location 'Printing house' --sign pol01.key ...")
+    epilog = (f"\b\nExample:\n  custody lot {verb} BOX-01 --lot MATH-Q-0001 --lot MATH-A-0001 "
+              "\\\n      --location 'Printing house' --sign pol01.key ...")
     return click.command(verb, help=help_text, epilog=epilog)(function)
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import sys
 import unicodedata
-from typing import Any, Callable, Iterable, TextIO
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence, TextIO
 
 from cli.i18n import N_, _, translated
-from ledger.application.custody import Receipt
-from ledger.core.findings import Report
-from ledger.core.policy import ROLE_WORDS
-from ledger.domain.events import Recorded
+
+if TYPE_CHECKING:  # types only: printing needs neither the application nor the library
+    from ledger.application.custody import Receipt
+    from ledger.core.findings import Report
+    from ledger.domain.events import Recorded
 
 # What a terminal may act on or hide: control characters (an escape sequence, a carriage
 # return, a newline that starts a forged line), format characters (bidi overrides, zero-width
@@ -91,6 +92,11 @@ def padded(text: str, width: int) -> str:
 
 
 def receipt(r: Receipt) -> str:
+    if r.already_recorded:
+        return shown([_("already recorded: {event_type} {stream} step {seq} at position "
+                        "{position} (event hash {hash}); nothing was written").format(
+                            event_type=step_name(r.event_type), stream=r.stream, seq=r.seq,
+                            position=r.position, hash=r.event_hash)])
     lines = [_("recorded {event_type} {stream} step {seq} at position {position}").format(
                  event_type=step_name(r.event_type), stream=r.stream, seq=r.seq,
                  position=r.position),
@@ -161,10 +167,17 @@ def _present(body: dict[str, Any]) -> str:
 
 def role_name(role: str) -> str:
     """A roster role (police, staff ...) in the reader's language."""
+    from ledger.core.policy import ROLE_WORDS  # the policy's own words, when a role is shown
+
     return translated(ROLE_WORDS.get(role, role))
 
 
 _RESTATED = (("count", N_("count")), ("seals", N_("seals")))
+# A step's own fields, named in the reader's language where history and sign show them.
+FIELDS = {"container": N_("container"), "escort": N_("escort"),
+          "destination": N_("destination"), "route": N_("route"), "observed": N_("observed"),
+          "reason": N_("reason"), "incident": N_("incident"), "report": N_("report"),
+          "person": N_("person")}
 
 
 def _details(body: dict[str, Any]) -> list[tuple[str, set[str]]]:
@@ -172,9 +185,12 @@ def _details(body: dict[str, Any]) -> list[tuple[str, set[str]]]:
     out: list[tuple[str, set[str]]] = []
     if "lot" in body:
         lot = body["lot"]
-        out.append((f"{lot['kind']} {lot['id']} of {lot['exam']}/{lot['subject']}, count "
-                    f"{lot['count']}, seals {', '.join(lot['seals'])}; holder "
-                    f"{body.get('holder', '-')}",
+        out.append((_("{kind} {lot} of {exam}/{subject}, count {count}, seals {seals}; "
+                      "holder {holder}").format(
+                        kind=_(lot["kind"]) if lot["kind"] in KIND_NAMES else lot["kind"],
+                        lot=lot["id"], exam=lot["exam"], subject=lot["subject"],
+                        count=lot["count"], seals=", ".join(lot["seals"]),
+                        holder=body.get("holder", "-")),
                     {"lot.kind", "lot.id", "lot.exam", "lot.subject", "lot.count", "lot.seals",
                      "holder"}))
     moves = [body.get(k) for k in ("from", "to")]
@@ -199,7 +215,8 @@ def _details(body: dict[str, Any]) -> list[tuple[str, set[str]]]:
                     {"count", "seals"} & set(body)))
     for key in ("container", "escort", "destination", "route", "observed", "reason"):
         if key in body:
-            out.append((f"{key}: {_value(body[key])}", {key}))
+            out.append((_("{field}: {value}").format(field=_(FIELDS.get(key, key)),
+                                                     value=_value(body[key])), {key}))
     if "holder" in body and "lot" not in body:
         out.append((_("taken out by: {holder}").format(holder=body["holder"]), {"holder"}))
     if "corrects" in body:
@@ -209,20 +226,43 @@ def _details(body: dict[str, Any]) -> list[tuple[str, set[str]]]:
     for key in ("incident", "report", "person"):
         if key in body:
             inner = {k: v for k, v in body[key].items() if k != "public_key"}
-            out.append((f"{key}: " + ", ".join(f"{k}={_value(v)}" for k, v in inner.items()),
+            fields = ", ".join(f"{k}={_value(v)}" for k, v in inner.items())
+            out.append((_("{field}: {value}").format(field=_(FIELDS.get(key, key)),
+                                                     value=fields),
                         {f"{key}.{k}" for k in inner}))
     if body.get("evidence"):
         out.append((_("evidence: {count} digest(s)").format(count=len(body["evidence"])), set()))
     return out
 
 
-def step(event: Recorded, member: Callable[[str], Any], container: str | None = None) -> str:
-    """One step, as ``history`` lists it; ``container``: a step the lot took packed in it."""
+def numbered(steps: Sequence[tuple[Recorded, str | None]]) -> list[str]:
+    """How ``history`` numbers a lot's steps: its own by their step number (what
+    ``--corrects`` takes); a step its container took while it was packed by the lot's step
+    it came after and a count (2.1, 2.2 ... after packing at step 2), so the numbers only
+    rise (the container's own step numbers used to restart them: 1, 2, 2, 3, 4, 3 ...)."""
+    labels: list[str] = []
+    own, inside = 0, 0
+    for event, container in steps:
+        if container is None:
+            own, inside = event.body["seq"], 0
+            labels.append(str(own))
+        else:
+            inside += 1
+            labels.append(f"{own}.{inside}")
+    return labels
+
+
+def step(event: Recorded, member: Callable[[str], Any], container: str | None = None,
+         number: str | None = None) -> str:
+    """One step, as ``history`` lists it under ``number`` (``numbered``); ``container``: a
+    step the lot took packed in it, marked with the container's own step number."""
     body = event.body
-    head = f"{body['seq']:>3}  {body['occurred_at']}  {padded(step_name(body['type']), 22)} " \
-        + _("at {location}").format(location=body["location"])
+    head = f"{number or body['seq']:>3}  {body['occurred_at']}  " \
+        f"{padded(step_name(body['type']), 22)} " + _("at {location}").format(
+            location=body["location"])
     if container is not None:
-        head += "  " + _("[step of container {container}]").format(container=container)
+        head += "  " + _("[step {seq} of container {container}]").format(
+            seq=body["seq"], container=container)
     lines = [head] + [f"     {line}" for line, _paths in _details(body)]
     lines.append("     " + _("present: {people}").format(people=_present(body)))
     if "acknowledged_violation" in body:

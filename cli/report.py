@@ -9,10 +9,10 @@ from typing import Any
 import click
 
 from cli import render
-from cli.context import ledger_of, say
+from cli.context import ledger_of, refuse_existing, say
 from cli import i18n
 from cli.i18n import _, ngettext, translated
-from cli.options import ID
+from cli.names import EXAM, LOT
 from cli.steps import moment
 from cli.verify import run_verifier
 from ledger.core import canonical
@@ -28,10 +28,12 @@ Examples:
   custody report --out night.html --from 2026-06-07T18:00:00+08:00 --to 2026-06-08T08:00:00+08:00""")
 @click.option("--out", "out", required=True, metavar="FILE",
               type=click.Path(dir_okay=False, path_type=Path),
-              help="The HTML file to write (replaced atomically if it exists; mode 0644).")
-@click.option("--lot", "lot_id", default=None, type=ID, help="Only this lot (and its containers' "
+              help="The HTML file to write, whole or not at all (mode 0644); one that exists is "
+                   "refused unless --force.")
+@click.option("--force", is_flag=True, help="Replace --out if it exists.")
+@click.option("--lot", "lot_id", default=None, type=LOT, help="Only this lot (and its containers' "
               "steps while it was packed in them, and the rooms it stayed in).")
-@click.option("--exam", default=None, type=ID, help="Only the lots of this exam.")
+@click.option("--exam", default=None, type=EXAM, help="Only the lots of this exam.")
 @click.option("--from", "since", default=None, metavar="TIME",
               help="Only lots with a step at or after TIME (RFC 3339), and their steps from then.")
 @click.option("--to", "until", default=None, metavar="TIME",
@@ -39,7 +41,7 @@ Examples:
 @click.option("--workers", type=click.IntRange(1, 256), default=None,
               help="Worker processes that verify signatures (default: all cores).")
 @click.pass_context
-def report(ctx: click.Context, out: Path, lot_id: str | None, exam: str | None,
+def report(ctx: click.Context, out: Path, force: bool, lot_id: str | None, exam: str | None,
            since: str | None, until: str | None, workers: int | None) -> None:
     """Write a self-contained HTML report: the verification summary (intact, or every
     finding with its evidence), each lot's custody timeline, secure-room duty coverage with
@@ -55,6 +57,7 @@ def report(ctx: click.Context, out: Path, lot_id: str | None, exam: str | None,
                           since=moment(since, "--from") if since is not None else None,
                           until=moment(until, "--to") if until is not None else None)
     _refuse_unwritable(out)
+    refuse_existing(out, force)
     from cli.views import view_answer  # the view at the log's head, as every read command gets it
 
     answer = view_answer(ctx)

@@ -47,5 +47,5 @@ def room_register(ctx: click.Context, room_id: str, name: str, licence: str, val
                  "valid_until": moment(valid_until, "--valid-until")}
     app = ledger_of(ctx)
     app.ledger()
-    signers = authority_signers(authority_keys, passphrase_files)
+    signers = authority_signers(authority_keys, passphrase_files, app)
     print_receipt(app.register_room(room_data, signers, occurred_at(when, app.clock)))

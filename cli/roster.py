@@ -14,6 +14,7 @@ from cli.options import (
     occurred_at,
     read_bounded,
 )
+from cli.names import PERSON
 from cli.steps import moment
 from cli.i18n import _
 from ledger.application.custody import genesis_witnesses
@@ -83,8 +84,8 @@ def init(ctx: click.Context, ledger_id: str, authority_keys: Sequence[Path],
     print_receipt(app.init(ledger_id, authority, signer, policy, moment_, witnesses))
     if log_key is not None:
         print_receipt(app.set_log_key(log_key, signer, moment_))
-    say(f"ledger {ledger_id} started in {app.backend.label}; policy {policy.id} "
-               f"v{policy.version}")
+    say(_("ledger {ledger} started in {db}; policy {policy} v{version}").format(
+        ledger=ledger_id, db=app.backend.label, policy=policy.id, version=policy.version))
     if witnesses:
         say(_("witnesses named in the genesis: {names}").format(names=", ".join(witnesses)))
 
@@ -162,7 +163,7 @@ def person_enrol(ctx: click.Context, person_id: str, name: str, role: str, unit:
     public_key = public_key_of(public_key_file, person_id)
     app = ledger_of(ctx)
     app.ledger()
-    signers = authority_signers(authority_keys, passphrase_files)
+    signers = authority_signers(authority_keys, passphrase_files, app)
     person_data = {"id": person_id, "name": name, "role": role, "unit": unit}
     if valid_until is not None:
         person_data["valid_until"] = moment(valid_until, "--valid-until")
@@ -174,7 +175,7 @@ def person_enrol(ctx: click.Context, person_id: str, name: str, role: str, unit:
 Example:
   custody person revoke STF-04 --reason "key file lost on 2026-06-05" \\
       --authority-key authority.key""")
-@click.argument("person_id", type=ID)
+@click.argument("person_id", type=PERSON)
 @click.option("--reason", required=True, type=TEXT, help="Why the key is revoked.")
 @authority_options
 @click.pass_context
@@ -183,7 +184,7 @@ def person_revoke(ctx: click.Context, person_id: str, reason: str, authority_key
     """Revoke PERSON_ID's key: nothing signed with it counts from here on."""
     app = ledger_of(ctx)
     app.ledger()
-    signers = authority_signers(authority_keys, passphrase_files)
+    signers = authority_signers(authority_keys, passphrase_files, app)
     print_receipt(app.revoke_key(person_id, reason, signers, occurred_at(when, app.clock)))
 
 
@@ -191,7 +192,7 @@ def person_revoke(ctx: click.Context, person_id: str, reason: str, authority_key
 Example:
   custody keys new STF-04 --out stf04-2.key
   custody person rotate STF-04 --public-key stf04-2.key.pub --authority-key authority.key""")
-@click.argument("person_id", type=ID)
+@click.argument("person_id", type=PERSON)
 @click.option("--public-key", "public_key_file", required=True,
               type=click.Path(dir_okay=False, path_type=Path), help="The new KEYFILE.pub. A small-order or "
               "non-canonical Ed25519 key is refused.")
@@ -203,7 +204,7 @@ def person_rotate(ctx: click.Context, person_id: str, public_key_file: Path, aut
     public_key = public_key_of(public_key_file, person_id)
     app = ledger_of(ctx)
     app.ledger()
-    signers = authority_signers(authority_keys, passphrase_files)
+    signers = authority_signers(authority_keys, passphrase_files, app)
     print_receipt(app.rotate_key(person_id, public_key, signers, occurred_at(when, app.clock)))
 
 
@@ -225,6 +226,7 @@ def policy_set(ctx: click.Context, policy_file: Path, authority_keys: Sequence[P
     new_policy = _load_policy(policy_file)
     app = ledger_of(ctx)
     app.ledger()
-    signers = authority_signers(authority_keys, passphrase_files)
+    signers = authority_signers(authority_keys, passphrase_files, app)
     print_receipt(app.set_policy(new_policy, signers, occurred_at(when, app.clock)))
-    say(f"policy {new_policy.id} v{new_policy.version} is in force")
+    say(_("policy {policy} v{version} is in force").format(policy=new_policy.id,
+                                                          version=new_policy.version))

@@ -4,17 +4,30 @@ co-signing, attendees named with --attendee) are generated."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 import click
 
-from cli.options import ID, NOTE, PARTY, TEXT
-from ledger.core.canonical import format_timestamp, parse_rfc3339
-from ledger.core.errors import InputError
+from cli.names import HOLDER, LOT, PERSON, ROOM
+from cli.options import ID, NOTE, TEXT, moment
 from ledger.domain.aggregates import incident_stream, lot_stream, room_stream, zero_stream
 
-SHOWN = "Example:\n\n\b\n  custody {command} {example} \\\n      {signing}"
+SHOWN = "Example:\n\n\b\n  {example} \\\n      {signing}"
+EXAMPLE_WIDTH = 92  # an example's lines, indented, stay within 100 columns
+
+
+def example_lines(command: str) -> str:
+    """A long example command broken before its options into lines of at most
+    EXAMPLE_WIDTH, continued with backslashes as a shell reads them."""
+    lines = [""]
+    for part in re.split(r" (?=--)", command):
+        if lines[-1] and len(lines[-1]) + 1 + len(part) > EXAMPLE_WIDTH:
+            lines.append(part)
+        else:
+            lines[-1] = f"{lines[-1]} {part}".strip()
+    return " \\\n      ".join(lines)
 
 
 @dataclass(frozen=True)
@@ -28,14 +41,17 @@ class Step:
     # The stream is named after the id the body carries, by the same functions the recorder
     # and the verifier use (ledger.domain.aggregates).
     stream: Callable[[Mapping[str, Any]], str] = lambda o: lot_stream(o["lot_id"])
+    # A step in a secure room (--room): the room is the place, so --location may be left
+    # out and the room's registered name is stored as the location.
+    in_room: bool = False
 
 
 def lot_opt() -> Any:
-    return click.option("--lot", "lot_id", required=True, type=ID, help="The lot.")
+    return click.option("--lot", "lot_id", required=True, type=LOT, help="The lot.")
 
 
 def party_opt(name: str, what: str) -> Any:
-    return click.option(f"--{name}", f"{name}_party", required=True, type=PARTY,
+    return click.option(f"--{name}", f"{name}_party", required=True, type=HOLDER,
                         help=f"{what}: a person id, or vehicle:ID, room:ID, site:ID.")
 
 
@@ -53,13 +69,6 @@ def checked(o: Mapping[str, Any]) -> dict[str, Any]:
     return {"seals_checked": sorted(o["seals"]), "count_checked": o["count"]}
 
 
-def moment(value: str, option: str) -> str:
-    try:
-        return format_timestamp(parse_rfc3339(value))
-    except InputError as exc:
-        raise InputError(f"{option}: {exc}") from None
-
-
 CHECKED = (seals_opt(), count_opt())
 
 STEPS = [
@@ -67,7 +76,7 @@ STEPS = [
          "The lot leaves in a vehicle under police escort (押运).",
          (lot_opt(), party_opt("from", "Party handing the lot to the vehicle"),
           click.option("--vehicle", required=True, type=ID, help="Vehicle id (plate)."),
-          click.option("--escort", multiple=True, type=ID, help="Escorting person id; repeat."),
+          click.option("--escort", multiple=True, type=PERSON, help="Escorting person id; repeat."),
           click.option("--route", default=None, type=TEXT, help="Route taken."),
           click.option("--destination", required=True, type=TEXT, help="Where the vehicle goes."),
           *CHECKED),
@@ -91,14 +100,14 @@ STEPS = [
          "--location 'Printing house' --occurred-at 2026-06-06T06:10:00+08:00"),
     Step("store", "lot.stored", "The lot is put into a licensed secure room (保密室).",
          (lot_opt(), party_opt("from", "Party handing the lot to the room"),
-          click.option("--room", required=True, type=ID, help="Secure room id."), *CHECKED),
+          click.option("--room", required=True, type=ROOM, help="Secure room id."), *CHECKED),
          lambda o: {"from": o["from_party"], "room": o["room"], **checked(o)},
-         "--lot MATH-Q-0001 --from STF-03 --room SR-3 --seal SEAL-1 --count 30 --location 'SR-3'"),
+         "--lot MATH-Q-0001 --from STF-03 --room SR-3 --seal SEAL-1 --count 30", in_room=True),
     Step("retrieve", "lot.retrieved", "The lot is taken out of a secure room (领取).",
-         (lot_opt(), click.option("--room", required=True, type=ID, help="Secure room id."),
+         (lot_opt(), click.option("--room", required=True, type=ROOM, help="Secure room id."),
           party_opt("to", "Party taking the lot"), *CHECKED),
          lambda o: {"room": o["room"], "to": o["to_party"], **checked(o)},
-         "--lot MATH-Q-0001 --room SR-3 --to STF-05 --seal SEAL-1 --count 30 --location 'SR-3'"),
+         "--lot MATH-Q-0001 --room SR-3 --to STF-05 --seal SEAL-1 --count 30", in_room=True),
     Step("distribute", "lot.distributed", "The lot goes to an exam site or exam room (分发).",
          (lot_opt(), party_opt("from", "Party distributing"),
           party_opt("to", "Receiving site or room, e.g. site:S01-R12"), *CHECKED),
@@ -142,7 +151,7 @@ STEPS = [
     Step("incident", "incident.reported", "Report an incident: what, which lots, evidence digests.",
          (click.argument("incident_id", type=ID),
           click.option("--what", required=True, type=NOTE, help="What happened (one line)."),
-          click.option("--lot", "lots", multiple=True, type=ID, help="Lot concerned; repeat.")),
+          click.option("--lot", "lots", multiple=True, type=LOT, help="Lot concerned; repeat.")),
          lambda o: {"incident": {"id": o["incident_id"], "what": o["what"],
                                  "lots": sorted(o["lots"])}},
          "INC-0001 --what 'bag seal torn at arrival' --lot MATH-Q-0001 --evidence <sha256> "
@@ -163,13 +172,13 @@ STEPS = [
          "--until 2026-06-07T12:00:00+08:00 --location 'No. 1 Middle School'",
          stream=lambda o: zero_stream(o["report_id"])),
     Step("duty-start", "duty.started", "People start a duty shift in a secure room.",
-         (click.option("--room", required=True, type=ID, help="Secure room id."),),
-         lambda o: {}, "--room SR-3 --location SR-3", stream=lambda o: room_stream(o["room"])),
+         (click.option("--room", required=True, type=ROOM, help="Secure room id."),),
+         lambda o: {}, "--room SR-3", stream=lambda o: room_stream(o["room"]), in_room=True),
     Step("duty-end", "duty.ended", "People end their duty shift in a secure room.",
-         (click.option("--room", required=True, type=ID, help="Secure room id."),),
-         lambda o: {}, "--room SR-3 --location SR-3", stream=lambda o: room_stream(o["room"])),
+         (click.option("--room", required=True, type=ROOM, help="Secure room id."),),
+         lambda o: {}, "--room SR-3", stream=lambda o: room_stream(o["room"]), in_room=True),
     Step("patrol", "room.patrolled", "A remote video patrol (网上巡视) by an inspector.",
-         (click.option("--room", required=True, type=ID, help="Secure room id."),
+         (click.option("--room", required=True, type=ROOM, help="Secure room id."),
           click.option("--observed", required=True, type=NOTE,
                        help="What the patrol saw (one line).")),
          lambda o: {"observed": o["observed"]},

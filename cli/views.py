@@ -10,42 +10,64 @@ import sqlite3
 from typing import Any
 
 import click
-from eventsourcing.persistence import PersistenceError
 
 from cli import render
 from cli.context import ledger_of, say
 from cli.i18n import _, translated
-from cli.verify import run_verifier
-from cli.options import PARTY, TEXT, ID
-from cli.steps import moment
-from ledger.core import canonical
+from cli.names import EXAM, HOLDER, LOT, PERSON, ROOM, require_named
+from cli.options import TEXT, moment
 from ledger.core.errors import InputError, LedgerError
-from ledger.projections import access, queries
 from ledger.projections import history as lot_steps
+from ledger.projections import queries
+from ledger.projections.current import Answer, current_answer
+from ledger.projections.names import ViewNames
 
 
 def refresh_after_write(app: Any) -> None:
     """After a write command succeeded: bring the view up to date. Its failure never undoes
     the write; the next read catches the view up instead."""
+    from eventsourcing.persistence import PersistenceError
+    from ledger.projections import access
+
     try:
         access.refresh(app)
     except (LedgerError, PersistenceError, sqlite3.Error, access.StaleView) as exc:
-        click.echo(render.visible(f"warning: the view was not brought up to date ({exc}); "
-                                  "the next read will"), err=True)
+        click.echo(render.visible(_("warning: the view was not brought up to date ({error}); "
+                                    "the next read will").format(error=exc)), err=True)
 
 
-def view_answer(ctx: click.Context, *, show_bar: bool = False) -> access.Answer:
-    app = ledger_of(ctx, read_only=True)
+def view_answer(ctx: click.Context, *, show_bar: bool = False) -> Answer:
+    """A view at the log's head: the stored one read as it is when it stands there (on
+    SQLite, without even opening the application), else brought up to the head first."""
+    current = current_answer(ctx.obj["db"])
+    if current is not None:
+        ctx.call_on_close(current.owner.close)
+        require_named(ctx, lambda: ViewNames(current.view))
+        return current
+    from ledger.projections import access
+
+    app = ledger_of(ctx, read_only=True, names=False)  # checked against the view, below
     app.ledger()  # a database with no ledger in it is one error line
     total = max(0, (app.last_position() or 0))
-    with click.progressbar(length=total, label="bringing the view up to date",
+    with click.progressbar(length=total, label=_("bringing the view up to date"),
                            file=render.stderr(),
                            hidden=not (show_bar and render.stderr_is_terminal())) as bar:
         answer = access.for_reading(app, lambda: _ledger_writer(ctx), progress=bar.update)
     note = answer.note()
     if note is not None:
-        click.echo(render.visible(f"note: {note}"), err=True)
+        click.echo(render.visible(_("note: {note}").format(note=translated(note))), err=True)
+    require_named(ctx, lambda: ViewNames(answer.view))
     return answer
+
+
+def now() -> str:
+    """Now, as the ledger writes times: a room still holding papers has a duty gap that runs
+    up to the moment the question is asked."""
+    from datetime import datetime, timezone
+
+    from ledger.core.canonical import format_timestamp
+
+    return format_timestamp(datetime.now(timezone.utc))
 
 
 def _ledger_writer(ctx: click.Context) -> Any:
@@ -64,11 +86,11 @@ Examples:
   custody status --as-of 2026-06-07T14:05:00+08:00 --json
   custody status --at 120
   custody status --verified""")
-@click.argument("lot_id", required=False, type=ID)
-@click.option("--exam", default=None, type=ID, help="Only lots of this exam.")
+@click.argument("lot_id", required=False, type=LOT)
+@click.option("--exam", default=None, type=EXAM, help="Only lots of this exam.")
 @click.option("--subject", default=None, type=TEXT, help="Only lots of this subject.")
 @click.option("--location", default=None, type=TEXT, help="Only lots whose last step was here.")
-@click.option("--holder", default=None, type=PARTY, help="Only lots held by this party.")
+@click.option("--holder", default=None, type=HOLDER, help="Only lots held by this party.")
 @click.option("--as-of", "as_of", default=None, metavar="TIME",
               help="Where everything was at TIME (RFC 3339).")
 @click.option("--at", "at", default=None, type=click.IntRange(0), metavar="POSITION",
@@ -130,6 +152,7 @@ def status(ctx: click.Context, lot_id: str | None, exam: str | None, subject: st
 def _verified_status(ctx: click.Context, lot_id: str | None, exam: str | None,
                      subject: str | None, location: str | None, holder: str | None,
                      as_of: str | None, as_json: bool, workers: int | None) -> None:
+    from cli.verify import run_verifier
     from ledger.core.custody import effective_holder
 
     verifier = run_verifier(ctx, None, 1, as_of, workers, show_bar=not as_json)
@@ -157,7 +180,7 @@ def _verified_status(ctx: click.Context, lot_id: str | None, exam: str | None,
 
 
 @click.command(epilog="Example: custody history MATH-01")
-@click.argument("lot_id", type=ID)
+@click.argument("lot_id", type=LOT)
 @click.pass_context
 def history(ctx: click.Context, lot_id: str) -> None:
     """The steps of LOT_ID in order, with who was present and the presence verdict.
@@ -174,9 +197,9 @@ def history(ctx: click.Context, lot_id: str) -> None:
     events = lot_steps.lot_history(answer.view, app.events_at, lot_id)
     records = queries.steps_of(answer.view, [(e.body["stream"], e.body["seq"])
                                              for e, _container in events])
-    steps = [render.step(event, app.member, container)
+    steps = [render.step(event, app.member, container, number)
              + render.verdict(records.get((event.body["stream"], event.body["seq"])))
-             for event, container in events]
+             for (event, container), number in zip(events, render.numbered(events))]
     for step in steps:
         click.echo(step)
     say(_("{steps} step(s), as of log position {position}").format(
@@ -188,11 +211,11 @@ Examples:
   custody presence --lot MATH-Q-0001
   custody presence --person POL-01 --json
   custody presence --exam gaokao-2026 --violations""")
-@click.option("--lot", "lot_id", default=None, type=ID, help="Only this lot's steps.")
-@click.option("--exam", default=None, type=ID, help="Only steps of this exam's lots.")
-@click.option("--person", default=None, type=ID,
+@click.option("--lot", "lot_id", default=None, type=LOT, help="Only this lot's steps.")
+@click.option("--exam", default=None, type=EXAM, help="Only steps of this exam's lots.")
+@click.option("--person", default=None, type=PERSON,
               help="Only steps this person attended, released or received a lot at.")
-@click.option("--room", default=None, type=ID,
+@click.option("--room", default=None, type=ROOM,
               help="Only this secure room's duty shifts and patrols, and lots into or out of "
                    "it; then also every interval it held papers with too few on duty.")
 @click.option("--violations", is_flag=True,
@@ -213,8 +236,7 @@ def presence(ctx: click.Context, lot_id: str | None, exam: str | None, person: s
     rows = queries.presence(answer.view, lot=lot_id, exam=exam, person=person, room=room,
                             violations=violations)
     # A room's duty gaps, judged up to now for a room that still holds papers (as verify).
-    gaps = ([] if room is None else queries.duty_gaps(
-        answer.view, canonical.format_timestamp(ledger_of(ctx, read_only=True).clock()), room))
+    gaps = ([] if room is None else queries.duty_gaps(answer.view, now(), room))
     if as_json:
         data: dict[str, Any] = {"log_position": answer.position,
                                 "steps": [row.to_data() for row in rows]}
@@ -243,20 +265,24 @@ def projections() -> None:
 @click.pass_context
 def projections_status(ctx: click.Context) -> None:
     """Where the stored view stands against the log's head. Writes nothing."""
+    from ledger.projections import access
+
     app = ledger_of(ctx, read_only=True)
     app.ledger()
     head = app.last_position() or 0
     view = access.stored_view(app)
     position = view.position() if view is not None else None
     if position is None:
-        say(f"no view stored yet; the log's head is position {head} (any read command, or "
-             "'custody projections rebuild', builds it)")
+        say(_("no view stored yet; the log's head is position {head} (any read command, or "
+              "'custody projections rebuild', builds it)").format(head=head))
         return
     meta = view.meta()
-    behind = "up to date" if position >= head else f"{head - position} position(s) behind"
-    say(f"view at log position {position}, the log's head at {head}: {behind}; "
-         f"{meta.get('events', 0)} event(s) folded, {meta.get('errors', 0)} error(s) and "
-         f"{meta.get('warnings', 0)} warning(s) on record")
+    behind = (_("up to date") if position >= head else
+              _("{count} position(s) behind").format(count=head - position))
+    say(_("view at log position {position}, the log's head at {head}: {behind}; {events} "
+          "event(s) folded, {errors} error(s) and {warnings} warning(s) on record").format(
+        position=position, head=head, behind=behind, events=meta.get("events", 0),
+        errors=meta.get("errors", 0), warnings=meta.get("warnings", 0)))
 
 
 @projections.command("rebuild", epilog="Example: custody projections rebuild")
@@ -266,12 +292,15 @@ def projections_rebuild(ctx: click.Context) -> None:
 
     A page of events per transaction, so memory stays bounded and an interrupted rebuild
     leaves a consistent view that the next command carries on from."""
+    from ledger.projections import access
+
     app = ledger_of(ctx)
     ctx.find_root().obj.pop("writer", None)  # the rebuild is the view's update
     ctx.call_on_close(app.close)
     app.ledger()
-    with click.progressbar(length=app.last_position() or 0, label="rebuilding the view",
+    with click.progressbar(length=app.last_position() or 0, label=_("rebuilding the view"),
                            file=render.stderr(), hidden=not render.stderr_is_terminal()) as bar:
         folded = access.rebuild(app, progress=bar.update)
     view = access.writable_view(app)
-    say(f"rebuilt the view: {folded} event(s) folded, at log position {view.position() or 0}")
+    say(_("rebuilt the view: {folded} event(s) folded, at log position {position}").format(
+        folded=folded, position=view.position() or 0))

@@ -29,18 +29,6 @@ NEEDS_CHECKPOINT = ("no stored checkpoint covers the log's head ({size} events);
                     "with 'custody checkpoint --key LOG.key', then export again")
 
 
-def lots_of_exam(app: CustodyLedger, exam: str) -> list[str]:
-    """The ids of the lots registered for ``exam`` (reads every lot's registration)."""
-    found = []
-    for row in app._read(lambda: app.recorder.select_kind("lot:"), "the lots"):  # noqa: SLF001
-        if row[2] != 1:
-            continue  # only a registration (step 1) names the exam
-        body = prepare(row).body
-        if body is not None and body["type"] == "lot.registered" and body["lot"]["exam"] == exam:
-            found.append(body["lot"]["id"])
-    return sorted(set(found))
-
-
 def lots_between(app: CustodyLedger, start: str | None, end: str | None) -> list[str]:
     """The ids of the lots with a step that occurred from ``start`` to ``end`` (canonical
     timestamps; either may be open)."""

@@ -25,6 +25,7 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import TopicError, get_topic
 
 from ledger.application.keystore import Signer
+from ledger.application.names import unknown_in_log
 from ledger.core import canonical, digests
 from ledger.core.custody import LotState, RoomState, is_person
 from ledger.core.errors import (
@@ -87,6 +88,7 @@ class Receipt:
     event_hash: str
     position: int | None
     warnings: tuple[Finding, ...] = field(default=())
+    already_recorded: bool = False  # the very step was in the ledger already: nothing written
 
 
 @dataclass(frozen=True)
@@ -115,7 +117,8 @@ RETRIES = 50
 class CustodyLedger(Application[str]):
     name = "custody"
 
-    def __init__(self, backend: Backend, clock: Clock = system_clock) -> None:
+    def __init__(self, backend: Backend, clock: Clock = system_clock, *,
+                 new: bool = False) -> None:
         self.backend = backend
         self.clock = clock
         # Called with the receipts of every append, after it committed (the CLI signs a
@@ -123,7 +126,7 @@ class CustodyLedger(Application[str]):
         # (Given the ledger, so a hook need not hold it: no cycle keeps the database open.)
         self.after_append: Callable[[CustodyLedger, list[Receipt]], None] | None = None
         check_reachable(backend)
-        if backend.read_only:
+        if not new:  # only init makes a ledger: a database that holds none is left as it is
             check_holds_ledger(backend, postgres_table=f"{self.name}_events")
         try:
             super().__init__(env=backend.env)
@@ -388,7 +391,7 @@ class CustodyLedger(Application[str]):
             raise InputError(f"{person_id} is in the authority set; name a new authority set "
                              "('custody authority set') to replace their key instead")
         if state.member(person_id) is None:
-            raise InputError(f"unknown person {person_id}: enrol them first")
+            raise unknown_in_log(self, "person", person_id)
         return state
 
     def register_room(self, room: Mapping[str, Any], signer: Authorities,
@@ -481,18 +484,18 @@ class CustodyLedger(Application[str]):
                              if kind == "lot" else f"{stream} already exists")
         if not starts and head is None:
             kind, name = stream.split(":", 1)
-            raise InputError(f"unknown {kind} {name}: register it first")
+            raise unknown_in_log(self, kind, name)
         for option in ("from", "to", "holder"):
             party = fields.get(option)
             if party is not None and is_person(party) and state.member(party) is None:
-                raise InputError(f"unknown person {party} (--{option}): enrol them first")
+                raise unknown_in_log(self, "person", party, f"--{option}")
         if "from" in fields and fields.get("from") == fields.get("to"):
             raise InputError(f"--from and --to are both {fields['from']}; a step needs two parties")
         roles = []
         for person_id in attendees:
             member = state.member(person_id)
             if member is None:
-                raise InputError(f"unknown person {person_id} (attendee): enrol them first")
+                raise unknown_in_log(self, "person", person_id, "attendee")
             roles.append({"person": person_id, "role": member.role})
         if len({a["person"] for a in roles}) != len(roles):
             twice = sorted({p for p in attendees if list(attendees).count(p) > 1})
@@ -581,7 +584,9 @@ class CustodyLedger(Application[str]):
              occurred_at: datetime, signers: Sequence[Signer], **options: Any) -> list[Receipt]:
         """Pack lots into (or unpack them from) a container, all in one transaction."""
         box = self.lot(container)
-        if box is None or box.state.kind != "container":
+        if box is None:
+            raise unknown_in_log(self, "lot", container, "container")
+        if box.state.kind != "container":
             raise InputError(f"{container} is not a registered container lot")
         if len(set(lot_ids)) != len(lot_ids):
             raise InputError("a lot is named twice")
@@ -598,8 +603,35 @@ class CustodyLedger(Application[str]):
         return self.submit_all(batch)
 
     def submit(self, body: dict[str, Any], signatures: Mapping[str, bytes]) -> Receipt:
-        """Check a signed body against schema, chain and rules; append it or refuse it whole."""
-        return self.submit_all([(body, signatures)])[0]
+        """Check a signed body against schema, chain and rules; append it or refuse it whole.
+        The very step already in the ledger (a draft submitted twice) is not written again:
+        its receipt comes back marked ``already_recorded``."""
+        try:
+            return self.submit_all([(body, signatures)])[0]
+        except ConcurrentChange:
+            recorded = self.already_recorded(body, signatures)
+            if recorded is None:
+                raise
+            return recorded
+
+    def already_recorded(self, body: Mapping[str, Any], signatures: Mapping[str, bytes]
+                         ) -> Receipt | None:
+        """The receipt of the stored step that is this one — the same signed body, holding
+        every signature given — or None. Nothing is written."""
+        digest = digests.signing_digest(body)
+        rows = self._read(lambda: self.recorder.select_streams([body["stream"]]), "the ledger")
+        for row in rows:
+            if row[2] != body["seq"]:
+                continue
+            stored = prepare(row)
+            if (stored.body is None or stored.signatures is None
+                    or digests.signing_digest(stored.body) != digest
+                    or any(stored.signatures.get(p) != s for p, s in signatures.items())):
+                return None
+            return Receipt(stream=body["stream"], seq=body["seq"], event_type=body["type"],
+                           event_hash=stored.event_hash.hex(), position=row[0],
+                           already_recorded=True)
+        return None
 
     def submit_all(self, batch: Sequence[tuple[dict[str, Any], Mapping[str, bytes]]]
                    ) -> list[Receipt]:
@@ -701,9 +733,7 @@ class CustodyLedger(Application[str]):
     def _signer_member(self, state: LedgerState, signer: Signer) -> Member:
         member = state.member(signer.person_id)
         if member is None:
-            raise InputError(
-                f"unknown person {signer.person_id} (named by a key file): enrol them first"
-            )
+            raise unknown_in_log(self, "person", signer.person_id, "named by a key file")
         if member.revoked:
             raise KeyringError(f"the key of {signer.person_id} was revoked; an authority must "
                                "rotate it ('custody person rotate') before they can sign")
@@ -841,11 +871,12 @@ def open_ledger(db: str | None, *, create: bool = False, read_only: bool = False
     """Open the ledger at ``db`` (path or postgresql:// URL); refuse a missing SQLite file.
 
     ``read_only`` (read commands): no table is created and a SQLite file is opened
-    read-only; a database that holds no ledger's table is refused with a StorageError."""
+    read-only. Unless ``create`` (``init``), a database that holds no ledger's table (an
+    empty file, another program's database, an empty PostgreSQL database) is refused with a
+    StorageError before the library creates a table in it."""
     backend = select_backend(db, read_only=read_only)
     if not create and not backend.exists:
         raise StorageError(Message(
             "no ledger at {db}; run 'custody init' first, or pass --db / set CUSTODY_DB",
             db=backend.label))
-    return CustodyLedger(backend, clock)
-
+    return CustodyLedger(backend, clock, new=create)

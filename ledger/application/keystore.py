@@ -20,7 +20,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ledger.core.errors import InputError, KeyringError
-from ledger.core.keys import KDF_LOG2_N, PublicKey, SigningKey, check_new_passphrase, stretch
+from ledger.core.keys import (
+    KDF_LOG2_N,
+    MAX_PASSPHRASE,
+    PUBLIC_KEY_PREFIX,
+    PublicKey,
+    SigningKey,
+    check_new_passphrase,
+    stretch,
+)
 from ledger.core.text import Message
 from ledger.storage.files import write_file
 
@@ -88,9 +96,35 @@ class KeyFile:
         return Signer(self.person_id, SigningKey.from_pkcs8(self.pem, password, source=str(self.path)))
 
 
+def file_kind(data: bytes) -> str:
+    """What a file someone named holds, from its first bytes: "private key" (a key file's
+    header or a PEM block), "public key" (a .pub line), "passphrase" (one short line of
+    text) or "other". A key file given where another kind goes is then named for what it is."""
+    if data.startswith(b"custody-person: ") or b"-----BEGIN " in data[:4096]:
+        return "private key"
+    if data.startswith(PUBLIC_KEY_PREFIX.encode("ascii") + b" "):
+        return "public key"
+    line = data[:-1] if data.endswith(b"\n") else data
+    if 0 < len(line) <= MAX_PASSPHRASE and b"\n" not in line and b"\0" not in line:
+        return "passphrase"
+    return "other"
+
+
 def read_key_file(path: Path) -> KeyFile:
-    """Read a private key file, checking its size, permissions and header."""
+    """Read a private key file, checking its size, permissions and header; a public key or a
+    passphrase file given instead is named as such (before its permissions are judged)."""
     data = _read_bounded(path, Message("key file"))
+    kind = file_kind(data)
+    if kind == "public key":
+        private = str(path)[:-len(".pub")] if str(path).endswith(".pub") else None
+        raise KeyringError(
+            Message("{path} is a public key file; a private key file is needed here: {hint}",
+                    path=path, hint=Message("give {private}", private=private) if private
+                    else Message("give the key file without .pub")))
+    if kind == "passphrase":
+        raise KeyringError(Message(
+            "{path} holds one line of text, like a passphrase file, not a key file: give the "
+            "key file here, and {path} with --passphrase-file", path=path))
     mode = stat.S_IMODE(os.stat(path).st_mode)
     if mode & 0o077:
         raise KeyringError(
@@ -107,8 +141,12 @@ def read_key_file(path: Path) -> KeyFile:
 
 
 def read_public_key(path: Path) -> tuple[PublicKey, str | None]:
-    """Read a ``.pub`` file: (key, the person it names, if any)."""
+    """Read a ``.pub`` file: (key, the person it names, if any). A private key file given
+    instead is refused as such: its public key is the ``.pub`` beside it."""
     data = _read_bounded(path, Message("public key file"))
+    if file_kind(data) == "private key":
+        raise KeyringError(Message("{path} is a private key file; a public key is needed here: "
+                                   "give {path}.pub", path=path))
     try:
         return PublicKey.parse(data.decode("ascii"))
     except UnicodeDecodeError:

@@ -174,9 +174,11 @@ class SigningKey:
 def check_new_passphrase(passphrase: bytes) -> None:
     """Refuse passphrases too short to protect a key, or too long to be sane input."""
     if len(passphrase) < MIN_PASSPHRASE:
-        raise KeyringError(f"passphrase is shorter than {MIN_PASSPHRASE} characters")
+        raise KeyringError(Message("passphrase is shorter than {n} characters",
+                                   n=MIN_PASSPHRASE))
     if len(passphrase) > MAX_PASSPHRASE:
-        raise KeyringError(f"passphrase is longer than {MAX_PASSPHRASE} characters")
+        raise KeyringError(Message("passphrase is longer than {n} characters",
+                                   n=MAX_PASSPHRASE))
 
 
 @lru_cache(maxsize=1 << 16)

@@ -11,7 +11,8 @@ after the view's own (``catch_up``). Read commands open the ledger read-only, so
   into the copy, which is dropped afterwards; the answer says so.
 
 Write commands bring the view up to date right after their append (``refresh``), so a read
-usually finds it current and writes nothing.
+usually finds it current and writes nothing (on SQLite, ``current.current_answer`` then
+reads it with ``sqlite3`` alone).
 """
 
 from __future__ import annotations
@@ -19,39 +20,19 @@ from __future__ import annotations
 import os
 import secrets
 import sqlite3
-from dataclasses import dataclass
 from typing import Any, Callable
 
 from eventsourcing.persistence import PersistenceError
 from eventsourcing.sqlite import SQLiteDatastore
 
 from ledger.core.errors import StorageError
+from ledger.projections.current import Answer
 from ledger.projections.projection import catch_up
 from ledger.projections.view import Stale as StaleView
-from ledger.projections.view import TABLES, SQLiteViewRecorder, ViewStore, _columns
+from ledger.projections.sqlite import SQLiteViewRecorder
+from ledger.projections.view import TABLES, ViewStore, _columns
 
 Progress = Callable[[int], None]
-
-
-@dataclass
-class Answer:
-    """A view to answer from, the log position it reflects, and how it got there."""
-
-    view: ViewStore
-    position: int | None
-    folded: int = 0  # events folded by this command
-    in_memory: bool = False  # the database could not be written: newer events folded in memory
-    stored_position: int | None = None  # where the stored view stood
-    owner: Any = None  # the application whose connections the view uses: kept open with it
-
-    def note(self) -> str | None:
-        """What to tell the reader about where the answer comes from, or None."""
-        if not self.in_memory:
-            return None
-        stood = ("no stored view" if self.stored_position is None
-                 else f"the stored view at position {self.stored_position}")
-        return (f"read-only database: answered from {stood} plus {self.folded} newer "
-                "event(s) folded in memory (not saved)")
 
 
 def _view_class(app: Any) -> type[Any]:

@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from ledger.core.findings import Finding
-from ledger.core.state import LedgerState
-from ledger.projections import codec
 from ledger.projections.view import ViewStore
 
 
@@ -209,6 +207,10 @@ def duty_gaps(view: ViewStore, end: str, room: str | None = None) -> list[Findin
     (``view_occupancy``) and saved policy history are put into a ``LedgerState`` and judged
     by its own ``duty_gaps``. Computed on reading, because a room still holding papers has a
     gap that grows with the time the question is asked."""
+    # The fold is imported here only: status and the other plain reads do without it.
+    from ledger.core.state import LedgerState
+    from ledger.projections import codec
+
     state = LedgerState()
     core = view.fold_get(["core"]).get("core")
     if core is None:

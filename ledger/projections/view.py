@@ -1,7 +1,8 @@
 """Where the view lives: its tables in the ledger's own database, and how they are written.
 
 The view's recorders subclass the eventsourcing library's tracking recorders
-(``SQLiteTrackingRecorder`` here, ``PostgresTrackingRecorder`` in ``postgres.py``): the
+(``SQLiteTrackingRecorder`` in ``sqlite.py``, ``PostgresTrackingRecorder`` in ``postgres.py``;
+this module imports neither, so a read of a current view needs no more than ``sqlite3``): the
 library's tracking table says up to which log position the view has been brought, and the
 view's tables are written in the same transaction as that position, so each event's effect
 on the view is recorded exactly once, or not at all.
@@ -35,9 +36,6 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
-
-from eventsourcing.persistence import Tracking
-from eventsourcing.sqlite import SQLiteCursor, SQLiteTrackingRecorder
 
 APPLICATION = "custody"  # the tracked application's name (the log is CustodyLedger's)
 NOTHING = -(2**63)  # view_meta.position before any event is folded
@@ -217,6 +215,8 @@ class ViewStore:
                               batch.ended)
             self._upsert(c, "view_meta", [(k, str(v)) for k, v in meta.items()
                                           if k != "position"])
+            from eventsourcing.persistence import Tracking
+
             self._insert_tracking(c, Tracking(APPLICATION, end))
         return True
 
@@ -250,26 +250,3 @@ class _Stale(Exception):
 
 
 Stale = _Stale
-
-
-class SQLiteViewRecorder(ViewStore, SQLiteTrackingRecorder):
-    """The library's SQLite tracking recorder with the view's tables beside ``tracking``."""
-
-    def construct_create_table_statements(self) -> list[str]:
-        return super().construct_create_table_statements() + self.view_statements()
-
-    def _create_table(self, c: SQLiteCursor) -> None:
-        super()._create_table(c)
-        self._init_meta(c)
-
-    def _transaction(self, commit: bool) -> Any:
-        return self.datastore.transaction(commit=commit)
-
-    def _fetch(self, cursor: Any) -> list[tuple[Any, ...]]:
-        return [tuple(row) for row in cursor.fetchall()]
-
-    def _rowcount(self, cursor: Any) -> int:
-        return int(cursor.sqlite_cursor.rowcount)  # the library wraps sqlite3's cursor
-
-    def _reset_tracking(self, c: Any) -> None:
-        c.execute("DELETE FROM tracking WHERE application_name = ?", [APPLICATION])

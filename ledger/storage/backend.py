@@ -81,6 +81,11 @@ def select_backend(db: str | None, *, read_only: bool = False) -> Backend:
     )
 
 
+def lenient_text(data: bytes) -> str:
+    """SQLite TEXT as str; bytes that are not UTF-8 become U+FFFD rather than an error."""
+    return data.decode("utf-8", errors="replace")
+
+
 def _read_only_uri(path: str) -> str:
     """A SQLite URI opening ``path`` read-only (the library's connections take URIs).
 
@@ -243,8 +248,13 @@ def _sqlite_columns(backend: Backend) -> set[str]:
         with closing(sqlite3.connect(_read_only_uri(backend.sqlite_path), uri=True)) as db:
             return {row[1] for row in db.execute(f"PRAGMA table_info({SQLITE_TABLE})")}
     except sqlite3.DatabaseError as exc:  # "file is not a database", "unable to open", ...
-        raise StorageError(f"cannot open ledger database {backend.label}: {exc}"
-                           f"{read_only_folder_hint(backend.sqlite_path)}; "
+        from ledger.storage.faults import describe  # (it imports this module)
+
+        # A read-only folder has its own explanation; any other fault (a full disk) is worded
+        # as every command words it.
+        hint = read_only_folder_hint(backend.sqlite_path)
+        raise StorageError(f"cannot open ledger database {backend.label}: "
+                           f"{exc if hint else describe(exc, backend)}{hint}; "
                            "check --db or CUSTODY_DB") from None
 
 

@@ -2,7 +2,8 @@
 time SQLite users should not pay).
 
 - ``PostgresLedgerRecorder``: the library's recorder with ``select_streams``,
-  ``select_kind``, ``select_head`` and the conditional append (see ``recorders.py``).
+  ``select_kind``, ``select_head``, ``stream_ids`` and the conditional append (see
+  ``recorders.py``).
 - ``DurablePostgresFactory``: every session sets ``synchronous_commit=on``, whatever the
   server, database or role default says: a COMMIT returns only after its WAL record is flushed
   to the server's disk (and, if the server names synchronous standbys, to theirs). What it
@@ -99,6 +100,15 @@ class PostgresLedgerRecorder(TreeRecorder, PostgresApplicationRecorder):
     def select_kind(self, prefix: str) -> list[Row]:
         """Every stored row of the streams whose id starts with ``prefix``, in log order."""
         return self._rows("WHERE left(originator_id, %s) = %s", [len(prefix), prefix], "ASC")
+
+    def stream_ids(self, prefix: str) -> list[str]:
+        """The id of every stream that starts with ``prefix`` ("lot:"), sorted bytewise."""
+        statement = (f"SELECT DISTINCT originator_id FROM "
+                     f"{self.datastore.schema}.{self.events_table_name} "
+                     "WHERE left(originator_id, %s) = %s")
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, [len(prefix), prefix])  # type: ignore[arg-type]
+            return sorted(r["originator_id"] for r in curs.fetchall())
 
     def select_head(self) -> Row | None:
         """The log's last row, or None when it is empty."""

@@ -1,8 +1,9 @@
 """The library's application recorders, with the two things the ledger's recorder needs more.
 
 - ``select_streams(streams)``: the stored rows of some streams, with their log positions, in
-  log order (the recorder folds the streams a judgement reads through ``LedgerState``), and
-  ``select_head()``: the log's last row.
+  log order (the recorder folds the streams a judgement reads through ``LedgerState``),
+  ``select_head()``: the log's last row, and ``stream_ids(prefix)``: the ids of the streams
+  of a kind (the candidates when a command names an unknown lot, room or person).
 - A conditional append: ``insert_events(..., expected_head=N)`` appends only if the log's
   last position is still N when the write lock is held, else raises :class:`HeadMoved` and
   writes nothing. The recorder judges a step against the state at position N and appends it
@@ -56,6 +57,16 @@ class SQLiteLedgerRecorder(TreeRecorder, SQLiteApplicationRecorder):
         with self.datastore.transaction(commit=False) as c:
             c.execute(statement, (len(prefix), prefix))
             return [tuple(row) for row in c.fetchall()]  # type: ignore[misc]
+
+    def stream_ids(self, prefix: str) -> list[str]:
+        """The id of every stream that starts with ``prefix`` ("lot:"), sorted: a range of
+        the primary key's index, no row decoded."""
+        end = prefix[:-1] + chr(ord(prefix[-1]) + 1)  # the first id past every prefix match
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT DISTINCT originator_id FROM {self.events_table_name} "
+                      "WHERE originator_id >= ? AND originator_id < ? ORDER BY originator_id",
+                      (prefix, end))
+            return [row[0] for row in c.fetchall()]
 
     def select_head(self) -> Row | None:
         """The log's last row, or None when it is empty."""

@@ -20,12 +20,9 @@ from typing import Any
 from eventsourcing.persistence import InterfaceError
 from eventsourcing.sqlite import SQLiteConnection, SQLiteConnectionPool, SQLiteFactory
 
+from ledger.storage.backend import lenient_text
+
 SYNCHRONOUS_FULL = 2  # PRAGMA synchronous: 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA
-
-
-def lenient_text(data: bytes) -> str:
-    """SQLite TEXT as str; bytes that are not UTF-8 become U+FFFD rather than an error."""
-    return data.decode("utf-8", errors="replace")
 
 
 class LedgerSQLiteConnectionPool(SQLiteConnectionPool):

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.application.bundle import export_bundle, lots_of_exam
+from ledger.application.bundle import export_bundle
+from ledger.application.names import lots_of_exam
 from ledger.application.log import TransparencyLog
 from ledger.core import canonical
 from ledger.tlog.bundle import parse_bundle

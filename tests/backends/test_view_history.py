@@ -3,6 +3,8 @@ and PostgreSQL: the same steps, the same container markings, the same text."""
 
 from __future__ import annotations
 
+import re
+
 from click.testing import CliRunner
 
 from cli import render
@@ -38,9 +40,9 @@ def _from_log(app, view, lot_id: str) -> str:
     """What ``history`` printed when it read the lot's streams from the log."""
     events = list(app.lot_history(lot_id))
     records = queries.steps_of(view, [(e.body["stream"], e.body["seq"]) for e, _ in events])
-    return "".join(render.step(event, app.member, container)
+    return "".join(render.step(event, app.member, container, number)
                    + render.verdict(records.get((event.body["stream"], event.body["seq"])))
-                   + "\n" for event, container in events)
+                   + "\n" for (event, container), number in zip(events, render.numbered(events)))
 
 
 def test_history_from_the_view_equals_history_from_the_log_on_the_exam_day(world) -> None:
@@ -61,9 +63,10 @@ def test_history_from_the_view_equals_history_from_the_log_on_the_exam_day(world
                                             f"{app.last_position()}\n")
         texts[lot_id] = result.stdout
     # The scenario shows every marking the text has, so the comparison above covers them.
-    assert "[step of container BOX-1]" in texts["Q-S01"]
-    assert "lot.handed_over        at Secure room 1  [step of container BOX-1]" in texts[
-        "SPARE-1"]  # still packed: the container's steps to the end
+    assert "of container BOX-1]" in texts["Q-S01"]
+    assert re.search(r"lot.handed_over        at Secure room 1  \[step \d+ of container BOX-1\]",
+                     texts[
+        "SPARE-1"])  # still packed: the container's steps to the end
     assert "ACKNOWLEDGED VIOLATION: one bag torn" in texts["LOT-1"]
     assert "corrects step 2" in texts["LOT-1"]
     assert "     presence: met (" in texts["Q-S01"]

@@ -183,8 +183,8 @@ def test_export_without_a_checkpoint_covering_the_head_says_to_sign_one(
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--lot", "NOPE"], "no lot NOPE is stored"),
-    (["--exam", "no-such-exam"], "no lot is registered for it"),
+    (["--lot", "NOPE"], "unknown lot NOPE; "),
+    (["--exam", "no-such-exam"], "unknown exam no-such-exam; "),
     ([], "export takes one of"),
     (["--lot", "LOT-1", "--exam", "gaokao-2026"], "export takes one of"),
     (["--from", "yesterday"], "--from: time 'yesterday' is not RFC 3339"),
@@ -200,8 +200,36 @@ def test_export_never_replaces_a_file(exam_day: Cli) -> None:
     path = exam_day.folder / "kept.bundle"
     path.write_bytes(b"mine")
     result = exam_day("export", str(path), "--lot", "LOT-1")
-    assert result.exit_code == 2 and "already exists" in result.output
+    assert result.exit_code == 2 and result.stderr == (
+        f"error: {path} already exists; choose another file, or give --force to replace it\n")
     assert path.read_bytes() == b"mine"
+
+
+def test_export_force_that_cannot_write_keeps_the_old_file(exam_day: Cli, monkeypatch) -> None:
+    path = exam_day.folder / "kept.bundle"
+    path.write_bytes(b"mine")
+
+    def full_disk(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    result = exam_day("export", str(path), "--lot", "LOT-1", "--force")
+    assert result.exit_code == 2
+    assert result.stderr == f"error: cannot write bundle {path}: No space left on device\n"
+    assert path.read_bytes() == b"mine"
+    assert sorted(p.name for p in exam_day.folder.iterdir() if "bundle" in p.name) == [
+        "kept.bundle"]
+
+
+def test_export_replaces_a_file_only_with_force(exam_day: Cli) -> None:
+    path = exam_day.folder / "kept.bundle"
+    path.write_bytes(b"mine")
+    exam_day.ok("export", str(path), "--lot", "LOT-1", "--force")
+    assert path.read_bytes() != b"mine"
+    checked = exam_day.ok("verify-bundle", str(path), "--trust",
+                          exam_day.key("AUTH-01") + ".pub", "--log-key",
+                          str(exam_day.folder / "log.key.pub"))
+    assert checked.output.splitlines()[-1].startswith("intact")
 
 
 # -- what is trusted --------------------------------------------------------------------------

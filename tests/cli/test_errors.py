@@ -90,7 +90,8 @@ def test_malformed_public_key_file(ready):
 
 def test_enrolment_signed_by_a_non_authority(ready):
     ready.ok("keys", "new", "NEW-01", "--out", str(ready.folder / "new.key"), "--no-passphrase")
-    failing(ready, 3, "not signed by an authority key", "person", "enrol", "NEW-01", "--name", "N",
+    failing(ready, 4, "is the key of STF-01, who is not in the authority set (AUTH-01)",
+            "person", "enrol", "NEW-01", "--name", "N",
             "--role", "police", "--unit", "U", "--public-key", str(ready.folder / "new.key.pub"),
             "--authority-key", ready.key("STF-01"), "--passphrase-file", ready.secret("STF-01"))
 
@@ -242,8 +243,10 @@ def test_passphrase_file_kept_private_gives_no_warning(ready):
 
 def test_verify_a_lot_that_does_not_exist_is_a_usage_error_not_intact(ready):
     """A typo in --lot used to check nothing and say intact."""
-    line = failing(ready, 2, "--lot LOT-L: no lot LOT-L is stored in", "verify", "--lot", "LOT-L",
-                   "--workers", "1")
+    failing(ready, 2, "unknown lot LOT-L; did you mean LOT-1?", "verify", "--lot", "LOT-L",
+            "--workers", "1")
+    line = failing(ready, 2, "unknown lot NOTHING-LIKE-IT;", "verify", "--lot",
+                   "NOTHING-LIKE-IT", "--workers", "1")
     assert "'custody status' lists the lots" in line
     assert ready("verify", "--lot", "LOT-L", "--json", "--workers", "1").stdout == ""
     assert ready("verify", "--lot", "LOT-1", "--workers", "1").exit_code == 0

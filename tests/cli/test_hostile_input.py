@@ -137,7 +137,7 @@ def test_render_escapes_every_hidden_character_and_keeps_plain_unicode():
 
 def test_an_error_quoting_a_hostile_value_is_escaped(ready):
     line = failing(ready, 2, "error: unknown lot", "history", "LOT-9")
-    assert line == "error: unknown lot LOT-9"
+    assert line == "error: unknown lot LOT-9; did you mean LOT-1?"
     # An id the ledger never had, typed with an escape sequence, is refused as such.
     line = failing(ready, 2, "error: LOT_ID: contains U+001B", "history", "LOT\x1b[2J")
     assert not hidden(line)

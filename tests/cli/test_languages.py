@@ -156,9 +156,7 @@ def test_sign_shows_the_step_in_chinese_with_its_event_type_as_signed(ready, tmp
 def test_error_line_in_chinese(ready):
     result = ready("--lang", "zh", "verify", "--lot", "LOT-9")
     assert result.exit_code == 2
-    assert result.output.strip() == (
-        f"错误：--lot LOT-9：{ready.db} 中没有试卷袋 LOT-9；请核对编号（'custody status' "
-        "列出所有试卷袋）")
+    assert result.output.strip() == "错误：未知的试卷袋 LOT-9；您是指 LOT-1 吗？"
 
 
 def test_refusal_in_chinese_lists_every_broken_rule(ready):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from tests.cli.test_errors import failing
 from tests.conftest import TEAM
@@ -45,7 +46,8 @@ def test_offline_co_signing_draft_sign_submit(ready, tmp_path):
 def test_a_stale_draft_is_refused_with_exit_6(ready, tmp_path):
     path = tmp_path / "handover.draft"
     draft_and_sign(ready, path)
-    ready.ok("record", "handover", *HANDOVER, *ready.signing(*TEAM))  # recorded first elsewhere
+    ready.ok("record", "handover", *HANDOVER, *ready.signing(*TEAM),  # another step first
+             "--note", "recorded first elsewhere")
     failing(ready, 6, "lot:LOT-1 changed since this event was drafted", "submit", str(path))
 
 
@@ -67,7 +69,8 @@ def test_only_attendees_may_sign_a_draft(ready, tmp_path):
     path = tmp_path / "handover.draft"
     ready.ok("draft", "handover", *HANDOVER, *attendees(*TEAM), "--out", str(path))
     before = path.read_bytes()
-    failing(ready, 2, "STF-06 is not among this step's attendees", "sign", str(path),
+    failing(ready, 4, "is the key of STF-06, who is not among this step's attendees", "sign",
+            str(path),
             "--key", ready.key("STF-06"), "--passphrase-file", ready.secret("STF-06"), "--yes")
     assert path.read_bytes() == before
 
@@ -116,7 +119,8 @@ def test_secure_room_storage_duty_and_status(ready):
 
 
 def test_store_in_an_unregistered_room_is_refused(ready):
-    failing(ready, 3, "room:SR-9 is not a registered secure room", "record", "store",
+    failing(ready, 2, "unknown secure room SR-9; 'custody room register' registers one",
+            "record", "store",
             "--lot", "LOT-1", "--from", "STF-01", "--room", "SR-9", "--seal", "SEAL-1",
             "--seal", "SEAL-2", "--count", "30", "--location", "SR-9", *ready.signing(*TEAM))
 
@@ -178,11 +182,13 @@ def test_pack_move_and_unpack_a_container(ready):
     assert ready.ok("verify").output.startswith("intact")
     # history shows what the bag went through inside the box, between packing and unpacking
     heads = [line for line in ready.ok("history", "LOT-1").output.splitlines()
-             if line[:3].strip().isdigit()]
+             if re.match(r" *\d+(\.\d+)?  \d{4}-", line)]
     assert [line.split()[2] for line in heads] == [
         "lot.registered", "lot.packed", "lot.handed_over", "lot.unpacked"]
-    assert heads[2].endswith("[step of container BOX-1]")
-    assert not any("step of container" in line for line in heads[:2] + heads[3:])
+    # Numbered as they happened: the box's own step 2 is the bag's 2.1, between 2 and 3.
+    assert [line.split()[0] for line in heads] == ["1", "2", "2.1", "3"]
+    assert heads[2].endswith("[step 2 of container BOX-1]")
+    assert not any("of container" in line for line in heads[:2] + heads[3:])
 
 
 def test_history_of_a_lot_still_packed_ends_with_its_container_steps(world):

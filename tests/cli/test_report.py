@@ -121,8 +121,8 @@ def test_a_ledger_without_a_log_key_says_so_plainly(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--lot", "NO-SUCH"], "error: --lot NO-SUCH: no lot NO-SUCH is stored; check the lot id"),
-    (["--exam", "no-such"], "error: --exam no-such: no lot of exam no-such is stored"),
+    (["--lot", "NO-SUCH"], "error: unknown lot NO-SUCH; "),
+    (["--exam", "no-such"], "error: unknown exam no-such; "),
     (["--lot", "LOT-X", "--exam", "gaokao-2026"], "error: give one of --lot and --exam"),
     (["--from", "2026-06-08T08:00:00+08:00", "--to", "2026-06-08T07:00:00+08:00"],
      "error: --from 2026-06-08T00:00:00.000000Z is after --to 2026-06-07T23:00:00.000000Z"),
@@ -171,7 +171,7 @@ def test_a_failed_write_leaves_the_old_report_and_no_partial_file(db: Path, tmp_
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", full_disk)
-    result = report(db, "--out", str(out))
+    result = report(db, "--out", str(out), "--force")
 
     assert result.exit_code == 2
     assert result.stderr == (f"error: --out {out}: cannot write it (No space left on device); "
@@ -243,6 +243,18 @@ def test_a_bad_selection_in_chinese_is_one_line_and_writes_nothing(db: Path,
                                        "--out", str(out), "--lot", "NOPE"])
 
     assert result.exit_code == 2, result.output
-    assert result.stderr == ("错误：--lot NOPE：没有试卷袋 NOPE；请核对编号（'custody status' "
-                             "列出所有试卷袋）\n")
+    assert result.stderr == "错误：未知的试卷袋 NOPE；'custody status' 列出所有试卷袋\n"
     assert not out.exists()
+
+
+def test_report_refuses_an_existing_file_as_export_does(db: Path, tmp_path: Path) -> None:
+    """report used to replace --out silently while export refused: one rule, with --force."""
+    out = tmp_path / "report.html"
+    out.write_text("kept")
+    result = report(db, "--out", str(out))
+    assert result.exit_code == 2
+    assert result.stderr == (f"error: {out} already exists; choose another file, or give "
+                             "--force to replace it\n")
+    assert out.read_text() == "kept"
+    assert report(db, "--out", str(out), "--force").exit_code == 0
+    assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
