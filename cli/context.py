@@ -12,6 +12,7 @@ import click
 from cli import render
 from cli.options import (
     NOTE,
+    PLACE,
     TEXT,
     receipt_option,
     unlock_signers,
@@ -67,9 +68,18 @@ def passphrase_files_option() -> Any:
              "read gets a warning.")
 
 
+def place_option() -> Any:
+    return click.option(
+        "--place", default=None, type=PLACE,
+        help="The registered place the step happens at: room:ID or site:ID (--location is then "
+             "the detail within it). Presence conflicts are judged between places; a step "
+             "with only a --location is never compared.")
+
+
 def step_options(func: Any) -> Any:
     """Options every co-signed step takes."""
     for option in reversed([
+        place_option(),
         click.option("--location", required=True, type=TEXT, help="Where the step happens."),
         click.option("--occurred-at", "when", metavar="TIME",
                      help="When it happened, RFC 3339 with offset (default: now)."),

@@ -246,15 +246,18 @@ Examples:
     @main.command("check-receipt", epilog="""\b
 Examples:
   custody check-receipt handover.proof --log-key log.key.pub     # offline
-  custody --db custody.db check-receipt handover.proof           # and still in the ledger?""")
+  custody --db custody.db check-receipt handover.proof           # and still in the ledger?
+  custody check-receipt handover.proof --json""")
     @click.argument("receipts", nargs=-1, required=True,
                     type=click.Path(dir_okay=False, exists=True, path_type=Path))
     @click.option("--log-key", "log_key_file", type=click.Path(dir_okay=False, path_type=Path),
                   help="The log's public key file; without it the ledger's own log keys are "
                        "used (--db).")
+    @click.option("--json", "as_json", is_flag=True,
+                  help="Print as JSON (schemas/check-receipt.schema.json).")
     @click.pass_context
     def check_receipt(ctx: click.Context, receipts: Sequence[Path],
-                      log_key_file: Path | None) -> None:
+                      log_key_file: Path | None, as_json: bool) -> None:
         """Verify receipts (c2sp.org/tlog-proof); with the ledger, also that each receipted
         event is still there at its index (else EVENT_MISSING, exit 1)."""
         from ledger.tlog.checkpoint import TlogProof, open_proof
@@ -267,6 +270,7 @@ Examples:
         tlog = TransparencyLog(ledger_of(ctx, read_only=True)) if use_db else None
         state = tlog.log_state() if tlog is not None else None
         missing = 0
+        checked: list[dict] = []  # each receipt, for --json
         for path in receipts:
             data = read_receipt(path)
             proof = TlogProof.parse(data)
@@ -290,6 +294,10 @@ Examples:
                 raise type(error)(f"receipt {path}: {error}")
             line = (f"ok {path}: event {proof.extra.hex()[:16]}… is leaf {proof.index} of "
                     f"{origin}'s checkpoint of {checkpoint.size}")
+            checked.append({"file": str(path), "event_hash": proof.extra.hex(),
+                            "index": proof.index, "origin": origin,
+                            "checkpoint_size": checkpoint.size, "in_ledger": None,
+                            "position": None})
             if tlog is not None:
                 position = tlog.recorder.leaf_position(proof.index) if tlog.has_tree() else None
                 try:
@@ -298,12 +306,20 @@ Examples:
                     here = None
                 if here != proof.extra:
                     missing += 1
-                    click.echo(render.visible(
-                        f"EVENT_MISSING {path}: the ledger no longer holds event "
-                        f"{proof.extra.hex()[:16]}… at index {proof.index}"))
+                    checked[-1]["in_ledger"] = False
+                    if not as_json:
+                        click.echo(render.visible(
+                            f"EVENT_MISSING {path}: the ledger no longer holds event "
+                            f"{proof.extra.hex()[:16]}… at index {proof.index}"))
                     continue
+                checked[-1].update(in_ledger=True, position=position)
                 line += f"; still in the ledger at position {position}"
-            click.echo(render.visible(line))
+            if not as_json:
+                click.echo(render.visible(line))
+        if as_json:
+            head = tlog.app.last_position() if tlog is not None else None
+            click.echo(render.json_text({"log_position": head, "intact": missing == 0,
+                                         "missing": missing, "receipts": checked}))
         if missing:
             ctx.exit(EXIT_FINDINGS)
 

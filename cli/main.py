@@ -91,7 +91,7 @@ def _register() -> None:
     from cli import (authority, bundle, copy, demo, incident, keys, log, recording, report,
                      rooms, roster, verify, views, witness)
 
-    for command in (keys.keys, roster.init, roster.person, roster.policy, rooms.room,
+    for command in (keys.keys, roster.init, roster.person, roster.policy, rooms.room, rooms.site,
                     recording.lot, recording.record, recording.draft, recording.duty,
                     recording.patrol, recording.sign, recording.submit, verify.verify,
                     views.status, views.history, views.presence, views.projections,

@@ -47,6 +47,7 @@ PARTY = Checked("party", "PARTY")
 TEXT = Checked("text", "TEXT")
 NOTE = Checked("note", "TEXT")
 DIGEST = Checked("hash", "SHA256")
+PLACE = Checked("place", "PLACE")
 
 
 def refuse_undecodable(args: Sequence[str]) -> None:

@@ -9,7 +9,8 @@ from typing import Any, Callable, Iterable, TextIO
 
 from cli.i18n import N_, _, translated
 from ledger.application.custody import Receipt
-from ledger.core.findings import Report
+from ledger.core import canonical
+from ledger.core.findings import CODES, Report, Severity
 from ledger.core.policy import ROLE_WORDS
 from ledger.domain.events import Recorded
 
@@ -73,7 +74,7 @@ EVENT_TYPES = (
     N_("lot.transport_arrived"), N_("lot.handed_over"), N_("lot.stored"), N_("lot.retrieved"),
     N_("lot.distributed"), N_("lot.unsealed"), N_("lot.collected"), N_("lot.returned"),
     N_("lot.packed"), N_("lot.unpacked"), N_("lot.corrected"), N_("incident.reported"),
-    N_("zero.reported"),
+    N_("zero.reported"), N_("site.registered"),
 )
 _EVENT_TYPES = frozenset(EVENT_TYPES)
 SEVERITIES = {"error": N_("ERROR"), "warning": N_("WARNING")}
@@ -90,13 +91,46 @@ def padded(text: str, width: int) -> str:
     return text + " " * max(0, width - used)
 
 
+# What to do about each finding a recorded step carries (``verify`` will report it at the
+# step's position for ever), by code; ``{room}``, ``{person}`` come from its evidence.
+TO_DO = {
+    "DUTY_UNCOVERED": N_("start a duty shift in {room} now (custody duty start --room {room} "
+                         "... --sign ...); until then the room is uncovered"),
+    "PRESENCE_CONFLICT": N_("check where {person} was: if the record is wrong, record an "
+                            "incident (custody record incident ...) and a correction"),
+    "ACKNOWLEDGED_VIOLATION": N_("recorded as you acknowledged it; every verifier flags it "
+                                 "for ever"),
+    "CORRECTION": N_("every verifier flags the correction for ever"),
+}
+
+
+def to_do(finding: Any) -> str:
+    """What to do about a finding a recorded step carries, in the reader's language ("" when
+    there is nothing to say)."""
+    hint = TO_DO.get(finding.code)
+    if hint is None:
+        return ""
+    values = {k: v for k, v in finding.evidence.items() if isinstance(v, str)}
+    try:
+        return _(hint).format(**values)
+    except (KeyError, IndexError):
+        return ""
+
+
+def warning_line(finding: Any) -> str:
+    """``warning: CODE: message; what to do`` for a finding a recorded step carries."""
+    line = _("warning: {code}: {message}").format(code=finding.code,
+                                                  message=translated(finding.message))
+    hint = to_do(finding)
+    return _("{warning}; {what_to_do}").format(warning=line, what_to_do=hint) if hint else line
+
+
 def receipt(r: Receipt) -> str:
     lines = [_("recorded {event_type} {stream} step {seq} at position {position}").format(
                  event_type=step_name(r.event_type), stream=r.stream, seq=r.seq,
                  position=r.position),
              _("event hash {hash}").format(hash=r.event_hash)]
-    lines += [_("warning: {code}: {message}").format(code=w.code, message=translated(w.message))
-              for w in r.warnings]
+    lines += [warning_line(w) for w in r.warnings]
     return shown(lines)
 
 
@@ -238,6 +272,32 @@ def step(event: Recorded, member: Callable[[str], Any], container: str | None = 
     return shown(lines)
 
 
+def history_object(lot_id: str, position: int | None,
+                   steps: list[tuple[Recorded, str | None, Any]]) -> dict[str, Any]:
+    """``history --json`` (``schemas/history.schema.json``): the lot's steps as signed, each
+    with its log position, the container it was taken in, its presence record and the codes
+    of its findings, and how many errors and warnings they are."""
+    rows = []
+    for event, container, record in steps:
+        codes = list(record.findings) if record is not None else []
+        rows.append({
+            "position": record.position if record is not None else None,
+            "stream": event.body["stream"], "seq": event.body["seq"],
+            "type": event.body["type"], "occurred_at": event.body["occurred_at"],
+            "recorded_at": canonical.format_timestamp(event.timestamp),
+            "container": container, "event_hash": event.event_hash,
+            "presence": None if record is None or not record.verdict else {
+                "verdict": record.verdict, "policy": record.policy,
+                "missing": record.missing},
+            "attendees": [] if record is None else [
+                {"person": p, "role": r, "counted": c} for p, r, c in record.attendees],
+            "findings": codes, "body": event.body})
+    codes = [code for row in rows for code in row["findings"]]
+    errors = sum(CODES[c][0] is Severity.ERROR for c in codes if c in CODES)
+    return {"log_position": position, "lot": lot_id, "errors": errors,
+            "warnings": len(codes) - errors, "steps": rows}
+
+
 def report(r: Report, where: str) -> str:
     summary = _("{events} events, {streams} streams, {signatures} signatures").format(
         events=r.events, streams=r.streams, signatures=r.signatures)
@@ -256,13 +316,21 @@ def report(r: Report, where: str) -> str:
     return shown(lines)
 
 
-def status_data(lot: Any, holder: str | None, findings: int, **extra: Any) -> dict[str, Any]:
-    """One lot as ``status --json`` prints it, with ``extra`` keys (the view's log_position)."""
+def status_data(lot: Any, holder: str | None, findings: int) -> dict[str, Any]:
+    """One lot as ``status --json`` lists it."""
     return {"lot": lot.lot_id, "kind": lot.kind, "exam": lot.exam, "subject": lot.subject,
             "holder": holder, "packed_in": lot.packed_in, "count": lot.count,
             "seals": list(lot.seals), "last_step": lot.last_type, "location": lot.location,
             "occurred_at": lot.last_occurred_at, "unsealed": lot.unsealed, "closed": lot.closed,
-            "findings": findings, **extra}
+            "findings": findings}
+
+
+def status_object(position: int | None, verified: bool, errors: int, warnings: int,
+                  lots: list[dict[str, Any]]) -> dict[str, Any]:
+    """``status --json`` (``schemas/status.schema.json``): the log position answered at, the
+    verdict (from the view's findings on record, or a full verification) and the lots."""
+    return {"log_position": position, "verified": verified, "intact": errors == 0,
+            "errors": errors, "warnings": warnings, "lots": lots}
 
 
 def status_line(lot: Any, holder: str | None, findings: int) -> str:

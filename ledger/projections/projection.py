@@ -13,7 +13,7 @@ recorder judged it, so a row damaged or edited before the view reads it shows up
 
 The fold state is saved with the view (``view_fold``, JSON through ``codec.py``): lots,
 chain heads, lots-in-rooms and people's whereabouts one row per stream or person, read only when a new event touches them;
-the roster, rooms, policies and duty timelines as one row. So a catch-up reads and writes
+the roster, rooms, sites, policies and duty coverage (with the gaps) as one row. So a catch-up reads and writes
 in proportion to the new events, and memory stays bounded by one page of them.
 """
 
@@ -40,7 +40,7 @@ _ABSENT: Any = object()
 _UNCOUNTED = frozenset({"SIGNER_UNKNOWN", "KEY_REVOKED", "KEY_EXPIRED", "SIGNATURE_INVALID",
                         "ATTENDEE_UNSIGNED", "SIGNER_NOT_ATTENDEE"})
 CORE = ("ledger_id", "position", "recorded_at", "latest", "roster", "key_owner",
-        "authorities", "policy", "policies", "rooms", "occupied", "duty")
+        "authorities", "policy", "policies", "rooms", "sites", "coverage", "gaps")
 
 
 class FoldMap(MutableMapping[str, Any]):

@@ -42,7 +42,8 @@ def test_a_full_cycle_records_and_verifies_intact(ready):
 def test_verify_json_report_has_the_documented_shape(ready):
     result = ready.ok("verify", "--json", "--workers", "1")
     report = json.loads(result.output)
-    assert report == {"intact": True, "events": 12, "streams": 12, "signatures": 17, "findings": []}
+    assert report == {"log_position": 12, "intact": True, "events": 12, "streams": 12,
+                      "signatures": 17, "findings": []}
 
 
 def test_history_lists_steps_with_who_was_present(ready):

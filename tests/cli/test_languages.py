@@ -123,7 +123,7 @@ def test_receipt_warning_in_chinese(ready):
     lines = result.output.splitlines()
     assert any(line.startswith("已记录 交接 lot:LOT-1 第 2 步，位置 ") for line in lines)
     assert ("警告：ACKNOWLEDGED_VIOLATION：COUNT_MISMATCH 已在记录中确认（recount）："
-            "清点数量 29，但记录为 30") in lines
+            "清点数量 29，但记录为 30；已按您的确认记录；每次验证都会永久标记") in lines
 
 
 def test_history_in_chinese(ready):
