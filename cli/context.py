@@ -9,7 +9,7 @@ from typing import Any, Sequence
 
 import click
 
-from cli import render
+from cli import render, times
 from cli.options import (
     NOTE,
     PLACE,
@@ -100,6 +100,7 @@ def ledger_of(ctx: click.Context, *, create: bool = False, read_only: bool = Fal
     A writing command gets the log's append hook (a checkpoint with CUSTODY_LOG_KEY, a
     receipt with --receipt: ``cli.log``), and brings the view up to date once it succeeded."""
     app = open_ledger(ctx.obj["db"], create=create, read_only=read_only)
+    times.from_ledger(lambda: app.ledger().time_zone)
     if not read_only:
         from cli.log import install_append_hook
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from cli import i18n
+from cli import i18n, times
 from cli.errors import LedgerFailure
 from cli.options import refuse_undecodable
 from ledger.core.errors import LedgerError
@@ -21,7 +21,7 @@ Text: one line, at most 200 characters (notes 2,000), no control or invisible ch
 Arguments are UTF-8.
 
 \b
-Exit codes: 0 success (verify: intact); 1 verify found errors;
+Exit codes: 0 success (verify: intact); 1 verify (or status --verified) found errors;
 2 bad input or usage, or the machine fell short (scratch space, a lost worker);
 3 refused by a rule (nothing written); 4 key file or passphrase; 5 database;
 6 another writer changed the lot first (re-draft).
@@ -67,6 +67,11 @@ class LedgerGroup(click.Group):
               callback=lambda ctx, param, value: i18n.use(value),
               help="Language of messages, reports and step names: zh or en (default: "
                    "CUSTODY_LANG, else the locale: zh_* gives zh). Codes and JSON stay English.")
+@click.option("--tz", envvar="CUSTODY_TZ", default=None, metavar="ZONE", is_eager=True,
+              expose_value=False, callback=times.option_callback,
+              help="Time zone times are printed in: an IANA name (Asia/Shanghai) or an offset "
+                   "(+08:00). Default: CUSTODY_TZ, else the ledger's own (custody init "
+                   "--time-zone). JSON keeps the stored UTC times.")
 @click.version_option(package_name="custody-ledger")
 @click.pass_context
 def main(ctx: click.Context, db: str | None) -> None:

@@ -7,10 +7,12 @@ import sys
 import unicodedata
 from typing import Any, Callable, Iterable, TextIO
 
+from cli import times
 from cli.i18n import N_, _, translated
 from ledger.application.custody import Receipt
 from ledger.core import canonical
 from ledger.core.findings import CODES, Report, Severity
+from ledger.core.places import place_of
 from ledger.core.policy import ROLE_WORDS
 from ledger.domain.events import Recorded
 
@@ -142,10 +144,10 @@ def describe(body: dict[str, Any]) -> str:
     lines = [_("{event_type} for {stream} (step {seq} of ledger {ledger})").format(
                  event_type=body["type"], stream=body["stream"], seq=body["seq"],
                  ledger=body["ledger"]),
-             "  " + _("occurred at {when}").format(when=body["occurred_at"])
-             + (" " + _("at {location}").format(location=body["location"])
+             "  " + _("occurred at {when}").format(when=times.local(body["occurred_at"]))
+             + (" " + _("at {location}").format(location=where(body))
                 if "location" in body else "")]
-    used = {"type", "stream", "seq", "ledger", "schema", "occurred_at", "location"}
+    used = {"type", "stream", "seq", "ledger", "schema", "occurred_at", "location", "place"}
     for line, paths in _details(body):
         lines.append(f"  {line}")
         used |= paths
@@ -168,6 +170,13 @@ def describe(body: dict[str, Any]) -> str:
         used |= {"policy.id", "policy.version"}
     lines += [f"  {path}: {_value(value)}" for path, value in _fields(body) if path not in used]
     return shown(lines)
+
+
+def where(body: dict[str, Any]) -> str:
+    """Where a step happened: its registered place with the location as the detail
+    (``site:PH (Loading bay)``), or the location alone when it names no place."""
+    place = place_of(body)
+    return f"{place} ({body['location']})" if place else body["location"]
 
 
 def _fields(body: dict[str, Any]) -> Iterable[tuple[str, Any]]:
@@ -253,8 +262,9 @@ def _details(body: dict[str, Any]) -> list[tuple[str, set[str]]]:
 def step(event: Recorded, member: Callable[[str], Any], container: str | None = None) -> str:
     """One step, as ``history`` lists it; ``container``: a step the lot took packed in it."""
     body = event.body
-    head = f"{body['seq']:>3}  {body['occurred_at']}  {padded(step_name(body['type']), 22)} " \
-        + _("at {location}").format(location=body["location"])
+    head = f"{body['seq']:>3}  {times.local(body['occurred_at'])}  " \
+        f"{padded(step_name(body['type']), 22)} " \
+        + _("at {location}").format(location=where(body))
     if container is not None:
         head += "  " + _("[step of container {container}]").format(container=container)
     lines = [head] + [f"     {line}" for line, _paths in _details(body)]
@@ -268,7 +278,7 @@ def step(event: Recorded, member: Callable[[str], Any], container: str | None = 
     if body.get("note"):
         lines.append("     " + _("note: {note}").format(note=body["note"]))
     lines.append("     " + _("recorded {when}  hash {hash}…").format(
-        when=event.timestamp.isoformat(), hash=event.event_hash[:16]))
+        when=times.local(event.timestamp), hash=event.event_hash[:16]))
     return shown(lines)
 
 
@@ -342,7 +352,7 @@ def status_line(lot: Any, holder: str | None, findings: int) -> str:
         f"{lot.lot_id:<16} {padded(_(lot.kind), 14)} {lot.exam}/{lot.subject:<10} "
         + _("held by {holder}{packed}; last {step} at {location} {occurred_at}").format(
             holder=holder or "-", packed=packed, step=step_name(lot.last_type),
-            location=lot.location, occurred_at=lot.last_occurred_at)
+            location=lot.location, occurred_at=times.local(lot.last_occurred_at))
         + (f" [{', '.join(flags)}]" if flags else "") + f" — {health}"])
 
 
@@ -371,6 +381,7 @@ def presence_line(row: Any) -> str:
     verdict = (_(row.verdict) if row.verdict else "") + (
         _(" (missing {missing})").format(missing=row.missing) if row.missing else "")
     flags = f" [{', '.join(row.findings)}]" if row.findings else ""
-    return shown([f"{row.position:>6}  {row.occurred_at}  {padded(step_name(row.type), 22)} "
+    return shown([f"{row.position:>6}  {times.local(row.occurred_at)}  "
+                  f"{padded(step_name(row.type), 22)} "
                   + _("{stream} at {location}").format(stream=row.stream, location=row.location)
                   + f": {row.policy} {verdict}{flags} — {people}"])

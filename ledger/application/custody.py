@@ -95,11 +95,13 @@ class Receipt:
 
 @dataclass(frozen=True)
 class LedgerView:
-    """What a command needs to know of the ledger itself: its id, policy and authorities."""
+    """What a command needs to know of the ledger itself: its id, policy and authorities, and
+    the time zone its genesis names (None: UTC)."""
 
     ledger_id: str
     policy: PresencePolicy
     authorities: AuthoritySet
+    time_zone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -205,7 +207,7 @@ class CustodyLedger(Application[str]):
                                    "verify' for details")
             raise StorageError(Message("{db} holds no ledger; run 'custody init' first",
                                        db=self.backend.label))
-        return LedgerView(state.ledger_id, state.policy, state.authorities)
+        return LedgerView(state.ledger_id, state.policy, state.authorities, state.time_zone)
 
     def member(self, person_id: str) -> Member | None:
         """The roster's entry for a person as the ledger stands, or None."""
@@ -336,9 +338,11 @@ class CustodyLedger(Application[str]):
 
     def init(self, ledger_id: str, authority: Mapping[str, str], signer: Signer,
              policy: PresencePolicy, occurred_at: datetime,
-             witnesses: Mapping[str, PublicKey] | None = None) -> Receipt:
-        """Write the genesis: the ledger id, the authority (who signs it), the policy and any
-        ``witnesses`` (name -> key) whose cosignatures of checkpoints count from the start."""
+             witnesses: Mapping[str, PublicKey] | None = None,
+             time_zone: str | None = None) -> Receipt:
+        """Write the genesis: the ledger id, the authority (who signs it), the policy, any
+        ``witnesses`` (name -> key) whose cosignatures of checkpoints count from the start,
+        and the ``time_zone`` its times are shown in (an IANA name or ``+HH:MM``)."""
         state, _ = self.state()
         if state.ledger_id is not None or state.head(LEDGER_STREAM) is not None:
             raise InputError(f"{self.backend.label} already holds ledger {state.ledger_id}; "
@@ -352,6 +356,9 @@ class CustodyLedger(Application[str]):
         body.update(authority=person, policy=policy.to_data())
         if witnesses:
             body["witnesses"] = genesis_witnesses(ledger_id, person, witnesses)
+        if time_zone is not None:
+            body["time_zone"] = time_zone
+        body["schema"] = schema_version(body)
         return self.submit(body, _sign(body, [signer]))
 
     def enrol(self, person: Mapping[str, str], public_key: PublicKey, signer: Authorities,

@@ -101,6 +101,7 @@ class LedgerState:
                  entered: MutableMapping[str, tuple[str, str]] | None = None,
                  whereabouts: MutableMapping[str, Whereabouts] | None = None) -> None:
         self.ledger_id: str | None = None
+        self.time_zone: str | None = None  # the zone the genesis names (times are shown in)
         self.position = 0
         self.recorded_at = ""  # the recorded_at of the last event folded
         self.recorded_at_position = 0  # and that event's position
@@ -278,6 +279,7 @@ class LedgerState:
         if event_type == "ledger.genesis":
             if self.ledger_id is None:
                 self.ledger_id = body["ledger"]
+                self.time_zone = body.get("time_zone")
                 self._set_policy(body, "")  # in force from the beginning
                 if trusted:
                     authority = member_from(body["authority"])

@@ -57,7 +57,8 @@ SECTIONS = ("roster", "key_owner", "rooms", "sites", "lots", "heads", "entered",
 # ``policies``): a test holds it equal to the fold's attributes, so a new one cannot be
 # forgotten by a resumed audit.
 SAVED = frozenset({"ledger_id", "position", "recorded_at", "recorded_at_position", "latest",
-                   "authorities", "policies", "policy", "log_keys", "witnesses", *SECTIONS})
+                   "authorities", "policies", "policy", "log_keys", "witnesses", "time_zone",
+                   *SECTIONS})
 SORTED = frozenset({"lots", "heads", "entered", "whereabouts"})
 _HEX_HASH = re.compile(r"[0-9a-f]{64}")
 
@@ -250,6 +251,7 @@ def _scalars(state: LedgerState) -> dict[str, Any]:
         "policies": [[since, policy.to_data()] for since, policy in state.policies],
         "log_keys": list(state.log_keys),
         "witnesses": [_member_out(m) for _, m in sorted(state.witnesses.items())],
+        "time_zone": state.time_zone,
     }
 
 
@@ -384,7 +386,7 @@ class StateReader:
     def _scalars(self, value: dict[str, Any]) -> None:
         want = {"section", "format", "ledger_id", "position", "recorded_at",
                 "recorded_at_position", "latest", "authorities", "policies", "log_keys",
-                "witnesses"}
+                "witnesses", "time_zone"}
         if value["section"] != "scalars" or set(value) != want:
             raise StateDamaged("the first record is not the state's scalars")
         if value["format"] != FORMAT:
@@ -405,6 +407,7 @@ class StateReader:
             s.policies.append((_text(since, "policy start"), _policy_in(policy)))
         s.policy = s.policies[-1][1] if s.policies else None
         s.log_keys = _texts(value["log_keys"], "log keys")
+        s.time_zone = _opt_text(value["time_zone"], "time zone")
         for entry in _want(value["witnesses"], list, "the genesis's witnesses"):
             witness = _member_in(entry)
             if witness.person_id in s.witnesses:

@@ -40,7 +40,7 @@ _ABSENT: Any = object()
 _UNCOUNTED = frozenset({"SIGNER_UNKNOWN", "KEY_REVOKED", "KEY_EXPIRED", "SIGNATURE_INVALID",
                         "ATTENDEE_UNSIGNED", "SIGNER_NOT_ATTENDEE"})
 CORE = ("ledger_id", "position", "recorded_at", "latest", "roster", "key_owner",
-        "authorities", "policy", "policies", "rooms", "sites", "coverage", "gaps")
+        "authorities", "policy", "policies", "rooms", "sites", "coverage", "gaps", "time_zone")
 
 
 class FoldMap(MutableMapping[str, Any]):

@@ -115,13 +115,13 @@ def test_secure_room_storage_duty_and_status(ready):
                      "--occurred-at", "2026-06-06T07:00:00+08:00", *ready.signing("STF-06"))
     position = re.search(r"at position (\d+)", ended.output).group(1)
     assert ("warning: DUTY_UNCOVERED: secure room SR-3 holds papers from "
-            "2026-06-05T23:00:00.000000Z with too few on duty: needs 4 police or staff, has 3"
+            "2026-06-06T07:00:00+08:00 with too few on duty: needs 4 police or staff, has 3"
             ) in ended.output
     assert "start a duty shift in SR-3 now (custody duty start --room SR-3" in ended.output
     result = ready("verify")
     assert result.exit_code == 1
     assert (f"DUTY_UNCOVERED         position {position} room:SR-3: secure room SR-3 holds "
-            "papers from 2026-06-05T23:00:00.000000Z") in result.output
+            "papers from 2026-06-06T07:00:00+08:00") in result.output
 
 
 def test_store_in_an_unregistered_room_is_refused(ready):
