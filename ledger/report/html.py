@@ -76,6 +76,9 @@ def environment(gettext: Gettext, ngettext: Ngettext | None = None,
     env.filters["code"] = breakable_code
     words = words or Words()
     env.filters["when"] = words.when
+    # In a narrow column a time may wrap after its date: 2026-06-07T / 06:10:00+08:00.
+    env.filters["when_breakable"] = lambda moment: Markup("T<wbr>").join(
+        escape(part) for part in words.when(moment).split("T", 1))
     env.filters["text"] = words.text
     env.filters["step"] = words.step
     env.filters["kind"] = words.kind
