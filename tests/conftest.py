@@ -97,8 +97,9 @@ class World:
                                       self.signers[AUTHORITY], self.clock.now)
 
     def handover(self, lot_id: str = "LOT-1", giver: str = "STF-01", receiver: str = "STF-02",
-                 team=TEAM, seals=SEALS, count: int = 30, at: datetime | None = None, **kw):
-        return self.app.record_handover(lot_id, giver, receiver, "Secure room 1", seals, count,
+                 team=TEAM, seals=SEALS, count: int = 30, at: datetime | None = None,
+                 location: str = "Secure room 1", **kw):
+        return self.app.record_handover(lot_id, giver, receiver, location, seals, count,
                                         at or self.clock.now, self.sign(*team), **kw)
 
 

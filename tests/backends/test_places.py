@@ -139,3 +139,35 @@ def test_a_site_within_an_unregistered_site_is_refused(world) -> None:
         world.site("NO1-R01", within="NO1")
     with pytest.raises(InputError, match="--within CEI: no site CEI is registered"):
         world.room("SR-3", within="CEI")
+
+
+def test_a_building_and_its_loading_bay_minutes_apart_raise_nothing(world) -> None:
+    """The symptom: steps typed minutes apart at "Provincial Printing House" and then
+    "Loading bay" raised a PRESENCE_CONFLICT per signer. Free text names no place; the
+    printing house's registered site and a step naming it both are one place."""
+    world.site("PH")
+    world.register("LOT-1", location="Provincial Printing House")
+    for giver, receiver, location, place in (
+            ("STF-01", "STF-02", "Loading bay", None),
+            ("STF-02", "STF-03", "Loading bay", "site:PH"),
+            ("STF-03", "STF-04", "Provincial Printing House", "site:PH")):
+        world.clock.now += timedelta(minutes=3)
+        receipt = world.handover("LOT-1", giver, receiver, location=location, place=place)
+        assert receipt.warnings == ()
+    assert Verifier(world.app.recorder).run().findings == []
+
+
+def test_a_duty_start_warns_of_the_presence_conflict_verify_reports_there(world) -> None:
+    """The symptom: duty start and end printed no warning, yet verify reported
+    PRESENCE_CONFLICT at their positions. POL-01 signs at the printing house, then starts a
+    duty shift in the secure room of an institute across town five minutes later."""
+    world.site("PH")
+    world.site("CEI")
+    world.room("SR-3", within="CEI")
+    world.register("LOT-1", place="site:PH")
+    shift = world.step("room:SR-3", "duty.started", {}, ["POL-01", "POL-03"],
+                       world.clock.now + timedelta(minutes=5), location="Duty desk")
+    report = Verifier(world.app.recorder).run()
+    at_shift = [(f.code, str(f.message)) for f in report.findings if f.position == shift.position]
+    assert [code for code, _ in at_shift] == ["PRESENCE_CONFLICT"]
+    assert [(w.code, str(w.message)) for w in shift.warnings] == at_shift

@@ -291,3 +291,33 @@ def test_a_stale_draft_is_refused_by_sign_with_exit_6(ready, tmp_path):
     ready.ok("record", "handover", *HANDOVER, *ready.signing(*TEAM))
     failing(ready, 6, "lot:LOT-1 changed since this event was drafted", "sign", str(path),
             "--key", ready.key("POL-01"), "--passphrase-file", ready.secret("POL-01"), "--yes")
+
+
+def test_a_store_into_an_unstaffed_room_is_recorded_with_the_warning_verify_reports(ready):
+    """The symptom: a store into a secure room with nobody on duty was accepted in silence,
+    and verify then reported DUTY_UNCOVERED for ever. The store is still recorded (the
+    papers must go somewhere), but says so, with what to do; verify reports that very
+    finding at that very position; a duty shift started at once closes the gap."""
+    ready.ok("room", "register", "SR-3", "--name", "County room 3", "--licence", "BM-31",
+             "--valid-from", "2026-01-01T00:00:00+08:00", "--valid-until", "2026-12-31T00:00:00+08:00",
+             "--occurred-at", "2026-06-05T08:00:00+08:00", *ready.authority())
+    stored = ready.ok("record", "store", "--lot", "LOT-1", "--from", "STF-01", "--room", "SR-3",
+                      "--seal", "SEAL-1", "--seal", "SEAL-2", "--count", "30", "--location",
+                      "SR-3", "--occurred-at", "2026-06-06T06:00:00+08:00",
+                      *ready.signing(*TEAM))
+    position = int(re.search(r"at position (\d+)", stored.output).group(1))
+    (warning,) = [line for line in stored.output.splitlines() if line.startswith("warning:")]
+    assert warning.startswith("warning: DUTY_UNCOVERED: secure room SR-3 holds papers from "
+                              "2026-06-06T06:00:00+08:00 with too few on duty: needs 4 police "
+                              "or staff, has 0 (nobody)")
+    assert warning.endswith("start a duty shift in SR-3 now (custody duty start --room SR-3 "
+                            "... --sign ...); until then the room is uncovered")
+    ready.ok("duty", "start", "--room", "SR-3", "--location", "SR-3",
+             "--occurred-at", "2026-06-06T06:05:00+08:00",
+             *ready.signing("POL-01", "POL-02", "STF-05", "STF-06"))
+    report = json.loads(ready("verify", "--json").stdout)
+    assert [(f["code"], f["position"]) for f in report["findings"]] == [
+        ("DUTY_UNCOVERED", position)]
+    gaps = json.loads(ready.ok("presence", "--room", "SR-3", "--json").stdout)["duty_gaps"]
+    assert [(g["start"], g["end"]) for g in gaps] == [
+        ("2026-06-05T22:00:00.000000Z", "2026-06-05T22:05:00.000000Z")]
