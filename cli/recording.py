@@ -21,7 +21,6 @@ from cli.options import (
     receipt_option,
     unlock_signers,
 )
-from cli.i18n import _
 from cli.steps import SHOWN, STEPS, Step
 from ledger.application.drafts import MAX_DRAFT, format_draft, parse_draft
 from ledger.core.errors import InputError

@@ -29,6 +29,12 @@ def h(hours: float) -> datetime:
     return D + timedelta(hours=hours)
 
 
+def shown(hours: float) -> str:
+    """A time as the text output prints it: RFC 3339 with seconds and an offset, in the
+    ledger's zone (its genesis names none: UTC)."""
+    return h(hours).isoformat(timespec="seconds")
+
+
 def ts(hours: float) -> str:
     return canonical.format_timestamp(h(hours))
 
@@ -219,7 +225,7 @@ def test_the_officers_timeline_flags_the_conflict_at_the_second_site(world) -> N
     assert [e["location"] for e in entries if e["at"] in (ts(21), ts(21.2))] == [NO1, NO2]
     lines = text.stdout.splitlines()
     (line,) = [ln for ln in lines if f"#{at['wrong']} " in ln]
-    assert line.startswith(ts(21.2)) and line.endswith("[PRESENCE_CONFLICT]")
+    assert line.startswith(shown(21.2)) and line.endswith("[PRESENCE_CONFLICT]")
     assert lines[-1].endswith(f"1 PRESENCE_CONFLICT; as of log position "
                               f"{world.app.last_position()}, from the view")
     # A staff member's night shift: from its start to its end, with the room.
@@ -245,7 +251,7 @@ def test_the_rooms_timeline_shows_the_night_gap_between_the_shifts(world) -> Non
     index = data["entries"].index(gap)
     assert data["entries"][index - 1]["position"] == at["gap_opened"]
     assert data["entries"][index + 1]["type"] == "duty.started"
-    assert any(line.startswith(f"{GAP[0]}  DUTY GAP until {GAP[1]}: secure room SR-3 held "
+    assert any(line.startswith(f"{shown(12)}  DUTY GAP until {shown(16)}: secure room SR-3 held "
                                "papers") for line in text.stdout.splitlines())
     assert text.stdout.splitlines()[-1].endswith(", 1 duty gap(s); as of log position "
                                                  f"{world.app.last_position()}, from the view")
