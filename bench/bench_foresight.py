@@ -25,8 +25,8 @@ from machine import Load, describe
 from ledger.projections import access
 
 
-def record(events: int, foresight: bool, folder: Path) -> tuple[float, Load]:
-    """Seconds ``events`` handovers took, each followed by the view's catch-up."""
+def record(events: int, foresight: bool, folder: Path, cli: bool) -> tuple[float, Load]:
+    """Seconds ``events`` handovers took, each followed by the view's catch-up if ``cli``."""
     lots = max(1, events // STEPS_PER_LOT)
     app, team, clock = custody_ledger(folder / f"custody-{foresight}.db", lots)
     steps = Handovers(app, team, clock, lots)
@@ -39,7 +39,8 @@ def record(events: int, foresight: bool, folder: Path) -> tuple[float, Load]:
             began = time.perf_counter()
             for _ in range(events):
                 steps.run(1)
-                access.refresh(app)  # what refresh_after_write does after every command
+                if cli:
+                    access.refresh(app)  # what refresh_after_write does after every command
             took = time.perf_counter() - began
     finally:
         custody.foresee = original
@@ -51,15 +52,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=400, help="handovers per side and round")
     parser.add_argument("--rounds", type=int, default=3, help="alternated rounds")
+    parser.add_argument("--api", action="store_true",
+                        help="no catch-up of the view after each append (an API loop)")
     args = parser.parse_args()
     rows: list[tuple[int, float, float, Any, Any]] = []
     for round_ in range(1, args.rounds + 1):
         with tempfile.TemporaryDirectory(prefix="bench-foresight-") as tmp:
-            off, off_load = record(args.events, False, Path(tmp))
-            on, on_load = record(args.events, True, Path(tmp))
+            off, off_load = record(args.events, False, Path(tmp), not args.api)
+            on, on_load = record(args.events, True, Path(tmp), not args.api)
         rows.append((round_, off, on, off_load, on_load))
     print(f"Machine: {describe()}\n")
-    print(f"### record_handover + view catch-up, {args.events:,} handovers a side, SQLite\n")
+    what = "record_handover alone" if args.api else "record_handover + view catch-up"
+    print(f"### {what}, {args.events:,} handovers a side, SQLite\n")
     print("| round | without foresight (baseline) | with foresight | ratio | during the runs |")
     print("|---:|---:|---:|---:|---|")
     for round_, off, on, off_load, on_load in rows:
