@@ -24,7 +24,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import TopicError, get_topic
 
-from ledger.application.foresight import foresee
+from ledger.application.foresight import foresee, preview
 from ledger.application.keystore import Signer
 from ledger.core import canonical, digests
 from ledger.core.custody import LotState, RoomState, is_person
@@ -587,9 +587,8 @@ class CustodyLedger(Application[str]):
         assumed = {a["person"]: b"" for a in body.get("attendees", [])}
         recorded_at = self._recorded_at(state)
         findings = self._judge(state, head + 1, body, assumed, recorded_at, ALL_VALID)
-        foreseen = foresee(self, head, recorded_at, [(body, assumed, "", head + 1)],
-                           writable=not self.backend.read_only)
-        return foreseen[0] if foreseen is not None else _warnings(findings)
+        foreseen = preview(self, head, recorded_at, body, assumed)
+        return foreseen if foreseen is not None else _warnings(findings)
 
     def sign(self, body: Mapping[str, Any], signer: Signer) -> bytes:
         """One attendee's signature over a schema-valid body (drafted here, or parsed from a
@@ -711,18 +710,18 @@ class CustodyLedger(Application[str]):
                                    f"{describe(exc, self.backend, writing=True)}") from None
             else:
                 position = {r.domain_event.originator_id: r.notification.id for r in recordings}
-            # What verify will report at each new position, judged against the whole ledger
-            # (the view's fold); the recorder's own warnings if the view cannot say.
-            foreseen = foresee(self, head, recorded_at, [
-                (body, sigs, e.event_hash, position.get(e.originator_id, head + offset))
-                for offset, ((body, sigs), e) in enumerate(zip(batch, stored), start=1)])
+            # What verify will report at each new position, as the view (the whole ledger's
+            # fold) recorded it; the recorder's own warnings if the view cannot say.
+            where = [position.get(e.originator_id) for e in stored]
+            foreseen = foresee(self, [p for p in where if p is not None]) \
+                if None not in where else None
             receipts = [
                 Receipt(stream=e.originator_id, seq=e.originator_version,
                         event_type=body["type"], event_hash=e.event_hash,
-                        position=position.get(e.originator_id),
-                        warnings=tuple(whole if foreseen is not None else _warnings(findings)))
-                for e, findings, whole, (body, _) in zip(stored, judged, foreseen or judged,
-                                                         batch)
+                        position=at,
+                        warnings=tuple(foreseen.get(at, []) if foreseen is not None
+                                       else _warnings(findings)))
+                for e, findings, at, (body, _) in zip(stored, judged, where, batch)
             ]
             if self.after_append is not None:
                 self.after_append(self, receipts)

@@ -80,7 +80,9 @@ def test_presence_room_shows_the_duty_gap_in_text_and_json(world) -> None:
 
     assert text.exit_code == 0, text.output
     lines = text.stdout.splitlines()
-    assert (f"duty gap: secure room SR-3 held papers from {NIGHT_GAP[0]} to {NIGHT_GAP[1]} "
+    # Printed in the ledger's zone (its genesis names none: UTC), RFC 3339 with an offset.
+    assert ("duty gap: secure room SR-3 held papers from 2026-06-07T12:00:00+00:00 to "
+            "2026-06-07T22:00:00+00:00 "
             "with too few on duty: ") in lines[-2]
     assert "needs 4 police or staff, has 3" in lines[-2]
     assert lines[-1].endswith(f", 1 duty gap(s); as of log position "

@@ -87,8 +87,8 @@ def test_the_report_shows_local_times(cli, tmp_path) -> None:
     out = tmp_path / "report.html"
     cli.ok("report", "--out", str(out))
     html = out.read_text(encoding="utf-8")
-    assert "2026-06-06T06:10:00+08:00" in html
-    assert not STORED_FORM.search(re.sub(r"<[^>]+>", " ", html))
+    assert "2026-06-06T06:10:00+08:00" in html.replace("<wbr>", "")
+    assert not STORED_FORM.search(re.sub(r"<[^>]+>", " ", html.replace("<wbr>", "")))
 
 
 def test_a_genesis_naming_no_time_zone_shows_utc(tmp_path) -> None:
