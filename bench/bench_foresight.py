@@ -5,8 +5,8 @@ the foresight (``ledger/application/foresight.py``), alternated in one run.
 
 Each round records ``--events`` handovers on a fresh SQLite ledger (six signers, lots
 round-robin, as ``bench_append.py``) twice: once as the recorder now does — after the append,
-the step is judged again against the view's whole fold, brought up to the head it was judged
-at — and once with the foresight switched off (the baseline: the recorder's own warnings
+the view is brought up to the log's head and the findings it recorded at the step are read
+back — and once with the foresight switched off (the baseline: the recorder's own warnings
 only). The view is brought up to date after every append on both sides, as every writing
 command of the CLI does, so the comparison is what an officer's command pays for it.
 """
