@@ -21,9 +21,17 @@ Example (AUTH-01 hands over to AUTH-02 and AUTH-03, either of whom may sign from
   custody authority set AUTH-02=auth02.key.pub AUTH-03=auth03.key.pub --threshold 1 \\
       --sign auth01.key --sign auth02.key --sign auth03.key
 
+\b
+Example (AUTH-03's key is lost or compromised: AUTH-02 authorises, AUTH-03 signs with the
+new key, made with 'custody keys new AUTH-03 --out auth03-new.key'):
+  custody authority set AUTH-02=auth02.key.pub AUTH-03=auth03-new.key.pub --threshold 1 \\
+      --sign auth02.key --sign auth03-new.key
+
 Every authority of the new set must sign (proving they hold the key named), and so must
-the threshold of the current set. Authorities left out of the new set can no longer sign
-anything from this step on; the new set's members join the roster with role authority.""")
+the threshold of the current set, with the keys it holds now; a member named with a new key
+signs with the new one, which counts for the new set only. Authorities left out of the new
+set can no longer sign anything from this step on, nor can a replaced key; the new set's
+members join the roster with role authority.""")
 @click.argument("members", nargs=-1, required=True, metavar="ID=PUBFILE...")
 @click.option("--threshold", type=click.IntRange(1, 16), default=1, show_default=True,
               help="How many of the new set must sign each roster, room and policy event.")

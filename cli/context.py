@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import click
 
-from cli import render
+from cli import render, times
 from cli.i18n import _
 from cli.options import (
     NOTE,
+    PLACE,
     TEXT,
     receipt_option,
     require_keys_of,
@@ -76,9 +77,18 @@ def passphrase_files_option() -> Any:
              "read gets a warning.")
 
 
+def place_option() -> Any:
+    return click.option(
+        "--place", default=None, type=PLACE,
+        help="The registered place the step happens at: room:ID or site:ID (--location is then "
+             "the detail within it). Presence conflicts are judged between places; a step "
+             "with only a --location is never compared.")
+
+
 def step_options(func: Any) -> Any:
     """Options every co-signed step takes."""
     for option in reversed([
+        place_option(),
         click.option("--location", required=True, type=TEXT, help="Where the step happens."),
         click.option("--occurred-at", "when", metavar="TIME",
                      help="When it happened, RFC 3339 with offset (default: now)."),
@@ -105,6 +115,7 @@ def ledger_of(ctx: click.Context, *, create: bool = False, read_only: bool = Fal
     from ledger.application.custody import open_ledger
 
     app = open_ledger(ctx.obj["db"], create=create, read_only=read_only)
+    times.from_ledger(lambda: app.ledger().time_zone)
     if not read_only:
         ctx.find_root().obj["writer"] = app  # closed by the root group, whatever happens
     if names:

@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
+from cli import times
 from ledger.core.text import Message
 
 DOMAIN = "custody"
@@ -76,10 +77,12 @@ def N_(text: str) -> str:
 
 def translated(text: Any) -> str:
     """``text`` for the reader: a ``Message`` from the core re-formatted from its translated
-    template (its arguments that are Messages translated too); any other text unchanged."""
+    template (its arguments that are Messages translated too, and stored times shown in the
+    command's time zone: ``cli.times``); any other text unchanged."""
     if not isinstance(text, Message):
         return str(text)
-    args = {k: translated(v) if isinstance(v, Message) else v for k, v in text.args.items()}
+    args = {k: translated(v) if isinstance(v, Message) else times.localised(v)
+            for k, v in text.args.items()}
     return _(text.template).format(**args)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from cli import render
+from cli import render, times
 from cli.context import say
 from cli.i18n import N_, _, translated
 from cli.names import EXAM, LOT, PERSON, ROOM
@@ -71,7 +71,7 @@ def step_line(step: tl.ReplayStep) -> str:
         presence += _(" (missing {missing})").format(missing=step.missing)
     checks = [c for c in (_check(_("seals"), step.seals), _check(_("count"), step.count)) if c]
     parts = [presence, *checks, _flags(step.findings)]
-    return render.shown([f"{step.position:>6}  {step.occurred_at}  "
+    return render.shown([f"{step.position:>6}  {times.local(step.occurred_at)}  "
                          + _("{stream} step {seq} {type} at {location}").format(
                              stream=step.stream, seq=step.seq,
                              type=render.step_name(step.type) if step.type
@@ -151,15 +151,16 @@ def timeline() -> None:
 def entry_line(entry: tl.Entry) -> str:
     """One moment of a timeline on one line that stands alone."""
     if entry.kind == "duty_gap":
-        return render.shown([f"{entry.at}  " + _("DUTY GAP until {end}: {detail}").format(
-            end=entry.end, detail=translated(entry.detail))])
+        return render.shown([f"{times.local(entry.at)}  " + _(
+            "DUTY GAP until {end}: {detail}").format(end=times.local(entry.end),
+                                                      detail=translated(entry.detail))])
     where = _(" at {location}").format(location=entry.location) if entry.location else ""
     at = f"#{entry.position} " if entry.position is not None else ""
     if entry.kind == "duty" and entry.type == "duty":
-        until = (_("until {end} (#{position})").format(end=entry.end,
+        until = (_("until {end} (#{position})").format(end=times.local(entry.end),
                                                        position=entry.end_position)
                  if entry.end else _("still open"))
-        text = f"{entry.at}  {at}" + _("on duty in {room}{where}, {until}").format(
+        text = f"{times.local(entry.at)}  {at}" + _("on duty in {room}{where}, {until}").format(
             room=entry.stream, where=where, until=until)
     else:
         what = _("{type} of {stream}").format(type=render.step_name(entry.type),
@@ -168,7 +169,7 @@ def entry_line(entry: tl.Entry) -> str:
                  else "")
         detail = f" — {translated(entry.detail)}" if entry.detail else ""
         kind = _(KINDS.get(entry.kind, entry.kind))
-        text = f"{entry.at}  {at}{kind}: {what}{where}{parts}{detail}"
+        text = f"{times.local(entry.at)}  {at}{kind}: {what}{where}{parts}{detail}"
     if entry.findings:
         text += f" [{_flags(entry.findings)}]"
     return render.shown([text])

@@ -348,15 +348,18 @@ Examples:
     @main.command("check-receipt", epilog="""\b
 Examples:
   custody check-receipt handover.proof --log-key log.key.pub     # offline
-  custody --db custody.db check-receipt handover.proof           # and still in the ledger?""")
+  custody --db custody.db check-receipt handover.proof           # and still in the ledger?
+  custody check-receipt handover.proof --json""")
     @click.argument("receipts", nargs=-1, required=True,
                     type=click.Path(dir_okay=False, exists=True, path_type=Path))
     @click.option("--log-key", "log_key_file", type=click.Path(dir_okay=False, path_type=Path),
                   help="The log's public key file; without it the ledger's own log keys are "
                        "used (--db).")
+    @click.option("--json", "as_json", is_flag=True,
+                  help="Print as JSON (schemas/check-receipt.schema.json).")
     @click.pass_context
     def check_receipt(ctx: click.Context, receipts: Sequence[Path],
-                      log_key_file: Path | None) -> None:
+                      log_key_file: Path | None, as_json: bool) -> None:
         """Verify receipts (c2sp.org/tlog-proof); with the ledger, also that each receipted
         event is still there at its index (else EVENT_MISSING, exit 1)."""
         from ledger.application.receipts import ReceiptChecker
@@ -366,22 +369,33 @@ Examples:
             read_public_key(log_key_file)[0].raw if log_key_file is not None else None,
             TransparencyLog(ledger_of(ctx, read_only=True)) if use_db else None)
         missing = 0
+        checked: list[dict] = []  # each receipt, for --json
         for path in receipts:
-            checked = checker.check(read_receipt(path), str(path))
-            for finding in checked.findings:
+            result = checker.check(read_receipt(path), str(path))
+            checked.append({"file": str(path), "event_hash": result.event_hash.hex(),
+                            "index": result.proof.index, "origin": result.checkpoint.origin,
+                            "checkpoint_size": result.checkpoint.size,
+                            "in_ledger": None if not use_db else not result.findings,
+                            "position": result.position})
+            for finding in result.findings:
                 missing += 1
-                click.echo(render.visible(f"{finding.code} {translated(finding.message)}"))
-            if checked.findings:
+                if not as_json:
+                    click.echo(render.visible(f"{finding.code} {translated(finding.message)}"))
+            if result.findings or as_json:
                 continue
             line = _("ok {path}: event {event}… is leaf {index} of {origin}'s checkpoint of "
-                     "{size}").format(path=path, event=checked.event_hash.hex()[:16],
-                                      index=checked.proof.index,
-                                      origin=checked.checkpoint.origin,
-                                      size=checked.checkpoint.size)
-            if checked.position is not None:
+                     "{size}").format(path=path, event=result.event_hash.hex()[:16],
+                                      index=result.proof.index,
+                                      origin=result.checkpoint.origin,
+                                      size=result.checkpoint.size)
+            if result.position is not None:
                 line += _("; still in the ledger at position {position}").format(
-                    position=checked.position)
+                    position=result.position)
             click.echo(render.visible(line))
+        if as_json:
+            head = checker.tlog.app.last_position() if checker.tlog is not None else None
+            click.echo(render.json_text({"log_position": head, "intact": missing == 0,
+                                         "missing": missing, "receipts": checked}))
         if missing:
             ctx.exit(EXIT_FINDINGS)
 

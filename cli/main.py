@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 import click
 
-from cli import i18n
+from cli import i18n, times
 from cli.group import RootGroup
 from ledger import __version__
 from ledger.core.errors import InputError, LedgerError
@@ -22,7 +22,7 @@ Text: one line, at most 200 characters (notes 2,000), no control or invisible ch
 Arguments are UTF-8.
 
 \b
-Exit codes: 0 success (verify: intact); 1 verify found errors;
+Exit codes: 0 success (verify: intact); 1 verify (or status --verified) found errors;
 2 bad input or usage, or the machine fell short (scratch space, a lost worker);
 3 refused by a rule (nothing written); 4 key file or passphrase; 5 database;
 6 another writer changed the lot first (re-draft).
@@ -80,6 +80,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                "timeline, secure-room duty coverage with its gaps as a chart, and the signed "
                "checkpoint it was made from."),
     "room": ("cli.rooms:room", "Register licensed secure rooms (authority-signed)."),
+    "site": ("cli.rooms:site", "Register sites: printing houses, exam sites and rooms, marking "
+             "and scanning centres (authority-signed)."),
     "sign": ("cli.recording:sign", "Add your signature to a draft, after reading exactly what "
              "you are signing."),
     "status": ("cli.views:status", "Where every lot is, who holds it, its last step, and the "
@@ -159,6 +161,11 @@ def refuse_undecodable(args: Sequence[str]) -> None:
               callback=lambda ctx, param, value: i18n.use(value),
               help="Language of messages, reports and step names: zh or en (default: "
                    "CUSTODY_LANG, else the locale: zh_* gives zh). Codes and JSON stay English.")
+@click.option("--tz", envvar="CUSTODY_TZ", default=None, metavar="ZONE", is_eager=True,
+              expose_value=False, callback=times.option_callback,
+              help="Time zone times are printed in: an IANA name (Asia/Shanghai) or an offset "
+                   "(+08:00). Default: CUSTODY_TZ, else the ledger's own (custody init "
+                   "--time-zone). JSON keeps the stored UTC times.")
 @click.version_option(version=__version__, prog_name="custody")
 @click.pass_context
 def main(ctx: click.Context, db: str | None) -> None:

@@ -55,6 +55,7 @@ PARTY = Checked("party", "PARTY")
 TEXT = Checked("text", "TEXT")
 NOTE = Checked("note", "TEXT")
 DIGEST = Checked("hash", "SHA256")
+PLACE = Checked("place", "PLACE")
 
 
 def occurred_at(value: str | None, clock) -> datetime:  # type: ignore[no-untyped-def]

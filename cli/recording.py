@@ -27,10 +27,12 @@ from cli.names import HOLDER, LOT, PERSON
 from cli.steps import SHOWN, STEPS, Step, example_lines
 from ledger.application.drafts import MAX_DRAFT, format_draft, parse_draft
 from ledger.core.errors import InputError
+from ledger.core.places import ROOM_PLACED
 from ledger.core.text import Message
 from ledger.storage.files import write_file
 from cli.context import (
     keyfile_option,
+    place_option,
     ledger_of,
     passphrase_files_option,
     print_receipt,
@@ -65,8 +67,8 @@ Example:
 @step_options
 @click.pass_context
 def lot_register(ctx: click.Context, lot_id: str, exam: str, subject: str, kind: str, count: int,
-                 seals: Sequence[str], holder: str | None, location: str, when: str | None,
-                 keyfiles: Sequence[Path], passphrase_files: Sequence[Path],
+                 seals: Sequence[str], holder: str | None, place: str | None, location: str,
+                 when: str | None, keyfiles: Sequence[Path], passphrase_files: Sequence[Path],
                  note: str | None) -> None:
     """Register LOT_ID, co-signed by the people present."""
     app = ledger_of(ctx)
@@ -75,7 +77,7 @@ def lot_register(ctx: click.Context, lot_id: str, exam: str, subject: str, kind:
     lot_data = {"id": lot_id, "exam": exam, "subject": subject, "kind": kind, "count": count,
                 "seals": sorted(seals)}
     receipt = app.register_lot(lot_data, location, occurred_at(when, app.clock), signers,
-                               holder=holder, note=note)
+                               holder=holder, note=note, place=place)
     print_receipt(receipt)
 
 
@@ -94,11 +96,15 @@ def duty() -> None:
     """Start or end a duty shift in a secure room (24-hour duty)."""
 
 
-def _common_step_options(mode: str, in_room: bool = False) -> list[Any]:
-    options = [
-        click.option("--location", required=not in_room, type=TEXT,
+def _common_step_options(mode: str, step: Step) -> list[Any]:
+    # A store, a retrieval and a duty shift happen in their secure room: that is their place,
+    # and its registered name the default location.
+    options = [] if step.event_type in ROOM_PLACED else [place_option()]
+    options += [
+        click.option("--location", required=not step.in_room, type=TEXT,
                      help="Where the step happens" + (" (default: the secure room's "
-                                                      "registered name)." if in_room else ".")),
+                                                      "registered name)." if step.in_room
+                                                      else ".")),
         click.option("--occurred-at", "when", metavar="TIME",
                      help="When it happened, RFC 3339 with offset (default: now)."),
         click.option("--note", default=None, type=NOTE,
@@ -134,7 +140,8 @@ def _step_command(step: Step, mode: str, name: str, shown_as: str) -> click.Comm
         stream = step.stream(o)
         if "corrects" in o:
             o["_event_hash"] = app.event_hash(stream, o["corrects"])
-        options = {"acknowledge": o["acknowledge"], "note": o["note"], "evidence": o["evidence"]}
+        options = {"acknowledge": o["acknowledge"], "note": o["note"], "evidence": o["evidence"],
+                   "place": o.get("place")}
         when = occurred_at(o["when"], app.clock)
         if mode == "record":
             signers = unlock_signers(o["keyfiles"], o["passphrase_files"])
@@ -162,7 +169,7 @@ def _step_command(step: Step, mode: str, name: str, shown_as: str) -> click.Comm
     epilog = SHOWN.format(example=example_lines(f"custody {shown_as} {step.example}"),
                           signing=signing)
     function = click.pass_context(callback)
-    for option in reversed([*step.options, *_common_step_options(mode, step.in_room)]):
+    for option in reversed([*step.options, *_common_step_options(mode, step)]):
         function = option(function)
     return click.command(name, help=step.help, epilog=epilog)(function)
 
@@ -200,8 +207,7 @@ def sign(ctx: click.Context, draft_file: Path, key: Path, passphrase_file: Path 
     signer = unlock_signers([key], [passphrase_file] if passphrase_file else [])[0]
     click.echo(render.describe(body))
     for warning in warnings:
-        click.echo(render.visible("  " + _("warning: {code}: {message}").format(
-            code=warning.code, message=translated(warning.message))))
+        click.echo(render.visible("  " + render.warning_line(warning)))
     if not yes and not confirm(f"Sign this as {signer.person_id}?", "--yes"):
         raise InputError("not signed: you declined")
     signatures[signer.person_id] = app.sign(body, signer)
@@ -233,15 +239,15 @@ def submit(ctx: click.Context, draft_file: Path) -> None:
 def _pack_command(unpack: bool) -> click.Command:
     verb = "unpack" if unpack else "pack"
 
-    def callback(ctx: click.Context, container: str, lot_ids: Sequence[str], location: str,
-                 when: str | None, keyfiles: Sequence[Path], passphrase_files: Sequence[Path],
-                 note: str | None) -> None:
+    def callback(ctx: click.Context, container: str, lot_ids: Sequence[str], place: str | None,
+                 location: str, when: str | None, keyfiles: Sequence[Path],
+                 passphrase_files: Sequence[Path], note: str | None) -> None:
         app = ledger_of(ctx)
         app.ledger()
         moment_ = occurred_at(when, app.clock)
         signers = unlock_signers(keyfiles, passphrase_files)
         for receipt in app.pack(container, list(lot_ids), unpack, location, moment_, signers,
-                                note=note):
+                                note=note, place=place):
             print_receipt(receipt)
 
     function: Any = click.pass_context(callback)

@@ -7,7 +7,9 @@ import sys
 import unicodedata
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence, TextIO
 
+from cli import times
 from cli.i18n import N_, _, translated
+from ledger.core.findings import CODES, Severity
 
 if TYPE_CHECKING:  # types only: printing needs neither the application nor the library
     from ledger.application.custody import Receipt
@@ -74,7 +76,7 @@ EVENT_TYPES = (
     N_("lot.transport_arrived"), N_("lot.handed_over"), N_("lot.stored"), N_("lot.retrieved"),
     N_("lot.distributed"), N_("lot.unsealed"), N_("lot.collected"), N_("lot.returned"),
     N_("lot.packed"), N_("lot.unpacked"), N_("lot.corrected"), N_("incident.reported"),
-    N_("zero.reported"),
+    N_("zero.reported"), N_("site.registered"),
 )
 _EVENT_TYPES = frozenset(EVENT_TYPES)
 SEVERITIES = {"error": N_("ERROR"), "warning": N_("WARNING")}
@@ -91,6 +93,40 @@ def padded(text: str, width: int) -> str:
     return text + " " * max(0, width - used)
 
 
+# What to do about each finding a recorded step carries (``verify`` will report it at the
+# step's position for ever), by code; ``{room}``, ``{person}`` come from its evidence.
+TO_DO = {
+    "DUTY_UNCOVERED": N_("start a duty shift in {room} now (custody duty start --room {room} "
+                         "... --sign ...); until then the room is uncovered"),
+    "PRESENCE_CONFLICT": N_("check where {person} was: if the record is wrong, record an "
+                            "incident (custody record incident ...) and a correction"),
+    "ACKNOWLEDGED_VIOLATION": N_("recorded as you acknowledged it; every verifier flags it "
+                                 "for ever"),
+    "CORRECTION": N_("every verifier flags the correction for ever"),
+}
+
+
+def to_do(finding: Any) -> str:
+    """What to do about a finding a recorded step carries, in the reader's language ("" when
+    there is nothing to say)."""
+    hint = TO_DO.get(finding.code)
+    if hint is None:
+        return ""
+    values = {k: v for k, v in finding.evidence.items() if isinstance(v, str)}
+    try:
+        return _(hint).format(**values)
+    except (KeyError, IndexError):
+        return ""
+
+
+def warning_line(finding: Any) -> str:
+    """``warning: CODE: message; what to do`` for a finding a recorded step carries."""
+    line = _("warning: {code}: {message}").format(code=finding.code,
+                                                  message=translated(finding.message))
+    hint = to_do(finding)
+    return _("{warning}; {what_to_do}").format(warning=line, what_to_do=hint) if hint else line
+
+
 def receipt(r: Receipt) -> str:
     if r.already_recorded:
         return shown([_("already recorded: {event_type} {stream} step {seq} at position "
@@ -101,8 +137,7 @@ def receipt(r: Receipt) -> str:
                  event_type=step_name(r.event_type), stream=r.stream, seq=r.seq,
                  position=r.position),
              _("event hash {hash}").format(hash=r.event_hash)]
-    lines += [_("warning: {code}: {message}").format(code=w.code, message=translated(w.message))
-              for w in r.warnings]
+    lines += [warning_line(w) for w in r.warnings]
     return shown(lines)
 
 
@@ -114,10 +149,10 @@ def describe(body: dict[str, Any]) -> str:
     lines = [_("{event_type} for {stream} (step {seq} of ledger {ledger})").format(
                  event_type=body["type"], stream=body["stream"], seq=body["seq"],
                  ledger=body["ledger"]),
-             "  " + _("occurred at {when}").format(when=body["occurred_at"])
-             + (" " + _("at {location}").format(location=body["location"])
+             "  " + _("occurred at {when}").format(when=times.local(body["occurred_at"]))
+             + (" " + _("at {location}").format(location=where(body))
                 if "location" in body else "")]
-    used = {"type", "stream", "seq", "ledger", "schema", "occurred_at", "location"}
+    used = {"type", "stream", "seq", "ledger", "schema", "occurred_at", "location", "place"}
     for line, paths in _details(body):
         lines.append(f"  {line}")
         used |= paths
@@ -140,6 +175,15 @@ def describe(body: dict[str, Any]) -> str:
         used |= {"policy.id", "policy.version"}
     lines += [f"  {path}: {_value(value)}" for path, value in _fields(body) if path not in used]
     return shown(lines)
+
+
+def where(body: dict[str, Any]) -> str:
+    """Where a step happened: its registered place with the location as the detail
+    (``site:PH (Loading bay)``), or the location alone when it names no place."""
+    from ledger.core.places import place_of  # the fold's rule, when a step is shown
+
+    place = place_of(body)
+    return f"{place} ({body['location']})" if place else body["location"]
 
 
 def _fields(body: dict[str, Any]) -> Iterable[tuple[str, Any]]:
@@ -257,9 +301,9 @@ def step(event: Recorded, member: Callable[[str], Any], container: str | None = 
     """One step, as ``history`` lists it under ``number`` (``numbered``); ``container``: a
     step the lot took packed in it, marked with the container's own step number."""
     body = event.body
-    head = f"{number or body['seq']:>3}  {body['occurred_at']}  " \
-        f"{padded(step_name(body['type']), 22)} " + _("at {location}").format(
-            location=body["location"])
+    head = f"{number or body['seq']:>3}  {times.local(body['occurred_at'])}  " \
+        f"{padded(step_name(body['type']), 22)} " \
+        + _("at {location}").format(location=where(body))
     if container is not None:
         head += "  " + _("[step {seq} of container {container}]").format(
             seq=body["seq"], container=container)
@@ -274,8 +318,36 @@ def step(event: Recorded, member: Callable[[str], Any], container: str | None = 
     if body.get("note"):
         lines.append("     " + _("note: {note}").format(note=body["note"]))
     lines.append("     " + _("recorded {when}  hash {hash}…").format(
-        when=event.timestamp.isoformat(), hash=event.event_hash[:16]))
+        when=times.local(event.timestamp), hash=event.event_hash[:16]))
     return shown(lines)
+
+
+def history_object(lot_id: str, position: int | None,
+                   steps: list[tuple[Recorded, str | None, Any]]) -> dict[str, Any]:
+    """``history --json`` (``schemas/history.schema.json``): the lot's steps as signed, each
+    with its log position, the container it was taken in, its presence record and the codes
+    of its findings, and how many errors and warnings they are."""
+    from ledger.core.canonical import format_timestamp
+
+    rows = []
+    for event, container, record in steps:
+        codes = list(record.findings) if record is not None else []
+        rows.append({
+            "position": record.position if record is not None else None,
+            "stream": event.body["stream"], "seq": event.body["seq"],
+            "type": event.body["type"], "occurred_at": event.body["occurred_at"],
+            "recorded_at": format_timestamp(event.timestamp),
+            "container": container, "event_hash": event.event_hash,
+            "presence": None if record is None or not record.verdict else {
+                "verdict": record.verdict, "policy": record.policy,
+                "missing": record.missing},
+            "attendees": [] if record is None else [
+                {"person": p, "role": r, "counted": c} for p, r, c in record.attendees],
+            "findings": codes, "body": event.body})
+    codes = [code for row in rows for code in row["findings"]]
+    errors = sum(CODES[c][0] is Severity.ERROR for c in codes if c in CODES)
+    return {"log_position": position, "lot": lot_id, "errors": errors,
+            "warnings": len(codes) - errors, "steps": rows}
 
 
 def report(r: Report, where: str) -> str:
@@ -296,13 +368,21 @@ def report(r: Report, where: str) -> str:
     return shown(lines)
 
 
-def status_data(lot: Any, holder: str | None, findings: int, **extra: Any) -> dict[str, Any]:
-    """One lot as ``status --json`` prints it, with ``extra`` keys (the view's log_position)."""
+def status_data(lot: Any, holder: str | None, findings: int) -> dict[str, Any]:
+    """One lot as ``status --json`` lists it."""
     return {"lot": lot.lot_id, "kind": lot.kind, "exam": lot.exam, "subject": lot.subject,
             "holder": holder, "packed_in": lot.packed_in, "count": lot.count,
             "seals": list(lot.seals), "last_step": lot.last_type, "location": lot.location,
             "occurred_at": lot.last_occurred_at, "unsealed": lot.unsealed, "closed": lot.closed,
-            "findings": findings, **extra}
+            "findings": findings}
+
+
+def status_object(position: int | None, verified: bool, errors: int, warnings: int,
+                  lots: list[dict[str, Any]]) -> dict[str, Any]:
+    """``status --json`` (``schemas/status.schema.json``): the log position answered at, the
+    verdict (from the view's findings on record, or a full verification) and the lots."""
+    return {"log_position": position, "verified": verified, "intact": errors == 0,
+            "errors": errors, "warnings": warnings, "lots": lots}
 
 
 def status_line(lot: Any, holder: str | None, findings: int) -> str:
@@ -314,7 +394,7 @@ def status_line(lot: Any, holder: str | None, findings: int) -> str:
         f"{lot.lot_id:<16} {padded(_(lot.kind), 14)} {lot.exam}/{lot.subject:<10} "
         + _("held by {holder}{packed}; last {step} at {location} {occurred_at}").format(
             holder=holder or "-", packed=packed, step=step_name(lot.last_type),
-            location=lot.location, occurred_at=lot.last_occurred_at)
+            location=lot.location, occurred_at=times.local(lot.last_occurred_at))
         + (f" [{', '.join(flags)}]" if flags else "") + f" — {health}"])
 
 
@@ -343,6 +423,7 @@ def presence_line(row: Any) -> str:
     verdict = (_(row.verdict) if row.verdict else "") + (
         _(" (missing {missing})").format(missing=row.missing) if row.missing else "")
     flags = f" [{', '.join(row.findings)}]" if row.findings else ""
-    return shown([f"{row.position:>6}  {row.occurred_at}  {padded(step_name(row.type), 22)} "
+    return shown([f"{row.position:>6}  {times.local(row.occurred_at)}  "
+                  f"{padded(step_name(row.type), 22)} "
                   + _("{stream} at {location}").format(stream=row.stream, location=row.location)
                   + f": {row.policy} {verdict}{flags} — {people}"])

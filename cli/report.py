@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from cli import render
+from cli import render, times
 from cli.context import ledger_of, refuse_existing, say
 from cli import i18n
 from cli.i18n import _, ngettext, translated
@@ -78,11 +78,12 @@ def report(ctx: click.Context, out: Path, force: bool, lot_id: str | None, exam:
 
 
 def _words() -> Any:
-    """The ledger's words in the reader's language, as ``status`` and ``verify`` name them."""
+    """The ledger's words in the reader's language, and its times in the command's zone, as
+    ``status`` and ``verify`` show them."""
     from ledger.report.html import Words
 
     return Words(text=translated, step=render.step_name, kind=_kind_name,
-                 role=render.role_name)
+                 role=render.role_name, when=times.local)
 
 
 def _kind_name(kind: str) -> str:

@@ -8,6 +8,7 @@ from typing import Sequence
 
 import click
 
+from cli import times
 from cli.options import (
     ID,
     TEXT,
@@ -39,6 +40,7 @@ MAX_POLICY_FILE = 64 * 1024
 @click.command(epilog="""\b
 Examples:
   custody init --ledger-id gd-2026 --authority-key authority.key
+  custody init --ledger-id gd-2026 --authority-key authority.key --time-zone Asia/Shanghai
   custody init --ledger-id gd-2026 --authority-key authority.key --log-key log.key.pub \\
       --witness DIO-01=dio01.key.pub""")
 @click.option("--ledger-id", required=True, type=ID,
@@ -57,15 +59,21 @@ Examples:
                    "checkpoints count from the start: NAME is the key name it cosigns with "
                    "(its key file's id), PUBFILE its public key file. Repeat for more (at "
                    "most 16). Enrolled inspectors witness too.")
+@click.option("--time-zone", "time_zone", default=None, metavar="ZONE",
+              help="The zone the ledger's times are shown in: an IANA name (Asia/Shanghai) or "
+                   "an offset (+08:00). Default: the offset of --occurred-at, or of this "
+                   "machine's local time now. Times are stored in UTC whatever it is.")
 @authority_options
 @click.pass_context
 def init(ctx: click.Context, ledger_id: str, authority_keys: Sequence[Path],
          passphrase_files: Sequence[Path], name: str | None, unit: str,
          policy_file: Path | None, log_key_file: Path | None, witness_specs: Sequence[str],
-         when: str | None) -> None:
+         time_zone: str | None, when: str | None) -> None:
     """Start a new ledger: its genesis names the authority, the presence policy and any
     witnesses."""
     policy = _load_policy(policy_file)
+    if time_zone is not None:
+        times.parse_zone(time_zone, "--time-zone")  # refused before anything is written
     if len(authority_keys) != 1:
         raise InputError("init takes one --authority-key: the genesis names one authority; "
                          "name more later with 'custody authority set'")
@@ -81,11 +89,15 @@ def init(ctx: click.Context, ledger_id: str, authority_keys: Sequence[Path],
                       witnesses)
     app = ledger_of(ctx, create=True)
     moment_ = occurred_at(when, app.clock)
-    print_receipt(app.init(ledger_id, authority, signer, policy, moment_, witnesses))
+    if time_zone is None:  # the offset the officer lives in: as typed, or this machine's
+        time_zone = times.offset_of(moment_ if when is not None else moment_.astimezone())
+    print_receipt(app.init(ledger_id, authority, signer, policy, moment_, witnesses,
+                           time_zone=time_zone))
     if log_key is not None:
         print_receipt(app.set_log_key(log_key, signer, moment_))
-    say(_("ledger {ledger} started in {db}; policy {policy} v{version}").format(
-        ledger=ledger_id, db=app.backend.label, policy=policy.id, version=policy.version))
+    say(_("ledger {ledger} started in {db}; policy {policy} v{version}; times shown in "
+          "{zone}").format(ledger=ledger_id, db=app.backend.label, policy=policy.id,
+                           version=policy.version, zone=time_zone))
     if witnesses:
         say(_("witnesses named in the genesis: {names}").format(names=", ".join(witnesses)))
 

@@ -96,7 +96,8 @@ def verify(ctx: click.Context, lot_id: str | None, since: int, as_of: str | None
 
         report.extend(compare(ledger_of(ctx, read_only=True)))
     if as_json:
-        click.echo(render.json_text(report.to_data()))
+        click.echo(render.json_text({"log_position": verifier.last_position,
+                                     **report.to_data()}))
     else:
         click.echo(render.report(report, verifier.label))
         if report.resumed is not None:
@@ -154,7 +155,7 @@ def run_verifier(ctx: click.Context, lot_id: str | None, since: int, as_of: str 
         resume = SavedState(state_dir, _ledger_id(app))
     verifier = Verifier(app.recorder, workers=workers or os.cpu_count() or 1, lot=lot_id,
                         since=since, as_of=moment(as_of, "--as-of") if as_of is not None else None,
-                        now=app.clock(), evidence=evidence, resume=resume)
+                        evidence=evidence, resume=resume)
     ctx.call_on_close(verifier.close)  # its temporary file of per-stream state
     with click.progressbar(length=verifier.total(), label="verifying", file=render.stderr(),
                            hidden=not (show_bar and render.stderr_is_terminal())) as bar:

@@ -11,15 +11,17 @@ from typing import Any
 
 import click
 
-from cli import render
+from cli import render, times
 from cli.context import ledger_of, say
+from cli.errors import EXIT_FINDINGS
 from cli.i18n import _, translated
 from cli.names import EXAM, HOLDER, LOT, PERSON, ROOM, require_named
 from cli.options import TEXT, moment
 from ledger.core.errors import InputError, LedgerError
+from ledger.core.findings import CODES, Severity
 from ledger.projections import history as lot_steps
 from ledger.projections import queries
-from ledger.projections.current import Answer, current_answer
+from ledger.projections.current import Answer, current_answer, genesis_time_zone
 from ledger.projections.names import ViewNames
 
 
@@ -42,6 +44,7 @@ def view_answer(ctx: click.Context, *, show_bar: bool = False) -> Answer:
     current = current_answer(ctx.obj["db"])
     if current is not None:
         ctx.call_on_close(current.owner.close)
+        times.from_ledger(lambda: genesis_time_zone(current.view))
         require_named(ctx, lambda: ViewNames(current.view))
         return current
     from ledger.projections import access
@@ -130,23 +133,24 @@ def status(ctx: click.Context, lot_id: str | None, exam: str | None, subject: st
         rows = queries.lots_now(view, **filters)
     if lot_id is not None and not rows:
         raise InputError(_("unknown lot {lot}").format(lot=lot_id))
+    record = queries.on_record(view, at)
     if as_json:
-        click.echo(render.json_text([render.status_data(lot, held_by, lot.findings,
-                                                        log_position=position)
-                                     for lot, held_by in rows]))
+        click.echo(render.json_text(render.status_object(
+            position, False, record.errors, record.warnings,
+            [render.status_data(lot, held_by, lot.findings) for lot, held_by in rows])))
         return
     for lot, held_by in rows:
         click.echo(render.status_line(lot, held_by, lot.findings))
-    errors = view.meta().get("errors", 0)
     where = _("as of log position {position}, from the view").format(position=position or 0)
-    if errors:
-        say(_("{lots} lot(s); the ledger is NOT intact ({errors} error(s) on record); run "
-              "'custody verify' for details; {where}").format(lots=len(rows), errors=errors,
-                                                             where=where))
+    if record.errors:
+        say(_("{lots} lot(s) {where}: {errors} error(s) and {warnings} warning(s) on record; "
+              "the ledger is NOT intact — run 'custody verify'").format(
+                  lots=len(rows), where=where, errors=record.errors,
+                  warnings=record.warnings))
     else:
-        say(_("{lots} lot(s) {where}: no error on record ('custody status --verified' or "
-              "'custody verify' checks every signature again)").format(lots=len(rows),
-                                                                       where=where))
+        say(_("{lots} lot(s) {where}: no error on record, {warnings} warning(s) ('custody "
+              "status --verified' or 'custody verify' checks every signature again)").format(
+                  lots=len(rows), where=where, warnings=record.warnings))
 
 
 def _verified_status(ctx: click.Context, lot_id: str | None, exam: str | None,
@@ -166,23 +170,33 @@ def _verified_status(ctx: click.Context, lot_id: str | None, exam: str | None,
     rows.sort(key=lambda row: row[0].lot_id)
     if lot_id is not None and not rows:
         raise InputError(_("unknown lot {lot}").format(lot=lot_id))
+    report = verifier.report
+    errors, warnings = len(report.errors), len(report.findings) - len(report.errors)
     if as_json:
-        click.echo(render.json_text([render.status_data(lot, held_by, findings)
-                                     for lot, held_by, findings in rows]))
-        return
-    for lot, held_by, findings in rows:
-        click.echo(render.status_line(lot, held_by, findings))
-    ledger_findings = len(verifier.report.errors)
-    say(_("{lots} lot(s); the ledger is intact").format(lots=len(rows))
-        if verifier.report.intact else
-        _("{lots} lot(s); the ledger is NOT intact ({errors} error(s)); run 'custody verify' "
-          "for details").format(lots=len(rows), errors=ledger_findings))
+        click.echo(render.json_text(render.status_object(
+            verifier.last_position, True, errors, warnings,
+            [render.status_data(lot, held_by, findings) for lot, held_by, findings in rows])))
+    else:
+        for lot, held_by, findings in rows:
+            click.echo(render.status_line(lot, held_by, findings))
+        say(_("{lots} lot(s); the ledger is intact").format(lots=len(rows))
+            if report.intact else
+            _("{lots} lot(s); the ledger is NOT intact ({errors} error(s)); run 'custody "
+              "verify' for details").format(lots=len(rows), errors=errors))
+    if not report.intact:
+        ctx.exit(EXIT_FINDINGS)  # as verify: a caller's script sees the verdict
 
 
-@click.command(epilog="Example: custody history MATH-01")
+@click.command(epilog="""\b
+Examples:
+  custody history MATH-01
+  custody history MATH-01 --json""")
 @click.argument("lot_id", type=LOT)
+@click.option("--json", "as_json", is_flag=True,
+              help="Print as JSON (schemas/history.schema.json): each step as signed, with "
+                   "its position, presence record and findings.")
 @click.pass_context
-def history(ctx: click.Context, lot_id: str) -> None:
+def history(ctx: click.Context, lot_id: str, as_json: bool) -> None:
     """The steps of LOT_ID in order, with who was present and the presence verdict.
 
     While the lot was packed, the steps of its container are listed too, marked with it.
@@ -197,6 +211,12 @@ def history(ctx: click.Context, lot_id: str) -> None:
     events = lot_steps.lot_history(answer.view, app.events_at, lot_id)
     records = queries.steps_of(answer.view, [(e.body["stream"], e.body["seq"])
                                              for e, _container in events])
+    if as_json:
+        click.echo(render.json_text(render.history_object(
+            lot_id, answer.position, [(event, container,
+                                       records.get((event.body["stream"], event.body["seq"])))
+                                      for event, container in events])))
+        return
     steps = [render.step(event, app.member, container, number)
              + render.verdict(records.get((event.body["stream"], event.body["seq"])))
              for (event, container), number in zip(events, render.numbered(events))]
@@ -237,8 +257,12 @@ def presence(ctx: click.Context, lot_id: str | None, exam: str | None, person: s
                             violations=violations)
     # A room's duty gaps, judged up to now for a room that still holds papers (as verify).
     gaps = ([] if room is None else queries.duty_gaps(answer.view, now(), room))
+    short = sum(row.verdict == "short" for row in rows)
     if as_json:
-        data: dict[str, Any] = {"log_position": answer.position,
+        codes = [code for row in rows for code in row.findings]
+        errors = sum(CODES[code][0] is Severity.ERROR for code in codes if code in CODES)
+        data: dict[str, Any] = {"log_position": answer.position, "short": short,
+                                "errors": errors, "warnings": len(codes) - errors,
                                 "steps": [row.to_data() for row in rows]}
         if room is not None:
             data["duty_gaps"] = [gap.evidence for gap in gaps]
@@ -249,7 +273,6 @@ def presence(ctx: click.Context, lot_id: str | None, exam: str | None, person: s
     for gap in gaps:
         click.echo(render.visible(_("duty gap: {message}").format(
             message=translated(gap.message))))
-    short = sum(row.verdict == "short" for row in rows)
     gap_count = _(", {gaps} duty gap(s)").format(gaps=len(gaps)) if room is not None else ""
     say(_("{steps} step(s), {short} short of the presence policy{gaps}; as of log position "
           "{position}").format(steps=len(rows), short=short, gaps=gap_count,
@@ -261,9 +284,14 @@ def projections() -> None:
     """The view status, history and presence are answered from (see the README)."""
 
 
-@projections.command("status", epilog="Example: custody projections status")
+@projections.command("status", epilog="""\b
+Examples:
+  custody projections status
+  custody projections status --json""")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print as JSON (schemas/projections-status.schema.json).")
 @click.pass_context
-def projections_status(ctx: click.Context) -> None:
+def projections_status(ctx: click.Context, as_json: bool) -> None:
     """Where the stored view stands against the log's head. Writes nothing."""
     from ledger.projections import access
 
@@ -272,11 +300,18 @@ def projections_status(ctx: click.Context) -> None:
     head = app.last_position() or 0
     view = access.stored_view(app)
     position = view.position() if view is not None else None
+    meta = view.meta() if view is not None and position is not None else {}
+    if as_json:
+        click.echo(render.json_text({
+            "log_position": position, "head": head,
+            "behind": head - (position or 0) if position is None or position < head else 0,
+            "events": meta.get("events", 0), "intact": meta.get("errors", 0) == 0,
+            "errors": meta.get("errors", 0), "warnings": meta.get("warnings", 0)}))
+        return
     if position is None:
         say(_("no view stored yet; the log's head is position {head} (any read command, or "
               "'custody projections rebuild', builds it)").format(head=head))
         return
-    meta = view.meta()
     behind = (_("up to date") if position >= head else
               _("{count} position(s) behind").format(count=head - position))
     say(_("view at log position {position}, the log's head at {head}: {behind}; {events} "

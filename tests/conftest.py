@@ -83,15 +83,23 @@ class World:
                                     self.sign(*team), **kw)
 
     def room(self, room_id: str = "SR-3", valid_from: str = "2026-01-01T00:00:00.000000Z",
-             valid_until: str = "2026-12-31T23:59:59.000000Z"):
+             valid_until: str = "2026-12-31T23:59:59.000000Z", within: str | None = None):
         return self.app.register_room({"id": room_id, "name": f"Secure room {room_id}",
                                        "licence": f"BM-{room_id}", "valid_from": valid_from,
-                                       "valid_until": valid_until},
+                                       "valid_until": valid_until,
+                                       **({"within": within} if within else {})},
+                                      self.signers[AUTHORITY], self.clock.now)
+
+    def site(self, site_id: str, within: str | None = None):
+        """Register a site (a building, or a room within one) steps can name as their place."""
+        return self.app.register_site({"id": site_id, "name": f"Site {site_id}",
+                                       **({"within": within} if within else {})},
                                       self.signers[AUTHORITY], self.clock.now)
 
     def handover(self, lot_id: str = "LOT-1", giver: str = "STF-01", receiver: str = "STF-02",
-                 team=TEAM, seals=SEALS, count: int = 30, at: datetime | None = None, **kw):
-        return self.app.record_handover(lot_id, giver, receiver, "Secure room 1", seals, count,
+                 team=TEAM, seals=SEALS, count: int = 30, at: datetime | None = None,
+                 location: str = "Secure room 1", **kw):
+        return self.app.record_handover(lot_id, giver, receiver, location, seals, count,
                                         at or self.clock.now, self.sign(*team), **kw)
 
 

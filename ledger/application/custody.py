@@ -24,6 +24,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import TopicError, get_topic
 
+from ledger.application.foresight import foresee, preview
 from ledger.application.keystore import Signer
 from ledger.application.names import unknown_in_log
 from ledger.core import canonical, digests
@@ -50,8 +51,9 @@ from ledger.domain.aggregates import (
     person_stream,
     check_event,
     room_stream,
+    site_stream,
 )
-from ledger.domain.schemas import body_problems
+from ledger.domain.schemas import body_problems, schema_version
 from ledger.storage.backend import (
     Backend,
     check_holds_ledger,
@@ -80,7 +82,9 @@ def system_clock() -> datetime:
 
 @dataclass(frozen=True)
 class Receipt:
-    """What an officer takes away: where the event sits and what it hashes to."""
+    """What an officer takes away: where the event sits and what it hashes to, and every
+    finding ``verify`` will report at its position (``warnings``: the step was recorded
+    with them)."""
 
     stream: str
     seq: int
@@ -93,11 +97,13 @@ class Receipt:
 
 @dataclass(frozen=True)
 class LedgerView:
-    """What a command needs to know of the ledger itself: its id, policy and authorities."""
+    """What a command needs to know of the ledger itself: its id, policy and authorities, and
+    the time zone its genesis names (None: UTC)."""
 
     ledger_id: str
     policy: PresencePolicy
     authorities: AuthoritySet
+    time_zone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,10 @@ Authorities = Signer | Sequence[Signer]  # who signs an authority event
 
 # How often a step is judged again when other writers keep moving the log's head.
 RETRIES = 50
+# Errors a step is recorded with all the same, with a warning saying what to do: a store into
+# a room with too few on duty (the papers must go somewhere; only a duty shift closes the
+# gap, and ``verify`` reports it at that step for ever).
+RECORDED_WITH_WARNING = frozenset({"DUTY_UNCOVERED"})
 
 
 class CustodyLedger(Application[str]):
@@ -173,7 +183,8 @@ class CustodyLedger(Application[str]):
             row = rows[position]
             findings = state.apply(Event(position, row.body, row.signatures,
                                          row.event_hash.hex(), row.recorded_at, row.digest))
-            errors = [f for f in findings if f.severity is Severity.ERROR]
+            errors = [f for f in findings if f.severity is Severity.ERROR
+                      and f.code not in RECORDED_WITH_WARNING]
             if errors:
                 raise _damaged(position, row.body["stream"], errors[0])
         if head_row is not None:  # the log's last event, not only the last one folded here
@@ -199,7 +210,7 @@ class CustodyLedger(Application[str]):
                                    "verify' for details")
             raise StorageError(Message("{db} holds no ledger; run 'custody init' first",
                                        db=self.backend.label))
-        return LedgerView(state.ledger_id, state.policy, state.authorities)
+        return LedgerView(state.ledger_id, state.policy, state.authorities, state.time_zone)
 
     def member(self, person_id: str) -> Member | None:
         """The roster's entry for a person as the ledger stands, or None."""
@@ -330,9 +341,11 @@ class CustodyLedger(Application[str]):
 
     def init(self, ledger_id: str, authority: Mapping[str, str], signer: Signer,
              policy: PresencePolicy, occurred_at: datetime,
-             witnesses: Mapping[str, PublicKey] | None = None) -> Receipt:
-        """Write the genesis: the ledger id, the authority (who signs it), the policy and any
-        ``witnesses`` (name -> key) whose cosignatures of checkpoints count from the start."""
+             witnesses: Mapping[str, PublicKey] | None = None,
+             time_zone: str | None = None) -> Receipt:
+        """Write the genesis: the ledger id, the authority (who signs it), the policy, any
+        ``witnesses`` (name -> key) whose cosignatures of checkpoints count from the start,
+        and the ``time_zone`` its times are shown in (an IANA name or ``+HH:MM``)."""
         state, _ = self.state()
         if state.ledger_id is not None or state.head(LEDGER_STREAM) is not None:
             raise InputError(f"{self.backend.label} already holds ledger {state.ledger_id}; "
@@ -346,12 +359,20 @@ class CustodyLedger(Application[str]):
         body.update(authority=person, policy=policy.to_data())
         if witnesses:
             body["witnesses"] = genesis_witnesses(ledger_id, person, witnesses)
+        if time_zone is not None:
+            body["time_zone"] = time_zone
+        body["schema"] = schema_version(body)
         return self.submit(body, _sign(body, [signer]))
 
     def enrol(self, person: Mapping[str, str], public_key: PublicKey, signer: Authorities,
               occurred_at: datetime) -> Receipt:
         """Enrol a person with a role, unit and public key; signed by an authority."""
         stream = person_stream(person["id"])
+        if person["role"] == "authority":
+            raise InputError(f"{person['id']}: the authority set is the one source of "
+                             "authority, and an enrolled 'authority' could sign nothing an "
+                             "authority signs; name them in a new set instead ('custody "
+                             f"authority set ... {person['id']}=PUBFILE ...')")
         state = self._writable([stream, *_signer_streams(signer)], roster=True)
         if state.member(person["id"]) is not None or state.head(stream) is not None:
             raise InputError(f"person {person['id']} is already enrolled")
@@ -388,22 +409,38 @@ class CustodyLedger(Application[str]):
         state = self._writable([person_stream(person_id), *_signer_streams(signer)],
                                roster=True)
         if person_id in state.authorities.members:
-            raise InputError(f"{person_id} is in the authority set; name a new authority set "
-                             "('custody authority set') to replace their key instead")
+            raise InputError(f"{person_id} is in the authority set, which only a new "
+                             f"authority set changes: {_rekeying(state, person_id)}")
         if state.member(person_id) is None:
             raise unknown_in_log(self, "person", person_id)
         return state
 
     def register_room(self, room: Mapping[str, Any], signer: Authorities,
                       occurred_at: datetime) -> Receipt:
-        """Register a licensed secure room; signed by an authority."""
+        """Register a licensed secure room (perhaps within a registered site); signed by an
+        authority."""
         stream = room_stream(room["id"])
-        state = self._writable([stream, *_signer_streams(signer)])
+        within = [site_stream(room["within"])] if room.get("within") else []
+        state = self._writable([stream, *within, *_signer_streams(signer)])
         if state.head(stream) is not None:
             raise InputError(f"room {room['id']} is already registered")
         if room["valid_from"] > room["valid_until"]:
             raise InputError(f"room {room['id']}: the licence ends before it starts")
+        _check_within(state, room)
         return self._authority_event(state, stream, "room.registered", {"room": dict(room)},
+                                     signer, occurred_at)
+
+    def register_site(self, site: Mapping[str, Any], signer: Authorities,
+                      occurred_at: datetime) -> Receipt:
+        """Register a site steps happen at (a printing house, an exam site or room, a marking
+        or scanning centre), perhaps within another site; signed by an authority."""
+        stream = site_stream(site["id"])
+        within = [site_stream(site["within"])] if site.get("within") else []
+        state = self._writable([stream, *within, *_signer_streams(signer)])
+        if state.head(stream) is not None:
+            raise InputError(f"site {site['id']} is already registered")
+        _check_within(state, site)
+        return self._authority_event(state, stream, "site.registered", {"site": dict(site)},
                                      signer, occurred_at)
 
     def set_policy(self, policy: PresencePolicy, signer: Authorities,
@@ -435,6 +472,18 @@ class CustodyLedger(Application[str]):
             if owner is not None and owner != entry["id"]:
                 raise InputError(f"the key named for {entry['id']} is already enrolled for "
                                  f"{owner}; every person needs a key of their own")
+        named = {entry["id"]: entry["public_key"] for entry in authorities}
+        for signer in signers:
+            member = state.member(signer.person_id)
+            new_key = named.get(signer.person_id)
+            if member is not None and new_key not in (None, member.public_key.hex):
+                if signer.key.public_key.hex != new_key:  # a member re-keyed by this set
+                    raise KeyringError(
+                        f"{signer.person_id} is named with a new key: sign with that key's "
+                        "file (it proves you hold it); the current set's threshold signs "
+                        "with the keys it holds")
+            elif member is not None and signer.person_id in state.authorities.members:
+                self._signer_member(state, signer)
         body = _envelope(state.ledger_id or "", LEDGER_STREAM, state.head(LEDGER_STREAM),
                          "ledger.authority_set", occurred_at)
         body.update(authorities=[{**e, "role": "authority"} for e in authorities],
@@ -456,25 +505,38 @@ class CustodyLedger(Application[str]):
         body = _envelope(self.ledger(state).ledger_id, stream, state.head(stream), event_type,
                          occurred_at)
         body.update(fields)
+        body["schema"] = schema_version(body)
         return self.submit(body, _sign(body, signers))
 
     def draft_step(self, stream: str, event_type: str, fields: Mapping[str, Any],
                    location: str, attendees: Sequence[str], occurred_at: datetime, *,
                    acknowledge: str | None = None, note: str | None = None,
-                   evidence: Sequence[str] = ()) -> dict[str, Any]:
+                   evidence: Sequence[str] = (), place: str | None = None) -> dict[str, Any]:
         """Build the unsigned body of a co-signed step, pinned to the stream's current head."""
         return self._draft(stream, event_type, fields, location, attendees, occurred_at,
-                           acknowledge=acknowledge, note=note, evidence=evidence)[0]
+                           acknowledge=acknowledge, note=note, evidence=evidence,
+                           place=place)[0]
 
     def _draft(self, stream: str, event_type: str, fields: Mapping[str, Any],
                location: str, attendees: Sequence[str], occurred_at: datetime, *,
                acknowledge: str | None = None, note: str | None = None,
-               evidence: Sequence[str] = ()) -> tuple[dict[str, Any], LedgerState]:
+               evidence: Sequence[str] = (), place: str | None = None
+               ) -> tuple[dict[str, Any], LedgerState]:
         """The drafted body, and the state it was drafted against (which holds every
-        attendee's roster entry: signing on this terminal reuses it)."""
+        attendee's roster entry: signing on this terminal reuses it). ``place``: the
+        registered ``room:ID`` or ``site:ID`` the step happens at (``location`` is then the
+        detail within it)."""
         parties = [p for p in (fields.get(o) for o in ("from", "to", "holder")) if p]
         state = self._writable([stream, *(person_stream(p) for p in attendees),
-                                *(_party_stream(p) for p in parties)])
+                                *(_party_stream(p) for p in parties),
+                                *([place] if place else [])])
+        if place is not None:
+            kind, _, name = place.partition(":")
+            if (state.room(name) if kind == "room" else state.sites.get(name)) is None:
+                what = "secure room" if kind == "room" else "site"
+                raise InputError(f"--place {place}: no {what} {name} is registered; register "
+                                 f"it first ('custody {kind} register'), or give only "
+                                 "--location")
         ledger = self.ledger(state)
         head = state.head(stream)
         starts = event_type in ("lot.registered", "incident.reported", "zero.reported")
@@ -504,6 +566,9 @@ class CustodyLedger(Application[str]):
         body.update(fields)
         body.update(location=location, attendees=sorted(roles, key=lambda a: a["person"]),
                     policy=ledger.policy.ref)
+        if place is not None:
+            body["place"] = place
+        body["schema"] = schema_version(body)
         if acknowledge is not None:
             body["acknowledged_violation"] = {"reason": acknowledge}
         if note:
@@ -515,16 +580,18 @@ class CustodyLedger(Application[str]):
 
     def check_draft(self, body: Mapping[str, Any]) -> list[Finding]:
         """Refuse a drafted step that ``submit`` would refuse against the ledger as it stands,
-        judged as if everyone listed had signed; return its warnings.
+        judged as if everyone listed had signed; return what ``verify`` would report at its
+        position (its warnings, and a duty gap it would open).
 
         So nobody signs an edited or stale draft: a changed count or seal, a holder that is
         not the holder, a head that moved, an attendee whose role was changed."""
         check_event(body)
         state, head = self.state(referenced(body, {}), roster=bool(keys_named(body)))
         assumed = {a["person"]: b"" for a in body.get("attendees", [])}
-        findings = self._judge(state, head + 1, body, assumed, self._recorded_at(state),
-                               ALL_VALID)
-        return [f for f in findings if f.severity is Severity.WARNING]
+        recorded_at = self._recorded_at(state)
+        findings = self._judge(state, head + 1, body, assumed, recorded_at, ALL_VALID)
+        foreseen = preview(self, head, recorded_at, body, assumed)
+        return foreseen if foreseen is not None else _warnings(findings)
 
     def sign(self, body: Mapping[str, Any], signer: Signer) -> bytes:
         """One attendee's signature over a schema-valid body (drafted here, or parsed from a
@@ -675,12 +742,18 @@ class CustodyLedger(Application[str]):
                                    f"{describe(exc, self.backend, writing=True)}") from None
             else:
                 position = {r.domain_event.originator_id: r.notification.id for r in recordings}
+            # What verify will report at each new position, as the view (the whole ledger's
+            # fold) recorded it; the recorder's own warnings if the view cannot say.
+            where = [position.get(e.originator_id) for e in stored]
+            foreseen = foresee(self, [p for p in where if p is not None]) \
+                if None not in where else None
             receipts = [
                 Receipt(stream=e.originator_id, seq=e.originator_version,
                         event_type=body["type"], event_hash=e.event_hash,
-                        position=position.get(e.originator_id),
-                        warnings=tuple(f for f in findings if f.severity is Severity.WARNING))
-                for e, findings, (body, _) in zip(stored, judged, batch)
+                        position=at,
+                        warnings=tuple(foreseen.get(at, []) if foreseen is not None
+                                       else _warnings(findings)))
+                for e, findings, at, (body, _) in zip(stored, judged, where, batch)
             ]
             if self.after_append is not None:
                 self.after_append(self, receipts)
@@ -720,7 +793,8 @@ class CustodyLedger(Application[str]):
             raise InputError(f"event is for ledger {body['ledger']}, this is {state.ledger_id}")
         findings = state.apply(Event(position, body, signatures, event_hash, recorded_at),
                                verified)
-        errors = [f for f in findings if f.severity is Severity.ERROR]
+        errors = [f for f in findings if f.severity is Severity.ERROR
+                  and f.code not in RECORDED_WITH_WARNING]
         if errors:
             raise PolicyViolation(Message(
                 "refused {event_type} for {stream}: {problems} — nothing was written",
@@ -743,6 +817,31 @@ class CustodyLedger(Application[str]):
                 f"but {signer.person_id} is enrolled with key {member.public_key.id[:16]}"
             )
         return member
+
+
+def _rekeying(state: LedgerState, person_id: str) -> str:
+    """The command that gives authority ``person_id`` a new key: the current set again, with
+    the new key for them, signed by the threshold of the others and by them with the new key."""
+    members = sorted(state.authorities.members)
+    others = [m for m in members if m != person_id]
+    needed = state.authorities.threshold
+    named = " ".join(f"{m}=NEW.key.pub" if m == person_id else f"{m}={m}.key.pub"
+                     for m in members)
+    signs = " ".join([*(f"--sign {m}.key" for m in others[:needed]), "--sign NEW.key"])
+    if len(others) < needed:
+        return (f"the threshold ({needed}) of the current set must sign without "
+                f"{person_id}'s old key, so first name a set with more members "
+                f"(custody authority set {' '.join(f'{m}={m}.key.pub' for m in members)} "
+                f"AUTH-NN=AUTHNN.key.pub ... --sign ...), then run: custody authority set "
+                f"{named} --threshold {needed} --sign ... --sign NEW.key")
+    return (f"custody authority set {named} --threshold {needed} {signs} (the current set's "
+            f"threshold signs with the keys it holds; {person_id} signs with the new key)")
+
+
+def _warnings(findings: Sequence[Finding]) -> list[Finding]:
+    """What the recorder says of a step it records, judged by the streams it read alone."""
+    return [f for f in findings
+            if f.severity is Severity.WARNING or f.code in RECORDED_WITH_WARNING]
 
 
 def _signers(signer: Authorities) -> list[Signer]:
@@ -774,6 +873,12 @@ def referenced(body: Mapping[str, Any] | None, signatures: Mapping[str, bytes] |
         streams.add(room_stream(body["room"]))
     if "container" in body:
         streams.add(lot_stream(body["container"]))
+    if isinstance(body.get("place"), str):
+        streams.add(body["place"])  # room:ID and site:ID are the place's own stream
+    for key in ("room", "site"):  # a registration within a site; a site's own chain
+        entry = body.get(key)
+        if isinstance(entry, Mapping) and isinstance(entry.get("within"), str):
+            streams.add(site_stream(entry["within"]))
     return streams
 
 
@@ -797,12 +902,20 @@ def genesis_witnesses(ledger_id: str, authority: Mapping[str, str],
     return entries
 
 
+def _check_within(state: LedgerState, entry: Mapping[str, Any]) -> None:
+    """Refuse a room or site registered within a site that is not registered."""
+    within = entry.get("within")
+    if within is not None and within not in state.sites:
+        raise InputError(f"--within {within}: no site {within} is registered; register it "
+                         "first ('custody site register')")
+
+
 def _party_stream(party: str) -> str:
-    """The stream that says who a party is: a person's, or a room's (vehicles and sites have
-    none; their own name stands for a stream nobody writes)."""
+    """The stream that says who a party is: a person's, a room's or a registered site's
+    (vehicles have none; their own name stands for a stream nobody writes)."""
     if is_person(party):
         return person_stream(party)
-    return party  # room:ID is a room's stream; vehicle:/site: name no stream
+    return party  # room:ID and site:ID are a room's and a site's streams; vehicle: none
 
 
 def _damaged(position: int, stream: Any, finding: Finding) -> StorageError:

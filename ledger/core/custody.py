@@ -58,6 +58,7 @@ class RoomState:
     valid_until: str
     on_duty: frozenset[str] = frozenset()
     last_occurred_at: str = ""
+    within: str | None = None  # the registered site the room lies within (schema 2)
 
     def licensed_at(self, moment: str) -> bool:
         return self.valid_from <= moment <= self.valid_until
@@ -323,7 +324,7 @@ def room_registered(body: Mapping[str, Any]) -> RoomState:
     room = body["room"]
     return RoomState(room_id=room["id"], name=room["name"], licence=room["licence"],
                      valid_from=room["valid_from"], valid_until=room["valid_until"],
-                     last_occurred_at=body["occurred_at"])
+                     last_occurred_at=body["occurred_at"], within=room.get("within"))
 
 
 def room_after(state: RoomState, body: Mapping[str, Any]) -> RoomState:

@@ -67,6 +67,8 @@ CODES: Mapping[str, tuple[Severity, str]] = {
     "DUTY_UNCOVERED": (Severity.ERROR, Message(
         "a secure room holding papers was not staffed to policy")),
     "DUPLICATE_EVENT": (Severity.ERROR, Message("the same event is stored twice")),
+    "PLACE_UNKNOWN": (Severity.ERROR, Message(
+        "a step names a place, or a registration a site to lie within, that is not registered")),
     "ACKNOWLEDGED_VIOLATION": (Severity.WARNING, Message(
         "a rule was broken and acknowledged on record")),
     "PRESENCE_CONFLICT": (Severity.WARNING, Message(
@@ -123,8 +125,9 @@ class Finding:
         return CODES[self.code][0]
 
     def at(self, position: int | None, stream: str | None) -> "Finding":
-        """Return this finding placed at a log position and stream."""
-        return Finding(self.code, self.message, position, stream, self.evidence)
+        """Return this finding placed at a log position and stream (a finding about another
+        stream than the event's, such as the room a store left uncovered, keeps its own)."""
+        return Finding(self.code, self.message, position, self.stream or stream, self.evidence)
 
     def to_data(self) -> dict[str, Any]:
         return {

@@ -16,6 +16,7 @@ from ledger.core.custody import LOT_STEPS, LotState, RoomState, judge_lot_step, 
 from ledger.core.digests import key_id, signing_digest
 from ledger.core.errors import VerificationFailed
 from ledger.core.findings import Finding
+from ledger.core.places import SiteState, judge_place
 from ledger.core.policy import PresencePolicy, evaluate
 from ledger.core.roster import Lookup, member_from
 from ledger.core.text import Message
@@ -29,7 +30,7 @@ ACKNOWLEDGEABLE = frozenset({"PRESENCE_SHORT", "SEAL_MISMATCH", "COUNT_MISMATCH"
                              "TIME_REVERSED", "ROOM_UNLICENSED"})
 AUTHORITY_EVENTS = frozenset({"person.enrolled", "person.key_revoked", "person.key_rotated",
                               "room.registered", "ledger.policy_set", "ledger.authority_set",
-                              "ledger.log_key_set"})
+                              "ledger.log_key_set", "site.registered"})
 ROOM_EVENTS = frozenset({"duty.started", "duty.ended", "room.patrolled"})
 # Findings that make an authority event (or a genesis) count for nothing: the fold never
 # lets a forged roster, room or policy event change who counts.
@@ -75,6 +76,7 @@ class Context:
     recorded_at: str | None = None
     authorities: AuthoritySet = AuthoritySet(frozenset(), 1)
     key_owner: Callable[[str], str | None] = lambda key_id: None
+    sites: Callable[[str], SiteState | None] = lambda site_id: None
 
 
 def judge_signatures(
@@ -209,7 +211,12 @@ def judge(body: Mapping[str, Any], signatures: Mapping[str, bytes], ctx: Context
                                     evidence={"authority": authority.person_id,
                                                               "key_id": authority.public_key.id}))
         return present, findings
-    present, signed = judge_signatures(digest, signatures, ctx.roster, verified,
+    lookup = ctx.roster
+    if event_type == "ledger.authority_set":
+        # A member the new set names with a new key signs with it (proving they hold it),
+        # as TUF rotates a root key; the others sign with the key the roster holds.
+        lookup = _rekeyed(body, ctx.roster)
+    present, signed = judge_signatures(digest, signatures, lookup, verified,
                                        (body["occurred_at"], ctx.recorded_at))
     if event_type in AUTHORITY_EVENTS:
         # New members of an authority set sign with keys the roster does not hold yet.
@@ -217,6 +224,7 @@ def judge(body: Mapping[str, Any], signatures: Mapping[str, bytes], ctx: Context
         findings.extend(f for f in signed
                         if not (f.code == "SIGNER_UNKNOWN" and f.evidence["person"] in joining))
         findings.extend(_judge_authority_event(body, present, signatures, ctx, digest, verified))
+        findings.extend(judge_place(body, ctx.rooms, ctx.sites))
         return present, findings
     findings.extend(signed)
     findings.extend(judge_attendance(body, present, signatures, ctx.roster))
@@ -224,6 +232,7 @@ def judge(body: Mapping[str, Any], signatures: Mapping[str, bytes], ctx: Context
     counted = {pid: role for pid, role in present.items() if pid in listed}
     assert ctx.policy is not None, "signed steps are judged against the policy in force"
     findings.extend(judge_presence(body, counted, ctx.policy))
+    findings.extend(judge_place(body, ctx.rooms, ctx.sites))
     if event_type in LOT_STEPS:
         state = ctx.lots(body["stream"])
         findings.extend(judge_lot_step(state, body, counted, ctx.lots, ctx.rooms))
@@ -236,7 +245,10 @@ def _judge_authority_event(body: Mapping[str, Any], present: Mapping[str, str],
                            signatures: Mapping[str, bytes], ctx: Context, digest: bytes,
                            verified: Verified | None) -> Iterable[Finding]:
     authorities = ctx.authorities
-    signed = sorted(pid for pid in present if pid in authorities.members)
+    # Only the current set's keys authorise: a member signing with the new key the event
+    # names for them proves they hold it, and counts for the new set alone.
+    rotating = _rotating(body, ctx.roster)
+    signed = sorted(pid for pid in present if pid in authorities.members and pid not in rotating)
     if len(signed) < authorities.threshold:
         yield Finding("NOT_AUTHORITY", Message(
             "{event_type} on {stream} is not signed by an authority key: it needs {threshold} "
@@ -289,6 +301,23 @@ def _judge_authority_event(body: Mapping[str, Any], present: Mapping[str, str],
                                                    "{counted}", threshold=body["threshold"],
                                                    counted=len(counted)),
                           evidence={"counted": sorted(counted), "threshold": body["threshold"]})
+
+
+def _rotating(body: Mapping[str, Any], roster: Lookup) -> frozenset[str]:
+    """The enrolled people an authority set names with a key other than the roster's."""
+    if body["type"] != "ledger.authority_set":
+        return frozenset()
+    return frozenset(entry["id"] for entry in body["authorities"]
+                     if (member := roster(entry["id"])) is not None
+                     and member.public_key.hex != entry["public_key"])
+
+
+def _rekeyed(body: Mapping[str, Any], roster: Lookup) -> Lookup:
+    """``roster``, but with the new key for each member an authority set re-keys."""
+    rotating = _rotating(body, roster)
+    named = {entry["id"]: member_from(entry) for entry in body["authorities"]
+             if entry["id"] in rotating}
+    return lambda person_id: named.get(person_id) or roster(person_id)
 
 
 def _keys_named(body: Mapping[str, Any]) -> list[tuple[str, str]]:

@@ -13,9 +13,10 @@ What it holds, each as of the current position:
 - the authority set (who may sign roster, room and policy events, and how many must);
 - the presence policy in force, and the history of policies by the ``recorded_at`` from which
   each took effect (a backdated ``policy set`` can never re-judge the past);
-- rooms with their licences and who is on duty; lots and containers; every stream's head
-  (step number, event hash, latest ``occurred_at``);
-- for secure-room duty: when each room held papers, and who was on duty from when.
+- rooms with their licences and who is on duty; registered sites; lots and containers; every
+  stream's head (step number, event hash, latest ``occurred_at``);
+- for secure-room duty: each room's coverage (how many lots it holds, the gap open now) and
+  the gaps that closed (``ledger.core.duty``).
 
 Forged roster, room and policy events (not validly signed by the authority set) are
 reported and never change who counts. Lot and room steps are folded whatever their findings:
@@ -42,19 +43,18 @@ from ledger.core.custody import (
     room_after,
     room_registered,
 )
-from ledger.core.duty import merge, uncovered
+from ledger.core.duty import Coverage, Gap, described, judge_coverage
 from ledger.core.findings import Finding
 from ledger.core.policy import PresencePolicy
 from ledger.core.keys import PublicKey
 from ledger.core.roster import WITNESS_ROLE, Member, member_after, member_from
 from ledger.core.text import Message
+from ledger.core.places import SiteState, apart, place_of, site_registered
 from ledger.core.whereabouts import (
     Sighting,
     Whereabouts,
     judge_whereabouts,
     moment_of,
-    place_of,
-    room_index,
     seen_at,
 )
 from ledger.core.rules import (
@@ -101,6 +101,7 @@ class LedgerState:
                  entered: MutableMapping[str, tuple[str, str]] | None = None,
                  whereabouts: MutableMapping[str, Whereabouts] | None = None) -> None:
         self.ledger_id: str | None = None
+        self.time_zone: str | None = None  # the zone the genesis names (times are shown in)
         self.position = 0
         self.recorded_at = ""  # the recorded_at of the last event folded
         self.recorded_at_position = 0  # and that event's position
@@ -117,16 +118,17 @@ class LedgerState:
         # cosign checkpoints like an enrolled inspector, and do nothing else.
         self.witnesses: dict[str, Member] = {}
         self.rooms: dict[str, RoomState] = {}
+        self.sites: dict[str, SiteState] = {}  # registered sites (places steps name)
         self.lots: MutableMapping[str, LotState] = lots if lots is not None else {}
         self.heads: MutableMapping[str, Head] = heads if heads is not None else {}
         self.entered: MutableMapping[str, tuple[str, str]] = (
             entered if entered is not None else {})  # lot stream -> (room, since)
-        self.occupied: dict[str, list[tuple[str, str]]] = {}  # room -> merged intervals
-        self.duty: dict[str, list[tuple[str, dict[str, str]]]] = {}  # room -> timeline
+        self.coverage: dict[str, Coverage] = {}  # secure room -> its duty coverage now
+        self.gaps: list[Gap] = []  # duty gaps that closed, in the order they closed
+        self._changed_rooms: set[str] = set()  # rooms whose coverage the event being folded moves
         # person -> where they recently signed and their duty shifts (PRESENCE_CONFLICT)
         self.whereabouts: MutableMapping[str, Whereabouts] = (
             whereabouts if whereabouts is not None else {})
-        self._rooms_by_name: dict[str, str] | None = None  # room_index(rooms), when known
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -152,7 +154,7 @@ class LedgerState:
     def context(self, recorded_at: str | None) -> Context:
         """What ``rules.judge`` needs to know of the ledger at this position."""
         return Context(self.roster.get, self.policy, self.lots.get, self.rooms.get,
-                       recorded_at, self.authorities, self.key_owner.get)
+                       recorded_at, self.authorities, self.key_owner.get, self.sites.get)
 
     # -- the fold --------------------------------------------------------------------------
 
@@ -188,29 +190,36 @@ class LedgerState:
             findings.extend(judged)
         self._fold(event, findings, present)
         findings.extend(self._place_people(event, present))
+        findings.extend(self._judge_coverage(event))
         return findings
 
     def _place_people(self, event: Event, present: Mapping[str, str]) -> list[Finding]:
         """Judge and remember where everyone who validly signed a step was (after the fold,
-        so a room registered or a policy set by this very event counts)."""
+        so a room registered or a policy set by this very event counts). A step that names
+        no registered place places nobody: free text is never compared."""
         body = event.body
         if (not present or "location" not in body or "attendees" not in body
                 or body["type"] in AUTHORITY_EVENTS or self.policy is None):
             return []
-        if self._rooms_by_name is None:
-            self._rooms_by_name = room_index(self.rooms)
+        place = place_of(body)
+        if place is None:
+            return []
         here = Sighting(event.position, body["stream"], body["type"], body["occurred_at"],
-                        body["location"], place_of(body, self._rooms_by_name),
-                        moment_of(body["occurred_at"]))
+                        body["location"], place, moment_of(body["occurred_at"]))
         listed = {a["person"] for a in body["attendees"]}
         findings = []
         for person in sorted(present):
             seen = self.whereabouts.get(person)
-            conflict = judge_whereabouts(person, seen, here, self.policy.presence_window)
+            conflict = judge_whereabouts(person, seen, here, self.policy.presence_window,
+                                         self.apart)
             if conflict is not None:
                 findings.append(conflict)
             self.whereabouts[person] = seen_at(seen, here, body, person in listed)
         return findings
+
+    def apart(self, a: str, b: str) -> bool:
+        """Whether places ``a`` and ``b`` are apart at this position (``places.apart``)."""
+        return apart(a, b, self.rooms, self.sites)
 
     def skip(self, stream: str, seq: int, event_hash: str) -> None:
         """Advance a stream's head past a stored row that could not be read (it has a finding
@@ -270,6 +279,7 @@ class LedgerState:
         if event_type == "ledger.genesis":
             if self.ledger_id is None:
                 self.ledger_id = body["ledger"]
+                self.time_zone = body.get("time_zone")
                 self._set_policy(body, "")  # in force from the beginning
                 if trusted:
                     authority = member_from(body["authority"])
@@ -284,6 +294,7 @@ class LedgerState:
             return  # a forged roster, room or policy event never counts
         if event_type == "ledger.policy_set":
             self._set_policy(body, event.recorded_at)
+            self._changed_rooms.update(self.coverage)
         elif event_type == "ledger.authority_set":
             self._set_authorities(body)
         elif event_type == "ledger.log_key_set":
@@ -299,7 +310,8 @@ class LedgerState:
                 self.key_owner.setdefault(member.public_key.id, person_id)
         elif event_type == "room.registered":
             self.rooms[body["room"]["id"]] = room_registered(body)
-            self._rooms_by_name = None
+        elif event_type == "site.registered":
+            self.sites[body["site"]["id"]] = site_registered(body)
         elif event_type in ("duty.started", "duty.ended", "room.patrolled"):
             self._fold_room(body, present)
         elif event_type == "lot.registered":
@@ -340,47 +352,60 @@ class LedgerState:
             return
         # Only people who validly signed are on duty, whatever the event lists.
         signed = dict(body, attendees=[a for a in body["attendees"] if a["person"] in present])
-        self.rooms[room_id] = room = room_after(room, signed)
+        self.rooms[room_id] = room_after(room, signed)
         if body["type"] != "room.patrolled":
-            on_duty = {pid: m.role for pid in room.on_duty if (m := self.roster.get(pid))}
-            self.duty.setdefault(room_id, []).append((body["occurred_at"], on_duty))
+            self._changed_rooms.add(room_id)
 
     def _track_room(self, stream: str, before: str | None, after: str | None,
                     moment: str) -> None:
-        """Open or close the interval in which a lot lies in a secure room."""
+        """A lot enters or leaves a secure room: the room holds one lot more or fewer."""
         if before == after:
             return
         if before is not None and before.startswith("room:") and stream in self.entered:
-            room_id, since = self.entered.pop(stream)
-            self._occupy(room_id, since, moment)
+            room_id, _ = self.entered.pop(stream)
+            self._hold(room_id, -1)
         if after is not None and after.startswith("room:"):
             self.entered[stream] = (after[5:], moment)
+            self._hold(after[5:], +1)
 
-    def _occupy(self, room_id: str, since: str, until: str) -> None:
-        """Add an interval the room held papers; overlapping ones merge, so rooms stay small."""
-        self.occupied[room_id] = merge([*self.occupied.get(room_id, ()), (since, until)])
+    def _hold(self, room_id: str, change: int) -> None:
+        coverage = self.coverage.get(room_id, Coverage())
+        self.coverage[room_id] = replace(coverage, held=coverage.held + change)
+        self._changed_rooms.add(room_id)
+
+    def _judge_coverage(self, event: Event) -> list[Finding]:
+        """Judge the duty coverage of every room the event changed (``ledger.core.duty``):
+        the DUTY_UNCOVERED of a gap it opened, at its position."""
+        rooms, self._changed_rooms = sorted(self._changed_rooms), set()
+        if self.policy is None or not rooms:
+            return []
+        body = event.body
+        moment = (event.recorded_at if body["type"] == "ledger.policy_set"
+                  else body["occurred_at"])
+        findings = []
+        for room_id in rooms:
+            room = self.rooms.get(room_id)
+            on_duty = {pid: m.role for pid in (room.on_duty if room else ())
+                       if (m := self.roster.get(pid))}
+            coverage, closed, opened = judge_coverage(
+                room_id, self.coverage.get(room_id, Coverage()), on_duty, self.policy, moment,
+                event.position)
+            self.coverage[room_id] = coverage
+            if closed is not None:
+                self.gaps.append(closed)
+            if opened is not None:
+                findings.append(opened)
+        return findings
 
     # -- duty coverage ---------------------------------------------------------------------
 
     def duty_gaps(self, end: str | None = None) -> list[Finding]:
-        """Every interval a secure room held papers without enough people on duty, judged up
-        to ``end`` for rooms that still hold papers (default: the latest occurred_at)."""
-        if self.policy is None:
-            return []
+        """Every duty gap as an interval, by room and start: those that closed, and those
+        still open judged up to ``end`` (default: the latest occurred_at). Each gap was
+        reported as DUTY_UNCOVERED once, at the position of the event that opened it."""
         end = end or self.latest
-        occupied = {room: list(spans) for room, spans in self.occupied.items()}
-        for room_id, since in self.entered.values():
-            occupied[room_id] = merge([*occupied.get(room_id, ()), (since, max(since, end))])
-        findings = []
-        for room_id, intervals in sorted(occupied.items()):
-            for gap in uncovered(room_id, intervals, self.duty.get(room_id, []), self.policies):
-                findings.append(Finding(
-                    "DUTY_UNCOVERED",
-                    Message("secure room {room} held papers from {start} to {end} with too few "
-                            "on duty: {verdict}", room=room_id, start=gap.start, end=gap.end,
-                            verdict=gap.verdict.describe()),
-                    stream=f"room:{room_id}",
-                    evidence={"room": room_id, "start": gap.start, "end": gap.end,
-                              "on_duty": dict(sorted(gap.verdict.present.items())),
-                              "policy": gap.verdict.policy}))
-        return findings
+        gaps = [*self.gaps, *(c.gap for c in self.coverage.values() if c.gap is not None)]
+        policies = {(p.id, p.version): p for _, p in self.policies}
+        return [described(gap, policies[gap.policy["id"], gap.policy["version"]], end)
+                for gap in sorted(gaps, key=lambda g: (g.room, g.start, g.position))
+                if (gap.policy["id"], gap.policy["version"]) in policies]

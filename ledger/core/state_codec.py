@@ -34,25 +34,31 @@ import msgpack
 
 from ledger.core import canonical
 from ledger.core.custody import LotState, RoomState
+from ledger.core.duty import Coverage, Gap
 from ledger.core.errors import InputError
 from ledger.core.keys import PublicKey
+from ledger.core.places import SiteState
 from ledger.core.policy import PresencePolicy
 from ledger.core.roster import Member
 from ledger.core.rules import AuthoritySet
 from ledger.core.state import Head, LedgerState
 from ledger.core.whereabouts import Shift, Sighting, Whereabouts
 
-FORMAT = 1
+# 2: rooms within sites, registered sites, duty coverage judged at each step (1: occupancy
+# and duty timelines judged at the end); a state saved in format 1 is refused, so the next
+# run verifies everything again.
+FORMAT = 2
 RECORD_ENTRIES = 512  # entries per record: a lot with its step hashes is ~0.5 KiB
-SECTIONS = ("roster", "key_owner", "rooms", "lots", "heads", "entered", "occupied", "duty",
-            "whereabouts")
+SECTIONS = ("roster", "key_owner", "rooms", "sites", "lots", "heads", "entered", "coverage",
+            "gaps", "whereabouts")
 # The per-stream maps (a million entries, perhaps spilt to disk) are written in key order;
 # the small ones in the order the fold filled them (which their readers may show).
 # Every attribute of LedgerState this codec saves and restores (``policy`` is the last of
 # ``policies``): a test holds it equal to the fold's attributes, so a new one cannot be
 # forgotten by a resumed audit.
 SAVED = frozenset({"ledger_id", "position", "recorded_at", "recorded_at_position", "latest",
-                   "authorities", "policies", "policy", "log_keys", "witnesses", *SECTIONS})
+                   "authorities", "policies", "policy", "log_keys", "witnesses", "time_zone",
+                   *SECTIONS})
 SORTED = frozenset({"lots", "heads", "entered", "whereabouts"})
 _HEX_HASH = re.compile(r"[0-9a-f]{64}")
 
@@ -138,17 +144,35 @@ def _member_in(value: Any) -> Member:
 
 def _room_out(r: RoomState) -> list[Any]:
     return [r.room_id, r.name, r.licence, r.valid_from, r.valid_until, sorted(r.on_duty),
-            r.last_occurred_at]
+            r.last_occurred_at, r.within]
 
 
 def _room_in(value: Any) -> RoomState:
-    rid, name, licence, since, until, on_duty, last = _fields(value, 7, "a room")
+    rid, name, licence, since, until, on_duty, last, within = _fields(value, 8, "a room")
     people = _texts(on_duty, "on duty")
     if people != sorted(set(people)):
         raise StateDamaged("a room's people on duty are not sorted and distinct")
     return RoomState(_text(rid, "room id"), _text(name, "room name"), _text(licence, "licence"),
                      _text(since, "valid_from"), _text(until, "valid_until"),
-                     frozenset(people), _text(last, "last_occurred_at"))
+                     frozenset(people), _text(last, "last_occurred_at"),
+                     _opt_text(within, "within"))
+
+
+def _gap_out(g: Gap) -> list[Any]:
+    return [g.room, g.start, g.position, sorted([pid, role] for pid, role in g.on_duty.items()),
+            [g.policy["id"], g.policy["version"]], g.end]
+
+
+def _gap_in(value: Any) -> Gap:
+    room, start, position, people, policy, end = _fields(value, 6, "a duty gap")
+    pairs = [_fields(pair, 2, "a person on duty") for pair in _want(people, list, "on duty")]
+    if pairs != sorted(pairs) or len({pid for pid, _ in pairs}) != len(pairs):
+        raise StateDamaged("a duty gap's people on duty are not sorted and distinct")
+    policy_id, version = _fields(policy, 2, "a gap's policy")
+    return Gap(_text(room, "room"), _text(start, "gap start"), _int(position, "position"),
+               {_text(pid, "person id"): _text(role, "role") for pid, role in pairs},
+               {"id": _text(policy_id, "policy id"), "version": _int(version, "version")},
+               _opt_text(end, "gap end"))
 
 
 def _lot_out(s: LotState) -> list[Any]:
@@ -227,6 +251,7 @@ def _scalars(state: LedgerState) -> dict[str, Any]:
         "policies": [[since, policy.to_data()] for since, policy in state.policies],
         "log_keys": list(state.log_keys),
         "witnesses": [_member_out(m) for _, m in sorted(state.witnesses.items())],
+        "time_zone": state.time_zone,
     }
 
 
@@ -237,11 +262,13 @@ def _entries(state: LedgerState, section: str) -> Iterator[list[Any]]:
         return ([k, pid] for k, pid in state.key_owner.items())
     if section == "rooms":
         return (_room_out(r) for r in state.rooms.values())
-    if section == "occupied":
-        return ([room, [list(span) for span in spans]] for room, spans in state.occupied.items())
-    assert section == "duty"
-    return ([room, moment, sorted([pid, role] for pid, role in on_duty.items())]
-            for room, shifts in state.duty.items() for moment, on_duty in shifts)
+    if section == "sites":
+        return ([s.site_id, s.name, s.within] for s in state.sites.values())
+    if section == "coverage":
+        return ([room, c.held, c.clock, None if c.gap is None else _gap_out(c.gap)]
+                for room, c in state.coverage.items())
+    assert section == "gaps"
+    return (_gap_out(g) for g in state.gaps)
 
 
 _ENTRIES_KEY = canonical.repack("entries")
@@ -326,7 +353,6 @@ class StateReader:
         self._section = -1  # index into SECTIONS; -1: the scalars are next
         self._seen: set[str] = set()  # keys of the current section (none may repeat)
         self._last: str | None = None  # the last key of a sorted section
-        self._duty_rooms: list[str] = []
 
     def add(self, record: bytes) -> None:
         """Decode and fold the next record; raise :class:`StateDamaged` if it is not one."""
@@ -360,7 +386,7 @@ class StateReader:
     def _scalars(self, value: dict[str, Any]) -> None:
         want = {"section", "format", "ledger_id", "position", "recorded_at",
                 "recorded_at_position", "latest", "authorities", "policies", "log_keys",
-                "witnesses"}
+                "witnesses", "time_zone"}
         if value["section"] != "scalars" or set(value) != want:
             raise StateDamaged("the first record is not the state's scalars")
         if value["format"] != FORMAT:
@@ -381,6 +407,7 @@ class StateReader:
             s.policies.append((_text(since, "policy start"), _policy_in(policy)))
         s.policy = s.policies[-1][1] if s.policies else None
         s.log_keys = _texts(value["log_keys"], "log keys")
+        s.time_zone = _opt_text(value["time_zone"], "time zone")
         for entry in _want(value["witnesses"], list, "the genesis's witnesses"):
             witness = _member_in(entry)
             if witness.person_id in s.witnesses:
@@ -475,27 +502,22 @@ class StateReader:
         self.state.whereabouts[_text(person, "person id")] = _whereabouts_in(sightings, shifts)
         return person
 
-    def _occupied(self, entry: Any) -> str:
-        room, spans = _fields(entry, 2, "an occupied room")
-        self.state.occupied[_text(room, "room")] = [
-            (_text(a, "start"), _text(b, "end"))
-            for a, b in (_fields(span, 2, "an interval") for span in _want(spans, list, "spans"))]
+    def _sites(self, entry: Any) -> str:
+        site_id, name, within = _fields(entry, 3, "a site")
+        site = SiteState(_text(site_id, "site id"), _text(name, "site name"),
+                         _opt_text(within, "within"))
+        self.state.sites[site.site_id] = site
+        return site.site_id
+
+    def _coverage(self, entry: Any) -> str:
+        room, held, clock, gap = _fields(entry, 4, "a room's duty coverage")
+        self.state.coverage[_text(room, "room")] = Coverage(
+            _int(held, "lots held"), _text(clock, "coverage clock"),
+            None if gap is None else _gap_in(gap))
         return room
 
-    def _duty(self, entry: Any) -> None:
-        room, moment, people = _fields(entry, 3, "a duty shift")
-        _text(room, "room")
-        pairs = [_fields(pair, 2, "a person on duty") for pair in _want(people, list, "duty")]
-        if pairs != sorted(pairs) or len({pid for pid, _ in pairs}) != len(pairs):
-            raise StateDamaged("a duty shift's people are not sorted and distinct")
-        # One room's shifts come together, in order: a room seen before must be the last one.
-        if room in self.state.duty and self._duty_rooms[-1] != room:
-            raise StateDamaged(f"duty shifts of room {room!r} are not together")
-        if room not in self.state.duty:
-            self._duty_rooms.append(room)
-        self.state.duty.setdefault(room, []).append(
-            (_text(moment, "shift start"),
-             {_text(pid, "person id"): _text(role, "role") for pid, role in pairs}))
+    def _gaps(self, entry: Any) -> None:
+        self.state.gaps.append(_gap_in(entry))
 
 
 def _decode_entries(record: bytes) -> Any:

@@ -1,19 +1,17 @@
 """Impossible presence: one person signing at two places at once (``PRESENCE_CONFLICT``).
 
-Each person who validly signs a step is placed at that step's place and time. Two things
-are impossible, and each is a warning finding on the later-recorded step:
+Each person who validly signs a step that names a registered place (``ledger.core.places``)
+is placed there at the step's time. Two things are impossible, and each is a warning
+finding on the later-recorded step:
 
-- a step elsewhere while the person's duty shift in a secure room is open (started, not yet
-  ended, at the step's ``occurred_at``);
-- two steps at different places whose ``occurred_at`` lie within the window the policy in
-  force sets (``presence_window_minutes``, default 10).
+- a step at a place apart from the secure room where the person's duty shift is open
+  (started, not yet ended, at the step's ``occurred_at``);
+- two steps at places apart from each other whose ``occurred_at`` lie less than the window
+  the policy in force sets (``presence_window_minutes``, default 10) apart.
 
-A step's *place* is a secure room when the step names one (a room's duty shifts, ``lot.stored``
-and ``lot.retrieved`` with their ``room``) or when its location is a room's id or name, or
-lies inside it ("County Secure Room 3, gate"); otherwise it is its location, compared
-without regard to case, spacing or trailing punctuation, and a location inside another
-("No. 1 Middle School, exam room 12" inside "No. 1 Middle School") is the same place. A
-remote video patrol is placed where the inspector was (its location), never in the room.
+Places are *apart* when no registered site holds them both. A step at a free-text location
+names no place and is never compared (the text is detail, not a place). One finding per
+person and step, naming the nearest conflicting step: so each pair of steps is reported once.
 
 Pure data and functions: the fold (``LedgerState``) keeps one :class:`Whereabouts` per person,
 bounded (the last few sightings and shifts), so memory does not grow with the log.
@@ -21,20 +19,17 @@ bounded (the last few sightings and shifts), so memory does not grow with the lo
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Mapping
 
 from datetime import datetime, timezone
 
 from ledger.core.canonical import parse_timestamp
-from ledger.core.custody import RoomState
 from ledger.core.findings import Finding
 from ledger.core.text import Message
 
 KEEP_SIGHTINGS = 8  # the latest steps kept per person (by occurred_at)
 KEEP_SHIFTS = 4  # the latest duty shifts kept per person
-_SEPARATORS = ",;/(-:"
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
@@ -47,7 +42,7 @@ class Sighting:
     type: str
     occurred_at: str
     location: str
-    place: str  # "room:ID" or a normalised location
+    place: str  # the registered place, "room:ID" or "site:ID"
     moment: int = 0  # occurred_at in microseconds since the epoch (parsed once)
 
     def to_data(self) -> dict[str, Any]:
@@ -77,83 +72,35 @@ class Whereabouts:
     shifts: tuple[Shift, ...] = ()
 
 
-def normalise(location: str) -> str:
-    """A location compared without regard to case, spacing or trailing punctuation."""
-    return re.sub(r"\s+", " ", location).strip().strip(".,;:").casefold()
-
-
-def room_index(rooms: Mapping[str, RoomState]) -> dict[str, str]:
-    """Normalised room id and name -> room id (a name two rooms share counts for neither)."""
-    index: dict[str, str] = {}
-    shared: set[str] = set()
-    for room_id, room in sorted(rooms.items()):
-        for key in {normalise(room_id), normalise(room.name)} - {""}:
-            if key in index and index[key] != room_id:
-                shared.add(key)
-            index[key] = room_id
-    return {k: v for k, v in index.items() if k not in shared}
-
-
-_SEPARATOR = re.compile(r"[,;/(\-: ]")
-
-
-def _prefixes(place: str) -> Iterable[str]:
-    """The place itself, then each part of it before a separator, longest first."""
-    yield place
-    for match in reversed(list(_SEPARATOR.finditer(place))):
-        head = place[:match.start()].rstrip(" " + _SEPARATORS)
-        if head:
-            yield head
-
-
-def place_of(body: Mapping[str, Any], rooms: Mapping[str, str]) -> str:
-    """Where the people who signed ``body`` were (see the module docstring); ``rooms`` is
-    :func:`room_index`'s map."""
-    event_type = body["type"]
-    if event_type in ("duty.started", "duty.ended"):
-        return body["stream"]  # "room:ID"
-    if event_type in ("lot.stored", "lot.retrieved") and body.get("room"):
-        return f"room:{body['room']}"
-    location = normalise(body.get("location", ""))
-    if rooms:
-        for part in _prefixes(location):
-            if part in rooms:
-                return f"room:{rooms[part]}"
-    return location
-
-
-def same_place(a: str, b: str) -> bool:
-    """Whether two places are one: equal, or one inside the other ("X, room 12" in "X")."""
-    if a == b:
-        return True
-    if a.startswith("room:") or b.startswith("room:"):
-        return False
-    short, long = sorted((a, b), key=len)
-    return bool(short) and long.startswith(short) and long[len(short)] in _SEPARATORS + " "
-
-
 def moment_of(occurred_at: str) -> int:
     """A canonical timestamp as microseconds since the epoch, for cheap comparison."""
     delta = parse_timestamp(occurred_at) - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-def judge_whereabouts(person: str, seen: Whereabouts | None, here: Sighting,
-                      window: int) -> Finding | None:
+def where(sighting: Sighting) -> str:
+    """A sighting's place with its free-text detail: ``site:S02 (Exam room 3)``."""
+    if sighting.location and sighting.location != sighting.place:
+        return f"{sighting.place} ({sighting.location})"
+    return sighting.place
+
+
+def judge_whereabouts(person: str, seen: Whereabouts | None, here: Sighting, window: int,
+                      apart: Callable[[str, str], bool]) -> Finding | None:
     """The PRESENCE_CONFLICT, if any, of ``person`` signing ``here`` given what is known of
     where they were; one finding per person and step (an open duty shift first, else the
-    nearest step in time at another place)."""
+    nearest step in time at a place apart). ``apart`` says whether two places are apart."""
     if seen is None:
         return None
     for shift in seen.shifts:
         room_place = f"room:{shift.room}"
-        if shift.open_at(here.occurred_at) and here.place != room_place:
+        if shift.open_at(here.occurred_at) and apart(here.place, room_place):
             return Finding(
                 "PRESENCE_CONFLICT",
                 Message("{person} signed {step} at {place} at {moment} while on duty in secure "
                         "room {room} (shift started at {since}, position {position}, not "
                         "ended); one person cannot be in both places", person=person,
-                        step=here.type, place=here.location or here.place,
+                        step=here.type, place=where(here),
                         moment=here.occurred_at, room=shift.room, since=shift.started_at,
                         position=shift.position),
                 evidence={"person": person, "kind": "on_duty", "step": here.to_data(),
@@ -164,23 +111,23 @@ def judge_whereabouts(person: str, seen: Whereabouts | None, here: Sighting,
     reach = window * 60_000_000
     best: tuple[int, int, Sighting] | None = None
     for seen_step in seen.sightings:
-        apart = abs(seen_step.moment - here.moment)  # integers: this runs for every signer
-        if apart <= reach and (best is None or (apart, seen_step.position) < best[:2]) \
-                and not same_place(seen_step.place, here.place):
-            best = (apart, seen_step.position, seen_step)
+        distance = abs(seen_step.moment - here.moment)  # integers: this runs for every signer
+        if distance < reach and (best is None or (distance, seen_step.position) < best[:2]) \
+                and apart(seen_step.place, here.place):
+            best = (distance, seen_step.position, seen_step)
     if best is None:
         return None
-    apart, _, other = best
-    minutes: float = apart / 60_000_000
+    distance, _, other = best
+    minutes: float = distance / 60_000_000
     minutes = int(minutes) if minutes == int(minutes) else round(minutes, 2)
     return Finding(
         "PRESENCE_CONFLICT",
         Message("{person} signed {step} at {place} at {moment}, {minutes} minute(s) from "
-                "{other_step} at {other_place} at {other_moment} (position {position}); the "
-                "policy allows no two places within {window} minute(s)", person=person,
-                step=here.type, place=here.location or here.place, moment=here.occurred_at,
+                "{other_step} at {other_place} at {other_moment} (position {position}); no one "
+                "can be at both places less than {window} minute(s) apart (the policy's window)",
+                person=person, step=here.type, place=where(here), moment=here.occurred_at,
                 minutes=f"{minutes:g}", other_step=other.type,
-                other_place=other.location or other.place, other_moment=other.occurred_at,
+                other_place=where(other), other_moment=other.occurred_at,
                 position=other.position, window=window),
         evidence={"person": person, "kind": "window", "window_minutes": window,
                   "minutes_apart": minutes, "step": here.to_data(), "other": other.to_data()})

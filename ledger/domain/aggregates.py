@@ -30,6 +30,10 @@ def room_stream(room_id: str) -> str:
     return f"room:{room_id}"
 
 
+def site_stream(site_id: str) -> str:
+    return f"site:{site_id}"
+
+
 def incident_stream(incident_id: str) -> str:
     return f"incident:{incident_id}"
 
@@ -48,6 +52,7 @@ _OWN_ID: dict[str, tuple[Callable[[str], str], Callable[[Mapping[str, Any]], Any
     "lot.registered": (lot_stream, lambda body: body["lot"]["id"]),
     "person.enrolled": (person_stream, lambda body: body["person"]["id"]),
     "room.registered": (room_stream, lambda body: body["room"]["id"]),
+    "site.registered": (site_stream, lambda body: body["site"]["id"]),
     "incident.reported": (incident_stream, lambda body: body["incident"]["id"]),
     "zero.reported": (zero_stream, lambda body: body["report"]["id"]),
 }
@@ -107,6 +112,10 @@ class Room(Stream):
     """A secure room's stream: registration, duty shifts, patrols."""
 
 
+class Site(Stream):
+    """A registered site's stream: its registration (where it lies)."""
+
+
 class Report(Stream):
     """An incident or zero report: one signed event, kept in a stream of its own."""
 
@@ -116,6 +125,7 @@ AGGREGATE_FOR_START: dict[type[events.Recorded], type[Stream]] = {
     events.PersonEnrolled: Person,
     events.LotRegistered: Lot,
     events.RoomRegistered: Room,
+    events.SiteRegistered: Site,
     events.IncidentReported: Report,
     events.ZeroReported: Report,
 }

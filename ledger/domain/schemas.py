@@ -88,16 +88,27 @@ def _flatten(schema: dict[str, Any]) -> dict[str, Any]:
         return schema
     properties: dict[str, list[Any]] = {}
     required: list[str] = []
+    conditions: list[Any] = []  # what a part says beyond its fields (schema 2's if/then)
     for part in [*schema.get("allOf", []), schema]:
         for key, sub in part.get("properties", {}).items():
             properties.setdefault(key, []).append(sub)
         required += [r for r in part.get("required", []) if r not in required]
-    return {
+        rest = {k: v for k, v in part.items() if k not in _MERGED}
+        if rest:
+            conditions.append(rest)
+    flat = {
         "type": "object",
         "properties": {k: _merge(v) for k, v in properties.items()},
         "required": required,
         "additionalProperties": False,
     }
+    return {**flat, "allOf": conditions} if conditions else flat
+
+
+# The keywords ``_flatten`` merges (or drops: annotations); any other keyword of a part is
+# kept beside the merged object.
+_MERGED = frozenset({"type", "properties", "required", "allOf", "unevaluatedProperties",
+                     "$schema", "$id", "title", "description"})
 
 
 def _merge(parts: list[Any]) -> Any:
@@ -135,6 +146,17 @@ def body_problems(body: Mapping[str, Any], *, form: Form = "compiled") -> list[s
             # jsonschema names every problem; the compiled check only says there is one.
             return _problems(_validator(name), body) or [f"(top level): {exc.message}"]
     return _problems(_validator(name, flat=form == "flat"), body)
+
+
+def schema_version(body: Mapping[str, Any]) -> int:
+    """The event schema version a new body is written in: 2 when it carries a field version 2
+    introduced (a step's ``place``, a room's ``within``, a site, the ledger's ``time_zone``),
+    else 1, so a body without them is byte for byte what it always was."""
+    room = body.get("room")
+    if (body["type"] == "site.registered" or "place" in body or "time_zone" in body
+            or (isinstance(room, Mapping) and "within" in room)):
+        return 2
+    return 1
 
 
 def check_body(body: Mapping[str, Any]) -> None:

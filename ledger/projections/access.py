@@ -63,8 +63,10 @@ def _is_missing_table(exc: Exception) -> bool:
 
 
 def writable_view(app: Any) -> ViewStore:
-    """The view of a ledger opened for writing, its tables created if missing."""
-    return app.factory.tracking_recorder(_view_class(app))
+    """The view of a ledger opened for writing, its tables created if missing (only then: on
+    PostgreSQL even ``CREATE ... IF NOT EXISTS`` locks the tables, and would deadlock with
+    another process's catch-up)."""
+    return stored_view(app) or app.factory.tracking_recorder(_view_class(app))
 
 
 def memory_view() -> SQLiteViewRecorder:

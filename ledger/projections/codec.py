@@ -14,6 +14,8 @@ import json
 from typing import Any, Mapping
 
 from ledger.core.custody import LotState, RoomState
+from ledger.core.duty import Coverage, Gap
+from ledger.core.places import SiteState
 from ledger.core.keys import PublicKey
 from ledger.core.policy import PresencePolicy, Requirement
 from ledger.core.roster import Member
@@ -23,7 +25,7 @@ from ledger.core.whereabouts import Shift, Sighting, Whereabouts
 
 TYPES: Mapping[str, type] = {cls.__name__: cls for cls in (
     LotState, RoomState, Member, PresencePolicy, Requirement, AuthoritySet, Head,
-    Whereabouts, Sighting, Shift)}
+    Whereabouts, Sighting, Shift, SiteState, Coverage, Gap)}
 
 
 class ViewStateDamaged(ValueError):

@@ -103,3 +103,13 @@ def current_answer(db: str | None) -> Answer | None:
         connection.close()
         return None
     return Answer(SnapshotView(connection), head, stored_position=head, owner=connection)
+
+
+def genesis_time_zone(view: ViewStore) -> str | None:
+    """The time zone the ledger's genesis names (``init --time-zone``), as the view saved it:
+    what a quick answer prints times in (None when it names none)."""
+    import json
+
+    saved = view.fold_get(["time_zone"]).get("time_zone")
+    zone = json.loads(saved) if saved else None
+    return zone if isinstance(zone, str) else None

@@ -13,7 +13,7 @@ recorder judged it, so a row damaged or edited before the view reads it shows up
 
 The fold state is saved with the view (``view_fold``, JSON through ``codec.py``): lots,
 chain heads, lots-in-rooms and people's whereabouts one row per stream or person, read only when a new event touches them;
-the roster, rooms, policies and duty timelines as one row. So a catch-up reads and writes
+the roster, rooms, sites, policies and duty coverage (with the gaps) as one row. So a catch-up reads and writes
 in proportion to the new events, and memory stays bounded by one page of them.
 """
 
@@ -40,7 +40,7 @@ _ABSENT: Any = object()
 _UNCOUNTED = frozenset({"SIGNER_UNKNOWN", "KEY_REVOKED", "KEY_EXPIRED", "SIGNATURE_INVALID",
                         "ATTENDEE_UNSIGNED", "SIGNER_NOT_ATTENDEE"})
 CORE = ("ledger_id", "position", "recorded_at", "latest", "roster", "key_owner",
-        "authorities", "policy", "policies", "rooms", "occupied", "duty")
+        "authorities", "policy", "policies", "rooms", "sites", "coverage", "gaps", "time_zone")
 
 
 class FoldMap(MutableMapping[str, Any]):
@@ -288,6 +288,8 @@ class CustodyProjection(Projection[ViewStore]):
                 self.batch.upsert("view_fold", (key, value))
         core = {name: getattr(self.state, name) for name in CORE}
         self.batch.upsert("view_fold", ("core", codec.dumps(core)))
+        # The zone times are shown in, on its own: a quick answer reads it without the fold.
+        self.batch.upsert("view_fold", ("time_zone", json.dumps(self.state.time_zone)))
         assert self.position is not None
         self.view.write(self.batch, self.start, self.position, self.meta)
         self.start = self.position

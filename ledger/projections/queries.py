@@ -199,14 +199,13 @@ def step_records(view: ViewStore, positions: Sequence[int]) -> dict[int, Presenc
 
 
 def duty_gaps(view: ViewStore, end: str, room: str | None = None) -> list[Finding]:
-    """Every interval a secure room held papers with too few on duty (``DUTY_UNCOVERED``
-    findings, as ``custody verify`` reports them), judged up to ``end`` (canonical time) for
-    rooms that still hold papers; only ``room``'s if given.
+    """Every interval a secure room held papers with too few on duty (each reported as
+    ``DUTY_UNCOVERED`` by ``custody verify`` at the step that opened it), open ones judged up
+    to ``end`` (canonical time); only ``room``'s if given.
 
-    Not a second rule: the view's duty shifts (``view_duty``), room stays
-    (``view_occupancy``) and saved policy history are put into a ``LedgerState`` and judged
-    by its own ``duty_gaps``. Computed on reading, because a room still holding papers has a
-    gap that grows with the time the question is asked."""
+    Not a second rule: the fold's saved duty coverage and closed gaps are put into a
+    ``LedgerState`` and listed by its own ``duty_gaps``. Computed on reading, because an open
+    gap grows with the time the question is asked."""
     # The fold is imported here only: status and the other plain reads do without it.
     from ledger.core.state import LedgerState
     from ledger.projections import codec
@@ -217,17 +216,30 @@ def duty_gaps(view: ViewStore, end: str, room: str | None = None) -> list[Findin
         return []
     saved = codec.loads(core)
     state.policy, state.policies = saved.get("policy"), saved.get("policies", [])
-    only, params = ("WHERE room = ?", [room]) if room is not None else ("", [])
-    for lot, entered, room_id, since, until in view.query(
-            f"SELECT lot, entered, room, since, until FROM view_occupancy {only} "
-            "ORDER BY lot, entered", params):
-        if until is None:
-            state.entered[f"{lot}@{entered}"] = (room_id, since)
-        else:
-            state.occupied.setdefault(room_id, []).append((since, until))
-    patrols = "type <> 'room.patrolled'"
-    for room_id, occurred_at, on_duty in view.query(
-            f"SELECT room, occurred_at, on_duty FROM view_duty "
-            f"{only + ' AND ' if only else 'WHERE '}{patrols} ORDER BY position", params):
-        state.duty.setdefault(room_id, []).append((occurred_at, json.loads(on_duty)))
+    state.coverage = {r: c for r, c in saved.get("coverage", {}).items()
+                      if room is None or r == room}
+    state.gaps = [g for g in saved.get("gaps", []) if room is None or g.room == room]
     return state.duty_gaps(end)
+
+
+@dataclass(frozen=True)
+class OnRecord:
+    """The findings the view holds on record: what ``custody verify`` reports for a ledger
+    the recorder wrote (the view takes signatures as checked; verify checks them again)."""
+
+    errors: int
+    warnings: int
+
+    @property
+    def intact(self) -> bool:
+        return self.errors == 0
+
+
+def on_record(view: ViewStore, position: int | None = None) -> OnRecord:
+    """Errors and warnings the folded steps carried, all of them or up to ``position``."""
+    if position is None:
+        meta = view.meta()
+        return OnRecord(meta.get("errors", 0), meta.get("warnings", 0))
+    counts = dict(view.query("SELECT severity, count(*) FROM view_findings WHERE position <= ? "
+                             "GROUP BY severity", [position]))
+    return OnRecord(int(counts.get("error", 0)), int(counts.get("warning", 0)))

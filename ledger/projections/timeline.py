@@ -110,6 +110,7 @@ class Replay:
 
     def to_data(self) -> dict[str, Any]:
         return {"log_position": self.log_position, "scope": self.scope,
+                **on_record(f for s in self.steps for f in s.findings),
                 "steps": [s.to_data() for s in self.steps]}
 
 
@@ -160,7 +161,15 @@ class Timeline:
 
     def to_data(self) -> dict[str, Any]:
         return {"subject": self.subject, "id": self.id, "log_position": self.log_position,
+                **on_record(f for e in self.entries for f in e.findings),
                 **self.extra, "entries": [e.to_data() for e in self.entries]}
+
+
+def on_record(findings: Iterable[FindingAt]) -> dict[str, int]:
+    """How many errors and warnings the steps shown carried (a duty gap's interval is the
+    finding of the step that opened it, counted there once)."""
+    severities = [f.severity for f in findings if f.position is not None]
+    return {"errors": severities.count("error"), "warnings": severities.count("warning")}
 
 
 # -- reading helpers --------------------------------------------------------------------------

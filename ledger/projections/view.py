@@ -41,8 +41,10 @@ APPLICATION = "custody"  # the tracked application's name (the log is CustodyLed
 NOTHING = -(2**63)  # view_meta.position before any event is folded
 # What the view's tables hold; a view folded by an older version (2: no view_findings rows
 # for its steps; 3: their messages as plain English, not a template with its values, so
-# they could not be shown in another language) is folded again by the next catch-up.
-VIEW_VERSION = 3
+# they could not be shown in another language; 4: presence conflicts judged between
+# location texts and duty gaps found at the end, not at the step that opened them) is
+# folded again by the next catch-up.
+VIEW_VERSION = 4
 
 TABLES: dict[str, tuple[str, ...]] = {
     # table -> (column definitions..., primary key)

@@ -8,8 +8,8 @@ from ``chart.coverage_chart``, and a Content-Security-Policy forbids any fetch b
 The report's own words go through ``jinja2.ext.i18n`` (``{% trans %}`` and ``_()``) with the
 gettext callables the caller passes (``cli.i18n``'s), so a translated catalog translates
 the report too. What the ledger holds is named in the reader's language by ``Words`` (a
-finding's text, a step, a lot's kind, a role), also the caller's; codes, ids, values and
-times stay as stored.
+finding's text, a step, a lot's kind, a role, a time in the reader's time zone), also the
+caller's; codes, ids and values stay as stored.
 """
 
 from __future__ import annotations
@@ -35,26 +35,27 @@ def _same(text: str) -> str:
     return text
 
 
+def utc(moment: str | None) -> str:
+    """A canonical timestamp in RFC 3339 with seconds and its offset, in UTC:
+    ``2026-06-07T04:00:00+00:00`` (the caller's ``Words.when`` shows another zone)."""
+    if not moment:
+        return ""
+    return f"{moment[:19]}+00:00"
+
+
 @dataclass(frozen=True)
 class Words:
     """How the reader's language names what the ledger holds; by default (English) each
     is shown as stored. ``text``: a finding's or duty gap's message (a core ``Message``);
     ``step``: an event type (``lot.handed_over``); ``kind``: a lot's kind; ``role``: a
-    roster role."""
+    roster role; ``when``: a stored time (RFC 3339 with seconds and an offset, in the
+    reader's time zone; UTC by default)."""
 
     text: Callable[[str], str] = _same
     step: Callable[[str], str] = _same
     kind: Callable[[str], str] = _same
     role: Callable[[str], str] = _same
-
-
-def when(moment: str | None) -> str:
-    """A canonical timestamp as a reader scans it: ``2026-06-07 12:00:00Z`` (the fraction
-    only when it is not zero). Times are UTC, as the ledger stores them."""
-    if not moment:
-        return ""
-    text = moment.replace("T", " ", 1)
-    return text.replace(".000000Z", "Z")
+    when: Callable[[str | None], str] = utc
 
 
 def breakable_code(code: str | None) -> Markup:
@@ -72,9 +73,12 @@ def environment(gettext: Gettext, ngettext: Ngettext | None = None,
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["when"] = when
     env.filters["code"] = breakable_code
     words = words or Words()
+    env.filters["when"] = words.when
+    # In a narrow column a time may wrap after its date: 2026-06-07T / 06:10:00+08:00.
+    env.filters["when_breakable"] = lambda moment: Markup("T<wbr>").join(
+        escape(part) for part in words.when(moment).split("T", 1))
     env.filters["text"] = words.text
     env.filters["step"] = words.step
     env.filters["kind"] = words.kind
@@ -89,5 +93,6 @@ def render(data: ReportData, gettext: Gettext, ngettext: Ngettext | None = None,
     ``gettext``/``ngettext``, the ledger's through ``words``; ``lang`` is the page's
     ``<html lang>``."""
     template = environment(gettext, ngettext, words).get_template("report.html.j2")
-    charts = {room.room: coverage_chart(room, (words or Words()).role) for room in data.rooms}
+    words = words or Words()
+    charts = {room.room: coverage_chart(room, words.role, words.when) for room in data.rooms}
     return template.render(report=data, charts=charts, lang=lang)

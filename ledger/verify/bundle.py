@@ -50,7 +50,11 @@ class BundleReport:
     bundle: dict[str, Any] = field(default_factory=dict)
 
     def to_data(self) -> dict[str, Any]:
-        return {**self.report.to_data(), "bundle": self.bundle}
+        """``verify-bundle --json`` (``schemas/verify-bundle.schema.json``); its log position
+        is the checkpoint's size, the log the bundle's events are proven part of."""
+        checkpoint = self.bundle.get("checkpoint")
+        return {"log_position": checkpoint["size"] if checkpoint else None,
+                **self.report.to_data(), "bundle": self.bundle}
 
 
 def verify_bundle(bundle: Bundle, authority_key: bytes, log_key: bytes, *,
@@ -102,7 +106,6 @@ def verify_bundle(bundle: Bundle, authority_key: bytes, log_key: bytes, *,
         findings = state.apply(Event(position, body, signatures, row.event_hash.hex(),
                                      row.recorded_at, row.digest), row.verified)
         report.extend(f.at(position, stream) for f in findings)
-    report.extend(state.duty_gaps())
     if not bundle.events:
         report.findings.append(Finding("GENESIS_MISSING", Message("the bundle holds no event")))
     report.extend(_log_key_named(state, log_key, origin))

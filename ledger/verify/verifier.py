@@ -30,7 +30,6 @@ from __future__ import annotations
 from collections import deque
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from datetime import datetime
 from typing import Any, Callable, Iterator, Sequence
 
 from eventsourcing.persistence import ApplicationRecorder, Notification
@@ -67,14 +66,11 @@ class Verifier:
 
     def __init__(self, recorder: ApplicationRecorder, *, workers: int = 1,
                  lot: str | None = None, since: int = 1, as_of: str | None = None,
-                 dense_positions: bool | None = None, now: datetime | None = None,
+                 dense_positions: bool | None = None,
                  page_size: int = PAGE, resident: int | None = None,
                  evidence: Sequence[Evidence] = (), resume: SavedState | None = None) -> None:
         self.recorder = recorder
         self.page_size = page_size
-        # Where a room still holding papers is judged up to (injected; default: the latest
-        # moment the log itself records).
-        self.now = canonical.format_timestamp(now) if now is not None else None
         # SQLite numbers rows max+1 in the writing transaction, so a skipped position can only
         # be a deleted row. PostgreSQL's sequence also skips after a rolled-back insert (a lost
         # race) or a server crash: there a skip is a warning until checkpoints can tell.
@@ -197,7 +193,6 @@ class Verifier:
         finally:
             if pool is not None:
                 pool.shutdown(cancel_futures=True)
-        report.extend(self.state.duty_gaps(self.as_of or self.now))
         if self.resumed is not None:
             report.extend(self._resumed_findings(stored_size))
             report.resumed = {"position": self.resumed.position,

@@ -29,6 +29,12 @@ def h(hours: float) -> datetime:
     return D + timedelta(hours=hours)
 
 
+def shown(hours: float) -> str:
+    """A time as the text output prints it: RFC 3339 with seconds and an offset, in the
+    ledger's zone (its genesis names none: UTC)."""
+    return h(hours).isoformat(timespec="seconds")
+
+
 def ts(hours: float) -> str:
     return canonical.format_timestamp(h(hours))
 
@@ -45,6 +51,8 @@ def incident_day(world) -> dict[str, int]:
     """Record the day; return the log positions of the incidents."""
     world.clock.now = h(-2)
     world.room("SR-3")
+    for site_id in ("PH", "NO1", "NO2"):  # the printing house and the two schools
+        world.site(site_id)
     data = json.loads(resources.files("schemas").joinpath(
         "policies/four-including-two-police.json").read_text())
     data.update(version=2, presence_window_minutes=30)
@@ -87,19 +95,19 @@ def incident_day(world) -> dict[str, int]:
     world.step("room:SR-3", "duty.ended", {}, night, h(20.2), location="SR-3")
     first = step("BAG-1", "lot.distributed", {"from": "STF-04", "to": "site:S01-R01",
                                               **seals("SQ-7")},
-                 ["POL-01", "POL-02", "STF-01", "STF-04"], 21, NO1)
+                 ["POL-01", "POL-02", "STF-01", "STF-04"], 21, NO1, place="site:NO1")
     # Incidents 3 and 4: BAG-2 goes to the wrong site, co-signed by POL-01 twelve minutes
     # after signing at No. 1 Middle School.
     wrong = step("BAG-2", "lot.distributed", {"from": "STF-06", "to": "site:S02-R01",
                                               **seals("SQ-2")},
-                 ["POL-01", "POL-03", "STF-03", "STF-06"], 21.2, NO2)
+                 ["POL-01", "POL-03", "STF-03", "STF-06"], 21.2, NO2, place="site:NO2")
     fix = ["POL-01", "POL-03", "STF-03", "STF-06"]
     corrected = step("BAG-2", "lot.corrected",
                      {"corrects": {"seq": wrong.seq, "event_hash": wrong.event_hash},
                       "reason": "distributed to S02-R01 by mistake; it belongs to S01-R01"},
-                     fix, 22, NO2)
+                     fix, 22, NO2, place="site:NO2")
     moved = step("BAG-2", "lot.handed_over", {"from": "site:S02-R01", "to": "site:S01-R01",
-                                              **seals("SQ-2")}, fix, 23, NO1)
+                                              **seals("SQ-2")}, fix, 23, NO1, place="site:NO1")
     world.clock.now = h(24)
     return {"swapped": swapped.position, "gap_opened": gap_opened.position,
             "first": first.position, "wrong": wrong.position,
@@ -120,7 +128,7 @@ def test_verify_reports_every_incident_where_it_happened_and_nothing_else(world)
     assert found == sorted([("ACKNOWLEDGED_VIOLATION", at["swapped"]),
                             ("PRESENCE_CONFLICT", at["wrong"]),
                             ("CORRECTION", at["corrected"]),
-                            ("DUTY_UNCOVERED", None)])
+                            ("DUTY_UNCOVERED", at["gap_opened"])])
     by_code = {f["code"]: f for f in report["findings"]}
     assert by_code["ACKNOWLEDGED_VIOLATION"]["evidence"]["code"] == "SEAL_MISMATCH"
     conflict = by_code["PRESENCE_CONFLICT"]
@@ -131,8 +139,12 @@ def test_verify_reports_every_incident_where_it_happened_and_nothing_else(world)
     assert conflict["evidence"]["other"]["position"] == at["first"]
     assert (conflict["evidence"]["other"]["location"], conflict["evidence"]["step"]["location"]
             ) == (NO1, NO2)
-    gap = by_code["DUTY_UNCOVERED"]["evidence"]
-    assert (gap["room"], gap["start"], gap["end"]) == ("SR-3", *GAP)
+    assert (conflict["evidence"]["other"]["place"], conflict["evidence"]["step"]["place"]
+            ) == ("site:NO1", "site:NO2")
+    # The gap is reported once, at the shift's end that opened it (its end: timeline room).
+    gap = by_code["DUTY_UNCOVERED"]
+    assert gap["stream"] == "room:SR-3"
+    assert (gap["evidence"]["room"], gap["evidence"]["start"]) == ("SR-3", GAP[0])
     # The view keeps the same findings at the same positions, and matches a rebuild.
     assert run(world, "replay").exit_code == 0  # a read brings the view up to the head
     projections = run(world, "verify", "--projections", "--json", "--workers", "1")
@@ -213,7 +225,7 @@ def test_the_officers_timeline_flags_the_conflict_at_the_second_site(world) -> N
     assert [e["location"] for e in entries if e["at"] in (ts(21), ts(21.2))] == [NO1, NO2]
     lines = text.stdout.splitlines()
     (line,) = [ln for ln in lines if f"#{at['wrong']} " in ln]
-    assert line.startswith(ts(21.2)) and line.endswith("[PRESENCE_CONFLICT]")
+    assert line.startswith(shown(21.2)) and line.endswith("[PRESENCE_CONFLICT]")
     assert lines[-1].endswith(f"1 PRESENCE_CONFLICT; as of log position "
                               f"{world.app.last_position()}, from the view")
     # A staff member's night shift: from its start to its end, with the room.
@@ -239,7 +251,7 @@ def test_the_rooms_timeline_shows_the_night_gap_between_the_shifts(world) -> Non
     index = data["entries"].index(gap)
     assert data["entries"][index - 1]["position"] == at["gap_opened"]
     assert data["entries"][index + 1]["type"] == "duty.started"
-    assert any(line.startswith(f"{GAP[0]}  DUTY GAP until {GAP[1]}: secure room SR-3 held "
+    assert any(line.startswith(f"{shown(12)}  DUTY GAP until {shown(16)}: secure room SR-3 held "
                                "papers") for line in text.stdout.splitlines())
     assert text.stdout.splitlines()[-1].endswith(", 1 duty gap(s); as of log position "
                                                  f"{world.app.last_position()}, from the view")
@@ -262,7 +274,7 @@ def test_a_view_folded_before_it_kept_findings_is_folded_again_on_the_next_read(
     assert [f["code"] for f in steps[at["swapped"]]["findings"]] == ["ACKNOWLEDGED_VIOLATION"]
     projections = run(world, "verify", "--projections", "--json", "--workers", "1")
     assert [f["code"] for f in json.loads(projections.stdout)["findings"]] == [
-        "ACKNOWLEDGED_VIOLATION", "PRESENCE_CONFLICT", "CORRECTION", "DUTY_UNCOVERED"]
+        "ACKNOWLEDGED_VIOLATION", "DUTY_UNCOVERED", "PRESENCE_CONFLICT", "CORRECTION"]
 
 
 def _rows(html: str, kind: str) -> list[str]:
@@ -281,7 +293,8 @@ def test_the_report_shows_each_incident_at_its_step(world, tmp_path) -> None:
                 for row in _rows(html, "finding")}
     assert findings == {("ACKNOWLEDGED_VIOLATION", str(at["swapped"])),
                         ("PRESENCE_CONFLICT", str(at["wrong"])),
-                        ("CORRECTION", str(at["corrected"])), ("DUTY_UNCOVERED", "–")}
+                        ("CORRECTION", str(at["corrected"])),
+                        ("DUTY_UNCOVERED", str(at["gap_opened"]))}
     # Each lot's timeline marks the step where it happened, and only that step.
     steps = {int(re.search(r"#(\d+)</span>", row).group(1)): row for row in _rows(html, "step")}
     assert "ACKNOWLEDGED VIOLATION:" in steps[at["swapped"]]

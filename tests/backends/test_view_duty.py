@@ -11,7 +11,8 @@ from click.testing import CliRunner
 from cli.main import main
 from ledger.application.custody import open_ledger
 from ledger.core import canonical
-from ledger.projections import access, queries
+from ledger.core.duty import Gap
+from ledger.projections import access, codec, queries
 from ledger.verify import Verifier
 from tests.backends.test_projections import _edit
 from tests.unit.test_exam_day import at, exam_day, team
@@ -30,16 +31,18 @@ def test_a_night_with_three_on_duty_is_the_verifiers_gap_in_the_view(world) -> N
     exam_day(world, night_shift=("POL-02", "POL-03", "STF-05"))
     app, answer = _view(str(world.db))
     view = answer.view
-    now = at(40)
-    verifier = Verifier(app.recorder, workers=1, now=now)
-    expected = [f.evidence for f in verifier.run().errors if f.code == "DUTY_UNCOVERED"]
+    now = canonical.format_timestamp(at(40))
+    verifier = Verifier(app.recorder, workers=1)
+    (reported,) = [f for f in verifier.run().errors if f.code == "DUTY_UNCOVERED"]
+    expected = [f.evidence for f in verifier.state.duty_gaps(now)]
     verifier.close()
 
-    gaps = queries.duty_gaps(view, canonical.format_timestamp(now), "SR-3")
+    gaps = queries.duty_gaps(view, now, "SR-3")
 
     assert [g.evidence for g in gaps] == expected
     assert [(g.evidence["start"], g.evidence["end"]) for g in gaps] == [NIGHT_GAP]
-    assert queries.duty_gaps(view, canonical.format_timestamp(now), "SR-9") == []
+    assert [g.position for g in gaps] == [reported.position]
+    assert queries.duty_gaps(view, now, "SR-9") == []
 
 
 def test_a_room_still_holding_papers_has_a_gap_up_to_the_moment_asked(world) -> None:
@@ -56,13 +59,16 @@ def test_a_room_still_holding_papers_has_a_gap_up_to_the_moment_asked(world) -> 
                team("STF-03"), at(1), location="SR-3")
     app, answer = _view(str(world.db))
     view = answer.view
-    for now in (at(2), at(9)):
-        verifier = Verifier(app.recorder, workers=1, now=now)
-        expected = [f.evidence for f in verifier.run().errors if f.code == "DUTY_UNCOVERED"]
-        verifier.close()
-        gaps = queries.duty_gaps(view, canonical.format_timestamp(now))
+    verifier = Verifier(app.recorder, workers=1)
+    (reported,) = verifier.run().errors
+    assert reported.code == "DUTY_UNCOVERED" and reported.evidence["start"] == \
+        canonical.format_timestamp(at(1))  # opened by the store, where it is reported
+    for now in (canonical.format_timestamp(at(2)), canonical.format_timestamp(at(9))):
+        expected = [f.evidence for f in verifier.state.duty_gaps(now)]
+        gaps = queries.duty_gaps(view, now)
         assert [g.evidence for g in gaps] == expected
-        assert [g.evidence["end"] for g in gaps] == [canonical.format_timestamp(now)]
+        assert [g.evidence["end"] for g in gaps] == [now]
+    verifier.close()
 
 
 def test_presence_room_shows_the_duty_gap_in_text_and_json(world) -> None:
@@ -74,7 +80,9 @@ def test_presence_room_shows_the_duty_gap_in_text_and_json(world) -> None:
 
     assert text.exit_code == 0, text.output
     lines = text.stdout.splitlines()
-    assert (f"duty gap: secure room SR-3 held papers from {NIGHT_GAP[0]} to {NIGHT_GAP[1]} "
+    # Printed in the ledger's zone (its genesis names none: UTC), RFC 3339 with an offset.
+    assert ("duty gap: secure room SR-3 held papers from 2026-06-07T12:00:00+00:00 to "
+            "2026-06-07T22:00:00+00:00 "
             "with too few on duty: ") in lines[-2]
     assert "needs 4 police or staff, has 3" in lines[-2]
     assert lines[-1].endswith(f", 1 duty gap(s); as of log position "
@@ -99,8 +107,9 @@ def test_a_fully_staffed_room_has_no_duty_gap_and_other_filters_do_not_judge_roo
 
 
 def test_verify_projections_reports_a_duty_shift_edited_to_show_a_gap(world) -> None:
-    """The night shift's row in view_duty is edited down to three people: the stored view now
-    shows a gap the events do not; verify --projections names the table and the gap."""
+    """The night shift's row in view_duty is edited down to three people, and the view's saved
+    duty coverage is given a gap: the stored view now shows a gap the events do not; verify
+    --projections names the table and the gap."""
     exam_day(world)
     runner = CliRunner()
     assert runner.invoke(main, ["--db", str(world.db), "presence", "--room", "SR-3"]
@@ -108,6 +117,9 @@ def test_verify_projections_reports_a_duty_shift_edited_to_show_a_gap(world) -> 
     _edit(str(world.db), "UPDATE view_duty SET on_duty = "
           "'{\"POL-02\": \"police\", \"POL-03\": \"police\", \"STF-05\": \"staff\"}' "
           "WHERE type = 'duty.ended'")
+    _invent_gap(world.db, Gap("SR-3", NIGHT_GAP[0], 30,
+                              {"POL-02": "police", "POL-03": "police", "STF-05": "staff"},
+                              {"id": "two-police-four-staff", "version": 1}, NIGHT_GAP[1]))
     shown = runner.invoke(main, ["--db", str(world.db), "presence", "--room", "SR-3"])
     assert "1 duty gap(s)" in shown.stdout  # the edited view is what a reader sees...
 
@@ -120,3 +132,14 @@ def test_verify_projections_reports_a_duty_shift_edited_to_show_a_gap(world) -> 
     assert any(m.startswith("view_duty: duty shift of room SR-3/") for m in messages)
     assert any(m.startswith("duty gaps: secure room SR-3's gap from 2026-06-07T12:00:00")
                for m in messages)
+
+
+def _invent_gap(db, gap: Gap) -> None:
+    """Add ``gap`` to the duty gaps the view's saved fold state keeps, as an edit would."""
+    app = open_ledger(str(db), read_only=True)
+    view = access.stored_view(app)
+    core = codec.loads(view.fold_get(["core"])["core"])
+    app.close()
+    core["gaps"] = [*core["gaps"], gap]
+    text = codec.dumps(core).replace("'", "''")
+    _edit(str(db), f"UPDATE view_fold SET value = '{text}' WHERE key = 'core'")

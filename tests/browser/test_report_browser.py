@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from cli import times
+from cli.report import _words as report_words
 from ledger.application.custody import open_ledger
 from ledger.core import canonical
 from ledger.projections import access
@@ -39,15 +41,15 @@ def _chromium() -> Path:
 
 def _report(tmp_path: Path) -> Path:
     """The report of lot Q-S01 on the incident day, made at a fixed moment (so the committed
-    screenshot changes only when the report's look does), written as ``custody report``
-    writes it."""
+    screenshot changes only when the report's look does), written as ``custody report
+    --tz Asia/Shanghai`` writes it: the exam day's times as the officers lived them."""
     world = build_world(tmp_path / "custody.db")
     incident_day(world)
     world.app.close()
     db = str(world.db)
     app = open_ledger(db, read_only=True)
     answer = access.for_reading(app, lambda: open_ledger(db))
-    verifier = Verifier(app.recorder, workers=1, now=at(40))
+    verifier = Verifier(app.recorder, workers=1)
     try:
         data = gather(app, answer.view, answer.position, Selection(lot="Q-S01"),
                       now=canonical.format_timestamp(at(40)), verify=verifier.run)
@@ -58,7 +60,11 @@ def _report(tmp_path: Path) -> Path:
         app.close()
     data.database = "custody.db"  # not the test's temporary folder, in the screenshot
     out = tmp_path / "report.html"
-    out.write_text(render(data, lambda text: text), encoding="utf-8")
+    times.choose("Asia/Shanghai")
+    try:
+        out.write_text(render(data, lambda text: text, words=report_words()), encoding="utf-8")
+    finally:
+        times.choose(None)
     return out
 
 
@@ -85,7 +91,7 @@ def test_the_report_in_chromium_shows_its_findings_and_loads_nothing(tmp_path: P
             assert "DUTY_UNCOVERED" in summary
             finding = page.locator("tr.finding").first.inner_text()
             assert "DUTY_UNCOVERED" in finding
-            assert "secure room SR-3 held papers from 2026-06-07T12:00:00.000000Z" in finding
+            assert "secure room SR-3 holds papers from 2026-06-07T20:00:00+08:00" in finding
             lot = page.locator("#lot-Q-S01")
             assert lot.is_visible()
             assert "Lot Q-S01: question_paper of gaokao-2026/math" in lot.inner_text()

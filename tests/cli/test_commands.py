@@ -42,13 +42,14 @@ def test_a_full_cycle_records_and_verifies_intact(ready):
 def test_verify_json_report_has_the_documented_shape(ready):
     result = ready.ok("verify", "--json", "--workers", "1")
     report = json.loads(result.output)
-    assert report == {"intact": True, "events": 12, "streams": 12, "signatures": 17, "findings": []}
+    assert report == {"log_position": 12, "intact": True, "events": 12, "streams": 12,
+                      "signatures": 17, "findings": []}
 
 
 def test_history_lists_steps_with_who_was_present(ready):
     ready.ok(*ready.handover_args())
     out = ready.ok("history", "LOT-1").output
-    assert "  1  2026-06-05T21:30:00.000000Z  lot.registered" in out
+    assert "  1  2026-06-06T05:30:00+08:00  lot.registered" in out  # the ledger's zone
     assert "     STF-01 -> STF-02\n     checked: count 30, seals SEAL-1, SEAL-2\n" in out
     assert "present: POL-01 (police), POL-02 (police), STF-01 (staff)" in out
 

@@ -122,7 +122,7 @@ def test_hostile_text_written_into_the_database_prints_escaped_and_forges_no_lin
     assert "NOT intact" in outputs["status"]
     report = json.loads(outputs["verify --json"])
     assert stream in {f["stream"] for f in report["findings"]}  # kept exactly, as JSON escapes
-    assert [lot["lot"] for lot in json.loads(outputs["status --json"])] == ["LOT-1"]
+    assert [lot["lot"] for lot in json.loads(outputs["status --json"])["lots"]] == ["LOT-1"]
 
 
 def test_render_escapes_every_hidden_character_and_keeps_plain_unicode():

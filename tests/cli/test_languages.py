@@ -43,7 +43,7 @@ def test_status_in_chinese_names_kind_step_and_holder_in_chinese(ready):
     assert result.exit_code == 0, result.output
     lot_line, summary = result.output.splitlines()
     assert lot_line.startswith("LOT-1            试卷  ")
-    assert "保管人 STF-02；最近一步 交接，于 Secure room 1，2026-06-05T22:10:00" in lot_line
+    assert "保管人 STF-02；最近一步 交接，于 Secure room 1，2026-06-06T06:10:00+08:00" in lot_line
     assert lot_line.endswith("— 无发现")
     assert summary.startswith("1 个试卷袋，截至日志位置 ")
     assert "记录中没有错误" in summary
@@ -123,7 +123,7 @@ def test_receipt_warning_in_chinese(ready):
     lines = result.output.splitlines()
     assert any(line.startswith("已记录 交接 lot:LOT-1 第 2 步，位置 ") for line in lines)
     assert ("警告：ACKNOWLEDGED_VIOLATION：COUNT_MISMATCH 已在记录中确认（recount）："
-            "清点数量 29，但记录为 30") in lines
+            "清点数量 29，但记录为 30；已按您的确认记录；每次验证都会永久标记") in lines
 
 
 def test_history_in_chinese(ready):
@@ -144,7 +144,7 @@ def test_sign_shows_the_step_in_chinese_with_its_event_type_as_signed(ready, tmp
                    "--passphrase-file", ready.secret("POL-01"), input="n\n")
     lines = result.output.splitlines()
     assert lines[0] == "lot:LOT-1 的 lot.handed_over（账本 cli-ledger 第 2 步）"
-    assert lines[1] == "  发生于 2026-06-05T22:10:00.000000Z 于 Secure room 1"
+    assert lines[1] == "  发生于 2026-06-06T06:10:00+08:00 于 Secure room 1"
     assert "  核对：数量 30, 封条 SEAL-1, SEAL-2" in lines
     assert any(line.startswith("  在场：POL-01 (公安), POL-02 (公安), STF-01 (工作人员)")
                for line in lines)

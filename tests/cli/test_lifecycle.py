@@ -105,17 +105,25 @@ def test_secure_room_storage_duty_and_status(ready):
              "--occurred-at", "2026-06-06T06:00:00+08:00", *ready.signing(*TEAM))
     out = ready.ok("status").output
     assert "LOT-1" in out and "held by room:SR-3; last lot.stored at SR-3" in out and "clean" in out
-    held = json.loads(ready.ok("status", "--holder", "room:SR-3", "--json").output)
+    held = json.loads(ready.ok("status", "--holder", "room:SR-3", "--json").output)["lots"]
     assert [lot["lot"] for lot in held] == ["LOT-1"]
-    assert json.loads(ready.ok("status", "--holder", "STF-01", "--json").output) == []
-    earlier = json.loads(ready.ok("status", "--as-of", "2026-06-06T05:45:00+08:00", "--json").output)
+    assert json.loads(ready.ok("status", "--holder", "STF-01", "--json").output)["lots"] == []
+    earlier = json.loads(ready.ok("status", "--as-of", "2026-06-06T05:45:00+08:00",
+                                  "--json").output)["lots"]
     assert earlier[0]["holder"] == "STF-01"
-    ready.ok("duty", "end", "--room", "SR-3", "--location", "SR-3",
-             "--occurred-at", "2026-06-06T07:00:00+08:00", *ready.signing("STF-06"))
+    # STF-06 ends their shift: three stay on duty, one short. The step is recorded, and the
+    # recorder says what verify will report at its position, and what to do.
+    ended = ready.ok("duty", "end", "--room", "SR-3", "--location", "SR-3",
+                     "--occurred-at", "2026-06-06T07:00:00+08:00", *ready.signing("STF-06"))
+    position = re.search(r"at position (\d+)", ended.output).group(1)
+    assert ("warning: DUTY_UNCOVERED: secure room SR-3 holds papers from "
+            "2026-06-06T07:00:00+08:00 with too few on duty: needs 4 police or staff, has 3"
+            ) in ended.output
+    assert "start a duty shift in SR-3 now (custody duty start --room SR-3" in ended.output
     result = ready("verify")
     assert result.exit_code == 1
-    assert ("DUTY_UNCOVERED         room:SR-3: secure room SR-3 held papers from "
-            "2026-06-05T23:00:00.000000Z") in result.output
+    assert (f"DUTY_UNCOVERED         position {position} room:SR-3: secure room SR-3 holds "
+            "papers from 2026-06-06T07:00:00+08:00") in result.output
 
 
 def test_store_in_an_unregistered_room_is_refused(ready):
@@ -173,11 +181,11 @@ def test_pack_move_and_unpack_a_container(ready):
     del box[box.index("SEAL-2") - 1: box.index("SEAL-2") + 1]
     box[box.index("30")] = "1"
     ready.ok("record", "handover", *box, *ready.signing(*TEAM))
-    status = json.loads(ready.ok("status", "LOT-1", "--json").output)
+    status = json.loads(ready.ok("status", "LOT-1", "--json").output)["lots"]
     assert status[0]["holder"] == "STF-02" and status[0]["packed_in"] == "BOX-1"
     ready.ok("lot", "unpack", "BOX-1", "--lot", "LOT-1", "--location", "Secure room 1",
              "--occurred-at", "2026-06-06T06:20:00+08:00", *ready.signing(*TEAM))
-    status = json.loads(ready.ok("status", "LOT-1", "--json").output)
+    status = json.loads(ready.ok("status", "LOT-1", "--json").output)["lots"]
     assert status[0]["holder"] == "STF-02" and status[0]["packed_in"] is None
     assert ready.ok("verify").output.startswith("intact")
     # history shows what the bag went through inside the box, between packing and unpacking
@@ -288,3 +296,33 @@ def test_a_stale_draft_is_refused_by_sign_with_exit_6(ready, tmp_path):
     ready.ok("record", "handover", *HANDOVER, *ready.signing(*TEAM))
     failing(ready, 6, "lot:LOT-1 changed since this event was drafted", "sign", str(path),
             "--key", ready.key("POL-01"), "--passphrase-file", ready.secret("POL-01"), "--yes")
+
+
+def test_a_store_into_an_unstaffed_room_is_recorded_with_the_warning_verify_reports(ready):
+    """The symptom: a store into a secure room with nobody on duty was accepted in silence,
+    and verify then reported DUTY_UNCOVERED for ever. The store is still recorded (the
+    papers must go somewhere), but says so, with what to do; verify reports that very
+    finding at that very position; a duty shift started at once closes the gap."""
+    ready.ok("room", "register", "SR-3", "--name", "County room 3", "--licence", "BM-31",
+             "--valid-from", "2026-01-01T00:00:00+08:00", "--valid-until", "2026-12-31T00:00:00+08:00",
+             "--occurred-at", "2026-06-05T08:00:00+08:00", *ready.authority())
+    stored = ready.ok("record", "store", "--lot", "LOT-1", "--from", "STF-01", "--room", "SR-3",
+                      "--seal", "SEAL-1", "--seal", "SEAL-2", "--count", "30", "--location",
+                      "SR-3", "--occurred-at", "2026-06-06T06:00:00+08:00",
+                      *ready.signing(*TEAM))
+    position = int(re.search(r"at position (\d+)", stored.output).group(1))
+    (warning,) = [line for line in stored.output.splitlines() if line.startswith("warning:")]
+    assert warning.startswith("warning: DUTY_UNCOVERED: secure room SR-3 holds papers from "
+                              "2026-06-06T06:00:00+08:00 with too few on duty: needs 4 police "
+                              "or staff, has 0 (nobody)")
+    assert warning.endswith("start a duty shift in SR-3 now (custody duty start --room SR-3 "
+                            "... --sign ...); until then the room is uncovered")
+    ready.ok("duty", "start", "--room", "SR-3", "--location", "SR-3",
+             "--occurred-at", "2026-06-06T06:05:00+08:00",
+             *ready.signing("POL-01", "POL-02", "STF-05", "STF-06"))
+    report = json.loads(ready("verify", "--json").stdout)
+    assert [(f["code"], f["position"]) for f in report["findings"]] == [
+        ("DUTY_UNCOVERED", position)]
+    gaps = json.loads(ready.ok("presence", "--room", "SR-3", "--json").stdout)["duty_gaps"]
+    assert [(g["start"], g["end"]) for g in gaps] == [
+        ("2026-06-05T22:00:00.000000Z", "2026-06-05T22:05:00.000000Z")]

@@ -38,8 +38,9 @@ def report(db: Path, *args: str):
 
 
 def text_of(page: str) -> str:
-    """The page's text as a reader sees it: tags dropped, entities decoded, spaces joined."""
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
+    """The page's text as a reader sees it: tags dropped (a line-break opportunity, <wbr>,
+    is no space), entities decoded, spaces joined."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page.replace("<wbr>", ""))).split())
 
 
 def test_the_report_shows_the_summary_every_finding_the_steps_and_the_checkpoint(
@@ -57,10 +58,12 @@ def test_the_report_shows_the_summary_every_finding_the_steps_and_the_checkpoint
     for code in ("ACKNOWLEDGED_VIOLATION", "DUTY_UNCOVERED"):
         assert page.count(f'<tr class="finding">\n      <td class="code">'
                           f'{code.replace("_", "_<wbr>")}</td>') == 1
-    assert ("secure room SR-3 held papers from 2026-06-07T12:00:00.000000Z to "
-            "2026-06-07T22:00:00.000000Z with too few on duty") in text
+    # Times as RFC 3339 with seconds and an offset, in the ledger's zone (its genesis names
+    # none: UTC).
+    assert ("secure room SR-3 held papers from 2026-06-07T12:00:00+00:00 to "
+            "2026-06-07T22:00:00+00:00 with too few on duty") in text
     assert "Lot LOT-X: question_paper of gaokao-2026/math" in text
-    assert "2026-06-08 06:00:00Z lot.handed_over Secure room 1 STF-01 → STF-02" in text
+    assert "2026-06-08T06:00:00+00:00 lot.handed_over Secure room 1 STF-01 → STF-02" in text
     assert f"ACKNOWLEDGED VIOLATION: {REASON}" in text
     assert "step 4 of container BOX-1" in text  # a bag's steps inside the box are its own
     note = re.search(r'<pre class="note" id="checkpoint-note">(.*?)</pre>', page, re.S)
@@ -192,7 +195,7 @@ def test_help_has_an_example() -> None:
 CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
 
 
-def test_the_report_in_chinese_keeps_codes_ids_and_times_as_stored(db: Path,
+def test_the_report_in_chinese_keeps_codes_and_ids_as_stored_and_times_in_one_form(db: Path,
                                                                      tmp_path: Path) -> None:
     out = tmp_path / "zh.html"
     result = CliRunner().invoke(main, ["--lang", "zh", "--db", str(db), "report",
@@ -209,12 +212,12 @@ def test_the_report_in_chinese_keeps_codes_ids_and_times_as_stored(db: Path,
     # The finding's text in Chinese, its code and the values it quotes as stored.
     assert page.count('<td class="code">ACKNOWLEDGED_<wbr>VIOLATION</td>') == 1
     assert (f"COUNT_MISMATCH 已在记录中确认（{REASON}）：清点数量 29，但记录为 30") in text
-    assert ("保密室 SR-3 在 2026-06-07T12:00:00.000000Z 至 2026-06-07T22:00:00.000000Z "
+    assert ("保密室 SR-3 在 2026-06-07T12:00:00+00:00 至 2026-06-07T22:00:00+00:00 "
             "存有试卷但值守人员不足：需要 4 名 公安 或 工作人员") in text
     assert "DUTY_UNCOVERED: 保密室 SR-3 在" in page  # the chart's gap too
-    # Steps, kinds and roles named as 'status' and 'history' name them; times unchanged.
+    # Steps, kinds and roles named as 'status' and 'history' name them; times in one form.
     assert "试卷袋 LOT-X：gaokao-2026/math 的试卷" in text
-    assert "2026-06-08 06:00:00Z 交接 lot.handed_over Secure room 1 STF-01 → STF-02" in text
+    assert "2026-06-08T06:00:00+00:00 交接 lot.handed_over Secure room 1 STF-01 → STF-02" in text
     assert "POL-01 (公安)" in text and "(police)" not in text
     assert f"已确认的违规： {REASON}" in text
     assert "容器 BOX-1 的第 4 步" in text
@@ -232,7 +235,8 @@ def test_the_report_in_english_has_no_chinese(db: Path, tmp_path: Path) -> None:
     page = out.read_text(encoding="utf-8")
     assert page.startswith('<!DOCTYPE html>\n<html lang="en">')
     assert "<h2>Summary</h2>" in page
-    assert "2026-06-08 06:00:00Z lot.handed_over Secure room 1 STF-01 → STF-02" in text_of(page)
+    assert "2026-06-08T06:00:00+00:00 lot.handed_over Secure room 1 STF-01 → STF-02" in \
+        text_of(page)
     assert not CJK.search(page) and not CJK.search(result.stdout)
 
 

@@ -167,13 +167,18 @@ def test_state_that_is_a_file_is_a_usage_error(ready, tmp_path):
 
 
 def test_a_resumed_run_remembers_where_people_were_before_the_save(ready, tmp_path):
-    # The fold's whereabouts are saved with it: a step 5 minutes after the save, at another
-    # place, by the same people, is the same PRESENCE_CONFLICT a full run finds.
-    handover(ready, "STF-01", "STF-02", "2026-06-06T06:10:00+08:00")  # in Secure room 1
+    # The fold's whereabouts and registered sites are saved with it: a step 5 minutes after
+    # the save, at a site apart, by the same people, is the same PRESENCE_CONFLICT a full run
+    # finds.
+    for site in ("PH", "CEI"):
+        ready.ok("site", "register", site, "--name", site, "--occurred-at",
+                 "2026-06-06T05:00:00+08:00", *ready.authority())
+    ready.ok(*ready.handover_args(**{"--from": "STF-01", "--to": "STF-02", "--place": "site:PH",
+                                     "--occurred-at": "2026-06-06T06:10:00+08:00"}))
     directory = tmp_path / "audit"
     assert verify(ready, directory).exit_code == 0
     ready.ok(*ready.handover_args(**{"--from": "STF-02", "--to": "STF-03",
-                                     "--location": "Loading bay",
+                                     "--location": "Loading bay", "--place": "site:CEI",
                                      "--occurred-at": "2026-06-06T06:15:00+08:00"}))
 
     resumed = report(ready, directory)
@@ -181,5 +186,5 @@ def test_a_resumed_run_remembers_where_people_were_before_the_save(ready, tmp_pa
 
     assert resumed["resumed"]["new_events"] == 1
     conflicts = [(f["code"], f["position"]) for f in resumed["findings"]]
-    assert conflicts and set(conflicts) == {("PRESENCE_CONFLICT", 14)}
+    assert conflicts and set(conflicts) == {("PRESENCE_CONFLICT", 16)}
     assert conflicts == [(f["code"], f["position"]) for f in full["findings"]]

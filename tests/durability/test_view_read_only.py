@@ -18,6 +18,8 @@ import pytest
 
 from ledger.application.custody import open_ledger
 from ledger.projections import access
+from ledger.projections.projection import catch_up
+from ledger.projections.view import TABLES
 from tests.durability import ledger
 from tests.durability.faults import in_mount_namespace, run_cli, shell_cli
 
@@ -39,9 +41,12 @@ def behind(tmp_path: Path) -> tuple[str, int]:
     db = str(path)
     ledger.create(db, ["LOT-1"])
     with closing(open_ledger(db)) as app:
-        access.refresh(app)
-        position = access.stored_view(app).position()
-        ledger.handover(app, "LOT-1", "after the view was saved")  # the API leaves it behind
+        ledger.handover(app, "LOT-1", "after the view was saved")
+        # The recorder brought the view up to the head; fold it again, one event short.
+        view = access.writable_view(app)
+        view.clear()
+        catch_up(view, app.recorder, until=app.last_position() - 1)
+        position = view.position()
         assert app.last_position() == position + 1
     _checkpoint(db)
     return db, position
@@ -120,9 +125,12 @@ def test_a_read_only_folder_with_no_view_yet_is_answered_from_the_events_in_memo
     db = str(path)
     ledger.create(db, ["LOT-1"])
     # A copy handed over in rollback-journal mode: SQLite cannot open a WAL database in a
-    # folder it may not write (it needs the -shm file there), whatever the command.
+    # folder it may not write (it needs the -shm file there), whatever the command. And one
+    # from before the view: the recorder keeps a view as it records, so it is dropped here.
     with closing(sqlite3.connect(db)) as connection:
         assert connection.execute("PRAGMA journal_mode=DELETE").fetchone() == ("delete",)
+        for table in (*TABLES, "tracking"):
+            connection.execute(f"DROP TABLE {table}")
     before = sorted((p.name, p.read_bytes()) for p in path.parent.iterdir())
     folder = shlex.quote(str(path.parent))
 

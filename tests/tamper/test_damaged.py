@@ -192,7 +192,9 @@ def test_a_state_stored_as_text_is_reported_not_a_crash(attacker: Attacker) -> N
     assert ("NON_CANONICAL", step, "lot:LOT-1") in {
         (f["code"], f["position"], f["stream"]) for f in findings}
     assert status.exit_code == 0, status.output
-    assert status.stdout.splitlines()[-1].startswith("2 lot(s); the ledger is NOT intact (")
+    assert status.stdout.splitlines()[-1].startswith("2 lot(s) as of log position ")
+    assert "error(s) and 0 warning(s) on record; the ledger is NOT intact" in \
+        status.stdout.splitlines()[-1]
 
 
 def test_history_names_a_genesis_stored_under_another_version(attacker: Attacker) -> None:

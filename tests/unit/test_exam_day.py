@@ -93,6 +93,16 @@ def exam_day(world, night_shift=("POL-02", "POL-03", "STF-05", "STF-06")):
     return world
 
 
+def position_of(world, event_type: str, when: datetime) -> int:
+    """The log position of the one event of ``event_type`` that occurred at ``when``."""
+    from ledger.core import canonical
+
+    (position,) = [n.id for n in world.app.recorder.select_notifications(start=1, limit=10_000)
+                   if (e := world.app.mapper.to_domain_event(n)).body["type"] == event_type
+                   and e.body["occurred_at"] == canonical.format_timestamp(when)]
+    return position
+
+
 def test_a_full_exam_day_verifies_intact_and_every_lot_is_where_it_should_be(world):
     exam_day(world)
     report = Verifier(world.app.recorder).run()
@@ -124,22 +134,30 @@ def test_a_backdated_policy_set_cannot_erase_a_duty_gap(world):
     data["version"] = 2
     data["steps"]["room.duty"]["require"][0]["at_least"] = 3
     world.app.set_policy(PresencePolicy.from_data(data), world.signers[AUTHORITY], at(20))
-    (gap,) = Verifier(world.app.recorder).run().errors
+    verifier = Verifier(world.app.recorder)
+    (gap,) = verifier.run().errors
     assert gap.code == "DUTY_UNCOVERED"
-    assert (gap.evidence["start"], gap.evidence["end"]) == (
+    assert gap.position == position_of(world, "duty.ended", at(15))
+    (interval,) = verifier.state.duty_gaps()
+    assert (interval.evidence["start"], interval.evidence["end"]) == (
         "2026-06-07T12:00:00.000000Z", "2026-06-07T22:00:00.000000Z")
 
 
 @pytest.mark.parametrize("resident", [8192, 1], ids=["in memory", "spilled to disk"])
 def test_a_night_with_three_people_on_duty_is_a_gap_with_its_exact_interval(world, resident):
     exam_day(world, night_shift=("POL-02", "POL-03", "STF-05"))
-    report = Verifier(world.app.recorder, resident=resident).run()
-    (gap,) = report.errors
+    verifier = Verifier(world.app.recorder, resident=resident)
+    (gap,) = verifier.run().errors
     assert gap.code == "DUTY_UNCOVERED" and gap.stream == "room:SR-3"
-    # From the day shift's end (15h) until the box is retrieved (25h).
+    # Reported once, at the day shift's end (15h), which left three on duty ...
+    assert gap.position == position_of(world, "duty.ended", at(15))
     assert gap.evidence["start"] == "2026-06-07T12:00:00.000000Z"
-    assert gap.evidence["end"] == "2026-06-07T22:00:00.000000Z"
     assert "needs 4 police or staff, has 3" in gap.message
+    # ... and lasting until the box is retrieved (25h).
+    (interval,) = verifier.state.duty_gaps()
+    assert interval.evidence["start"] == "2026-06-07T12:00:00.000000Z"
+    assert interval.evidence["end"] == "2026-06-07T22:00:00.000000Z"
+    assert interval.position == gap.position
 
 
 def test_storing_in_an_unregistered_room_is_refused(world):

@@ -49,22 +49,30 @@ def fold(events, state: LedgerState | None = None) -> tuple[LedgerState, list[st
 
 @pytest.fixture
 def busy(day):
-    """The exam day, with a room, duty shifts, a lot stored in the room and a short-staffed
-    step: a state with every section filled, and findings to carry over."""
-    day.room("SR-3")
+    """The exam day, with sites, a room within one, duty shifts, a lot stored in the room, a
+    duty gap that opens and closes and one still open, a short-staffed step and two steps at
+    sites apart: a state with every section filled, and findings to carry over."""
+    day.site("CEI")
+    day.site("NO2")
+    day.room("SR-3", within="CEI")
     day.step("room:SR-3", "duty.started", {}, TEAM[:4])
     day.step("lot:LOT-1", "lot.stored", {"from": "STF-03", "room": "SR-3",
                                           "seals_checked": ["SEAL-1", "SEAL-2"],
                                           "count_checked": 30}, TEAM)
     day.step("room:SR-3", "duty.ended", {}, TEAM[:2], at=day.clock.now + timedelta(hours=1))
-    day.handover("LOT-2", "STF-03", "STF-04")
+    day.step("room:SR-3", "duty.started", {}, TEAM[:2], at=day.clock.now + timedelta(hours=1))
+    day.step("room:SR-3", "duty.ended", {}, TEAM[:1], at=day.clock.now + timedelta(hours=1))
+    day.app.record_handover("LOT-2", "STF-03", "STF-04", "Gate", ["SEAL-1", "SEAL-2"], 30,
+                            day.clock.now, day.sign(*TEAM), place="site:NO2")
     return day
 
 
 def test_a_state_saved_at_every_position_folds_on_to_the_full_fold(busy):
     events = events_of(busy)
     whole, all_findings = fold(events)
-    assert whole.rooms and whole.duty and whole.lots and whole.entered is not None
+    assert whole.rooms and whole.sites and whole.lots and whole.entered is not None
+    assert whole.gaps and any(c.gap for c in whole.coverage.values())
+    assert "PRESENCE_CONFLICT" in {f.split(":")[1] for f in all_findings}
     for cut in range(1, len(events)):
         first, before = fold(events[:cut])
         records = encode_state(first)
@@ -126,7 +134,7 @@ def _reencode(record: bytes, change) -> bytes:
     (lambda recs: [recs[0], recs[-1], *recs[1:-1]], "comes after"),
     (lambda recs: [*recs[:2], recs[1], *recs[2:]], "names 'AUTH-01' twice"),
     (lambda recs: [recs[0] + b"\xc0"], "not canonical"),
-    (lambda recs: [_reencode(recs[0], lambda v: v.update(format=2))], "format 2 is not 1"),
+    (lambda recs: [_reencode(recs[0], lambda v: v.update(format=1))], "format 1 is not 2"),
     (lambda recs: [recs[0], _reencode(recs[1], lambda v: v.update(section="secrets"))],
      "unknown section 'secrets'"),
     (lambda recs: [recs[0], _reencode(recs[1], lambda v: v["entries"][0].pop())],

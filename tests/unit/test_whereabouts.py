@@ -1,5 +1,5 @@
-"""Impossible presence (PRESENCE_CONFLICT): where a step puts the people who signed it, and
-when two places at once is flagged."""
+"""Impossible presence (PRESENCE_CONFLICT): where a step puts the people who signed it, which
+places are apart, and when two places at once is flagged."""
 
 from __future__ import annotations
 
@@ -10,81 +10,101 @@ import pytest
 
 from ledger.core.custody import RoomState
 from ledger.core.errors import InputError
+from ledger.core.places import SiteState, apart, place_of, region
 from ledger.core.policy import PresencePolicy
-from ledger.core.whereabouts import (
-    Sighting,
-    judge_whereabouts,
-    moment_of,
-    place_of,
-    room_index,
-    same_place,
-    seen_at,
-)
+from ledger.core.whereabouts import Sighting, judge_whereabouts, moment_of, seen_at
 from ledger.domain.schemas import check_policy
 
-ROOMS = room_index({"SR-3": RoomState("SR-3", "County Secure Room 3", "BM-1", "", "")})
+# Two schools, one with a registered exam room; the county exam institute with its secure
+# room; a secure room registered within no site.
+SITES = {"NO1": SiteState("NO1", "No. 1 Middle School"),
+         "NO1-R12": SiteState("NO1-R12", "No. 1 Middle School, exam room 12", "NO1"),
+         "NO2": SiteState("NO2", "No. 2 Middle School"),
+         "CEI": SiteState("CEI", "County Exam Institute")}
+ROOMS = {"SR-3": RoomState("SR-3", "County Secure Room 3", "BM-1", "", "", within="CEI"),
+         "SR-9": RoomState("SR-9", "Secure Room 9", "BM-9", "", "")}
+
+
+def is_apart(a: str, b: str) -> bool:
+    return apart(a, b, ROOMS, SITES)
 
 
 def body(event_type: str, location: str, stream: str = "lot:LOT-1", **fields) -> dict:
     return {"type": event_type, "stream": stream, "location": location, **fields}
 
 
-def sighting(position: int, at: str, location: str, event_type: str = "lot.handed_over",
-             **fields) -> Sighting:
-    b = body(event_type, location, **fields)
+def sighting(position: int, at: str, place: str, event_type: str = "lot.handed_over",
+             stream: str = "lot:LOT-1") -> Sighting:
     occurred_at = f"2026-06-07T{at}:00.000000Z"
-    return Sighting(position, b["stream"], event_type, occurred_at, location, place_of(b, ROOMS),
+    return Sighting(position, stream, event_type, occurred_at, "detail", place,
                     moment_of(occurred_at))
 
 
 @pytest.mark.parametrize("event, place", [
     (body("lot.stored", "Loading door", room="SR-3"), "room:SR-3"),
+    (body("lot.retrieved", "SR-3", room="SR-3"), "room:SR-3"),
     (body("duty.started", "anywhere", stream="room:SR-3"), "room:SR-3"),
-    (body("lot.handed_over", "county secure room 3"), "room:SR-3"),
-    (body("lot.handed_over", "SR-3"), "room:SR-3"),
-    (body("lot.handed_over", "County Secure Room 3, gate"), "room:SR-3"),
-    (body("room.patrolled", "City Discipline Inspection Office", stream="room:SR-3"),
-     "city discipline inspection office"),  # a remote patrol: the inspector is not in the room
-    (body("lot.handed_over", "  No. 1   Middle School. "), "no. 1 middle school"),
+    (body("lot.handed_over", "Exam room 3", place="site:NO2"), "site:NO2"),
+    (body("room.patrolled", "Discipline office", stream="room:SR-3", place="site:NO1"),
+     "site:NO1"),  # a remote patrol: the inspector is where the patrol says, not in the room
+    (body("room.patrolled", "Discipline office", stream="room:SR-3"), None),
+    (body("lot.handed_over", "County Secure Room 3"), None),  # free text names no place
+    (body("lot.handed_over", "No. 1 Middle School"), None),
 ])
-def test_a_step_is_placed_in_the_room_it_names_or_at_its_location(event, place):
-    assert place_of(event, ROOMS) == place
+def test_a_step_is_placed_in_its_room_or_the_place_it_names_and_free_text_is_no_place(
+        event, place):
+    assert place_of(event) == place
 
 
-def test_a_place_inside_another_is_the_same_place_and_a_similar_name_is_not():
-    assert same_place("no. 1 middle school", "no. 1 middle school, exam room 12")
-    assert same_place("no. 1 middle school, exam room 12", "no. 1 middle school")
-    assert not same_place("exam site 1", "exam site 12")
-    assert not same_place("room:SR-3", "room:SR-4")
-    assert not same_place("sr-3 annex", "room:SR-3")
+def test_a_place_lies_in_the_outermost_site_it_is_registered_within():
+    assert region("site:NO1-R12", ROOMS, SITES) == "site:NO1"
+    assert region("room:SR-3", ROOMS, SITES) == "site:CEI"
+    assert region("room:SR-9", ROOMS, SITES) == "room:SR-9"
+    assert region("site:NOPE", ROOMS, SITES) is None
+    assert region("room:NOPE", ROOMS, SITES) is None
 
 
-def test_two_places_within_the_window_conflict_and_just_outside_do_not():
-    seen = seen_at(None, sighting(10, "08:00", "No. 1 Middle School"), body("x", ""), False)
-    near = judge_whereabouts("POL-01", seen, sighting(11, "08:10", "No. 2 Middle School"), 10)
-    far = judge_whereabouts("POL-01", seen, sighting(12, "08:11", "No. 2 Middle School"), 10)
-    same = judge_whereabouts("POL-01", seen, sighting(13, "08:05", "No. 1 Middle School, room 3"),
-                             10)
+def test_places_in_one_site_are_never_apart_and_places_in_two_sites_always_are():
+    assert not is_apart("site:NO1", "site:NO1-R12")  # a site and a room within it
+    assert not is_apart("site:CEI", "room:SR-3")  # the institute and its secure room
+    assert not is_apart("site:NO1", "site:NO1")
+    assert is_apart("site:NO1", "site:NO2")
+    assert is_apart("site:NO1-R12", "site:NO2")
+    assert is_apart("room:SR-3", "room:SR-9")
+    assert is_apart("room:SR-3", "site:NO1")
+    # An unregistered place is no place: never compared.
+    assert not is_apart("site:NO1", "site:NOPE")
+
+
+def test_two_places_less_than_the_window_apart_conflict_and_at_the_window_do_not():
+    seen = seen_at(None, sighting(10, "08:00", "site:NO1"), body("x", ""), False)
+    near = judge_whereabouts("POL-01", seen, sighting(11, "08:09", "site:NO2"), 10, is_apart)
+    at_window = judge_whereabouts("POL-01", seen, sighting(12, "08:10", "site:NO2"), 10,
+                                  is_apart)
+    same_site = judge_whereabouts("POL-01", seen, sighting(13, "08:05", "site:NO1-R12"), 10,
+                                  is_apart)
     assert near is not None and near.code == "PRESENCE_CONFLICT"
-    assert near.evidence["kind"] == "window" and near.evidence["minutes_apart"] == 10
+    assert near.evidence["kind"] == "window" and near.evidence["minutes_apart"] == 9
     assert near.evidence["other"]["position"] == 10
-    assert far is None and same is None
+    assert at_window is None and same_site is None
 
 
-def test_a_step_elsewhere_during_an_open_duty_shift_conflicts_until_the_shift_ends():
-    start = body("duty.started", "SR-3", stream="room:SR-3", occurred_at="2026-06-07T00:00:00.000000Z")
-    seen = seen_at(None, sighting(5, "00:00", "SR-3", "duty.started", stream="room:SR-3"),
+def test_a_step_apart_from_the_room_during_an_open_duty_shift_conflicts_until_it_ends():
+    start = body("duty.started", "SR-3", stream="room:SR-3",
+                 occurred_at="2026-06-07T00:00:00.000000Z")
+    seen = seen_at(None, sighting(5, "00:00", "room:SR-3", "duty.started", "room:SR-3"),
                    start, True)
-    away = sighting(9, "06:00", "No. 1 Middle School")
-    in_room = sighting(8, "05:00", "County Secure Room 3")
-    conflict = judge_whereabouts("STF-03", seen, away, 10)
+    away = sighting(9, "06:00", "site:NO1")
+    at_the_institute = sighting(8, "05:00", "site:CEI")
+    conflict = judge_whereabouts("STF-03", seen, away, 10, is_apart)
     assert conflict is not None and conflict.evidence["kind"] == "on_duty"
     assert conflict.evidence["other"]["position"] == 5
-    assert judge_whereabouts("STF-03", seen, in_room, 10) is None
-    end = body("duty.ended", "SR-3", stream="room:SR-3", occurred_at="2026-06-07T05:30:00.000000Z")
-    ended = seen_at(seen, sighting(7, "05:30", "SR-3", "duty.ended", stream="room:SR-3"), end,
+    assert judge_whereabouts("STF-03", seen, at_the_institute, 10, is_apart) is None
+    end = body("duty.ended", "SR-3", stream="room:SR-3",
+               occurred_at="2026-06-07T05:30:00.000000Z")
+    ended = seen_at(seen, sighting(7, "05:30", "room:SR-3", "duty.ended", "room:SR-3"), end,
                     True)
-    assert judge_whereabouts("STF-03", ended, away, 10) is None
+    assert judge_whereabouts("STF-03", ended, away, 10, is_apart) is None
 
 
 def _policy(name: str = "two-police-four-staff") -> dict:
