@@ -27,7 +27,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from ledger.application.tiles import CHECKPOINT, EVENT_PREFIX, EVENTS
 from ledger.application.witness import WitnessState
@@ -84,7 +83,7 @@ class Monitor:
         # this log's, even signed by its key (else a rename would dodge the fork check).
         self.origin = origin
 
-    def run(self, progress: Callable[[int], None] = lambda n: None) -> Watch:
+    def run(self) -> Watch:
         """One look at the log (see the module docstring)."""
         watch = Watch(self.source.label)
         note = self.source.get(CHECKPOINT, MAX_CHECKPOINT_NOTE)
@@ -116,7 +115,7 @@ class Monitor:
         log_side = any(f.code in LOG_SIDE for f in watch.findings)
         if self.entries and not log_side:
             try:
-                self._audit(checkpoint, note, reader, watch, progress)
+                self._audit(checkpoint, note, reader, watch)
             except VerificationFailed as exc:  # a tile the reader could not authenticate
                 watch.findings.append(self._bad_tiles(checkpoint, str(exc)))
         if self.state is not None and not any(f.code in LOG_SIDE for f in watch.findings):
@@ -211,8 +210,8 @@ class Monitor:
 
     # -- the entries -----------------------------------------------------------------------
 
-    def _audit(self, checkpoint: Checkpoint, note: bytes, reader: TileReader, watch: Watch,
-               progress: Callable[[int], None]) -> None:
+    def _audit(self, checkpoint: Checkpoint, note: bytes, reader: TileReader,
+               watch: Watch) -> None:
         audit = (TiledAudit.resume(self.state_dir, checkpoint.origin)
                  if self.state_dir is not None else None) or TiledAudit()
         start = audit.size
@@ -234,11 +233,12 @@ class Monitor:
             width = min(WIDTH, checkpoint.size - n * WIDTH)
             tile = Tile(ENTRIES, n, width)
             skip = max(0, start - n * WIDTH)
+            if skip == width:
+                continue  # the partial bundle the last run read in full: nothing new in it
             bad = self._bundle(tile, skip, reader, audit, watch)
             if bad is not None:
                 watch.findings.append(bad)
                 return
-            progress(width - skip)
         watch.findings += audit.finish(checkpoint, self.log_key, self.source.label)
         if self.state_dir is not None and watch.intact:
             audit.save(self.state_dir, checkpoint, note)

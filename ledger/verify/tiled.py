@@ -112,7 +112,3 @@ class TiledAudit:
                         self.frontier.size, self.frontier.copy(),
                         note.decode("utf-8", "replace"))
         return saved_state.save(directory, header, self.state)
-
-    def close(self) -> None:
-        """Nothing to release: the fold's maps are in memory (a monitor's state is the log's
-        roster, rooms and heads)."""
