@@ -4,7 +4,7 @@ The language is chosen once per command: ``--lang zh|en`` on the root group, els
 ``CUSTODY_LANG``, else the locale (``LANGUAGE``, ``LC_ALL``, ``LC_MESSAGES``, ``LANG``, the
 first one set: ``zh_*`` gives Chinese, anything else English). The catalogs are standard
 gettext files, ``cli/locale/<lang>/LC_MESSAGES/custody.po`` and the compiled ``.mo`` next to
-it; regenerate them with Babel (README, "Languages"). English is the source language: it needs
+it; regenerate them with Babel (docs/incident.md, "Languages"). English is the source language: it needs
 no catalog. Finding codes and JSON keys are never translated.
 """
 

@@ -68,7 +68,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "presence": ("cli.views:presence", "Every step with who was present, their roster roles, "
                  "the policy and its verdict."),
     "projections": ("cli.views:projections", "The view status, history and presence are "
-                    "answered from (see the README)."),
+                    "answered from (docs/operations.md)."),
     "prove": ("cli.log:register", "Print an inclusion proof of the event at POSITION, or a "
               "consistency proof."),
     "record": ("cli.recording:record", "Record a step, co-signed on this terminal by everyone "

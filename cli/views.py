@@ -281,7 +281,7 @@ def presence(ctx: click.Context, lot_id: str | None, exam: str | None, person: s
 
 @click.group()
 def projections() -> None:
-    """The view status, history and presence are answered from (see the README)."""
+    """The view status, history and presence are answered from (docs/operations.md)."""
 
 
 @projections.command("status", epilog="""\b

@@ -11,7 +11,7 @@ A write is a compare-and-swap on ``view_meta.position``: it applies only if the 
 stands where the batch started from, so two commands catching up at once cannot both write
 the same events (the one that loses finds the view moved, and reads it again).
 
-Tables (documented in the README):
+Tables (documented in docs/operations.md):
 
 - ``view_lots``: one row per lot as it stands now (its own holder; a packed lot's holder is
   its container's, resolved when read), with the findings, acknowledged violations and

@@ -22,7 +22,7 @@ from ledger.core.text import Message, either, joined
 ROOT = Path(__file__).resolve().parents[2]
 PO = ROOT / "cli/locale/zh/LC_MESSAGES/custody.po"
 MO = PO.with_suffix(".mo")
-REGENERATE = ("regenerate the catalog: README.md, 'Languages' (pybabel extract, update, "
+REGENERATE = ("regenerate the catalog: docs/incident.md, 'Languages' (pybabel extract, update, "
               "translate, compile)")
 
 
