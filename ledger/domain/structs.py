@@ -11,9 +11,10 @@ always take the reference path (``stored.prepare``).
 A Struct states what its schema states: the same fields, the same required ones, nothing
 else accepted (``forbid_unknown_fields``), the same types, patterns (from ``common.json``
 itself), lengths, bounds and constants. ``tests/unit/test_structs.py`` holds every Struct's
-own JSON Schema (``msgspec.json.schema``) equal to the flat form of its schema file. Two
-things a Struct cannot say are checked beside it, in ``problems``: arrays whose schema says
-``uniqueItems`` (``UNIQUE``), and the canonical encoding's rule that text is in Unicode NFC.
+own JSON Schema (``msgspec.json.schema``) equal to the flat form of its schema file. Three
+things a Struct cannot say are checked beside it, in ``problems``: that a version 1 body
+carries no ``place`` (the schema's if/then), arrays whose schema says ``uniqueItems``
+(``UNIQUE``), and the canonical encoding's rule that text is in Unicode NFC.
 
 Fields are declared in the canonical key order (sorted), and absent optional fields are
 ``UNSET``, so encoding a decoded Struct gives back the canonical bytes of its body: a stored
@@ -40,6 +41,7 @@ Note = Annotated[str, Meta(max_length=2000, pattern=_DEFS["note"]["pattern"])]
 Timestamp = Annotated[str, Meta(pattern=_DEFS["timestamp"]["pattern"])]
 Hash = Annotated[str, Meta(pattern=_DEFS["hash"]["pattern"])]
 Party = Annotated[str, Meta(pattern=_DEFS["party"]["pattern"])]
+Place = Annotated[str, Meta(pattern=_DEFS["place"]["pattern"])]
 Role = Literal["police", "staff", "inspector", "authority"]
 Count = Annotated[int, Meta(ge=1, le=1_000_000)]
 Seals = Annotated[list[Id], Meta(min_length=1, max_length=200)]
@@ -104,11 +106,14 @@ _STEP: dict[str, Any] = {
     "location": Text,
     "note": (Union[Note, UnsetType], UNSET),
     "occurred_at": Timestamp,
+    "place": (Union[Place, UnsetType], UNSET),
     "policy": PolicyRef,
     "prev": Hash,
-    "schema": Literal[1],
+    "schema": Literal[1, 2],
 }
 _CHECKED = {"seals_checked": Seals, "count_checked": Count}
+# Steps whose place is their secure room (``ledger.core.places.ROOM_PLACED``).
+ROOM_PLACED = frozenset({"lot.stored", "lot.retrieved", "duty.started", "duty.ended"})
 _FIRST = Literal[1]  # the step that starts its stream
 _LATER = Annotated[int, Meta(ge=2)]
 
@@ -152,7 +157,7 @@ UNIQUE.update({
         "lot.distributed", "lot.unsealed", "lot.returned")},
 })
 # Text the canonical encoding requires in NFC: (field, or (field, nested field)).
-_TEXTS = (("location",), ("note",), ("acknowledged_violation", "reason"))
+_TEXTS = (("location",), ("note",), ("acknowledged_violation", "reason"))  # place is ASCII
 TEXT: dict[str, tuple[tuple[str, ...], ...]] = {t: _TEXTS for t in STEPS}
 TEXT.update({
     "lot.registered": (*_TEXTS, ("lot", "subject")),
@@ -174,6 +179,8 @@ def struct(event_type: str) -> type[Struct]:
     prefix, seq, own = STEPS[event_type]
     fields = {**_STEP, **own, "seq": seq, "type": Literal[event_type],  # type: ignore[valid-type]
               "stream": Annotated[str, Meta(max_length=80, pattern=f"^{prefix}")]}
+    if event_type in ROOM_PLACED:  # the room is the step's place: its body names no other
+        del fields["place"]
     declared = []
     for name in sorted(fields):  # the canonical key order: the encoding keeps it
         spec = fields[name]
@@ -213,8 +220,11 @@ def decode(event_type: str, raw: bytes) -> Struct:
 
 
 def problems(event_type: str, body: Struct, raw: bytes) -> bool:
-    """Whether a decoded body fails what its Struct cannot say: unique arrays, NFC text, or
-    the canonical bytes (``raw`` is not what the body encodes to)."""
+    """Whether a decoded body fails what its Struct cannot say: a place in a version 1 body
+    (the schema's if/then), unique arrays, NFC text, or the canonical bytes (``raw`` is not
+    what the body encodes to)."""
+    if body.schema == 1 and getattr(body, "place", UNSET) is not UNSET:  # schema 2 introduced a step's place
+        return True
     for path in UNIQUE.get(event_type, ()):
         items = _get(body, path)
         if items is not UNSET and len(set(items)) != len(items):

@@ -24,7 +24,7 @@ def test_record_store_with_the_room_only_records_the_rooms_name(ready):
     ready.ok("record", "store", "--lot", "LOT-1", "--from", "STF-01", "--room", "SR-3",
              "--seal", "SEAL-1", "--seal", "SEAL-2", "--count", "30",
              "--occurred-at", "2026-06-06T05:40:00+08:00", *ready.signing(*TEAM))
-    (lot,) = json.loads(ready.ok("status", "LOT-1", "--json").output)
+    (lot,) = json.loads(ready.ok("status", "LOT-1", "--json").output)["lots"]
     assert (lot["holder"], lot["location"]) == ("room:SR-3", "County Secure Room 3")
 
 

@@ -69,8 +69,20 @@ def struct_schema(event_type: str) -> dict[str, Any]:
     return normal(schema)
 
 
+# The one condition a step's schema states beyond its fields (schema 2 introduced a place):
+# a Struct cannot say it, so ``structs.problems`` checks it beside the Struct.
+NO_PLACE_IN_SCHEMA_1 = {"if": {"properties": {"schema": {"enum": [1]}}},
+                        "then": {"not": {"required": ["place"]}}}
+
+
 def file_schema(event_type: str) -> dict[str, Any]:
-    return normal(inline(_validator(f"events/{event_type}.json").schema, {}))
+    schema = normal(inline(_validator(f"events/{event_type}.json").schema, {}))
+    condition = {key: schema.pop(key) for key in ("if", "then") if key in schema}
+    assert condition == NO_PLACE_IN_SCHEMA_1, event_type
+    # A field the schema forbids ({"not": {}}) is one a closed Struct does not declare.
+    schema["properties"] = {name: rule for name, rule in schema["properties"].items()
+                            if rule.get("not") != {}}
+    return schema
 
 
 @pytest.mark.parametrize("event_type", sorted(structs.STEPS))
@@ -86,10 +98,28 @@ def test_the_structs_cover_every_step_and_only_authority_events_are_left_out() -
     left = event_types() - set(structs.STEPS)
     assert left == {"ledger.genesis", "ledger.policy_set", "ledger.authority_set",
                     "ledger.log_key_set", "person.enrolled", "person.key_revoked",
-                    "person.key_rotated", "room.registered"}
+                    "person.key_rotated", "room.registered", "site.registered"}
 
 
 def test_struct_fields_are_in_canonical_key_order() -> None:
     for event_type in structs.STEPS:
         fields = structs.struct(event_type).__struct_encode_fields__
         assert list(fields) == sorted(fields), event_type
+
+
+def test_a_place_in_a_version_1_body_is_a_problem_as_the_schema_says() -> None:
+    fields = {"attendees": [{"person": "P-1", "role": "police"}], "ledger": "L",
+              "location": "Gate", "occurred_at": "2026-06-06T06:10:00.000000Z",
+              "place": "site:S01", "policy": {"id": "p", "version": 1}, "prev": "ab" * 32,
+              "seq": 2, "stream": "lot:L-1", "type": "lot.handed_over", "from": "P-1",
+              "to": "P-2", "seals_checked": ["S-1"], "count_checked": 1}
+    for version, problem in ((1, True), (2, False)):
+        raw = msgspec.msgpack.encode(dict(sorted({**fields, "schema": version}.items())))
+        body = structs.decode("lot.handed_over", raw)
+        assert structs.problems("lot.handed_over", body, raw) is problem, version
+
+
+def test_the_steps_placed_in_their_room_are_the_folds_own() -> None:
+    from ledger.core.places import ROOM_PLACED
+
+    assert structs.ROOM_PLACED == ROOM_PLACED
