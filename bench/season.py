@@ -10,7 +10,8 @@ licensed secure room, a vehicle and its own people: a dispatch team, three duty 
 per exam site and a return team (two police and four staff each, a crew two and two).
 Inspectors patrol every room remotely from the provincial inspection centre. The season:
 
-- day 0: the genesis, every enrolment (authority-signed), every secure room registered;
+- day 0: the genesis, every enrolment (authority-signed), every site (the printing house, the
+  scanning and inspection centres, each exam site) and secure room registered;
 - day 1: each subject's question papers and answer sheets (one lot each per exam room) and a
   container per county and subject registered at the printing house and packed; the
   containers leave under escort, arrive at the county's secure room and are stored; the first
@@ -26,8 +27,10 @@ on, except where a conflict is injected. Injected at configurable rates (``--rat
 incident reports and zero reports (no finding), corrections (a count short by one,
 acknowledged, then a ``lot.corrected``: ACKNOWLEDGED_VIOLATION and CORRECTION), acknowledged
 violations (an unsealing with five people: ACKNOWLEDGED_VIOLATION), duty gaps (a relief 20
-minutes late: DUTY_UNCOVERED with its exact interval) and presence conflicts (a crew member on
-duty signs a distribution: PRESENCE_CONFLICT). Every finding injected is written to
+minutes late: DUTY_UNCOVERED at the end of the shift it relieves) and presence conflicts (a
+crew member on duty in the secure room signs a distribution at an exam site:
+PRESENCE_CONFLICT). Every step names its registered place (``place``), the free-text
+``location`` being the detail within it. Every finding injected is written to
 ``--findings`` (default ``DB.findings.json``): ``custody verify --json`` reports exactly these.
 
 Events are written as ``generate.py`` writes them: bodies built as the application drafts them
@@ -60,9 +63,10 @@ from generate import person_key, policy, stored  # noqa: E402 - bench/ is on sys
 from ledger.application.custody import CustodyLedger, open_ledger
 from ledger.core import canonical, digests
 from ledger.domain.aggregates import (
-    LEDGER_STREAM, Ledger, Lot, Person, Report, Room, incident_stream, lot_stream,
-    person_stream, room_stream, zero_stream,
+    LEDGER_STREAM, Ledger, Lot, Person, Report, Room, Site, incident_stream, lot_stream,
+    person_stream, room_stream, site_stream, zero_stream,
 )
+from ledger.domain.schemas import schema_version
 
 LEDGER_ID = "season-2026"
 AUTHORITY = "AUTH-01"
@@ -96,11 +100,17 @@ RATES = {  # injections, each a chance per eligible step
 
 @dataclass(frozen=True)
 class Place:
-    """Where a step happens. Steps name it by free-text location for now; when sites can be
-    registered, ``location`` is the one function to change (to name ``site:ID``)."""
+    """A registered place steps happen at: a site (``site:ID``) or a secure room
+    (``room:ID``). A step names it as its ``place``; its free-text ``location`` is the detail
+    within it."""
 
     id: str
     name: str
+    kind: str = "site"
+
+    @property
+    def ref(self) -> str:
+        return f"{self.kind}:{self.id}"
 
     def location(self, detail: str | None = None) -> str:
         return self.name if detail is None else f"{self.name}, {detail}"
@@ -160,7 +170,7 @@ class County:
 
     @property
     def secure_room(self) -> Place:
-        return Place(f"SR-{self.id}", f"County {self.number} Secure Room")
+        return Place(f"SR-{self.id}", f"County {self.number} Secure Room", "room")
 
     @property
     def vehicle(self) -> str:
@@ -231,6 +241,7 @@ class Step:
     fields: dict[str, Any]
     location: str
     team: list[str]
+    place: str | None = None  # the registered place (none for the steps placed in their room)
     acknowledge: str | None = None
     expect: list[dict[str, Any]] = field(default_factory=list)  # findings it injects
     corrects_previous: bool = False  # a lot.corrected naming the stream's step before it
@@ -274,21 +285,22 @@ def _lot_steps(county: County, rng: random.Random, rates: dict[str, float]) -> I
             steps.append(Step(base + timedelta(seconds=2 * i), lot_stream(lot), "lot.registered",
                               {"lot": {"id": lot, "exam": EXAM, "subject": SUBJECTS[k],
                                        "kind": kind, "count": count, "seals": _seals(lot)},
-                               "holder": holder}, PRINTING_HOUSE.location(), d))
+                               "holder": holder}, PRINTING_HOUSE.location(), d, PRINTING_HOUSE.ref))
         for i, (lot, _, _) in enumerate(lots):
             steps.append(Step(base + timedelta(minutes=20, seconds=2 * i), lot_stream(lot),
-                              "lot.packed", {"container": box}, PRINTING_HOUSE.location(), d))
+                              "lot.packed", {"container": box}, PRINTING_HOUSE.location(), d, PRINTING_HOUSE.ref))
         box_checked = _checked(_seals(box), len(lots))
         crew = county.crew(0)
         steps.append(Step(day1 + timedelta(hours=6, minutes=30 + k), lot_stream(box),
                           "lot.transport_departed",
                           {"from": holder, "vehicle": county.vehicle, "escort": sorted(d[:2]),
                            "destination": room.name, **box_checked},
-                          PRINTING_HOUSE.location("loading bay"), d))
+                          PRINTING_HOUSE.location("loading bay"), d,
+                          PRINTING_HOUSE.ref))
         steps.append(Step(day1 + timedelta(hours=9, minutes=k), lot_stream(box),
                           "lot.transport_arrived",
                           {"vehicle": county.vehicle, "to": crew[2], **box_checked},
-                          room.location("gate"), d + crew))
+                          room.location("gate"), d + crew, room.ref))
         steps.append(Step(day1 + timedelta(hours=9, minutes=30 + k), lot_stream(box),
                           "lot.stored", {"from": crew[2], "room": room.id, **box_checked},
                           room.location(), d + crew))
@@ -318,7 +330,7 @@ def _exam_steps(county: County, k: int, rng: random.Random,
     for i, (lot, _, _) in enumerate(lots):
         steps.append(Step(start - timedelta(hours=1, minutes=55) + timedelta(seconds=2 * i),
                           lot_stream(lot), "lot.unpacked", {"container": box, "holder": holder},
-                          room.location(), d + crew))
+                          room.location(), d + crew, room.ref))
     returned = 0
     for j in range(county.sites):
         site, team = county.site(j), county.site_team(j)
@@ -335,7 +347,7 @@ def _exam_steps(county: County, k: int, rng: random.Random,
             i += 1
             distribution = Step(at, lot_stream(lot), "lot.distributed",
                                 {"from": holder, "to": party, **_checked(_seals(lot), count)},
-                                site.location(), list(d))
+                                site.location(), list(d), site.ref)
             if rng.random() < rates["conflict"]:
                 # A crew member on duty in the secure room signs instead of a dispatcher.
                 distribution.team = d[:5] + [crew[3]]
@@ -349,7 +361,7 @@ def _exam_steps(county: County, k: int, rng: random.Random,
                                             "evidence": {"code": "COUNT_MISMATCH"}})
                 steps.append(Step(at + SITE_APART / 6, lot_stream(lot), "lot.corrected",
                                   {"reason": f"recount: {count} sheets", "count": count},
-                                  site.location(), list(d), corrects_previous=True,
+                                  site.location(), list(d), site.ref, corrects_previous=True,
                                   expect=[{"code": "CORRECTION"}]))
             # The site's team unseals and collects every exam room's lots, so these steps
             # are at the site (exam rooms are places of their own: one team in all of them
@@ -358,7 +370,7 @@ def _exam_steps(county: County, k: int, rng: random.Random,
             if kind == "question_paper":
                 unsealing = Step(start - timedelta(minutes=15)
                                  + timedelta(seconds=10 * (r % ROOMS_PER_SITE)), lot_stream(lot), "lot.unsealed", _checked(_seals(lot), count),
-                                 in_room, list(team))
+                                 in_room, list(team), site.ref)
                 if rng.random() < rates["acknowledged"]:
                     unsealing.team = team[:5]
                     unsealing.acknowledge = "one invigilator taken ill; unsealed with five present"
@@ -372,18 +384,18 @@ def _exam_steps(county: County, k: int, rng: random.Random,
                                       {"incident": {"id": incident, "lots": [lot],
                                                     "what": "a seal scuffed in transit; "
                                                             "papers intact"}},
-                                      in_room, [team[2]]))
+                                      in_room, [team[2]], site.ref))
             else:
                 collected = (start + timedelta(hours=2, minutes=30) + SITE_APART * j
                              + timedelta(seconds=10 * (r % ROOMS_PER_SITE)))
                 steps.append(Step(collected, lot_stream(lot), "lot.collected",
                                   {"from": party, "to": q[2], "count_checked": count,
-                                   "seals_applied": _seals(lot, 2)}, in_room, team + q))
+                                   "seals_applied": _seals(lot, 2)}, in_room, team + q, site.ref))
                 steps.append(Step(start + timedelta(hours=3, minutes=50, seconds=2 * returned),
                                   lot_stream(lot), "lot.returned",
                                   {"from": q[2], "to": f"site:{SCANNING_CENTRE.id}",
                                    **_checked(_seals(lot, 2), count)},
-                                  SCANNING_CENTRE.location(), list(q)))
+                                  SCANNING_CENTRE.location(), list(q), SCANNING_CENTRE.ref))
                 returned += 1
     return steps
 
@@ -404,14 +416,12 @@ def _room_steps(county: County, rng: random.Random, rates: dict[str, float]) -> 
             steps.append(Step(change, stream, "duty.ended", {}, room.location(), leaving))
             break
         late = first_store < change and rng.random() < rates["duty_gap"]
-        if late:
-            steps.append(Step(change, stream, "duty.ended", {}, room.location(), leaving))
+        if late:  # the crew leaving opens the gap: verify reports it at that step
+            steps.append(Step(change, stream, "duty.ended", {}, room.location(), leaving,
+                              expect=[{"code": "DUTY_UNCOVERED", "evidence": {
+                                  "room": room.id, "start": canonical.format_timestamp(change)}}]))
             steps.append(Step(change + LATE, stream, "duty.started", {}, room.location(),
-                              county.crew(n), expect=[{
-                                  "code": "DUTY_UNCOVERED", "stream": stream, "position": None,
-                                  "evidence": {"room": room.id,
-                                               "start": canonical.format_timestamp(change),
-                                               "end": canonical.format_timestamp(change + LATE)}}]))
+                              county.crew(n)))
         else:
             steps.append(Step(change, stream, "duty.started", {}, room.location(),
                               county.crew(n)))
@@ -425,7 +435,8 @@ def _room_steps(county: County, rng: random.Random, rates: dict[str, float]) -> 
         crew = county.crew(crew_on_duty(patrol))
         steps.append(Step(patrol, stream, "room.patrolled",
                           {"observed": f"{len(crew)} on duty ({', '.join(crew)}); seals intact"},
-                          INSPECTION_CENTRE.location("video patrol"), [county.inspector]))
+                          INSPECTION_CENTRE.location("video patrol"), [county.inspector],
+                          INSPECTION_CENTRE.ref))
         patrol += timedelta(hours=6)
     day = DAY0 + timedelta(days=1)
     while day + timedelta(hours=20) < end:
@@ -436,7 +447,7 @@ def _room_steps(county: County, rng: random.Random, rates: dict[str, float]) -> 
                           {"report": {"id": report, "scope": room.name, "period": {
                               "start": canonical.format_timestamp(day + timedelta(hours=8)),
                               "end": canonical.format_timestamp(at)}}},
-                          room.location(), [crew[2]]))
+                          room.location(), [crew[2]], room.ref))
         day += timedelta(days=1)
     yield from sorted(steps, key=lambda s: s.at)
 
@@ -498,6 +509,9 @@ class CountyBuilder:
         body.update(location=step.location, policy=self.policy,
                     attendees=sorted(({"person": p, "role": role_of(p)} for p in step.team),
                                      key=lambda a: a["person"]))
+        if step.place is not None:
+            body["place"] = step.place
+        body["schema"] = schema_version(body)
         if step.acknowledge is not None:
             body["acknowledged_violation"] = {"reason": step.acknowledge}
         digest = digests.signing_digest(body)
@@ -531,8 +545,8 @@ def _serve(builder: CountyBuilder, conn: Any) -> None:
 
 def setup_events(mapper: Mapper, all_counties: Sequence[County]
                  ) -> tuple[list[StoredEvent], dict[str, tuple[int, str]]]:
-    """The genesis, one authority-signed enrolment per person and one registration per room,
-    all on day 0; and the rooms' stream heads."""
+    """The genesis, one authority-signed enrolment per person and one registration per site
+    and per secure room, all on day 0; and the rooms' stream heads."""
     authority = person_key(AUTHORITY)
     out = []
     body = envelope(LEDGER_STREAM, 1, "ledger.genesis", DAY0,
@@ -556,6 +570,17 @@ def setup_events(mapper: Mapper, all_counties: Sequence[County]
                           "unit": unit, "public_key": person_key(person_id).public_key.hex}
         out.append(stored(mapper, body, {AUTHORITY: authority.sign(digests.signing_digest(body))},
                           at + RECORDED_AFTER, Person)[0])
+        at += timedelta(milliseconds=100)
+    at = max(at, DAY0 + timedelta(hours=6))
+    sites = [PRINTING_HOUSE, SCANNING_CENTRE, INSPECTION_CENTRE]
+    sites += [county.site(j) for county in all_counties for j in range(county.sites)]
+    for site in sites:
+        stream = site_stream(site.id)
+        body = envelope(stream, 1, "site.registered", at, digests.genesis_prev(LEDGER_ID, stream))
+        body["site"] = {"id": site.id, "name": site.name}
+        body["schema"] = schema_version(body)
+        out.append(stored(mapper, body, {AUTHORITY: authority.sign(digests.signing_digest(body))},
+                          at + RECORDED_AFTER, Site)[0])
         at += timedelta(milliseconds=100)
     at = max(at, DAY0 + timedelta(hours=12))
     heads: dict[str, str] = {}
@@ -590,7 +615,7 @@ def generate(db: Path, candidates: int, *, seed: int = 2026, county_size: int = 
              rates: dict[str, float] | None = None, workers: int = 1,
              quiet: bool = True) -> Generated:
     """Write a season's ledger to a new SQLite file ``db``; return what was written and every
-    finding injected (code, stream, position — None for duty gaps — and evidence)."""
+    finding injected (code, stream, position and evidence)."""
     rates = {**RATES, **(rates or {})}
     all_counties = counties(candidates, county_size)
     db.parent.mkdir(parents=True, exist_ok=True)
@@ -608,7 +633,8 @@ def generate(db: Path, candidates: int, *, seed: int = 2026, county_size: int = 
     people = 0
     try:
         setup, rooms = setup_events(app.mapper, all_counties)
-        people = len(setup) - 1 - len(all_counties)
+        people = (len({c.inspector for c in all_counties})
+                  + sum(len(c.people()) for c in all_counties))
         write(setup)
         shares = [all_counties[w::workers] for w in range(workers)]
         shares = [share for share in shares if share]
@@ -657,15 +683,12 @@ def generate(db: Path, candidates: int, *, seed: int = 2026, county_size: int = 
             print(file=sys.stderr)
     finally:
         app.close()
-    for finding in expected:  # duty gaps are judged at the end: they have no position
-        if finding["code"] == "DUTY_UNCOVERED":
-            finding["position"] = None
     lots = sum(1 + 2 * c.exam_rooms for c in all_counties) * len(SUBJECTS)
     return Generated(written, lots, people, len(all_counties), sorted(expected, key=_order))
 
 
 def _order(finding: dict[str, Any]) -> tuple:
-    return (finding["position"] is None, finding["position"] or 0, finding["stream"],
+    return (finding["position"], finding["stream"],
             finding["code"], json.dumps(finding.get("evidence", {}), sort_keys=True))
 
 

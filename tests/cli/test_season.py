@@ -89,7 +89,7 @@ def test_season_steps_are_stored_byte_for_byte_as_the_application_records_them(
     commands with the same keys and clock, are the same rows."""
     generated_db = tmp_path / "generated.db"
     season.generate(generated_db, 30, rates=dict.fromkeys(season.RATES, 1.0))
-    kinds = {"ledger.genesis", "person.enrolled", "room.registered", "lot.registered",
+    kinds = {"ledger.genesis", "person.enrolled", "site.registered", "room.registered", "lot.registered",
              "lot.packed", "lot.transport_departed", "lot.transport_arrived", "lot.stored",
              "duty.started", "duty.ended", "room.patrolled", "zero.reported", "lot.retrieved",
              "lot.unpacked", "lot.distributed", "lot.corrected", "lot.unsealed",
@@ -120,15 +120,19 @@ def test_season_steps_are_stored_byte_for_byte_as_the_application_records_them(
                 person = body["person"]
                 app.enrol({k: person[k] for k in ("id", "name", "role", "unit")},
                           PublicKey.from_hex(person["public_key"]), authority, at)
+            elif body["type"] == "site.registered":
+                app.register_site(body["site"], authority, at)
             elif body["type"] == "room.registered":
                 app.register_room(body["room"], authority, at)
             else:
                 envelope = {"ledger", "stream", "seq", "type", "schema", "occurred_at", "prev",
-                            "location", "attendees", "policy", "acknowledged_violation"}
+                            "location", "attendees", "policy", "acknowledged_violation",
+                            "place"}
                 fields = {k: v for k, v in body.items() if k not in envelope}
                 ack = body.get("acknowledged_violation", {}).get("reason")
                 app.record_step(body["stream"], body["type"], fields, body["location"], at,
-                                [signer(p) for p in signatures], acknowledge=ack)
+                                [signer(p) for p in signatures], acknowledge=ack,
+                                place=body.get("place"))
     finally:
         app.close()
     assert rows(tmp_path / "recorded.db") == generated
