@@ -64,7 +64,7 @@ def after_append(ctx: click.Context, app: CustodyLedger, receipts: list[Receipt]
         try:
             note = tlog.sign_checkpoint(signer)
         except LedgerError as exc:
-            if receipts[-1].event_type not in ("ledger.genesis",):
+            if receipts[-1].event_type != "ledger.genesis":
                 _warn(f"no checkpoint signed with {LOG_KEY_ENV}: {exc}")
     urls = os.environ.get(WITNESSES_ENV, "").split()
     if note is not None and urls:

@@ -27,7 +27,6 @@ from cli.names import HOLDER, LOT, PERSON
 from cli.steps import SHOWN, STEPS, Step, example_lines
 from ledger.application.drafts import MAX_DRAFT, format_draft, parse_draft
 from ledger.core.errors import InputError
-from ledger.core.places import ROOM_PLACED
 from ledger.core.text import Message
 from ledger.storage.files import write_file
 from cli.context import (
@@ -99,7 +98,7 @@ def duty() -> None:
 def _common_step_options(mode: str, step: Step) -> list[Any]:
     # A store, a retrieval and a duty shift happen in their secure room: that is their place,
     # and its registered name the default location.
-    options = [] if step.event_type in ROOM_PLACED else [place_option()]
+    options = [] if step.in_room else [place_option()]
     options += [
         click.option("--location", required=not step.in_room, type=TEXT,
                      help="Where the step happens" + (" (default: the secure room's "

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence, TextIO
 
 from cli import times
 from cli.i18n import N_, _, translated
+from ledger.core import kinds
 from ledger.core.findings import CODES, Severity
 
 if TYPE_CHECKING:  # types only: printing needs neither the application nor the library
@@ -66,18 +67,10 @@ def stderr_is_terminal() -> bool:
     return sys.stderr is not None and sys.stderr.isatty()
 
 
-# Every event type, the msgid of its name in the reader's language: English shows the type
-# itself (unchanged output), Chinese the domain's word for the step (交接, 押运 ...).
-EVENT_TYPES = (
-    N_("ledger.genesis"), N_("ledger.policy_set"), N_("ledger.authority_set"),
-    N_("ledger.log_key_set"), N_("person.enrolled"), N_("person.key_revoked"),
-    N_("person.key_rotated"), N_("room.registered"), N_("room.patrolled"), N_("duty.started"),
-    N_("duty.ended"), N_("lot.registered"), N_("lot.transport_departed"),
-    N_("lot.transport_arrived"), N_("lot.handed_over"), N_("lot.stored"), N_("lot.retrieved"),
-    N_("lot.distributed"), N_("lot.unsealed"), N_("lot.collected"), N_("lot.returned"),
-    N_("lot.packed"), N_("lot.unpacked"), N_("lot.corrected"), N_("incident.reported"),
-    N_("zero.reported"), N_("site.registered"),
-)
+# Every event type, the msgid of its name in the reader's language (marked for extraction
+# in the registry): English shows the type itself (unchanged output), Chinese the domain's
+# word for the step (交接, 押运 ...).
+EVENT_TYPES = kinds.NAMES
 _EVENT_TYPES = frozenset(EVENT_TYPES)
 SEVERITIES = {"error": N_("ERROR"), "warning": N_("WARNING")}
 

@@ -12,6 +12,7 @@ import click
 
 from cli.names import HOLDER, LOT, PERSON, ROOM
 from cli.options import ID, NOTE, TEXT, moment
+from ledger.core.kinds import ROOM_PLACED
 from ledger.domain.aggregates import incident_stream, lot_stream, room_stream, zero_stream
 
 SHOWN = "Example:\n\n\b\n  {example} \\\n      {signing}"
@@ -41,9 +42,12 @@ class Step:
     # The stream is named after the id the body carries, by the same functions the recorder
     # and the verifier use (ledger.domain.aggregates).
     stream: Callable[[Mapping[str, Any]], str] = lambda o: lot_stream(o["lot_id"])
-    # A step in a secure room (--room): the room is the place, so --location may be left
-    # out and the room's registered name is stored as the location.
-    in_room: bool = False
+
+    @property
+    def in_room(self) -> bool:
+        """A step in a secure room (--room): the room is the place, so --location may be
+        left out and the room's registered name is stored as the location."""
+        return self.event_type in ROOM_PLACED
 
 
 def lot_opt() -> Any:
@@ -102,12 +106,12 @@ STEPS = [
          (lot_opt(), party_opt("from", "Party handing the lot to the room"),
           click.option("--room", required=True, type=ROOM, help="Secure room id."), *CHECKED),
          lambda o: {"from": o["from_party"], "room": o["room"], **checked(o)},
-         "--lot MATH-Q-0001 --from STF-03 --room SR-3 --seal SEAL-1 --count 30", in_room=True),
+         "--lot MATH-Q-0001 --from STF-03 --room SR-3 --seal SEAL-1 --count 30"),
     Step("retrieve", "lot.retrieved", "The lot is taken out of a secure room (领取).",
          (lot_opt(), click.option("--room", required=True, type=ROOM, help="Secure room id."),
           party_opt("to", "Party taking the lot"), *CHECKED),
          lambda o: {"room": o["room"], "to": o["to_party"], **checked(o)},
-         "--lot MATH-Q-0001 --room SR-3 --to STF-05 --seal SEAL-1 --count 30", in_room=True),
+         "--lot MATH-Q-0001 --room SR-3 --to STF-05 --seal SEAL-1 --count 30"),
     Step("distribute", "lot.distributed", "The lot goes to an exam site or exam room (分发).",
          (lot_opt(), party_opt("from", "Party distributing"),
           party_opt("to", "Receiving site or room, e.g. site:S01-R12"), *CHECKED),
@@ -173,10 +177,10 @@ STEPS = [
          stream=lambda o: zero_stream(o["report_id"])),
     Step("duty-start", "duty.started", "People start a duty shift in a secure room.",
          (click.option("--room", required=True, type=ROOM, help="Secure room id."),),
-         lambda o: {}, "--room SR-3", stream=lambda o: room_stream(o["room"]), in_room=True),
+         lambda o: {}, "--room SR-3", stream=lambda o: room_stream(o["room"])),
     Step("duty-end", "duty.ended", "People end their duty shift in a secure room.",
          (click.option("--room", required=True, type=ROOM, help="Secure room id."),),
-         lambda o: {}, "--room SR-3", stream=lambda o: room_stream(o["room"]), in_room=True),
+         lambda o: {}, "--room SR-3", stream=lambda o: room_stream(o["room"])),
     Step("patrol", "room.patrolled", "A remote video patrol (网上巡视) by an inspector.",
          (click.option("--room", required=True, type=ROOM, help="Secure room id."),
           click.option("--observed", required=True, type=NOTE,

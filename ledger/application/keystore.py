@@ -19,6 +19,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from ledger.core.canonical import ID_PATTERN
 from ledger.core.errors import InputError, KeyringError
 from ledger.core.keys import (
     KDF_LOG2_N,
@@ -34,7 +35,7 @@ from ledger.storage.files import write_file
 
 MAX_KEY_FILE = 64 * 1024
 _HEADER = re.compile(
-    rb"custody-person: ([A-Za-z0-9][A-Za-z0-9._-]{0,63})\n"
+    rb"custody-person: (" + ID_PATTERN.encode() + rb")\n"
     rb"(?:custody-kdf: scrypt log2n=([0-9]{2}) r=8 p=1 salt=([0-9a-f]{32})\n)?"
 )
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
-import re
 import threading
 import time
 from contextlib import contextmanager
@@ -27,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Mapping, Sequence
 
+from ledger.core.canonical import ID
 from ledger.core.errors import InputError, LedgerError, ResourceError, VerificationFailed
 from ledger.core.keys import SigningKey
 from ledger.storage.files import write_file
@@ -44,7 +44,6 @@ from ledger.tlog.witness import (
     format_size,
 )
 
-_SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", re.ASCII)
 LOCK_FILE = ".lock"
 TEXT = "text/plain; charset=utf-8"
 
@@ -52,7 +51,7 @@ TEXT = "text/plain; charset=utf-8"
 def state_name(origin: str) -> str:
     """The file stem for a log's origin: itself when it is a plain id, else a digest (the
     origin comes from an untrusted checkpoint: it never picks a path)."""
-    if _SAFE.fullmatch(origin):
+    if ID.fullmatch(origin):
         return origin
     return "origin-" + hashlib.sha256(origin.encode("utf-8")).hexdigest()[:32]
 

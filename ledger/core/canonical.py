@@ -35,6 +35,11 @@ MAX_ENCODED = 1 << 20  # 1 MiB: far above any real event, bounds every decode
 INT_MIN, INT_MAX = -(1 << 63), (1 << 64) - 1
 
 _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
+# The one spelling of an id (a person, lot, room, site, exam, ledger, witness): 1-64 ASCII
+# letters, digits, '.', '_' or '-', beginning with a letter or digit — nothing invisible, no
+# ':' (a stream or party prefixes one), no '/'. schemas/common.json's ``id`` is this pattern.
+ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
+ID = re.compile(ID_PATTERN, re.ASCII)
 
 
 def format_timestamp(moment: datetime) -> str:

@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterator, Mapping
 
 from ledger.core.canonical import format_timestamp, parse_timestamp
 from ledger.core.findings import Finding
+from ledger.core.kinds import LOT_STEPS, PACKING
 from ledger.core.text import Message
 
 CLOCK_SKEW = timedelta(minutes=5)
@@ -79,6 +80,7 @@ def _field(name: str, prefix: str = "") -> Callable[[Mapping[str, Any]], str]:
     return lambda body: prefix + body[name]
 
 
+# A spec for each of ``kinds.LOT_STEPS`` but the registration (tests/unit/test_kinds.py).
 STEPS: Mapping[str, StepSpec] = {
     "lot.transport_departed": StepSpec(_field("from"), _field("vehicle", "vehicle:")),
     "lot.transport_arrived": StepSpec(_field("vehicle", "vehicle:"), _field("to")),
@@ -96,7 +98,6 @@ STEPS: Mapping[str, StepSpec] = {
     "lot.unpacked": StepSpec(lambda b: None, lambda b: None, checks_seals=False),
     "lot.corrected": StepSpec(lambda b: None, lambda b: None, checks_seals=False),
 }
-LOT_STEPS = frozenset({"lot.registered", *STEPS})
 
 
 def lot_registered(body: Mapping[str, Any], event_hash: str = "") -> LotState:
@@ -210,7 +211,7 @@ def judge_lot_step(state: LotState | None, body: Mapping[str, Any], counted: Map
                       evidence={"previous": state.last_occurred_at, "found": body["occurred_at"]})
     if event_type == "lot.stored":
         yield from _judge_room_licence(body["room"], body["occurred_at"], rooms)
-    if event_type in ("lot.packed", "lot.unpacked"):
+    if event_type in PACKING:
         yield from _judge_container(state, body, lots)
     if event_type == "lot.corrected":
         yield from _judge_correction(state, body)

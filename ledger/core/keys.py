@@ -33,12 +33,13 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from nacl.bindings import crypto_core_ed25519_is_valid_point, crypto_sign_open
 from nacl.exceptions import BadSignatureError, CryptoError
 
+from ledger.core.canonical import ID_PATTERN
 from ledger.core.digests import key_id
 from ledger.core.errors import InputError, KeyringError, VerificationFailed
 from ledger.core.text import Message
 
 PUBLIC_KEY_PREFIX = "custody-ed25519"
-_PUBLIC_LINE = re.compile(PUBLIC_KEY_PREFIX + r" ([0-9a-f]{64})( [A-Za-z0-9][A-Za-z0-9._-]{0,63})?\n?")
+_PUBLIC_LINE = re.compile(PUBLIC_KEY_PREFIX + r" ([0-9a-f]{64})( " + ID_PATTERN + r")?\n?")
 MIN_PASSPHRASE = 8
 MAX_PASSPHRASE = 1024
 KDF_LOG2_N = 15

@@ -23,10 +23,8 @@ from typing import Any, Callable, Iterator, Mapping
 
 from ledger.core.custody import RoomState
 from ledger.core.findings import Finding
+from ledger.core.kinds import DUTY_SHIFTS, ROOM_PLACED
 from ledger.core.text import Message
-
-# Steps whose place is their secure room, whatever else they say.
-ROOM_PLACED = frozenset({"duty.started", "duty.ended", "lot.stored", "lot.retrieved"})
 
 
 @dataclass(frozen=True)
@@ -48,9 +46,9 @@ def place_of(body: Mapping[str, Any]) -> str | None:
     """The registered place a step names (``room:ID`` or ``site:ID``), or None: a step at a
     free-text location only, or an event that is no step."""
     event_type = body["type"]
-    if event_type in ("duty.started", "duty.ended"):
+    if event_type in DUTY_SHIFTS:  # on the room's own stream
         return str(body["stream"])
-    if event_type in ("lot.stored", "lot.retrieved"):
+    if event_type in ROOM_PLACED:  # a lot step naming its room
         return f"room:{body['room']}"
     place = body.get("place")
     return place if isinstance(place, str) else None

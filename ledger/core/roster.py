@@ -64,7 +64,7 @@ def witnesses_named(body: Mapping[str, Any]) -> list[tuple[str, bytes]]:
 
 def keys_named(body: Mapping[str, Any]) -> list[tuple[str, bytes]]:
     """(person id, raw key) for each key a schema-valid genesis, enrolment, rotation or
-    authority set puts in the roster.
+    authority set (``kinds.KEY_EVENTS``) puts in the roster; none for any other event.
 
     The raw bytes are not checked here: :class:`PublicKey` and ``keys.key_defect`` do that."""
     event_type = body["type"]

@@ -16,9 +16,10 @@ from ledger.core.custody import LOT_STEPS, LotState, RoomState, judge_lot_step, 
 from ledger.core.digests import key_id, signing_digest
 from ledger.core.errors import VerificationFailed
 from ledger.core.findings import Finding
+from ledger.core.kinds import AUTHORITY_EVENTS, ROOM_EVENTS
 from ledger.core.places import SiteState, judge_place
 from ledger.core.policy import PresencePolicy, evaluate
-from ledger.core.roster import Lookup, member_from
+from ledger.core.roster import Lookup, keys_named, member_from
 from ledger.core.text import Message
 
 # Signature results computed ahead of judging: (public key raw, digest, signature) -> valid.
@@ -28,10 +29,6 @@ Verified = Mapping[tuple[bytes, bytes, bytes], bool]
 # findings (signatures, chain, roster, time in the future) can never be acknowledged away.
 ACKNOWLEDGEABLE = frozenset({"PRESENCE_SHORT", "SEAL_MISMATCH", "COUNT_MISMATCH", "CUSTODY_GAP",
                              "TIME_REVERSED", "ROOM_UNLICENSED"})
-AUTHORITY_EVENTS = frozenset({"person.enrolled", "person.key_revoked", "person.key_rotated",
-                              "room.registered", "ledger.policy_set", "ledger.authority_set",
-                              "ledger.log_key_set", "site.registered"})
-ROOM_EVENTS = frozenset({"duty.started", "duty.ended", "room.patrolled"})
 # Findings that make an authority event (or a genesis) count for nothing: the fold never
 # lets a forged roster, room or policy event change who counts.
 TRUST_CODES = frozenset({"NOT_AUTHORITY", "SIGNATURE_INVALID", "SIGNER_UNKNOWN", "KEY_REVOKED",
@@ -273,9 +270,8 @@ def _judge_authority_event(body: Mapping[str, Any], present: Mapping[str, str],
             yield Finding("KEY_INVALID", Message("the log key named is not an acceptable "
                                                  "Ed25519 public key: {defect}", defect=defect),
                           evidence={"log_key": body["log_key"]})
-    named = _keys_named(body)
-    for person_id, key_hex in named:
-        owner = ctx.key_owner(key_id(bytes.fromhex(key_hex)))
+    for person_id, raw_key in keys_named(body):
+        owner = ctx.key_owner(key_id(raw_key))
         if owner is not None and owner != person_id:
             yield Finding("KEY_REUSED", Message("the key named for {person} is already "
                                                 "enrolled for {owner}; every person has a key "
@@ -318,17 +314,6 @@ def _rekeyed(body: Mapping[str, Any], roster: Lookup) -> Lookup:
     named = {entry["id"]: member_from(entry) for entry in body["authorities"]
              if entry["id"] in rotating}
     return lambda person_id: named.get(person_id) or roster(person_id)
-
-
-def _keys_named(body: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(person id, public key hex) an authority event puts in the roster."""
-    if body["type"] == "person.enrolled":
-        return [(body["person"]["id"], body["person"]["public_key"])]
-    if body["type"] == "person.key_rotated":
-        return [(body["stream"].split(":", 1)[1], body["public_key"])]
-    if body["type"] == "ledger.authority_set":
-        return [(entry["id"], entry["public_key"]) for entry in body["authorities"]]
-    return []
 
 
 def _judge_room_event(body: Mapping[str, Any], ctx: Context) -> Iterable[Finding]:

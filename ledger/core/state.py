@@ -45,6 +45,7 @@ from ledger.core.custody import (
 )
 from ledger.core.duty import Coverage, Gap, described, judge_coverage
 from ledger.core.findings import Finding
+from ledger.core.kinds import KEY_CHANGES, ROOM_EVENTS, TRUST_EVENTS
 from ledger.core.policy import PresencePolicy
 from ledger.core.keys import PublicKey
 from ledger.core.roster import WITNESS_ROLE, Member, member_after, member_from
@@ -181,7 +182,7 @@ class LedgerState:
         findings.extend(self._check_recorded_at(event.recorded_at))
         self.recorded_at_position = event.position
         present: dict[str, str] = {}
-        if self.policy is None and body["type"] not in AUTHORITY_EVENTS | {"ledger.genesis"}:
+        if self.policy is None and body["type"] not in TRUST_EVENTS:
             findings.append(Finding("GENESIS_MISSING", Message(
                 "{event_type} before any policy was set", event_type=body["type"])))
         else:
@@ -302,7 +303,7 @@ class LedgerState:
                 self.log_keys.append(body["log_key"])
         elif event_type == "person.enrolled":
             self._enrol(member_from(body["person"]))
-        elif event_type in ("person.key_revoked", "person.key_rotated"):
+        elif event_type in KEY_CHANGES:
             person_id = stream.split(":", 1)[1]
             if person_id in self.roster:
                 member = member_after(self.roster[person_id], body)
@@ -312,7 +313,7 @@ class LedgerState:
             self.rooms[body["room"]["id"]] = room_registered(body)
         elif event_type == "site.registered":
             self.sites[body["site"]["id"]] = site_registered(body)
-        elif event_type in ("duty.started", "duty.ended", "room.patrolled"):
+        elif event_type in ROOM_EVENTS:
             self._fold_room(body, present)
         elif event_type == "lot.registered":
             self.lots[stream] = lot_registered(body, event.event_hash)

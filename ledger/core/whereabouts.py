@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 
 from ledger.core.canonical import parse_timestamp
 from ledger.core.findings import Finding
+from ledger.core.kinds import DUTY_SHIFTS
 from ledger.core.text import Message
 
 KEEP_SIGHTINGS = 8  # the latest steps kept per person (by occurred_at)
@@ -145,7 +146,7 @@ def seen_at(seen: Whereabouts | None, here: Sighting, body: Mapping[str, Any],
     else:
         sightings = tuple(sorted((*sightings, here), key=lambda s: (s.occurred_at, s.position))
                           )[-KEEP_SIGHTINGS:]
-    if not on_duty or body["type"] not in ("duty.started", "duty.ended"):
+    if not on_duty or body["type"] not in DUTY_SHIFTS:
         return Whereabouts(sightings, seen.shifts)
     shifts = list(seen.shifts)
     room = body["stream"].split(":", 1)[1]

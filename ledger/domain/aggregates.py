@@ -13,6 +13,7 @@ from eventsourcing.domain import BaseAggregate
 
 from ledger.domain import events
 from ledger.core.errors import InputError
+from ledger.core.kinds import KINDS
 from ledger.domain.schemas import check_body, is_id
 
 LEDGER_STREAM = "ledger"
@@ -120,12 +121,9 @@ class Report(Stream):
     """An incident or zero report: one signed event, kept in a stream of its own."""
 
 
+# The aggregate of each kind of stream, and so of each event that starts one.
+_AGGREGATES: dict[str, type[Stream]] = {"ledger": Ledger, "person": Person, "lot": Lot,
+                                        "room": Room, "site": Site, "incident": Report,
+                                        "zero": Report}
 AGGREGATE_FOR_START: dict[type[events.Recorded], type[Stream]] = {
-    events.Genesis: Ledger,
-    events.PersonEnrolled: Person,
-    events.LotRegistered: Lot,
-    events.RoomRegistered: Room,
-    events.SiteRegistered: Site,
-    events.IncidentReported: Report,
-    events.ZeroReported: Report,
-}
+    events.EVENT_CLASSES[kind.name]: _AGGREGATES[kind.stream] for kind in KINDS if kind.starts}

@@ -18,6 +18,7 @@ from eventsourcing.utils import get_topic
 from ledger.core import canonical, digests, keys
 from ledger.core.errors import NonCanonical
 from ledger.core.findings import Finding
+from ledger.core.kinds import KEY_EVENTS
 from ledger.core.roster import keys_named, witnesses_named
 from ledger.core.text import Message
 from ledger.domain import events
@@ -29,9 +30,6 @@ START_TOPICS = {
     t: get_topic(AGGREGATE_FOR_START[cls]) for t, cls in events.EVENT_CLASSES.items()
     if cls in AGGREGATE_FOR_START
 }
-# Events that change who counts: their signatures are always checked, even before --since.
-KEY_EVENTS = frozenset({"ledger.genesis", "person.enrolled", "person.key_rotated",
-                        "ledger.authority_set"})
 Task = tuple[bytes, bytes, bytes]  # (public key raw, signing digest, signature)
 # A stored row as the library's notification log holds it: position, stream id, version,
 # topic, stored bytes. Plain values, so a chunk of them pickles cheaply to a worker.

@@ -33,6 +33,8 @@ from typing import Annotated, Any, Literal, Union
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
+from ledger.core.kinds import BY_NAME, ROOM_PLACED
+
 _DEFS = json.loads(resources.files("schemas").joinpath("common.json").read_text("utf-8"))["$defs"]
 
 Id = Annotated[str, Meta(pattern=_DEFS["id"]["pattern"])]
@@ -112,49 +114,47 @@ _STEP: dict[str, Any] = {
     "schema": Literal[1, 2],
 }
 _CHECKED = {"seals_checked": Seals, "count_checked": Count}
-# Steps whose place is their secure room (``ledger.core.places.ROOM_PLACED``).
-ROOM_PLACED = frozenset({"lot.stored", "lot.retrieved", "duty.started", "duty.ended"})
 _FIRST = Literal[1]  # the step that starts its stream
 _LATER = Annotated[int, Meta(ge=2)]
 
-# type -> (stream prefix, seq, its own fields)
-STEPS: dict[str, tuple[str, Any, dict[str, Any]]] = {
-    "lot.registered": ("lot:", _FIRST, {"lot": LotRecord, "holder": Party}),
-    "lot.transport_departed": ("lot:", _LATER, {
+# type -> its own fields, for each of ``kinds.STEPS`` (its stream, and whether it starts it,
+# are the registry's: ``ledger.core.kinds``).
+STEPS: dict[str, dict[str, Any]] = {
+    "lot.registered": {"lot": LotRecord, "holder": Party},
+    "lot.transport_departed": {
         "from": Party, "vehicle": Id, "destination": Text, **_CHECKED,
         "escort": (Union[Annotated[list[Id], Meta(max_length=16)], UnsetType], UNSET),
-        "route": (Union[Text, UnsetType], UNSET)}),
-    "lot.transport_arrived": ("lot:", _LATER, {"vehicle": Id, "to": Party, **_CHECKED}),
-    "lot.handed_over": ("lot:", _LATER, {"from": Party, "to": Party, **_CHECKED}),
-    "lot.stored": ("lot:", _LATER, {"from": Party, "room": Id, **_CHECKED}),
-    "lot.retrieved": ("lot:", _LATER, {"room": Id, "to": Party, **_CHECKED}),
-    "lot.distributed": ("lot:", _LATER, {"from": Party, "to": Party, **_CHECKED}),
-    "lot.unsealed": ("lot:", _LATER, dict(_CHECKED)),
-    "lot.collected": ("lot:", _LATER, {"from": Party, "to": Party, "count_checked": Count,
-                                       "seals_applied": Seals}),
-    "lot.returned": ("lot:", _LATER, {"from": Party, "to": Party, **_CHECKED}),
-    "lot.packed": ("lot:", _LATER, {"container": Id}),
-    "lot.unpacked": ("lot:", _LATER, {"container": Id, "holder": Party}),
-    "lot.corrected": ("lot:", _LATER, {"corrects": Corrects, "reason": Text,
-                                       "count": (Union[Count, UnsetType], UNSET),
-                                       "seals": (Union[Seals, UnsetType], UNSET)}),
-    "duty.started": ("room:", _LATER, {}),
-    "duty.ended": ("room:", _LATER, {}),
-    "room.patrolled": ("room:", _LATER, {"observed": Note}),
-    "incident.reported": ("incident:", _FIRST, {"incident": Incident}),
-    "zero.reported": ("zero:", _FIRST, {"report": ZeroReport}),
+        "route": (Union[Text, UnsetType], UNSET)},
+    "lot.transport_arrived": {"vehicle": Id, "to": Party, **_CHECKED},
+    "lot.handed_over": {"from": Party, "to": Party, **_CHECKED},
+    "lot.stored": {"from": Party, "room": Id, **_CHECKED},
+    "lot.retrieved": {"room": Id, "to": Party, **_CHECKED},
+    "lot.distributed": {"from": Party, "to": Party, **_CHECKED},
+    "lot.unsealed": dict(_CHECKED),
+    "lot.collected": {"from": Party, "to": Party, "count_checked": Count, "seals_applied": Seals},
+    "lot.returned": {"from": Party, "to": Party, **_CHECKED},
+    "lot.packed": {"container": Id},
+    "lot.unpacked": {"container": Id, "holder": Party},
+    "lot.corrected": {"corrects": Corrects, "reason": Text,
+                      "count": (Union[Count, UnsetType], UNSET),
+                      "seals": (Union[Seals, UnsetType], UNSET)},
+    "duty.started": {},
+    "duty.ended": {},
+    "room.patrolled": {"observed": Note},
+    "incident.reported": {"incident": Incident},
+    "zero.reported": {"report": ZeroReport},
 }
-# Arrays whose schema says uniqueItems: (field, or (field, nested field)).
-UNIQUE: dict[str, tuple[tuple[str, ...], ...]] = {t: (("evidence",),) for t in STEPS}
+# Arrays whose schema says uniqueItems: (field, or (field, nested field)). Every step's
+# evidence, the seals a step checks, and each type's own.
+UNIQUE: dict[str, tuple[tuple[str, ...], ...]] = {
+    t: (("evidence",), ("seals_checked",)) if "seals_checked" in own else (("evidence",),)
+    for t, own in STEPS.items()}
 UNIQUE.update({
     "lot.registered": (("evidence",), ("lot", "seals")),
     "lot.transport_departed": (("evidence",), ("seals_checked",), ("escort",)),
     "lot.collected": (("evidence",), ("seals_applied",)),
     "lot.corrected": (("evidence",), ("seals",)),
     "incident.reported": (("evidence",), ("incident", "lots")),
-    **{t: (("evidence",), ("seals_checked",)) for t in (
-        "lot.transport_arrived", "lot.handed_over", "lot.stored", "lot.retrieved",
-        "lot.distributed", "lot.unsealed", "lot.returned")},
 })
 # Text the canonical encoding requires in NFC: (field, or (field, nested field)).
 _TEXTS = (("location",), ("note",), ("acknowledged_violation", "reason"))  # place is ASCII
@@ -176,9 +176,10 @@ def _attribute(name: str) -> str:
 @lru_cache(maxsize=None)
 def struct(event_type: str) -> type[Struct]:
     """The Struct of one step type's body (fields in canonical order)."""
-    prefix, seq, own = STEPS[event_type]
-    fields = {**_STEP, **own, "seq": seq, "type": Literal[event_type],  # type: ignore[valid-type]
-              "stream": Annotated[str, Meta(max_length=80, pattern=f"^{prefix}")]}
+    kind, own = BY_NAME[event_type], STEPS[event_type]
+    fields = {**_STEP, **own, "seq": _FIRST if kind.starts else _LATER,
+              "type": Literal[event_type],  # type: ignore[valid-type]
+              "stream": Annotated[str, Meta(max_length=80, pattern=f"^{kind.stream}:")]}
     if event_type in ROOM_PLACED:  # the room is the step's place: its body names no other
         del fields["place"]
     declared = []

@@ -25,13 +25,12 @@ is not the one canonical encoding of its value. Everything it refuses is an
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 import msgpack
 
-from ledger.core.canonical import MAX_ENCODED
+from ledger.core.canonical import ID, MAX_ENCODED
 from ledger.core.errors import InputError, NonCanonical
 from ledger.tlog.merkle import HASH_SIZE
 
@@ -46,7 +45,6 @@ MAX_MAP = 16  # entries of any map: a bundle's have 4
 EVENT_KEYS = ("index", "proof", "stored")
 TOP_KEYS = ("checkpoint", "events", "format", "lots")
 MAX_INDEX = (1 << 63) - 1  # a leaf index and index + 1 (its position) fit in 64 bits
-_LOT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -112,7 +110,7 @@ def parse_bundle(data: bytes) -> Bundle:
     checkpoint = _bytes(top["checkpoint"], "the bundle's checkpoint", MAX_NOTE)
     lots = _list(top["lots"], "the bundle's lots", MAX_LOTS)
     for i, lot in enumerate(lots):
-        if not isinstance(lot, str) or not _LOT_ID.fullmatch(lot):
+        if not isinstance(lot, str) or not ID.fullmatch(lot):
             raise InputError(f"the bundle's lot {i} is {_shown(lot)}, not a lot id")
     if len(set(lots)) != len(lots) or lots != sorted(lots):
         raise NonCanonical("the bundle's lots are not sorted and distinct")

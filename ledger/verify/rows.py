@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from typing import Iterator, Mapping, Optional, Sequence
 
 from ledger.core import keys
+from ledger.core.kinds import TRUST_EVENTS
 from ledger.core.roster import keys_named
 from ledger.domain import compiled_rows
-from ledger.core.rules import AUTHORITY_EVENTS
 from ledger.domain.stored import (  # noqa: F401 - the row stage, re-exported for the verifier
     KEY_EVENTS,
     Prepared,
@@ -30,8 +30,6 @@ from ledger.domain.stored import (  # noqa: F401 - the row stage, re-exported fo
     prepare,
     raw,
 )
-
-TRUST_EVENTS = AUTHORITY_EVENTS | {"ledger.genesis"}
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from ledger.tlog import merkle
 from ledger.core.digests import event_hash_of_bytes
 from ledger.core.errors import LedgerError, ResourceError, StorageError
 from ledger.core.findings import Finding, Report
+from ledger.core.kinds import PACKING
 from ledger.core.rules import ALL_VALID
 from ledger.core.state import Event, LedgerState
 from ledger.core.text import Message
@@ -141,7 +142,7 @@ class Verifier:
             for stored in self.recorder.select_events(stream):
                 try:
                     body = canonical.decode(stored.state)["body"]
-                    if body["type"] in ("lot.packed", "lot.unpacked"):
+                    if body["type"] in PACKING:
                         todo.append(f"lot:{body['container']}")
                 except Exception:  # noqa: BLE001 - a damaged row is reported by the run itself
                     continue
