@@ -6,6 +6,7 @@ up to any cut of the log and resumed from what it saved there, and the resumed a
 The ledger's genesis names a witness and the log has a key, so the parts of the state no
 step of a lot touches (the log keys, the witnesses, the position of the last recorded_at)
 are compared too: the view once saved its fold with a list of its own that left them out.
+And a saved fold edited into something else is reported, never loaded.
 """
 
 from __future__ import annotations
@@ -14,9 +15,15 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Iterator
 
+import base64
+import json
+import pickle
+
 import pytest
+from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from cli.main import main
 from ledger.application.custody import open_ledger
 from ledger.application.keystore import Signer
 from ledger.core.errors import ConcurrentChange, InputError, KeyringError, PolicyViolation
@@ -26,6 +33,7 @@ from ledger.projections import access
 from ledger.projections.projection import CustodyProjection, catch_up
 from ledger.verify import Verifier
 from ledger.verify.saved_state import SavedState, exists, save
+from tests.backends.test_projections import _edit
 from tests.conftest import AUTHORITY, LEDGER_ID, PEOPLE, TEAM, Clock, World, fixed_key, load_policy
 from tests.unit.test_state_codec import events_of, fold
 
@@ -198,3 +206,28 @@ def test_an_audit_resumed_from_any_cut_is_the_full_fold(ledger, tmp_path, steps,
     finally:
         verifier.close()
 
+
+
+def test_a_saved_fold_edited_into_a_pickle_is_reported_and_never_loaded(ledger) -> None:
+    """The view's tables are in the ledger's database, which anyone with write access can
+    edit: a saved fold replaced by a pickle (base64, as the rows are kept) is a one-line
+    error naming the remedy, and a mismatch for verify --projections; never run."""
+    db = str(ledger.db)
+    runner = CliRunner()
+    assert runner.invoke(main, ["--db", db, "status"]).exit_code == 0
+    payload = base64.b64encode(pickle.dumps(("os.system", "echo owned"))).decode()
+    _edit(db, f"UPDATE view_fold SET value = '[\"{payload}\"]' WHERE key = 'state'")
+
+    shown = runner.invoke(main, ["--db", db, "presence", "--room", "SR-3"])
+    report = runner.invoke(main, ["--db", db, "verify", "--projections", "--json",
+                                  "--workers", "1"])
+
+    assert shown.exit_code == 2, shown.output
+    assert shown.stderr.startswith("error: the view's saved fold state does not decode")
+    assert shown.stderr.rstrip().endswith("run 'custody projections rebuild'")
+    assert shown.stderr.count("\n") == 1
+    assert report.exit_code == 1, report.output
+    assert [(f["code"], f["evidence"]["table"]) for f in json.loads(report.stdout)["findings"]
+            ] == [("PROJECTION_MISMATCH", "view_fold")]
+    assert runner.invoke(main, ["--db", db, "projections", "rebuild"]).exit_code == 0
+    assert runner.invoke(main, ["--db", db, "presence", "--room", "SR-3"]).exit_code == 0
