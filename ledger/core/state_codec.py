@@ -1,9 +1,10 @@
 """The one ledger-state fold as plain data: canonical records out, a :class:`LedgerState` back.
 
 A resumed audit (``custody verify --state DIR``) saves the state an intact run reached and
-folds only the newer events into it the next time, so this encoding must give back exactly
-the state that was saved: every field of :class:`~ledger.core.state.LedgerState`, every
-map in the order it iterates.
+folds only the newer events into it the next time, and the view (``ledger.projections``)
+saves the state it folded up to its position, so this encoding must give back exactly the
+state that was saved: every field of :class:`~ledger.core.state.LedgerState`, every map in
+the order it iterates.
 
 A province's state holds over a million lots, far more than one canonical value may hold
 (``canonical.MAX_ENCODED``), so the state is a *sequence of records*, each one canonical
@@ -15,7 +16,9 @@ msgpack value of at most :data:`RECORD_ENTRIES` entries:
   order, as many records per map as it needs (the per-stream maps in key order, the others in
   the order the fold filled them; one room's duty shifts are one entry each, so no record
   grows with a room's history);
-- the caller frames the records (``ledger.verify.saved_state``) and adds the integrity check.
+- the caller frames the records (``ledger.verify.saved_state``) and adds the integrity check;
+  the view keeps each entry of a per-stream map in a row of its own (:func:`encode_entry`,
+  :func:`decode_entry`), read only when an event touches it, and the rest as records.
 
 :func:`state_records` yields them from a state without copying its maps (lots, heads and
 entered may live in a spill file); :class:`StateReader` folds them back into a fresh state,
@@ -59,7 +62,11 @@ SECTIONS = ("roster", "key_owner", "rooms", "sites", "lots", "heads", "entered",
 SAVED = frozenset({"ledger_id", "position", "recorded_at", "recorded_at_position", "latest",
                    "authorities", "policies", "policy", "log_keys", "witnesses", "time_zone",
                    *SECTIONS})
-SORTED = frozenset({"lots", "heads", "entered", "whereabouts"})
+# The per-stream maps, in SECTIONS order; the view keeps each of their entries in a row of its
+# own (``encode_entry``), the scalars and the other sections (SMALL) in one.
+PER_STREAM = ("lots", "heads", "entered", "whereabouts")
+SORTED = frozenset(PER_STREAM)
+SMALL = tuple(section for section in SECTIONS if section not in SORTED)
 _HEX_HASH = re.compile(r"[0-9a-f]{64}")
 
 
@@ -314,10 +321,13 @@ def _encoded_entries(state: LedgerState, section: str) -> Iterator[bytes]:
         yield blob if blob is not None else canonical.repack(out(key, value))
 
 
-def state_records(state: LedgerState, per_record: int = RECORD_ENTRIES) -> Iterator[bytes]:
-    """Yield the canonical records of ``state``: the scalars, then each section in chunks."""
+def state_records(state: LedgerState, per_record: int = RECORD_ENTRIES,
+                  sections: Iterable[str] = SECTIONS) -> Iterator[bytes]:
+    """Yield the canonical records of ``state``: the scalars, then each section in chunks
+    (only those of ``sections``, a part of SECTIONS in its order: the view saves the
+    per-stream ones entry by entry, ``encode_entry``)."""
     yield canonical.encode(_scalars(state))
-    for section in SECTIONS:
+    for section in sections:
         chunk: list[bytes] = []
         size = 0
         for entry in _encoded_entries(state, section):
@@ -333,6 +343,24 @@ def state_records(state: LedgerState, per_record: int = RECORD_ENTRIES) -> Itera
 def encode_state(state: LedgerState) -> list[bytes]:
     """All of :func:`state_records` as a list (small states, tests)."""
     return list(state_records(state))
+
+
+def encode_entry(section: str, key: str, value: Any) -> bytes:
+    """One entry of a per-stream section (``PER_STREAM``), canonical, as its records hold it."""
+    return canonical.repack(_ENTRY_OUT[section](key, value))
+
+
+def decode_entry(section: str, blob: bytes) -> Any:
+    """The value of one entry :func:`encode_entry` wrote, every field checked; anything else
+    raises :class:`StateDamaged` naming the entry and what is wrong with it."""
+    what, count, build = _ENTRY_FIELDS[section]
+    try:
+        value = msgpack.unpackb(blob, raw=False, strict_map_key=True, ext_hook=_no_extension)
+    except StateDamaged:
+        raise
+    except Exception as exc:  # msgpack raises several unrelated types for bad bytes
+        raise StateDamaged(f"a {what} is not valid msgpack: {exc}") from None
+    return build(_fields(value, count, what))
 
 
 # -- reading ----------------------------------------------------------------------------------
@@ -558,28 +586,32 @@ def _entry_bytes(record: bytes, count: int) -> list[bytes]:
     return spans
 
 
-def _entry_in(what: str, count: int, build: Callable[[list[Any]], Any]) -> Callable[[bytes], Any]:
+# section -> (what an entry is, its field count, its value from its fields)
+_ENTRY_FIELDS: dict[str, tuple[str, int, Callable[[list[Any]], Any]]] = {
+    "lots": ("lot entry", 2, lambda e: _lot_in(e[1])),
+    "heads": ("head", 4, lambda e: Head(_int(e[1], "step"), _hash_in(e[2]),
+                                        _text(e[3], "occurred_at"))),
+    "entered": ("lot in a room", 3, lambda e: (_text(e[1], "room"), _text(e[2], "since"))),
+    "whereabouts": ("person's whereabouts", 3, lambda e: _whereabouts_in(e[1], e[2])),
+}
+
+
+def _entry_in(section: str) -> Callable[[bytes], Any]:
     """A decoder of one per-stream entry read back from the spill file, checking each field;
     a bad one is refused with the remedy, as the file it came from would have been."""
+    what = _ENTRY_FIELDS[section][0]
+
     def decode(blob: bytes) -> Any:
         try:
-            return build(_fields(msgpack.unpackb(blob, raw=False, ext_hook=_no_extension),
-                                 count, what))
+            return decode_entry(section, blob)
         except StateDamaged as exc:
             raise StateDamaged(f"the saved audit state holds a damaged {what} ({exc}); delete "
                                "the --state directory or run without --state") from None
     return decode
 
 
-_ENTRY_IN: dict[str, Callable[[bytes], Any]] = {
-    "lots": _entry_in("lot entry", 2, lambda e: _lot_in(e[1])),
-    "heads": _entry_in("head", 4, lambda e: Head(_int(e[1], "step"), _hash_in(e[2]),
-                                                   _text(e[3], "occurred_at"))),
-    "entered": _entry_in("lot in a room", 3, lambda e: (_text(e[1], "room"),
-                                                        _text(e[2], "since"))),
-    "whereabouts": _entry_in("person's whereabouts", 3,
-                             lambda e: _whereabouts_in(e[1], e[2])),
-}
+_ENTRY_IN: dict[str, Callable[[bytes], Any]] = {section: _entry_in(section)
+                                                for section in PER_STREAM}
 
 
 def _no_extension(code: int, data: bytes) -> Any:

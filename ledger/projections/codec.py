@@ -1,91 +1,107 @@
-"""The projection's saved fold state as JSON, with an allowlist of the types it may hold.
+"""The projection's saved fold state in ``view_fold``, through the one state codec.
 
-The view keeps the ``LedgerState`` it folded up to its position in its own table, so a
-catch-up folds only the events after it. That table lives in the ledger's database, which
-anyone with write access can edit: the state is therefore saved as JSON and read back into
-a fixed list of frozen dataclasses by their constructors — never unpickled, so an edited
-row can at worst make the view wrong (``verify --projections`` reports that), never run code.
+The view keeps the ``LedgerState`` it folded up to its position, so a catch-up folds only
+the events after it. It is saved as ``custody verify --state`` saves it, by
+``ledger.core.state_codec``: every attribute that codec names (``SAVED``), each map in the
+order it iterates, so a fold resumed from the view is the fold of the whole log. The rows
+(key → text):
+
+- ``state``: the scalars and the small sections (``state_codec.SMALL``: roster, key owners,
+  rooms, sites, duty coverage and gaps) as the codec's records, read by every catch-up;
+- ``SECTION|KEY`` for each per-stream section (``state_codec.PER_STREAM``: lots, heads,
+  lots in rooms, people's whereabouts): one entry, read only when an event touches it;
+- ``flags|STREAM``: the view's own counts of a lot's findings, acknowledged violations and
+  corrections (not the fold's), as a JSON list;
+- ``time_zone`` (``current.genesis_time_zone``), as JSON: a quick answer reads it alone.
+
+Records and entries are canonical msgpack, kept as base64 text. These rows live in the
+ledger's database, which anyone with write access can edit: they are decoded strictly (every
+field checked by type, never unpickled), so an edited row can at worst make the view wrong
+(``verify --projections`` reports that), and one that does not decode raises
+:class:`ViewStateDamaged`, naming the row.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import base64
+import binascii
 import json
-from typing import Any, Mapping
+from typing import Any, MutableMapping
 
-from ledger.core.custody import LotState, RoomState
-from ledger.core.duty import Coverage, Gap
-from ledger.core.places import SiteState
-from ledger.core.keys import PublicKey
-from ledger.core.policy import PresencePolicy, Requirement
-from ledger.core.roster import Member
-from ledger.core.rules import AuthoritySet
-from ledger.core.state import Head
-from ledger.core.whereabouts import Shift, Sighting, Whereabouts
+from ledger.core import state_codec
+from ledger.core.state import LedgerState
+from ledger.core.state_codec import StateDamaged
+from ledger.projections.view import ViewStore
 
-TYPES: Mapping[str, type] = {cls.__name__: cls for cls in (
-    LotState, RoomState, Member, PresencePolicy, Requirement, AuthoritySet, Head,
-    Whereabouts, Sighting, Shift, SiteState, Coverage, Gap)}
+STATE = "state"  # the view_fold key of the scalars and the small sections
+FLAGS = "flags"  # the view's own per-lot counts: not a part of the fold
+_REMEDY = "run 'custody projections rebuild'"
 
 
-class ViewStateDamaged(ValueError):
-    """The saved fold state does not decode into the types it may hold."""
+class ViewStateDamaged(StateDamaged):
+    """The view's saved fold state does not decode into a ``LedgerState``."""
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, PublicKey):
-        return {"$key": value.hex}
-    if dataclasses.is_dataclass(value) and type(value).__name__ in TYPES:
-        return {"$": type(value).__name__,
-                **{f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}}
-    if isinstance(value, tuple):
-        return {"$tuple": [_plain(v) for v in value]}
-    if isinstance(value, frozenset):
-        return {"$set": sorted(_plain(v) for v in value)}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        # Sorted: the fold builds some maps from sets, whose order differs between processes,
-        # and the same state must save as the same text (verify --projections compares it).
-        return {"$map": [[_plain(k), _plain(v)] for k, v in sorted(value.items(), key=_key)]}
-    if value is None or isinstance(value, (str, int, bool)):
-        return value
-    raise TypeError(f"the view's state cannot hold a {type(value).__name__}")
+def _text(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
 
 
-def _key(item: tuple[Any, Any]) -> str:
-    return repr(item[0])
-
-
-def _typed(value: Any) -> Any:
-    if isinstance(value, list):
-        return [_typed(v) for v in value]
-    if not isinstance(value, dict):
-        return value
-    if "$key" in value:
-        return PublicKey.from_hex(value["$key"])
-    if "$tuple" in value:
-        return tuple(_typed(v) for v in value["$tuple"])
-    if "$set" in value:
-        return frozenset(_typed(v) for v in value["$set"])
-    if "$map" in value:
-        return {_typed(k): _typed(v) for k, v in value["$map"]}
-    cls = TYPES.get(value.get("$", ""))
-    if cls is None:
-        raise ViewStateDamaged(f"unknown type {value.get('$')!r} in the view's saved state")
-    return cls(**{k: _typed(v) for k, v in value.items() if k != "$"})
-
-
-def dumps(value: Any) -> str:
-    """``value`` (made of the allowed types, tuples, sets, lists, maps and scalars) as JSON."""
-    return json.dumps(_plain(value), separators=(",", ":"), ensure_ascii=False)
-
-
-def loads(text: str) -> Any:
-    """The value ``dumps`` wrote; anything else raises :class:`ViewStateDamaged`."""
+def _bytes(text: Any, key: str) -> bytes:
     try:
-        return _typed(json.loads(text))
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, TypeError, ValueError):
+        raise ViewStateDamaged(f"the view's saved fold row {key!r} is not base64; "
+                               f"{_REMEDY}") from None
+
+
+def dumps_state(state: LedgerState) -> str:
+    """The ``state`` row of ``state``: its scalars and small sections, as records."""
+    records = state_codec.state_records(state, sections=state_codec.SMALL)
+    return json.dumps([_text(record) for record in records])
+
+
+def saved_state(view: ViewStore, **maps: MutableMapping[str, Any]) -> LedgerState | None:
+    """The fold the view saved (None: nothing folded yet), its per-stream sections in
+    ``maps`` (empty, or maps that read ``view_fold`` on first use: ``FoldMap``)."""
+    text = view.fold_get([STATE]).get(STATE)
+    if text is None:
+        return None
+    try:
+        records = json.loads(text)
+        if type(records) is not list:
+            raise StateDamaged("it is not a list of records")
+        reader = state_codec.StateReader(**maps)
+        for record in records:
+            reader.add(_bytes(record, STATE))
+        return reader.finish()
     except ViewStateDamaged:
         raise
-    except Exception as exc:  # noqa: BLE001 - any malformed saved state is one kind of damage
-        raise ViewStateDamaged(f"the view's saved state does not decode: {exc}") from None
+    except (StateDamaged, ValueError) as exc:  # json.JSONDecodeError is a ValueError
+        raise ViewStateDamaged(f"the view's saved fold state does not decode ({exc}); "
+                               f"{_REMEDY}") from None
+
+
+def dumps_entry(kind: str, key: str, value: Any) -> str:
+    """The row of one entry of a per-stream section, or of a lot's ``flags``."""
+    if kind == FLAGS:
+        return json.dumps(list(value))
+    return _text(state_codec.encode_entry(kind, key, value))
+
+
+def loads_entry(kind: str, key: str, text: str) -> Any:
+    """The value ``dumps_entry`` wrote under ``key``; anything else raises
+    :class:`ViewStateDamaged`."""
+    row = f"{kind}|{key}"
+    try:
+        if kind == FLAGS:
+            counts = json.loads(text)
+            if type(counts) is not list or len(counts) != 3 or any(
+                    type(n) is not int for n in counts):
+                raise StateDamaged("it is not three counts")
+            return tuple(counts)
+        return state_codec.decode_entry(kind, _bytes(text, row))
+    except ViewStateDamaged:
+        raise
+    except (StateDamaged, ValueError) as exc:
+        raise ViewStateDamaged(f"the view's saved fold row {row!r} does not decode ({exc}); "
+                               f"{_REMEDY}") from None

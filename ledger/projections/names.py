@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ledger.projections import queries
 from ledger.projections.view import ViewStore
 
 # A holder is a person (a bare id) or a party with one of these prefixes.
@@ -70,8 +71,4 @@ class ViewNames:
         raise KeyError(kind)
 
     def _roster(self) -> dict[str, Any]:
-        from ledger.projections import codec  # the saved fold state: decoded only when needed
-
-        core = self.view.fold_get(["core"]).get("core")
-        roster = codec.loads(core).get("roster", {}) if core is not None else {}
-        return roster if isinstance(roster, dict) else {}
+        return queries.roster(self.view)

@@ -11,10 +11,12 @@ takes them as valid (``ALL_VALID``) and a catch-up costs no Ed25519 work. Everyt
 — chains, sequences, roster, keys in force, presence, custody rules — is judged as the
 recorder judged it, so a row damaged or edited before the view reads it shows up as an error.
 
-The fold state is saved with the view (``view_fold``, JSON through ``codec.py``): lots,
-chain heads, lots-in-rooms and people's whereabouts one row per stream or person, read only when a new event touches them;
-the roster, rooms, sites, policies and duty coverage (with the gaps) as one row. So a catch-up reads and writes
-in proportion to the new events, and memory stays bounded by one page of them.
+The fold state is saved with the view (``view_fold``, through ``ledger.core.state_codec``
+as ``codec.py`` describes): lots, chain heads, lots in rooms and people's whereabouts one
+row per stream or person, read only when a new event touches them; the rest (the scalars,
+roster, rooms, sites, policies, duty coverage and gaps) as one row. So a catch-up reads and
+writes in proportion to the new events, memory stays bounded by one page of them, and a fold
+resumed from the view holds everything a fold of the whole log holds.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from ledger.core.custody import STEPS, LotState, is_person
 from ledger.core.findings import Finding, Severity
 from ledger.core.rules import ALL_VALID, AUTHORITY_EVENTS
 from ledger.core.state import Event, LedgerState
+from ledger.core.state_codec import PER_STREAM
 from ledger.projections import codec
 from ledger.core.text import message_data
 from ledger.projections.view import APPLICATION, VIEW_VERSION, Batch, Stale, ViewStore
@@ -39,13 +42,12 @@ WHEREABOUTS_KEPT = 20_000  # people whose whereabouts stay cached between pages
 _ABSENT: Any = object()
 _UNCOUNTED = frozenset({"SIGNER_UNKNOWN", "KEY_REVOKED", "KEY_EXPIRED", "SIGNATURE_INVALID",
                         "ATTENDEE_UNSIGNED", "SIGNER_NOT_ATTENDEE"})
-CORE = ("ledger_id", "position", "recorded_at", "latest", "roster", "key_owner",
-        "authorities", "policy", "policies", "rooms", "sites", "coverage", "gaps", "time_zone")
 
 
 class FoldMap(MutableMapping[str, Any]):
-    """One per-stream part of the saved ``LedgerState`` (lots, heads, lots in rooms), read
-    from ``view_fold`` on first use; what changed is written with the next batch."""
+    """One per-stream part of the saved ``LedgerState`` (lots, heads, lots in rooms,
+    whereabouts; or the view's own counts per lot), read from ``view_fold`` on first use;
+    what changed is written with the next batch."""
 
     def __init__(self, view: ViewStore, kind: str, keep: int = 0) -> None:
         self.view, self.kind = view, kind
@@ -58,7 +60,8 @@ class FoldMap(MutableMapping[str, Any]):
     def _load(self, key: str) -> Any:
         if key not in self._cache:
             text = self.view.fold_get([f"{self.kind}|{key}"]).get(f"{self.kind}|{key}")
-            self._cache[key] = _ABSENT if text is None else codec.loads(text)
+            self._cache[key] = (_ABSENT if text is None
+                                else codec.loads_entry(self.kind, key, text))
         return self._cache[key]
 
     def __getitem__(self, key: str) -> Any:
@@ -91,7 +94,8 @@ class FoldMap(MutableMapping[str, Any]):
         cache is dropped after (unless it holds at most ``keep`` entries), so memory stays
         bounded by one batch."""
         out = [(f"{self.kind}|{key}", None if self._cache[key] is _ABSENT
-                else codec.dumps(self._cache[key])) for key in sorted(self._dirty)]
+                else codec.dumps_entry(self.kind, key, self._cache[key]))
+               for key in sorted(self._dirty)]
         self._dirty.clear()
         if len(self._cache) > self.keep:
             self._cache.clear()
@@ -110,16 +114,14 @@ class CustodyProjection(Projection[ViewStore]):
         self.meta = {k: v for k, v in view.meta().items() if k != "position"}
         if self.start is None:
             self.meta["view_version"] = VIEW_VERSION
-        self.lots, self.heads = FoldMap(view, "lot"), FoldMap(view, "head")
-        self.entered, self.flags = FoldMap(view, "entered"), FoldMap(view, "flags")
-        self.where = FoldMap(view, "where", keep=WHEREABOUTS_KEPT)  # person -> Whereabouts
-        self.state = LedgerState(lots=self.lots, heads=self.heads, entered=self.entered,
-                                 whereabouts=self.where)
-        core = view.fold_get(["core"]).get("core")
-        if core is not None:
-            for name, value in codec.loads(core).items():
-                if name in CORE:
-                    setattr(self.state, name, value)
+        # The state's per-stream maps (whereabouts: person -> Whereabouts), as the codec
+        # names them; the rest of the state is read back whole.
+        self.maps = {section: FoldMap(view, section,
+                                      keep=WHEREABOUTS_KEPT if section == "whereabouts" else 0)
+                     for section in PER_STREAM}
+        self.flags = FoldMap(view, codec.FLAGS)
+        self.state = codec.saved_state(view, **self.maps) or LedgerState(**self.maps)
+        self.lots, self.entered = self.maps["lots"], self.maps["entered"]
         self.batch = Batch()
 
     # -- folding -----------------------------------------------------------------------------
@@ -283,11 +285,10 @@ class CustodyProjection(Projection[ViewStore]):
         """Write what the rows folded since the last commit decided, with the position."""
         if self.position == self.start:
             return
-        for fold in (self.lots, self.heads, self.entered, self.flags, self.where):
+        for fold in (*self.maps.values(), self.flags):
             for key, value in fold.changes():
                 self.batch.upsert("view_fold", (key, value))
-        core = {name: getattr(self.state, name) for name in CORE}
-        self.batch.upsert("view_fold", ("core", codec.dumps(core)))
+        self.batch.upsert("view_fold", (codec.STATE, codec.dumps_state(self.state)))
         # The zone times are shown in, on its own: a quick answer reads it without the fold.
         self.batch.upsert("view_fold", ("time_zone", json.dumps(self.state.time_zone)))
         assert self.position is not None

@@ -1,14 +1,57 @@
 """Questions answered from the view: where lots are (now, as of a time, at a position), the
-presence record of steps, and where the view stands. Plain reads; nothing here writes."""
+presence record of steps, who was present at which step, the roster and duty gaps the saved
+fold holds, and where the view stands. Plain reads; nothing here writes.
+
+Rows are read by name: :func:`select` returns each row of a view table as a named tuple of
+its columns (``ROWS``, made from the table's definition in ``view.py``), so a query and the
+code reading it cannot disagree on which column is where."""
 
 from __future__ import annotations
 
 import json
+from collections import namedtuple
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from ledger.core.findings import Finding
-from ledger.projections.view import ViewStore
+from ledger.projections.view import TABLES, ViewStore, _columns
+
+if TYPE_CHECKING:  # the saved fold is decoded only by the questions that need it
+    from ledger.core.roster import Member
+
+BATCH = 500  # values per "IN (...)" list
+
+# One named tuple per view table, its fields the table's columns in order.
+ROWS: dict[str, Any] = {
+    table: namedtuple("".join(w.title() for w in table.split("_")), _columns(table))
+    for table in TABLES}
+StepRow = ROWS["view_steps"]  # one event of the log as the view holds it
+
+
+def chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    """``values`` in slices short enough for one "IN (...)" list."""
+    for i in range(0, len(values), BATCH):
+        yield values[i:i + BATCH]
+
+
+def select(view: ViewStore, table: str, where: str, params: Sequence[Any] = (),
+           order: str | None = None) -> list[Any]:
+    """The rows of ``table`` that match ``where`` (with ``?`` for ``params``), in ``order``,
+    each a ``ROWS[table]`` named tuple."""
+    row = ROWS[table]
+    statement = f"SELECT {', '.join(row._fields)} FROM {table} WHERE {where}"
+    found = view.query(statement + (f" ORDER BY {order}" if order else ""), list(params))
+    return [row._make(values) for values in found]
+
+
+def select_at(view: ViewStore, table: str, positions: Sequence[int],
+              order: str | None = None) -> list[Any]:
+    """The rows of ``table`` at log ``positions``, a slice of them per query (``order``
+    holds within each slice: order by position first for one order overall)."""
+    rows: list[Any] = []
+    for part in chunks(list(positions)):
+        rows += select(view, table, f"position IN ({','.join('?' * len(part))})", part, order)
+    return rows
 
 
 @dataclass(frozen=True)
@@ -152,20 +195,8 @@ def presence(view: ViewStore, *, lot: str | None = None, exam: str | None = None
         params += [f"room:{room}"] * 3
     if violations:
         where.append("(verdict = 'short' OR nfindings > 0)")
-    steps = view.query("SELECT position, stream, seq, type, occurred_at, location, policy, "
-                       "verdict, missing, findings FROM view_steps WHERE "
-                       + " AND ".join(where) + " ORDER BY position", params)
-    attendees: dict[int, list[tuple[str, str, bool]]] = {}
-    positions = [row[0] for row in steps]
-    for i in range(0, len(positions), 500):
-        part = positions[i:i + 500]
-        for position, who, role, counted in view.query(
-                "SELECT position, person, role, counted FROM view_attendees WHERE position IN "
-                f"({','.join('?' * len(part))}) ORDER BY position, person", part):
-            attendees.setdefault(position, []).append((who, role, bool(counted)))
-    return [PresenceRow(p, s, q, t, o, loc, pol, v, m, tuple(json.loads(f)),
-                        tuple(attendees.get(p, ())))
-            for p, s, q, t, o, loc, pol, v, m, f in steps]
+    return _presence_rows(view, select(view, "view_steps", " AND ".join(where), params,
+                                       "position"))
 
 
 def steps_of(view: ViewStore, steps: Sequence[tuple[str, int]]
@@ -180,22 +211,35 @@ def steps_of(view: ViewStore, steps: Sequence[tuple[str, int]]
 
 def step_records(view: ViewStore, positions: Sequence[int]) -> dict[int, PresenceRow]:
     """The presence record of each step at ``positions``."""
-    out: dict[int, PresenceRow] = {}
-    for i in range(0, len(positions), 500):
-        part = list(positions[i:i + 500])
-        marks = ",".join("?" * len(part))
-        steps = view.query("SELECT position, stream, seq, type, occurred_at, location, policy, "
-                           f"verdict, missing, findings FROM view_steps WHERE position IN "
-                           f"({marks})", part)
-        people: dict[int, list[tuple[str, str, bool]]] = {}
-        for position, who, role, counted in view.query(
-                "SELECT position, person, role, counted FROM view_attendees WHERE position IN "
-                f"({marks}) ORDER BY position, person", part):
-            people.setdefault(position, []).append((who, role, bool(counted)))
-        for p, s, q, t, o, loc, pol, v, m, f in steps:
-            out[p] = PresenceRow(p, s, q, t, o, loc, pol, v, m, tuple(json.loads(f)),
-                                 tuple(people.get(p, ())))
+    return {row.position: row
+            for row in _presence_rows(view, select_at(view, "view_steps", positions))}
+
+
+def _presence_rows(view: ViewStore, steps: Sequence[Any]) -> list[PresenceRow]:
+    present = attendees(view, [step.position for step in steps])
+    return [PresenceRow(step.position, step.stream, step.seq, step.type, step.occurred_at,
+                        step.location, step.policy, step.verdict, step.missing,
+                        tuple(json.loads(step.findings)),
+                        tuple(present.get(step.position, ())))
+            for step in steps]
+
+
+def attendees(view: ViewStore, positions: Sequence[int]
+              ) -> dict[int, list[tuple[str, str, bool]]]:
+    """Who was listed at each step at ``positions``: (person, roster role, counted), by
+    person."""
+    out: dict[int, list[tuple[str, str, bool]]] = {}
+    for row in select_at(view, "view_attendees", positions, "position, person"):
+        out.setdefault(row.position, []).append((row.person, row.role, bool(row.counted)))
     return out
+
+
+def roster(view: ViewStore) -> dict[str, Member]:
+    """The roster as the view's saved fold holds it (empty before anything is folded)."""
+    from ledger.projections import codec  # the saved fold: decoded only when needed
+
+    state = codec.saved_state(view)
+    return state.roster if state is not None else {}
 
 
 def duty_gaps(view: ViewStore, end: str, room: str | None = None) -> list[Finding]:
@@ -203,23 +247,15 @@ def duty_gaps(view: ViewStore, end: str, room: str | None = None) -> list[Findin
     ``DUTY_UNCOVERED`` by ``custody verify`` at the step that opened it), open ones judged up
     to ``end`` (canonical time); only ``room``'s if given.
 
-    Not a second rule: the fold's saved duty coverage and closed gaps are put into a
-    ``LedgerState`` and listed by its own ``duty_gaps``. Computed on reading, because an open
-    gap grows with the time the question is asked."""
-    # The fold is imported here only: status and the other plain reads do without it.
-    from ledger.core.state import LedgerState
-    from ledger.projections import codec
+    Not a second rule: the fold the view saved (its duty coverage and closed gaps) is read
+    back and listed by its own ``LedgerState.duty_gaps``. Computed on reading, because an
+    open gap grows with the time the question is asked."""
+    from ledger.projections import codec  # the saved fold: status and the others do without
 
-    state = LedgerState()
-    core = view.fold_get(["core"]).get("core")
-    if core is None:
+    state = codec.saved_state(view)
+    if state is None:
         return []
-    saved = codec.loads(core)
-    state.policy, state.policies = saved.get("policy"), saved.get("policies", [])
-    state.coverage = {r: c for r, c in saved.get("coverage", {}).items()
-                      if room is None or r == room}
-    state.gaps = [g for g in saved.get("gaps", []) if room is None or g.room == room]
-    return state.duty_gaps(end)
+    return [gap for gap in state.duty_gaps(end) if room is None or gap.evidence["room"] == room]
 
 
 @dataclass(frozen=True)

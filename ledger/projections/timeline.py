@@ -6,7 +6,8 @@ dataclasses with ``to_data()`` (the shapes in ``schemas/replay.schema.json`` and
 ``schemas/timeline.schema.json``), for ``custody replay``, ``custody timeline`` and the report.
 Nothing here judges anything: every verdict and finding is the one the fold (``LedgerState``)
 returned when the view folded the step; duty gaps are ``queries.duty_gaps``, the verifier's
-own rule.
+own rule. Rows are read by name, through ``queries.select`` (the SQL shared with the other
+questions lives there).
 """
 
 from __future__ import annotations
@@ -19,13 +20,10 @@ from ledger.core.custody import STEPS
 from ledger.core.errors import InputError
 from ledger.core.policy import ROLE_WORDS
 from ledger.core.text import Message, message_from_data
-from ledger.projections import codec, queries
+from ledger.projections import queries
+from ledger.projections.names import ViewNames
+from ledger.projections.queries import StepRow, attendees, select, select_at
 from ledger.projections.view import ViewStore
-
-_BATCH = 500
-_STEP_COLUMNS = ("position, stream, seq, type, occurred_at, recorded_at, from_party, to_party, "
-                 "location, policy, verdict, missing, lot, holder, packed_in, count, seals, "
-                 "unsealed")
 
 
 @dataclass(frozen=True)
@@ -175,22 +173,13 @@ def on_record(findings: Iterable[FindingAt]) -> dict[str, int]:
 # -- reading helpers --------------------------------------------------------------------------
 
 
-def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for i in range(0, len(values), _BATCH):
-        yield values[i:i + _BATCH]
-
-
 def findings_at(view: ViewStore, positions: Sequence[int]) -> dict[int, list[FindingAt]]:
     """The findings each step at ``positions`` carried, in the order the fold returned them."""
     out: dict[int, list[FindingAt]] = {}
-    for part in _chunks(list(positions)):
-        for position, code, severity, stream, message, evidence in view.query(
-                "SELECT position, code, severity, stream, message, evidence FROM view_findings "
-                f"WHERE position IN ({','.join('?' * len(part))}) ORDER BY position, ordinal",
-                list(part)):
-            out.setdefault(position, []).append(
-                FindingAt(position, code, severity, stream, _message(message),
-                          json.loads(evidence)))
+    for row in select_at(view, "view_findings", positions, "position, ordinal"):
+        out.setdefault(row.position, []).append(
+            FindingAt(row.position, row.code, row.severity, row.stream, _message(row.message),
+                      json.loads(row.evidence)))
     return out
 
 
@@ -204,40 +193,10 @@ def _message(stored: str) -> str:
         return stored
 
 
-def _attendees(view: ViewStore, positions: Sequence[int]
-               ) -> dict[int, list[tuple[str, str, bool]]]:
-    out: dict[int, list[tuple[str, str, bool]]] = {}
-    for part in _chunks(list(positions)):
-        for position, who, role, counted in view.query(
-                "SELECT position, person, role, counted FROM view_attendees WHERE position IN "
-                f"({','.join('?' * len(part))}) ORDER BY position, person", list(part)):
-            out.setdefault(position, []).append((who, role, bool(counted)))
-    return out
-
-
-def _roster(view: ViewStore) -> dict[str, Any]:
-    core = view.fold_get(["core"]).get("core")
-    return codec.loads(core).get("roster", {}) if core is not None else {}
-
-
 def known_lot(view: ViewStore, lot_id: str) -> bool:
+    """Whether the view holds the lot (its registration folded, unlike ``ViewNames``'s
+    lots, which include any stream with a step)."""
     return bool(view.query("SELECT 1 FROM view_lots WHERE lot = ?", [lot_id]))
-
-
-def known_exam(view: ViewStore, exam: str) -> bool:
-    return bool(view.query("SELECT 1 FROM view_lots WHERE exam = ? LIMIT 1", [exam]))
-
-
-def known_room(view: ViewStore, room_id: str) -> bool:
-    return bool(view.query("SELECT 1 FROM view_rooms WHERE room = ?", [room_id]))
-
-
-def known_person(view: ViewStore, person_id: str) -> bool:
-    """Enrolled (their enrolment is in ``view_people``), or at least seen at a step; the
-    saved roster is decoded only for anyone else (the genesis authority)."""
-    return bool(view.query("SELECT 1 FROM view_people WHERE person = ? LIMIT 1", [person_id])
-                or view.query("SELECT 1 FROM view_attendees WHERE person = ? LIMIT 1",
-                              [person_id])) or person_id in _roster(view)
 
 
 def _window(where: list[str], params: list[Any], since: str | None, until: str | None,
@@ -275,9 +234,9 @@ def replay(view: ViewStore, *, lot: str | None = None, exam: str | None = None,
         raise InputError(f"give one of --lot, --exam, --room (got {', '.join(chosen)})")
     if lot is not None and not known_lot(view, lot):
         raise InputError(f"unknown lot {lot}: 'custody status' lists the lots")
-    if exam is not None and not known_exam(view, exam):
+    if exam is not None and not ViewNames(view).known("exam", exam):
         raise InputError(f"unknown exam {exam}: no lot of it is recorded")
-    if room is not None and not known_room(view, room):
+    if room is not None and not ViewNames(view).known("room", room):
         raise InputError(f"unknown secure room {room}: no room of that id is registered "
                          "('custody presence --room' and 'room register' take the same id)")
     where, params = [], []
@@ -293,83 +252,79 @@ def replay(view: ViewStore, *, lot: str | None = None, exam: str | None = None,
     else:
         where.append("(verdict <> '' OR nfindings > 0 OR type = '')")
     _window(where, params, since, until)
-    rows = view.query(f"SELECT {_STEP_COLUMNS} FROM view_steps WHERE {' AND '.join(where)} "
-                      "ORDER BY position", params)
+    rows = select(view, "view_steps", " AND ".join(where), params, "position")
     via: dict[int, str] = {}
     if lot is not None:
         rows, via = _with_containers(view, lot, rows, since, until)
     before = _previous(view, rows)
-    positions = [row[0] for row in rows]
+    positions = [row.position for row in rows]
     found = findings_at(view, positions)
-    people = _attendees(view, positions)
+    people = attendees(view, positions)
     steps = []
     for row in rows:
-        (position, stream, seq, event_type, occurred_at, recorded_at, released, received,
-         location, policy, verdict, missing, lot_id, holder, packed_in, count, seals,
-         _unsealed) = row
-        step_findings = tuple(found.get(position, ()))
-        prior = before.get(position)
+        step_findings = tuple(found.get(row.position, ()))
+        prior = before.get(row.position)
         seal_check = count_check = None
-        if lot_id is not None and event_type in STEPS and prior is not None:
-            spec = STEPS[event_type]
-            seals_now = json.loads(seals) if seals else []
-            if spec.checks_seals and not prior[3]:
+        if row.lot is not None and row.type in STEPS and prior is not None:
+            spec = STEPS[row.type]
+            if spec.checks_seals and not prior.unsealed:
                 seal_check = _check("SEAL_MISMATCH", step_findings) or Check(
-                    "ok", prior[2], seals_now)
+                    "ok", _seals(prior), _seals(row))
             count_check = _check("COUNT_MISMATCH", step_findings) or (
-                Check("ok", prior[1], count) if count == prior[1] else None)
+                Check("ok", prior.count, row.count) if row.count == prior.count else None)
         steps.append(ReplayStep(
-            position, stream, seq, event_type, occurred_at, recorded_at, location,
-            lot_id, via.get(position), released, received,
-            prior[0] if prior else None, holder, packed_in, tuple(people.get(position, ())),
-            policy, verdict, missing, seal_check, count_check, step_findings))
+            row.position, row.stream, row.seq, row.type, row.occurred_at, row.recorded_at,
+            row.location, row.lot, via.get(row.position), row.from_party, row.to_party,
+            prior.holder if prior else None, row.holder, row.packed_in,
+            tuple(people.get(row.position, ())), row.policy, row.verdict, row.missing,
+            seal_check, count_check, step_findings))
     scope = {"lot": lot, "exam": exam, "room": room, "from": since, "to": until}
     return Replay(view.position(), scope, tuple(steps))
 
 
-def _with_containers(view: ViewStore, lot_id: str, rows: list[tuple[Any, ...]],
+def _seals(row: StepRow) -> list[str]:
+    """The seals on a lot after the step of ``row``."""
+    return json.loads(row.seals) if row.seals else []
+
+
+def _with_containers(view: ViewStore, lot_id: str, rows: list[StepRow],
                      since: str | None, until: str | None
-                     ) -> tuple[list[tuple[Any, ...]], dict[int, str]]:
+                     ) -> tuple[list[StepRow], dict[int, str]]:
     """The lot's own steps and, while it was packed, its container's (by log position)."""
-    own = view.query("SELECT position, type, packed_in FROM view_steps WHERE stream = ? "
-                     "ORDER BY position", [f"lot:{lot_id}"])
+    own = select(view, "view_steps", "stream = ?", [f"lot:{lot_id}"], "position")
     spans: list[tuple[str, int, int | None]] = []
-    for position, event_type, packed_in in own:
-        if event_type == "lot.packed" and packed_in:
-            spans.append((packed_in, position, None))
-        elif event_type == "lot.unpacked" and spans and spans[-1][2] is None:
-            spans[-1] = (spans[-1][0], spans[-1][1], position)
+    for step in own:
+        if step.type == "lot.packed" and step.packed_in:
+            spans.append((step.packed_in, step.position, None))
+        elif step.type == "lot.unpacked" and spans and spans[-1][2] is None:
+            spans[-1] = (spans[-1][0], spans[-1][1], step.position)
     via: dict[int, str] = {}
-    extra: list[tuple[Any, ...]] = []
+    extra: list[StepRow] = []
     for container, start, end in spans:
         where, params = ["stream = ?", "position > ?"], [f"lot:{container}", start]
         if end is not None:
             where.append("position < ?")
             params.append(end)
         _window(where, params, since, until)
-        for row in view.query(f"SELECT {_STEP_COLUMNS} FROM view_steps WHERE "
-                              f"{' AND '.join(where)} ORDER BY position", params):
-            if row[3] in ("lot.packed", "lot.unpacked"):
+        for row in select(view, "view_steps", " AND ".join(where), params, "position"):
+            if row.type in ("lot.packed", "lot.unpacked"):
                 continue  # the lot's own packing steps show it
-            via[row[0]] = container
+            via[row.position] = container
             extra.append(row)
-    return sorted(rows + extra, key=lambda r: r[0]), via
+    return sorted(rows + extra, key=lambda r: r.position), via
 
 
-def _previous(view: ViewStore, rows: Sequence[tuple[Any, ...]]
-              ) -> dict[int, tuple[str | None, int | None, list[str], bool]]:
-    """For each lot step: (holder, count, seals, unsealed) of its lot before it."""
-    streams = sorted({row[1] for row in rows if row[12] is not None})
-    out: dict[int, tuple[str | None, int | None, list[str], bool]] = {}
-    for part in _chunks(streams):
-        last: dict[str, tuple[str | None, int | None, list[str], bool]] = {}
-        for position, stream, holder, count, seals, unsealed in view.query(
-                "SELECT position, stream, holder, count, seals, unsealed FROM view_steps WHERE "
-                f"stream IN ({','.join('?' * len(part))}) AND lot IS NOT NULL "
-                "ORDER BY stream, seq, position", list(part)):
-            if stream in last:
-                out[position] = last[stream]
-            last[stream] = (holder, count, json.loads(seals) if seals else [], bool(unsealed))
+def _previous(view: ViewStore, rows: Sequence[StepRow]) -> dict[int, StepRow]:
+    """For each lot step: its lot's step before it (the lot as it stood then)."""
+    streams = sorted({row.stream for row in rows if row.lot is not None})
+    out: dict[int, StepRow] = {}
+    for part in queries.chunks(streams):
+        last: dict[str, StepRow] = {}
+        for row in select(view, "view_steps", f"stream IN ({','.join('?' * len(part))}) AND "
+                          "lot IS NOT NULL", part, "stream, seq, position"):
+            if row.stream in last:
+                out[row.position] = last[row.stream]
+            last[row.stream] = row
     return out
 
 
@@ -381,40 +336,33 @@ def person_timeline(view: ViewStore, person: str, *, since: str | None = None,
     """Everything ``person`` signed, released, received or held, and every duty shift they
     were on, in time order, with places and the findings at each step (``PRESENCE_CONFLICT``
     among them, at the step that made the conflict)."""
-    if not known_person(view, person):
+    if not ViewNames(view).known("person", person):
         raise InputError(f"unknown person {person}: nobody of that id is enrolled "
                          "('custody presence --person' takes the same id)")
     parts: dict[int, set[str]] = {}
-    for (position,) in view.query("SELECT position FROM view_attendees WHERE person = ?",
-                                  [person]):
-        parts.setdefault(position, set()).add("present")
-    for position, part in view.query("SELECT position, part FROM view_people WHERE person = ?",
-                                     [person]):
-        if part in ("from", "to", "holder"):
-            parts.setdefault(position, set()).add(
-                {"from": "released", "to": "received", "holder": "holder"}[part])
+    for attended in select(view, "view_attendees", "person = ?", [person]):
+        parts.setdefault(attended.position, set()).add("present")
+    for took in select(view, "view_people", "person = ?", [person]):
+        if took.part in ("from", "to", "holder"):
+            parts.setdefault(took.position, set()).add(
+                {"from": "released", "to": "received", "holder": "holder"}[took.part])
     positions = sorted(parts)
-    steps: dict[int, tuple[Any, ...]] = {}
-    for part in _chunks(positions):
-        for row in view.query("SELECT position, stream, type, occurred_at, location, lot FROM "
-                              f"view_steps WHERE position IN ({','.join('?' * len(part))})",
-                              list(part)):
-            steps[row[0]] = row
+    steps = {row.position: row for row in select_at(view, "view_steps", positions)}
     found = findings_at(view, positions)
-    people = _attendees(view, positions)
+    people = attendees(view, positions)
     entries = []
     for position in positions:
         if position not in steps:
             continue
-        _, stream, event_type, occurred_at, location, lot_id = steps[position]
-        if not _within(occurred_at, since, until):
+        step = steps[position]
+        if not _within(step.occurred_at, since, until):
             continue
-        if event_type in ("duty.started", "duty.ended"):
+        if step.type in ("duty.started", "duty.ended"):
             continue  # shown as the shift they open or close
-        entries.append(Entry("step", occurred_at, position, stream, event_type, location,
-                             tuple(sorted(parts[position])),
+        entries.append(Entry("step", step.occurred_at, position, step.stream, step.type,
+                             step.location, tuple(sorted(parts[position])),
                              people=tuple((p, r) for p, r, _ in people.get(position, ())),
-                             lot=lot_id, findings=tuple(found.get(position, ()))))
+                             lot=step.lot, findings=tuple(found.get(position, ()))))
     for shift in _shifts(view, person):
         if _overlaps(shift.at, shift.end, since, until):
             entries.append(shift)
@@ -425,21 +373,19 @@ def person_timeline(view: ViewStore, person: str, *, since: str | None = None,
 def _shifts(view: ViewStore, person: str) -> list[Entry]:
     """The person's duty shifts: from the duty event that put them on duty in a room to the
     one that took them off (or still open), each with the findings of those two events."""
-    rows = view.query("SELECT room, position, occurred_at, type, on_duty FROM view_duty "
-                      "WHERE type <> 'room.patrolled' AND on_duty LIKE ? ORDER BY room, position",
-                      [f'%"{person}"%'])
-    rooms = {room for room, _, _, _, on_duty in rows if person in json.loads(on_duty)}
+    rows = select(view, "view_duty", "type <> 'room.patrolled' AND on_duty LIKE ?",
+                  [f'%"{person}"%'], "room, position")
+    rooms = {row.room for row in rows if person in json.loads(row.on_duty)}
     shifts: list[Entry] = []
     for room in sorted(rooms):
-        timeline = view.query("SELECT position, occurred_at, on_duty FROM view_duty WHERE room = ? "
-                              "AND type <> 'room.patrolled' ORDER BY position", [room])
         start: tuple[int, str] | None = None
-        for position, occurred_at, on_duty in timeline:
-            on = person in json.loads(on_duty)
+        for row in select(view, "view_duty", "room = ? AND type <> 'room.patrolled'", [room],
+                          "position"):
+            on = person in json.loads(row.on_duty)
             if on and start is None:
-                start = (position, occurred_at)
+                start = (row.position, row.occurred_at)
             elif not on and start is not None:
-                shifts.append(_shift(view, room, start, (position, occurred_at)))
+                shifts.append(_shift(view, room, start, (row.position, row.occurred_at)))
                 start = None
         if start is not None:
             shifts.append(_shift(view, room, start, None))
@@ -450,9 +396,9 @@ def _shift(view: ViewStore, room: str, start: tuple[int, str],
            end: tuple[int, str] | None) -> Entry:
     positions = [start[0]] + ([end[0]] if end else [])
     found = findings_at(view, positions)
-    location = view.query("SELECT location FROM view_steps WHERE position = ?", [start[0]])
+    opened = select(view, "view_steps", "position = ?", [start[0]])
     return Entry("duty", start[1], start[0], f"room:{room}", "duty",
-                 location[0][0] if location else room, ("on duty",),
+                 opened[0].location if opened else room, ("on duty",),
                  end=end[1] if end else None, end_position=end[0] if end else None,
                  findings=tuple(f for p in positions for f in found.get(p, ())),
                  detail=Message("on duty in secure room {room}", room=room))
@@ -478,41 +424,40 @@ def room_timeline(view: ViewStore, room: str, end: str, *, since: str | None = N
     """A secure room's lots stored and retrieved, duty shifts (who was on duty after each),
     patrols and coverage gaps (``DUTY_UNCOVERED``, judged up to ``end`` for a room still
     holding papers), in time order."""
-    if not known_room(view, room):
+    if not ViewNames(view).known("room", room):
         raise InputError(f"unknown secure room {room}: no room of that id is registered "
                          "('custody presence --room' and 'room register' take the same id)")
     party = f"room:{room}"
-    rows = view.query("SELECT position, stream, type, occurred_at, location, lot, from_party, "
-                      "to_party FROM view_steps WHERE stream = ? OR from_party = ? OR "
-                      "to_party = ? ORDER BY position", [party, party, party])
-    positions = [row[0] for row in rows]
+    rows = select(view, "view_steps", "stream = ? OR from_party = ? OR to_party = ?",
+                  [party, party, party], "position")
+    positions = [row.position for row in rows]
     found = findings_at(view, positions)
-    people = _attendees(view, positions)
-    duty = {position: json.loads(on_duty) for position, on_duty in view.query(
-        "SELECT position, on_duty FROM view_duty WHERE room = ?", [room])}
+    people = attendees(view, positions)
+    duty = {row.position: json.loads(row.on_duty)
+            for row in select(view, "view_duty", "room = ?", [room])}
     entries = []
-    for position, stream, event_type, occurred_at, location, lot_id, released, received in rows:
-        if not _within(occurred_at, since, until):
+    for row in rows:
+        if not _within(row.occurred_at, since, until):
             continue
-        present = tuple((p, r) for p, r, _ in people.get(position, ()))
-        if event_type in ("duty.started", "duty.ended"):
+        present = tuple((p, r) for p, r, _ in people.get(row.position, ()))
+        if row.type in ("duty.started", "duty.ended"):
             kind = "duty"
-            after = duty.get(position, {})
+            after = duty.get(row.position, {})
             who = [Message("{person} ({role})", person=p, role=ROLE_WORDS.get(r, r))
                    for p, r in sorted(after.items())]
             detail = Message("on duty after it: {who}",
                              who=listed(who) if who else Message("nobody"))
-        elif event_type == "room.patrolled":
+        elif row.type == "room.patrolled":
             kind, detail = "patrol", Message("remote video patrol")
-        elif received == party:
-            kind, detail = "stored", Message("lot {lot} into the room", lot=lot_id)
-        elif released == party:
-            kind, detail = "retrieved", Message("lot {lot} out of the room", lot=lot_id)
+        elif row.to_party == party:
+            kind, detail = "stored", Message("lot {lot} into the room", lot=row.lot)
+        elif row.from_party == party:
+            kind, detail = "retrieved", Message("lot {lot} out of the room", lot=row.lot)
         else:
             kind, detail = "step", ""
-        entries.append(Entry(kind, occurred_at, position, stream, event_type, location,
-                             people=present, lot=lot_id, findings=tuple(found.get(position, ())),
-                             detail=detail))
+        entries.append(Entry(kind, row.occurred_at, row.position, row.stream, row.type,
+                             row.location, people=present, lot=row.lot,
+                             findings=tuple(found.get(row.position, ())), detail=detail))
     gaps = queries.duty_gaps(view, end, room)
     for gap in gaps:
         ev = gap.evidence

@@ -28,7 +28,8 @@ Tables (documented in docs/operations.md):
 - ``view_findings``: every finding each step carried when folded (code, severity, message,
   evidence as JSON), by position and order (``custody replay`` and the timelines read it);
 - ``view_meta`` and ``view_fold``: the position and counts, and the fold state
-  (``LedgerState``) saved as JSON, so a catch-up folds only newer events.
+  (``LedgerState``) saved as ``verify --state`` saves it (``codec.py``), so a catch-up
+  folds only newer events.
 """
 
 from __future__ import annotations
@@ -42,9 +43,10 @@ NOTHING = -(2**63)  # view_meta.position before any event is folded
 # What the view's tables hold; a view folded by an older version (2: no view_findings rows
 # for its steps; 3: their messages as plain English, not a template with its values, so
 # they could not be shown in another language; 4: presence conflicts judged between
-# location texts and duty gaps found at the end, not at the step that opened them) is
-# folded again by the next catch-up.
-VIEW_VERSION = 4
+# location texts and duty gaps found at the end, not at the step that opened them; 5: the
+# fold state as JSON of its own, without the log keys, the genesis's witnesses and the
+# position of the last recorded_at) is folded again by the next catch-up.
+VIEW_VERSION = 5
 
 TABLES: dict[str, tuple[str, ...]] = {
     # table -> (column definitions..., primary key)

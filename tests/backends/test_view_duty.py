@@ -138,8 +138,8 @@ def _invent_gap(db, gap: Gap) -> None:
     """Add ``gap`` to the duty gaps the view's saved fold state keeps, as an edit would."""
     app = open_ledger(str(db), read_only=True)
     view = access.stored_view(app)
-    core = codec.loads(view.fold_get(["core"])["core"])
+    state = codec.saved_state(view)
     app.close()
-    core["gaps"] = [*core["gaps"], gap]
-    text = codec.dumps(core).replace("'", "''")
-    _edit(str(db), f"UPDATE view_fold SET value = '{text}' WHERE key = 'core'")
+    state.gaps.append(gap)
+    text = codec.dumps_state(state).replace("'", "''")
+    _edit(str(db), f"UPDATE view_fold SET value = '{text}' WHERE key = '{codec.STATE}'")
