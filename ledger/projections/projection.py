@@ -29,7 +29,8 @@ from eventsourcing.projection import Projection
 
 from ledger.core.custody import STEPS, LotState, is_person
 from ledger.core.findings import Finding, Severity
-from ledger.core.rules import ALL_VALID, AUTHORITY_EVENTS
+from ledger.core.kinds import AUTHORITY_EVENTS, ROOM_EVENTS
+from ledger.core.rules import ALL_VALID
 from ledger.core.state import Event, LedgerState
 from ledger.core.state_codec import PER_STREAM
 from ledger.projections import codec
@@ -269,7 +270,7 @@ class CustodyProjection(Projection[ViewStore]):
             if room is not None:
                 self.batch.upsert("view_rooms", (room.room_id, room.name, room.licence,
                                                  room.valid_from, room.valid_until, position))
-        elif event_type in ("duty.started", "duty.ended", "room.patrolled"):
+        elif event_type in ROOM_EVENTS:
             room_id = body["stream"].split(":", 1)[1]
             room = self.state.room(room_id)
             if room is None:

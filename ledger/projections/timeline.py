@@ -18,6 +18,8 @@ from typing import Any, Iterable, Sequence
 
 from ledger.core.custody import STEPS
 from ledger.core.errors import InputError
+from ledger.core.kinds import DUTY_SHIFTS
+from ledger.core.packing import lot_steps
 from ledger.core.policy import ROLE_WORDS
 from ledger.core.text import Message, message_from_data
 from ledger.projections import queries
@@ -290,27 +292,20 @@ def _seals(row: StepRow) -> list[str]:
 def _with_containers(view: ViewStore, lot_id: str, rows: list[StepRow],
                      since: str | None, until: str | None
                      ) -> tuple[list[StepRow], dict[int, str]]:
-    """The lot's own steps and, while it was packed, its container's (by log position)."""
-    own = select(view, "view_steps", "stream = ?", [f"lot:{lot_id}"], "position")
-    spans: list[tuple[str, int, int | None]] = []
-    for step in own:
-        if step.type == "lot.packed" and step.packed_in:
-            spans.append((step.packed_in, step.position, None))
-        elif step.type == "lot.unpacked" and spans and spans[-1][2] is None:
-            spans[-1] = (spans[-1][0], spans[-1][1], step.position)
-    via: dict[int, str] = {}
+    """The lot's own steps and, while it was packed, its containers' (containers in
+    containers nest), chosen by ``ledger.core.packing``'s rule: by log position."""
+    def steps_of(lot: str) -> list[tuple[int, str, str | None]]:
+        return [(step.position, step.type, step.packed_in if step.type == "lot.packed" else None)
+                for step in select(view, "view_steps", "stream = ?", [f"lot:{lot}"],
+                                   "position")]
+
+    via = {position: container for position, container in lot_steps(lot_id, steps_of)
+           if container is not None}
     extra: list[StepRow] = []
-    for container, start, end in spans:
-        where, params = ["stream = ?", "position > ?"], [f"lot:{container}", start]
-        if end is not None:
-            where.append("position < ?")
-            params.append(end)
+    for part in queries.chunks(sorted(via)):
+        where, params = [f"position IN ({','.join('?' * len(part))})"], list(part)
         _window(where, params, since, until)
-        for row in select(view, "view_steps", " AND ".join(where), params, "position"):
-            if row.type in ("lot.packed", "lot.unpacked"):
-                continue  # the lot's own packing steps show it
-            via[row.position] = container
-            extra.append(row)
+        extra += select(view, "view_steps", " AND ".join(where), params)
     return sorted(rows + extra, key=lambda r: r.position), via
 
 
@@ -357,7 +352,7 @@ def person_timeline(view: ViewStore, person: str, *, since: str | None = None,
         step = steps[position]
         if not _within(step.occurred_at, since, until):
             continue
-        if step.type in ("duty.started", "duty.ended"):
+        if step.type in DUTY_SHIFTS:
             continue  # shown as the shift they open or close
         entries.append(Entry("step", step.occurred_at, position, step.stream, step.type,
                              step.location, tuple(sorted(parts[position])),
@@ -440,7 +435,7 @@ def room_timeline(view: ViewStore, room: str, end: str, *, since: str | None = N
         if not _within(row.occurred_at, since, until):
             continue
         present = tuple((p, r) for p, r, _ in people.get(row.position, ()))
-        if row.type in ("duty.started", "duty.ended"):
+        if row.type in DUTY_SHIFTS:
             kind = "duty"
             after = duty.get(row.position, {})
             who = [Message("{person} ({role})", person=p, role=ROLE_WORDS.get(r, r))

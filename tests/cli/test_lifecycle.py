@@ -199,6 +199,36 @@ def test_pack_move_and_unpack_a_container(ready):
     assert not any("of container" in line for line in heads[:2] + heads[3:])
 
 
+def test_a_container_step_dated_before_the_packing_but_recorded_after_it_is_the_lots_everywhere(
+        ready):
+    """The box is handed over at 05:45 but the handover is recorded after the bag was packed
+    (05:50): the fold judges the bag by it (status: the box's new holder holds the bag), so
+    history and replay both show it as the bag's step; they used to disagree (history chose by
+    time, replay by log position)."""
+    ready.ok("lot", "register", "BOX-1", "--exam", "gaokao-2026", "--subject", "math", "--kind",
+             "container", "--count", "1", "--seal", "SB-1", "--holder", "STF-01",
+             "--location", "Printing house", "--occurred-at", "2026-06-06T05:40:00+08:00",
+             *ready.signing(*TEAM))
+    ready.ok("lot", "pack", "BOX-1", "--lot", "LOT-1", "--location", "Printing house",
+             "--occurred-at", "2026-06-06T05:50:00+08:00", *ready.signing(*TEAM))
+    box = [a if a != "LOT-1" else "BOX-1" for a in HANDOVER]
+    box[box.index("SEAL-1")] = "SB-1"
+    del box[box.index("SEAL-2") - 1: box.index("SEAL-2") + 1]
+    box[box.index("30")] = "1"
+    box[box.index("2026-06-06T06:10:00+08:00")] = "2026-06-06T05:45:00+08:00"
+    ready.ok("record", "handover", *box, *ready.signing(*TEAM))
+    (lot,) = json.loads(ready.ok("status", "LOT-1", "--json").output)["lots"]
+    assert (lot["holder"], lot["packed_in"]) == ("STF-02", "BOX-1")
+    heads = [line.split() for line in ready.ok("history", "LOT-1").output.splitlines()
+             if re.match(r" *\d+(\.\d+)?  \d{4}-", line)]
+    assert [(h[0], h[2]) for h in heads] == [
+        ("1", "lot.registered"), ("2", "lot.packed"), ("2.1", "lot.handed_over")]
+    replay = json.loads(ready.ok("replay", "--lot", "LOT-1", "--json").output)
+    assert [(s["type"], s["via"]) for s in replay["steps"]] == [
+        ("lot.registered", None), ("lot.packed", None), ("lot.handed_over", "BOX-1")]
+    assert ready.ok("verify").output.startswith("intact")
+
+
 def test_history_of_a_lot_still_packed_ends_with_its_container_steps(world):
     world.register("LOT-1")
     world.register("BOX-1", lot={"kind": "container", "count": 1, "seals": ["SB-1"]})
