@@ -212,7 +212,7 @@ def genesis_witnesses(ledger_id: str, authority: Mapping[str, str],
                              "otherwise")
         if key.hex in keys:
             raise InputError(f"--witness {name}: its key is already {keys[key.hex]}'s; every "
-                             "witness needs a key of their own ('custody keys new')")
+                             "witness needs a key of its own ('custody keys new')")
         keys[key.hex] = f"witness {name}"
         entries.append({"id": name, "public_key": key.hex})
     return entries
