@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import ledger.application.custody as custody
+import ledger.application.submitting as submitting
 from bench_append import Handovers, STEPS_PER_LOT, custody_ledger
 from machine import Load, describe
 from ledger.projections import access
@@ -30,9 +30,9 @@ def record(events: int, foresight: bool, folder: Path, cli: bool) -> tuple[float
     lots = max(1, events // STEPS_PER_LOT)
     app, team, clock = custody_ledger(folder / f"custody-{foresight}.db", lots)
     steps = Handovers(app, team, clock, lots)
-    original = custody.foresee
+    original = submitting.foresee
     if not foresight:
-        custody.foresee = lambda *args, **kwargs: None  # type: ignore[assignment]
+        submitting.foresee = lambda *args, **kwargs: None  # type: ignore[assignment]
     try:
         access.refresh(app)
         with Load() as load:
@@ -43,7 +43,7 @@ def record(events: int, foresight: bool, folder: Path, cli: bool) -> tuple[float
                     access.refresh(app)  # what refresh_after_write does after every command
             took = time.perf_counter() - began
     finally:
-        custody.foresee = original
+        submitting.foresee = original
         app.close()
     return took, load
 

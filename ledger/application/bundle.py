@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Sequence
 
 from ledger.application.custody import CustodyLedger, referenced
+from ledger.application.faults import storage_errors
 from ledger.application.log import NO_TREE, TransparencyLog
 from ledger.tlog import merkle
 from ledger.tlog.bundle import Bundle, BundledEvent, format_bundle
@@ -33,7 +34,9 @@ def lots_between(app: CustodyLedger, start: str | None, end: str | None) -> list
     """The ids of the lots with a step that occurred from ``start`` to ``end`` (canonical
     timestamps; either may be open)."""
     found = set()
-    for row in app._read(lambda: app.recorder.select_kind("lot:"), "the lots"):  # noqa: SLF001
+    with storage_errors(app.backend, f"cannot read the lots from {app.backend.label}"):
+        lots = app.recorder.select_kind("lot:")
+    for row in lots:
         body = prepare(row).body
         if body is None:
             continue
@@ -85,14 +88,18 @@ def _rows(app: CustodyLedger, streams: Iterable[str]) -> list[tuple[Any, ...]]:
     """Every stored row of the roster, the ledger stream, ``streams`` and whatever judging
     them reads (transitively), in log order."""
     rows: dict[int, tuple[Any, ...]] = {}
-    for row in app._read(lambda: app.recorder.select_kind("person:"), "the roster"):  # noqa: SLF001
+    with storage_errors(app.backend, f"cannot read the roster from {app.backend.label}"):
+        roster = app.recorder.select_kind("person:")
+    for row in roster:
         rows[row[0]] = row
     loaded = {str(row[1]) for row in rows.values()}
     wanted = {LEDGER_STREAM, *streams}
     while wanted - loaded:
         batch = sorted(wanted - loaded)
         loaded |= set(batch)
-        for row in app._read(lambda: app.recorder.select_streams(batch), "the ledger"):  # noqa: SLF001
+        with storage_errors(app.backend, f"cannot read the ledger from {app.backend.label}"):
+            found = app.recorder.select_streams(batch)
+        for row in found:
             rows[row[0]] = row
             prepared = prepare(row)  # a damaged row is still exported: the verifier reports it
             wanted |= referenced(prepared.body, prepared.signatures)

@@ -8,16 +8,13 @@ table only when an id is unknown.
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any, Iterable
 
-from eventsourcing.persistence import PersistenceError
-
-from ledger.core.errors import InputError, StorageError
+from ledger.application.faults import storage_errors
+from ledger.core.errors import InputError
 from ledger.core.names import unknown
 from ledger.domain.aggregates import lot_stream, person_stream, room_stream
 from ledger.domain.stored import prepare
-from ledger.storage.faults import describe
 
 STREAMS = {"lot": lot_stream, "room": room_stream, "person": person_stream}
 PARTY_PREFIXES = ("site:", "vehicle:")  # parties the ledger does not register (yet)
@@ -61,11 +58,8 @@ class LogNames:
         raise KeyError(kind)
 
     def _stream_ids(self, prefix: str) -> list[str]:
-        try:
+        with storage_errors(self.app.backend, f"cannot read {self.app.backend.label}"):
             return self.app.recorder.stream_ids(prefix)
-        except (sqlite3.DatabaseError, PersistenceError) as exc:
-            raise StorageError(f"cannot read {self.app.backend.label}: "
-                               f"{describe(exc, self.app.backend)}") from None
 
 
 def unknown_in_log(app: Any, kind: str, name: str, option: str | None = None) -> InputError:
@@ -78,7 +72,9 @@ def unknown_in_log(app: Any, kind: str, name: str, option: str | None = None) ->
 
 def registrations(app: Any) -> Iterable[dict[str, Any]]:
     """The ``lot`` part of every lot's registration (each lot's first step)."""
-    for row in app._read(lambda: app.recorder.select_kind("lot:"), "the lots"):  # noqa: SLF001
+    with storage_errors(app.backend, f"cannot read the lots from {app.backend.label}"):
+        rows = app.recorder.select_kind("lot:")
+    for row in rows:
         if row[2] != 1:
             continue  # only a registration (step 1) names the exam
         body = prepare(row).body

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import sqlite3
 from contextlib import closing
 from typing import Callable
 
-from eventsourcing.persistence import PersistenceError
-
 from ledger.application.custody import open_ledger
-from ledger.core.errors import InputError, StorageError
+from ledger.application.faults import storage_errors
+from ledger.core.errors import InputError
 from ledger.storage.backend import select_backend
 from ledger.storage.copy import CopyReport, copy_rows
-from ledger.storage.faults import describe
 from ledger.storage.tables import count
 
 
@@ -27,12 +24,9 @@ def copy_ledger(source: str, target: str,
     with closing(open_ledger(source)) as origin:
         origin.ledger()  # refuse a database that holds no ledger, before creating the target
         with closing(open_ledger(target, create=True)) as copy:
-            try:
+            # One transaction: whatever failed, the target holds no event of the copy.
+            with storage_errors(copy.backend, f"cannot copy {origin.backend.label} to "
+                                f"{copy.backend.label}", writing=True):
                 total(count(origin.recorder))
                 return copy_rows(origin.recorder, copy.recorder, origin.backend.label,
                                  copy.backend.label, progress)
-            except (sqlite3.DatabaseError, PersistenceError) as exc:
-                # One transaction: whatever failed, the target holds no event of the copy.
-                raise StorageError(f"cannot copy {origin.backend.label} to "
-                                   f"{copy.backend.label}: "
-                                   f"{describe(exc, copy.backend, writing=True)}") from None

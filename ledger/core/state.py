@@ -157,6 +157,11 @@ class LedgerState:
         return Context(self.roster.get, self.policy, self.lots.get, self.rooms.get,
                        recorded_at, self.authorities, self.key_owner.get, self.sites.get)
 
+    def saw_recorded(self, recorded_at: str) -> None:
+        """Note a ``recorded_at`` of the log not folded here (its last event, when only some
+        streams were): the ledger's clock is never set behind it."""
+        self.recorded_at = max(self.recorded_at, recorded_at)
+
     # -- the fold --------------------------------------------------------------------------
 
     def apply(self, event: Event, verified: Verified | None = None) -> list[Finding]:

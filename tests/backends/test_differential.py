@@ -22,7 +22,8 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from ledger.application.custody import Receipt, _event
+from ledger.application.custody import Receipt
+from ledger.application.submitting import _event
 from ledger.core import canonical
 from ledger.core.errors import ConcurrentChange, InputError, KeyringError, PolicyViolation
 from ledger.verify import Verifier

@@ -9,7 +9,8 @@ from contextlib import closing
 import psycopg
 import pytest
 
-from ledger.application.custody import _event, open_ledger
+from ledger.application.custody import open_ledger
+from ledger.application.submitting import _event
 from ledger.tlog import merkle
 from ledger.core.digests import event_hash_of_bytes
 from ledger.storage.recorders import HeadMoved
