@@ -17,6 +17,7 @@ from ledger.core import digests
 from ledger.core.custody import LotState, RoomState, is_person
 from ledger.core.errors import InputError, StorageError
 from ledger.core.findings import Finding, Severity
+from ledger.core.packing import lot_steps
 from ledger.core.policy import PresencePolicy
 from ledger.core.roster import Member
 from ledger.core.rules import AuthoritySet
@@ -217,34 +218,24 @@ class Reading:
                 head = event.event_hash
                 yield event
 
-    def lot_history(self, lot_id: str, *, _within: frozenset[str] = frozenset()
-                    ) -> Iterator[tuple[events.Recorded, str | None]]:
-        """The steps of a lot in order, each with the container it was taken in, if any.
+    def lot_history(self, lot_id: str) -> list[tuple[events.Recorded, str | None]]:
+        """The steps of a lot in log order, each with the container whose step it was (None:
+        the lot's own), read from the log alone: a packed lot moves with its container, and
+        which container steps are its own is ``ledger.core.packing``'s rule (by log
+        position). ``projections.history`` gives the same answer through the view."""
+        found: dict[int, events.Recorded] = {}
 
-        A packed lot takes no steps of its own: it moves with its container. So between the
-        lot's ``lot.packed`` and ``lot.unpacked`` (or to the end, if it is still packed) come
-        the container's steps that occurred after the packing, as (event, container id); the
-        lot's own steps come as (event, None). Containers packed in containers nest."""
-        packed: tuple[str, str] | None = None  # (container id, packed at)
-        for event in self.stream_events(lot_stream(lot_id)):
-            body = event.body
-            if packed is not None and body["type"] == "lot.unpacked":
-                yield from self._inside(*packed, body["occurred_at"], _within | {lot_id})
-                packed = None
-            yield event, None
-            if body["type"] == "lot.packed":
-                packed = (body["container"], body["occurred_at"])
-        if packed is not None:
-            yield from self._inside(*packed, None, _within | {lot_id})
+        def steps_of(lot: str) -> list[tuple[int, str, str | None]]:
+            stream = lot_stream(lot)
+            with storage_errors(self.backend, f"cannot read {stream} from {self.backend.label}"):
+                positions = [row[0] for row in self.recorder.select_streams([stream])]
+            own = list(self.stream_events(stream))
+            found.update(zip(positions, own))
+            return [(position, event.body["type"], event.body.get("container")
+                     if event.body["type"] == "lot.packed" else None)
+                    for position, event in zip(positions, own)]
 
-    def _inside(self, container: str, since: str, until: str | None, within: frozenset[str]
-                ) -> Iterator[tuple[events.Recorded, str]]:
-        if container in within:
-            return  # a container inside itself: the verifier reports it; history stops here
-        for event, via in self.lot_history(container, _within=within):
-            moment = event.body["occurred_at"]
-            if since < moment and (until is None or moment <= until):
-                yield event, via or container
+        return [(found[position], via) for position, via in lot_steps(lot_id, steps_of)]
 
 
 def referenced(body: Mapping[str, Any] | None, signatures: Mapping[str, bytes] | None

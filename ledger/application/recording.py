@@ -19,6 +19,7 @@ from ledger.application.submitting import Receipt, Submitting, recorder_warnings
 from ledger.core import canonical, digests
 from ledger.core.custody import is_person
 from ledger.core.errors import InputError, KeyringError
+from ledger.core.kinds import STARTING_STEPS
 from ledger.core.findings import Finding
 from ledger.core.roster import Member, keys_named
 from ledger.core.rules import ALL_VALID
@@ -63,7 +64,7 @@ class Recording(Submitting):
                                  "--location")
         ledger = self.ledger(state)
         head = state.head(stream)
-        starts = event_type in ("lot.registered", "incident.reported", "zero.reported")
+        starts = event_type in STARTING_STEPS
         if starts and head is not None:
             kind = stream.split(":", 1)[0]
             raise InputError(f"{kind} {stream.split(':', 1)[1]} is already registered"

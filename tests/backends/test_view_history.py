@@ -14,7 +14,7 @@ from ledger.projections import access, history, queries
 from tests.conftest import TEAM
 from tests.unit.test_exam_day import LOTS, at, exam_day, team
 
-ALL_LOTS = [*LOTS, "BOX-1", "LOT-1", "SPARE-1"]
+ALL_LOTS = [*LOTS, "BOX-1", "LOT-1", "SPARE-1", "BOX-2", "SPARE-2"]
 
 
 def _eventful_day(world) -> None:
@@ -34,6 +34,17 @@ def _eventful_day(world) -> None:
     world.step("lot:BOX-1", "lot.handed_over",
                {"from": "STF-05", "to": "STF-06", "seals_checked": ["SB-1"],
                 "count_checked": 4}, team("STF-05", "STF-06"), at(35))
+    # BOX-2 takes SPARE-2 at 37; its handover at 36 is recorded only after that packing: by
+    # the log (as the fold judges SPARE-2's holder) it is SPARE-2's step too.
+    world.clock.now = at(36)
+    world.register("BOX-2", holder="STF-05", team=team("STF-05"),
+                   lot={"kind": "container", "count": 1, "seals": ["SB-2"]})
+    world.register("SPARE-2", holder="STF-05", team=team("STF-05"))
+    world.clock.now = at(37)
+    world.app.pack("BOX-2", ["SPARE-2"], False, "SR-3", at(37), world.sign(*team("STF-05")))
+    world.step("lot:BOX-2", "lot.handed_over",
+               {"from": "STF-05", "to": "STF-06", "seals_checked": ["SB-2"],
+                "count_checked": 1}, team("STF-05", "STF-06"), at(36.5))
 
 
 def _from_log(app, view, lot_id: str) -> str:
@@ -67,6 +78,7 @@ def test_history_from_the_view_equals_history_from_the_log_on_the_exam_day(world
     assert re.search(r"lot.handed_over        at Secure room 1  \[step \d+ of container BOX-1\]",
                      texts[
         "SPARE-1"])  # still packed: the container's steps to the end
+    assert "[step 2 of container BOX-2]" in texts["SPARE-2"]  # dated before, recorded after
     assert "ACKNOWLEDGED VIOLATION: one bag torn" in texts["LOT-1"]
     assert "corrects step 2" in texts["LOT-1"]
     assert "     presence: met (" in texts["Q-S01"]
