@@ -62,7 +62,7 @@ def fold(events: list[Event], presence: bool) -> tuple[float, int]:
         state, conflicts = LedgerState(), 0
         began = time.perf_counter()
         for event in events:
-            conflicts += sum(f.code == "PRESENCE_CONFLICT" for f in state.apply(event, ALL_VALID))
+            conflicts += sum(f.code == "PRESENCE_CONFLICT" for f in state.apply(event, ALL_VALID).findings)
         return time.perf_counter() - began, conflicts
     finally:
         LedgerState._place_people = original  # type: ignore[method-assign]

@@ -65,6 +65,6 @@ def preview(app: Any, head: int, recorded_at: str, body: Mapping[str, Any],
         if view is None or not view.current() or (view.position() or 0) != head:
             return None
         state = CustodyProjection(view).state
-        return state.apply(Event(head + 1, body, signatures, "", recorded_at), ALL_VALID)
+        return state.apply(Event(head + 1, body, signatures, "", recorded_at), ALL_VALID).findings
     except _VIEW_FAULTS:
         return None

@@ -111,7 +111,8 @@ class Reading:
         for position in sorted(rows):
             row = rows[position]
             findings = state.apply(Event(position, row.body, row.signatures,
-                                         row.event_hash.hex(), row.recorded_at, row.digest))
+                                         row.event_hash.hex(), row.recorded_at,
+                                         row.digest)).findings
             errors = [f for f in findings if f.severity is Severity.ERROR
                       and f.code not in RECORDED_WITH_WARNING]
             if errors:

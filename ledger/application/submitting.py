@@ -189,7 +189,7 @@ class Submitting(Reading):
         if state.ledger_id is not None and body["ledger"] != state.ledger_id:
             raise InputError(f"event is for ledger {body['ledger']}, this is {state.ledger_id}")
         findings = state.apply(Event(position, body, signatures, event_hash, recorded_at),
-                               verified)
+                               verified).findings
         errors = [f for f in findings if f.severity is Severity.ERROR
                   and f.code not in RECORDED_WITH_WARNING]
         if errors:

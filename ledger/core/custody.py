@@ -100,6 +100,28 @@ STEPS: Mapping[str, StepSpec] = {
 }
 
 
+def parties(body: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """The parties a step moves a lot between: (who released it, who holds it after), each
+    None when the step names none. A registration and an unpacking name the holder."""
+    holder = body.get("holder")
+    if isinstance(holder, str):  # a registration or an unpacking: the lot's holder from now
+        return None, holder
+    event_type = body.get("type")
+    spec = STEPS.get(event_type) if isinstance(event_type, str) else None
+    if spec is None:
+        return None, None
+    return _named(spec.releases, body), _named(spec.receives, body)
+
+
+def _named(pick: Callable[[Mapping[str, Any]], str | None], body: Mapping[str, Any]
+           ) -> str | None:
+    try:
+        party = pick(body)
+    except (KeyError, TypeError):  # a body the schema refuses: the verifier says so
+        return None
+    return party if isinstance(party, str) else None
+
+
 def lot_registered(body: Mapping[str, Any], event_hash: str = "") -> LotState:
     """Return a lot's state from its registration body (and that event's hash)."""
     lot = body["lot"]

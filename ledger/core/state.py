@@ -30,7 +30,7 @@ same as a full fold's.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping, MutableMapping
 
 from ledger.core import digests
@@ -40,6 +40,7 @@ from ledger.core.custody import (
     RoomState,
     lot_after,
     lot_registered,
+    parties,
     room_after,
     room_registered,
 )
@@ -80,6 +81,39 @@ class Event:
     event_hash: str
     recorded_at: str
     digest: bytes | None = None  # signing digest, when the caller has computed it
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the fold concluded about one event, worked out once for every caller (the
+    recorder, the verifier, the view): every finding, and what a reader needs about the step —
+    who counted toward the presence policy and in which roster role, who was listed but did
+    not count and why, the parties the step moved the lot between, the lot as it stands after
+    it, and the registered place it happened at."""
+
+    position: int
+    findings: list[Finding]
+    counted: Mapping[str, str] = field(default_factory=dict)  # person -> roster role
+    uncounted: Mapping[str, str] = field(default_factory=dict)  # attendee -> finding code
+    released: str | None = None  # the party the step took the lot from
+    received: str | None = None  # the party holding the lot after it
+    lot: LotState | None = None  # a lot step's lot, after the step
+    place: str | None = None  # "room:ID" or "site:ID", if the step names one
+
+    @property
+    def short(self) -> bool:
+        """Whether the step fell short of the presence policy (acknowledged or not)."""
+        return bool(self._short_findings())
+
+    @property
+    def shortfalls(self) -> list[dict[str, Any]]:
+        """What the presence policy still needed: one entry per requirement not met."""
+        return [short for f in self._short_findings() for short in f.evidence.get("short", [])]
+
+    def _short_findings(self) -> list[Finding]:
+        return [f for f in self.findings
+                if f.code == "PRESENCE_SHORT" or (f.code == "ACKNOWLEDGED_VIOLATION"
+                                                  and f.evidence.get("code") == "PRESENCE_SHORT")]
 
 
 @dataclass(frozen=True)
@@ -164,8 +198,9 @@ class LedgerState:
 
     # -- the fold --------------------------------------------------------------------------
 
-    def apply(self, event: Event, verified: Verified | None = None) -> list[Finding]:
-        """Judge ``event`` at the next position, fold it in, and return every finding.
+    def apply(self, event: Event, verified: Verified | None = None) -> Outcome:
+        """Judge ``event`` at the next position, fold it in, and return what was concluded:
+        every finding, and the step's parties, counted people and place (:class:`Outcome`).
 
         ``verified`` may carry signature results computed ahead (keyed by the exact
         (key, digest, signature) triple); anything missing is verified here."""
@@ -197,7 +232,23 @@ class LedgerState:
         self._fold(event, findings, present)
         findings.extend(self._place_people(event, present))
         findings.extend(self._judge_coverage(event))
-        return findings
+        return self._outcome(event, findings, present)
+
+    def _outcome(self, event: Event, findings: list[Finding],
+                 present: Mapping[str, str]) -> Outcome:
+        body = event.body
+        listed = [a["person"] for a in body.get("attendees", ()) if isinstance(a, Mapping)]
+        counted = {person: present[person] for person in listed if person in present}
+        why = {f.evidence.get("person"): f.code for f in reversed(findings)
+               if isinstance(f.evidence, Mapping)}
+        uncounted = {person: why.get(person) or "ATTENDEE_UNSIGNED"
+                     for person in listed if person not in counted}
+        released, received = parties(body)
+        stream = body.get("stream", "")
+        lot = self.lots.get(stream) if isinstance(stream, str) and stream.startswith("lot:") \
+            else None
+        return Outcome(event.position, findings, counted, uncounted, released, received, lot,
+                       place_of(body))
 
     def _place_people(self, event: Event, present: Mapping[str, str]) -> list[Finding]:
         """Judge and remember where everyone who validly signed a step was (after the fold,

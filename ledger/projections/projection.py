@@ -27,11 +27,11 @@ from typing import Any, Callable, Iterator, MutableMapping
 from eventsourcing.persistence import ApplicationRecorder, Tracking
 from eventsourcing.projection import Projection
 
-from ledger.core.custody import STEPS, LotState, is_person
+from ledger.core.custody import LotState, is_person
 from ledger.core.findings import Finding, Severity
 from ledger.core.kinds import AUTHORITY_EVENTS, ROOM_EVENTS
 from ledger.core.rules import ALL_VALID
-from ledger.core.state import Event, LedgerState
+from ledger.core.state import Event, LedgerState, Outcome
 from ledger.core.state_codec import PER_STREAM
 from ledger.projections import codec
 from ledger.core.text import message_data
@@ -41,9 +41,6 @@ from ledger.domain.stored import Raw, prepare, raw
 PAGE = 1000  # events folded per transaction
 WHEREABOUTS_KEPT = 20_000  # people whose whereabouts stay cached between pages
 _ABSENT: Any = object()
-_UNCOUNTED = frozenset({"SIGNER_UNKNOWN", "KEY_REVOKED", "KEY_EXPIRED", "SIGNATURE_INVALID",
-                        "ATTENDEE_UNSIGNED", "SIGNER_NOT_ATTENDEE"})
-
 
 class FoldMap(MutableMapping[str, Any]):
     """One per-stream part of the saved ``LedgerState`` (lots, heads, lots in rooms,
@@ -139,16 +136,16 @@ class CustodyProjection(Projection[ViewStore]):
             return
         body, stream = row.body, row.body["stream"]
         before = self.entered.get(stream) if stream.startswith("lot:") else None
-        findings = self.state.apply(Event(position, body, row.signatures or {},
-                                          row.event_hash.hex(), row.recorded_at or "",
-                                          row.digest), ALL_VALID)
+        outcome = self.state.apply(Event(position, body, row.signatures or {},
+                                         row.event_hash.hex(), row.recorded_at or "",
+                                         row.digest), ALL_VALID)
+        findings, lot = outcome.findings, outcome.lot
         self._count("errors", sum(f.severity is Severity.ERROR for f in findings))
         self._count("warnings", sum(f.severity is Severity.WARNING for f in findings))
-        lot = self.lots.get(stream) if stream.startswith("lot:") else None
-        self._step(position, body, row, findings, lot)
+        self._step(position, body, row, outcome)
         self._findings(position, stream, findings)
-        self._attendees(position, body, row.signatures or {}, findings)
-        self._people(position, body)
+        self._attendees(position, body, outcome)
+        self._people(position, body, outcome)
         if lot is not None:
             self._lot(position, stream, lot, findings)
             self._occupancy(position, stream, before, self.entered.get(stream),
@@ -184,39 +181,30 @@ class CustodyProjection(Projection[ViewStore]):
                 json.dumps(message_data(finding.message), sort_keys=True, ensure_ascii=False),
                 json.dumps(finding.evidence, sort_keys=True, ensure_ascii=False, default=str)))
 
-    def _step(self, position: int, body: dict[str, Any], row: Any, findings: list[Finding],
-              lot: LotState | None) -> None:
-        event_type = body["type"]
-        spec = STEPS.get(event_type)
-        released = _party(spec.releases, body) if spec else None
-        received = _party(spec.receives, body) if spec else None
-        if event_type == "lot.registered" or event_type == "lot.unpacked":
-            received = body.get("holder")
+    def _step(self, position: int, body: dict[str, Any], row: Any, outcome: Outcome) -> None:
+        event_type, findings, lot = body["type"], outcome.findings, outcome.lot
         policy = body.get("policy")
         policy_ref = (f"{policy['id']} v{policy['version']}"
                       if isinstance(policy, dict) and "version" in policy else "")
         verdict, missing = "", ""
         if "attendees" in body and event_type not in AUTHORITY_EVENTS:
-            short = [f.evidence.get("short", []) for f in findings if f.code == "PRESENCE_SHORT"
-                     or (f.code == "ACKNOWLEDGED_VIOLATION"
-                         and f.evidence.get("code") == "PRESENCE_SHORT")]
-            verdict = "short" if short else "met"
+            verdict = "short" if outcome.short else "met"
             missing = "; ".join(
                 f"{s['needed'] - len(s['counted'])} more {' or '.join(s['roles'])}"
-                for part in short for s in part)
+                for s in outcome.shortfalls)
         snapshot: tuple[Any, ...] = (None,) * 7
         if lot is not None:
             snapshot = (lot.lot_id, lot.holder, lot.packed_in, lot.count,
                         json.dumps(list(lot.seals)), int(lot.unsealed), int(lot.closed))
         self.batch.insert("view_steps", (
             position, body["stream"], body["seq"], event_type, body["occurred_at"],
-            row.recorded_at or "", released, received, body.get("location", ""), policy_ref,
+            row.recorded_at or "", outcome.released, outcome.received, body.get("location", ""),
+            policy_ref,
             verdict, missing, json.dumps([f.code for f in findings]), len(findings),
             row.event_hash.hex(), *snapshot))
 
-    def _attendees(self, position: int, body: dict[str, Any], signatures: dict[str, bytes],
-                   findings: list[Finding]) -> None:
-        uncounted = {f.evidence.get("person") for f in findings if f.code in _UNCOUNTED}
+    def _attendees(self, position: int, body: dict[str, Any], outcome: Outcome) -> None:
+        """Each attendee listed, with the roster role and whether the fold counted them."""
         seen: set[str] = set()
         for attendee in body.get("attendees", []):
             person = attendee["person"]
@@ -224,18 +212,18 @@ class CustodyProjection(Projection[ViewStore]):
                 continue
             seen.add(person)
             member = self.state.member(person)
-            counted = person in signatures and person not in uncounted and member is not None
-            self.batch.insert("view_attendees", (position, person,
-                                                 member.role if member else "", int(counted)))
+            role = outcome.counted.get(person) or (member.role if member else "")
+            self.batch.insert("view_attendees", (position, person, role,
+                                                 int(person in outcome.counted)))
 
-    def _people(self, position: int, body: dict[str, Any]) -> None:
+    def _people(self, position: int, body: dict[str, Any], outcome: Outcome) -> None:
         stream, event_type = body["stream"], body["type"]
         parts: set[tuple[str, str]] = set()
         if stream.startswith("person:"):
             parts.add((stream[len("person:"):], event_type))
-        spec = STEPS.get(event_type)
-        for part, party in (("from", _party(spec.releases, body) if spec else None),
-                            ("to", _party(spec.receives, body) if spec else None),
+        # A step naming a holder (a registration, an unpacking) names them as its holder.
+        received = None if "holder" in body else outcome.received
+        for part, party in (("from", outcome.released), ("to", received),
                             ("holder", body.get("holder"))):
             if isinstance(party, str) and is_person(party):
                 parts.add((party, part))
@@ -296,13 +284,6 @@ class CustodyProjection(Projection[ViewStore]):
         self.view.write(self.batch, self.start, self.position, self.meta)
         self.start = self.position
         self.batch = Batch()
-
-
-def _party(pick: Callable[[dict[str, Any]], str | None], body: dict[str, Any]) -> str | None:
-    try:
-        return pick(body)
-    except KeyError:
-        return None
 
 
 def catch_up(view: ViewStore, recorder: ApplicationRecorder, *, page: int = PAGE,

@@ -21,6 +21,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+from ledger.core.custody import parties
 from ledger.core.errors import InputError, LedgerError
 from ledger.core.findings import Finding, Report
 from ledger.core.text import Message
@@ -235,17 +236,7 @@ def _step(event: Any, container: str | None, record: Any,
     position = record.position if record is not None else None
     attendees = tuple(Attendee(p, r, c) for p, r, c in record.attendees) if record else tuple(
         Attendee(a["person"], a.get("role", ""), False) for a in body.get("attendees", []))
-    to_party = body.get("to")
-    if to_party is None and isinstance(body.get("room"), str) and body["type"] == "lot.stored":
-        to_party = f"room:{body['room']}"
-    from_party = body.get("from")
-    if from_party is None and isinstance(body.get("room"), str) and body["type"] == "lot.retrieved":
-        from_party = f"room:{body['room']}"
-    if isinstance(body.get("vehicle"), str):  # into a vehicle, or out of it
-        if to_party is None and body["type"] == "lot.transport_departed":
-            to_party = f"vehicle:{body['vehicle']}"
-        elif from_party is None:
-            from_party = f"vehicle:{body['vehicle']}"
+    from_party, to_party = parties(body)
     corrects = body.get("corrects")
     return Step(
         position=position, seq=body["seq"], occurred_at=body["occurred_at"], type=body["type"],

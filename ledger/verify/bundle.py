@@ -104,7 +104,7 @@ def verify_bundle(bundle: Bundle, authority_key: bytes, log_key: bytes, *,
                           for f in _untrusted_genesis(body, authority_key))
         report.signatures += len(signatures)
         findings = state.apply(Event(position, body, signatures, row.event_hash.hex(),
-                                     row.recorded_at, row.digest), row.verified)
+                                     row.recorded_at, row.digest), row.verified).findings
         report.extend(f.at(position, stream) for f in findings)
     if not bundle.events:
         report.findings.append(Finding("GENESIS_MISSING", Message("the bundle holds no event")))

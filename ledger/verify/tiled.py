@@ -76,7 +76,7 @@ class TiledAudit:
             self.signatures += len(row.signatures)
             found = self.state.apply(Event(position, row.body, row.signatures,
                                            row.event_hash.hex(), row.recorded_at, row.digest),
-                                     row.verified)
+                                     row.verified).findings
             findings.extend(f.at(position, stream) for f in found)
         return findings
 

@@ -317,7 +317,7 @@ class Verifier:
             self.signatures_checked += len(signatures)
         event = Event(note.id, body, signatures, row.event_hash.hex(), row.recorded_at,
                       row.digest)
-        findings = self.state.apply(event, row.verified if checked else ALL_VALID)
+        findings = self.state.apply(event, row.verified if checked else ALL_VALID).findings
         if body["type"] in KEY_EVENTS:
             self._keyring = None  # the workers' keyring is rebuilt from the roster
         if not self.scope.wanted(body["stream"]):

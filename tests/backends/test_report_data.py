@@ -47,9 +47,11 @@ def test_the_whole_ledger_shows_every_finding_every_lot_the_gap_and_the_checkpoi
     assert [lot.lot_id for lot in data.lots] == ["A-S01", "A-S02", "BOX-1", "LOT-X", "Q-S01",
                                                  "Q-S02"]
     lot_x = {lot.lot_id: lot for lot in data.lots}["LOT-X"]
-    assert [(s.seq, s.type, s.to_party) for s in lot_x.steps] == [
-        (1, "lot.registered", None), (2, "lot.handed_over", "STF-02"),
-        (3, "lot.handed_over", "STF-03")]
+    # The parties as the fold names them (custody.parties): the registration's first holder
+    # received the lot, as replay and the view say.
+    assert [(s.seq, s.type, s.from_party, s.to_party) for s in lot_x.steps] == [
+        (1, "lot.registered", None, "STF-01"), (2, "lot.handed_over", "STF-01", "STF-02"),
+        (3, "lot.handed_over", "STF-02", "STF-03")]
     assert lot_x.steps[1].acknowledged == REASON
     assert lot_x.steps[1].findings == ("ACKNOWLEDGED_VIOLATION",)
     assert lot_x.steps[2].location == HOSTILE_LOCATION

@@ -43,7 +43,7 @@ def fold(events, state: LedgerState | None = None) -> tuple[LedgerState, list[st
     state = state if state is not None else LedgerState()
     findings = []
     for event in events:
-        findings += [f"{event.position}:{f.code}" for f in state.apply(event)]
+        findings += [f"{event.position}:{f.code}" for f in state.apply(event).findings]
     return state, findings
 
 
