@@ -22,7 +22,7 @@ from ledger.application.log import NO_TREE, TransparencyLog
 from ledger.tlog import merkle
 from ledger.tlog.bundle import Bundle, BundledEvent, format_bundle
 from ledger.core.errors import InputError
-from ledger.core.log_keys import open_log_checkpoint
+from ledger.verify.log_keys import open_log_checkpoint
 from ledger.domain.aggregates import LEDGER_STREAM, lot_stream
 from ledger.domain.stored import prepare
 

@@ -19,7 +19,7 @@ from typing import Sequence
 
 from ledger.application.log import TransparencyLog
 from ledger.core.errors import InputError, KeyringError, LedgerError, VerificationFailed
-from ledger.core.log_keys import may_witness, open_log_checkpoint
+from ledger.verify.log_keys import may_witness, open_log_checkpoint
 from ledger.core.state import LedgerState
 from ledger.core.text import Message
 from ledger.network.client import TIMEOUT, Connection

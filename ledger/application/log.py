@@ -24,7 +24,7 @@ from ledger.core.digests import event_hash_of_bytes
 from ledger.core.errors import InputError, KeyringError, StorageError, VerificationFailed
 from ledger.tlog.note import Ed25519Signer, sign_note
 from ledger.core.state import LedgerState
-from ledger.core.log_keys import log_verifiers, open_log_checkpoint
+from ledger.verify.log_keys import log_verifiers, open_log_checkpoint
 
 NO_TREE = ("{label} has no Merkle tree yet (it was written before the log existed); the next "
            "recorded step creates it")
@@ -200,7 +200,7 @@ class TransparencyLog:
         enrolled inspector or a witness the genesis named (else KeyringError); returns the
         cosignatures stored."""
         from ledger.tlog.note import parse_note
-        from ledger.core.log_keys import inspector_cosignatures
+        from ledger.verify.log_keys import inspector_cosignatures
         from ledger.tlog.witness import merge_cosignatures
 
         self.require_tree()

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from ledger.application.log import TransparencyLog
 from ledger.core.errors import InputError, LedgerError, VerificationFailed
 from ledger.core.findings import Finding
-from ledger.core.log_keys import log_verifiers
+from ledger.verify.log_keys import log_verifiers
 from ledger.core.state import LedgerState
 from ledger.core.text import Message
 from ledger.tlog.checkpoint import Checkpoint, TlogProof, open_proof

@@ -38,7 +38,7 @@ from ledger.application.custody import CustodyLedger
 from ledger.application.log import NO_TREE, TransparencyLog
 from ledger.core.digests import event_hash_of_bytes
 from ledger.core.errors import InputError, StorageError, VerificationFailed
-from ledger.core.log_keys import open_log_checkpoint
+from ledger.verify.log_keys import open_log_checkpoint
 from ledger.core.state import LedgerState
 from ledger.storage.files import sync_directories, write_file
 from ledger.tlog.checkpoint import Checkpoint

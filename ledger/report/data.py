@@ -284,7 +284,7 @@ def checkpoint_info(app: Any) -> CheckpointInfo:
     """The newest stored checkpoint signed by the ledger's log key that covers the whole log
     (or, if none does, the newest one), or why there is none."""
     from ledger.application.log import TransparencyLog
-    from ledger.core.log_keys import log_verifiers, open_log_checkpoint
+    from ledger.verify.log_keys import log_verifiers, open_log_checkpoint
 
     log = TransparencyLog(app)
     state = app.state()[0]

@@ -25,7 +25,7 @@ from typing import Any
 
 import msgpack
 
-from ledger.core.log_keys import witness_key
+from ledger.verify.log_keys import witness_key
 from ledger.tlog.witness import witness_cosignatures
 from ledger.core import digests
 from ledger.tlog.bundle import FORMAT, Bundle

@@ -52,7 +52,7 @@ from ledger.tlog.merkle import (
     stored_hash_index,
 )
 from ledger.tlog.note import parse_note
-from ledger.core.log_keys import open_log_checkpoint
+from ledger.verify.log_keys import open_log_checkpoint
 from ledger.core.roster import WITNESS_ROLE
 from ledger.core.state import LedgerState
 from ledger.core.text import Message

@@ -23,7 +23,7 @@ from ledger.tlog import merkle
 from ledger.tlog.checkpoint import Checkpoint
 from ledger.tlog.note import parse_note, sign_note, Ed25519Signer
 from ledger.tlog.witness import MAX_REQUEST, AddCheckpoint, witness_cosignatures
-from ledger.core.log_keys import witness_key
+from ledger.verify.log_keys import witness_key
 from ledger.core.keys import SigningKey
 from tests.conftest import LEDGER_ID, World, fixed_key
 from tests.network.conftest import (
