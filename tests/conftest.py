@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from importlib import resources
 from pathlib import Path
+from typing import Any, Mapping
 
 import pytest
 
@@ -103,14 +104,18 @@ class World:
                                         at or self.clock.now, self.sign(*team), **kw)
 
 
-def build_world(db: Path | str, policy: str = "two-police-four-staff") -> World:
+def build_world(db: Path | str, policy: str = "two-police-four-staff", *,
+                witnesses: Mapping[str, Any] | None = None,
+                people: Mapping[str, str] = PEOPLE) -> World:
+    """A ledger on ``db`` (a SQLite path or a PostgreSQL URL): its genesis (naming
+    ``witnesses``, if any) and ``people`` (id -> role) enrolled, each with a fixed key."""
     clock = Clock()
     app = open_ledger(str(db), create=True, clock=clock)
     world = World(app, db, clock)
     world.signers[AUTHORITY] = Signer(AUTHORITY, fixed_key(AUTHORITY))
     app.init(LEDGER_ID, {"id": AUTHORITY, "name": "Exam Authority", "unit": "Provincial Office"},
-             world.signers[AUTHORITY], load_policy(policy), clock.now)
-    for person_id, role in PEOPLE.items():
+             world.signers[AUTHORITY], load_policy(policy), clock.now, witnesses=witnesses)
+    for person_id, role in people.items():
         signer = Signer(person_id, fixed_key(person_id))
         world.signers[person_id] = signer
         app.enrol({"id": person_id, "name": f"Person {person_id}", "role": role, "unit": "Unit"},

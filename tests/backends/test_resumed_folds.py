@@ -24,8 +24,6 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from cli.main import main
-from ledger.application.custody import open_ledger
-from ledger.application.keystore import Signer
 from ledger.core.errors import ConcurrentChange, InputError, KeyringError, PolicyViolation
 from ledger.core.state import LedgerState
 from ledger.core.state_codec import SAVED, encode_state
@@ -34,7 +32,9 @@ from ledger.projections.projection import CustodyProjection, catch_up
 from ledger.verify import Verifier
 from ledger.verify.saved_state import SavedState, exists, save
 from tests.backends.test_projections import _edit
-from tests.conftest import AUTHORITY, LEDGER_ID, PEOPLE, TEAM, Clock, World, fixed_key, load_policy
+from tests.conftest import (
+    AUTHORITY, LEDGER_ID, PEOPLE, TEAM, World, build_world, fixed_key,
+)
 from tests.unit.test_state_codec import events_of, fold
 
 PERSONS = sorted(PEOPLE)
@@ -57,17 +57,8 @@ step = st.fixed_dictionaries({
 def ledger(backend: str) -> Iterator[World]:
     """A genesis naming the witness DIO-01, ten enrolled people, a log key, two lots, sites
     (A-R1 within A) and the secure room SR-3 within the institute CEI."""
-    clock = Clock()
-    app = open_ledger(backend, create=True, clock=clock)
-    world = World(app, backend, clock)
-    world.signers[AUTHORITY] = Signer(AUTHORITY, fixed_key(AUTHORITY))
-    app.init(LEDGER_ID, {"id": AUTHORITY, "name": "Exam Authority", "unit": "Office"},
-             world.signers[AUTHORITY], load_policy("two-police-four-staff"), clock.now,
-             witnesses={"DIO-01": fixed_key("DIO-01").public_key})
-    for person_id, role in PEOPLE.items():
-        world.signers[person_id] = Signer(person_id, fixed_key(person_id))
-        app.enrol({"id": person_id, "name": person_id, "role": role, "unit": "Unit"},
-                  fixed_key(person_id).public_key, world.signers[AUTHORITY], clock.now)
+    world = build_world(backend, witnesses={"DIO-01": fixed_key("DIO-01").public_key})
+    app, clock = world.app, world.clock
     app.set_log_key(fixed_key("LOG-0").public_key, world.signers[AUTHORITY], clock.now)
     for site_id, within in (("A", None), ("A-R1", "A"), ("B", None), ("CEI", None)):
         world.site(site_id, within)

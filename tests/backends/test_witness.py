@@ -175,22 +175,11 @@ def _findings(db: str):
 def genesis_witnessed(backend: str):
     """A ledger whose genesis names DIO-01 as a witness (never enrolled), with a log key and
     a lot, on this test's backend."""
-    from ledger.application.custody import open_ledger
-    from ledger.application.keystore import Signer
-    from tests.conftest import PEOPLE, TEAM, Clock, load_policy
+    from tests.conftest import PEOPLE, TEAM, build_world
 
-    clock = Clock()
-    app = open_ledger(backend, create=True, clock=clock)
-    world = World(app, backend, clock)
-    world.signers[AUTHORITY] = Signer(AUTHORITY, fixed_key(AUTHORITY))
-    app.init(LEDGER_ID, {"id": AUTHORITY, "name": "Exam Authority", "unit": "Office"},
-             world.signers[AUTHORITY], load_policy("two-police-four-staff"), clock.now,
-             witnesses={"DIO-01": fixed_key("DIO-01").public_key})
-    for person_id in TEAM:
-        world.signers[person_id] = Signer(person_id, fixed_key(person_id))
-        app.enrol({"id": person_id, "name": person_id, "role": PEOPLE[person_id],
-                   "unit": "Unit"}, fixed_key(person_id).public_key, world.signers[AUTHORITY],
-                  clock.now)
+    world = build_world(backend, witnesses={"DIO-01": fixed_key("DIO-01").public_key},
+                        people={p: PEOPLE[p] for p in TEAM})
+    app, clock = world.app, world.clock
     app.set_log_key(LOG.key.public_key, world.signers[AUTHORITY], clock.now)
     world.register("LOT-1")
     yield world
