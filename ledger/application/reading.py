@@ -289,8 +289,7 @@ def _misread(stream: str, event: events.Recorded, head: str | None) -> str | Non
     if (body["stream"], body["seq"], body["type"]) != (stream, seq, event.type):
         return (f"its body is {body['stream']} step {body['seq']} ({body['type']}), "
                 f"stored as {event.type or type(event).__name__}")
-    expected = digests.genesis_prev(body["ledger"], stream) if head is None else head
-    if body["prev"] != expected:
+    if body["prev"] != digests.next_prev(body["ledger"], stream, head):
         return f"it does not follow step {seq - 1}"
     return None
 

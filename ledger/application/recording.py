@@ -241,5 +241,5 @@ def envelope(ledger_id: str, stream: str, head: Head | None, event_type: str,
         "type": event_type,
         "schema": 1,
         "occurred_at": canonical.format_timestamp(occurred_at),
-        "prev": digests.genesis_prev(ledger_id, stream) if head is None else head.event_hash,
+        "prev": digests.next_prev(ledger_id, stream, head.event_hash if head else None),
     }

@@ -180,7 +180,7 @@ class Submitting(Reading):
         stream = body["stream"]
         head = state.head(stream)
         expected_seq = head.seq + 1 if head else 1
-        expected_prev = head.event_hash if head else digests.genesis_prev(body["ledger"], stream)
+        expected_prev = digests.next_prev(body["ledger"], stream, head.event_hash if head else None)
         if body["seq"] != expected_seq or body["prev"] != expected_prev:
             raise ConcurrentChange(
                 f"{stream} changed since this event was drafted (it expects step {body['seq']}, "

@@ -48,6 +48,13 @@ def genesis_prev(ledger_id: str, stream: str) -> str:
     return hashlib.sha256(GENESIS_PREFIX + payload).hexdigest()
 
 
+def next_prev(ledger_id: str, stream: str, head_hash: str | None) -> str:
+    """The ``prev`` the next event of ``stream`` must name: the hash of the stream's last
+    event (``head_hash``), or the stream's genesis value when it has none yet. The one rule
+    the drafter, the recorder, the readers and the fold check a step's chain by."""
+    return genesis_prev(ledger_id, stream) if head_hash is None else head_hash
+
+
 def key_id(public_key_raw: bytes) -> str:
     """Return the hex key id of a raw 32-byte Ed25519 public key: its plain SHA-256."""
     return hashlib.sha256(public_key_raw).hexdigest()

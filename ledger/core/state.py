@@ -294,7 +294,7 @@ class LedgerState:
                 "{stream} goes from step {seq} to step {found}", stream=stream, seq=seq,
                 found=body["seq"]),
                                     evidence={"expected": seq + 1, "found": body["seq"]}))
-        expected_prev = head.event_hash if head else digests.genesis_prev(body["ledger"], stream)
+        expected_prev = digests.next_prev(body["ledger"], stream, head.event_hash if head else None)
         if body["prev"] != expected_prev:
             findings.append(Finding(
                 "CHAIN_BROKEN",
