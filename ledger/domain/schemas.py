@@ -122,6 +122,7 @@ def _merge(parts: list[Any]) -> Any:
 
 
 
+@lru_cache(maxsize=None)
 def event_types() -> frozenset[str]:
     """The event types that have a schema."""
     _, documents = _registry()

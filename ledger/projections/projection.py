@@ -39,7 +39,10 @@ from ledger.projections.view import APPLICATION, VIEW_VERSION, Batch, Stale, Vie
 from ledger.domain.stored import Raw, prepare, raw
 
 PAGE = 1000  # events folded per transaction
-WHEREABOUTS_KEPT = 20_000  # people whose whereabouts stay cached between pages
+# Entries each per-stream map keeps cached between pages (lots, heads, whereabouts...): the
+# same streams and people come back page after page, and reading each again is most of a
+# rebuild's cost; past this many, a map's cache is dropped after its page is written.
+KEPT = 20_000
 _ABSENT: Any = object()
 
 class FoldMap(MutableMapping[str, Any]):
@@ -47,16 +50,23 @@ class FoldMap(MutableMapping[str, Any]):
     whereabouts; or the view's own counts per lot), read from ``view_fold`` on first use;
     what changed is written with the next batch."""
 
-    def __init__(self, view: ViewStore, kind: str, keep: int = 0) -> None:
+    def __init__(self, view: ViewStore, kind: str, keep: int = 0, *,
+                 fresh: bool = False) -> None:
         self.view, self.kind = view, kind
         self._cache: dict[str, Any] = {}
         self._dirty: set[str] = set()
         # Entries kept cached across batches (0: none). People sign step after step, so
         # their whereabouts are kept rather than read again for every page of events.
         self.keep = keep
+        # Folding into an empty view (a rebuild, a first read): only the keys this map wrote
+        # can be in the view, so any other is absent without asking it. (Another writer
+        # filling the view meanwhile makes this fold's page stale, and it is dropped.)
+        self._written: set[str] | None = set() if fresh else None
 
     def _load(self, key: str) -> Any:
         if key not in self._cache:
+            if self._written is not None and key not in self._written:
+                return _ABSENT
             text = self.view.fold_get([f"{self.kind}|{key}"]).get(f"{self.kind}|{key}")
             self._cache[key] = (_ABSENT if text is None
                                 else codec.loads_entry(self.kind, key, text))
@@ -71,6 +81,8 @@ class FoldMap(MutableMapping[str, Any]):
     def __setitem__(self, key: str, value: Any) -> None:
         self._cache[key] = value
         self._dirty.add(key)
+        if self._written is not None:
+            self._written.add(key)
 
     def __delitem__(self, key: str) -> None:
         self[key]  # KeyError if absent
@@ -114,10 +126,10 @@ class CustodyProjection(Projection[ViewStore]):
             self.meta["view_version"] = VIEW_VERSION
         # The state's per-stream maps (whereabouts: person -> Whereabouts), as the codec
         # names them; the rest of the state is read back whole.
-        self.maps = {section: FoldMap(view, section,
-                                      keep=WHEREABOUTS_KEPT if section == "whereabouts" else 0)
+        fresh = self.start is None  # an empty view: nothing saved to read back
+        self.maps = {section: FoldMap(view, section, keep=KEPT, fresh=fresh)
                      for section in PER_STREAM}
-        self.flags = FoldMap(view, codec.FLAGS)
+        self.flags = FoldMap(view, codec.FLAGS, fresh=fresh)
         self.state = codec.saved_state(view, **self.maps) or LedgerState(**self.maps)
         self.lots, self.entered = self.maps["lots"], self.maps["entered"]
         self.batch = Batch()
