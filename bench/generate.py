@@ -98,19 +98,24 @@ def stored(mapper: Mapper, body: dict, signatures: dict[str, bytes],
 # -- roster (main process: a few thousand authority signatures) ----------------------------
 
 
-def roster_events(mapper: Mapper, people: Sequence[tuple[str, str]]) -> list[StoredEvent]:
-    """The genesis and one authority-signed enrolment per person."""
+def genesis(mapper: Mapper, body: dict, recorded_at: datetime) -> StoredEvent:
+    """The genesis on ``body`` (its envelope): the authority AUTH-01 and the policy, signed by
+    the authority it names. ``season.py`` starts its ledgers with it too."""
     authority = person_key(AUTHORITY)
-    out = []
-    at = START
-    body = envelope(LEDGER_STREAM, 1, "ledger.genesis", at,
-                    digests.genesis_prev(LEDGER_ID, LEDGER_STREAM))
     body.update(authority={"id": AUTHORITY, "name": "Provincial Examination Authority",
                            "unit": "Provincial Exam Office", "role": "authority",
                            "public_key": authority.public_key.hex},
                 policy=policy().to_data())
     sign = {AUTHORITY: authority.sign(digests.signing_digest(body))}
-    out.append(stored(mapper, body, sign, at, Ledger)[0])
+    return stored(mapper, body, sign, recorded_at, Ledger)[0]
+
+
+def roster_events(mapper: Mapper, people: Sequence[tuple[str, str]]) -> list[StoredEvent]:
+    """The genesis and one authority-signed enrolment per person."""
+    authority = person_key(AUTHORITY)
+    at = START
+    out = [genesis(mapper, envelope(LEDGER_STREAM, 1, "ledger.genesis", at,
+                                    digests.genesis_prev(LEDGER_ID, LEDGER_STREAM)), at)]
     for i, (person_id, role) in enumerate(people):
         at = START + timedelta(seconds=1 + i)
         stream = person_stream(person_id)

@@ -59,11 +59,11 @@ from typing import Any, Iterator, Sequence
 
 from eventsourcing.persistence import Mapper, StoredEvent
 
-from generate import person_key, policy, stored  # noqa: E402 - bench/ is on sys.path
+from generate import genesis, person_key, policy, stored  # noqa: E402 - bench/ is on sys.path
 from ledger.application.custody import CustodyLedger, open_ledger
 from ledger.core import canonical, digests
 from ledger.domain.aggregates import (
-    LEDGER_STREAM, Ledger, Lot, Person, Report, Room, Site, incident_stream, lot_stream,
+    LEDGER_STREAM, Lot, Person, Report, Room, Site, incident_stream, lot_stream,
     person_stream, room_stream, site_stream, zero_stream,
 )
 from ledger.domain.schemas import schema_version
@@ -548,15 +548,19 @@ def setup_events(mapper: Mapper, all_counties: Sequence[County]
     """The genesis, one authority-signed enrolment per person and one registration per site
     and per secure room, all on day 0; and the rooms' stream heads."""
     authority = person_key(AUTHORITY)
-    out = []
-    body = envelope(LEDGER_STREAM, 1, "ledger.genesis", DAY0,
-                    digests.genesis_prev(LEDGER_ID, LEDGER_STREAM))
-    body.update(authority={"id": AUTHORITY, "name": "Provincial Examination Authority",
-                           "unit": "Provincial Exam Office", "role": "authority",
-                           "public_key": authority.public_key.hex},
-                policy=policy().to_data())
-    out.append(stored(mapper, body, {AUTHORITY: authority.sign(digests.signing_digest(body))},
-                      DAY0 + RECORDED_AFTER, Ledger)[0])
+
+    def first(stream: str, event_type: str, at: datetime, fields: dict[str, Any],
+              aggregate: type) -> tuple[StoredEvent, str]:
+        """The first event of ``stream``, signed by the authority; and its hash."""
+        body = envelope(stream, 1, event_type, at, digests.genesis_prev(LEDGER_ID, stream))
+        body.update(fields)
+        body["schema"] = schema_version(body)
+        return stored(mapper, body, {AUTHORITY: authority.sign(digests.signing_digest(body))},
+                      at + RECORDED_AFTER, aggregate)
+
+    out = [genesis(mapper, envelope(LEDGER_STREAM, 1, "ledger.genesis", DAY0,
+                                    digests.genesis_prev(LEDGER_ID, LEDGER_STREAM)),
+                   DAY0 + RECORDED_AFTER)]
     inspectors = sorted({c.inspector for c in all_counties})
     people = [(p, None) for p in inspectors] + [(p, c) for c in all_counties for p in c.people()]
     at = DAY0 + timedelta(seconds=1)
@@ -564,35 +568,26 @@ def setup_events(mapper: Mapper, all_counties: Sequence[County]
         role = role_of(person_id)
         unit = (f"County {county.number} Exam Office" if county is not None
                 else "Provincial Discipline Inspection Office")
-        stream = person_stream(person_id)
-        body = envelope(stream, 1, "person.enrolled", at, digests.genesis_prev(LEDGER_ID, stream))
-        body["person"] = {"id": person_id, "name": f"{role.title()} {person_id}", "role": role,
-                          "unit": unit, "public_key": person_key(person_id).public_key.hex}
-        out.append(stored(mapper, body, {AUTHORITY: authority.sign(digests.signing_digest(body))},
-                          at + RECORDED_AFTER, Person)[0])
+        out.append(first(person_stream(person_id), "person.enrolled", at, {"person": {
+            "id": person_id, "name": f"{role.title()} {person_id}", "role": role, "unit": unit,
+            "public_key": person_key(person_id).public_key.hex}}, Person)[0])
         at += timedelta(milliseconds=100)
     at = max(at, DAY0 + timedelta(hours=6))
     sites = [PRINTING_HOUSE, SCANNING_CENTRE, INSPECTION_CENTRE]
     sites += [county.site(j) for county in all_counties for j in range(county.sites)]
     for site in sites:
-        stream = site_stream(site.id)
-        body = envelope(stream, 1, "site.registered", at, digests.genesis_prev(LEDGER_ID, stream))
-        body["site"] = {"id": site.id, "name": site.name}
-        body["schema"] = schema_version(body)
-        out.append(stored(mapper, body, {AUTHORITY: authority.sign(digests.signing_digest(body))},
-                          at + RECORDED_AFTER, Site)[0])
+        out.append(first(site_stream(site.id), "site.registered", at,
+                         {"site": {"id": site.id, "name": site.name}}, Site)[0])
         at += timedelta(milliseconds=100)
     at = max(at, DAY0 + timedelta(hours=12))
     heads: dict[str, str] = {}
     for county in all_counties:
         room = county.secure_room
         stream = room_stream(room.id)
-        body = envelope(stream, 1, "room.registered", at, digests.genesis_prev(LEDGER_ID, stream))
-        body["room"] = {"id": room.id, "name": room.name, "licence": f"BM-{county.id}-2026",
-                        "valid_from": "2026-01-01T00:00:00.000000Z",
-                        "valid_until": "2026-12-31T23:59:59.000000Z"}
-        record, heads[stream] = stored(mapper, body, {
-            AUTHORITY: authority.sign(digests.signing_digest(body))}, at + RECORDED_AFTER, Room)
+        record, heads[stream] = first(stream, "room.registered", at, {"room": {
+            "id": room.id, "name": room.name, "licence": f"BM-{county.id}-2026",
+            "valid_from": "2026-01-01T00:00:00.000000Z",
+            "valid_until": "2026-12-31T23:59:59.000000Z"}}, Room)
         out.append(record)
         at += timedelta(milliseconds=100)
     assert at < DAY0 + timedelta(days=1), "too many people or rooms for day 0"
