@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any, Callable, Sequence
 
 from ledger.core.packing import OwnStep, lot_steps
+from ledger.projections import queries
 from ledger.projections.view import ViewStore
 
 # (position, stream, hash of the step before or None) -> the checked stored events
@@ -34,17 +35,14 @@ def lot_history(view: ViewStore, read: Read, lot_id: str) -> list[tuple[Any, str
     chained: dict[int, tuple[str, str | None]] = {}  # position -> (stream, hash before it)
 
     def steps_of(lot: str) -> list[OwnStep]:
-        stream = f"lot:{lot}"
-        rows = view.query("SELECT position, type, packed_in, event_hash FROM view_steps "
-                          "WHERE stream = ? ORDER BY seq, position", [stream])
+        rows = queries.lot_steps_of(view, lot)
         # Each row must follow the one before it in the stream, as when the stream is read
         # whole: a copied or repeated row does not, and ends the answer with an error.
         before: str | None = None
-        for position, _, _, event_hash in rows:
-            chained[position] = (stream, before)
-            before = event_hash
-        return [(position, kind, packed_in if kind == "lot.packed" else None)
-                for position, kind, packed_in, _ in rows]
+        for row in rows:
+            chained[row.position] = (row.stream, before)
+            before = row.event_hash
+        return queries.packing_steps(rows)
 
     chosen = lot_steps(lot_id, steps_of)
     events = read([(position, *chained[position]) for position, _ in chosen])

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from ledger.core.findings import Finding
+from ledger.core.packing import OwnStep
 from ledger.projections.view import TABLES, ViewStore, _columns
 
 if TYPE_CHECKING:  # the saved fold is decoded only by the questions that need it
@@ -52,6 +53,18 @@ def select_at(view: ViewStore, table: str, positions: Sequence[int],
     for part in chunks(list(positions)):
         rows += select(view, table, f"position IN ({','.join('?' * len(part))})", part, order)
     return rows
+
+
+def lot_steps_of(view: ViewStore, lot_id: str) -> list[StepRow]:
+    """The view's rows of one lot's own stream, in stream order (damaged rows included)."""
+    return select(view, "view_steps", "stream = ?", [f"lot:{lot_id}"], "seq, position")
+
+
+def packing_steps(rows: Iterable[StepRow]) -> list[OwnStep]:
+    """A lot's own rows as ``ledger.core.packing`` reads them: (position, type, the container
+    a ``lot.packed`` names)."""
+    return [(row.position, row.type, row.packed_in if row.type == "lot.packed" else None)
+            for row in rows]
 
 
 @dataclass(frozen=True)

@@ -294,12 +294,8 @@ def _with_containers(view: ViewStore, lot_id: str, rows: list[StepRow],
                      ) -> tuple[list[StepRow], dict[int, str]]:
     """The lot's own steps and, while it was packed, its containers' (containers in
     containers nest), chosen by ``ledger.core.packing``'s rule: by log position."""
-    def steps_of(lot: str) -> list[tuple[int, str, str | None]]:
-        return [(step.position, step.type, step.packed_in if step.type == "lot.packed" else None)
-                for step in select(view, "view_steps", "stream = ?", [f"lot:{lot}"],
-                                   "position")]
-
-    via = {position: container for position, container in lot_steps(lot_id, steps_of)
+    via = {position: container for position, container in lot_steps(
+        lot_id, lambda lot: queries.packing_steps(queries.lot_steps_of(view, lot)))
            if container is not None}
     extra: list[StepRow] = []
     for part in queries.chunks(sorted(via)):
