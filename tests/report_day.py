@@ -9,14 +9,24 @@ authority names a log key and the log signs a checkpoint over everything.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ledger.application.keystore import Signer
 from ledger.application.log import TransparencyLog
-from tests.conftest import AUTHORITY, World, fixed_key
+from tests.conftest import AUTHORITY, World, build_world, fixed_key
 from tests.unit.test_exam_day import at, exam_day, team
 
 NIGHT_GAP = ("2026-06-07T12:00:00.000000Z", "2026-06-07T22:00:00.000000Z")
 HOSTILE_LOCATION = "<script>alert('custody')</script>"
 REASON = "one bag torn <b>in transit</b>"
+
+
+def incident_ledger(folder: Path, *, checkpoint: bool = True) -> Path:
+    """A closed SQLite ledger in ``folder`` holding the incident day (``incident_day``)."""
+    world = build_world(folder / "custody.db")
+    incident_day(world, checkpoint=checkpoint)
+    world.app.close()
+    return Path(world.db)
 
 
 def incident_day(world: World, *, checkpoint: bool = True) -> Signer | None:

@@ -24,8 +24,7 @@ from ledger.report.data import gather
 from ledger.report.selection import Selection
 from ledger.report.html import render
 from ledger.verify import Verifier
-from tests.conftest import build_world
-from tests.report_day import incident_day
+from tests.report_day import incident_ledger
 from tests.unit.test_exam_day import at
 
 CHROMIUM = Path(os.environ.get("CUSTODY_CHROMIUM", "/usr/bin/chromium"))
@@ -43,10 +42,7 @@ def _report(tmp_path: Path) -> Path:
     """The report of lot Q-S01 on the incident day, made at a fixed moment (so the committed
     screenshot changes only when the report's look does), written as ``custody report
     --tz Asia/Shanghai`` writes it: the exam day's times as the officers lived them."""
-    world = build_world(tmp_path / "custody.db")
-    incident_day(world)
-    world.app.close()
-    db = str(world.db)
+    db = str(incident_ledger(tmp_path))
     app = open_ledger(db, read_only=True)
     answer = access.for_reading(app, lambda: open_ledger(db))
     verifier = Verifier(app.recorder, workers=1)

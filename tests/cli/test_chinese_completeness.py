@@ -18,8 +18,7 @@ from click.testing import CliRunner
 from cli.main import main
 from ledger.core.findings import CODES
 from ledger.domain.stored import prepare
-from tests.conftest import build_world
-from tests.report_day import incident_day
+from tests.report_day import incident_ledger
 
 CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
 WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+/-]*")
@@ -33,10 +32,7 @@ PLAIN = [
 
 @pytest.fixture(scope="module")
 def day(tmp_path_factory) -> Path:
-    world = build_world(tmp_path_factory.mktemp("zh") / "custody.db")
-    incident_day(world)
-    world.app.close()
-    return Path(world.db)
+    return incident_ledger(tmp_path_factory.mktemp("zh"))
 
 
 def _strings(value: Any) -> Iterator[str]:

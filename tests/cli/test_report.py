@@ -14,16 +14,12 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import main
-from tests.conftest import build_world
-from tests.report_day import HOSTILE_LOCATION, REASON, incident_day
+from tests.report_day import HOSTILE_LOCATION, REASON, incident_ledger
 
 
 @pytest.fixture(scope="module")
 def incident_db(tmp_path_factory) -> Path:
-    world = build_world(tmp_path_factory.mktemp("incident") / "custody.db")
-    incident_day(world)
-    world.app.close()
-    return Path(world.db)
+    return incident_ledger(tmp_path_factory.mktemp("incident"))
 
 
 @pytest.fixture
@@ -114,11 +110,9 @@ def test_a_lot_report_holds_that_lot_and_counts_the_findings_left_out(db: Path,
 
 
 def test_a_ledger_without_a_log_key_says_so_plainly(tmp_path: Path) -> None:
-    world = build_world(tmp_path / "custody.db")
-    incident_day(world, checkpoint=False)
-    world.app.close()
+    db = incident_ledger(tmp_path, checkpoint=False)
     out = tmp_path / "report.html"
-    assert report(Path(world.db), "--out", str(out)).exit_code == 0
+    assert report(db, "--out", str(out)).exit_code == 0
     assert ("This ledger names no log key, so it has no signed checkpoint: this report rests "
             "on the database alone.") in text_of(out.read_text(encoding="utf-8"))
 
