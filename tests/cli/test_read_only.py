@@ -70,6 +70,17 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def refused_untouched(result, message: str, db: Path, before: str) -> str:
+    """Assert the command stopped with one `error:` line naming ``message`` (exit 5) and
+    left ``db`` byte for byte as it was, with no journal; return that line."""
+    assert result.exit_code == 5, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
+    assert _digest(db) == before
+    assert not Path(f"{db}-wal").exists()
+    return lines[0]
+
+
 @pytest.mark.parametrize("command", ["verify", "verify --json", "status", "history", "draft"])
 @pytest.mark.parametrize("kind", NOT_LEDGERS)
 def test_a_read_command_on_a_file_that_holds_no_ledger_leaves_it_byte_identical(
@@ -79,13 +90,9 @@ def test_a_read_command_on_a_file_that_holds_no_ledger_leaves_it_byte_identical(
 
     result = cli(*_read_commands(cli)[command])
 
-    assert result.exit_code == 5, result.output
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
-    assert "check --db or CUSTODY_DB" in lines[0]
+    # (not even a journal was started)
+    assert "check --db or CUSTODY_DB" in refused_untouched(result, message, cli.db, before)
     assert result.stdout == ""
-    assert _digest(cli.db) == before
-    assert not Path(f"{cli.db}-wal").exists()  # not even a journal was started
 
 
 def test_sign_on_a_file_that_holds_no_ledger_leaves_it_byte_identical(ready, tmp_path) -> None:
