@@ -31,6 +31,7 @@ same as a full fold's.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any, Iterable, Mapping, MutableMapping
 
 from ledger.core import digests
@@ -89,16 +90,52 @@ class Outcome:
     recorder, the verifier, the view): every finding, and what a reader needs about the step —
     who counted toward the presence policy and in which roster role, who was listed but did
     not count and why, the parties the step moved the lot between, the lot as it stands after
-    it, and the registered place it happened at."""
+    it, and the registered place it happened at. The verifier and the recorder read only the
+    findings, so the rest is worked out when first asked for."""
 
     position: int
     findings: list[Finding]
-    counted: Mapping[str, str] = field(default_factory=dict)  # person -> roster role
-    uncounted: Mapping[str, str] = field(default_factory=dict)  # attendee -> finding code
-    released: str | None = None  # the party the step took the lot from
-    received: str | None = None  # the party holding the lot after it
+    body: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    present: Mapping[str, str] = field(default_factory=dict, repr=False)  # valid signers' roles
     lot: LotState | None = None  # a lot step's lot, after the step
-    place: str | None = None  # "room:ID" or "site:ID", if the step names one
+
+    @cached_property
+    def counted(self) -> Mapping[str, str]:
+        """Who counted toward the presence policy: person -> roster role."""
+        return {person: self.present[person] for person in self._listed
+                if person in self.present}
+
+    @cached_property
+    def uncounted(self) -> Mapping[str, str]:
+        """Who was listed as present but did not count: person -> the finding code saying
+        why (the first the step carries about them)."""
+        why = {f.evidence.get("person"): f.code for f in reversed(self.findings)
+               if isinstance(f.evidence, Mapping)}
+        return {person: why.get(person) or "ATTENDEE_UNSIGNED"
+                for person in self._listed if person not in self.counted}
+
+    @property
+    def released(self) -> str | None:
+        """The party the step took the lot from."""
+        return self._parties[0]
+
+    @property
+    def received(self) -> str | None:
+        """The party holding the lot after the step."""
+        return self._parties[1]
+
+    @property
+    def place(self) -> str | None:
+        """The registered place the step happened at ("room:ID" or "site:ID"), if any."""
+        return place_of(self.body)
+
+    @cached_property
+    def _parties(self) -> tuple[str | None, str | None]:
+        return parties(self.body)
+
+    @cached_property
+    def _listed(self) -> list[str]:
+        return [a["person"] for a in self.body.get("attendees", ()) if isinstance(a, Mapping)]
 
     @property
     def short(self) -> bool:
@@ -236,19 +273,10 @@ class LedgerState:
 
     def _outcome(self, event: Event, findings: list[Finding],
                  present: Mapping[str, str]) -> Outcome:
-        body = event.body
-        listed = [a["person"] for a in body.get("attendees", ()) if isinstance(a, Mapping)]
-        counted = {person: present[person] for person in listed if person in present}
-        why = {f.evidence.get("person"): f.code for f in reversed(findings)
-               if isinstance(f.evidence, Mapping)}
-        uncounted = {person: why.get(person) or "ATTENDEE_UNSIGNED"
-                     for person in listed if person not in counted}
-        released, received = parties(body)
-        stream = body.get("stream", "")
+        stream = event.body.get("stream", "")
         lot = self.lots.get(stream) if isinstance(stream, str) and stream.startswith("lot:") \
             else None
-        return Outcome(event.position, findings, counted, uncounted, released, received, lot,
-                       place_of(body))
+        return Outcome(event.position, findings, event.body, present, lot)
 
     def _place_people(self, event: Event, present: Mapping[str, str]) -> list[Finding]:
         """Judge and remember where everyone who validly signed a step was (after the fold,
