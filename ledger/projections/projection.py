@@ -43,6 +43,9 @@ PAGE = 1000  # events folded per transaction
 # same streams and people come back page after page, and reading each again is most of a
 # rebuild's cost; past this many, a map's cache is dropped after its page is written.
 KEPT = 20_000
+# Keys a map remembers having written while it folds into an empty view, so that it need not
+# ask the view for any other (see FoldMap); past this many it asks, as for any view.
+WRITTEN_KEPT = 10 * KEPT
 _ABSENT: Any = object()
 
 class FoldMap(MutableMapping[str, Any]):
@@ -83,6 +86,8 @@ class FoldMap(MutableMapping[str, Any]):
         self._dirty.add(key)
         if self._written is not None:
             self._written.add(key)
+            if len(self._written) > WRITTEN_KEPT:
+                self._written = None  # memory stays bounded: from now on, ask the view
 
     def __delitem__(self, key: str) -> None:
         self[key]  # KeyError if absent
