@@ -104,7 +104,7 @@ class Reading:
                     continue  # appended after the head this state stands at
                 prepared = prepare(row)
                 if prepared.problem is not None:
-                    raise _damaged(row[0], row[1], prepared.problem)
+                    raise damaged(row[0], row[1], prepared.problem)
                 rows[row[0]] = prepared
                 wanted |= referenced(prepared.body, prepared.signatures)
         state = LedgerState()
@@ -116,7 +116,7 @@ class Reading:
             errors = [f for f in findings if f.severity is Severity.ERROR
                       and f.code not in RECORDED_WITH_WARNING]
             if errors:
-                raise _damaged(position, row.body["stream"], errors[0])
+                raise damaged(position, row.body["stream"], errors[0])
         if head_row is not None:  # the log's last event, not only the last one folded here
             last = prepare(head_row)
             if last.recorded_at is not None:  # a damaged last row is verify's to report
@@ -187,7 +187,7 @@ class Reading:
                 # ``state`` names it (position, finding code), whichever way it was read.
                 prepared = prepare(raw(notes[0]))
                 if prepared.problem is not None:
-                    raise _damaged(position, stream, prepared.problem)
+                    raise damaged(position, stream, prepared.problem)
                 event = self.mapper.to_domain_event(notes[0])
                 problem = _misread(stream, event, prev)
             if problem is not None:
@@ -273,7 +273,7 @@ def party_stream(party: str) -> str:
     return party  # room:ID and site:ID are a room's and a site's streams; vehicle: none
 
 
-def _damaged(position: int, stream: Any, finding: Finding) -> StorageError:
+def damaged(position: int, stream: Any, finding: Finding) -> StorageError:
     return StorageError(Message("the ledger is damaged at position {position} ({stream}): "
                                 "{code}: {message}; run 'custody verify' for details",
                                 position=position, stream=stream, code=finding.code,

@@ -11,10 +11,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Mapping, Sequence
 
-from ledger.application.foresight import preview
 from ledger.application.keystore import Signer
 from ledger.application.names import unknown_in_log
 from ledger.application.reading import party_stream, referenced
+from ledger.application.standing import standing
 from ledger.application.submitting import Receipt, Submitting, recorder_warnings
 from ledger.core import canonical, digests
 from ledger.core.custody import is_person
@@ -52,9 +52,9 @@ class Recording(Submitting):
         registered ``room:ID`` or ``site:ID`` the step happens at (``location`` is then the
         detail within it)."""
         parties = [p for p in (fields.get(o) for o in ("from", "to", "holder")) if p]
-        state = self._writable([stream, *(person_stream(p) for p in attendees),
+        state = standing(self, [stream, *(person_stream(p) for p in attendees),
                                 *(party_stream(p) for p in parties),
-                                *([place] if place else [])])
+                                *([place] if place else [])]).state
         if place is not None:
             kind, _, name = place.partition(":")
             if (state.room(name) if kind == "room" else state.sites.get(name)) is None:
@@ -111,12 +111,11 @@ class Recording(Submitting):
         So nobody signs an edited or stale draft: a changed count or seal, a holder that is
         not the holder, a head that moved, an attendee whose role was changed."""
         check_event(body)
-        state, head = self.state(referenced(body, {}), roster=bool(keys_named(body)))
+        now = standing(self, referenced(body, {}), roster=bool(keys_named(body)))
         assumed = {a["person"]: b"" for a in body.get("attendees", [])}
-        recorded_at = self._recorded_at(state)
-        findings = self._judge(state, head + 1, body, assumed, recorded_at, ALL_VALID)
-        foreseen = preview(self, head, recorded_at, body, assumed)
-        return foreseen if foreseen is not None else recorder_warnings(findings)
+        recorded_at = self._recorded_at(now.state)
+        findings = self._judge(now.state, now.head + 1, body, assumed, recorded_at, ALL_VALID)
+        return findings if now.whole else recorder_warnings(findings)
 
     def sign(self, body: Mapping[str, Any], signer: Signer) -> bytes:
         """One attendee's signature over a schema-valid body (drafted here, or parsed from a

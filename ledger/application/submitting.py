@@ -19,6 +19,7 @@ from eventsourcing.utils import get_topic
 from ledger.application.faults import storage_errors
 from ledger.application.foresight import foresee
 from ledger.application.reading import RECORDED_WITH_WARNING, Reading, referenced
+from ledger.application.standing import standing
 from ledger.core import canonical, digests
 from ledger.core.errors import ConcurrentChange, InputError, PolicyViolation, StorageError
 from ledger.core.findings import Finding, Severity
@@ -109,7 +110,8 @@ class Submitting(Reading):
             raise InputError("one transaction may hold one event per stream")
         streams = set().union(*(referenced(body, sigs) for body, sigs in batch))
         for _ in range(RETRIES):
-            state, head = self.state(streams, roster=any(keys_named(b) for b, _ in batch))
+            now = standing(self, streams, roster=any(keys_named(b) for b, _ in batch))
+            state, head = now.state, now.head
             recorded_at = self._recorded_at(state)
             moment = canonical.parse_timestamp(recorded_at)
             stored, judged = [], []

@@ -311,6 +311,16 @@ def catch_up(view: ViewStore, recorder: ApplicationRecorder, *, page: int = PAGE
 
     Each page of events is folded and written in one transaction with its position; if
     another command moved the view meanwhile, the page is dropped and the view read again."""
+    return caught_up(view, recorder, page=page, progress=progress, attempts=attempts,
+                     until=until)[1]
+
+
+def caught_up(view: ViewStore, recorder: ApplicationRecorder, *, page: int = PAGE,
+              progress: Callable[[int], None] = lambda n: None, attempts: int = 20,
+              until: int | None = None) -> tuple[CustodyProjection, int]:
+    """``catch_up``, returning also the projection that brought the view to where it stands:
+    its ``state`` is the whole log's fold at ``position``, what is saved in the view (the
+    recorder judges a new step against it)."""
     folded = 0
     if not view.current():
         view.clear()  # folded by an older version: fold it again, with what it lacks
@@ -324,7 +334,7 @@ def catch_up(view: ViewStore, recorder: ApplicationRecorder, *, page: int = PAGE
                 if until is not None:
                     notes = [note for note in notes if note.id <= until]
                 if not notes:
-                    return folded
+                    return projection, folded
                 for note in notes:
                     projection.process_event(raw(note), Tracking(APPLICATION, note.id))
                 projection.commit()

@@ -125,20 +125,24 @@ def test_writer_overtaken_after_reading_the_lot_gets_concurrent_change(lot: Worl
     drafted_a = draft(a, lot, "STF-01", "STF-02")
     drafted_b = draft(b, lot, "STF-01", "STF-03")
     won: list[Receipt] = []
-    select = b.recorder.select_streams
+    # B reads the lot's stored rows (folding it from the log) or its last row (checking the
+    # view's saved fold against the log): whichever read comes first, A commits right after.
+    select_streams, select_events = b.recorder.select_streams, b.recorder.select_events
 
-    def a_commits_after_first_read(streams: Any) -> Any:
-        found = select(streams)
+    def a_commits_after(found: Any, streams: Any) -> Any:
         if "lot:LOT-1" in streams and not won:
             won.append(a.submit(*drafted_a))
         return found
 
-    b.recorder.select_streams = a_commits_after_first_read  # type: ignore[method-assign]
+    b.recorder.select_streams = lambda streams: a_commits_after(  # type: ignore[method-assign]
+        select_streams(streams), streams)
+    b.recorder.select_events = lambda stream, **kw: a_commits_after(  # type: ignore[method-assign]
+        select_events(stream, **kw), [stream])
     try:
         with pytest.raises(ConcurrentChange, match="re-draft and sign again"):
             b.submit(*drafted_b)
     finally:
-        del b.recorder.select_streams
+        del b.recorder.select_streams, b.recorder.select_events
     assert [r.position for r in won] == [13]
     assert raw.count() == 13
     assert handovers(lot.app) == [(2, "STF-01", "STF-02")]

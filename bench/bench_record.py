@@ -1,0 +1,178 @@
+"""The recorder's cost against the ledger's size: a step judged against the view's saved fold
+(now), and the same kind of step judged against its streams folded afresh from the log
+(before: ``standing`` told the view is unusable, the recorder's fallback), in the same run.
+
+    python bench/bench_record.py --db small.db --db large.db [--steps 12]
+
+Each ``--db`` (made by ``generate.py`` or ``season.py``) is copied to a temporary folder and
+its view brought up to the log's head first, as every writing command leaves it (that
+one-off catch-up is reported, not counted). Then, on each copy, ``--steps`` steps are
+recorded through ``CustodyLedger`` in process, the two ways alternated step by step:
+
+- **handover**: a lot held by a person passes to another staff member, six present (the
+  holder, the receiver, and police and staff from the roster to make two and four);
+- **patrol** (season ledgers): a secure room's remote patrol, as its last one was, one
+  hour after the ledger's last step. The room's stream holds every duty shift and patrol
+  of the season, which the fresh fold re-reads, with everyone who signed them.
+
+Each step signs with the benchmark's deterministic keys (``generate.person_key``); key
+files and passphrases (scrypt) are left out: they cost the same on any ledger. Prints the
+median wall time a step and the ratios: now against before on the same ledger, and each
+way against itself on the first (smallest) ledger given — flat in ledger size is 1.0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from generate import person_key  # noqa: E402
+from machine import Load, describe  # noqa: E402
+
+from ledger.application import standing  # noqa: E402
+from ledger.application.custody import open_ledger  # noqa: E402
+from ledger.application.keystore import Signer  # noqa: E402
+from ledger.core import canonical  # noqa: E402
+from ledger.core.custody import is_person  # noqa: E402
+from ledger.domain.aggregates import lot_stream, room_stream  # noqa: E402
+from ledger.domain.stored import prepare  # noqa: E402
+from ledger.projections import access  # noqa: E402
+
+WAYS = ("before", "now")
+
+
+class Clock:
+    """One second later at every reading, from just after the ledger's last step."""
+
+    def __init__(self, start: Any) -> None:
+        self.now = start
+
+    def __call__(self) -> Any:
+        self.now += timedelta(seconds=1)
+        return self.now
+
+
+def fresh_fold_only(app: Any, streams: list[str]) -> None:
+    """``standing._saved`` for the "before" way: the view is never used."""
+    return None
+
+
+def handovers(app: Any, view: Any, n: int) -> list[Callable[[], Any]]:
+    """``n`` handovers of distinct lots held by a person, each by a team of six."""
+    roles = dict(view.query("SELECT person, MAX(role) FROM view_attendees WHERE role IN "
+                            "('police', 'staff') GROUP BY person LIMIT 400"))
+    police = sorted(p for p, r in roles.items() if r == "police")
+    staff = sorted(p for p, r in roles.items() if r == "staff")
+    lots = [row for row in view.query(
+        "SELECT lot, holder, seals, count FROM view_lots WHERE packed_in IS NULL AND "
+        "closed = 0 AND unsealed = 0 ORDER BY lot") if is_person(row[1])
+        and roles.get(row[1]) == "staff"][:n]
+    steps = []
+    for k, (lot, holder, seals, count) in enumerate(lots):
+        receiver = next(p for p in staff[k % len(staff):] + staff if p != holder)
+        team = {holder, receiver}
+        team |= set([p for p in staff if p not in team][:4 - len(team)]) | set(police[:2])
+        signers = [Signer(p, person_key(p)) for p in sorted(team)]
+
+        def step(lot=lot, holder=holder, receiver=receiver, seals=seals, count=count,
+                 signers=signers) -> Any:
+            return app.record_handover(lot, holder, receiver, "Bench room", json.loads(seals),
+                                       count, app.clock(), signers)
+        steps.append(step)
+    return steps
+
+
+def patrols(app: Any, view: Any, n: int) -> list[Callable[[], Any]]:
+    """``n`` remote patrols of secure rooms, each as the room's last patrol was."""
+    steps = []
+    for (room,) in view.query("SELECT room FROM view_rooms ORDER BY room")[:n]:
+        stream = room_stream(room)
+        last = next((prepare((0, s.originator_id, s.originator_version, s.topic, s.state))
+                     for s in app.recorder.select_events(stream, desc=True, limit=50)
+                     if b"room.patrolled" in bytes(s.state)), None)
+        if last is None or last.body is None:
+            continue
+        body = last.body
+        signers = [Signer(a["person"], person_key(a["person"])) for a in body["attendees"]]
+
+        def step(stream=stream, body=body, signers=signers) -> Any:
+            return app.record_step(stream, "room.patrolled", {"observed": body["observed"]},
+                                   body["location"], app.clock(), signers,
+                                   place=body.get("place"))
+        steps.append(step)
+    return steps
+
+
+def measure(db: Path, steps: int, folder: Path) -> dict[str, Any]:
+    copy = folder / db.name
+    shutil.copyfile(db, copy)
+    app = open_ledger(str(copy))
+    last = app.state()[0].recorded_at
+    app.clock = Clock(canonical.parse_timestamp(last) + timedelta(hours=1))
+    started = time.perf_counter()
+    access.refresh(app)
+    catch_up = time.perf_counter() - started
+    view = access.writable_view(app)
+    events = view.position() or 0
+    kinds = {"handover": handovers(app, view, steps), "patrol": patrols(app, view, steps)}
+    result: dict[str, Any] = {"db": db.name, "events": events, "catch_up": catch_up,
+                              "kinds": {}}
+    saved = standing._saved
+    for kind, recorded in kinds.items():
+        if len(recorded) < 2:
+            continue
+        times: dict[str, list[float]] = {way: [] for way in WAYS}
+        for i, step in enumerate(recorded):
+            way = WAYS[i % 2]
+            standing._saved = fresh_fold_only if way == "before" else saved  # type: ignore
+            try:
+                start = time.perf_counter()
+                receipt = step()
+                times[way].append(time.perf_counter() - start)
+            finally:
+                standing._saved = saved  # type: ignore[assignment]
+            assert receipt.position is not None
+        result["kinds"][kind] = {way: statistics.median(t) for way, t in times.items() if t}
+    app.close()
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", type=Path, action="append", required=True,
+                        help="a ledger to record on (a copy); give the smallest first")
+    parser.add_argument("--steps", type=int, default=12,
+                        help="steps of each kind a ledger, half each way (default 12)")
+    args = parser.parse_args(argv)
+    print(describe())
+    with tempfile.TemporaryDirectory() as tmp, Load() as load:
+        results = [measure(db, args.steps, Path(tmp)) for db in args.db]
+    print(load)
+    first = {kind: r for kind, r in results[0]["kinds"].items()}
+    print("| ledger | events | step | before ms | now ms | now / before | before / first "
+          "ledger's | now / first ledger's |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|")
+    for result in results:
+        for kind, r in result["kinds"].items():
+            base = first.get(kind, r)
+            print(f"| {result['db']} | {result['events']:,} | {kind} | {r['before'] * 1e3:.1f} "
+                  f"| {r['now'] * 1e3:.1f} | {r['now'] / r['before']:.2f}x "
+                  f"| {r['before'] / base['before']:.2f}x | {r['now'] / base['now']:.2f}x |")
+    for result in results:
+        print(f"{result['db']}: the view's first catch-up took {result['catch_up']:.1f} s "
+              "(not counted)")
+
+
+if __name__ == "__main__":
+    main()
