@@ -168,7 +168,9 @@ class LedgerState:
     ``lots``, ``heads``, ``entered`` and ``whereabouts`` may be given as any mutable mapping (the verifier
     passes ones that spill to disk, so memory stays flat at any ledger size)."""
 
-    def __init__(self, *, lots: MutableMapping[str, LotState] | None = None,
+    def __init__(self, *, roster: MutableMapping[str, Member] | None = None,
+                 key_owner: MutableMapping[str, str] | None = None,
+                 lots: MutableMapping[str, LotState] | None = None,
                  heads: MutableMapping[str, Head] | None = None,
                  entered: MutableMapping[str, tuple[str, str]] | None = None,
                  whereabouts: MutableMapping[str, Whereabouts] | None = None) -> None:
@@ -178,8 +180,9 @@ class LedgerState:
         self.recorded_at = ""  # the recorded_at of the last event folded
         self.recorded_at_position = 0  # and that event's position
         self.latest = ""  # the latest occurred_at seen: where open duty intervals end
-        self.roster: dict[str, Member] = {}
-        self.key_owner: dict[str, str] = {}  # key id -> the person it was enrolled for
+        self.roster: MutableMapping[str, Member] = roster if roster is not None else {}
+        # key id -> the person it was enrolled for
+        self.key_owner: MutableMapping[str, str] = key_owner if key_owner is not None else {}
         self.authorities = AuthoritySet(frozenset(), 1)
         self.policy: PresencePolicy | None = None
         self.policies: list[tuple[str, PresencePolicy]] = []  # (in force from, policy)

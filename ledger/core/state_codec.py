@@ -48,23 +48,26 @@ from ledger.core.state import Head, LedgerState
 from ledger.core.whereabouts import Shift, Sighting, Whereabouts
 
 # 2: rooms within sites, registered sites, duty coverage judged at each step (1: occupancy
-# and duty timelines judged at the end); a state saved in format 1 is refused, so the next
-# run verifies everything again.
-FORMAT = 2
+# and duty timelines judged at the end); 3: the roster and key owners in key order, one
+# entry a person or key (the view reads only the people a step names). A state saved in an
+# older format is refused, so the next run verifies everything again.
+FORMAT = 3
 RECORD_ENTRIES = 512  # entries per record: a lot with its step hashes is ~0.5 KiB
 SECTIONS = ("roster", "key_owner", "rooms", "sites", "lots", "heads", "entered", "coverage",
             "gaps", "whereabouts")
-# The per-stream maps (a million entries, perhaps spilt to disk) are written in key order;
-# the small ones in the order the fold filled them (which their readers may show).
+# The per-stream and per-person maps (a million entries, perhaps spilt to disk) are written
+# in key order; the small ones in the order the fold filled them (which their readers may
+# show).
 # Every attribute of LedgerState this codec saves and restores (``policy`` is the last of
 # ``policies``): a test holds it equal to the fold's attributes, so a new one cannot be
 # forgotten by a resumed audit.
 SAVED = frozenset({"ledger_id", "position", "recorded_at", "recorded_at_position", "latest",
                    "authorities", "policies", "policy", "log_keys", "witnesses", "time_zone",
                    *SECTIONS})
-# The per-stream maps, in SECTIONS order; the view keeps each of their entries in a row of its
-# own (``encode_entry``), the scalars and the other sections (SMALL) in one.
-PER_STREAM = ("lots", "heads", "entered", "whereabouts")
+# The per-stream (and per-person) maps, in SECTIONS order; the view keeps each of their
+# entries in a row of its own (``encode_entry``), the scalars and the other sections (SMALL)
+# in one, so a step reads the entries of the lots and people it names, not a province's.
+PER_STREAM = ("roster", "key_owner", "lots", "heads", "entered", "whereabouts")
 SORTED = frozenset(PER_STREAM)
 SMALL = tuple(section for section in SECTIONS if section not in SORTED)
 _HEX_HASH = re.compile(r"[0-9a-f]{64}")
@@ -301,6 +304,8 @@ def _pack(section: str, entries: list[bytes]) -> bytes:
 
 
 _ENTRY_OUT: dict[str, Callable[[str, Any], list[Any]]] = {
+    "roster": lambda person, member: _member_out(member),
+    "key_owner": lambda key, person: [key, person],
     "lots": lambda stream, lot: [stream, _lot_out(lot)],
     "heads": lambda stream, h: [stream, h.seq, _hash_out(h.event_hash), h.occurred_at],
     "entered": lambda stream, where: [stream, where[0], where[1]],
@@ -369,15 +374,12 @@ def decode_entry(section: str, blob: bytes) -> Any:
 class StateReader:
     """Folds the records of :func:`state_records`, in order, back into a :class:`LedgerState`.
 
-    ``lots``, ``heads`` and ``entered`` are the (empty) maps the new state is to use; the
-    reader fills them entry by entry, so a large state is never held twice in memory."""
+    ``maps``: the (empty) per-stream maps the new state is to use, by section name
+    (``PER_STREAM``; any not given is a dict); the reader fills them entry by entry, so a
+    large state is never held twice in memory."""
 
-    def __init__(self, *, lots: MutableMapping[str, LotState] | None = None,
-                 heads: MutableMapping[str, Head] | None = None,
-                 entered: MutableMapping[str, tuple[str, str]] | None = None,
-                 whereabouts: MutableMapping[str, Whereabouts] | None = None) -> None:
-        self.state = LedgerState(lots=lots, heads=heads, entered=entered,
-                                 whereabouts=whereabouts)
+    def __init__(self, **maps: MutableMapping[str, Any]) -> None:
+        self.state = LedgerState(**maps)
         self._section = -1  # index into SECTIONS; -1: the scalars are next
         self._seen: set[str] = set()  # keys of the current section (none may repeat)
         self._last: str | None = None  # the last key of a sorted section
@@ -588,6 +590,8 @@ def _entry_bytes(record: bytes, count: int) -> list[bytes]:
 
 # section -> (what an entry is, its field count, its value from its fields)
 _ENTRY_FIELDS: dict[str, tuple[str, int, Callable[[list[Any]], Any]]] = {
+    "roster": ("roster entry", 7, _member_in),
+    "key_owner": ("key owner", 2, lambda e: _text(e[1], "person id")),
     "lots": ("lot entry", 2, lambda e: _lot_in(e[1])),
     "heads": ("head", 4, lambda e: Head(_int(e[1], "step"), _hash_in(e[2]),
                                         _text(e[3], "occurred_at"))),

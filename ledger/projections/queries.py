@@ -251,8 +251,10 @@ def roster(view: ViewStore) -> dict[str, Member]:
     """The roster as the view's saved fold holds it (empty before anything is folded)."""
     from ledger.projections import codec  # the saved fold: decoded only when needed
 
-    state = codec.saved_state(view)
-    return state.roster if state is not None else {}
+    rows = view.query("SELECT key, value FROM view_fold WHERE key LIKE ? "
+                      "AND value IS NOT NULL ORDER BY key", ["roster|%"])
+    return {key.split("|", 1)[1]: codec.loads_entry("roster", key.split("|", 1)[1], value)
+            for key, value in rows}
 
 
 def duty_gaps(view: ViewStore, end: str, room: str | None = None) -> list[Finding]:

@@ -45,8 +45,10 @@ NOTHING = -(2**63)  # view_meta.position before any event is folded
 # they could not be shown in another language; 4: presence conflicts judged between
 # location texts and duty gaps found at the end, not at the step that opened them; 5: the
 # fold state as JSON of its own, without the log keys, the genesis's witnesses and the
-# position of the last recorded_at) is folded again by the next catch-up.
-VIEW_VERSION = 5
+# position of the last recorded_at; 5: the roster and key owners inside the fold's one
+# ``state`` row, read and written whole by every catch-up) is folded again by the next
+# catch-up.
+VIEW_VERSION = 6
 
 TABLES: dict[str, tuple[str, ...]] = {
     # table -> (column definitions..., primary key)

@@ -15,6 +15,7 @@ from ledger.core import canonical
 from ledger.core.errors import InputError
 from ledger.core.state import Event, LedgerState
 from ledger.core.state_codec import (
+    FORMAT,
     StateDamaged,
     StateReader,
     decode_state,
@@ -132,9 +133,10 @@ def _reencode(record: bytes, change) -> bytes:
     (lambda recs: recs[1:], "the first record is not the state's scalars"),
     (lambda recs: [recs[0], recs[0], *recs[1:]], "not a map of its entries and section"),
     (lambda recs: [recs[0], recs[-1], *recs[1:-1]], "comes after"),
-    (lambda recs: [*recs[:2], recs[1], *recs[2:]], "names 'AUTH-01' twice"),
+    # the roster, a per-person section, is in key order: a repeated record breaks it
+    (lambda recs: [*recs[:2], recs[1], *recs[2:]], "names 'AUTH-01' out of order or twice"),
     (lambda recs: [recs[0] + b"\xc0"], "not canonical"),
-    (lambda recs: [_reencode(recs[0], lambda v: v.update(format=1))], "format 1 is not 2"),
+    (lambda recs: [_reencode(recs[0], lambda v: v.update(format=1))], f"format 1 is not {FORMAT}"),
     (lambda recs: [recs[0], _reencode(recs[1], lambda v: v.update(section="secrets"))],
      "unknown section 'secrets'"),
     (lambda recs: [recs[0], _reencode(recs[1], lambda v: v["entries"][0].pop())],
