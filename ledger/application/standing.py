@@ -5,7 +5,7 @@ province's.
 Folding afresh every stream a judgement reads (``Reading.state``) re-reads and re-checks
 each stored event of those streams and of every stream they name in turn — a room's duty
 shifts, patrols and stores, and everyone who signed them — so a step's cost grew with the
-ledger. The view already holds the fold of the whole log (``view_fold``, the state
+ledger (``bench/bench_record.py``). The view already holds the fold of the whole log (``view_fold``, the state
 ``verify --state`` saves): the recorder brings it up to the log's head, folding only the
 events appended since (every writing command does so after its append anyway), and judges
 the new step against it.
@@ -16,9 +16,10 @@ What the recorder trusts, and checks, before it uses the saved fold:
   the recorder checked them when it wrote them; the new step's own signatures are verified
   here, with every rule, against the whole ledger's state;
 - for every stream the step reads (its own, its signers', its parties', its place, its
-  container, and the ledger's own stream of policies and authorities), the last stored row is the step the fold stands at: the same step number and
-  the same event hash, recomputed from the stored bytes. A row rewritten or appended under
-  the view shows here, and the recorder falls back to folding those streams from the log;
+  container, and the ledger's own stream of policies and authorities), the last stored row
+  is the step the fold stands at: the same step number and the same event hash, recomputed
+  from the stored bytes. A last row rewritten, or appended, under the view shows here, and
+  the recorder falls back to folding those streams from the log;
 - none of those streams holds a step the view found an error in: the ledger is damaged
   there, and the recorder refuses, as the fresh fold does.
 

@@ -87,7 +87,7 @@ def test_a_step_the_view_found_damaged_is_refused_before_anyone_builds_on_it(day
 
 def test_an_earlier_step_rewritten_after_the_view_folded_it_is_left_to_verify(day: World,
                                                                              raw) -> None:
-    """What the recorder trusts (README, "What the recorder trusts"): a step rewritten in the
+    """What the recorder trusts (docs/trust.md, "What the recorder trusts"): a step rewritten in
     middle of a stream, after the view folded it, with the stream's last step untouched, is
     not re-read by the recorder; verify, which re-checks every stored byte, reports it."""
     raw.set_state("lot:LOT-1", 2, raw.state("lot:LOT-1", 2).replace(b"STF-02", b"STF-04"))
