@@ -234,3 +234,46 @@ def test_a_copy_made_by_custody_copy_reads_at_once_when_read_only(behind, tmp_pa
     assert result.stdout == source.stdout
     assert Path(copy).read_bytes() == before
 
+
+@pytest.mark.postgres
+def test_a_postgres_role_that_may_only_read_hears_the_remedy_once_and_only_when_behind(
+        postgres_server, postgres_db: str) -> None:
+    import secrets
+
+    import psycopg
+
+    from tests.durability.faults import run_cli as cli
+
+    ledger.create(postgres_db, ["LOT-1"])
+    reader = f"reader_{secrets.token_hex(4)}"
+    name = postgres_db.rsplit("/", 1)[1]
+    with closing(postgres_server.admin()) as admin:
+        admin.execute(f"CREATE ROLE {reader} LOGIN")
+    try:
+        with closing(psycopg.connect(postgres_db, autocommit=True)) as owner:
+            owner.execute(f'GRANT CONNECT ON DATABASE "{name}" TO {reader}')
+            owner.execute(f"GRANT USAGE ON SCHEMA public TO {reader}")
+            owner.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {reader}")
+        as_reader = postgres_db.replace(f"//{postgres_server.user}@", f"//{reader}@", 1)
+        label = f"postgresql://{postgres_server.host}:{postgres_server.port}/{name}"
+
+        current = cli(as_reader, "status", "LOT-1")
+        assert current.returncode == 0, current.stderr
+        assert current.stderr == ""  # the view stands at the head: not a word
+
+        with closing(open_ledger(postgres_db)) as app:
+            ledger.handover(app, "LOT-1", "after the view was saved")
+            view = access.writable_view(app)
+            view.clear()
+            catch_up(view, app.recorder, until=app.last_position() - 1)
+            position = view.position()
+        behind = cli(as_reader, "status", "LOT-1")
+        assert behind.returncode == 0, behind.stderr
+        assert _note(behind, label) == (str(position), 1)
+        assert "held by STF-02; last lot.handed_over" in behind.stdout
+        with closing(open_ledger(postgres_db, read_only=True)) as app:
+            assert access.stored_view(app).position() == position  # nothing was saved
+    finally:
+        with closing(postgres_server.admin()) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.execute(f"DROP ROLE IF EXISTS {reader}")
