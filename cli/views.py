@@ -56,7 +56,7 @@ def view_answer(ctx: click.Context, *, show_bar: bool = False) -> Answer:
                            file=render.stderr(),
                            hidden=not (show_bar and render.stderr_is_terminal())) as bar:
         answer = access.for_reading(app, lambda: _ledger_writer(ctx), progress=bar.update)
-    note = answer.note()
+    note = answer.note(app.backend.label)
     if note is not None:
         click.echo(render.visible(_("note: {note}").format(note=translated(note))), err=True)
     require_named(ctx, lambda: ViewNames(answer.view))

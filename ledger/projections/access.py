@@ -112,6 +112,9 @@ def for_reading(app: Any, open_writer: Callable[[], Any], progress: Progress = l
             view = writable_view(writer)
             folded = catch_up(view, writer.recorder, progress=progress)
             return Answer(view, view.position(), folded, stored_position=position, owner=writer)
+        except StorageError as exc:  # opening it for writing was refused: a read-only role
+            if not _refused_write(exc):
+                raise
         except (sqlite3.Error, PersistenceError) as exc:
             if not _refused_write(exc):
                 raise StorageError(f"cannot bring the view in {app.backend.label} up to "

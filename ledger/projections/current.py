@@ -40,16 +40,22 @@ class Answer:
     stored_position: int | None = None  # where the stored view stood
     owner: Any = None  # what holds the view's connections: kept open with it
 
-    def note(self) -> str | None:
-        """What to tell the reader about where the answer comes from, or None."""
+    def note(self, database: str) -> str | None:
+        """What to tell the reader of ``database`` about where the answer comes from, or None
+        (a view read as it stood needs no word). An answer folded in memory also says how to
+        spare the next read that work: nothing of it is saved, so every read folds the same
+        events again, a whole log's worth when there is no stored view."""
         if not self.in_memory:
             return None
         stood = (Message("no stored view") if self.stored_position is None
                  else Message("the stored view at position {position}",
                               position=self.stored_position))
         return Message("read-only database: answered from {stood} plus {folded} newer "
-                       "event(s) folded in memory (not saved)", stood=stood,
-                       folded=self.folded)
+                       "event(s) folded in memory (not saved), as every read of {db} will "
+                       "until its view is saved: run 'custody projections rebuild --db {db}' "
+                       "with write access to it, or read a writable copy ('custody copy "
+                       "--from {db} --to FILE')", stood=stood, folded=self.folded,
+                       db=database)
 
 
 class SnapshotView(ViewStore):

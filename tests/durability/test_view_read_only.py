@@ -25,7 +25,9 @@ from tests.durability.faults import in_mount_namespace, run_cli, shell_cli
 
 NOTE = re.compile(r"^note: read-only database: answered from (the stored view at position "
                   r"(\d+)|no stored view) plus (\d+) newer event\(s\) folded in memory "
-                  r"\(not saved\)$")
+                  r"\(not saved\), as every read of (\S+) will until its view is saved: run "
+                  r"'custody projections rebuild --db (\S+)' with write access to it, or read "
+                  r"a writable copy \('custody copy --from (\S+) --to FILE'\)$")
 
 
 def _checkpoint(db: str) -> None:
@@ -57,10 +59,13 @@ def _read_only_file(db: str, *args: str) -> subprocess.CompletedProcess:
                               f"exec {shell_cli(db, *args)}")
 
 
-def _note(result: subprocess.CompletedProcess) -> tuple[str | None, int]:
+def _note(result: subprocess.CompletedProcess, db: str) -> tuple[str | None, int]:
+    """(the stored view's position, events folded) from the one note line, which names the
+    remedy for ``db``: the line is printed once, and only once."""
     (line,) = result.stderr.splitlines()
     found = NOTE.match(line)
     assert found, line
+    assert found.group(4, 5, 6) == (db, db, db)
     return found.group(2), int(found.group(3))
 
 
@@ -71,7 +76,7 @@ def test_status_on_a_read_only_file_folds_the_newer_event_in_memory(behind) -> N
     result = _read_only_file(db, "status", "LOT-1")
 
     assert result.returncode == 0, result.stderr
-    assert _note(result) == (str(position), 1)
+    assert _note(result, db) == (str(position), 1)
     line, last = result.stdout.splitlines()
     assert line.startswith("LOT-1 ") and "held by STF-02; last lot.handed_over" in line
     assert last.startswith(f"1 lot(s) as of log position {position + 1}, from the view: "
@@ -89,12 +94,12 @@ def test_status_at_a_position_and_presence_on_a_read_only_file(behind) -> None:
     presence = _read_only_file(db, "presence", "--lot", "LOT-1")
 
     assert at.returncode == 0, at.stderr
-    assert _note(at) == (str(position), 1)
+    assert _note(at, db) == (str(position), 1)
     line, last = at.stdout.splitlines()
     assert "held by STF-01; last lot.registered at Secure room 1" in line
     assert last.startswith(f"1 lot(s) as of log position {position}, from the view")
     assert presence.returncode == 0, presence.stderr
-    assert _note(presence) == (str(position), 1)
+    assert _note(presence, db) == (str(position), 1)
     registered, handed, last = presence.stdout.splitlines()
     assert " lot.registered " in registered and " lot.handed_over " in handed
     assert handed.startswith(f"{position + 1:>6}  ")
@@ -112,7 +117,7 @@ def test_history_on_a_read_only_file_shows_the_step_the_view_had_not_saved(behin
     result = _read_only_file(db, "history", "LOT-1")
 
     assert result.returncode == 0, result.stderr
-    assert _note(result) == (str(position), 1)
+    assert _note(result, db) == (str(position), 1)
     assert "lot.handed_over" in result.stdout and "note: after the view was saved" in result.stdout
     assert result.stdout.splitlines()[-1] == (f"2 step(s), as of log position {position + 1}")
     assert Path(db).read_bytes() == before
@@ -141,7 +146,7 @@ def test_a_read_only_folder_with_no_view_yet_is_answered_from_the_events_in_memo
     with closing(open_ledger(db, read_only=True)) as app:
         last = app.last_position()
         assert access.stored_view(app) is None  # no view was created
-    assert _note(result) == (None, last)
+    assert _note(result, db) == (None, last)
     assert '"holder": "STF-01"' in result.stdout and f'"log_position": {last}' in result.stdout
     assert sorted((p.name, p.read_bytes()) for p in path.parent.iterdir()) == before
 
@@ -206,3 +211,69 @@ def test_a_wal_ledger_with_unmerged_commits_on_a_read_only_filesystem_says_what_
         f"{path.parent} is on a read-only filesystem and custody.db-wal holds commits not yet "
         "in the file: copy the folder somewhere writable and read the copy); check --db or "
         "CUSTODY_DB")
+
+
+def test_a_copy_made_by_custody_copy_reads_at_once_when_read_only(behind, tmp_path: Path) -> None:
+    """The copy carries a view at its head (built by ``custody copy``): read-only, it is read
+    as it stands, with no note and nothing folded, where the source it came from (its view one
+    event behind) folds in memory and says what to run."""
+    db, position = behind
+    copy = tmp_path / "copy" / "custody.db"
+    copy.parent.mkdir()
+    made = run_cli(db, "copy", "--from", db, "--to", str(copy))
+    assert made.returncode == 0, made.stderr
+    before = Path(copy).read_bytes()
+
+    source = _read_only_file(db, "status", "--json")
+    result = _read_only_file(str(copy), "status", "--json")
+
+    assert source.returncode == 0, source.stderr
+    assert _note(source, db) == (str(position), 1)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert result.stdout == source.stdout
+    assert Path(copy).read_bytes() == before
+
+
+@pytest.mark.postgres
+def test_a_postgres_role_that_may_only_read_hears_the_remedy_once_and_only_when_behind(
+        postgres_server, postgres_db: str) -> None:
+    import secrets
+
+    import psycopg
+
+    from tests.durability.faults import run_cli as cli
+
+    ledger.create(postgres_db, ["LOT-1"])
+    reader = f"reader_{secrets.token_hex(4)}"
+    name = postgres_db.rsplit("/", 1)[1]
+    with closing(postgres_server.admin()) as admin:
+        admin.execute(f"CREATE ROLE {reader} LOGIN")
+    try:
+        with closing(psycopg.connect(postgres_db, autocommit=True)) as owner:
+            owner.execute(f'GRANT CONNECT ON DATABASE "{name}" TO {reader}')
+            owner.execute(f"GRANT USAGE ON SCHEMA public TO {reader}")
+            owner.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {reader}")
+        as_reader = postgres_db.replace(f"//{postgres_server.user}@", f"//{reader}@", 1)
+        label = f"postgresql://{postgres_server.host}:{postgres_server.port}/{name}"
+
+        current = cli(as_reader, "status", "LOT-1")
+        assert current.returncode == 0, current.stderr
+        assert current.stderr == ""  # the view stands at the head: not a word
+
+        with closing(open_ledger(postgres_db)) as app:
+            ledger.handover(app, "LOT-1", "after the view was saved")
+            view = access.writable_view(app)
+            view.clear()
+            catch_up(view, app.recorder, until=app.last_position() - 1)
+            position = view.position()
+        behind = cli(as_reader, "status", "LOT-1")
+        assert behind.returncode == 0, behind.stderr
+        assert _note(behind, label) == (str(position), 1)
+        assert "held by STF-02; last lot.handed_over" in behind.stdout
+        with closing(open_ledger(postgres_db, read_only=True)) as app:
+            assert access.stored_view(app).position() == position  # nothing was saved
+    finally:
+        with closing(postgres_server.admin()) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.execute(f"DROP ROLE IF EXISTS {reader}")
