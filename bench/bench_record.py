@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -43,7 +45,7 @@ from machine import Load, describe  # noqa: E402
 
 from ledger.application import standing  # noqa: E402
 from ledger.application.custody import open_ledger  # noqa: E402
-from ledger.application.keystore import Signer  # noqa: E402
+from ledger.application.keystore import Signer, write_key_pair  # noqa: E402
 from ledger.core import canonical  # noqa: E402
 from ledger.core.custody import is_person  # noqa: E402
 from ledger.domain.aggregates import lot_stream, room_stream  # noqa: E402
@@ -69,8 +71,9 @@ def fresh_fold_only(app: Any, streams: list[str]) -> None:
     return None
 
 
-def handovers(app: Any, view: Any, n: int) -> list[Callable[[], Any]]:
-    """``n`` handovers of distinct lots held by a person, each by a team of six."""
+def handover_plans(view: Any, n: int) -> list[tuple[str, str, str, list[str], int, list[str]]]:
+    """(lot, holder, receiver, seals, count, team) for ``n`` distinct lots held by a staff
+    member: the holder, the receiver, and police and staff from the roster to make 2 + 4."""
     roles = dict(view.query("SELECT person, MAX(role) FROM view_attendees WHERE role IN "
                             "('police', 'staff') GROUP BY person"))
     police = sorted(p for p, r in roles.items() if r == "police")
@@ -79,17 +82,25 @@ def handovers(app: Any, view: Any, n: int) -> list[Callable[[], Any]]:
         "SELECT lot, holder, seals, count FROM view_lots WHERE packed_in IS NULL AND "
         "closed = 0 AND unsealed = 0 ORDER BY lot") if is_person(row[1])
         and roles.get(row[1]) == "staff"][:n]
-    steps = []
+    plans = []
     for k, (lot, holder, seals, count) in enumerate(lots):
         receiver = next(p for p in staff[k % len(staff):] + staff if p != holder)
         team = {holder, receiver}
         team |= set([p for p in staff if p not in team][:4 - len(team)]) | set(police[:2])
-        signers = [Signer(p, person_key(p)) for p in sorted(team)]
+        plans.append((lot, holder, receiver, json.loads(seals), count, sorted(team)))
+    return plans
+
+
+def handovers(app: Any, view: Any, n: int) -> list[Callable[[], Any]]:
+    """``n`` handovers of distinct lots held by a person, each by a team of six."""
+    steps = []
+    for lot, holder, receiver, seals, count, team in handover_plans(view, n):
+        signers = [Signer(p, person_key(p)) for p in team]
 
         def step(lot=lot, holder=holder, receiver=receiver, seals=seals, count=count,
                  signers=signers) -> Any:
-            return app.record_handover(lot, holder, receiver, "Bench room", json.loads(seals),
-                                       count, app.clock(), signers)
+            return app.record_handover(lot, holder, receiver, "Bench room", seals, count,
+                                       app.clock(), signers)
         steps.append(step)
     return steps
 
@@ -151,14 +162,71 @@ def measure(db: Path, steps: int, folder: Path) -> dict[str, Any]:
     return result
 
 
+def timed(args: list[str], env: dict[str, str] | None = None) -> float:
+    """Wall seconds of one fresh process, which must succeed."""
+    start = time.perf_counter()
+    done = subprocess.run(args, capture_output=True, env=env)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(args[:4])} ... exited {done.returncode}: "
+                         f"{done.stderr.decode().strip()}")
+    return time.perf_counter() - start
+
+
+def measure_cli(db: Path, steps: int, folder: Path, before: Path) -> dict[str, Any]:
+    """``custody record handover`` in fresh processes, six unencrypted key files (no key
+    derivation), this checkout and ``before``'s alternated, each round with ``custody
+    --version``."""
+    copy = folder / db.name
+    shutil.copyfile(db, copy)
+    app = open_ledger(str(copy))
+    start = canonical.parse_timestamp(app.state()[0].recorded_at) + timedelta(hours=1)
+    access.refresh(app)
+    plans = handover_plans(access.writable_view(app), steps)
+    app.close()
+    keys = folder / "keys"
+    keys.mkdir(exist_ok=True)
+    custody = str(Path(sys.executable).parent / "custody")
+    envs = {"now": None, "before": {**os.environ, "PYTHONPATH": str(before.resolve())}}
+    times: dict[str, list[float]] = {"version": [], "now": [], "before": []}
+    for i, (lot, holder, receiver, seals, count, team) in enumerate(plans):
+        for person in team:
+            if not (keys / person).exists():
+                write_key_pair(keys / person, person, person_key(person), None)
+        way = ("before", "now")[i % 2]
+        at = canonical.format_timestamp(start + timedelta(minutes=i))
+        args = [custody, "--db", str(copy), "record", "handover", "--lot", lot, "--from",
+                holder, "--to", receiver, *[a for seal in seals for a in ("--seal", seal)],
+                "--count", str(count), "--location", "Bench room", "--occurred-at", at,
+                *[a for p in team for a in ("--sign", str(keys / p))]]
+        times[way].append(timed(args, envs[way]))
+        times["version"].append(timed([custody, "--version"]))
+    return {"db": db.name, **{k: statistics.median(v) for k, v in times.items()}}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", type=Path, action="append", required=True,
                         help="a ledger to record on (a copy); give the smallest first")
     parser.add_argument("--steps", type=int, default=12,
                         help="steps of each kind a ledger, half each way (default 12)")
+    parser.add_argument("--cli", type=Path, default=None, metavar="BEFORE",
+                        help="time 'custody record handover' processes instead, against "
+                             "'custody --version' and the checkout BEFORE (say `git archive "
+                             "<commit> | tar -x -C BEFORE`)")
     args = parser.parse_args(argv)
     print(describe())
+    if args.cli is not None:
+        with tempfile.TemporaryDirectory() as tmp, Load() as load:
+            rows = [measure_cli(db, args.steps, Path(tmp), args.cli) for db in args.db]
+        print(load)
+        print("| ledger | `--version` ms | before ms | now ms | before / `--version` "
+              "| now / `--version` |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for r in rows:
+            print(f"| {r['db']} | {r['version'] * 1e3:.0f} | {r['before'] * 1e3:.0f} "
+                  f"| {r['now'] * 1e3:.0f} | {r['before'] / r['version']:.2f}x "
+                  f"| {r['now'] / r['version']:.2f}x |")
+        return
     with tempfile.TemporaryDirectory() as tmp, Load() as load:
         results = [measure(db, args.steps, Path(tmp)) for db in args.db]
     print(load)

@@ -35,6 +35,16 @@ def _checkpoint(db: str) -> None:
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
+def _one_event_behind(app) -> int:
+    """Record one more handover of LOT-1, then fold the view again one event short of the
+    head (the recorder brought it up to the head); the view's position."""
+    ledger.handover(app, "LOT-1", "after the view was saved")
+    view = access.writable_view(app)
+    view.clear()
+    catch_up(view, app.recorder, until=app.last_position() - 1)
+    return view.position()
+
+
 @pytest.fixture
 def behind(tmp_path: Path) -> tuple[str, int]:
     """A ledger whose stored view stands one event behind the log: (path, view position)."""
@@ -43,12 +53,7 @@ def behind(tmp_path: Path) -> tuple[str, int]:
     db = str(path)
     ledger.create(db, ["LOT-1"])
     with closing(open_ledger(db)) as app:
-        ledger.handover(app, "LOT-1", "after the view was saved")
-        # The recorder brought the view up to the head; fold it again, one event short.
-        view = access.writable_view(app)
-        view.clear()
-        catch_up(view, app.recorder, until=app.last_position() - 1)
-        position = view.position()
+        position = _one_event_behind(app)
         assert app.last_position() == position + 1
     _checkpoint(db)
     return db, position
@@ -262,11 +267,7 @@ def test_a_postgres_role_that_may_only_read_hears_the_remedy_once_and_only_when_
         assert current.stderr == ""  # the view stands at the head: not a word
 
         with closing(open_ledger(postgres_db)) as app:
-            ledger.handover(app, "LOT-1", "after the view was saved")
-            view = access.writable_view(app)
-            view.clear()
-            catch_up(view, app.recorder, until=app.last_position() - 1)
-            position = view.position()
+            position = _one_event_behind(app)
         behind = cli(as_reader, "status", "LOT-1")
         assert behind.returncode == 0, behind.stderr
         assert _note(behind, label) == (str(position), 1)
