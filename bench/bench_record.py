@@ -15,6 +15,11 @@ recorded through ``CustodyLedger`` in process, the two ways alternated step by s
   hour after the ledger's last step. The room's stream holds every duty shift and patrol
   of the season, which the fresh fold re-reads, with everyone who signed them.
 
+With ``--cli BEFORE``, ``custody record handover`` is timed instead, in fresh processes
+with six unencrypted key files, on two copies of each ledger (one for this checkout, one for
+the code in BEFORE, each view rebuilt by its own code first), against ``custody --version``
+in the same rounds: what an officer waits for, less the key derivation.
+
 Each step signs with the benchmark's deterministic keys (``generate.person_key``); key
 files and passphrases (scrypt) are left out: they cost the same on any ledger. Prints the
 median wall time a step and the ratios: now against before on the same ledger, and each
@@ -175,30 +180,33 @@ def timed(args: list[str], env: dict[str, str] | None = None) -> float:
 def measure_cli(db: Path, steps: int, folder: Path, before: Path) -> dict[str, Any]:
     """``custody record handover`` in fresh processes, six unencrypted key files (no key
     derivation), this checkout and ``before``'s alternated, each round with ``custody
-    --version``."""
-    copy = folder / db.name
-    shutil.copyfile(db, copy)
-    app = open_ledger(str(copy))
+    --version``. Each way records on its own copy, whose view its own code brought up to
+    the head first (a view of another version is folded again)."""
+    custody = str(Path(sys.executable).parent / "custody")
+    envs = {"now": None, "before": {**os.environ, "PYTHONPATH": str(before.resolve())}}
+    copies = {way: folder / f"{way}-{db.name}" for way in envs}
+    for way, copy in copies.items():
+        shutil.copyfile(db, copy)
+        timed([custody, "--db", str(copy), "projections", "rebuild"], envs[way])
+    app = open_ledger(str(copies["now"]))
     start = canonical.parse_timestamp(app.state()[0].recorded_at) + timedelta(hours=1)
-    access.refresh(app)
     plans = handover_plans(access.writable_view(app), steps)
     app.close()
     keys = folder / "keys"
     keys.mkdir(exist_ok=True)
-    custody = str(Path(sys.executable).parent / "custody")
-    envs = {"now": None, "before": {**os.environ, "PYTHONPATH": str(before.resolve())}}
     times: dict[str, list[float]] = {"version": [], "now": [], "before": []}
     for i, (lot, holder, receiver, seals, count, team) in enumerate(plans):
         for person in team:
             if not (keys / person).exists():
                 write_key_pair(keys / person, person, person_key(person), None)
-        way = ("before", "now")[i % 2]
         at = canonical.format_timestamp(start + timedelta(minutes=i))
-        args = [custody, "--db", str(copy), "record", "handover", "--lot", lot, "--from",
-                holder, "--to", receiver, *[a for seal in seals for a in ("--seal", seal)],
-                "--count", str(count), "--location", "Bench room", "--occurred-at", at,
-                *[a for p in team for a in ("--sign", str(keys / p))]]
-        times[way].append(timed(args, envs[way]))
+        for way, env in envs.items():
+            args = [custody, "--db", str(copies[way]), "record", "handover", "--lot", lot,
+                    "--from", holder, "--to", receiver,
+                    *[a for seal in seals for a in ("--seal", seal)], "--count", str(count),
+                    "--location", "Bench room", "--occurred-at", at,
+                    *[a for p in team for a in ("--sign", str(keys / p))]]
+            times[way].append(timed(args, env))
         times["version"].append(timed([custody, "--version"]))
     return {"db": db.name, **{k: statistics.median(v) for k, v in times.items()}}
 
