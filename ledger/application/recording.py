@@ -15,10 +15,10 @@ from ledger.application.keystore import Signer
 from ledger.application.names import unknown_in_log
 from ledger.application.reading import party_stream, referenced
 from ledger.application.standing import standing
-from ledger.application.submitting import Receipt, Submitting, recorder_warnings
+from ledger.application.submitting import RETRIES, Receipt, Submitting, recorder_warnings
 from ledger.core import canonical, digests
 from ledger.core.custody import is_person
-from ledger.core.errors import InputError, KeyringError
+from ledger.core.errors import ConcurrentChange, InputError, KeyringError, PolicyViolation
 from ledger.core.kinds import STARTING_STEPS
 from ledger.core.findings import Finding
 from ledger.core.roster import Member, keys_named
@@ -111,11 +111,20 @@ class Recording(Submitting):
         So nobody signs an edited or stale draft: a changed count or seal, a holder that is
         not the holder, a head that moved, an attendee whose role was changed."""
         check_event(body)
-        now = standing(self, referenced(body, {}), roster=bool(keys_named(body)))
         assumed = {a["person"]: b"" for a in body.get("attendees", [])}
-        recorded_at = self._recorded_at(now.state)
-        findings = self._judge(now.state, now.head + 1, body, assumed, recorded_at, ALL_VALID)
-        return findings if now.whole else recorder_warnings(findings)
+        for _ in range(RETRIES):
+            now = standing(self, referenced(body, {}), roster=bool(keys_named(body)))
+            recorded_at = self._recorded_at(now.state)
+            try:
+                findings = self._judge(now.state, now.head + 1, body, assumed, recorded_at,
+                                       ALL_VALID)
+            except (PolicyViolation, ConcurrentChange):
+                if now.moved():
+                    continue  # another writer's step was folded in as this was read
+                raise
+            return findings if now.whole else recorder_warnings(findings)
+        raise ConcurrentChange(f"the ledger kept changing while this draft was checked "
+                               f"({RETRIES} tries); try again")
 
     def sign(self, body: Mapping[str, Any], signer: Signer) -> bytes:
         """One attendee's signature over a schema-valid body (drafted here, or parsed from a

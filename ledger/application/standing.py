@@ -58,6 +58,20 @@ class Standing:
     state: LedgerState
     head: int
     whole: bool
+    view: Any = None  # the view the saved fold is read from, entry by entry, when first used
+
+    def moved(self) -> bool:
+        """Whether the view moved past ``head`` since this state was taken. The saved fold
+        is read lazily, so an entry first read after another writer's step was folded into
+        the view is newer than ``head``: a judgement that refused the step may have read
+        such an entry, and is made again. (One that accepted it is appended on condition
+        that the log's head is still ``head``, and the view is never ahead of the log.)"""
+        if self.view is None:
+            return False
+        try:
+            return (self.view.position() or 0) != self.head
+        except VIEW_FAULTS:
+            return True
 
 
 def standing(app: Any, streams: Iterable[str], *, roster: bool = False) -> Standing:
@@ -84,7 +98,7 @@ def _saved(app: Any, streams: list[str]) -> Standing | None:
         return None
     if fault is not None:
         raise damaged(fault.position or 0, fault.stream, fault)
-    return Standing(state, projection.position or 0, whole=True)
+    return Standing(state, projection.position or 0, whole=True, view=view)
 
 
 def _agrees(app: Any, state: LedgerState, streams: list[str]) -> bool:

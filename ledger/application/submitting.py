@@ -115,14 +115,19 @@ class Submitting(Reading):
             recorded_at = self._recorded_at(state)
             moment = canonical.parse_timestamp(recorded_at)
             stored, judged = [], []
-            for offset, (body, signatures) in enumerate(batch, start=1):
-                if body["type"] != "ledger.genesis":
-                    self.ledger(state)
-                event = _event(body, signatures, moment)
-                findings = self._judge(state, head + offset, body, signatures, recorded_at,
-                                       None, event.event_hash)
-                stored.append(event)
-                judged.append(findings)
+            try:
+                for offset, (body, signatures) in enumerate(batch, start=1):
+                    if body["type"] != "ledger.genesis":
+                        self.ledger(state)
+                    event = _event(body, signatures, moment)
+                    findings = self._judge(state, head + offset, body, signatures,
+                                           recorded_at, None, event.event_hash)
+                    stored.append(event)
+                    judged.append(findings)
+            except (PolicyViolation, ConcurrentChange):
+                if now.moved():
+                    continue  # another writer's step was folded in as this was read
+                raise
             position = self._append(stored, head)
             if position is None:
                 continue  # judge again at the new head

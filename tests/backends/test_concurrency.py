@@ -148,6 +148,35 @@ def test_writer_overtaken_after_reading_the_lot_gets_concurrent_change(lot: Worl
     assert handovers(lot.app) == [(2, "STF-01", "STF-02")]
 
 
+def test_a_lot_read_after_another_writers_step_reached_the_view_is_judged_again(
+        lot: World, writers, raw) -> None:
+    """B starts from the view's saved fold at position 12, reading the lot's head; A's
+    handover is appended and folded into the view before B's judgement reads the lot itself,
+    so B's lot entry is A's (held by STF-02) while its head is still step 1. Judged as it
+    stands that is a custody error (exit 3) for a step whose only fault is being late: B
+    sees the view moved, judges again, and hears "re-draft"."""
+    a, b = writers
+    drafted_a = draft(a, lot, "STF-01", "STF-02")
+    drafted_b = draft(b, lot, "STF-01", "STF-03")
+    won: list[Receipt] = []
+    ledger = b.ledger
+
+    def a_commits_first(*args: Any) -> Any:
+        if not won:
+            won.append(a.submit(*drafted_a))
+        return ledger(*args)
+
+    b.ledger = a_commits_first  # type: ignore[method-assign]
+    try:
+        with pytest.raises(ConcurrentChange, match="re-draft and sign again"):
+            b.submit(*drafted_b)
+    finally:
+        del b.ledger
+    assert [r.position for r in won] == [13]
+    assert raw.count() == 13
+    assert handovers(lot.app) == [(2, "STF-01", "STF-02")]
+
+
 def test_a_key_revoked_between_judging_and_appending_is_seen_before_the_append(
         lot: World, writers, raw) -> None:
     """Judging and appending are atomic with respect to every stream the judgement read: B's
