@@ -106,5 +106,6 @@ def _same(a: tuple[Any, ...] | None, b: tuple[Any, ...] | None) -> bool:
 def _data(columns: list[str], row: tuple[Any, ...] | None) -> dict[str, Any] | None:
     if row is None:
         return None
-    return {c: (v if isinstance(v, (int, str)) or v is None else str(v))
+    return {c: (v if isinstance(v, (int, str)) or v is None
+                else bytes(v).hex() if isinstance(v, (bytes, memoryview)) else str(v))
             for c, v in zip(columns, row)}

@@ -38,7 +38,7 @@ from ledger.core.state import Event, LedgerState, Outcome
 from ledger.core.state_codec import PER_STREAM
 from ledger.projections import codec
 from ledger.core.text import message_data
-from ledger.projections.view import APPLICATION, VIEW_VERSION, Batch, Stale, ViewStore
+from ledger.projections.view import APPLICATION, Batch, Stale, ViewStore
 from ledger.domain.compiled_rows import prepare
 from ledger.domain.stored import Raw, raw
 
@@ -130,9 +130,10 @@ class CustodyProjection(Projection[ViewStore]):
         super().__init__(view)
         self.start = view.position()
         self.position = self.start
-        self.meta = {k: v for k, v in view.meta().items() if k != "position"}
-        if self.start is None:
-            self.meta["view_version"] = VIEW_VERSION
+        meta = view.meta()
+        # A view made anew by a rebuild gets its secondary indexes once it reaches the head.
+        self.unindexed = "unindexed" in meta
+        self.meta = {k: v for k, v in meta.items() if k not in ("position", "unindexed")}
         # The state's per-stream maps (whereabouts: person -> Whereabouts), as the codec
         # names them; the rest of the state is read back whole.
         fresh = self.start is None  # an empty view: nothing saved to read back
@@ -189,7 +190,7 @@ class CustodyProjection(Projection[ViewStore]):
         self._count("errors", 1)
         self.batch.insert("view_steps", (
             position, stream, version, "", "", "", None, None, "", "", "", "",
-            json.dumps([problem.code]), 1, row.event_hash.hex(), None, None, None, None, None,
+            json.dumps([problem.code]), 1, row.event_hash, None, None, None, None, None,
             None, None))
         self._findings(position, stream, [problem])
 
@@ -222,7 +223,7 @@ class CustodyProjection(Projection[ViewStore]):
             row.recorded_at or "", outcome.released, outcome.received, body.get("location", ""),
             policy_ref,
             verdict, missing, json.dumps([f.code for f in findings]), len(findings),
-            row.event_hash.hex(), *snapshot))
+            row.event_hash, *snapshot))
 
     def _attendees(self, position: int, body: dict[str, Any], outcome: Outcome) -> None:
         """Each attendee listed, with the roster role and whether the fold counted them."""
@@ -323,11 +324,12 @@ def catch_up(view: ViewStore, recorder: ApplicationRecorder, *, page: int = PAGE
         try:
             while True:
                 start = projection.position
-                notes = recorder.select_notifications(
+                fetched = recorder.select_notifications(
                     start=None if start is None else start + 1, limit=page)
-                if until is not None:
-                    notes = [note for note in notes if note.id <= until]
+                notes = [note for note in fetched if until is None or note.id <= until]
                 if not notes:
+                    if not fetched and projection.unindexed:
+                        view.index()  # the head reached: the indexes a rebuild left out
                     return folded
                 for note in notes:
                     projection.process_event(raw(note), Tracking(APPLICATION, note.id))

@@ -45,8 +45,10 @@ NOTHING = -(2**63)  # view_meta.position before any event is folded
 # they could not be shown in another language; 4: presence conflicts judged between
 # location texts and duty gaps found at the end, not at the step that opened them; 5: the
 # fold state as JSON of its own, without the log keys, the genesis's witnesses and the
-# position of the last recorded_at) is folded again by the next catch-up.
-VIEW_VERSION = 5
+# position of the last recorded_at; 6: rowid tables beside their key's index on SQLite, and
+# each event hash as hex text, not its 32 bytes) is folded again by the next catch-up, into
+# tables made anew (``ViewStore.clear``), so the next read also takes the newer layout.
+VIEW_VERSION = 6
 
 TABLES: dict[str, tuple[str, ...]] = {
     # table -> (column definitions..., primary key)
@@ -60,7 +62,7 @@ TABLES: dict[str, tuple[str, ...]] = {
     "view_steps": ("position {int}", "stream {text}", "seq {int}", "type {text}",
                    "occurred_at {text}", "recorded_at {text}", "from_party {text}",
                    "to_party {text}", "location {text}", "policy {text}", "verdict {text}",
-                   "missing {text}", "findings {text}", "nfindings {int}", "event_hash {text}",
+                   "missing {text}", "findings {text}", "nfindings {int}", "event_hash {blob}",
                    "lot {text}",
                    "holder {text}", "packed_in {text}", "count {int}", "seals {text}",
                    "unsealed {int}", "closed {int}", "PRIMARY KEY (position)"),
@@ -78,6 +80,13 @@ TABLES: dict[str, tuple[str, ...]] = {
                       "stream {text}", "message {text}", "evidence {text}",
                       "PRIMARY KEY (position, ordinal)"),
 }
+# On SQLite every table but view_steps (whose key, the log position, is the rowid already) is
+# stored in its key's order (WITHOUT ROWID): a rowid table would keep each row a second time
+# in its key's index.
+CLUSTERED = frozenset(TABLES) - {"view_steps"}
+# The secondary indexes: made with the tables, but dropped by a rebuild and made again once
+# it has folded the whole log (``ViewStore.index``), which builds each one sorted and packed
+# instead of inserting every row's entry at random.
 INDEXES = (
     "CREATE INDEX IF NOT EXISTS view_steps_lot ON view_steps (lot, position)",
     "CREATE INDEX IF NOT EXISTS view_steps_stream ON view_steps (stream, seq)",
@@ -122,7 +131,8 @@ class ViewStore:
     """The view's reads and writes, shared by both backends' recorders (SQL with ``?``)."""
 
     param = "?"
-    int_type, text_type = "INTEGER", "TEXT"
+    int_type, text_type, blob_type = "INTEGER", "TEXT", "BLOB"
+    clustered = " WITHOUT ROWID"  # how a table is stored in its key's order ("" if it always is)
     collate = ""
 
     # -- what each backend provides ---------------------------------------------------------
@@ -141,12 +151,12 @@ class ViewStore:
 
     # -- schema -----------------------------------------------------------------------------
 
-    def view_statements(self) -> list[str]:
+    def view_statements(self, indexed: bool = True) -> list[str]:
         statements = [f"CREATE TABLE IF NOT EXISTS {table} (" + ", ".join(
-            c.format(int=self.int_type, text=self.text_type) for c in columns) + ")"
+            c.format(int=self.int_type, text=self.text_type, blob=self.blob_type)
+            for c in columns) + ")" + (self.clustered if table in CLUSTERED else "")
             for table, columns in TABLES.items()]
-        statements += INDEXES
-        return statements
+        return statements + list(INDEXES if indexed else ())
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -166,9 +176,8 @@ class ViewStore:
         return {k: int(v) for k, v in self.query("SELECT key, value FROM view_meta")}
 
     def current(self) -> bool:
-        """Whether the view is empty or was folded by this version of the view."""
-        meta = self.meta()
-        return meta.get("position", NOTHING) == NOTHING or meta.get("view_version") == VIEW_VERSION
+        """Whether the view's tables were made by this version of the view."""
+        return self.meta().get("view_version") == VIEW_VERSION
 
     def fold_get(self, keys: Sequence[str]) -> dict[str, str]:
         """Saved fold entries by key (missing keys are left out)."""
@@ -185,8 +194,10 @@ class ViewStore:
         order = COMPARED[table].format(c=self.collate)
         offset = 0
         while True:
-            # A fold entry removed is stored as NULL: the same as one never written.
-            where = " WHERE value IS NOT NULL" if table == "view_fold" else ""
+            # A fold entry removed is stored as NULL: the same as one never written; and
+            # whether a rebuild has made its indexes yet is no part of what the view holds.
+            where = {"view_fold": " WHERE value IS NOT NULL",
+                     "view_meta": " WHERE key <> 'unindexed'"}.get(table, "")
             found = self.query(f"SELECT * FROM {table}{where} ORDER BY {order} LIMIT {page} "
                                f"OFFSET {offset}")
             yield from found
@@ -236,17 +247,33 @@ class ViewStore:
             f"{updates}"), rows)
 
     def clear(self) -> None:
-        """Empty the view (``projections rebuild``): position back to nothing folded."""
+        """Empty the view (``projections rebuild``, or a view an older version folded): its
+        tables made anew, in this version's layout, without their secondary indexes until
+        the log is folded into them (``index``); position back to nothing folded."""
         with self._transaction(True) as c:
+            # view_meta first: a command writing a page holds it from its first statement,
+            # so this waits for that page rather than deadlocking with it (on PostgreSQL).
             for table in TABLES:
-                c.execute(f"DELETE FROM {table}")
-            c.execute(self._sql("INSERT INTO view_meta (key, value) VALUES ('position', ?)"),
-                      [str(NOTHING)])
+                c.execute(f"DROP TABLE IF EXISTS {table}")
+            for statement in self.view_statements(indexed=False):
+                c.execute(statement)
+            self._init_meta(c)
+            c.execute("INSERT INTO view_meta (key, value) VALUES ('unindexed', '1')")
             self._reset_tracking(c)
+
+    def index(self) -> None:
+        """Make the secondary indexes ``clear`` left out, once the log is folded."""
+        with self._transaction(True) as c:
+            for statement in INDEXES:
+                c.execute(statement)
+            c.execute("DELETE FROM view_meta WHERE key = 'unindexed'")
 
     def _init_meta(self, c: Any) -> None:
         c.execute(self._sql("INSERT INTO view_meta (key, value) VALUES ('position', ?) "
                             "ON CONFLICT (key) DO NOTHING"), [str(NOTHING)])
+        if self._rowcount(c) == 1:  # new tables: of this version (an older view keeps its own)
+            c.execute(self._sql("INSERT INTO view_meta (key, value) VALUES ('view_version', ?)"),
+                      [str(VIEW_VERSION)])
 
 
 class _Stale(Exception):
