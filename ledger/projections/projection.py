@@ -74,9 +74,9 @@ class FoldMap(MutableMapping[str, Any]):
         if key not in self._cache:
             if self._written is not None and key not in self._written:
                 return _ABSENT
-            text = self.view.fold_get([f"{self.kind}|{key}"]).get(f"{self.kind}|{key}")
-            self._cache[key] = (_ABSENT if text is None
-                                else codec.loads_entry(self.kind, key, text))
+            saved = self.view.fold_get([f"{self.kind}|{key}"]).get(f"{self.kind}|{key}")
+            self._cache[key] = (_ABSENT if saved is None
+                                else codec.loads_entry(self.kind, key, saved))
         return self._cache[key]
 
     def __getitem__(self, key: str) -> Any:
@@ -109,7 +109,7 @@ class FoldMap(MutableMapping[str, Any]):
         return sum(1 for _ in self)
 
     def changes(self) -> list[tuple[str, str | None]]:
-        """(view_fold key, JSON or None for a removed entry) of everything changed; the
+        """(view_fold key, its bytes or None for a removed entry) of everything changed; the
         cache is dropped after (unless it holds at most ``keep`` entries), so memory stays
         bounded by one batch."""
         out = [(f"{self.kind}|{key}", None if self._cache[key] is _ABSENT
@@ -301,7 +301,7 @@ class CustodyProjection(Projection[ViewStore]):
                 self.batch.upsert("view_fold", (key, value))
         self.batch.upsert("view_fold", (codec.STATE, codec.dumps_state(self.state)))
         # The zone times are shown in, on its own: a quick answer reads it without the fold.
-        self.batch.upsert("view_fold", ("time_zone", json.dumps(self.state.time_zone)))
+        self.batch.upsert("view_fold", ("time_zone", json.dumps(self.state.time_zone).encode()))
         assert self.position is not None
         self.view.write(self.batch, self.start, self.position, self.meta)
         self.start = self.position

@@ -46,14 +46,14 @@ NOTHING = -(2**63)  # view_meta.position before any event is folded
 # location texts and duty gaps found at the end, not at the step that opened them; 5: the
 # fold state as JSON of its own, without the log keys, the genesis's witnesses and the
 # position of the last recorded_at; 6: rowid tables beside their key's index on SQLite, and
-# each event hash as hex text, not its 32 bytes) is folded again by the next catch-up, into
+# each event hash and saved fold row as text, hex and base64, not as bytes) is folded again by the next catch-up, into
 # tables made anew (``ViewStore.clear``), so the next read also takes the newer layout.
 VIEW_VERSION = 6
 
 TABLES: dict[str, tuple[str, ...]] = {
     # table -> (column definitions..., primary key)
     "view_meta": ("key {text}", "value {text}", "PRIMARY KEY (key)"),
-    "view_fold": ("key {text}", "value {text}", "PRIMARY KEY (key)"),
+    "view_fold": ("key {text}", "value {blob}", "PRIMARY KEY (key)"),
     "view_lots": ("lot {text}", "kind {text}", "exam {text}", "subject {text}", "count {int}",
                   "seals {text}", "holder {text}", "packed_in {text}", "location {text}",
                   "last_type {text}", "occurred_at {text}", "unsealed {int}", "closed {int}",
@@ -179,7 +179,7 @@ class ViewStore:
         """Whether the view's tables were made by this version of the view."""
         return self.meta().get("view_version") == VIEW_VERSION
 
-    def fold_get(self, keys: Sequence[str]) -> dict[str, str]:
+    def fold_get(self, keys: Sequence[str]) -> dict[str, bytes]:
         """Saved fold entries by key (missing keys are left out)."""
         found: dict[str, str] = {}
         for i in range(0, len(keys), 500):

@@ -275,6 +275,11 @@ def _edit(db: str, statement: str) -> None:
             connection.execute(statement)
 
 
+def _blob(db: str, data: bytes) -> str:
+    """``data`` as an SQL literal of the backend's bytes type (an edit of a bytes column)."""
+    return f"'\\x{data.hex()}'::bytea" if db.startswith("postgresql://") else f"X'{data.hex()}'"
+
+
 _EXAMPLES = itertools.count(1)
 
 
