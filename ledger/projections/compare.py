@@ -24,6 +24,7 @@ from ledger.projections.view import COMPARED, TABLES
 
 _WHAT = {"view_lots": Message("lot"), "view_steps": Message("step at position"),
          "view_attendees": Message("attendee at position"), "view_people": Message("person"),
+         "view_names": Message("id of a person's or a role's name"),
          "view_rooms": Message("room"), "view_duty": Message("duty shift of room"),
          "view_occupancy": Message("room stay of lot"),
          "view_findings": Message("finding at position"),

@@ -44,8 +44,9 @@ from ledger.domain.stored import Raw, raw
 
 PAGE = 1000  # events folded per transaction
 # Entries each per-stream map keeps cached between pages (lots, heads, whereabouts, a lot's
-# finding counts): the same streams and people come back page after page, and reading each again is most of a
-# rebuild's cost; past this many, a map's cache is dropped after its page is written.
+# finding counts): the same streams and people come back page after page, and reading each
+# again is most of a rebuild's cost; past this many, a map's cache is dropped after its page
+# is written.
 KEPT = 20_000
 # Keys a map remembers having written while it folds into an empty view, so that it need not
 # ask the view for any other (see FoldMap); past this many it asks, as for any view.
@@ -121,6 +122,33 @@ class FoldMap(MutableMapping[str, Any]):
         return out
 
 
+class NameIds:
+    """The id of each name (a person, a role) in ``view_names``, given in the order the fold
+    first meets them, so a view caught up in pages and one folded at once hold the same ids.
+    Every name met stays cached: they are the roster's people and roles, which the fold holds
+    in memory anyway."""
+
+    def __init__(self, view: ViewStore, batch: Callable[[], Batch], *, fresh: bool) -> None:
+        self.view, self.batch = view, batch
+        self._ids: dict[str, int] = {}
+        self._fresh = fresh  # an empty view: no name in it that this map did not give
+        self._next = 1 if fresh else 1 + int(
+            view.query("SELECT COALESCE(MAX(id), 0) FROM view_names")[0][0])
+
+    def __call__(self, name: str) -> int:
+        found = self._ids.get(name)
+        if found is None:
+            rows = [] if self._fresh else self.view.query(
+                "SELECT id FROM view_names WHERE name = ?", [name])
+            if rows:
+                found = int(rows[0][0])
+            else:
+                found, self._next = self._next, self._next + 1
+                self.batch().insert("view_names", (found, name))
+            self._ids[name] = found
+        return found
+
+
 class CustodyProjection(Projection[ViewStore]):
     """Folds stored rows through ``LedgerState`` and records the result in the view."""
 
@@ -143,6 +171,7 @@ class CustodyProjection(Projection[ViewStore]):
         self.state = codec.saved_state(view, **self.maps) or LedgerState(**self.maps)
         self.lots, self.entered = self.maps["lots"], self.maps["entered"]
         self.batch = Batch()
+        self.name_id = NameIds(view, lambda: self.batch, fresh=fresh)
 
     # -- folding -----------------------------------------------------------------------------
 
@@ -235,7 +264,8 @@ class CustodyProjection(Projection[ViewStore]):
             seen.add(person)
             member = self.state.member(person)
             role = outcome.counted.get(person) or (member.role if member else "")
-            self.batch.insert("view_attendees", (position, person, role,
+            self.batch.insert("view_attendees", (position, self.name_id(person),
+                                                 self.name_id(role),
                                                  int(person in outcome.counted)))
 
     def _people(self, position: int, body: dict[str, Any], outcome: Outcome) -> None:

@@ -45,9 +45,10 @@ NOTHING = -(2**63)  # view_meta.position before any event is folded
 # they could not be shown in another language; 4: presence conflicts judged between
 # location texts and duty gaps found at the end, not at the step that opened them; 5: the
 # fold state as JSON of its own, without the log keys, the genesis's witnesses and the
-# position of the last recorded_at; 6: rowid tables beside their key's index on SQLite, and
-# each event hash and saved fold row as text, hex and base64, not as bytes) is folded again by the next catch-up, into
-# tables made anew (``ViewStore.clear``), so the next read also takes the newer layout.
+# position of the last recorded_at; 6: rowid tables beside their key's index on SQLite, each
+# event hash and saved fold row as text, hex and base64, not as bytes, and each attendee's
+# person and role as text, not the id of a name in view_names) is folded again by the next
+# catch-up, into tables made anew (``ViewStore.clear``), so it also takes the newer layout.
 VIEW_VERSION = 6
 
 TABLES: dict[str, tuple[str, ...]] = {
@@ -66,8 +67,11 @@ TABLES: dict[str, tuple[str, ...]] = {
                    "lot {text}",
                    "holder {text}", "packed_in {text}", "count {int}", "seals {text}",
                    "unsealed {int}", "closed {int}", "PRIMARY KEY (position)"),
-    "view_attendees": ("position {int}", "person {text}", "role {text}", "counted {int}",
+    # Each person and role as the id of its name: a step lists six people or more, and the
+    # same few thousand names would otherwise fill most of the view.
+    "view_attendees": ("position {int}", "person {int}", "role {int}", "counted {int}",
                        "PRIMARY KEY (position, person)"),
+    "view_names": ("id {int}", "name {text}", "PRIMARY KEY (id)"),
     "view_people": ("person {text}", "position {int}", "part {text}",
                     "PRIMARY KEY (person, position, part)"),
     "view_rooms": ("room {text}", "name {text}", "licence {text}", "valid_from {text}",
@@ -80,10 +84,18 @@ TABLES: dict[str, tuple[str, ...]] = {
                       "stream {text}", "message {text}", "evidence {text}",
                       "PRIMARY KEY (position, ordinal)"),
 }
-# On SQLite every table but view_steps (whose key, the log position, is the rowid already) is
-# stored in its key's order (WITHOUT ROWID): a rowid table would keep each row a second time
-# in its key's index.
-CLUSTERED = frozenset(TABLES) - {"view_steps"}
+# On SQLite every table whose key is not one integer (that one is the rowid already) is stored
+# in its key's order (WITHOUT ROWID): a rowid table would keep each row a second time in its
+# key's index.
+CLUSTERED = frozenset(TABLES) - {"view_steps", "view_names"}
+# Read as these (SQL views): the attendees with their names, for questions that name people.
+NAMED: dict[str, tuple[str, str]] = {
+    # name -> (columns, what it selects)
+    "view_attendee_names": ("position, person, role, counted",
+                            "SELECT a.position, p.name, r.name, a.counted FROM view_attendees a "
+                            "JOIN view_names p ON p.id = a.person "
+                            "JOIN view_names r ON r.id = a.role"),
+}
 # The secondary indexes: made with the tables, but dropped by a rebuild and made again once
 # it has folded the whole log (``ViewStore.index``), which builds each one sorted and packed
 # instead of inserting every row's entry at random.
@@ -91,13 +103,15 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS view_steps_lot ON view_steps (lot, position)",
     "CREATE INDEX IF NOT EXISTS view_steps_stream ON view_steps (stream, seq)",
     "CREATE INDEX IF NOT EXISTS view_attendees_person ON view_attendees (person, position)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS view_names_name ON view_names (name)",
     "CREATE INDEX IF NOT EXISTS view_lots_holder ON view_lots (holder)",
     "CREATE INDEX IF NOT EXISTS view_lots_packed ON view_lots (packed_in)",
 )
 # Compared by `verify --projections`, each in its primary key's order.
 # ({c}: text columns sort bytewise on both backends, as PostgreSQL's "C" collation does.)
 COMPARED: dict[str, str] = {
-    "view_lots": "lot{c}", "view_steps": "position", "view_attendees": "position, person{c}",
+    "view_lots": "lot{c}", "view_steps": "position", "view_attendees": "position, person",
+    "view_names": "id",
     "view_people": "person{c}, position, part{c}", "view_rooms": "room{c}",
     "view_duty": "room{c}, position", "view_occupancy": "lot{c}, entered",
     "view_findings": "position, ordinal", "view_fold": "key{c}", "view_meta": "key{c}",
@@ -107,6 +121,8 @@ UPSERT_KEYS = {"view_lots": ("lot",), "view_rooms": ("room",), "view_fold": ("ke
 
 
 def _columns(table: str) -> list[str]:
+    if table in NAMED:
+        return NAMED[table][0].split(", ")
     return [c.split()[0] for c in TABLES[table] if not c.startswith("PRIMARY")]
 
 
@@ -133,6 +149,7 @@ class ViewStore:
     param = "?"
     int_type, text_type, blob_type = "INTEGER", "TEXT", "BLOB"
     clustered = " WITHOUT ROWID"  # how a table is stored in its key's order ("" if it always is)
+    make_view = "CREATE VIEW IF NOT EXISTS"
     collate = ""
 
     # -- what each backend provides ---------------------------------------------------------
@@ -156,6 +173,8 @@ class ViewStore:
             c.format(int=self.int_type, text=self.text_type, blob=self.blob_type)
             for c in columns) + ")" + (self.clustered if table in CLUSTERED else "")
             for table, columns in TABLES.items()]
+        statements += [f"{self.make_view} {name} ({columns}) AS {select}"
+                       for name, (columns, select) in NAMED.items()]
         return statements + list(INDEXES if indexed else ())
 
     # -- reading ----------------------------------------------------------------------------
@@ -253,6 +272,8 @@ class ViewStore:
         with self._transaction(True) as c:
             # view_meta first: a command writing a page holds it from its first statement,
             # so this waits for that page rather than deadlocking with it (on PostgreSQL).
+            for name in NAMED:
+                c.execute(f"DROP VIEW IF EXISTS {name}")
             for table in TABLES:
                 c.execute(f"DROP TABLE IF EXISTS {table}")
             for statement in self.view_statements(indexed=False):

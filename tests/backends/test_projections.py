@@ -107,7 +107,8 @@ def _indexes(db: str) -> set[str]:
         with closing(sqlite3.connect(db)) as connection:
             found = connection.execute("SELECT name FROM sqlite_schema WHERE type = 'index'"
                                        ).fetchall()
-    return {name for (name,) in found} & {statement.split()[5] for statement in INDEXES}
+    named = {statement.split(" EXISTS ")[1].split()[0] for statement in INDEXES}
+    return {name for (name,) in found} & named
 
 
 def test_a_rebuild_makes_the_secondary_indexes_once_it_reaches_the_head(world) -> None:
