@@ -20,7 +20,9 @@ Tables (documented in docs/operations.md):
   from/to, location, policy, presence verdict and who was missing, the codes of its
   findings — and, for a lot's step, the lot as it stood after it (for ``--as-of``/``--at``);
 - ``view_attendees``: every person listed at a step, with the roster's role and whether
-  they counted (signed, enrolled, key in force);
+  they counted (signed, enrolled, key in force), the person and the role as ids of their
+  names in ``view_names``; questions read them with the names, as the SQL view
+  ``view_attendee_names``;
 - ``view_people``: every other way a person appears: released or received a lot, holds
   one from registration, key events of their own;
 - ``view_rooms``, ``view_duty``, ``view_occupancy``: secure rooms and their licences, duty
