@@ -86,6 +86,12 @@ class FoldMap(MutableMapping[str, Any]):
             raise KeyError(key)
         return value
 
+    def get(self, key: str, default: Any = None) -> Any:
+        # Not Mapping.get's KeyError raised and caught: most keys a rebuild asks for (a lot
+        # in no room, a stream's first step) are absent, and that is its commonest question.
+        value = self._load(key)
+        return default if value is _ABSENT else value
+
     def __setitem__(self, key: str, value: Any) -> None:
         self._cache[key] = value
         self._dirty.add(key)
