@@ -59,10 +59,11 @@ def _records(data: bytes) -> list[bytes]:
     records, at = [], 0
     while at < len(data):
         size = int.from_bytes(data[at:at + 4], "big")
-        if at + 4 > len(data) or at + 4 + size > len(data):
+        at += 4
+        if at + size > len(data):  # a length cut short, or more than the bytes left
             raise StateDamaged("its last record is cut short")
-        records.append(data[at + 4:at + 4 + size])
-        at += 4 + size
+        records.append(data[at:at + size])
+        at += size
     return records
 
 

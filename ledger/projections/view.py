@@ -204,7 +204,7 @@ class ViewStore:
 
     def fold_get(self, keys: Sequence[str]) -> dict[str, bytes]:
         """Saved fold entries by key (missing keys are left out)."""
-        found: dict[str, str] = {}
+        found: dict[str, bytes] = {}
         for i in range(0, len(keys), 500):
             part = keys[i:i + 500]
             marks = ",".join("?" * len(part))
@@ -274,8 +274,9 @@ class ViewStore:
         tables made anew, in this version's layout, without their secondary indexes until
         the log is folded into them (``index``); position back to nothing folded."""
         with self._transaction(True) as c:
-            # view_meta first: a command writing a page holds it from its first statement,
-            # so this waits for that page rather than deadlocking with it (on PostgreSQL).
+            # The SQL views first (no page is written through them), then view_meta: a command
+            # writing a page holds it from its first statement, so this waits for that page
+            # rather than deadlocking with it (on PostgreSQL).
             for name in NAMED:
                 c.execute(f"DROP VIEW IF EXISTS {name}")
             for table in TABLES:
