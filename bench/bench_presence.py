@@ -98,7 +98,7 @@ def bench(dataset: Path, runs: int) -> list[str]:
         view = access.writable_view(writer)
         lot = view.query("SELECT lot FROM view_lots ORDER BY lot LIMIT 1 OFFSET "
                          "(SELECT COUNT(*) / 2 FROM view_lots)")[0][0]
-        person = view.query("SELECT person FROM view_attendees GROUP BY person "
+        person = view.query("SELECT person FROM view_attendee_names GROUP BY person "
                             "ORDER BY COUNT(*) DESC LIMIT 1")[0][0]
         for name, mine, base in (
                 (f"replay --lot {lot} vs presence --lot",

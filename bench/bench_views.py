@@ -163,11 +163,15 @@ def bench(dataset: Path, runs: int) -> list[str]:
         writable = access.writable_view(app)
         writable.clear()
         catch_up(writable, app.recorder, until=position - BEHIND)
+        # As a command finds a view behind: indexed (clear left the indexes to the end of
+        # the fold, which `until` stopped short of), so the timing is the catch-up's alone.
+        writable.index()
         with Load() as load:
             took = timed(lambda: catch_up(writable, app.recorder))
         assert writable.position() == position
         writable.clear()
         catch_up(writable, app.recorder, until=position - BEHIND)
+        writable.index()
         app.close()
         behind = cli(db, "status", lot)  # one run: it catches the view up
         out += ["", f"Catch-up: {BEHIND:,} new events folded in {1000 * took:.0f} ms "

@@ -139,7 +139,8 @@ def refresh(app: Any) -> None:
 
 
 def rebuild(app: Any, progress: Progress = lambda n: None) -> int:
-    """Empty the view and fold the whole log into it again, a page per transaction."""
+    """Make the view's tables anew and fold the whole log into them, a page per transaction
+    (their secondary indexes made at the end: ``ViewStore.clear``)."""
     view = writable_view(app)
     view.clear()
     return catch_up(view, app.recorder, progress=progress)

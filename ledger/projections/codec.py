@@ -4,10 +4,11 @@ The view keeps the ``LedgerState`` it folded up to its position, so a catch-up f
 the events after it. It is saved as ``custody verify --state`` saves it, by
 ``ledger.core.state_codec``: every attribute that codec names (``SAVED``), each map in the
 order it iterates, so a fold resumed from the view is the fold of the whole log. The rows
-(key → text):
+(key → bytes):
 
 - ``state``: the scalars and the small sections (``state_codec.SMALL``: rooms, sites, duty
-  coverage and gaps) as the codec's records, read by every catch-up;
+  coverage and gaps) as the codec's records, each framed by its length (4 bytes, big-endian,
+  as ``verify --state`` frames them), read by every catch-up;
 - ``SECTION|KEY`` for each per-stream section (``state_codec.PER_STREAM``: the roster, key
   owners, lots, heads, lots in rooms, people's whereabouts): one entry, read only when an
   event touches it;
@@ -15,17 +16,15 @@ order it iterates, so a fold resumed from the view is the fold of the whole log.
   corrections (not the fold's), as a JSON list;
 - ``time_zone`` (``current.genesis_time_zone``), as JSON: a quick answer reads it alone.
 
-Records and entries are canonical msgpack, kept as base64 text. These rows live in the
-ledger's database, which anyone with write access can edit: they are decoded strictly (every
-field checked by type, never unpickled), so an edited row can at worst make the view wrong
-(``verify --projections`` reports that), and one that does not decode raises
-:class:`ViewStateDamaged`, naming the row.
+Records and entries are canonical msgpack, kept as they are (as text, base64, they took a
+third more room). These rows live in the ledger's database, which anyone with write access
+can edit: they are decoded strictly (every field checked by type, never unpickled), so an
+edited row can at worst make the view wrong (``verify --projections`` reports that), and one
+that does not decode raises :class:`ViewStateDamaged`, naming the row.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from typing import Any, MutableMapping
 
@@ -43,64 +42,70 @@ class ViewStateDamaged(StateDamaged):
     """The view's saved fold state does not decode into a ``LedgerState``."""
 
 
-def _text(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
+def _bytes(value: Any, key: str) -> bytes:
+    if not isinstance(value, (bytes, memoryview)):  # text typed into the row, say
+        raise ViewStateDamaged(f"the view's saved fold row {key!r} holds a "
+                               f"{type(value).__name__}, not bytes; {_REMEDY}")
+    return bytes(value)
 
 
-def _bytes(text: Any, key: str) -> bytes:
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, TypeError, ValueError):
-        raise ViewStateDamaged(f"the view's saved fold row {key!r} is not base64; "
-                               f"{_REMEDY}") from None
-
-
-def dumps_state(state: LedgerState) -> str:
-    """The ``state`` row of ``state``: its scalars and small sections, as records."""
+def dumps_state(state: LedgerState) -> bytes:
+    """The ``state`` row of ``state``: its scalars and small sections, as framed records."""
     records = state_codec.state_records(state, sections=state_codec.SMALL)
-    return json.dumps([_text(record) for record in records])
+    return b"".join(len(record).to_bytes(4, "big") + record for record in records)
+
+
+def _records(data: bytes) -> list[bytes]:
+    """The records ``dumps_state`` framed, each whole (else ``StateDamaged``)."""
+    records, at = [], 0
+    while at < len(data):
+        size = int.from_bytes(data[at:at + 4], "big")
+        at += 4
+        if at + size > len(data):  # a length cut short, or more than the bytes left
+            raise StateDamaged("its last record is cut short")
+        records.append(data[at:at + size])
+        at += size
+    return records
 
 
 def saved_state(view: ViewStore, **maps: MutableMapping[str, Any]) -> LedgerState | None:
     """The fold the view saved (None: nothing folded yet), its per-stream sections in
     ``maps`` (empty, or maps that read ``view_fold`` on first use: ``FoldMap``)."""
-    text = view.fold_get([STATE]).get(STATE)
-    if text is None:
+    saved = view.fold_get([STATE]).get(STATE)
+    if saved is None:
         return None
     try:
-        records = json.loads(text)
-        if type(records) is not list:
-            raise StateDamaged("it is not a list of records")
         reader = state_codec.StateReader(**maps)
-        for record in records:
-            reader.add(_bytes(record, STATE))
+        for record in _records(_bytes(saved, STATE)):
+            reader.add(record)
         return reader.finish()
     except ViewStateDamaged:
         raise
-    except (StateDamaged, ValueError) as exc:  # json.JSONDecodeError is a ValueError
+    except (StateDamaged, ValueError) as exc:
         raise ViewStateDamaged(f"the view's saved fold state does not decode ({exc}); "
                                f"{_REMEDY}") from None
 
 
-def dumps_entry(kind: str, key: str, value: Any) -> str:
+def dumps_entry(kind: str, key: str, value: Any) -> bytes:
     """The row of one entry of a per-stream section, or of a lot's ``flags``."""
     if kind == FLAGS:
-        return json.dumps(list(value))
-    return _text(state_codec.encode_entry(kind, key, value))
+        return json.dumps(list(value)).encode()
+    return state_codec.encode_entry(kind, key, value)
 
 
-def loads_entry(kind: str, key: str, text: str) -> Any:
+def loads_entry(kind: str, key: str, saved: bytes) -> Any:
     """The value ``dumps_entry`` wrote under ``key``; anything else raises
     :class:`ViewStateDamaged`."""
     row = f"{kind}|{key}"
     try:
+        data = _bytes(saved, row)
         if kind == FLAGS:
-            counts = json.loads(text)
+            counts = json.loads(data)
             if type(counts) is not list or len(counts) != 3 or any(
                     type(n) is not int for n in counts):
                 raise StateDamaged("it is not three counts")
             return tuple(counts)
-        return state_codec.decode_entry(kind, _bytes(text, row))
+        return state_codec.decode_entry(kind, data)
     except ViewStateDamaged:
         raise
     except (StateDamaged, ValueError) as exc:

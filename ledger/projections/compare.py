@@ -24,6 +24,7 @@ from ledger.projections.view import COMPARED, TABLES
 
 _WHAT = {"view_lots": Message("lot"), "view_steps": Message("step at position"),
          "view_attendees": Message("attendee at position"), "view_people": Message("person"),
+         "view_names": Message("id of a person's or a role's name"),
          "view_rooms": Message("room"), "view_duty": Message("duty shift of room"),
          "view_occupancy": Message("room stay of lot"),
          "view_findings": Message("finding at position"),
@@ -106,5 +107,6 @@ def _same(a: tuple[Any, ...] | None, b: tuple[Any, ...] | None) -> bool:
 def _data(columns: list[str], row: tuple[Any, ...] | None) -> dict[str, Any] | None:
     if row is None:
         return None
-    return {c: (v if isinstance(v, (int, str)) or v is None else str(v))
+    return {c: (v if isinstance(v, (int, str)) or v is None
+                else bytes(v).hex() if isinstance(v, (bytes, memoryview)) else str(v))
             for c, v in zip(columns, row)}

@@ -41,7 +41,9 @@ def lot_history(view: ViewStore, read: Read, lot_id: str) -> list[tuple[Any, str
         before: str | None = None
         for row in rows:
             chained[row.position] = (row.stream, before)
-            before = row.event_hash
+            # The view keeps the hash's bytes; anything else (an edited row) matches no step.
+            hashed = row.event_hash
+            before = hashed.hex() if isinstance(hashed, bytes) else str(hashed)
         return queries.packing_steps(rows)
 
     chosen = lot_steps(lot_id, steps_of)

@@ -40,7 +40,8 @@ class ViewNames:
             return self._any("SELECT 1 FROM view_rooms WHERE room = ?", name)
         if kind == "person":
             return (self._any("SELECT 1 FROM view_people WHERE person = ? LIMIT 1", name)
-                    or self._any("SELECT 1 FROM view_attendees WHERE person = ? LIMIT 1", name)
+                    or self._any("SELECT 1 FROM view_attendee_names WHERE person = ? LIMIT 1",
+                                 name)
                     or name in self._roster())
         if kind == "holder":
             if name.startswith("room:"):
@@ -62,7 +63,7 @@ class ViewNames:
             return self._column("SELECT room FROM view_rooms")
         if kind == "person":
             return sorted(set(self._roster())
-                          | set(self._column("SELECT DISTINCT person FROM view_attendees")))
+                          | set(self._column("SELECT DISTINCT person FROM view_attendee_names")))
         if kind == "holder":
             parties = set(self._column("SELECT DISTINCT holder FROM view_lots"))
             parties |= set(self._column("SELECT DISTINCT to_party FROM view_steps"))

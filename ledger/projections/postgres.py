@@ -14,7 +14,9 @@ from ledger.projections.view import APPLICATION, ViewStore
 
 class PostgresViewRecorder(ViewStore, PostgresTrackingRecorder):
     param = "%s"
-    int_type, text_type = "bigint", "text"
+    int_type, text_type, blob_type = "bigint", "text", "bytea"
+    clustered = ""  # a PostgreSQL table is a heap beside its key's index either way
+    make_view = "CREATE OR REPLACE VIEW"
     collate = ' COLLATE "C"'
 
     def __init__(self, datastore: Any, **kwargs: Any) -> None:

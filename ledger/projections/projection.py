@@ -10,6 +10,9 @@ nothing (``custody verify`` and ``status --verified`` check them all again), so 
 takes them as valid (``ALL_VALID``) and a catch-up costs no Ed25519 work. Everything else
 — chains, sequences, roster, keys in force, presence, custody rules — is judged as the
 recorder judged it, so a row damaged or edited before the view reads it shows up as an error.
+Rows are decoded by the verifier's compiled row stage (``ledger.domain.compiled_rows``): a
+canonical step row in C, any other row by ``stored.prepare`` itself, so a malformed row is
+refused with the same finding either way, at about half the cost of a canonical decode.
 
 The fold state is saved with the view (``view_fold``, through ``ledger.core.state_codec``
 as ``codec.py`` describes): lots, chain heads, lots in rooms and people's whereabouts one
@@ -35,13 +38,15 @@ from ledger.core.state import Event, LedgerState, Outcome
 from ledger.core.state_codec import PER_STREAM
 from ledger.projections import codec
 from ledger.core.text import message_data
-from ledger.projections.view import APPLICATION, VIEW_VERSION, Batch, Stale, ViewStore
-from ledger.domain.stored import Raw, prepare, raw
+from ledger.projections.view import APPLICATION, Batch, Stale, ViewStore
+from ledger.domain.compiled_rows import prepare
+from ledger.domain.stored import Raw, raw
 
 PAGE = 1000  # events folded per transaction
-# Entries each per-stream map keeps cached between pages (lots, heads, whereabouts...): the
-# same streams and people come back page after page, and reading each again is most of a
-# rebuild's cost; past this many, a map's cache is dropped after its page is written.
+# Entries each per-stream map keeps cached between pages (lots, heads, whereabouts, a lot's
+# finding counts): the same streams and people come back page after page, and reading each
+# again is most of a rebuild's cost; past this many, a map's cache is dropped after its page
+# is written.
 KEPT = 20_000
 # Keys a map remembers having written while it folds into an empty view, so that it need not
 # ask the view for any other (see FoldMap); past this many it asks, as for any view.
@@ -70,9 +75,9 @@ class FoldMap(MutableMapping[str, Any]):
         if key not in self._cache:
             if self._written is not None and key not in self._written:
                 return _ABSENT
-            text = self.view.fold_get([f"{self.kind}|{key}"]).get(f"{self.kind}|{key}")
-            self._cache[key] = (_ABSENT if text is None
-                                else codec.loads_entry(self.kind, key, text))
+            saved = self.view.fold_get([f"{self.kind}|{key}"]).get(f"{self.kind}|{key}")
+            self._cache[key] = (_ABSENT if saved is None
+                                else codec.loads_entry(self.kind, key, saved))
         return self._cache[key]
 
     def __getitem__(self, key: str) -> Any:
@@ -80,6 +85,12 @@ class FoldMap(MutableMapping[str, Any]):
         if value is _ABSENT:
             raise KeyError(key)
         return value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        # Not Mapping.get's KeyError raised and caught: most keys a rebuild asks for (a lot
+        # in no room, a stream's first step) are absent, and that is its commonest question.
+        value = self._load(key)
+        return default if value is _ABSENT else value
 
     def __setitem__(self, key: str, value: Any) -> None:
         self._cache[key] = value
@@ -105,7 +116,7 @@ class FoldMap(MutableMapping[str, Any]):
         return sum(1 for _ in self)
 
     def changes(self) -> list[tuple[str, str | None]]:
-        """(view_fold key, JSON or None for a removed entry) of everything changed; the
+        """(view_fold key, its bytes or None for a removed entry) of everything changed; the
         cache is dropped after (unless it holds at most ``keep`` entries), so memory stays
         bounded by one batch."""
         out = [(f"{self.kind}|{key}", None if self._cache[key] is _ABSENT
@@ -117,6 +128,33 @@ class FoldMap(MutableMapping[str, Any]):
         return out
 
 
+class NameIds:
+    """The id of each name (a person, a role) in ``view_names``, given in the order the fold
+    first meets them, so a view caught up in pages and one folded at once hold the same ids.
+    Every name met stays cached: they are the roster's people and roles, which the fold holds
+    in memory anyway."""
+
+    def __init__(self, view: ViewStore, batch: Callable[[], Batch], *, fresh: bool) -> None:
+        self.view, self.batch = view, batch
+        self._ids: dict[str, int] = {}
+        self._fresh = fresh  # an empty view: no name in it that this map did not give
+        self._next = 1 if fresh else 1 + int(
+            view.query("SELECT COALESCE(MAX(id), 0) FROM view_names")[0][0])
+
+    def __call__(self, name: str) -> int:
+        found = self._ids.get(name)
+        if found is None:
+            rows = [] if self._fresh else self.view.query(
+                "SELECT id FROM view_names WHERE name = ?", [name])
+            if rows:
+                found = int(rows[0][0])
+            else:
+                found, self._next = self._next, self._next + 1
+                self.batch().insert("view_names", (found, name))
+            self._ids[name] = found
+        return found
+
+
 class CustodyProjection(Projection[ViewStore]):
     """Folds stored rows through ``LedgerState`` and records the result in the view."""
 
@@ -126,18 +164,20 @@ class CustodyProjection(Projection[ViewStore]):
         super().__init__(view)
         self.start = view.position()
         self.position = self.start
-        self.meta = {k: v for k, v in view.meta().items() if k != "position"}
-        if self.start is None:
-            self.meta["view_version"] = VIEW_VERSION
+        meta = view.meta()
+        # A view made anew by a rebuild gets its secondary indexes once it reaches the head.
+        self.unindexed = "unindexed" in meta
+        self.meta = {k: v for k, v in meta.items() if k not in ("position", "unindexed")}
         # The state's per-stream maps (whereabouts: person -> Whereabouts), as the codec
         # names them; the rest of the state is read back whole.
         fresh = self.start is None  # an empty view: nothing saved to read back
         self.maps = {section: FoldMap(view, section, keep=KEPT, fresh=fresh)
                      for section in PER_STREAM}
-        self.flags = FoldMap(view, codec.FLAGS, fresh=fresh)
+        self.flags = FoldMap(view, codec.FLAGS, keep=KEPT, fresh=fresh)
         self.state = codec.saved_state(view, **self.maps) or LedgerState(**self.maps)
         self.lots, self.entered = self.maps["lots"], self.maps["entered"]
         self.batch = Batch()
+        self.name_id = NameIds(view, lambda: self.batch, fresh=fresh)
 
     # -- folding -----------------------------------------------------------------------------
 
@@ -185,7 +225,7 @@ class CustodyProjection(Projection[ViewStore]):
         self._count("errors", 1)
         self.batch.insert("view_steps", (
             position, stream, version, "", "", "", None, None, "", "", "", "",
-            json.dumps([problem.code]), 1, row.event_hash.hex(), None, None, None, None, None,
+            json.dumps([problem.code]), 1, row.event_hash, None, None, None, None, None,
             None, None))
         self._findings(position, stream, [problem])
 
@@ -218,7 +258,7 @@ class CustodyProjection(Projection[ViewStore]):
             row.recorded_at or "", outcome.released, outcome.received, body.get("location", ""),
             policy_ref,
             verdict, missing, json.dumps([f.code for f in findings]), len(findings),
-            row.event_hash.hex(), *snapshot))
+            row.event_hash, *snapshot))
 
     def _attendees(self, position: int, body: dict[str, Any], outcome: Outcome) -> None:
         """Each attendee listed, with the roster role and whether the fold counted them."""
@@ -230,7 +270,8 @@ class CustodyProjection(Projection[ViewStore]):
             seen.add(person)
             member = self.state.member(person)
             role = outcome.counted.get(person) or (member.role if member else "")
-            self.batch.insert("view_attendees", (position, person, role,
+            self.batch.insert("view_attendees", (position, self.name_id(person),
+                                                 self.name_id(role),
                                                  int(person in outcome.counted)))
 
     def _people(self, position: int, body: dict[str, Any], outcome: Outcome) -> None:
@@ -296,7 +337,7 @@ class CustodyProjection(Projection[ViewStore]):
                 self.batch.upsert("view_fold", (key, value))
         self.batch.upsert("view_fold", (codec.STATE, codec.dumps_state(self.state)))
         # The zone times are shown in, on its own: a quick answer reads it without the fold.
-        self.batch.upsert("view_fold", ("time_zone", json.dumps(self.state.time_zone)))
+        self.batch.upsert("view_fold", ("time_zone", json.dumps(self.state.time_zone).encode()))
         assert self.position is not None
         self.view.write(self.batch, self.start, self.position, self.meta)
         self.start = self.position
@@ -329,11 +370,12 @@ def caught_up(view: ViewStore, recorder: ApplicationRecorder, *, page: int = PAG
         try:
             while True:
                 start = projection.position
-                notes = recorder.select_notifications(
+                fetched = recorder.select_notifications(
                     start=None if start is None else start + 1, limit=page)
-                if until is not None:
-                    notes = [note for note in notes if note.id <= until]
+                notes = [note for note in fetched if until is None or note.id <= until]
                 if not notes:
+                    if not fetched and projection.unindexed:
+                        view.index()  # the head reached: the indexes a rebuild left out
                     return projection, folded
                 for note in notes:
                     projection.process_event(raw(note), Tracking(APPLICATION, note.id))

@@ -15,17 +15,17 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from ledger.core.findings import Finding
 from ledger.core.packing import OwnStep
-from ledger.projections.view import TABLES, ViewStore, _columns
+from ledger.projections.view import NAMED, TABLES, ViewStore, _columns
 
 if TYPE_CHECKING:  # the saved fold is decoded only by the questions that need it
     from ledger.core.roster import Member
 
 BATCH = 500  # values per "IN (...)" list
 
-# One named tuple per view table, its fields the table's columns in order.
+# One named tuple per view table (or SQL view), its fields the table's columns in order.
 ROWS: dict[str, Any] = {
     table: namedtuple("".join(w.title() for w in table.split("_")), _columns(table))
-    for table in TABLES}
+    for table in [*TABLES, *NAMED]}
 StepRow = ROWS["view_steps"]  # one event of the log as the view holds it
 
 
@@ -200,8 +200,8 @@ def presence(view: ViewStore, *, lot: str | None = None, exam: str | None = None
         where.append("lot IN (SELECT lot FROM view_lots WHERE exam = ?)")
         params.append(exam)
     if person is not None:
-        where.append("(position IN (SELECT position FROM view_attendees WHERE person = ?) OR "
-                     "position IN (SELECT position FROM view_people WHERE person = ?))")
+        where.append("(position IN (SELECT position FROM view_attendee_names WHERE person = ?) "
+                     "OR position IN (SELECT position FROM view_people WHERE person = ?))")
         params += [person, person]
     if room is not None:
         where.append("(stream = ? OR from_party = ? OR to_party = ?)")
@@ -242,7 +242,7 @@ def attendees(view: ViewStore, positions: Sequence[int]
     """Who was listed at each step at ``positions``: (person, roster role, counted), by
     person."""
     out: dict[int, list[tuple[str, str, bool]]] = {}
-    for row in select_at(view, "view_attendees", positions, "position, person"):
+    for row in select_at(view, "view_attendee_names", positions, "position, person"):
         out.setdefault(row.position, []).append((row.person, row.role, bool(row.counted)))
     return out
 

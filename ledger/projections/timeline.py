@@ -1,6 +1,6 @@
 """After an incident: a replay of the steps, and timelines per person and per room, from the view.
 
-Plain reads of the view's tables (``view_steps``, ``view_attendees``, ``view_people``,
+Plain reads of the view's tables (``view_steps``, ``view_attendee_names``, ``view_people``,
 ``view_findings``, ``view_duty``, ``view_occupancy``, ``view_rooms``), returned as frozen
 dataclasses with ``to_data()`` (the shapes in ``schemas/replay.schema.json`` and
 ``schemas/timeline.schema.json``), for ``custody replay``, ``custody timeline`` and the report.
@@ -331,7 +331,7 @@ def person_timeline(view: ViewStore, person: str, *, since: str | None = None,
         raise InputError(f"unknown person {person}: nobody of that id is enrolled "
                          "('custody presence --person' takes the same id)")
     parts: dict[int, set[str]] = {}
-    for attended in select(view, "view_attendees", "person = ?", [person]):
+    for attended in select(view, "view_attendee_names", "person = ?", [person]):
         parts.setdefault(attended.position, set()).add("present")
     for took in select(view, "view_people", "person = ?", [person]):
         if took.part in ("from", "to", "holder"):

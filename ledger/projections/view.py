@@ -20,7 +20,9 @@ Tables (documented in docs/operations.md):
   from/to, location, policy, presence verdict and who was missing, the codes of its
   findings — and, for a lot's step, the lot as it stood after it (for ``--as-of``/``--at``);
 - ``view_attendees``: every person listed at a step, with the roster's role and whether
-  they counted (signed, enrolled, key in force);
+  they counted (signed, enrolled, key in force), the person and the role as ids of their
+  names in ``view_names``; questions read them with the names, as the SQL view
+  ``view_attendee_names``;
 - ``view_people``: every other way a person appears: released or received a lot, holds
   one from registration, key events of their own;
 - ``view_rooms``, ``view_duty``, ``view_occupancy``: secure rooms and their licences, duty
@@ -45,15 +47,18 @@ NOTHING = -(2**63)  # view_meta.position before any event is folded
 # they could not be shown in another language; 4: presence conflicts judged between
 # location texts and duty gaps found at the end, not at the step that opened them; 5: the
 # fold state as JSON of its own, without the log keys, the genesis's witnesses and the
-# position of the last recorded_at; 5: the roster and key owners inside the fold's one
-# ``state`` row, read and written whole by every catch-up) is folded again by the next
-# catch-up.
-VIEW_VERSION = 6
+# position of the last recorded_at; 6: rowid tables beside their key's index on SQLite, each
+# event hash and saved fold row as text, hex and base64, not as bytes, each attendee's
+# person and role as text, not the id of a name in view_names, and the roster and key
+# owners inside the fold's one ``state`` row, read and written whole by every catch-up) is
+# folded again by the next catch-up, into tables made anew (``ViewStore.clear``), so it
+# also takes the newer layout.
+VIEW_VERSION = 7
 
 TABLES: dict[str, tuple[str, ...]] = {
     # table -> (column definitions..., primary key)
     "view_meta": ("key {text}", "value {text}", "PRIMARY KEY (key)"),
-    "view_fold": ("key {text}", "value {text}", "PRIMARY KEY (key)"),
+    "view_fold": ("key {text}", "value {blob}", "PRIMARY KEY (key)"),
     "view_lots": ("lot {text}", "kind {text}", "exam {text}", "subject {text}", "count {int}",
                   "seals {text}", "holder {text}", "packed_in {text}", "location {text}",
                   "last_type {text}", "occurred_at {text}", "unsealed {int}", "closed {int}",
@@ -62,12 +67,15 @@ TABLES: dict[str, tuple[str, ...]] = {
     "view_steps": ("position {int}", "stream {text}", "seq {int}", "type {text}",
                    "occurred_at {text}", "recorded_at {text}", "from_party {text}",
                    "to_party {text}", "location {text}", "policy {text}", "verdict {text}",
-                   "missing {text}", "findings {text}", "nfindings {int}", "event_hash {text}",
+                   "missing {text}", "findings {text}", "nfindings {int}", "event_hash {blob}",
                    "lot {text}",
                    "holder {text}", "packed_in {text}", "count {int}", "seals {text}",
                    "unsealed {int}", "closed {int}", "PRIMARY KEY (position)"),
-    "view_attendees": ("position {int}", "person {text}", "role {text}", "counted {int}",
+    # Each person and role as the id of its name: a step lists six people or more, and the
+    # same few thousand names would otherwise fill most of the view.
+    "view_attendees": ("position {int}", "person {int}", "role {int}", "counted {int}",
                        "PRIMARY KEY (position, person)"),
+    "view_names": ("id {int}", "name {text}", "PRIMARY KEY (id)"),
     "view_people": ("person {text}", "position {int}", "part {text}",
                     "PRIMARY KEY (person, position, part)"),
     "view_rooms": ("room {text}", "name {text}", "licence {text}", "valid_from {text}",
@@ -80,17 +88,36 @@ TABLES: dict[str, tuple[str, ...]] = {
                       "stream {text}", "message {text}", "evidence {text}",
                       "PRIMARY KEY (position, ordinal)"),
 }
+# On SQLite every table whose key is not one integer (that one is the rowid already) is stored
+# in its key's order (WITHOUT ROWID): a rowid table would keep each row a second time in its
+# key's index. Not view_lots: its rows are long and rewritten in no order, which leaves such
+# a table's pages emptier than its key's index costs (a 21k-event season: 1.05 MiB against
+# 0.94 with its indexes).
+CLUSTERED = frozenset(TABLES) - {"view_steps", "view_names", "view_lots"}
+# Read as these (SQL views): the attendees with their names, for questions that name people.
+NAMED: dict[str, tuple[str, str]] = {
+    # name -> (columns, what it selects)
+    "view_attendee_names": ("position, person, role, counted",
+                            "SELECT a.position, p.name, r.name, a.counted FROM view_attendees a "
+                            "JOIN view_names p ON p.id = a.person "
+                            "JOIN view_names r ON r.id = a.role"),
+}
+# The secondary indexes: made with the tables, but dropped by a rebuild and made again once
+# it has folded the whole log (``ViewStore.index``), which builds each one sorted and packed
+# instead of inserting every row's entry at random.
 INDEXES = (
     "CREATE INDEX IF NOT EXISTS view_steps_lot ON view_steps (lot, position)",
     "CREATE INDEX IF NOT EXISTS view_steps_stream ON view_steps (stream, seq)",
     "CREATE INDEX IF NOT EXISTS view_attendees_person ON view_attendees (person, position)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS view_names_name ON view_names (name)",
     "CREATE INDEX IF NOT EXISTS view_lots_holder ON view_lots (holder)",
     "CREATE INDEX IF NOT EXISTS view_lots_packed ON view_lots (packed_in)",
 )
 # Compared by `verify --projections`, each in its primary key's order.
 # ({c}: text columns sort bytewise on both backends, as PostgreSQL's "C" collation does.)
 COMPARED: dict[str, str] = {
-    "view_lots": "lot{c}", "view_steps": "position", "view_attendees": "position, person{c}",
+    "view_lots": "lot{c}", "view_steps": "position", "view_attendees": "position, person",
+    "view_names": "id",
     "view_people": "person{c}, position, part{c}", "view_rooms": "room{c}",
     "view_duty": "room{c}, position", "view_occupancy": "lot{c}, entered",
     "view_findings": "position, ordinal", "view_fold": "key{c}", "view_meta": "key{c}",
@@ -100,6 +127,8 @@ UPSERT_KEYS = {"view_lots": ("lot",), "view_rooms": ("room",), "view_fold": ("ke
 
 
 def _columns(table: str) -> list[str]:
+    if table in NAMED:
+        return NAMED[table][0].split(", ")
     return [c.split()[0] for c in TABLES[table] if not c.startswith("PRIMARY")]
 
 
@@ -124,7 +153,9 @@ class ViewStore:
     """The view's reads and writes, shared by both backends' recorders (SQL with ``?``)."""
 
     param = "?"
-    int_type, text_type = "INTEGER", "TEXT"
+    int_type, text_type, blob_type = "INTEGER", "TEXT", "BLOB"
+    clustered = " WITHOUT ROWID"  # how a table is stored in its key's order ("" if it always is)
+    make_view = "CREATE VIEW IF NOT EXISTS"
     collate = ""
 
     # -- what each backend provides ---------------------------------------------------------
@@ -143,12 +174,14 @@ class ViewStore:
 
     # -- schema -----------------------------------------------------------------------------
 
-    def view_statements(self) -> list[str]:
+    def view_statements(self, indexed: bool = True) -> list[str]:
         statements = [f"CREATE TABLE IF NOT EXISTS {table} (" + ", ".join(
-            c.format(int=self.int_type, text=self.text_type) for c in columns) + ")"
+            c.format(int=self.int_type, text=self.text_type, blob=self.blob_type)
+            for c in columns) + ")" + (self.clustered if table in CLUSTERED else "")
             for table, columns in TABLES.items()]
-        statements += INDEXES
-        return statements
+        statements += [f"{self.make_view} {name} ({columns}) AS {select}"
+                       for name, (columns, select) in NAMED.items()]
+        return statements + list(INDEXES if indexed else ())
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -168,13 +201,12 @@ class ViewStore:
         return {k: int(v) for k, v in self.query("SELECT key, value FROM view_meta")}
 
     def current(self) -> bool:
-        """Whether the view is empty or was folded by this version of the view."""
-        meta = self.meta()
-        return meta.get("position", NOTHING) == NOTHING or meta.get("view_version") == VIEW_VERSION
+        """Whether the view's tables were made by this version of the view."""
+        return self.meta().get("view_version") == VIEW_VERSION
 
-    def fold_get(self, keys: Sequence[str]) -> dict[str, str]:
+    def fold_get(self, keys: Sequence[str]) -> dict[str, bytes]:
         """Saved fold entries by key (missing keys are left out)."""
-        found: dict[str, str] = {}
+        found: dict[str, bytes] = {}
         for i in range(0, len(keys), 500):
             part = keys[i:i + 500]
             marks = ",".join("?" * len(part))
@@ -187,8 +219,10 @@ class ViewStore:
         order = COMPARED[table].format(c=self.collate)
         offset = 0
         while True:
-            # A fold entry removed is stored as NULL: the same as one never written.
-            where = " WHERE value IS NOT NULL" if table == "view_fold" else ""
+            # A fold entry removed is stored as NULL: the same as one never written; and
+            # whether a rebuild has made its indexes yet is no part of what the view holds.
+            where = {"view_fold": " WHERE value IS NOT NULL",
+                     "view_meta": " WHERE key <> 'unindexed'"}.get(table, "")
             found = self.query(f"SELECT * FROM {table}{where} ORDER BY {order} LIMIT {page} "
                                f"OFFSET {offset}")
             yield from found
@@ -238,17 +272,36 @@ class ViewStore:
             f"{updates}"), rows)
 
     def clear(self) -> None:
-        """Empty the view (``projections rebuild``): position back to nothing folded."""
+        """Empty the view (``projections rebuild``, or a view an older version folded): its
+        tables made anew, in this version's layout, without their secondary indexes until
+        the log is folded into them (``index``); position back to nothing folded."""
         with self._transaction(True) as c:
+            # The SQL views first (no page is written through them), then view_meta: a command
+            # writing a page holds it from its first statement, so this waits for that page
+            # rather than deadlocking with it (on PostgreSQL).
+            for name in NAMED:
+                c.execute(f"DROP VIEW IF EXISTS {name}")
             for table in TABLES:
-                c.execute(f"DELETE FROM {table}")
-            c.execute(self._sql("INSERT INTO view_meta (key, value) VALUES ('position', ?)"),
-                      [str(NOTHING)])
+                c.execute(f"DROP TABLE IF EXISTS {table}")
+            for statement in self.view_statements(indexed=False):
+                c.execute(statement)
+            self._init_meta(c)
+            c.execute("INSERT INTO view_meta (key, value) VALUES ('unindexed', '1')")
             self._reset_tracking(c)
+
+    def index(self) -> None:
+        """Make the secondary indexes ``clear`` left out, once the log is folded."""
+        with self._transaction(True) as c:
+            for statement in INDEXES:
+                c.execute(statement)
+            c.execute("DELETE FROM view_meta WHERE key = 'unindexed'")
 
     def _init_meta(self, c: Any) -> None:
         c.execute(self._sql("INSERT INTO view_meta (key, value) VALUES ('position', ?) "
                             "ON CONFLICT (key) DO NOTHING"), [str(NOTHING)])
+        if self._rowcount(c) == 1:  # new tables: of this version (an older view keeps its own)
+            c.execute(self._sql("INSERT INTO view_meta (key, value) VALUES ('view_version', ?)"),
+                      [str(VIEW_VERSION)])
 
 
 class _Stale(Exception):

@@ -23,6 +23,7 @@ from ledger.application.custody import open_ledger
 from ledger.core.custody import effective_holder
 from ledger.projections import access, queries
 from ledger.projections.projection import catch_up
+from ledger.projections.view import INDEXES
 from ledger.verify import Verifier
 from tests.conftest import TEAM
 from tests.unit.test_exam_day import exam_day
@@ -95,6 +96,67 @@ def test_verify_projections_reports_a_view_edited_in_the_database(world) -> None
     assert "view_lots: lot LOT-1 differs" in finding["message"]
     assert finding["evidence"]["stored"]["holder"] == "POL-01"
     assert finding["evidence"]["rebuilt"]["holder"] == "STF-02"
+
+
+def _indexes(db: str) -> set[str]:
+    """The view's secondary indexes that exist in the ledger's database."""
+    if db.startswith("postgresql://"):
+        with closing(psycopg.connect(db)) as connection:
+            found = connection.execute("SELECT indexname FROM pg_indexes").fetchall()
+    else:
+        with closing(sqlite3.connect(db)) as connection:
+            found = connection.execute("SELECT name FROM sqlite_schema WHERE type = 'index'"
+                                       ).fetchall()
+    named = {statement.split(" EXISTS ")[1].split()[0] for statement in INDEXES}
+    return {name for (name,) in found} & named
+
+
+def test_a_rebuild_makes_the_secondary_indexes_once_it_reaches_the_head(world) -> None:
+    """A rebuild folds into tables without their secondary indexes and makes them at the end;
+    one stopped short of the head leaves them to the catch-up that reaches it."""
+    exam_day(world)
+    db, app = str(world.db), world.app
+    assert len(_indexes(db)) == len(INDEXES)
+    view = access.writable_view(app)
+    view.clear()
+    catch_up(view, app.recorder, until=app.last_position() - 2)
+
+    assert _indexes(db) == set() and view.meta()["unindexed"] == 1
+    assert catch_up(view, app.recorder) == 2
+    assert len(_indexes(db)) == len(INDEXES) and "unindexed" not in view.meta()
+    _view_equals_verifier(db)
+
+
+def test_a_view_in_the_layout_of_an_older_version_is_made_anew_by_the_next_read(world) -> None:
+    """Version 5 kept event hashes as hex text (and rowid tables on SQLite): the next read
+    folds the log again into tables of this version's layout, which verify finds equal."""
+    world.register("LOT-1")
+    world.handover("LOT-1", "STF-01", "STF-02")
+    db = str(world.db)
+    if db.startswith("postgresql://"):
+        older = ["ALTER TABLE view_steps ALTER COLUMN event_hash TYPE text "
+                 "USING encode(event_hash, 'hex')"]
+        layout = ("SELECT data_type FROM information_schema.columns WHERE table_name = "
+                  "'view_steps' AND column_name = 'event_hash'")
+    else:
+        older = ["DROP TABLE view_attendees",
+                 "CREATE TABLE view_attendees (position INTEGER, person TEXT, role TEXT, "
+                 "counted INTEGER, PRIMARY KEY (position, person))"]
+        layout = "SELECT sql LIKE '%WITHOUT ROWID' FROM sqlite_schema WHERE name = 'view_attendees'"
+    for statement in [*older, "UPDATE view_meta SET value = '5' WHERE key = 'view_version'"]:
+        _edit(db, statement)
+
+    status = CliRunner().invoke(main, ["--db", db, "status", "--json"])
+
+    assert status.exit_code == 0, status.output
+    assert json.loads(status.stdout)["lots"][0]["holder"] == "STF-02"
+    if db.startswith("postgresql://"):
+        with closing(psycopg.connect(db)) as connection:
+            assert connection.execute(layout).fetchone() == ("bytea",)
+    else:
+        with closing(sqlite3.connect(db)) as connection:
+            assert connection.execute(layout).fetchone() == (1,)
+    _view_equals_verifier(db)
 
 
 def test_verify_projections_says_a_view_that_lags_is_behind(world) -> None:
@@ -192,6 +254,7 @@ import sys, time
 from ledger.application.custody import open_ledger
 from ledger.projections import access
 from ledger.projections.projection import catch_up
+from ledger.projections.view import INDEXES
 app = open_ledger(sys.argv[1])
 view = access.writable_view(app)
 view.clear()
@@ -211,6 +274,11 @@ def _edit(db: str, statement: str) -> None:
     else:
         with closing(sqlite3.connect(db)) as connection, connection:
             connection.execute(statement)
+
+
+def _blob(db: str, data: bytes) -> str:
+    """``data`` as an SQL literal of the backend's bytes type (an edit of a bytes column)."""
+    return f"'\\x{data.hex()}'::bytea" if db.startswith("postgresql://") else f"X'{data.hex()}'"
 
 
 _EXAMPLES = itertools.count(1)

@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Iterator
 
-import base64
 import json
 import pickle
 
@@ -31,7 +30,7 @@ from ledger.projections import access
 from ledger.projections.projection import CustodyProjection, catch_up
 from ledger.verify import Verifier
 from ledger.verify.saved_state import SavedState, exists, save
-from tests.backends.test_projections import _edit
+from tests.backends.test_projections import _blob, _edit
 from tests.conftest import (
     AUTHORITY, LEDGER_ID, PEOPLE, TEAM, World, build_world, fixed_key,
 )
@@ -201,13 +200,14 @@ def test_an_audit_resumed_from_any_cut_is_the_full_fold(ledger, tmp_path, steps,
 
 def test_a_saved_fold_edited_into_a_pickle_is_reported_and_never_loaded(ledger) -> None:
     """The view's tables are in the ledger's database, which anyone with write access can
-    edit: a saved fold replaced by a pickle (base64, as the rows are kept) is a one-line
-    error naming the remedy, and a mismatch for verify --projections; never run."""
+    edit: a saved fold replaced by a pickle (framed as a record, as the rows are kept) is a
+    one-line error naming the remedy, and a mismatch for verify --projections; never run."""
     db = str(ledger.db)
     runner = CliRunner()
     assert runner.invoke(main, ["--db", db, "status"]).exit_code == 0
-    payload = base64.b64encode(pickle.dumps(("os.system", "echo owned"))).decode()
-    _edit(db, f"UPDATE view_fold SET value = '[\"{payload}\"]' WHERE key = 'state'")
+    payload = pickle.dumps(("os.system", "echo owned"))
+    framed = len(payload).to_bytes(4, "big") + payload
+    _edit(db, f"UPDATE view_fold SET value = {_blob(db, framed)} WHERE key = 'state'")
 
     shown = runner.invoke(main, ["--db", db, "presence", "--room", "SR-3"])
     report = runner.invoke(main, ["--db", db, "verify", "--projections", "--json",

@@ -14,7 +14,7 @@ from ledger.core import canonical
 from ledger.core.duty import Gap
 from ledger.projections import access, codec, queries
 from ledger.verify import Verifier
-from tests.backends.test_projections import _edit
+from tests.backends.test_projections import _blob, _edit
 from tests.unit.test_exam_day import at, exam_day, team
 
 NIGHT_GAP = ("2026-06-07T12:00:00.000000Z", "2026-06-07T22:00:00.000000Z")
@@ -141,5 +141,5 @@ def _invent_gap(db, gap: Gap) -> None:
     state = codec.saved_state(view)
     app.close()
     state.gaps.append(gap)
-    text = codec.dumps_state(state).replace("'", "''")
-    _edit(str(db), f"UPDATE view_fold SET value = '{text}' WHERE key = '{codec.STATE}'")
+    saved = _blob(str(db), codec.dumps_state(state))
+    _edit(str(db), f"UPDATE view_fold SET value = {saved} WHERE key = '{codec.STATE}'")

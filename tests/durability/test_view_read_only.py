@@ -19,7 +19,7 @@ import pytest
 from ledger.application.custody import open_ledger
 from ledger.projections import access
 from ledger.projections.projection import catch_up
-from ledger.projections.view import TABLES
+from ledger.projections.view import NAMED, TABLES
 from tests.durability import ledger
 from tests.durability.faults import in_mount_namespace, run_cli, shell_cli
 
@@ -139,6 +139,8 @@ def test_a_read_only_folder_with_no_view_yet_is_answered_from_the_events_in_memo
     # from before the view: the recorder keeps a view as it records, so it is dropped here.
     with closing(sqlite3.connect(db)) as connection:
         assert connection.execute("PRAGMA journal_mode=DELETE").fetchone() == ("delete",)
+        for name in NAMED:
+            connection.execute(f"DROP VIEW {name}")
         for table in (*TABLES, "tracking"):
             connection.execute(f"DROP TABLE {table}")
     before = sorted((p.name, p.read_bytes()) for p in path.parent.iterdir())

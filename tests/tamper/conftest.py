@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.projections.view import TABLES
+from ledger.projections.view import NAMED, TABLES
 from tests.conftest import Clock, World, build_world
 from tests.tamper.attacker import Attacker, verify
 
@@ -39,6 +39,8 @@ def _drop_view(db: Path) -> None:
     ledger no view has folded yet, so every read command folds the damaged rows afresh (a
     view folded before the damage is what ``verify --projections`` compares)."""
     with closing(sqlite3.connect(db)) as connection, connection:
+        for name in NAMED:  # the SQL views over the tables first: none may outlive them
+            connection.execute(f"DROP VIEW {name}")
         for table in (*TABLES, "tracking"):
             connection.execute(f"DROP TABLE {table}")
 
