@@ -79,7 +79,7 @@ def fresh_fold_only(app: Any, streams: list[str]) -> None:
 def handover_plans(view: Any, n: int) -> list[tuple[str, str, str, list[str], int, list[str]]]:
     """(lot, holder, receiver, seals, count, team) for ``n`` distinct lots held by a staff
     member: the holder, the receiver, and police and staff from the roster to make 2 + 4."""
-    roles = dict(view.query("SELECT person, MAX(role) FROM view_attendees WHERE role IN "
+    roles = dict(view.query("SELECT person, MAX(role) FROM view_attendee_names WHERE role IN "
                             "('police', 'staff') GROUP BY person"))
     police = sorted(p for p, r in roles.items() if r == "police")
     staff = sorted(p for p, r in roles.items() if r == "staff")
