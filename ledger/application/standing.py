@@ -127,6 +127,7 @@ def _damage(view: Any, streams: list[str]) -> FindingAt | None:
             f"AND f.code NOT IN ({','.join('?' * len(allowed))})", [*part, *allowed])
         if rows and rows[0][0] is not None:
             position = rows[0][0]
-            return next(f for f in findings_at(view, [position])[position]
-                        if f.severity == Severity.ERROR.value and f.code not in allowed)
+            return next((f for f in findings_at(view, [position]).get(position, [])
+                         if f.severity == Severity.ERROR.value and f.code not in allowed),
+                        None)
     return None
