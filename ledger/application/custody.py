@@ -5,11 +5,14 @@ event against the ledger's state at the log's head (``LedgerState``, the one fol
 also uses), then appends it on condition that the head has not moved. A step with error
 findings is refused and nothing is written; the library's optimistic concurrency control
 refuses a second writer of the same step; a writer that lost the race for the head judges
-again. Nothing is cached between commands: every judgement reads the ledger as it stands.
+again. A judgement starts from the view's saved fold of the whole log, brought up to the
+log's head and checked against the stored rows of the streams the step reads
+(``standing``); nothing else is kept between commands.
 
 The class is assembled from one layer per job, each using the ones below it:
 
 - ``reading``: every question answered by the one fold, and the stored events themselves;
+- ``standing``: the state a step is judged against (the view's saved fold, or the log's);
 - ``submitting``: the one write path (``submit_all``) and its receipts;
 - ``recording``: drafting a co-signed step, signing it, recording it;
 - ``authority``: the commands only an authority signs.
