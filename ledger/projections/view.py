@@ -126,6 +126,11 @@ UPSERT_KEYS = {"view_lots": ("lot",), "view_rooms": ("room",), "view_fold": ("ke
                "view_meta": ("key",)}
 
 
+def _index_name(statement: str) -> str:
+    """The name a statement of ``INDEXES`` gives its index."""
+    return statement.split(" IF NOT EXISTS ", 1)[1].split()[0]
+
+
 def _columns(table: str) -> list[str]:
     if table in NAMED:
         return NAMED[table][0].split(", ")
@@ -272,19 +277,27 @@ class ViewStore:
             f"{updates}"), rows)
 
     def clear(self) -> None:
-        """Empty the view (``projections rebuild``, or a view an older version folded): its
-        tables made anew, in this version's layout, without their secondary indexes until
-        the log is folded into them (``index``); position back to nothing folded."""
+        """Empty the view (``projections rebuild``, or a view an older version folded),
+        without its secondary indexes until the log is folded into it again (``index``);
+        position back to nothing folded. A view of this version keeps its tables, and with
+        them whatever access was granted on them (a PostgreSQL role that may only read keeps
+        its SELECT); one an older version folded is made anew, in this version's layout."""
+        same_layout = self.current()
         with self._transaction(True) as c:
-            # The SQL views first (no page is written through them), then view_meta: a command
-            # writing a page holds it from its first statement, so this waits for that page
-            # rather than deadlocking with it (on PostgreSQL).
-            for name in NAMED:
-                c.execute(f"DROP VIEW IF EXISTS {name}")
-            for table in TABLES:
-                c.execute(f"DROP TABLE IF EXISTS {table}")
-            for statement in self.view_statements(indexed=False):
-                c.execute(statement)
+            # view_meta first: a command writing a page holds it from its first statement, so
+            # this waits for that page rather than deadlocking with it (on PostgreSQL).
+            if same_layout:
+                for table in TABLES:
+                    c.execute(f"DELETE FROM {table}")
+                for statement in INDEXES:
+                    c.execute(f"DROP INDEX IF EXISTS {_index_name(statement)}")
+            else:
+                for name in NAMED:  # no page is written through them
+                    c.execute(f"DROP VIEW IF EXISTS {name}")
+                for table in TABLES:
+                    c.execute(f"DROP TABLE IF EXISTS {table}")
+                for statement in self.view_statements(indexed=False):
+                    c.execute(statement)
             self._init_meta(c)
             c.execute("INSERT INTO view_meta (key, value) VALUES ('unindexed', '1')")
             self._reset_tracking(c)

@@ -269,7 +269,7 @@ def test_a_postgres_role_that_may_only_read_hears_the_remedy_once_and_only_when_
         assert current.stderr == ""  # the view stands at the head: not a word
 
         with closing(open_ledger(postgres_db)) as app:
-            position = _one_event_behind(app)
+            position = _one_event_behind(app)  # its view emptied: tables (and grants) kept
         behind = cli(as_reader, "status", "LOT-1")
         assert behind.returncode == 0, behind.stderr
         assert _note(behind, label) == (str(position), 1)
