@@ -42,7 +42,7 @@ class ViewNames:
             return (self._any("SELECT 1 FROM view_people WHERE person = ? LIMIT 1", name)
                     or self._any("SELECT 1 FROM view_attendee_names WHERE person = ? LIMIT 1",
                                  name)
-                    or name in self._roster())
+                    or bool(queries.enrolled(self.view, name)))
         if kind == "holder":
             if name.startswith("room:"):
                 return self.known("room", name[len("room:"):])
@@ -62,7 +62,7 @@ class ViewNames:
         if kind == "room":
             return self._column("SELECT room FROM view_rooms")
         if kind == "person":
-            return sorted(set(self._roster())
+            return sorted(set(queries.enrolled(self.view))
                           | set(self._column("SELECT DISTINCT person FROM view_attendee_names")))
         if kind == "holder":
             parties = set(self._column("SELECT DISTINCT holder FROM view_lots"))
@@ -70,6 +70,3 @@ class ViewNames:
             parties |= {f"room:{room}" for room in self.every("room")}
             return sorted(parties | set(self.every("person")))
         raise KeyError(kind)
-
-    def _roster(self) -> dict[str, Any]:
-        return queries.roster(self.view)

@@ -11,14 +11,11 @@ from __future__ import annotations
 import json
 from collections import namedtuple
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 from ledger.core.findings import Finding
 from ledger.core.packing import OwnStep
 from ledger.projections.view import NAMED, TABLES, ViewStore, _columns
-
-if TYPE_CHECKING:  # the saved fold is decoded only by the questions that need it
-    from ledger.core.roster import Member
 
 BATCH = 500  # values per "IN (...)" list
 
@@ -247,14 +244,16 @@ def attendees(view: ViewStore, positions: Sequence[int]
     return out
 
 
-def roster(view: ViewStore) -> dict[str, Member]:
-    """The roster as the view's saved fold holds it (empty before anything is folded)."""
-    from ledger.projections import codec  # the saved fold: decoded only when needed
-
-    rows = view.query("SELECT key, value FROM view_fold WHERE key LIKE ? "
-                      "AND value IS NOT NULL ORDER BY key", ["roster|%"])
-    return {key.split("|", 1)[1]: codec.loads_entry("roster", key.split("|", 1)[1], value)
-            for key, value in rows}
+def enrolled(view: ViewStore, person: str | None = None) -> list[str]:
+    """The ids of everyone the view's saved fold holds a roster entry for (one row a person:
+    nothing decoded), or only ``person``'s if given and enrolled."""
+    if person is not None:
+        found = view.query("SELECT key FROM view_fold WHERE key = ? AND value IS NOT NULL",
+                           [f"roster|{person}"])
+    else:
+        found = view.query("SELECT key FROM view_fold WHERE key LIKE ? AND value IS NOT NULL "
+                           "ORDER BY key", ["roster|%"])
+    return [key.split("|", 1)[1] for (key,) in found]
 
 
 def duty_gaps(view: ViewStore, end: str, room: str | None = None) -> list[Finding]:
