@@ -51,14 +51,19 @@ from ledger.projections.timeline import FindingAt, findings_at
 
 @dataclass(frozen=True)
 class Standing:
-    """The state a step is judged against and the log position it stands at; ``whole``:
-    it is the whole log's fold (the view's), so its findings at the next position are the
-    ones ``verify`` reports there."""
+    """The state a step is judged against and the log position it stands at; ``view``: the
+    view whose saved fold it is (read entry by entry, when first used), or None for streams
+    folded from the log."""
 
     state: LedgerState
     head: int
-    whole: bool
-    view: Any = None  # the view the saved fold is read from, entry by entry, when first used
+    view: Any = None
+
+    @property
+    def whole(self) -> bool:
+        """Whether it is the whole log's fold (the view's), so its findings at the next
+        position are the ones ``verify`` reports there."""
+        return self.view is not None
 
     def moved(self) -> bool:
         """Whether the view moved past ``head`` since this state was taken. The saved fold
@@ -83,7 +88,7 @@ def standing(app: Any, streams: Iterable[str], *, roster: bool = False) -> Stand
     if saved is not None:
         return saved
     state, head = app.state(streams, roster=roster)
-    return Standing(state, head, whole=False)
+    return Standing(state, head)
 
 
 def _saved(app: Any, streams: list[str]) -> Standing | None:
@@ -98,7 +103,7 @@ def _saved(app: Any, streams: list[str]) -> Standing | None:
         return None
     if fault is not None:
         raise damaged(fault.position or 0, fault.stream, fault)
-    return Standing(state, projection.position or 0, whole=True, view=view)
+    return Standing(state, projection.position or 0, view)
 
 
 def _agrees(app: Any, state: LedgerState, streams: list[str]) -> bool:
