@@ -11,8 +11,8 @@ import pytest
 from ledger.application.custody import CustodyLedger
 from ledger.core.errors import StorageError
 from ledger.projections import access
-from ledger.verify import Verifier
 from tests.conftest import World
+from tests.tamper.attacker import located, verify
 
 # The `day` fixture: LOT-1 registered at 12, handed STF-01 -> STF-02 at 13, STF-02 -> STF-03
 # at 14; LOT-2 likewise at 15-17. LOT-1 is held by STF-03.
@@ -31,22 +31,13 @@ def streams_folded(app: CustodyLedger) -> list[list[str]]:
     return reads
 
 
-def located(db: str) -> list[tuple[str, int | None, str | None]]:
-    app = __import__("ledger.application.custody", fromlist=["open_ledger"]).open_ledger(db)
-    try:
-        report = Verifier(app.recorder, workers=1).run()
-    finally:
-        app.close()
-    return [(f.code, f.position, f.stream) for f in report.findings]
-
-
 def test_a_step_is_judged_against_the_saved_fold_without_folding_its_streams(day: World) -> None:
     reads = streams_folded(day.app)
     receipt = day.handover("LOT-1", "STF-03", "STF-01")
     assert reads == []  # neither the lot's stream nor anyone's was folded from the log
     assert (receipt.seq, receipt.position, receipt.warnings) == (4, 18, ())
     assert day.app.lot("LOT-1").state.holder == "STF-01"
-    assert located(day.db) == []
+    assert located(verify(day.db)) == set()
 
 
 def test_without_a_usable_view_the_streams_are_folded_from_the_log(day: World) -> None:
@@ -58,7 +49,7 @@ def test_without_a_usable_view_the_streams_are_folded_from_the_log(day: World) -
     receipt = day.handover("LOT-1", "STF-03", "STF-01")
     assert ["lot:LOT-1"] in [[s for s in read if s == "lot:LOT-1"] for read in reads]
     assert (receipt.seq, receipt.position) == (4, 18)
-    assert located(day.db) == []
+    assert located(verify(day.db)) == set()
 
 
 def test_a_rewritten_last_step_sends_the_recorder_to_the_log_which_refuses(day: World,
@@ -93,6 +84,6 @@ def test_an_earlier_step_rewritten_after_the_view_folded_it_is_left_to_verify(da
     raw.set_state("lot:LOT-1", 2, raw.state("lot:LOT-1", 2).replace(b"STF-02", b"STF-04"))
     receipt = day.handover("LOT-1", "STF-03", "STF-01")
     assert receipt.position == 18
-    found = located(day.db)
+    found = located(verify(day.db))
     assert ("NON_CANONICAL", 13, "lot:LOT-1") in found  # its signature keys re-sorted
     assert {position for _, position, _ in found} == {13, 14}, found  # none at the new step
