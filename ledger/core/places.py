@@ -18,8 +18,9 @@ put someone in two places at once. Pure data and functions.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 from ledger.core.custody import RoomState
 from ledger.core.findings import Finding
@@ -82,9 +83,15 @@ def apart(a: str | None, b: str | None, rooms: Mapping[str, RoomState],
           sites: Mapping[str, SiteState]) -> bool:
     """Whether one person cannot be at ``a`` and ``b`` within the presence window: both are
     registered places, different, and no site holds them both."""
+    return apart_in(a, b, lambda place: region(place, rooms, sites))
+
+
+def apart_in(a: str | None, b: str | None, region_of: Callable[[str], str | None]) -> bool:
+    """``apart``, with each place's outermost site found by ``region_of`` (the fold keeps
+    them, as they change only when a room or site is registered)."""
     if a is None or b is None or a == b:
         return False
-    first, second = region(a, rooms, sites), region(b, rooms, sites)
+    first, second = region_of(a), region_of(b)
     return first is not None and second is not None and first != second
 
 

@@ -106,8 +106,8 @@ def judge_signatures(
                                                            key=member.public_key.id[:16]),
                                     evidence={"person": person_id, "key_id": member.public_key.id}))
             continue
-        late = [m for m in moments if m is not None and member.valid_until is not None
-                and m > member.valid_until]
+        late = [m for m in moments if m is not None and m > member.valid_until
+                ] if member.valid_until is not None else ()
         if late:
             findings.append(Finding("KEY_EXPIRED", Message("{person}'s key was valid until "
                                                            "{valid_until}, not at {moment}",
@@ -149,11 +149,11 @@ def judge_attendance(body: Mapping[str, Any], present: Mapping[str, str],
                                          claimed=claimed, role=member.role),
                 evidence={"person": person_id, "claimed": claimed, "roster": member.role}))
     # Someone whose signature is there but failed already has a finding of its own.
-    for person_id in sorted(set(listed) - set(signers)):
+    for person_id in sorted(listed.keys() - signers):
         findings.append(Finding("ATTENDEE_UNSIGNED", Message(
             "{person} is listed as present but has no valid signature; not counted",
             person=person_id), evidence={"person": person_id}))
-    for person_id in sorted(set(present) - set(listed)):
+    for person_id in sorted(present.keys() - listed.keys()):
         findings.append(Finding("SIGNER_NOT_ATTENDEE", Message(
             "{person} signed but is not listed among the attendees; not counted",
             person=person_id), evidence={"person": person_id}))

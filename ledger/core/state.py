@@ -52,7 +52,7 @@ from ledger.core.policy import PresencePolicy
 from ledger.core.keys import PublicKey
 from ledger.core.roster import WITNESS_ROLE, Member, member_after, member_from
 from ledger.core.text import Message
-from ledger.core.places import SiteState, apart, place_of, site_registered
+from ledger.core.places import SiteState, apart_in, place_of, region, site_registered
 from ledger.core.whereabouts import (
     Sighting,
     Whereabouts,
@@ -204,6 +204,9 @@ class LedgerState:
         # person -> where they recently signed and their duty shifts (PRESENCE_CONFLICT)
         self.whereabouts: MutableMapping[str, Whereabouts] = (
             whereabouts if whereabouts is not None else {})
+        # place -> its outermost registered site (``places.region``), worked out once: it
+        # changes only when a room or site is registered, which empties it.
+        self._regions: dict[str, str | None] = {}
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -296,18 +299,25 @@ class LedgerState:
                         body["location"], place, moment_of(body["occurred_at"]))
         listed = {a["person"] for a in body["attendees"]}
         findings = []
+        whereabouts, window, apart = self.whereabouts, self.policy.presence_window, self.apart
         for person in sorted(present):
-            seen = self.whereabouts.get(person)
-            conflict = judge_whereabouts(person, seen, here, self.policy.presence_window,
-                                         self.apart)
+            seen = whereabouts.get(person)
+            conflict = judge_whereabouts(person, seen, here, window, apart)
             if conflict is not None:
                 findings.append(conflict)
-            self.whereabouts[person] = seen_at(seen, here, body, person in listed)
+            whereabouts[person] = seen_at(seen, here, body, person in listed)
         return findings
 
     def apart(self, a: str, b: str) -> bool:
         """Whether places ``a`` and ``b`` are apart at this position (``places.apart``)."""
-        return apart(a, b, self.rooms, self.sites)
+        return apart_in(a, b, self._region)
+
+    def _region(self, place: str) -> str | None:
+        try:
+            return self._regions[place]
+        except KeyError:
+            found = self._regions[place] = region(place, self.rooms, self.sites)
+            return found
 
     def skip(self, stream: str, seq: int, event_hash: str) -> None:
         """Advance a stream's head past a stored row that could not be read (it has a finding
@@ -398,8 +408,10 @@ class LedgerState:
                 self.key_owner.setdefault(member.public_key.id, person_id)
         elif event_type == "room.registered":
             self.rooms[body["room"]["id"]] = room_registered(body)
+            self._regions.clear()
         elif event_type == "site.registered":
             self.sites[body["site"]["id"]] = site_registered(body)
+            self._regions.clear()
         elif event_type in ROOM_EVENTS:
             self._fold_room(body, present)
         elif event_type == "lot.registered":

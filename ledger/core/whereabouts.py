@@ -94,8 +94,10 @@ def judge_whereabouts(person: str, seen: Whereabouts | None, here: Sighting, win
     if seen is None:
         return None
     for shift in seen.shifts:
+        if not shift.open_at(here.occurred_at):
+            continue
         room_place = f"room:{shift.room}"
-        if shift.open_at(here.occurred_at) and apart(here.place, room_place):
+        if apart(here.place, room_place):
             return Finding(
                 "PRESENCE_CONFLICT",
                 Message("{person} signed {step} at {place} at {moment} while on duty in secure "
@@ -110,11 +112,16 @@ def judge_whereabouts(person: str, seen: Whereabouts | None, here: Sighting, win
                                     "location": shift.location, "place": room_place,
                                     "ended_at": shift.ended_at}})
     reach = window * 60_000_000
+    place, moment = here.place, here.moment
     best: tuple[int, int, Sighting] | None = None
+    # This runs for every signer of every step: the same place is never apart, and times
+    # are compared as integers.
     for seen_step in seen.sightings:
-        distance = abs(seen_step.moment - here.moment)  # integers: this runs for every signer
+        if seen_step.place == place:
+            continue
+        distance = abs(seen_step.moment - moment)
         if distance < reach and (best is None or (distance, seen_step.position) < best[:2]) \
-                and apart(seen_step.place, here.place):
+                and apart(seen_step.place, place):
             best = (distance, seen_step.position, seen_step)
     if best is None:
         return None
@@ -138,26 +145,30 @@ def seen_at(seen: Whereabouts | None, here: Sighting, body: Mapping[str, Any],
             on_duty: bool) -> Whereabouts:
     """``seen`` after the person signed ``here`` (``body``); ``on_duty``: they are among the
     people the step puts on or takes off duty."""
-    seen = seen or Whereabouts()
-    sightings = seen.sightings
-    if not sightings or (sightings[-1].occurred_at, sightings[-1].position) <= (
-            here.occurred_at, here.position):
-        sightings = (*sightings[1 - KEEP_SIGHTINGS:], here)  # the usual case: in time order
+    if seen is None:
+        sightings: tuple[Sighting, ...] = (here,)
+        shifts: tuple[Shift, ...] = ()
     else:
-        sightings = tuple(sorted((*sightings, here), key=lambda s: (s.occurred_at, s.position))
-                          )[-KEEP_SIGHTINGS:]
+        sightings, shifts = seen.sightings, seen.shifts
+        last = sightings[-1] if sightings else None
+        if last is None or last.occurred_at < here.occurred_at or (
+                last.occurred_at == here.occurred_at and last.position <= here.position):
+            sightings = (*sightings[1 - KEEP_SIGHTINGS:], here)  # the usual case: in time order
+        else:
+            sightings = tuple(sorted((*sightings, here),
+                                     key=lambda s: (s.occurred_at, s.position)))[-KEEP_SIGHTINGS:]
     if not on_duty or body["type"] not in DUTY_SHIFTS:
-        return Whereabouts(sightings, seen.shifts)
-    shifts = list(seen.shifts)
+        return Whereabouts(sightings, shifts)
     room = body["stream"].split(":", 1)[1]
+    duty = list(shifts)
     if body["type"] == "duty.started":
-        if not any(s.room == room and s.ended_at is None for s in shifts):
-            shifts.append(Shift(room, body["occurred_at"], here.position,
-                                body.get("location", "")))
+        if not any(s.room == room and s.ended_at is None for s in duty):
+            duty.append(Shift(room, body["occurred_at"], here.position,
+                              body.get("location", "")))
     else:
-        shifts = [replace(s, ended_at=body["occurred_at"])
-                  if s.room == room and s.ended_at is None else s for s in shifts]
+        duty = [replace(s, ended_at=body["occurred_at"])
+                if s.room == room and s.ended_at is None else s for s in duty]
     # Open shifts are always kept; of the ended ones, the latest.
-    ended = [s for s in shifts if s.ended_at is not None]
-    kept = [s for s in shifts if s.ended_at is None or s in ended[-KEEP_SHIFTS:]]
+    ended = [s for s in duty if s.ended_at is not None]
+    kept = [s for s in duty if s.ended_at is None or s in ended[-KEEP_SHIFTS:]]
     return Whereabouts(sightings, tuple(kept))
