@@ -30,9 +30,10 @@ same as a full fold's.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Any, Iterable, Mapping, MutableMapping
+from typing import Any, Iterable, MutableMapping
 
 from ledger.core import digests
 from ledger.core.custody import (

@@ -52,6 +52,8 @@ KEPT = 20_000
 # ask the view for any other (see FoldMap); past this many it asks, as for any view.
 WRITTEN_KEPT = 10 * KEPT
 _ABSENT: Any = object()
+_UNCACHED: Any = object()  # not read from the view yet
+
 
 class FoldMap(MutableMapping[str, Any]):
     """One per-stream part of the saved ``LedgerState`` (lots, heads, lots in rooms,
@@ -89,7 +91,9 @@ class FoldMap(MutableMapping[str, Any]):
     def get(self, key: str, default: Any = None) -> Any:
         # Not Mapping.get's KeyError raised and caught: most keys a rebuild asks for (a lot
         # in no room, a stream's first step) are absent, and that is its commonest question.
-        value = self._load(key)
+        value = self._cache.get(key, _UNCACHED)  # the usual case: no call to _load
+        if value is _UNCACHED:
+            value = self._load(key)
         return default if value is _ABSENT else value
 
     def __setitem__(self, key: str, value: Any) -> None:

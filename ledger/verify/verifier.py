@@ -86,10 +86,13 @@ class Verifier:
                            since if since > 1 else LOWEST_POSITION)
         self.as_of = as_of  # canonical timestamp: events that occurred later are left out
         # The one ledger-state fold; per-stream state keeps at most `resident` entries of each
-        # kind in memory and spills the rest to a private temporary file.
+        # kind in memory and spills the rest to a private temporary file. Whereabouts are
+        # per person and bounded (the last few sightings and shifts), so they stay in memory
+        # like the roster: people sign step after step, county by county, and a province's
+        # people outnumber any cache, which then missed on nearly every signer.
         resident = resident or RESIDENT
         maps = {"lots": SpillMap(resident), "heads": SpillMap(resident),
-                "entered": SpillMap(resident), "whereabouts": SpillMap(resident)}
+                "entered": SpillMap(resident), "whereabouts": {}}
         # A resumed audit starts from the state an earlier intact run saved, at the position
         # and tree frontier it reached, and reads only the rows after it.
         self.resumed: Header | None = resume.header if resume is not None else None
