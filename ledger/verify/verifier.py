@@ -52,7 +52,9 @@ from ledger.verify.rows import (
 )
 
 PAGE = 2000
-RESIDENT = 8192  # per-stream states kept in memory, per kind; the rest spill to a temp file
+RESIDENT = 65536  # per-stream states kept in memory, per kind; the rest spill to a temp file
+# (a province's season works on tens of thousands of lots at once: a smaller cache misses
+# on most lot steps, and each miss is a read, an unpickle and, later, a write)
 AHEAD = 2  # pages prepared in the workers while the main process judges an earlier one
 # The lowest position a row can be stored at (SQLite's rowid is a signed 64-bit integer):
 # without --since, rows from there on are checked and reported, not only those from 1.
