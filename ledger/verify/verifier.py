@@ -64,6 +64,16 @@ LOWEST_POSITION = -(2**63)
 Handed = tuple[list[Prepared], dict[str, bytes]]  # rows, the keyring they were checked with
 
 
+def state_maps(resident: int = RESIDENT) -> dict[str, Any]:
+    """The per-stream maps of the verifier's fold: at most ``resident`` lots, heads and lots
+    in rooms each stay in memory, the rest spill to a private temporary file. Whereabouts are
+    per person and bounded (the last few sightings and shifts), so they stay in memory like
+    the roster: people sign step after step, county by county, and a province's people
+    outnumber any cache, which then missed on nearly every signer."""
+    return {"lots": SpillMap(resident), "heads": SpillMap(resident),
+            "entered": SpillMap(resident), "whereabouts": {}}
+
+
 class Verifier:
     """Verifies the whole log (or one lot) of a library recorder and returns a Report."""
 
@@ -87,14 +97,8 @@ class Verifier:
         self.scope = Scope(self._lot_scope(lot) if lot is not None else None,
                            since if since > 1 else LOWEST_POSITION)
         self.as_of = as_of  # canonical timestamp: events that occurred later are left out
-        # The one ledger-state fold; per-stream state keeps at most `resident` entries of each
-        # kind in memory and spills the rest to a private temporary file. Whereabouts are
-        # per person and bounded (the last few sightings and shifts), so they stay in memory
-        # like the roster: people sign step after step, county by county, and a province's
-        # people outnumber any cache, which then missed on nearly every signer.
-        resident = resident or RESIDENT
-        maps = {"lots": SpillMap(resident), "heads": SpillMap(resident),
-                "entered": SpillMap(resident), "whereabouts": {}}
+        # The one ledger-state fold, its per-stream maps bounded in memory (``state_maps``).
+        maps = state_maps(resident or RESIDENT)
         # A resumed audit starts from the state an earlier intact run saved, at the position
         # and tree frontier it reached, and reads only the rows after it.
         self.resumed: Header | None = resume.header if resume is not None else None
