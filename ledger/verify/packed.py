@@ -17,9 +17,16 @@ chunk in which a row names a key: its later rows were checked with keys looked a
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from collections import deque
 from typing import Mapping, Sequence, Union
 
+import msgpack
+
 from ledger.core import keys
+from ledger.core.errors import ResourceError
 from ledger.domain.compiled_rows import compiled, decode_step
 from ledger.domain.stored import Prepared, Raw, prepare
 from ledger.verify.rows import Scope, signature_tasks
@@ -58,6 +65,59 @@ def prepare_packed(raws: Sequence[Raw], keyring: Mapping[str, bytes],
             ok = None if key is None else row.verified.get((key, row.digest, signature))
             verdicts.append(NOT_CHECKED if ok is None else VALID if ok else INVALID)
     return bytes(accepted), bytes(hashes), bytes(signing), bytes(verdicts), whole
+
+
+_held: tuple[str, dict[str, bytes]] | None = None  # the keyring file this worker read last
+
+
+def prepare_packed_with(raws: Sequence[Raw], keyring_file: str, scope: Scope = Scope()
+                        ) -> Packed:
+    """``prepare_packed`` with the keyring read from the file ``KeyringFiles`` wrote: each
+    worker reads a keyring once, when it changes, instead of unpickling it with every chunk
+    (a province's 12,000 keys are half a megabyte, four times a page)."""
+    global _held
+    if _held is None or _held[0] != keyring_file:
+        with open(keyring_file, "rb") as handle:
+            _held = (keyring_file, msgpack.unpackb(handle.read(), raw=False))
+    return prepare_packed(raws, _held[1], scope)
+
+
+class KeyringFiles:
+    """The keyrings the workers check signatures against, each written once to a private
+    temporary directory (removed by :meth:`close`), the last ``keep`` of them kept: a chunk
+    in flight names the file of the keyring its page was handed out with."""
+
+    def __init__(self, keep: int) -> None:
+        self._keep = keep
+        self._dir: str | None = None
+        self._files: deque[tuple[Mapping[str, bytes], str]] = deque()
+        self._written = 0
+
+    def file_for(self, keyring: Mapping[str, bytes]) -> str:
+        """The file holding ``keyring`` (the same object until the roster changes)."""
+        if self._files and self._files[-1][0] is keyring:
+            return self._files[-1][1]
+        try:
+            if self._dir is None:
+                self._dir = tempfile.mkdtemp(prefix="custody-keyrings-")
+            self._written += 1
+            path = os.path.join(self._dir, f"keyring-{self._written}")
+            with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as handle:
+                handle.write(msgpack.packb(dict(keyring), use_bin_type=True))
+        except OSError as exc:
+            raise ResourceError(f"cannot write scratch space in {tempfile.gettempdir()} "
+                                f"({exc}); set TMPDIR to a writable directory with free "
+                                "space") from None
+        self._files.append((keyring, path))
+        while len(self._files) > self._keep:
+            os.unlink(self._files.popleft()[1])
+        return path
+
+    def close(self) -> None:
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+        self._dir = None
+        self._files.clear()
 
 
 def unpack(raws: Sequence[Raw], packed: Packed, keyring: Mapping[str, bytes]

@@ -17,7 +17,9 @@ judges and folds the rows in log order. The workers send back packed results
 Memory stays flat as the log grows: pages are bounded, and the per-stream state (chain heads,
 lots, lots in secure rooms) keeps at most ``RESIDENT`` entries of each kind in memory and
 spills the rest to a private temporary SQLite file (``spill.py``). What stays in memory grows
-only with the roster, the rooms and their duty shifts, and the findings.
+only with the roster (and each person's last few whereabouts), the rooms and their duty
+shifts, and the findings. The workers read the keyring from a private temporary file,
+written once each time the roster changes.
 
 A resumed audit (``resume=``, ``custody verify --state``) starts from the state and tree
 frontier an earlier intact run saved (``saved_state.py``), reads only the rows after the
@@ -46,7 +48,7 @@ from ledger.core.text import Message
 from ledger.verify.log import Evidence, LogAudit, StoredTreeAudit, checkpoint_size
 from ledger.verify.saved_state import Header, SavedState
 from ledger.verify.spill import SpillMap
-from ledger.verify.packed import prepare_packed, unpack
+from ledger.verify.packed import KeyringFiles, prepare_packed_with, unpack
 from ledger.verify.rows import (
     KEY_EVENTS, Prepared, Scope, prepare_chunk, raw, signature_tasks,
 )
@@ -107,6 +109,7 @@ class Verifier:
         self.findings_by_stream: dict[str, int] = {}
         self.signatures_checked = 0
         self._keyring: dict[str, bytes] | None = None  # person id -> raw key, for the workers
+        self._keyring_files = KeyringFiles(AHEAD + 2)  # each keyring written once for them
         # The Merkle tree recomputed from every row, held against the stored checkpoints and
         # any an auditor brings (``--checkpoint``, ``--receipt``).
         # The stored tree's rows too, read in pages as the recomputed tree grows (a resumed
@@ -203,6 +206,7 @@ class Verifier:
         finally:
             if pool is not None:
                 pool.shutdown(cancel_futures=True)
+            self._keyring_files.close()
         if self.resumed is not None:
             report.extend(self._resumed_findings(stored_size))
             report.resumed = {"position": self.resumed.position,
@@ -274,8 +278,10 @@ class Verifier:
             return lambda: (prepare_chunk(raws, ring := self._ring(), self.scope), ring)
         size = -(-len(raws) // (2 * self.workers))
         ring = self._ring()
+        ring_file = self._keyring_files.file_for(ring)
         chunks = [raws[i:i + size] for i in range(0, len(raws), size)]
-        futures = [pool.submit(prepare_packed, chunk, ring, self.scope) for chunk in chunks]
+        futures = [pool.submit(prepare_packed_with, chunk, ring_file, self.scope)
+                   for chunk in chunks]
         return lambda: ([row for chunk, future in zip(chunks, futures)
                          for row in unpack(chunk, future.result(), ring)], ring)
 

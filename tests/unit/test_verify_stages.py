@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 
 import pytest
 
@@ -131,6 +132,27 @@ def test_packed_results_rebuild_exactly_the_rows_the_worker_prepared(day):
     assert (list(accepted), len(hashes), len(digests), len(verdicts), whole) == (
         [1] * 6, 6 * 32, 6 * 32, 6 * 6, [])
     assert isinstance(prepare_packed(raws, roster), list)
+
+
+def test_workers_read_each_keyring_from_its_file_once_and_the_files_go_with_the_run(day):
+    from ledger.verify import packed
+
+    _, raws = stored(day)
+    roster = {p: day.app.member(p).public_key.raw for p in PEOPLE}
+    files = packed.KeyringFiles(keep=2)
+    first = files.file_for(roster)
+    assert files.file_for(roster) == first  # the same keyring is written once
+    assert os.stat(first).st_mode & 0o777 == 0o600
+    assert os.stat(os.path.dirname(first)).st_mode & 0o777 == 0o700
+    assert packed.prepare_packed_with(raws, first) == packed.prepare_packed(raws, roster)
+    # A newer keyring gets a file of its own; past `keep` of them, the oldest is removed.
+    fewer = {"STF-01": roster["STF-01"]}
+    second = files.file_for(fewer)
+    third = files.file_for(dict(roster))
+    assert len({first, second, third}) == 3 and not os.path.exists(first)
+    assert packed.prepare_packed_with(raws, second) == packed.prepare_packed(raws, fewer)
+    files.close()
+    assert not os.path.exists(os.path.dirname(second))
 
 
 def test_a_damaged_row_travels_whole_and_is_judged_as_before(day):
