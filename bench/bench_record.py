@@ -18,7 +18,8 @@ recorded through ``CustodyLedger`` in process, the two ways alternated step by s
 With ``--cli BEFORE``, ``custody record handover`` is timed instead, in fresh processes
 with six unencrypted key files, on two copies of each ledger (one for this checkout, one for
 the code in BEFORE, each view rebuilt by its own code first), against ``custody --version``
-in the same rounds: what an officer waits for, less the key derivation.
+in the same rounds: what an officer waits for, less the key derivation. Each process runs
+with Python's bytecode cache, as an installed copy does (``machine.installed_env``).
 
 Each step signs with the benchmark's deterministic keys (``generate.person_key``); key
 files and passphrases (scrypt) are left out: they cost the same on any ledger. Prints the
@@ -46,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
 from generate import person_key  # noqa: E402
-from machine import Load, describe  # noqa: E402
+from machine import Load, describe, installed_env  # noqa: E402
 
 from ledger.application import standing  # noqa: E402
 from ledger.application.custody import open_ledger  # noqa: E402
@@ -183,7 +184,7 @@ def measure_cli(db: Path, steps: int, folder: Path, before: Path) -> dict[str, A
     --version``. Each way records on its own copy, whose view its own code brought up to
     the head first (a view of another version is folded again)."""
     custody = str(Path(sys.executable).parent / "custody")
-    envs = {"now": None, "before": {**os.environ, "PYTHONPATH": str(before.resolve())}}
+    envs = {"now": installed_env(), "before": installed_env({"PYTHONPATH": str(before.resolve())})}
     copies = {way: folder / f"{way}-{db.name}" for way in envs}
     for way, copy in copies.items():
         shutil.copyfile(db, copy)
@@ -207,7 +208,7 @@ def measure_cli(db: Path, steps: int, folder: Path, before: Path) -> dict[str, A
                     "--location", "Bench room", "--occurred-at", at,
                     *[a for p in team for a in ("--sign", str(keys / p))]]
             times[way].append(timed(args, env))
-        times["version"].append(timed([custody, "--version"]))
+        times["version"].append(timed([custody, "--version"], envs["now"]))
     return {"db": db.name, **{k: statistics.median(v) for k, v in times.items()}}
 
 

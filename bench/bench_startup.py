@@ -14,6 +14,9 @@ touches every case alike:
 
 Prints the median wall time and the median CPU time (user + system, read with ``wait4``) of
 each, and each as a ratio to `python -c pass`, to `import click` and to `custody --version`.
+Every command runs with Python's bytecode cache, as an installed copy does
+(``machine.installed_env``: a shell with ``PYTHONDONTWRITEBYTECODE`` set would have each
+process compile every module it imports).
 
 ``--before DIR`` times `--version`, `--help` and `status LOT` of another checkout too (say
 ``git archive main | tar -x -C DIR``), its code put first on PYTHONPATH, in the same rounds:
@@ -34,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from machine import Load, describe  # noqa: E402
+from machine import Load, describe, installed_env  # noqa: E402
 
 PYTHON = sys.executable
 CUSTODY = str(Path(PYTHON).parent / "custody")
@@ -85,9 +88,10 @@ def main() -> None:
         "custody --help": [CUSTODY, "--help"],
         "custody status MATH-Q-0001": [CUSTODY, "status", "MATH-Q-0001"],
     }
-    envs: dict[str, dict[str, str] | None] = {label: None for label in cases}
+    envs: dict[str, dict[str, str] | None] = {label: installed_env()
+                                              for label in [*cases, "record handover"]}
     if args.before is not None:
-        before = {**os.environ, "PYTHONPATH": str(args.before.resolve())}
+        before = installed_env({"PYTHONPATH": str(args.before.resolve())})
         for label in ("custody --version", "custody --help", "custody status MATH-Q-0001"):
             cases[f"before: {label}"] = cases[label]
             envs[f"before: {label}"] = before
