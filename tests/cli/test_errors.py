@@ -186,7 +186,7 @@ def lose_the_worker(*args):
 def test_a_lost_verification_worker_is_one_line(ready, monkeypatch):
     from ledger.verify import verifier
 
-    monkeypatch.setattr(verifier, "prepare_packed", lose_the_worker)
+    monkeypatch.setattr(verifier, "prepare_packed_with", lose_the_worker)
     failing(ready, 2, "a verification worker process stopped unexpectedly", "verify",
             "--workers", "2")
 
