@@ -166,14 +166,19 @@ class Head:
 class LedgerState:
     """The ledger as of one log position; see the module docstring.
 
-    ``lots``, ``heads``, ``entered`` and ``whereabouts`` may be given as any mutable mapping (the verifier
-    passes ones that spill to disk, so memory stays flat at any ledger size)."""
+    The keyed maps (``roster``, ``key_owner``, ``rooms``, ``sites``, ``lots``, ``heads``,
+    ``entered``, ``coverage``, ``whereabouts``) may be given as any mutable mapping: the
+    verifier passes ones that spill to disk, so memory stays flat at any ledger size, and the
+    view ones that read each entry from its saved fold when first asked."""
 
     def __init__(self, *, roster: MutableMapping[str, Member] | None = None,
                  key_owner: MutableMapping[str, str] | None = None,
+                 rooms: MutableMapping[str, RoomState] | None = None,
+                 sites: MutableMapping[str, SiteState] | None = None,
                  lots: MutableMapping[str, LotState] | None = None,
                  heads: MutableMapping[str, Head] | None = None,
                  entered: MutableMapping[str, tuple[str, str]] | None = None,
+                 coverage: MutableMapping[str, Coverage] | None = None,
                  whereabouts: MutableMapping[str, Whereabouts] | None = None) -> None:
         self.ledger_id: str | None = None
         self.time_zone: str | None = None  # the zone the genesis names (times are shown in)
@@ -193,13 +198,15 @@ class LedgerState:
         # Witnesses the genesis names (id -> a Member with the inspector role): they may
         # cosign checkpoints like an enrolled inspector, and do nothing else.
         self.witnesses: dict[str, Member] = {}
-        self.rooms: dict[str, RoomState] = {}
-        self.sites: dict[str, SiteState] = {}  # registered sites (places steps name)
+        self.rooms: MutableMapping[str, RoomState] = rooms if rooms is not None else {}
+        # registered sites (places steps name)
+        self.sites: MutableMapping[str, SiteState] = sites if sites is not None else {}
         self.lots: MutableMapping[str, LotState] = lots if lots is not None else {}
         self.heads: MutableMapping[str, Head] = heads if heads is not None else {}
         self.entered: MutableMapping[str, tuple[str, str]] = (
             entered if entered is not None else {})  # lot stream -> (room, since)
-        self.coverage: dict[str, Coverage] = {}  # secure room -> its duty coverage now
+        # secure room -> its duty coverage now
+        self.coverage: MutableMapping[str, Coverage] = coverage if coverage is not None else {}
         self.gaps: list[Gap] = []  # duty gaps that closed, in the order they closed
         self._changed_rooms: set[str] = set()  # rooms whose coverage the event being folded moves
         # person -> where they recently signed and their duty shifts (PRESENCE_CONFLICT)

@@ -49,25 +49,27 @@ from ledger.core.whereabouts import Shift, Sighting, Whereabouts
 
 # 2: rooms within sites, registered sites, duty coverage judged at each step (1: occupancy
 # and duty timelines judged at the end); 3: the roster and key owners in key order, one
-# entry a person or key (the view reads only the people a step names). A state saved in an
-# older format is refused, so the next run verifies everything again.
-FORMAT = 3
+# entry a person or key (the view reads only the people a step names); 4: rooms, sites and
+# rooms' duty coverage in key order, one entry each (a step reads the rooms and sites it
+# names, not a province's). A state saved in an older format is refused, so the next run
+# verifies everything again.
+FORMAT = 4
 RECORD_ENTRIES = 512  # entries per record: a lot with its step hashes is ~0.5 KiB
 SECTIONS = ("roster", "key_owner", "rooms", "sites", "lots", "heads", "entered", "coverage",
             "gaps", "whereabouts")
-# The per-stream and per-person maps (a million entries, perhaps spilt to disk) are written
-# in key order; the small ones in the order the fold filled them (which their readers may
-# show).
+# The keyed maps (per stream, person, room or site: a million entries, perhaps spilt to
+# disk) are written in key order; the closed duty gaps in the order they closed.
 # Every attribute of LedgerState this codec saves and restores (``policy`` is the last of
 # ``policies``): a test holds it equal to the fold's attributes, so a new one cannot be
 # forgotten by a resumed audit.
 SAVED = frozenset({"ledger_id", "position", "recorded_at", "recorded_at_position", "latest",
                    "authorities", "policies", "policy", "log_keys", "witnesses", "time_zone",
                    *SECTIONS})
-# The per-stream (and per-person) maps, in SECTIONS order; the view keeps each of their
-# entries in a row of its own (``encode_entry``), the scalars and the other sections (SMALL)
-# in one, so a step reads the entries of the lots and people it names, not a province's.
-PER_STREAM = ("roster", "key_owner", "lots", "heads", "entered", "whereabouts")
+# The keyed maps, in SECTIONS order; the view keeps each of their entries in a row of its
+# own (``encode_entry``), the scalars and the closed gaps (SMALL) in one, so a step reads the
+# entries of the lots, people, rooms and sites it names, not a province's.
+PER_STREAM = ("roster", "key_owner", "rooms", "sites", "lots", "heads", "entered", "coverage",
+              "whereabouts")
 SORTED = frozenset(PER_STREAM)
 SMALL = tuple(section for section in SECTIONS if section not in SORTED)
 _HEX_HASH = re.compile(r"[0-9a-f]{64}")
@@ -185,6 +187,16 @@ def _gap_in(value: Any) -> Gap:
                _opt_text(end, "gap end"))
 
 
+def _site_in(site_id: Any, name: Any, within: Any) -> SiteState:
+    return SiteState(_text(site_id, "site id"), _text(name, "site name"),
+                     _opt_text(within, "within"))
+
+
+def _coverage_in(held: Any, clock: Any, gap: Any) -> Coverage:
+    return Coverage(_int(held, "lots held"), _text(clock, "coverage clock"),
+                    None if gap is None else _gap_in(gap))
+
+
 def _lot_out(s: LotState) -> list[Any]:
     return [s.lot_id, s.exam, s.subject, s.kind, s.count, list(s.seals), s.holder,
             s.last_occurred_at, s.last_type, s.location, s.steps, s.packed_in, s.unsealed,
@@ -266,18 +278,7 @@ def _scalars(state: LedgerState) -> dict[str, Any]:
 
 
 def _entries(state: LedgerState, section: str) -> Iterator[list[Any]]:
-    if section == "roster":
-        return (_member_out(m) for m in state.roster.values())
-    if section == "key_owner":
-        return ([k, pid] for k, pid in state.key_owner.items())
-    if section == "rooms":
-        return (_room_out(r) for r in state.rooms.values())
-    if section == "sites":
-        return ([s.site_id, s.name, s.within] for s in state.sites.values())
-    if section == "coverage":
-        return ([room, c.held, c.clock, None if c.gap is None else _gap_out(c.gap)]
-                for room, c in state.coverage.items())
-    assert section == "gaps"
+    assert section == "gaps", section  # every other section is keyed: _ENTRY_OUT
     return (_gap_out(g) for g in state.gaps)
 
 
@@ -306,9 +307,13 @@ def _pack(section: str, entries: list[bytes]) -> bytes:
 _ENTRY_OUT: dict[str, Callable[[str, Any], list[Any]]] = {
     "roster": lambda person, member: _member_out(member),
     "key_owner": lambda key, person: [key, person],
+    "rooms": lambda room_id, room: _room_out(room),
+    "sites": lambda site_id, site: [site.site_id, site.name, site.within],
     "lots": lambda stream, lot: [stream, _lot_out(lot)],
     "heads": lambda stream, h: [stream, h.seq, _hash_out(h.event_hash), h.occurred_at],
     "entered": lambda stream, where: [stream, where[0], where[1]],
+    "coverage": lambda room, c: [room, c.held, c.clock,
+                                 None if c.gap is None else _gap_out(c.gap)],
     "whereabouts": lambda person, w: [person, *_whereabouts_out(w)],
 }
 
@@ -533,17 +538,13 @@ class StateReader:
         return person
 
     def _sites(self, entry: Any) -> str:
-        site_id, name, within = _fields(entry, 3, "a site")
-        site = SiteState(_text(site_id, "site id"), _text(name, "site name"),
-                         _opt_text(within, "within"))
+        site = _site_in(*_fields(entry, 3, "a site"))
         self.state.sites[site.site_id] = site
         return site.site_id
 
     def _coverage(self, entry: Any) -> str:
         room, held, clock, gap = _fields(entry, 4, "a room's duty coverage")
-        self.state.coverage[_text(room, "room")] = Coverage(
-            _int(held, "lots held"), _text(clock, "coverage clock"),
-            None if gap is None else _gap_in(gap))
+        self.state.coverage[_text(room, "room")] = _coverage_in(held, clock, gap)
         return room
 
     def _gaps(self, entry: Any) -> None:
@@ -592,10 +593,13 @@ def _entry_bytes(record: bytes, count: int) -> list[bytes]:
 _ENTRY_FIELDS: dict[str, tuple[str, int, Callable[[list[Any]], Any]]] = {
     "roster": ("roster entry", 7, _member_in),
     "key_owner": ("key owner", 2, lambda e: _text(e[1], "person id")),
+    "rooms": ("room", 8, _room_in),
+    "sites": ("site", 3, lambda e: _site_in(*e)),
     "lots": ("lot entry", 2, lambda e: _lot_in(e[1])),
     "heads": ("head", 4, lambda e: Head(_int(e[1], "step"), _hash_in(e[2]),
                                         _text(e[3], "occurred_at"))),
     "entered": ("lot in a room", 3, lambda e: (_text(e[1], "room"), _text(e[2], "since"))),
+    "coverage": ("room's duty coverage", 4, lambda e: _coverage_in(*e[1:])),
     "whereabouts": ("person's whereabouts", 3, lambda e: _whereabouts_in(e[1], e[2])),
 }
 

@@ -6,12 +6,12 @@ the events after it. It is saved as ``custody verify --state`` saves it, by
 order it iterates, so a fold resumed from the view is the fold of the whole log. The rows
 (key → bytes):
 
-- ``state``: the scalars and the small sections (``state_codec.SMALL``: rooms, sites, duty
-  coverage and gaps) as the codec's records, each framed by its length (4 bytes, big-endian,
-  as ``verify --state`` frames them), read by every catch-up;
-- ``SECTION|KEY`` for each per-stream section (``state_codec.PER_STREAM``: the roster, key
-  owners, lots, heads, lots in rooms, people's whereabouts): one entry, read only when an
-  event touches it;
+- ``state``: the scalars and the closed duty gaps (``state_codec.SMALL``) as the codec's
+  records, each framed by its length (4 bytes, big-endian, as ``verify --state`` frames
+  them), read by every catch-up;
+- ``SECTION|KEY`` for each keyed section (``state_codec.PER_STREAM``: the roster, key owners,
+  rooms, sites, lots, heads, lots in rooms, rooms' duty coverage, people's whereabouts):
+  one entry, read only when an event touches it;
 - ``flags|STREAM``: the view's own counts of a lot's findings, acknowledged violations and
   corrections (not the fold's), as a JSON list;
 - ``time_zone`` (``current.genesis_time_zone``), as JSON: a quick answer reads it alone.

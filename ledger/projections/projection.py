@@ -15,9 +15,10 @@ canonical step row in C, any other row by ``stored.prepare`` itself, so a malfor
 refused with the same finding either way, at about half the cost of a canonical decode.
 
 The fold state is saved with the view (``view_fold``, through ``ledger.core.state_codec``
-as ``codec.py`` describes): lots, chain heads, lots in rooms and people's whereabouts one
-row per stream or person, read only when a new event touches them; the rest (the scalars,
-roster, rooms, sites, policies, duty coverage and gaps) as one row. So a catch-up reads and
+as ``codec.py`` describes): the roster, rooms, sites, lots, chain heads, lots in rooms,
+rooms' duty coverage and people's whereabouts one row per person, room, site or stream,
+read only when a new event touches them; the rest (the scalars, policies and closed duty
+gaps) as one row. So a catch-up reads and
 writes in proportion to the new events, memory stays bounded by one page of them, and a fold
 resumed from the view holds everything a fold of the whole log holds.
 """

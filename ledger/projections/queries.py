@@ -264,9 +264,11 @@ def duty_gaps(view: ViewStore, end: str, room: str | None = None) -> list[Findin
     Not a second rule: the fold the view saved (its duty coverage and closed gaps) is read
     back and listed by its own ``LedgerState.duty_gaps``. Computed on reading, because an
     open gap grows with the time the question is asked."""
-    from ledger.projections import codec  # the saved fold: status and the others do without
+    # the saved fold: status and the others do without
+    from ledger.projections import codec
+    from ledger.projections.projection import FoldMap
 
-    state = codec.saved_state(view)
+    state = codec.saved_state(view, coverage=FoldMap(view, "coverage"))
     if state is None:
         return []
     return [gap for gap in state.duty_gaps(end) if room is None or gap.evidence["room"] == room]

@@ -50,10 +50,10 @@ NOTHING = -(2**63)  # view_meta.position before any event is folded
 # position of the last recorded_at; 6: rowid tables beside their key's index on SQLite, each
 # event hash and saved fold row as text, hex and base64, not as bytes, each attendee's
 # person and role as text, not the id of a name in view_names, and the roster and key
-# owners inside the fold's one ``state`` row, read and written whole by every catch-up) is
-# folded again by the next catch-up, into tables made anew (``ViewStore.clear``), so it
-# also takes the newer layout.
-VIEW_VERSION = 7
+# owners inside the fold's one ``state`` row, read and written whole by every catch-up; 7:
+# rooms, sites and rooms' duty coverage inside that row) is folded again by the next
+# catch-up, into tables made anew (``ViewStore.clear``), so it also takes the newer layout.
+VIEW_VERSION = 8
 
 TABLES: dict[str, tuple[str, ...]] = {
     # table -> (column definitions..., primary key)
