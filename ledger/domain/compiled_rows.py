@@ -55,15 +55,14 @@ def compiled(row: Raw) -> Prepared | None:
         record = _record.decode(state)
         body_raw = bytes(record.body)
         event_type = structs.body_type(body_raw)
-        if event_type not in structs.STEPS:
-            return None
-        typed = structs.decode(event_type, body_raw)
     except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+    if event_type not in structs.STEPS or not structs.accepts(event_type, body_raw):
         return None
     signatures = record.signatures
     signers = list(signatures)
     stamp = record.timestamp
-    if (structs.problems(event_type, typed, body_raw) or signers != sorted(signers)
+    if (signers != sorted(signers)
             or not all(s.isascii() for s in signers) or stamp.code != TIMESTAMP_EXT
             or _encoder.encode(record) != state):
         return None

@@ -220,6 +220,15 @@ def decode(event_type: str, raw: bytes) -> Struct:
     return _decoder(event_type).decode(raw)
 
 
+def accepts(event_type: str, raw: bytes) -> bool:
+    """Whether ``raw`` is a body its declared step type's Struct accepts: it decodes, and
+    passes what the Struct cannot say (``problems``). Such a body is valid by its schema."""
+    try:
+        return not problems(event_type, decode(event_type, raw), raw)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return False
+
+
 def problems(event_type: str, body: Struct, raw: bytes) -> bool:
     """Whether a decoded body fails what its Struct cannot say: a place in a version 1 body
     (the schema's if/then), unique arrays, NFC text, or the canonical bytes (``raw`` is not

@@ -26,10 +26,10 @@ from typing import Mapping, Sequence, Union
 import msgpack
 
 from ledger.core import keys
-from ledger.core.errors import ResourceError
 from ledger.domain.compiled_rows import compiled, decode_step
 from ledger.domain.stored import Prepared, Raw, prepare
 from ledger.verify.rows import Scope, signature_tasks
+from ledger.verify.spill import scratch_space
 
 NOT_CHECKED, VALID, INVALID = 0, 1, 2
 # (accepted: 1 a row, hashes, digests, verdicts, the rows that travel whole), or every row whole
@@ -97,17 +97,13 @@ class KeyringFiles:
         """The file holding ``keyring`` (the same object until the roster changes)."""
         if self._files and self._files[-1][0] is keyring:
             return self._files[-1][1]
-        try:
+        with scratch_space():
             if self._dir is None:
                 self._dir = tempfile.mkdtemp(prefix="custody-keyrings-")
             self._written += 1
             path = os.path.join(self._dir, f"keyring-{self._written}")
             with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as handle:
                 handle.write(msgpack.packb(dict(keyring), use_bin_type=True))
-        except OSError as exc:
-            raise ResourceError(f"cannot write scratch space in {tempfile.gettempdir()} "
-                                f"({exc}); set TMPDIR to a writable directory with free "
-                                "space") from None
         self._files.append((keyring, path))
         while len(self._files) > self._keep:
             os.unlink(self._files.popleft()[1])

@@ -127,7 +127,7 @@ class SpillMap(MutableMapping[str, V]):
         self._absent = _MISSING  # a key read as absent before may be among them
         db = self._db or self._open()
         before = self._rows
-        with self._scratch():
+        with scratch_space(self._directory):
             db.execute("BEGIN")
             for block in _blocks(rows, 4096):
                 db.executemany("INSERT INTO spill (key, value) VALUES (?, ?)", block)
@@ -217,7 +217,7 @@ class SpillMap(MutableMapping[str, V]):
         count = min(len(mem), len(mem) - self._capacity + self._block)
         rows = [(key, pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
                 for key, value in islice(mem.items(), count)]
-        with self._scratch():
+        with scratch_space(self._directory):
             db.execute("BEGIN")
             db.executemany("INSERT OR REPLACE INTO spill (key, value) VALUES (?, ?)", rows)
             db.execute("COMMIT")
@@ -229,7 +229,7 @@ class SpillMap(MutableMapping[str, V]):
                 self._rows += 1
 
     def _open(self) -> sqlite3.Connection:
-        with self._scratch():
+        with scratch_space(self._directory):
             fd, path = tempfile.mkstemp(prefix="spill-", suffix=".sqlite", dir=self._directory)
             os.close(fd)  # mkstemp made it 0600; SQLite takes an empty file as an empty database
             db = sqlite3.connect(path, isolation_level=None)
@@ -240,15 +240,17 @@ class SpillMap(MutableMapping[str, V]):
         self._db = db
         return db
 
-    @contextmanager
-    def _scratch(self) -> Iterator[None]:
-        """Turn a failure to write the scratch file into one line a person can act on."""
-        try:
-            yield
-        except (OSError, sqlite3.Error) as exc:
-            where = self._directory or tempfile.gettempdir()
-            raise ResourceError(f"cannot write scratch space in {where} ({exc}); set TMPDIR "
-                                "to a writable directory with free space") from None
+
+@contextmanager
+def scratch_space(directory: str | None = None) -> Iterator[None]:
+    """Turn a failure to write a scratch file (in ``directory``, default the temporary
+    directory) into one line a person can act on."""
+    try:
+        yield
+    except (OSError, sqlite3.Error) as exc:
+        where = directory or tempfile.gettempdir()
+        raise ResourceError(f"cannot write scratch space in {where} ({exc}); set TMPDIR "
+                            "to a writable directory with free space") from None
 
 
 def _blocks(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
