@@ -20,15 +20,15 @@ import json
 import re
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Callable, Literal, Mapping
-
-import fastjsonschema
-from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
+from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping
 
 from ledger.core import canonical
 from ledger.core.errors import InputError
 from ledger.domain import structs
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from referencing import Registry
 
 BASE = "https://custody-ledger.example/schemas/"
 DRAFT_07 = "http://json-schema.org/draft-07/schema#"  # fastjsonschema's newest; the flat form is in it
@@ -36,7 +36,8 @@ Form = Literal["compiled", "flat", "written"]
 
 
 @lru_cache(maxsize=1)
-def _registry() -> tuple[Registry, dict[str, Any]]:
+def _documents() -> dict[str, Any]:
+    """Every schema file, by its name under ``schemas/``."""
     root = resources.files("schemas")
     documents: dict[str, Any] = {}
     for path in ("common.json", "policy.schema.json"):
@@ -44,6 +45,17 @@ def _registry() -> tuple[Registry, dict[str, Any]]:
     for entry in root.joinpath("events").iterdir():
         if entry.name.endswith(".json"):
             documents[f"events/{entry.name}"] = json.loads(entry.read_text("utf-8"))
+    return documents
+
+
+@lru_cache(maxsize=1)
+def _registry() -> tuple[Registry, dict[str, Any]]:
+    # jsonschema and referencing are imported only when a schema is compiled or a refused
+    # value explained: a valid step (its Struct accepts it) needs neither, and they cost a
+    # recording command ~35 ms of its start-up.
+    from referencing import Registry, Resource
+
+    documents = _documents()
     registry: Registry = Registry().with_resources(
         (BASE + name, Resource.from_contents(doc)) for name, doc in documents.items()
     )
@@ -52,6 +64,8 @@ def _registry() -> tuple[Registry, dict[str, Any]]:
 
 @lru_cache(maxsize=None)
 def _validator(name: str, *, flat: bool = True) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     registry, documents = _registry()
     if name not in documents:
         raise KeyError(name)
@@ -64,6 +78,8 @@ def _validator(name: str, *, flat: bool = True) -> Draft202012Validator:
 @lru_cache(maxsize=None)
 def _compiled(name: str) -> Callable[[Any], Any]:
     """The flat form of schema ``name`` as a Python function that raises on the first problem."""
+    import fastjsonschema
+
     return fastjsonschema.compile({**_validator(name).schema, "$schema": DRAFT_07})
 
 
@@ -127,7 +143,7 @@ def _merge(parts: list[Any]) -> Any:
 @lru_cache(maxsize=None)
 def event_types() -> frozenset[str]:
     """The event types that have a schema."""
-    _, documents = _registry()
+    documents = _documents()
     return frozenset(n[len("events/"):-len(".json")] for n in documents if n.startswith("events/"))
 
 
@@ -146,6 +162,8 @@ def body_problems(body: Mapping[str, Any], *, form: Form = "compiled") -> list[s
     if form == "compiled":
         if _struct_accepts(event_type, body):
             return []
+        import fastjsonschema
+
         try:
             _compiled(name)(body)
             return []
@@ -210,12 +228,14 @@ def is_id(value: Any) -> bool:
 
 @lru_cache(maxsize=1)
 def _id_pattern() -> re.Pattern[str]:
-    _, documents = _registry()
+    documents = _documents()
     return re.compile(documents["common.json"]["$defs"]["id"]["pattern"])
 
 
 @lru_cache(maxsize=None)
 def _definition(kind: str) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     registry, documents = _registry()
     if kind not in documents["common.json"]["$defs"]:
         raise KeyError(kind)
@@ -264,7 +284,7 @@ def _refused_character(value: str) -> str | None:
 
 @lru_cache(maxsize=1)
 def _text_pattern() -> re.Pattern[str]:
-    _, documents = _registry()
+    documents = _documents()
     return re.compile(documents["common.json"]["$defs"]["text"]["pattern"])
 
 
