@@ -26,7 +26,9 @@ resumed from the view holds everything a fold of the whole log holds.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Iterator, MutableMapping
+import os
+from concurrent.futures import Future
+from typing import Any, Callable, Iterator, MutableMapping, Sequence
 
 from eventsourcing.persistence import ApplicationRecorder, Tracking
 from eventsourcing.projection import Projection
@@ -41,9 +43,17 @@ from ledger.projections import codec
 from ledger.core.text import message_data
 from ledger.projections.view import APPLICATION, Batch, Stale, ViewStore
 from ledger.domain.compiled_rows import prepare
-from ledger.domain.stored import Raw, raw
+from ledger.domain.stored import Prepared, Raw, raw
 
 PAGE = 1000  # events folded per transaction
+# ... and when folding into an empty view (a rebuild, a fresh copy's first read): a page's
+# fold entries are written once however many of its events changed them, so fewer, larger
+# pages write each lot, head and person's whereabouts fewer times over the whole log.
+FRESH_PAGE = 10_000
+# A fold into an empty view of at least this many events decodes its rows in a helper process
+# (``RowStage``), a chunk of ``CHUNK`` rows ahead of the fold, when the machine has a second core.
+POOLED_FROM = 20_000
+CHUNK = 2_000
 # Entries each per-stream map keeps cached between pages (lots, heads, whereabouts, a lot's
 # finding counts): the same streams and people come back page after page, and reading each
 # again is most of a rebuild's cost; past this many, a map's cache is dropped after its page
@@ -189,8 +199,11 @@ class CustodyProjection(Projection[ViewStore]):
     def process_event(self, domain_event: Raw, tracking: Tracking) -> None:  # type: ignore[override]
         """Fold one stored row (position, stream id, version, topic, bytes) and stage what it
         changes in the view; ``tracking`` names its position in the log."""
-        position = tracking.notification_id
-        row = prepare(domain_event)
+        self.fold(domain_event, tracking.notification_id, prepare(domain_event))
+
+    def fold(self, domain_event: Raw, position: int, row: Prepared) -> None:
+        """``process_event`` for a row decoded already (``prepare``, here or in the helper
+        process of a ``RowStage``)."""
         self.position = position
         self._count("events", 1)
         if row.problem is not None or row.body is None:
@@ -204,12 +217,13 @@ class CustodyProjection(Projection[ViewStore]):
         findings, lot = outcome.findings, outcome.lot
         self._count("errors", sum(f.severity is Severity.ERROR for f in findings))
         self._count("warnings", sum(f.severity is Severity.WARNING for f in findings))
-        self._step(position, body, row, outcome)
+        seals = None if lot is None else json.dumps(list(lot.seals))
+        self._step(position, body, row, outcome, seals)
         self._findings(position, stream, findings)
         self._attendees(position, body, outcome)
         self._people(position, body, outcome)
         if lot is not None:
-            self._lot(position, stream, lot, findings)
+            self._lot(position, stream, lot, findings, seals)
             self._occupancy(position, stream, before, self.entered.get(stream),
                             body["occurred_at"])
         self._room(position, body)
@@ -243,7 +257,8 @@ class CustodyProjection(Projection[ViewStore]):
                 json.dumps(message_data(finding.message), sort_keys=True, ensure_ascii=False),
                 json.dumps(finding.evidence, sort_keys=True, ensure_ascii=False, default=str)))
 
-    def _step(self, position: int, body: dict[str, Any], row: Any, outcome: Outcome) -> None:
+    def _step(self, position: int, body: dict[str, Any], row: Any, outcome: Outcome,
+              seals: str | None) -> None:
         event_type, findings, lot = body["type"], outcome.findings, outcome.lot
         policy = body.get("policy")
         policy_ref = (f"{policy['id']} v{policy['version']}"
@@ -257,27 +272,30 @@ class CustodyProjection(Projection[ViewStore]):
         snapshot: tuple[Any, ...] = (None,) * 7
         if lot is not None:
             snapshot = (lot.lot_id, lot.holder, lot.packed_in, lot.count,
-                        json.dumps(list(lot.seals)), int(lot.unsealed), int(lot.closed))
+                        seals, int(lot.unsealed), int(lot.closed))
         self.batch.insert("view_steps", (
             position, body["stream"], body["seq"], event_type, body["occurred_at"],
             row.recorded_at or "", outcome.released, outcome.received, body.get("location", ""),
             policy_ref,
-            verdict, missing, json.dumps([f.code for f in findings]), len(findings),
+            verdict, missing, json.dumps([f.code for f in findings]) if findings else "[]",
+            len(findings),
             row.event_hash, *snapshot))
 
     def _attendees(self, position: int, body: dict[str, Any], outcome: Outcome) -> None:
         """Each attendee listed, with the roster role and whether the fold counted them."""
+        counted, insert, name_id = outcome.counted, self.batch.insert, self.name_id
         seen: set[str] = set()
-        for attendee in body.get("attendees", []):
+        for attendee in body.get("attendees", ()):
             person = attendee["person"]
             if person in seen:
                 continue
             seen.add(person)
-            member = self.state.member(person)
-            role = outcome.counted.get(person) or (member.role if member else "")
-            self.batch.insert("view_attendees", (position, self.name_id(person),
-                                                 self.name_id(role),
-                                                 int(person in outcome.counted)))
+            role = counted.get(person)
+            if role is None:
+                member = self.state.member(person)
+                role = member.role if member else ""
+            insert("view_attendees", (position, name_id(person), name_id(role),
+                                      int(person in counted)))
 
     def _people(self, position: int, body: dict[str, Any], outcome: Outcome) -> None:
         stream, event_type = body["stream"], body["type"]
@@ -293,14 +311,16 @@ class CustodyProjection(Projection[ViewStore]):
         for person, part in sorted(parts):
             self.batch.insert("view_people", (person, position, part))
 
-    def _lot(self, position: int, stream: str, lot: LotState, findings: list[Finding]) -> None:
+    def _lot(self, position: int, stream: str, lot: LotState, findings: list[Finding],
+             seals: str) -> None:
         counts = self.flags.get(stream, (0, 0, 0))
-        counts = (counts[0] + len(findings),
-                  counts[1] + sum(f.code == "ACKNOWLEDGED_VIOLATION" for f in findings),
-                  counts[2] + sum(f.code == "CORRECTION" for f in findings))
+        if findings:
+            codes = [f.code for f in findings]
+            counts = (counts[0] + len(codes), counts[1] + codes.count("ACKNOWLEDGED_VIOLATION"),
+                      counts[2] + codes.count("CORRECTION"))
         self.flags[stream] = counts
         self.batch.upsert("view_lots", (
-            lot.lot_id, lot.kind, lot.exam, lot.subject, lot.count, json.dumps(list(lot.seals)),
+            lot.lot_id, lot.kind, lot.exam, lot.subject, lot.count, seals,
             lot.holder, lot.packed_in, lot.location, lot.last_type, lot.last_occurred_at,
             int(lot.unsealed), int(lot.closed), lot.steps, position, *counts))
 
@@ -349,19 +369,20 @@ class CustodyProjection(Projection[ViewStore]):
         self.batch = Batch()
 
 
-def catch_up(view: ViewStore, recorder: ApplicationRecorder, *, page: int = PAGE,
+def catch_up(view: ViewStore, recorder: ApplicationRecorder, *, page: int | None = None,
              progress: Callable[[int], None] = lambda n: None, attempts: int = 20,
              until: int | None = None) -> int:
     """Bring ``view`` up to the log's last position (or ``until``) and return how many events
     it folded.
 
-    Each page of events is folded and written in one transaction with its position; if
-    another command moved the view meanwhile, the page is dropped and the view read again."""
+    Each page of events (``page``; by default ``PAGE``, or ``FRESH_PAGE`` into an empty view)
+    is folded and written in one transaction with its position; if another command moved the
+    view meanwhile, the page is dropped and the view read again."""
     return caught_up(view, recorder, page=page, progress=progress, attempts=attempts,
                      until=until)[1]
 
 
-def caught_up(view: ViewStore, recorder: ApplicationRecorder, *, page: int = PAGE,
+def caught_up(view: ViewStore, recorder: ApplicationRecorder, *, page: int | None = None,
               progress: Callable[[int], None] = lambda n: None, attempts: int = 20,
               until: int | None = None) -> tuple[CustodyProjection, int]:
     """``catch_up``, returning also the projection that brought the view to where it stands:
@@ -372,21 +393,78 @@ def caught_up(view: ViewStore, recorder: ApplicationRecorder, *, page: int = PAG
         view.clear()  # folded by an older version: fold it again, with what it lacks
     for _ in range(attempts):
         projection = CustodyProjection(view)
-        try:
-            while True:
-                start = projection.position
-                fetched = recorder.select_notifications(
-                    start=None if start is None else start + 1, limit=page)
-                notes = [note for note in fetched if until is None or note.id <= until]
-                if not notes:
-                    if not fetched and projection.unindexed:
-                        view.index()  # the head reached: the indexes a rebuild left out
-                    return projection, folded
-                for note in notes:
-                    projection.process_event(raw(note), Tracking(APPLICATION, note.id))
-                projection.commit()
-                folded += len(notes)
-                progress(len(notes))
-        except Stale:
-            continue
+        fresh = projection.start is None
+        size = page or (FRESH_PAGE if fresh else PAGE)
+        with RowStage(helper=fresh and _last(recorder, until) >= POOLED_FROM) as stage:
+            try:
+                while True:
+                    start = projection.position
+                    fetched = recorder.select_notifications(
+                        start=None if start is None else start + 1, limit=size)
+                    notes = [note for note in fetched if until is None or note.id <= until]
+                    if not notes:
+                        if not fetched and projection.unindexed:
+                            view.index()  # the head reached: the indexes a rebuild left out
+                        return projection, folded
+                    for row_raw, row in stage.decoded([raw(note) for note in notes]):
+                        projection.fold(row_raw, row_raw[0], row)
+                    projection.commit()
+                    folded += len(notes)
+                    progress(len(notes))
+            except Stale:
+                continue
     raise Stale()
+
+
+def _last(recorder: ApplicationRecorder, until: int | None) -> int:
+    """The last position a catch-up would fold up to (0: an empty log)."""
+    last = recorder.max_notification_id() or 0
+    return last if until is None else min(last, until)
+
+
+class RowStage:
+    """Stored rows decoded for the fold (``compiled_rows.prepare``): in this process, or, for
+    a long fold into an empty view on a machine with a second core, in one helper process
+    while this one folds — the verifier's row stage and its packed results
+    (``verify.packed``), with no signature checked. The rows and any problem found with them
+    are the same either way; if the helper stops (killed, out of memory), the rest are
+    decoded here."""
+
+    def __init__(self, *, helper: bool) -> None:
+        self._pool: Any = None
+        if helper and (os.cpu_count() or 1) > 1:
+            from concurrent.futures import ProcessPoolExecutor  # only a long fold needs it
+
+            self._pool = ProcessPoolExecutor(1)
+
+    def __enter__(self) -> "RowStage":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def decoded(self, raws: Sequence[Raw]) -> Iterator[tuple[Raw, Prepared]]:
+        """Each row with what ``prepare`` makes of it, in order."""
+        if self._pool is None:
+            yield from ((row, prepare(row)) for row in raws)
+            return
+        from concurrent.futures.process import BrokenProcessPool
+
+        from ledger.verify.packed import prepare_packed, unpack
+
+        # A short first chunk: the fold waits only for it, and the helper stays ahead after.
+        cuts = [0, *range(CHUNK // 8, len(raws), CHUNK), len(raws)]
+        spans = list(zip(cuts, cuts[1:]))
+        futures: list[Future[Any]] = [self._pool.submit(prepare_packed, raws[at:end], None)
+                                      for at, end in spans]
+        for (at, end), future in zip(spans, futures):
+            chunk = raws[at:end]
+            try:
+                rows = unpack(chunk, future.result(), {})
+            except BrokenProcessPool:
+                self.__exit__()
+                yield from self.decoded(raws[at:])
+                return
+            yield from zip(chunk, rows)

@@ -36,21 +36,26 @@ NOT_CHECKED, VALID, INVALID = 0, 1, 2
 Packed = Union[tuple[bytes, bytes, bytes, bytes, list[Prepared]], list[Prepared]]
 
 
-def prepare_packed(raws: Sequence[Raw], keyring: Mapping[str, bytes],
+def prepare_packed(raws: Sequence[Raw], keyring: Mapping[str, bytes] | None,
                    scope: Scope = Scope()) -> Packed:
     """Prepare a chunk of rows and verify their signatures against ``keyring`` (as
-    ``rows.prepare_chunk``), and pack the result (see the module docstring)."""
+    ``rows.prepare_chunk``), and pack the result (see the module docstring). With no keyring
+    (None), no signature is checked: the view's fold takes them as valid, as the recorder
+    checked them (``projections.projection``)."""
     rows: list[Prepared] = []
     accepted = bytearray()
     for row in raws:
         fast = compiled(row)
         accepted.append(fast is not None)
         rows.append(fast if fast is not None else prepare(row))
-    pairs = list(signature_tasks([r[0] for r in raws], rows, keyring, scope))
-    for (row, task), ok in zip(pairs, keys.verify_batch([task for _, task in pairs])):
-        row.verified[task] = ok
-    if any(row.names_key for row in rows):
-        return rows
+    if keyring is None:
+        keyring = {}
+    else:
+        pairs = list(signature_tasks([r[0] for r in raws], rows, keyring, scope))
+        for (row, task), ok in zip(pairs, keys.verify_batch([task for _, task in pairs])):
+            row.verified[task] = ok
+        if any(row.names_key for row in rows):
+            return rows
     hashes, signing, verdicts = bytearray(), bytearray(), bytearray()
     whole = []
     for row, fast in zip(rows, accepted):

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from contextlib import closing
+from concurrent.futures import ProcessPoolExecutor
 
 import psycopg
 import sqlite3
@@ -21,10 +22,11 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from cli.main import main
 from ledger.application.custody import open_ledger
 from ledger.core.custody import effective_holder
-from ledger.projections import access, queries
+from ledger.projections import access, projection, queries
 from ledger.projections.projection import catch_up
-from ledger.projections.view import INDEXES
+from ledger.projections.view import COMPARED, INDEXES
 from ledger.verify import Verifier
+from ledger.verify.packed import prepare_packed
 from tests.conftest import TEAM
 from tests.unit.test_exam_day import exam_day
 
@@ -313,3 +315,52 @@ def test_the_view_equals_the_verifiers_rebuild_for_generated_steps(world, steps,
         if catch_up_each:
             catch_up(view, world.app.recorder)
     _view_equals_verifier(str(world.db))
+
+
+def _view_tables(app) -> dict[str, list[tuple]]:
+    view = access.writable_view(app)
+    return {table: list(view.rows(table)) for table in COMPARED}
+
+
+def _rebuilt_tables(app) -> dict[str, list[tuple]]:
+    access.rebuild(app)
+    return _view_tables(app)
+
+
+def _dies_after_the_first_chunk(raws, keyring):
+    """A helper process that stops (as if killed) once past the log's first rows."""
+    if raws[0][0] > 8:
+        os._exit(1)
+    return prepare_packed(raws, keyring)
+
+
+def test_a_rebuild_decoded_in_a_helper_process_equals_one_decoded_here(
+        world, raw, monkeypatch) -> None:
+    """A long rebuild decodes rows in a helper process (``RowStage``): every table of the
+    view, a damaged row's error included, is what decoding in the folding process gives; and
+    a helper that stops midway leaves the rest to be decoded here, with the same view."""
+    exam_day(world)
+    raw.set_state("person:STF-03", 1, b"\x81\xa4body\xc0")  # damaged: no valid event
+    damaged = raw.position("person:STF-03", 1)
+    app = world.app
+    here = _rebuilt_tables(app)
+    (step,) = [row for row in here["view_steps"] if row[0] == damaged]
+    assert (step[3], step[13]) == ("", 1)  # no type read; one error
+
+    pools = []
+
+    class CountedPool(ProcessPoolExecutor):
+        def __init__(self, *args, **kwargs) -> None:
+            pools.append(self)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr("concurrent.futures.ProcessPoolExecutor", CountedPool)
+    monkeypatch.setattr(projection.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(projection, "POOLED_FROM", 1)
+    monkeypatch.setattr(projection, "CHUNK", 16)
+    assert _rebuilt_tables(app) == here
+    assert len(pools) == 1
+
+    monkeypatch.setattr("ledger.verify.packed.prepare_packed", _dies_after_the_first_chunk)
+    assert _rebuilt_tables(app) == here
+    assert len(pools) == 2
