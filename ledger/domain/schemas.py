@@ -150,7 +150,7 @@ def event_types() -> frozenset[str]:
 def body_problems(body: Mapping[str, Any], *, form: Form = "compiled") -> list[str]:
     """Return every way ``body`` breaks its type's schema, as 'field: reason' lines.
 
-    ``form`` picks the schema form to check with: ``compiled`` (the fast default: a step's
+    ``form`` picks the schema form to check with: ``compiled`` (the fast default: an event's
     msgspec Struct where it accepts the body, else the schema compiled by fastjsonschema),
     ``flat`` (jsonschema on the flat form) or ``written`` (jsonschema on the files as
     written). The last two exist for the tests and benchmarks that prove the forms
@@ -174,12 +174,12 @@ def body_problems(body: Mapping[str, Any], *, form: Form = "compiled") -> list[s
 
 
 def _struct_accepts(event_type: str, body: Mapping[str, Any]) -> bool:
-    """Whether a step's msgspec Struct (``structs.py``, held equal to its schema by
+    """Whether its type's msgspec Struct (``structs.py``, held equal to its schema by
     ``tests/unit/test_structs.py``) accepts ``body``: checked in C, with no schema to compile,
     which spares a recording command the ~20 ms fastjsonschema takes to compile each schema
     it uses. The Struct is the stricter of the two (it also asks for NFC text), so a body it
     refuses is judged by the compiled schema, which has the last word."""
-    if event_type not in structs.STEPS:
+    if event_type not in structs.DECLARED:
         return False
     try:
         raw = canonical.encode(body)

@@ -80,6 +80,16 @@ def test_status_of_a_lot_on_a_current_view_imports_no_heavy_library(tmp_path, re
     assert heavy == set(), f"status LOT imported {sorted(heavy)}"
 
 
+def test_recording_a_valid_step_compiles_no_schema(tmp_path, ready):
+    """Every valid body a recording command reads and writes — the genesis, the signers'
+    enrolments, the step itself — is checked by its type's Struct, so neither jsonschema nor
+    fastjsonschema is loaded (they cost such a command ~60 ms of its start-up)."""
+    heavy, run = imports_of(tmp_path, "--db", str(ready.db), *ready.handover_args())
+    assert run.returncode == 0, run.stderr
+    assert "recorded lot.handed_over" in run.stdout
+    assert heavy & {"jsonschema", "fastjsonschema", "referencing"} == set(), sorted(heavy)
+
+
 def test_status_on_a_view_behind_the_log_answers_at_the_log_head(ready):
     """A step appended by another program (through the API, no view update) leaves the view
     behind: status must not answer from it as it stands."""

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import copy
 
+import msgspec
 import pytest
 
-from ledger.domain import schemas
+from ledger.core import canonical
+from ledger.domain import schemas, structs
 from tests.unit.test_exam_day import exam_day
 
 
@@ -193,3 +195,47 @@ def test_one_id_pattern(value, accepted):
     and ':' (which separates a party's or a stream's kind from its id) are refused."""
     assert (schemas.value_problem("id", value) is None) is accepted
     assert schemas.is_id(value) is accepted
+
+
+def _first(bodies, event_type):
+    return copy.deepcopy(next(b for b in bodies if b["type"] == event_type))
+
+
+def test_every_authority_event_of_the_day_is_accepted_by_its_struct(bodies):
+    """The authority's events take the Struct too (no schema compiled, jsonschema not
+    loaded): each one of the exam day is accepted by its type's Struct."""
+    seen = set()
+    for body in bodies:
+        if body["type"] in structs.AUTHORITY:
+            assert structs.accepts(body["type"], canonical.encode(body)), body["type"]
+            seen.add(body["type"])
+    assert {"ledger.genesis", "person.enrolled", "room.registered"} <= seen
+
+
+def _repeat_a_role(body):
+    requirement = next(iter(body["policy"]["steps"].values()))["require"][0]
+    requirement["roles"].append(requirement["roles"][0])
+
+
+@pytest.mark.parametrize("event_type, change", [
+    ("ledger.genesis", lambda b: b.update(schema=1, time_zone="Asia/Shanghai")),
+    ("room.registered", lambda b: (b.update(schema=1), b["room"].update(within="PH"))),
+    ("ledger.genesis", _repeat_a_role),
+], ids=["time zone in version 1", "room within a site in version 1", "a role twice"])
+def test_what_an_authority_struct_cannot_say_is_refused_as_the_schema_refuses(
+        bodies, event_type, change):
+    body = _first(bodies, event_type)
+    change(body)
+    assert not structs.accepts(event_type, canonical.encode(body))
+    compiled = schemas.body_problems(body)
+    assert compiled and compiled == schemas.body_problems(body, form="flat")
+
+
+def test_text_not_in_nfc_is_refused_by_an_authority_struct(bodies):
+    """The canonical encoder refuses such text before any schema sees it; a stored row
+    written around it is refused by the Struct as well."""
+    body = _first(bodies, "person.enrolled")
+    body["person"]["name"] = "Cafe\u0301"  # e and a combining acute: NFC has one é
+    assert not structs.accepts("person.enrolled", msgspec.msgpack.encode(body))
+    body["person"]["name"] = "Caf\u00e9"
+    assert structs.accepts("person.enrolled", msgspec.msgpack.encode(body))

@@ -1,9 +1,11 @@
-"""The step Structs (``ledger/domain/structs.py``) say exactly what ``schemas/`` says.
+"""The event Structs (``ledger/domain/structs.py``) say exactly what ``schemas/`` says.
 
 Each Struct's own JSON Schema (``msgspec.json.schema``), with the ``uniqueItems`` its module
 checks beside it, is held equal to the flat form of the schema file that the ledger
 validates drafts with, field by field: the same properties, the same required ones, closed,
-the same types, patterns, lengths, bounds, constants and enums."""
+the same types, patterns, lengths, bounds, constants and enums; and the one condition each
+file states beyond its fields (a field version 2 introduced) is the one ``structs.problems``
+checks."""
 
 from __future__ import annotations
 
@@ -25,7 +27,9 @@ def inline(schema: Any, defs: dict[str, Any]) -> Any:
         return schema
     if "$ref" in schema:
         return inline(defs[schema["$ref"].rsplit("/", 1)[1]], defs)
-    return {k: inline(v, defs) for k, v in schema.items() if k not in NOISE}
+    return {k: ({name: inline(rule, defs) for name, rule in v.items()} if k == "properties"
+                else inline(v, defs))  # a field may be named like a keyword (description)
+            for k, v in schema.items() if k not in NOISE}
 
 
 def normal(schema: Any) -> Any:
@@ -43,16 +47,27 @@ def normal(schema: Any) -> Any:
                 value = max(value, merged[key])
             elif key in ("maximum", "maxLength", "maxItems") and key in merged:
                 value = min(value, merged[key])
+            elif key == "properties" and key in merged:  # both apply to each field
+                value = {name: normal({"allOf": [merged[key][name], value[name]]})
+                         if name in merged[key] and name in value
+                         else merged[key].get(name, value.get(name))
+                         for name in {**merged[key], **value}}
+            elif key == "enum" and key in merged:  # both apply: what both allow
+                value = [v for v in value if v in merged[key]]
             elif key in merged and merged[key] != value:
                 raise AssertionError(f"conflicting {key}: {merged[key]} and {value}")
             merged[key] = value
-    if "const" in merged:
-        merged["enum"] = [merged.pop("const")]
+    if "const" in merged:  # (beside an enum: what both allow)
+        const = merged.pop("const")
+        merged["enum"] = [const] if const in merged.get("enum", [const]) else []
     if "enum" in merged:
         merged["enum"] = sorted(merged["enum"], key=repr)  # an enum is a set
         merged.pop("type", None)
         if all(isinstance(v, int) for v in merged["enum"]):
             merged.pop("minimum", None)  # a constant integer: its bound says nothing more
+        if all(isinstance(v, str) and len(v) <= merged.get("maxLength", len(v))
+               for v in merged["enum"]):
+            merged.pop("maxLength", None)  # a constant text within it: nor does its length
     if "required" in merged:
         merged["required"] = sorted(merged["required"])
     return merged
@@ -66,27 +81,45 @@ def struct_schema(event_type: str) -> dict[str, Any]:
         for name in path:
             target = target["properties"][name]
         target["uniqueItems"] = True
+    if "policy" in structs.AUTHORITY.get(event_type, {}):  # each requirement's roles
+        policy = schema["properties"]["policy"]["properties"]["steps"]
+        policy["additionalProperties"]["properties"]["require"]["items"]["properties"][
+            "roles"]["uniqueItems"] = True
     return normal(schema)
 
 
-# The one condition a step's schema states beyond its fields (schema 2 introduced a place):
-# a Struct cannot say it, so ``structs.problems`` checks it beside the Struct.
-NO_PLACE_IN_SCHEMA_1 = {"if": {"properties": {"schema": {"enum": [1]}}},
-                        "then": {"not": {"required": ["place"]}}}
+def condition(event_type: str) -> dict[str, Any]:
+    """The one condition a schema file states beyond its fields, as ``structs.problems``
+    checks it beside the Struct: a version 1 body carries no field version 2 introduced."""
+    path = structs.SCHEMA_2.get(event_type, ("place",) if event_type in structs.ROOM_PLACED
+                                else None)
+    if path is None:
+        return {}
+    then: dict[str, Any] = {"not": {"required": [path[-1]]}}
+    for name in reversed(path[:-1]):
+        then = {"properties": {name: then}}
+    return {"if": {"properties": {"schema": {"enum": [1]}}}, "then": then}
 
 
 def file_schema(event_type: str) -> dict[str, Any]:
     schema = normal(inline(_validator(f"events/{event_type}.json").schema, {}))
-    condition = {key: schema.pop(key) for key in ("if", "then") if key in schema}
-    assert condition == NO_PLACE_IN_SCHEMA_1, event_type
+    found = {key: schema.pop(key) for key in ("if", "then") if key in schema}
+    # (A step placed in its room forbids a place outright: the condition says nothing more.)
+    assert found == condition(event_type), event_type
     # A field the schema forbids ({"not": {}}) is one a closed Struct does not declare.
     schema["properties"] = {name: rule for name, rule in schema["properties"].items()
                             if rule.get("not") != {}}
     return schema
 
 
-@pytest.mark.parametrize("event_type", sorted(structs.STEPS))
-def test_each_step_struct_states_its_schema_field_by_field(event_type: str) -> None:
+def test_the_conditions_name_a_field_of_version_2() -> None:
+    assert structs.SCHEMA_2["ledger.genesis"] == ("time_zone",)
+    assert structs.SCHEMA_2["room.registered"] == ("room", "within")
+    assert structs.SCHEMA_2["lot.handed_over"] == ("place",)
+
+
+@pytest.mark.parametrize("event_type", sorted(structs.DECLARED))
+def test_each_struct_states_its_schema_field_by_field(event_type: str) -> None:
     ours, theirs = struct_schema(event_type), file_schema(event_type)
     assert sorted(ours["properties"]) == sorted(theirs["properties"])
     for name in theirs["properties"]:
@@ -94,15 +127,16 @@ def test_each_step_struct_states_its_schema_field_by_field(event_type: str) -> N
     assert ours == theirs
 
 
-def test_the_structs_cover_every_step_and_only_authority_events_are_left_out() -> None:
-    left = event_types() - set(structs.STEPS)
-    assert left == {"ledger.genesis", "ledger.policy_set", "ledger.authority_set",
-                    "ledger.log_key_set", "person.enrolled", "person.key_revoked",
-                    "person.key_rotated", "room.registered", "site.registered"}
+def test_every_event_type_has_a_struct() -> None:
+    assert structs.DECLARED == event_types()
+    assert set(structs.AUTHORITY) == {
+        "ledger.genesis", "ledger.policy_set", "ledger.authority_set", "ledger.log_key_set",
+        "person.enrolled", "person.key_revoked", "person.key_rotated", "room.registered",
+        "site.registered"}
 
 
 def test_struct_fields_are_in_canonical_key_order() -> None:
-    for event_type in structs.STEPS:
+    for event_type in structs.DECLARED:
         fields = structs.struct(event_type).__struct_encode_fields__
         assert list(fields) == sorted(fields), event_type
 
