@@ -12,7 +12,9 @@ takes them as valid (``ALL_VALID``) and a catch-up costs no Ed25519 work. Everyt
 recorder judged it, so a row damaged or edited before the view reads it shows up as an error.
 Rows are decoded by the verifier's compiled row stage (``ledger.domain.compiled_rows``): a
 canonical step row in C, any other row by ``stored.prepare`` itself, so a malformed row is
-refused with the same finding either way, at about half the cost of a canonical decode.
+refused with the same finding either way, at about half the cost of a canonical decode; a
+long fold into an empty view (a rebuild, a fresh copy's first read) has them decoded in a
+helper process while it folds (``RowStage``).
 
 The fold state is saved with the view (``view_fold``, through ``ledger.core.state_codec``
 as ``codec.py`` describes): the roster, rooms, sites, lots, chain heads, lots in rooms,
