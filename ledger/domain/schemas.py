@@ -51,7 +51,7 @@ def _documents() -> dict[str, Any]:
 @lru_cache(maxsize=1)
 def _registry() -> tuple[Registry, dict[str, Any]]:
     # jsonschema and referencing are imported only when a schema is compiled or a refused
-    # value explained: a valid step (its Struct accepts it) needs neither, and they cost a
+    # value explained: a valid body (its type's Struct accepts it) needs neither, and they cost a
     # recording command ~35 ms of its start-up.
     from referencing import Registry, Resource
 

@@ -29,8 +29,7 @@ from __future__ import annotations
 
 import json
 import os
-from concurrent.futures import Future
-from typing import Any, Callable, Iterator, MutableMapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, MutableMapping, Sequence
 
 from eventsourcing.persistence import ApplicationRecorder, Tracking
 from eventsourcing.projection import Projection
@@ -46,6 +45,9 @@ from ledger.core.text import message_data
 from ledger.projections.view import APPLICATION, Batch, Stale, ViewStore
 from ledger.domain.compiled_rows import prepare
 from ledger.domain.stored import Prepared, Raw, raw
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 PAGE = 1000  # events folded per transaction
 # ... and when folding into an empty view (a rebuild, a fresh copy's first read): a page's
@@ -201,12 +203,12 @@ class CustodyProjection(Projection[ViewStore]):
     def process_event(self, domain_event: Raw, tracking: Tracking) -> None:  # type: ignore[override]
         """Fold one stored row (position, stream id, version, topic, bytes) and stage what it
         changes in the view; ``tracking`` names its position in the log."""
-        self.fold(domain_event, tracking.notification_id, prepare(domain_event))
+        self.fold(domain_event, prepare(domain_event))
 
-    def fold(self, domain_event: Raw, position: int, row: Prepared) -> None:
+    def fold(self, domain_event: Raw, row: Prepared) -> None:
         """``process_event`` for a row decoded already (``prepare``, here or in the helper
-        process of a ``RowStage``)."""
-        self.position = position
+        process of a ``RowStage``); the row's position is its first column."""
+        position = self.position = domain_event[0]
         self._count("events", 1)
         if row.problem is not None or row.body is None:
             self._damaged(domain_event, row)
@@ -409,7 +411,7 @@ def caught_up(view: ViewStore, recorder: ApplicationRecorder, *, page: int | Non
                             view.index()  # the head reached: the indexes a rebuild left out
                         return projection, folded
                     for row_raw, row in stage.decoded([raw(note) for note in notes]):
-                        projection.fold(row_raw, row_raw[0], row)
+                        projection.fold(row_raw, row)
                     projection.commit()
                     folded += len(notes)
                     progress(len(notes))
@@ -443,6 +445,10 @@ class RowStage:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the helper, if any; rows are decoded here from then on."""
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
@@ -466,7 +472,7 @@ class RowStage:
             try:
                 rows = unpack(chunk, future.result(), {})
             except BrokenProcessPool:
-                self.__exit__()
+                self.close()
                 yield from self.decoded(raws[at:])
                 return
             yield from zip(chunk, rows)

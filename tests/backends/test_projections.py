@@ -317,14 +317,10 @@ def test_the_view_equals_the_verifiers_rebuild_for_generated_steps(world, steps,
     _view_equals_verifier(str(world.db))
 
 
-def _view_tables(app) -> dict[str, list[tuple]]:
-    view = access.writable_view(app)
-    return {table: list(view.rows(table)) for table in COMPARED}
-
-
 def _rebuilt_tables(app) -> dict[str, list[tuple]]:
     access.rebuild(app)
-    return _view_tables(app)
+    view = access.writable_view(app)
+    return {table: list(view.rows(table)) for table in COMPARED}
 
 
 def _dies_after_the_first_chunk(raws, keyring):
