@@ -156,11 +156,13 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Head:
-    """Where a stream stands: its last step, that step's event hash, its latest occurred_at."""
+    """Where a stream stands: its last step, that step's event hash, its latest occurred_at,
+    and the log position its last step was stored at (0 where none is known)."""
 
     seq: int
     event_hash: str
     occurred_at: str = ""
+    position: int = 0
 
 
 class LedgerState:
@@ -327,11 +329,12 @@ class LedgerState:
             found = self._regions[place] = region(place, self.rooms, self.sites)
             return found
 
-    def skip(self, stream: str, seq: int, event_hash: str) -> None:
-        """Advance a stream's head past a stored row that could not be read (it has a finding
-        of its own), so the chain goes on from the stored bytes: one bad row, one finding."""
+    def skip(self, stream: str, seq: int, event_hash: str, position: int) -> None:
+        """Advance a stream's head past a stored row at ``position`` that could not be read (it
+        has a finding of its own), so the chain goes on from the stored bytes: one bad row, one
+        finding."""
         before = self.heads.get(stream)
-        self.heads[stream] = Head(seq, event_hash, before.occurred_at if before else "")
+        self.heads[stream] = Head(seq, event_hash, before.occurred_at if before else "", position)
 
     def _check_chain(self, body: Mapping[str, Any]) -> list[Finding]:
         stream = body["stream"]
@@ -351,7 +354,8 @@ class LedgerState:
                         "{prev}… expected {expected}… (an event was changed, removed or "
                         "inserted before it)", stream=stream, found=body["seq"], seq=seq,
                         prev=body["prev"][:16], expected=expected_prev[:16]),
-                evidence={"expected": expected_prev, "found": body["prev"]}))
+                evidence={"expected": expected_prev, "found": body["prev"],
+                          "previous_position": head.position if head else None}))
         # Lots and rooms judge their own time order (a lot step may acknowledge it).
         if head and not stream.startswith(("lot:", "room:")) and body["occurred_at"] < head.occurred_at:
             findings.append(Finding("TIME_REVERSED", Message(
@@ -381,7 +385,8 @@ class LedgerState:
         self.latest = max(self.latest, body["occurred_at"])
         before = self.heads.get(stream)
         self.heads[stream] = Head(body["seq"], event.event_hash,
-                                  max(before.occurred_at if before else "", body["occurred_at"]))
+                                  max(before.occurred_at if before else "", body["occurred_at"]),
+                                  event.position)
         if event_type == "ledger.genesis":
             if self.ledger_id is None:
                 self.ledger_id = body["ledger"]

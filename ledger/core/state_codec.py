@@ -53,7 +53,7 @@ from ledger.core.whereabouts import Shift, Sighting, Whereabouts
 # rooms' duty coverage in key order, one entry each (a step reads the rooms and sites it
 # names, not a province's). A state saved in an older format is refused, so the next run
 # verifies everything again.
-FORMAT = 4
+FORMAT = 5
 RECORD_ENTRIES = 512  # entries per record: a lot with its step hashes is ~0.5 KiB
 SECTIONS = ("roster", "key_owner", "rooms", "sites", "lots", "heads", "entered", "coverage",
             "gaps", "whereabouts")
@@ -310,7 +310,8 @@ _ENTRY_OUT: dict[str, Callable[[str, Any], list[Any]]] = {
     "rooms": lambda room_id, room: _room_out(room),
     "sites": lambda site_id, site: [site.site_id, site.name, site.within],
     "lots": lambda stream, lot: [stream, _lot_out(lot)],
-    "heads": lambda stream, h: [stream, h.seq, _hash_out(h.event_hash), h.occurred_at],
+    "heads": lambda stream, h: [stream, h.seq, _hash_out(h.event_hash), h.occurred_at,
+                                h.position],
     "entered": lambda stream, where: [stream, where[0], where[1]],
     "coverage": lambda room, c: [room, c.held, c.clock,
                                  None if c.gap is None else _gap_out(c.gap)],
@@ -521,9 +522,10 @@ class StateReader:
         return stream
 
     def _heads(self, entry: Any) -> str:
-        stream, seq, event_hash, occurred_at = _fields(entry, 4, "a head")
+        stream, seq, event_hash, occurred_at, position = _fields(entry, 5, "a head")
         self.state.heads[_text(stream, "stream")] = Head(
-            _int(seq, "step"), _hash_in(event_hash), _text(occurred_at, "occurred_at"))
+            _int(seq, "step"), _hash_in(event_hash), _text(occurred_at, "occurred_at"),
+            _int(position, "position"))
         return stream
 
     def _entered(self, entry: Any) -> str:
@@ -596,8 +598,8 @@ _ENTRY_FIELDS: dict[str, tuple[str, int, Callable[[list[Any]], Any]]] = {
     "rooms": ("room", 8, _room_in),
     "sites": ("site", 3, lambda e: _site_in(*e)),
     "lots": ("lot entry", 2, lambda e: _lot_in(e[1])),
-    "heads": ("head", 4, lambda e: Head(_int(e[1], "step"), _hash_in(e[2]),
-                                        _text(e[3], "occurred_at"))),
+    "heads": ("head", 5, lambda e: Head(_int(e[1], "step"), _hash_in(e[2]),
+                                        _text(e[3], "occurred_at"), _int(e[4], "position"))),
     "entered": ("lot in a room", 3, lambda e: (_text(e[1], "room"), _text(e[2], "since"))),
     "coverage": ("room's duty coverage", 4, lambda e: _coverage_in(*e[1:])),
     "whereabouts": ("person's whereabouts", 3, lambda e: _whereabouts_in(e[1], e[2])),

@@ -243,7 +243,7 @@ class CustodyProjection(Projection[ViewStore]):
         if not isinstance(version, int):
             head = self.state.head(stream)
             version = (head.seq if head else 0) + 1
-        self.state.skip(stream, version, row.event_hash.hex())
+        self.state.skip(stream, version, row.event_hash.hex(), position)
         problem: Finding = row.problem
         self._count("errors", 1)
         self.batch.insert("view_steps", (

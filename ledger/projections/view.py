@@ -53,7 +53,7 @@ NOTHING = -(2**63)  # view_meta.position before any event is folded
 # owners inside the fold's one ``state`` row, read and written whole by every catch-up; 7:
 # rooms, sites and rooms' duty coverage inside that row) is folded again by the next
 # catch-up, into tables made anew (``ViewStore.clear``), so it also takes the newer layout.
-VIEW_VERSION = 8
+VIEW_VERSION = 9
 
 TABLES: dict[str, tuple[str, ...]] = {
     # table -> (column definitions..., primary key)

@@ -94,7 +94,7 @@ def verify_bundle(bundle: Bundle, authority_key: bytes, log_key: bytes, *,
         report.events += 1
         if row.problem is not None:
             claims = row.claims or (str(stream), 0)
-            state.skip(claims[0], claims[1], row.event_hash.hex())
+            state.skip(claims[0], claims[1], row.event_hash.hex(), position)
             report.findings.append(row.problem.at(position, stream))
             continue
         body, signatures = row.body, row.signatures

@@ -68,7 +68,7 @@ class TiledAudit:
                 row.claims[0] if row.claims else None)
             if row.problem is not None:
                 claims = row.claims or (str(stream), 0)
-                self.state.skip(claims[0], claims[1], row.event_hash.hex())
+                self.state.skip(claims[0], claims[1], row.event_hash.hex(), position)
                 findings.append(row.problem.at(position, stream))
                 continue
             assert row.body is not None and row.signatures is not None

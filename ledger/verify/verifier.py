@@ -321,7 +321,7 @@ class Verifier:
             if not isinstance(version, int):  # NULL or text typed into the column
                 head = self.state.head(stream)
                 version = (head.seq if head else 0) + 1
-            self.state.skip(stream, version, row.event_hash.hex())
+            self.state.skip(stream, version, row.event_hash.hex(), note.id)
             return [problem.at(note.id, stream)]
         body, signatures = row.body, row.signatures
         assert body is not None and signatures is not None and row.recorded_at is not None

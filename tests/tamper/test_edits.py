@@ -31,6 +31,7 @@ def test_edit_one_field_of_a_stored_event(attacker: Attacker) -> None:
     (broken,) = [f for f in report.findings if f.code == "CHAIN_BROKEN"]
     assert (broken.position, broken.stream) == (step + 1, "lot:LOT-1")
     assert broken.evidence["found"] == original.event_hash
+    assert broken.evidence["previous_position"] == step  # the stored step it should follow
     assert error_positions(report) == {step, step + 1}
 
 

@@ -31,8 +31,11 @@ def test_store_an_event_with_unsorted_keys(attacker: Attacker) -> None:
 
     assert not report.intact
     assert ("NON_CANONICAL", step, "lot:LOT-1") in located(report)
-    # The event hash is over the stored bytes, so the next step no longer follows it.
+    # The event hash is over the stored bytes, so the next step no longer follows it; the
+    # chain went on from the unreadable row, which the finding names.
     assert ("CHAIN_BROKEN", step + 1, "lot:LOT-1") in located(report)
+    (broken,) = [f for f in report.findings if f.code == "CHAIN_BROKEN"]
+    assert broken.evidence["previous_position"] == step
     assert error_positions(report) == {step, step + 1}
 
 
