@@ -109,14 +109,22 @@ class TreeTables:
         where = "" if after is None else f"WHERE idx > {self.mark} "
         c.execute(f"SELECT idx, hash FROM {self.hashes} {where}ORDER BY idx LIMIT {self.mark}",
                   ([] if after is None else [after]) + [limit])
-        return [(int(r["idx"]), bytes(r["hash"])) for r in c.fetchall()]
+        return self._pairs(c.fetchall())
 
     def leaf_page(self, c: Any, after: int | None, limit: int) -> list[tuple[int, int]]:
         """Up to ``limit`` stored leaves (leaf, position) with leaf above ``after``, in order."""
         where = "" if after is None else f"WHERE leaf > {self.mark} "
         c.execute(f"SELECT leaf, position FROM {self.leaves} {where}ORDER BY leaf "
                   f"LIMIT {self.mark}", ([] if after is None else [after]) + [limit])
-        return [(int(r["leaf"]), int(r["position"])) for r in c.fetchall()]
+        return self._pairs(c.fetchall())
+
+    def _pairs(self, rows: list[Any]) -> list[tuple[Any, Any]]:
+        """Two-column rows as tuples, values as stored (the verifier reads millions of them:
+        one C call a page, not a conversion a value). The first column is an integer key on
+        both backends; SQLite may hold any type in the second, which the reader must allow."""
+        if self.postgres:
+            return [tuple(r.values()) for r in rows]  # dict rows
+        return list(map(tuple, rows))  # sqlite3.Row is a sequence
 
     def checkpoint_rows(self, c: Any) -> list[tuple[int, int, bytes]]:
         """Every stored checkpoint (id, size, note bytes), in the order they were stored."""

@@ -119,6 +119,17 @@ def receipted_event(label: str, receipt: bytes, proof: TlogProof, found: bytes |
 STORED_TREE = "the stored tree"
 
 
+def _shown(stored: object) -> str:
+    """A value read from the stored tree as evidence: hex for bytes; for a value of the wrong
+    type (SQLite keeps whatever was written) its repr, which names the type."""
+    return stored.hex() if isinstance(stored, bytes) else str(stored) if isinstance(
+        stored, int) else repr(stored)
+
+
+def _stored_position(stored: object) -> int | str:
+    return stored if isinstance(stored, int) else _shown(stored)
+
+
 class StoredTreeAudit:
     """The stored tree's rows held against the recomputed tree, leaf by leaf; keeps only the
     first difference (after one, the stored rows no longer line up with anything)."""
@@ -165,8 +176,8 @@ class StoredTreeAudit:
             self._differs(Message("the stored tree's hash {index} (level {level}, node {n}) is "
                                   "{stored}…, not the {recomputed}… the events give at leaf "
                                   "{leaf}", index=index, level=level, n=n,
-                                  stored=row[1].hex()[:16], recomputed=recomputed.hex()[:16],
-                                  leaf=leaf), position, {**evidence, "stored": row[1].hex()})
+                                  stored=_shown(row[1])[:16], recomputed=recomputed.hex()[:16],
+                                  leaf=leaf), position, {**evidence, "stored": _shown(row[1])})
 
     def _leaf(self, leaf: int, position: int | None) -> None:
         row = next(self.leaves, None)
@@ -181,21 +192,22 @@ class StoredTreeAudit:
             self._extra_leaf(row, position)
         elif position is not None and row[1] != position:
             self._differs(Message("the stored tree puts leaf {leaf} at log position {stored}; "
-                                  "the log has it at {position}", leaf=leaf, stored=row[1],
+                                  "the log has it at {position}", leaf=leaf, stored=_shown(row[1]),
                                   position=position), position,
-                          {**evidence, "stored_position": row[1]})
+                          {**evidence, "stored_position": _stored_position(row[1])})
 
     def _extra_hash(self, row: tuple[int, bytes], position: int | None) -> None:
         level, n = split_stored_hash_index(row[0]) if row[0] >= 0 else (None, None)
         self._differs(Message("the stored tree holds hash {index}, which no event gives",
                               index=row[0]), position,
                       {"source": STORED_TREE, "index": row[0], "level": level, "n": n,
-                       "stored": row[1].hex(), "recomputed": None})
+                       "stored": _shown(row[1]), "recomputed": None})
 
     def _extra_leaf(self, row: tuple[int, int], position: int | None) -> None:
         self._differs(Message("the stored tree holds leaf {leaf} (position {position}), which "
-                              "no event gives", leaf=row[0], position=row[1]), position,
-                      {"source": STORED_TREE, "leaf": row[0], "stored_position": row[1],
+                              "no event gives", leaf=row[0], position=_shown(row[1])), position,
+                      {"source": STORED_TREE, "leaf": row[0],
+                       "stored_position": _stored_position(row[1]),
                        "position": None})
 
     def _differs(self, what: str, position: int | None, evidence: dict) -> None:

@@ -5,6 +5,8 @@ differing index."""
 
 from __future__ import annotations
 
+import pytest
+
 from ledger.application.custody import open_ledger
 from ledger.tlog import merkle
 from ledger.core.findings import Finding
@@ -112,3 +114,23 @@ def test_an_empty_stored_tree_is_a_warning_until_the_next_write_rebuilds_it(
     day.app = open_ledger(db, clock=day.clock)
     day.register("LOT-3")  # the write backfills the whole tree
     assert findings(closed(day)) == []
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # PostgreSQL's types refuse it
+def test_stored_tree_values_of_the_wrong_type_are_a_root_mismatch(day: World, raw) -> None:
+    """SQLite keeps whatever type is written into a column: text in place of a hash or of a
+    leaf's position is a difference reported with its evidence, not a crash."""
+    hashes, leaves = tables(raw)
+    db = closed(day)
+    sql(db, f"UPDATE {hashes} SET hash = ? WHERE idx = ?", ("not a hash", 0))
+    (finding,) = findings(db)
+    assert (finding.code, finding.evidence["index"]) == ("ROOT_MISMATCH", 0)
+    assert finding.evidence["stored"] == "'not a hash'"
+    assert "'not a hash'" in finding.message
+    sql(db, f"UPDATE {hashes} SET hash = ? WHERE idx = ?",
+        (bytes.fromhex(finding.evidence["recomputed"]), 0))
+    sql(db, f"UPDATE {leaves} SET position = ? WHERE leaf = 4", ("four",))
+    (finding,) = findings(db)
+    assert finding.code == "ROOT_MISMATCH"
+    assert finding.evidence["stored_position"] == "'four'"
+    assert finding.evidence["position"] == raw.positions()[4]
