@@ -361,6 +361,13 @@ def encode_entry(section: str, key: str, value: Any) -> bytes:
     return canonical.repack(_ENTRY_OUT[section](key, value))
 
 
+def entry_codec(section: str) -> dict[str, Callable[..., Any]]:
+    """``encode`` and ``decode`` of one per-stream section's entries, as a map that spills
+    them to disk takes them (``SpillMap``): the saved state's compact, checked encoding."""
+    return {"encode": lambda key, value: encode_entry(section, key, value),
+            "decode": lambda blob: decode_entry(section, blob)}
+
+
 def decode_entry(section: str, blob: bytes) -> Any:
     """The value of one entry :func:`encode_entry` wrote, every field checked; anything else
     raises :class:`StateDamaged` naming the entry and what is wrong with it."""

@@ -3,11 +3,12 @@
 The verifier keeps one small state per stream: the head of each chain, the state of each lot
 and room. A province's ledger reaches ten million events and over a million lots, so those
 dicts would grow with the ledger. :class:`SpillMap` is a drop-in for them: at most
-``capacity`` values stay in memory (least recently used out first); the others are pickled
-into a private temporary SQLite file and read back on a miss. Nothing touches the disk before
+``capacity`` values stay in memory (least recently used out first); the others are written
+(in the map's own compact encoding, or pickled) into a private temporary SQLite file and read
+back on a miss. Nothing touches the disk before
 the first eviction, so a small ledger runs in memory, and a large one in flat memory.
 
-Values are pickled when they leave memory, so a value must not be mutated in place after
+Values are encoded when they leave memory, so a value must not be mutated in place after
 another call may have evicted it. The verifier's states are frozen and replaced, never mutated.
 """
 
@@ -43,7 +44,13 @@ class SpillMap(MutableMapping[str, V]):
     """A str-keyed mapping holding at most `capacity` values in memory (LRU); the rest live in
     a private temporary SQLite file that is deleted on close()."""
 
-    def __init__(self, capacity: int = 4096, directory: str | None = None) -> None:
+    def __init__(self, capacity: int = 4096, directory: str | None = None, *,
+                 encode: Callable[[str, V], bytes] | None = None,
+                 decode: Callable[[bytes], V] | None = None) -> None:
+        """``encode`` (a key and its value to bytes that do not start with 0x80) and
+        ``decode`` (those bytes back to the value), when given, write evicted entries in that
+        encoding instead of pickling them: a compact one keeps the file, and what is read
+        and written of it, small."""
         if capacity < 1:
             raise ValueError(f"capacity must be at least 1, not {capacity}")
         self._capacity = capacity
@@ -55,9 +62,10 @@ class SpillMap(MutableMapping[str, V]):
         self._absent: Any = _MISSING  # the last key a read found nowhere (read, then set)
         self._db: sqlite3.Connection | None = None  # opened on the first eviction
         self._close: weakref.finalize | None = None
-        # Rows bulk-loaded in another encoding (a saved audit state's entries, see
-        # load_encoded) are decoded by this on their first read; pickles start with 0x80.
-        self._decode: Callable[[bytes], V] | None = None
+        # Rows in another encoding (evicted ones with ``encode``, or a saved audit state's
+        # entries bulk-loaded by load_encoded) are decoded by this; pickles start with 0x80.
+        self._encode = encode
+        self._decode: Callable[[bytes], V] | None = decode
 
     def get(self, key: str, default: Any = None) -> Any:
         try:
@@ -137,7 +145,8 @@ class SpillMap(MutableMapping[str, V]):
 
     def sorted_encoded(self) -> Iterator[tuple[str, V | None, bytes | None]]:
         """Every entry in key order as (key, value, None), or (key, None, encoded) for one
-        still in the encoding :meth:`load_encoded` was given (never read since), read without
+        on disk in the map's own encoding (``encode``'s, or that of :meth:`load_encoded`),
+        read without
         changing what is held in memory: a large map is written out again without decoding
         or re-encoding what did not change."""
         in_memory = [(key, value, None) for key, value in sorted(self._mem.items())]
@@ -215,8 +224,9 @@ class SpillMap(MutableMapping[str, V]):
         """Write the least recently used entries to disk, then drop them from memory."""
         db, mem = self._db or self._open(), self._mem
         count = min(len(mem), len(mem) - self._capacity + self._block)
-        rows = [(key, pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
-                for key, value in islice(mem.items(), count)]
+        encode = self._encode
+        rows = [(key, pickle.dumps(value, pickle.HIGHEST_PROTOCOL) if encode is None
+                 else encode(key, value)) for key, value in islice(mem.items(), count)]
         with scratch_space(self._directory):
             db.execute("BEGIN")
             db.executemany("INSERT OR REPLACE INTO spill (key, value) VALUES (?, ?)", rows)

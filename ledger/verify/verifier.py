@@ -36,7 +36,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from eventsourcing.persistence import ApplicationRecorder, Notification
 
-from ledger.core import canonical, keys
+from ledger.core import canonical, keys, state_codec
 from ledger.tlog import merkle
 from ledger.core.digests import event_hash_of_bytes
 from ledger.core.errors import LedgerError, ResourceError, StorageError
@@ -72,8 +72,8 @@ def state_maps(resident: int = RESIDENT) -> dict[str, Any]:
     per person and bounded (the last few sightings and shifts), so they stay in memory like
     the roster: people sign step after step, county by county, and a province's people
     outnumber any cache, which then missed on nearly every signer."""
-    return {"lots": SpillMap(resident), "heads": SpillMap(resident),
-            "entered": SpillMap(resident), "whereabouts": {}}
+    return {**{section: SpillMap(resident, **state_codec.entry_codec(section))
+               for section in ("lots", "heads", "entered")}, "whereabouts": {}}
 
 
 class Verifier:

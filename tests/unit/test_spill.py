@@ -6,6 +6,7 @@ import gc
 import os
 import stat
 import tracemalloc
+from dataclasses import replace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -200,3 +201,18 @@ def test_scratch_space_that_cannot_be_written_is_a_resource_error_at_the_first_s
     spill["a"] = 1  # fits in memory: no file yet
     with pytest.raises(ResourceError, match=f"cannot write scratch space in {missing}"):
         spill["b"] = 2
+
+
+def test_a_map_with_a_codec_writes_its_entries_in_it_and_reads_them_back(tmp_path):
+    """The verifier's lots spill in the saved state's compact entry encoding, not pickled:
+    what is on disk is exactly ``encode_entry``'s bytes, and reads give the values back."""
+    from ledger.core import state_codec
+
+    lots = {f"lot:LOT-{i:05d}": replace(lot(i), hashes=(f"{i:064x}", "ab" * 32))
+            for i in range(40)}
+    with SpillMap(4, directory=str(tmp_path), **state_codec.entry_codec("lots")) as spill:
+        spill.update(lots)
+        on_disk = {key: blob for key, _, blob in spill.sorted_encoded() if blob is not None}
+        assert len(on_disk) == 36  # all but the four most recent
+        assert on_disk == {key: state_codec.encode_entry("lots", key, lots[key]) for key in on_disk}
+        assert dict(spill.items()) == lots
