@@ -51,7 +51,8 @@ NOTHING = -(2**63)  # view_meta.position before any event is folded
 # event hash and saved fold row as text, hex and base64, not as bytes, each attendee's
 # person and role as text, not the id of a name in view_names, and the roster and key
 # owners inside the fold's one ``state`` row, read and written whole by every catch-up; 7:
-# rooms, sites and rooms' duty coverage inside that row) is folded again by the next
+# rooms, sites and rooms' duty coverage inside that row; 8: streams' heads without the
+# position of their last step) is folded again by the next
 # catch-up, into tables made anew (``ViewStore.clear``), so it also takes the newer layout.
 VIEW_VERSION = 9
 

@@ -192,8 +192,8 @@ class StoredTreeAudit:
             self._extra_leaf(row, position)
         elif position is not None and row[1] != position:
             self._differs(Message("the stored tree puts leaf {leaf} at log position {stored}; "
-                                  "the log has it at {position}", leaf=leaf, stored=_shown(row[1]),
-                                  position=position), position,
+                                  "the log has it at {position}", leaf=leaf,
+                                  stored=_shown(row[1]), position=position), position,
                           {**evidence, "stored_position": _stored_position(row[1])})
 
     def _extra_hash(self, row: tuple[int, bytes], position: int | None) -> None:
