@@ -31,6 +31,7 @@ from pathlib import Path
 from ledger.application.tiles import CHECKPOINT, EVENT_PREFIX, EVENTS
 from ledger.application.witness import WitnessState
 from ledger.core.canonical import MAX_ENCODED
+from ledger.core.collector import long_fold
 from ledger.core.digests import event_hash_of_bytes
 from ledger.core.errors import InputError, ResourceError, VerificationFailed
 from ledger.core.findings import Finding, Severity
@@ -85,6 +86,10 @@ class Monitor:
 
     def run(self) -> Watch:
         """One look at the log (see the module docstring)."""
+        with long_fold():  # a first look folds the whole log
+            return self._run()
+
+    def _run(self) -> Watch:
         watch = Watch(self.source.label)
         note = self.source.get(CHECKPOINT, MAX_CHECKPOINT_NOTE)
         if note is None:

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, MutableMapping, Seque
 from eventsourcing.persistence import ApplicationRecorder, Tracking
 from eventsourcing.projection import Projection
 
+from ledger.core.collector import long_fold
 from ledger.core.custody import LotState, is_person
 from ledger.core.findings import Finding, Severity
 from ledger.core.kinds import AUTHORITY_EVENTS, ROOM_EVENTS
@@ -392,6 +393,13 @@ def caught_up(view: ViewStore, recorder: ApplicationRecorder, *, page: int | Non
     """``catch_up``, returning also the projection that brought the view to where it stands:
     its ``state`` is the whole log's fold at ``position``, what is saved in the view (the
     recorder judges a new step against it)."""
+    with long_fold():
+        return _caught_up(view, recorder, page, progress, attempts, until)
+
+
+def _caught_up(view: ViewStore, recorder: ApplicationRecorder, page: int | None,
+               progress: Callable[[int], None], attempts: int, until: int | None
+               ) -> tuple[CustodyProjection, int]:
     folded = 0
     if not view.current():
         view.clear()  # folded by an older version: fold it again, with what it lacks

@@ -37,6 +37,7 @@ from typing import Any, Callable, Iterator, Sequence
 from eventsourcing.persistence import ApplicationRecorder, Notification
 
 from ledger.core import canonical, keys, state_codec
+from ledger.core.collector import long_fold
 from ledger.tlog import merkle
 from ledger.core.digests import event_hash_of_bytes
 from ledger.core.errors import LedgerError, ResourceError, StorageError
@@ -166,6 +167,10 @@ class Verifier:
         return max(0, (self.recorder.max_notification_id() or 0) - self.position)
 
     def run(self, progress: Callable[[int], None] = lambda n: None) -> Report:
+        with long_fold():
+            return self._run(progress)
+
+    def _run(self, progress: Callable[[int], None]) -> Report:
         report = Report()
         pool: Executor | None = None
         if self.workers > 1:
