@@ -18,8 +18,10 @@ import gc
 from contextlib import contextmanager
 from typing import Iterator
 
-# A young collection every 50,000 net allocations (a page or two of events), a full one after
-# 50 x 100 of those: past 1M events only if the fold keeps making garbage cycles.
+# A young collection every 50,000 net allocations of container objects (not 700), a middle
+# one every 50 of those, a full one every 100 middle ones. Net: what a fold makes and frees
+# again does not count, so a fold that makes no garbage cycles seldom reaches even a young
+# collection, and one that does still has them freed.
 LONG_FOLD = (50_000, 50, 100)
 
 
