@@ -81,7 +81,8 @@ def translated(text: Any) -> str:
     command's time zone: ``cli.times``); any other text unchanged."""
     if not isinstance(text, Message):
         return str(text)
-    args = {k: translated(v) if isinstance(v, Message) else times.localised(v)
+    shown = times.localised_args(text.args)
+    args = {k: translated(v) if isinstance(v, Message) else shown[k]
             for k, v in text.args.items()}
     return _(text.template).format(**args)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone, tzinfo
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
@@ -102,9 +102,9 @@ def _ledger_zone() -> tzinfo | None:
         return None
 
 
-def local(value: str | datetime | None) -> str:
-    """A stored time (canonical UTC text, or an aware datetime) as the officer reads it;
-    any other text unchanged."""
+def local(value: str | datetime | None, timespec: str = "seconds") -> str:
+    """A stored time (canonical UTC text, or an aware datetime) as the officer reads it,
+    to the second (or to ``timespec``); any other text unchanged."""
     if value is None:
         return ""
     if isinstance(value, datetime):
@@ -114,11 +114,26 @@ def local(value: str | datetime | None) -> str:
     else:
         return value
     try:
-        return moment.astimezone(zone()).isoformat(timespec="seconds")
+        return moment.astimezone(zone()).isoformat(timespec=timespec)
     except (OverflowError, ValueError):  # the year 1 or 9999 pushed out of range
-        return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+        return moment.astimezone(timezone.utc).isoformat(timespec=timespec)
 
 
 def localised(value: Any) -> Any:
     """A message argument with a stored time shown as :func:`local` shows it."""
     return local(value) if isinstance(value, str) and _CANONICAL.fullmatch(value) else value
+
+
+def localised_args(args: Mapping[str, Any]) -> dict[str, Any]:
+    """A message's arguments with each stored time shown as :func:`local` shows it, except
+    that two different moments that would read the same to the second are both shown to the
+    microsecond: "recorded at 14:54:20, before the event before it (recorded at 14:54:20)"
+    would seem to compare a time with itself."""
+    shown = {key: localised(value) for key, value in args.items()}
+    stored = {key: value for key, value in args.items()
+              if isinstance(value, str) and _CANONICAL.fullmatch(value)}
+    alike = [key for key, value in stored.items()
+             if any(shown[other] == shown[key] and stored[other] != value for other in stored)]
+    for key in alike:
+        shown[key] = local(stored[key], "microseconds")
+    return shown
