@@ -84,12 +84,9 @@ class Monitor:
         # this log's, even signed by its key (else a rename would dodge the fork check).
         self.origin = origin
 
+    @long_fold()  # a first look folds the whole log
     def run(self) -> Watch:
         """One look at the log (see the module docstring)."""
-        with long_fold():  # a first look folds the whole log
-            return self._run()
-
-    def _run(self) -> Watch:
         watch = Watch(self.source.label)
         note = self.source.get(CHECKPOINT, MAX_CHECKPOINT_NOTE)
         if note is None:

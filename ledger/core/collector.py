@@ -27,7 +27,8 @@ LONG_FOLD = (50_000, 50, 100)
 
 @contextmanager
 def long_fold() -> Iterator[None]:
-    """Run the body with the collector at :data:`LONG_FOLD`'s pace; restore it after."""
+    """Run the body with the collector at :data:`LONG_FOLD`'s pace; restore it after. Also a
+    decorator (``@long_fold()``), for a function that is such a fold."""
     before = gc.get_threshold()
     gc.set_threshold(*LONG_FOLD)
     try:

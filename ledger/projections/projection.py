@@ -387,19 +387,13 @@ def catch_up(view: ViewStore, recorder: ApplicationRecorder, *, page: int | None
                      until=until)[1]
 
 
+@long_fold()
 def caught_up(view: ViewStore, recorder: ApplicationRecorder, *, page: int | None = None,
               progress: Callable[[int], None] = lambda n: None, attempts: int = 20,
               until: int | None = None) -> tuple[CustodyProjection, int]:
     """``catch_up``, returning also the projection that brought the view to where it stands:
     its ``state`` is the whole log's fold at ``position``, what is saved in the view (the
     recorder judges a new step against it)."""
-    with long_fold():
-        return _caught_up(view, recorder, page, progress, attempts, until)
-
-
-def _caught_up(view: ViewStore, recorder: ApplicationRecorder, page: int | None,
-               progress: Callable[[int], None], attempts: int, until: int | None
-               ) -> tuple[CustodyProjection, int]:
     folded = 0
     if not view.current():
         view.clear()  # folded by an older version: fold it again, with what it lacks

@@ -5,8 +5,8 @@ and room. A province's ledger reaches ten million events and over a million lots
 dicts would grow with the ledger. :class:`SpillMap` is a drop-in for them: at most
 ``capacity`` values stay in memory (least recently used out first); the others are written
 (in the map's own compact encoding, or pickled) into a private temporary SQLite file and read
-back on a miss. Nothing touches the disk before
-the first eviction, so a small ledger runs in memory, and a large one in flat memory.
+back on a miss. Nothing touches the disk before the first eviction, so a small ledger runs in
+memory, and a large one in flat memory.
 
 Values are encoded when they leave memory, so a value must not be mutated in place after
 another call may have evicted it. The verifier's states are frozen and replaced, never mutated.
@@ -146,9 +146,8 @@ class SpillMap(MutableMapping[str, V]):
     def sorted_encoded(self) -> Iterator[tuple[str, V | None, bytes | None]]:
         """Every entry in key order as (key, value, None), or (key, None, encoded) for one
         on disk in the map's own encoding (``encode``'s, or that of :meth:`load_encoded`),
-        read without
-        changing what is held in memory: a large map is written out again without decoding
-        or re-encoding what did not change."""
+        read without changing what is held in memory: a large map is written out again
+        without decoding or re-encoding what did not change."""
         in_memory = [(key, value, None) for key, value in sorted(self._mem.items())]
         held = set(self._mem)
 

@@ -166,11 +166,8 @@ class Verifier:
         (for a progress bar)."""
         return max(0, (self.recorder.max_notification_id() or 0) - self.position)
 
+    @long_fold()
     def run(self, progress: Callable[[int], None] = lambda n: None) -> Report:
-        with long_fold():
-            return self._run(progress)
-
-    def _run(self, progress: Callable[[int], None]) -> Report:
         report = Report()
         pool: Executor | None = None
         if self.workers > 1:
