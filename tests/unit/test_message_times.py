@@ -20,20 +20,20 @@ def shanghai():
     times.choose(None)
 
 
-def test_two_moments_within_one_second_are_shown_to_the_microsecond():
-    message = Message(TEMPLATE, found="2026-06-07T06:54:20.104512Z", previous_position=17,
-                      previous="2026-06-07T06:54:20.600000Z")
+@pytest.mark.parametrize("found, previous, shown", [
+    # within one second: both to the microsecond
+    ("2026-06-07T06:54:20.104512Z", "2026-06-07T06:54:20.600000Z",
+     ("2026-06-07T14:54:20.104512+08:00", "2026-06-07T14:54:20.600000+08:00")),
+    # seconds apart: both to the second
+    ("2026-06-07T06:54:19.900000Z", "2026-06-07T06:54:20.100000Z",
+     ("2026-06-07T14:54:19+08:00", "2026-06-07T14:54:20+08:00")),
+], ids=["within one second", "seconds apart"])
+def test_two_moments_are_shown_to_the_second_unless_it_cannot_tell_them_apart(
+        found, previous, shown):
+    message = Message(TEMPLATE, found=found, previous_position=17, previous=previous)
     assert i18n.translated(message) == (
-        "recorded at 2026-06-07T14:54:20.104512+08:00, before the event before it in the log "
-        "(position 17, recorded at 2026-06-07T14:54:20.600000+08:00)")
-
-
-def test_moments_that_read_apart_to_the_second_stay_to_the_second():
-    message = Message(TEMPLATE, found="2026-06-07T06:54:19.900000Z", previous_position=17,
-                      previous="2026-06-07T06:54:20.100000Z")
-    assert i18n.translated(message) == (
-        "recorded at 2026-06-07T14:54:19+08:00, before the event before it in the log "
-        "(position 17, recorded at 2026-06-07T14:54:20+08:00)")
+        f"recorded at {shown[0]}, before the event before it in the log "
+        f"(position 17, recorded at {shown[1]})")
 
 
 def test_the_same_moment_twice_stays_to_the_second():
