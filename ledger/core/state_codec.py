@@ -529,11 +529,9 @@ class StateReader:
         return stream
 
     def _heads(self, entry: Any) -> str:
-        stream, seq, event_hash, occurred_at, position = _fields(entry, 5, "a head")
-        self.state.heads[_text(stream, "stream")] = Head(
-            _int(seq, "step"), _hash_in(event_hash), _text(occurred_at, "occurred_at"),
-            _int(position, "position"))
-        return stream
+        fields = _fields(entry, 5, "a head")
+        self.state.heads[_text(fields[0], "stream")] = _head_in(fields)
+        return fields[0]
 
     def _entered(self, entry: Any) -> str:
         stream, room, since = _fields(entry, 3, "a lot in a room")
@@ -598,6 +596,13 @@ def _entry_bytes(record: bytes, count: int) -> list[bytes]:
     return spans
 
 
+def _head_in(entry: list[Any]) -> Head:
+    """A stream's head from its entry's fields (stream, step, event hash, occurred_at,
+    position)."""
+    return Head(_int(entry[1], "step"), _hash_in(entry[2]), _text(entry[3], "occurred_at"),
+                _int(entry[4], "position"))
+
+
 # section -> (what an entry is, its field count, its value from its fields)
 _ENTRY_FIELDS: dict[str, tuple[str, int, Callable[[list[Any]], Any]]] = {
     "roster": ("roster entry", 7, _member_in),
@@ -605,8 +610,7 @@ _ENTRY_FIELDS: dict[str, tuple[str, int, Callable[[list[Any]], Any]]] = {
     "rooms": ("room", 8, _room_in),
     "sites": ("site", 3, lambda e: _site_in(*e)),
     "lots": ("lot entry", 2, lambda e: _lot_in(e[1])),
-    "heads": ("head", 5, lambda e: Head(_int(e[1], "step"), _hash_in(e[2]),
-                                        _text(e[3], "occurred_at"), _int(e[4], "position"))),
+    "heads": ("head", 5, _head_in),
     "entered": ("lot in a room", 3, lambda e: (_text(e[1], "room"), _text(e[2], "since"))),
     "coverage": ("room's duty coverage", 4, lambda e: _coverage_in(*e[1:])),
     "whereabouts": ("person's whereabouts", 3, lambda e: _whereabouts_in(e[1], e[2])),

@@ -122,8 +122,9 @@ STORED_TREE = "the stored tree"
 def _shown(stored: object) -> str:
     """A value read from the stored tree as evidence: hex for bytes; for a value of the wrong
     type (SQLite keeps whatever was written) its repr, which names the type."""
-    return stored.hex() if isinstance(stored, bytes) else str(stored) if isinstance(
-        stored, int) else repr(stored)
+    if isinstance(stored, bytes):
+        return stored.hex()
+    return str(stored) if isinstance(stored, int) else repr(stored)
 
 
 def _stored_position(stored: object) -> int | str:
