@@ -11,8 +11,9 @@ round a fresh process, the two checkouts taking turns):
 - **fold, dicts**: ``LedgerState.apply`` over every row, signatures taken as valid (they are
   the workers' part), every per-stream map a dict: the fold's own cost;
 - **fold, verifier's maps**: the same with the maps the verifier gives it (``Verifier``:
-  lots, heads and lots in rooms in spill maps of ``RESIDENT`` entries, whereabouts in
-  memory), which is what ``verify`` pays on a ledger larger than its cache.
+  lots, heads and lots in rooms in spill maps of as many entries as this machine's memory
+  allows, ``resident_for``; whereabouts in memory), which is what ``verify`` pays on a
+  ledger larger than its cache.
 
 With ``--before PATH`` (another checkout of this project) the same is run there, on the
 same rows, and both are printed side by side with their ratio. CPU time (this
@@ -40,7 +41,7 @@ def measure(db: str, rows: int, rounds: int) -> dict[str, Any]:
     from ledger.core.rules import ALL_VALID
     from ledger.core.state import Event, LedgerState
     from ledger.domain import compiled_rows
-    from ledger.verify import verifier
+    from ledger.verify import spill, verifier
     from ledger.verify.rows import raw
     from ledger.verify.spill import SpillMap
 
@@ -68,6 +69,9 @@ def measure(db: str, rows: int, rounds: int) -> dict[str, Any]:
             state.apply(event, ALL_VALID)
 
     def verifier_maps() -> dict[str, Any]:
+        if hasattr(verifier, "resident_for"):  # as many in memory as the machine allows
+            return verifier.state_maps(  # type: ignore[no-any-return]
+                verifier.resident_for(spill.available_memory()))
         if hasattr(verifier, "state_maps"):
             return verifier.state_maps()  # type: ignore[no-any-return]
         resident = verifier.RESIDENT  # an older checkout: every map spilled, as it was

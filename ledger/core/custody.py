@@ -163,7 +163,17 @@ def lot_after(state: LotState, body: Mapping[str, Any], event_hash: str = "") ->
                        seals=tuple(sorted(body.get("seals", state.seals))))
     if spec.closes:
         changes["closed"] = True
-    return replace(state, **changes)
+    return _evolved(state, changes)
+
+
+def _evolved(state: LotState, changes: Mapping[str, Any]) -> LotState:
+    """``dataclasses.replace(state, **changes)`` without running the frozen constructor
+    again (the fold does this at every lot step): a lot's state has no ``__post_init__`` to
+    run, so its fields are copied and some changed."""
+    new = object.__new__(LotState)
+    new.__dict__.update(state.__dict__)
+    new.__dict__.update(changes)
+    return new
 
 
 def effective_holder(state: LotState, lots: Callable[[str], LotState | None]) -> str | None:

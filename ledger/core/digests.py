@@ -44,7 +44,9 @@ def event_hash(record: Mapping[str, Any]) -> bytes:
 
 def genesis_prev(ledger_id: str, stream: str) -> str:
     """Return the hex ``prev`` of the first event of ``stream`` in ledger ``ledger_id``."""
-    payload = canonical.encode({"ledger": ledger_id, "stream": stream})
+    # The canonical form of {"ledger": ..., "stream": ...}: already in key order, two strings,
+    # so packed as it is (``canonical.repack``), as every new stream's first step asks.
+    payload = canonical.repack({"ledger": ledger_id, "stream": stream})
     return hashlib.sha256(GENESIS_PREFIX + payload).hexdigest()
 
 

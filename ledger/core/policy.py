@@ -8,8 +8,8 @@ which requirement is short, by how many, and who was counted.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Mapping
 
 from ledger.core.errors import InputError
@@ -27,6 +27,11 @@ DEFAULT_PRESENCE_WINDOW = 10  # minutes
 class Requirement:
     roles: tuple[str, ...]
     at_least: int
+
+    @cached_property
+    def distinct_roles(self) -> frozenset[str]:
+        """The roles, each once (a role named twice counts its people once)."""
+        return frozenset(self.roles)
 
     def describe(self) -> str:
         return Message("{count} {roles}", count=self.at_least,
@@ -60,8 +65,17 @@ class PresencePolicy:
 
     @property
     def ref(self) -> dict[str, Any]:
-        """The ``{"id", "version"}`` reference events carry."""
+        """The ``{"id", "version"}`` reference events carry (a new dict each time: callers
+        put it in evidence)."""
         return {"id": self.id, "version": self.version}
+
+    def named_by(self, reference: Mapping[str, Any]) -> bool:
+        """Whether an event's ``policy`` reference names this policy."""
+        return reference == self._ref
+
+    @cached_property
+    def _ref(self) -> dict[str, Any]:
+        return self.ref
 
     def to_data(self) -> dict[str, Any]:
         """Return the policy as plain data (the format in ``schemas/policy.schema.json``)."""
@@ -140,9 +154,11 @@ class PresenceVerdict:
 def evaluate(policy: PresencePolicy, step_type: str, present: Mapping[str, str]) -> PresenceVerdict:
     """Judge the people ``present`` (person id -> roster role) against ``policy``."""
     shortfalls = []
-    tally = Counter(present.values())  # role -> people counted in it
+    tally: dict[str, int] = {}  # role -> people counted in it
+    for role in present.values():
+        tally[role] = tally.get(role, 0) + 1
     for req in policy.requirements(step_type):
-        if sum(tally[role] for role in set(req.roles)) < req.at_least:  # the usual case: met
+        if sum(tally.get(role, 0) for role in req.distinct_roles) < req.at_least:
             shortfalls.append(Shortfall(req, tuple(sorted(
                 pid for pid, role in present.items() if role in req.roles))))
     return PresenceVerdict(policy.ref, step_type, dict(present), tuple(shortfalls))

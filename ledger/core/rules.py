@@ -9,7 +9,7 @@ them. A step may carry rule findings on record only with an explicit acknowledge
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping, NamedTuple
 
 from ledger.core import keys
 from ledger.core.custody import LOT_STEPS, LotState, RoomState, judge_lot_step, judge_time
@@ -62,9 +62,9 @@ class AuthoritySet:
     threshold: int
 
 
-@dataclass(frozen=True)
-class Context:
-    """What judging one event needs to know of the ledger at that event's position."""
+class Context(NamedTuple):
+    """What judging one event needs to know of the ledger at that event's position (a tuple:
+    the fold makes one an event)."""
 
     roster: Lookup
     policy: PresencePolicy | None
@@ -164,7 +164,7 @@ def judge_presence(body: Mapping[str, Any], counted: Mapping[str, str],
                    policy: PresencePolicy) -> list[Finding]:
     """The policy named must be the one in force, and the people counted must satisfy it."""
     findings = []
-    if body["policy"] != policy.ref:
+    if not policy.named_by(body["policy"]):
         findings.append(Finding(
             "POLICY_MISMATCH", Message("event names policy {claimed} v{claimed_version}, but "
                                        "{policy} v{version} is in force",

@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Any, Iterable, MutableMapping
+from typing import Any, Iterable, MutableMapping, NamedTuple
 
 from ledger.core import digests
 from ledger.core.custody import (
@@ -72,8 +72,7 @@ from ledger.core.rules import (
 
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(NamedTuple):
     """One stored event as the fold needs it: its position, signed body, signatures, event hash
     and the ledger's ``recorded_at`` (canonical timestamp)."""
 
@@ -154,8 +153,7 @@ class Outcome:
                                                   and f.evidence.get("code") == "PRESENCE_SHORT")]
 
 
-@dataclass(frozen=True)
-class Head:
+class Head(NamedTuple):
     """Where a stream stands: its last step, that step's event hash, its latest occurred_at,
     and the log position its last step was stored at (0 where none is known)."""
 

@@ -19,8 +19,7 @@ bounded (the last few sightings and shifts), so memory does not grow with the lo
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, NamedTuple
 
 from datetime import datetime, timezone
 
@@ -34,8 +33,7 @@ KEEP_SHIFTS = 4  # the latest duty shifts kept per person
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
-@dataclass(frozen=True)
-class Sighting:
+class Sighting(NamedTuple):
     """A step a person signed: where and when."""
 
     position: int
@@ -44,15 +42,14 @@ class Sighting:
     occurred_at: str
     location: str
     place: str  # the registered place, "room:ID" or "site:ID"
-    moment: int = 0  # occurred_at in microseconds since the epoch (parsed once)
+    moment: int  # occurred_at in microseconds since the epoch (parsed once)
 
     def to_data(self) -> dict[str, Any]:
         return {"position": self.position, "stream": self.stream, "type": self.type,
                 "occurred_at": self.occurred_at, "location": self.location, "place": self.place}
 
 
-@dataclass(frozen=True)
-class Shift:
+class Shift(NamedTuple):
     """A duty shift a person started in a secure room, and when it ended (None: open)."""
 
     room: str
@@ -65,8 +62,7 @@ class Shift:
         return self.started_at <= moment and (self.ended_at is None or moment < self.ended_at)
 
 
-@dataclass(frozen=True)
-class Whereabouts:
+class Whereabouts(NamedTuple):
     """What the fold remembers of one person's presence."""
 
     sightings: tuple[Sighting, ...] = ()
@@ -114,9 +110,12 @@ def judge_whereabouts(person: str, seen: Whereabouts | None, here: Sighting, win
     reach = window * 60_000_000
     place, moment = here.place, here.moment
     best: tuple[int, int, Sighting] | None = None
-    # This runs for every signer of every step: the same place is never apart, and times
-    # are compared as integers.
-    for seen_step in seen.sightings:
+    # This runs for every signer of every step: the same place is never apart, times are
+    # compared as integers, and the sightings (kept in time order) are read from the latest
+    # back, only as far as the window reaches.
+    for seen_step in reversed(seen.sightings):
+        if moment - seen_step.moment >= reach:
+            break  # this one and every earlier one lie outside the window
         if seen_step.place == place:
             continue
         distance = abs(seen_step.moment - moment)
@@ -166,7 +165,7 @@ def seen_at(seen: Whereabouts | None, here: Sighting, body: Mapping[str, Any],
             duty.append(Shift(room, body["occurred_at"], here.position,
                               body.get("location", "")))
     else:
-        duty = [replace(s, ended_at=body["occurred_at"])
+        duty = [s._replace(ended_at=body["occurred_at"])
                 if s.room == room and s.ended_at is None else s for s in duty]
     # Open shifts are always kept; of the ended ones, the latest.
     ended = [s for s in duty if s.ended_at is not None]

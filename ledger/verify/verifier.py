@@ -15,8 +15,9 @@ judges and folds the rows in log order. The workers send back packed results
 (``packed.py``), which the main process turns into prepared rows from the bytes it holds.
 
 Memory stays flat as the log grows: pages are bounded, and the per-stream state (chain heads,
-lots, lots in secure rooms) keeps at most ``RESIDENT`` entries of each kind in memory and
-spills the rest to a private temporary SQLite file (``spill.py``). What stays in memory grows
+lots, lots in secure rooms) keeps at most as many entries of each kind in memory as an eighth
+of the memory available at the start holds (``resident_for``) and spills the rest to a private
+temporary SQLite file (``spill.py``). What stays in memory grows
 only with the roster (and each person's last few whereabouts), the rooms and their duty
 shifts, and the findings. The workers read the keyring from a private temporary file,
 written once each time the roster changes.
@@ -48,16 +49,22 @@ from ledger.core.state import Event, LedgerState
 from ledger.core.text import Message
 from ledger.verify.log import Evidence, LogAudit, StoredTreeAudit, checkpoint_size
 from ledger.verify.saved_state import Header, SavedState
-from ledger.verify.spill import SpillMap
+from ledger.verify.spill import SpillMap, available_memory
 from ledger.verify.packed import KeyringFiles, prepare_packed_with, unpack
 from ledger.verify.rows import (
     KEY_EVENTS, Prepared, Scope, prepare_chunk, raw, signature_tasks,
 )
 
 PAGE = 2000
-RESIDENT = 65536  # per-stream states kept in memory, per kind; the rest spill to a temp file
-# (a province's season works on tens of thousands of lots at once: a smaller cache misses
-# on most lot steps, and each miss is a read, an unpickle and, later, a write)
+# Per-stream states kept in memory, per kind (lots, heads, lots in rooms); the rest spill to a
+# temporary file. A province's season works on tens of thousands of lots at once, and each
+# miss is a read, a decode and, later, a write: so as many as an eighth of the memory
+# available when the run starts holds, at ENTRY_BYTES a lot with its head and room entry
+# (measured on the season's ledgers), never fewer than RESIDENT nor more than MOST_RESIDENT.
+RESIDENT = 65536
+MOST_RESIDENT = 1 << 20
+MEMORY_SHARE = 8
+ENTRY_BYTES = 2048
 AHEAD = 2  # pages prepared in the workers while the main process judges an earlier one
 # The lowest position a row can be stored at (SQLite's rowid is a signed 64-bit integer):
 # without --since, rows from there on are checked and reported, not only those from 1.
@@ -65,6 +72,14 @@ LOWEST_POSITION = -(2**63)
 
 
 Handed = tuple[list[Prepared], dict[str, bytes]]  # rows, the keyring they were checked with
+
+
+def resident_for(available: int | None) -> int:
+    """How many per-stream states of each kind stay in memory, given the bytes of memory
+    ``available`` (None: unknown, the fewest)."""
+    if available is None:
+        return RESIDENT
+    return max(RESIDENT, min(MOST_RESIDENT, available // MEMORY_SHARE // ENTRY_BYTES))
 
 
 def state_maps(resident: int = RESIDENT) -> dict[str, Any]:
@@ -101,7 +116,7 @@ class Verifier:
                            since if since > 1 else LOWEST_POSITION)
         self.as_of = as_of  # canonical timestamp: events that occurred later are left out
         # The one ledger-state fold, its per-stream maps bounded in memory (``state_maps``).
-        maps = state_maps(resident or RESIDENT)
+        maps = state_maps(resident or resident_for(available_memory()))
         # A resumed audit starts from the state an earlier intact run saved, at the position
         # and tree frontier it reached, and reads only the rows after it.
         self.resumed: Header | None = resume.header if resume is not None else None
