@@ -41,7 +41,7 @@ def measure(db: str, rows: int, rounds: int) -> dict[str, Any]:
     from ledger.core.rules import ALL_VALID
     from ledger.core.state import Event, LedgerState
     from ledger.domain import compiled_rows
-    from ledger.verify import spill, verifier
+    from ledger.verify import verifier
     from ledger.verify.rows import raw
     from ledger.verify.spill import SpillMap
 
@@ -71,7 +71,7 @@ def measure(db: str, rows: int, rounds: int) -> dict[str, Any]:
     def verifier_maps() -> dict[str, Any]:
         if hasattr(verifier, "resident_for"):  # as many in memory as the machine allows
             return verifier.state_maps(  # type: ignore[no-any-return]
-                verifier.resident_for(spill.available_memory()))
+                verifier.resident_for(verifier.available_memory()))
         if hasattr(verifier, "state_maps"):
             return verifier.state_maps()  # type: ignore[no-any-return]
         resident = verifier.RESIDENT  # an older checkout: every map spilled, as it was

@@ -44,6 +44,7 @@ from ledger.core.state_codec import PER_STREAM
 from ledger.projections import codec
 from ledger.core.text import message_data
 from ledger.projections.view import APPLICATION, Batch, Stale, ViewStore
+from ledger.storage.memory import available_memory, resident_for
 from ledger.domain.compiled_rows import prepare
 from ledger.domain.stored import Prepared, Raw, raw
 
@@ -61,12 +62,13 @@ POOLED_FROM = 20_000
 CHUNK = 2_000
 # Entries each per-stream map keeps cached between pages (lots, heads, whereabouts, a lot's
 # finding counts): the same streams and people come back page after page, and reading each
-# again is most of a rebuild's cost; past this many, a map's cache is dropped after its page
-# is written.
-KEPT = 20_000
+# again is most of a rebuild's cost. As many as the machine's memory allows
+# (``spill.resident_for``, as verify keeps); past that, a map's cache is dropped after its
+# page is written.
 # Keys a map remembers having written while it folds into an empty view, so that it need not
-# ask the view for any other (see FoldMap); past this many it asks, as for any view.
-WRITTEN_KEPT = 10 * KEPT
+# ask the view for any other (see FoldMap): twice as many, at least WRITTEN_KEPT; past that it
+# asks, as for any view.
+WRITTEN_KEPT = 200_000
 _ABSENT: Any = object()
 _UNCACHED: Any = object()  # not read from the view yet
 
@@ -88,6 +90,7 @@ class FoldMap(MutableMapping[str, Any]):
         # can be in the view, so any other is absent without asking it. (Another writer
         # filling the view meanwhile makes this fold's page stale, and it is dropped.)
         self._written: set[str] | None = set() if fresh else None
+        self._most_written = max(WRITTEN_KEPT, 2 * keep)
 
     def _load(self, key: str) -> Any:
         if key not in self._cache:
@@ -117,7 +120,7 @@ class FoldMap(MutableMapping[str, Any]):
         self._dirty.add(key)
         if self._written is not None:
             self._written.add(key)
-            if len(self._written) > WRITTEN_KEPT:
+            if len(self._written) > self._most_written:
                 self._written = None  # memory stays bounded: from now on, ask the view
 
     def __delitem__(self, key: str) -> None:
@@ -191,9 +194,10 @@ class CustodyProjection(Projection[ViewStore]):
         # The state's per-stream maps (whereabouts: person -> Whereabouts), as the codec
         # names them; the rest of the state is read back whole.
         fresh = self.start is None  # an empty view: nothing saved to read back
-        self.maps = {section: FoldMap(view, section, keep=KEPT, fresh=fresh)
+        keep = resident_for(available_memory())
+        self.maps = {section: FoldMap(view, section, keep=keep, fresh=fresh)
                      for section in PER_STREAM}
-        self.flags = FoldMap(view, codec.FLAGS, keep=KEPT, fresh=fresh)
+        self.flags = FoldMap(view, codec.FLAGS, keep=keep, fresh=fresh)
         self.state = codec.saved_state(view, **self.maps) or LedgerState(**self.maps)
         self.lots, self.entered = self.maps["lots"], self.maps["entered"]
         self.batch = Batch()

@@ -250,48 +250,6 @@ class SpillMap(MutableMapping[str, V]):
         return db
 
 
-def available_memory(proc: str = "/proc", cgroups: str = "/sys/fs/cgroup") -> int | None:
-    """Bytes of memory this process can still take: the machine's (Linux's ``MemAvailable``),
-    lowered to what its control group's limit leaves (a container's, cgroup v2 or v1); None
-    where neither can be read."""
-    found = []
-    for line in _lines(os.path.join(proc, "meminfo")):
-        if line.startswith("MemAvailable:"):
-            found.append(_number(line.split()[1:2], 1024))
-    for line in _lines(os.path.join(proc, "self", "cgroup")):
-        number, controllers, path = (line.split(":", 2) + ["", ""])[:3]
-        if number == "0":
-            files = [os.path.join(cgroups, path.strip("/"), name)
-                     for name in ("memory.max", "memory.current")]
-        elif "memory" in controllers.split(","):
-            files = [os.path.join(cgroups, "memory", path.strip("/"), name)
-                     for name in ("memory.limit_in_bytes", "memory.usage_in_bytes")]
-        else:
-            continue
-        limit, used = (_number(_lines(name)) for name in files)
-        if limit is not None and used is not None:
-            found.append(max(0, limit - used))
-    known = [value for value in found if value is not None]
-    return min(known) if known else None
-
-
-def _lines(path: str) -> list[str]:
-    try:
-        with open(path, encoding="ascii", errors="replace") as file:
-            return file.read(1 << 16).splitlines()
-    except OSError:
-        return []
-
-
-def _number(words: list[str], unit: int = 1) -> int | None:
-    """The first word as a count of ``unit``s; None if there is none or it is no number
-    (cgroup v2 writes "max" for no limit)."""
-    try:
-        return int(words[0].split()[0]) * unit
-    except (IndexError, ValueError):
-        return None
-
-
 @contextmanager
 def scratch_space(directory: str | None = None) -> Iterator[None]:
     """Turn a failure to write a scratch file (in ``directory``, default the temporary

@@ -49,22 +49,14 @@ from ledger.core.state import Event, LedgerState
 from ledger.core.text import Message
 from ledger.verify.log import Evidence, LogAudit, StoredTreeAudit, checkpoint_size
 from ledger.verify.saved_state import Header, SavedState
-from ledger.verify.spill import SpillMap, available_memory
+from ledger.storage.memory import RESIDENT, available_memory, resident_for
+from ledger.verify.spill import SpillMap
 from ledger.verify.packed import KeyringFiles, prepare_packed_with, unpack
 from ledger.verify.rows import (
     KEY_EVENTS, Prepared, Scope, prepare_chunk, raw, signature_tasks,
 )
 
 PAGE = 2000
-# Per-stream states kept in memory, per kind (lots, heads, lots in rooms); the rest spill to a
-# temporary file. A province's season works on tens of thousands of lots at once, and each
-# miss is a read, a decode and, later, a write: so as many as an eighth of the memory
-# available when the run starts holds, at ENTRY_BYTES a lot with its head and room entry
-# (measured on the season's ledgers), never fewer than RESIDENT nor more than MOST_RESIDENT.
-RESIDENT = 65536
-MOST_RESIDENT = 1 << 20
-MEMORY_SHARE = 8
-ENTRY_BYTES = 2048
 AHEAD = 2  # pages prepared in the workers while the main process judges an earlier one
 # The lowest position a row can be stored at (SQLite's rowid is a signed 64-bit integer):
 # without --since, rows from there on are checked and reported, not only those from 1.
@@ -72,14 +64,6 @@ LOWEST_POSITION = -(2**63)
 
 
 Handed = tuple[list[Prepared], dict[str, bytes]]  # rows, the keyring they were checked with
-
-
-def resident_for(available: int | None) -> int:
-    """How many per-stream states of each kind stay in memory, given the bytes of memory
-    ``available`` (None: unknown, the fewest)."""
-    if available is None:
-        return RESIDENT
-    return max(RESIDENT, min(MOST_RESIDENT, available // MEMORY_SHARE // ENTRY_BYTES))
 
 
 def state_maps(resident: int = RESIDENT) -> dict[str, Any]:
