@@ -63,7 +63,7 @@ CHUNK = 2_000
 # Entries each per-stream map keeps cached between pages (lots, heads, whereabouts, a lot's
 # finding counts): the same streams and people come back page after page, and reading each
 # again is most of a rebuild's cost. As many as the machine's memory allows
-# (``spill.resident_for``, as verify keeps); past that, a map's cache is dropped after its
+# (``memory.resident_for``, as verify keeps); past that, a map's cache is dropped after its
 # page is written.
 # Keys a map remembers having written while it folds into an empty view, so that it need not
 # ask the view for any other (see FoldMap): twice as many, at least WRITTEN_KEPT; past that it

@@ -34,7 +34,7 @@ def available_memory(proc: str = "/proc", cgroups: str = "/sys/fs/cgroup") -> in
     """Bytes of memory this process can still take: the machine's (Linux's ``MemAvailable``),
     lowered to what its control group's limit leaves (a container's, cgroup v2 or v1); None
     where neither can be read."""
-    found = []
+    found: list[int | None] = []
     for line in _lines(os.path.join(proc, "meminfo")):
         if line.startswith("MemAvailable:"):
             found.append(_number(line.split()[1:2], 1024))

@@ -17,9 +17,8 @@ judges and folds the rows in log order. The workers send back packed results
 Memory stays flat as the log grows: pages are bounded, and the per-stream state (chain heads,
 lots, lots in secure rooms) keeps at most as many entries of each kind in memory as an eighth
 of the memory available at the start holds (``resident_for``) and spills the rest to a private
-temporary SQLite file (``spill.py``). What stays in memory grows
-only with the roster (and each person's last few whereabouts), the rooms and their duty
-shifts, and the findings. The workers read the keyring from a private temporary file,
+temporary SQLite file (``spill.py``). What stays in memory grows only with the roster (and
+each person's last few whereabouts), the rooms and their duty shifts, and the findings. The workers read the keyring from a private temporary file,
 written once each time the roster changes.
 
 A resumed audit (``resume=``, ``custody verify --state``) starts from the state and tree
@@ -47,9 +46,9 @@ from ledger.core.kinds import PACKING
 from ledger.core.rules import ALL_VALID
 from ledger.core.state import Event, LedgerState
 from ledger.core.text import Message
+from ledger.storage.memory import RESIDENT, available_memory, resident_for
 from ledger.verify.log import Evidence, LogAudit, StoredTreeAudit, checkpoint_size
 from ledger.verify.saved_state import Header, SavedState
-from ledger.storage.memory import RESIDENT, available_memory, resident_for
 from ledger.verify.spill import SpillMap
 from ledger.verify.packed import KeyringFiles, prepare_packed_with, unpack
 from ledger.verify.rows import (

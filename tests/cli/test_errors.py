@@ -173,7 +173,8 @@ def test_verify_without_writable_scratch_space_is_one_line(ready, monkeypatch):
 
     from ledger.verify import verifier
 
-    monkeypatch.setattr(verifier, "resident_for", lambda available: 1)  # spill from the second stream on
+    # Spill from the second stream on.
+    monkeypatch.setattr(verifier, "resident_for", lambda available: 1)
     monkeypatch.setattr(tempfile, "tempdir", "/nonexistent-scratch")
     failing(ready, 2, "cannot write scratch space in /nonexistent-scratch", "verify",
             "--workers", "1")

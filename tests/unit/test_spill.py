@@ -216,4 +216,3 @@ def test_a_map_with_a_codec_writes_its_entries_in_it_and_reads_them_back(tmp_pat
         assert len(on_disk) == 36  # all but the four most recent
         assert on_disk == {key: state_codec.encode_entry("lots", key, lots[key]) for key in on_disk}
         assert dict(spill.items()) == lots
-
