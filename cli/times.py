@@ -129,9 +129,9 @@ def localised_args(args: Mapping[str, Any]) -> dict[str, Any]:
     that two different moments that would read the same to the second are both shown to the
     microsecond: "recorded at 14:54:20, before the event before it (recorded at 14:54:20)"
     would seem to compare a time with itself."""
-    shown = {key: localised(value) for key, value in args.items()}
     stored = {key: value for key, value in args.items()
               if isinstance(value, str) and _CANONICAL.fullmatch(value)}
+    shown = {key: local(stored[key]) if key in stored else value for key, value in args.items()}
     alike = [key for key, value in stored.items()
              if any(shown[other] == shown[key] and stored[other] != value for other in stored)]
     for key in alike:
