@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -10,8 +11,10 @@ import click
 from cli import render, times
 from cli.i18n import _
 from cli.options import (
+    LOG_KEY_ENV,
     NOTE,
     PLACE,
+    RECEIPT_KEY,
     TEXT,
     receipt_option,
     require_keys_of,
@@ -109,8 +112,9 @@ def ledger_of(ctx: click.Context, *, create: bool = False, read_only: bool = Fal
     Every id the command was given that must name something in the ledger is checked here
     (``cli.names``), before any key is unlocked.
 
-    A writing command gets the log's append hook (a checkpoint with CUSTODY_LOG_KEY, a
-    receipt with --receipt: ``cli.log``), and brings the view up to date once it succeeded."""
+    A writing command gets the log's append hook when it has work for it (a checkpoint to
+    sign with CUSTODY_LOG_KEY, a --receipt file to write: ``cli.log``), and brings the view up
+    to date once it succeeded. Without either, the log's modules are never imported."""
     from cli.names import require_named
     from ledger.application.custody import open_ledger
 
@@ -120,7 +124,7 @@ def ledger_of(ctx: click.Context, *, create: bool = False, read_only: bool = Fal
         ctx.find_root().obj["writer"] = app  # closed by the root group, whatever happens
     if names:
         require_named(ctx, lambda: _log_names(app))
-    if not read_only:
+    if not read_only and (os.environ.get(LOG_KEY_ENV) or RECEIPT_KEY in ctx.meta):
         from cli.log import install_append_hook
 
         install_append_hook(ctx, app)

@@ -16,7 +16,7 @@ from cli import render
 from cli.context import authority_options, authority_signers, ledger_of, print_receipt, say
 from cli.errors import EXIT_FINDINGS
 from cli.i18n import _, translated
-from cli.options import RECEIPT_KEY, occurred_at, read_bounded, unlock_key
+from cli.options import LOG_KEY_ENV, RECEIPT_KEY, occurred_at, read_bounded, unlock_key
 from ledger.application.custody import CustodyLedger, Receipt
 from ledger.application.keystore import Signer, read_public_key
 from ledger.application.log import TransparencyLog
@@ -28,7 +28,6 @@ from ledger.storage.files import write_file
 if TYPE_CHECKING:
     from ledger.network.server import Server
 
-LOG_KEY_ENV = "CUSTODY_LOG_KEY"
 LOG_PASSPHRASE_ENV = "CUSTODY_LOG_KEY_PASSPHRASE_FILE"
 WITNESSES_ENV = "CUSTODY_WITNESSES"
 TIMEOUT = 10.0  # seconds per request to a witness after an append

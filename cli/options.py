@@ -237,6 +237,7 @@ def unlock_signers(keyfiles: Sequence[Path], passphrase_files: Sequence[Path]) -
 
 
 RECEIPT_KEY = "custody.receipt"
+LOG_KEY_ENV = "CUSTODY_LOG_KEY"  # the log key file every append signs a checkpoint with
 
 
 def _remember_receipt(ctx: click.Context, param: click.Parameter, value: Any) -> None:

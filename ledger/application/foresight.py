@@ -29,7 +29,7 @@ from ledger.core.findings import Finding
 from ledger.projections import access
 from ledger.projections.codec import ViewStateDamaged
 from ledger.projections.projection import catch_up
-from ledger.projections.timeline import findings_at
+from ledger.projections.queries import findings_at
 from ledger.projections.view import Stale
 
 VIEW_FAULTS = (LedgerError, PersistenceError, sqlite3.Error, Stale, ViewStateDamaged,

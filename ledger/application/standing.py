@@ -46,7 +46,7 @@ from ledger.domain.aggregates import LEDGER_STREAM
 from ledger.projections import access
 from ledger.projections.projection import caught_up
 from ledger.projections.queries import chunks
-from ledger.projections.timeline import FindingAt, findings_at
+from ledger.projections.queries import FindingAt, findings_at
 
 
 @dataclass(frozen=True)

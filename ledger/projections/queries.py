@@ -15,14 +15,24 @@ from typing import Any, Iterable, Sequence
 
 from ledger.core.findings import Finding
 from ledger.core.packing import OwnStep
+from ledger.core.text import message_from_data
 from ledger.projections.view import NAMED, TABLES, ViewStore, _columns
 
 BATCH = 500  # values per "IN (...)" list
 
 # One named tuple per view table (or SQL view), its fields the table's columns in order.
-ROWS: dict[str, Any] = {
-    table: namedtuple("".join(w.title() for w in table.split("_")), _columns(table))
-    for table in [*TABLES, *NAMED]}
+class _Rows(dict[str, Any]):
+    """Each table's named tuple, made when a query first reads the table."""
+
+    def __missing__(self, table: str) -> Any:
+        if table not in TABLES and table not in NAMED:
+            raise KeyError(table)
+        row = self[table] = namedtuple("".join(w.title() for w in table.split("_")),
+                                       _columns(table))
+        return row
+
+
+ROWS = _Rows()
 StepRow = ROWS["view_steps"]  # one event of the log as the view holds it
 
 
@@ -50,6 +60,42 @@ def select_at(view: ViewStore, table: str, positions: Sequence[int],
     for part in chunks(list(positions)):
         rows += select(view, table, f"position IN ({','.join('?' * len(part))})", part, order)
     return rows
+
+
+@dataclass(frozen=True)
+class FindingAt:
+    """One finding a step carried when the view folded it."""
+
+    position: int | None
+    code: str
+    severity: str
+    stream: str
+    message: str
+    evidence: dict[str, Any]
+
+    def to_data(self) -> dict[str, Any]:
+        return {"position": self.position, "code": self.code, "severity": self.severity,
+                "stream": self.stream, "message": self.message, "evidence": self.evidence}
+
+
+def findings_at(view: ViewStore, positions: Sequence[int]) -> dict[int, list[FindingAt]]:
+    """The findings each step at ``positions`` carried, in the order the fold returned them."""
+    out: dict[int, list[FindingAt]] = {}
+    for row in select_at(view, "view_findings", positions, "position, ordinal"):
+        out.setdefault(row.position, []).append(
+            FindingAt(row.position, row.code, row.severity, row.stream, _message(row.message),
+                      json.loads(row.evidence)))
+    return out
+
+
+def _message(stored: str) -> str:
+    """A finding's message as the view keeps it (``message_data`` as JSON), a ``Message``
+    again so it reads in any language; a row edited into something else reads as it is
+    (``verify --projections`` reports the edit)."""
+    try:
+        return message_from_data(json.loads(stored))
+    except ValueError:  # json.JSONDecodeError is one too
+        return stored
 
 
 def lot_steps_of(view: ViewStore, lot_id: str) -> list[StepRow]:

@@ -21,27 +21,12 @@ from ledger.core.errors import InputError
 from ledger.core.kinds import DUTY_SHIFTS
 from ledger.core.packing import lot_steps
 from ledger.core.policy import ROLE_WORDS
-from ledger.core.text import Message, message_from_data
+from ledger.core.text import Message
 from ledger.projections import queries
 from ledger.projections.names import ViewNames
-from ledger.projections.queries import StepRow, attendees, select, select_at
+from ledger.projections.queries import (FindingAt, StepRow, attendees, findings_at, select,
+                                       select_at)
 from ledger.projections.view import ViewStore
-
-
-@dataclass(frozen=True)
-class FindingAt:
-    """One finding a step carried when the view folded it."""
-
-    position: int | None
-    code: str
-    severity: str
-    stream: str
-    message: str
-    evidence: dict[str, Any]
-
-    def to_data(self) -> dict[str, Any]:
-        return {"position": self.position, "code": self.code, "severity": self.severity,
-                "stream": self.stream, "message": self.message, "evidence": self.evidence}
 
 
 @dataclass(frozen=True)
@@ -173,26 +158,6 @@ def on_record(findings: Iterable[FindingAt]) -> dict[str, int]:
 
 
 # -- reading helpers --------------------------------------------------------------------------
-
-
-def findings_at(view: ViewStore, positions: Sequence[int]) -> dict[int, list[FindingAt]]:
-    """The findings each step at ``positions`` carried, in the order the fold returned them."""
-    out: dict[int, list[FindingAt]] = {}
-    for row in select_at(view, "view_findings", positions, "position, ordinal"):
-        out.setdefault(row.position, []).append(
-            FindingAt(row.position, row.code, row.severity, row.stream, _message(row.message),
-                      json.loads(row.evidence)))
-    return out
-
-
-def _message(stored: str) -> str:
-    """A finding's message as the view keeps it (``message_data`` as JSON), a ``Message``
-    again so it reads in any language; a row edited into something else reads as it is
-    (``verify --projections`` reports the edit)."""
-    try:
-        return message_from_data(json.loads(stored))
-    except ValueError:  # json.JSONDecodeError is one too
-        return stored
 
 
 def known_lot(view: ViewStore, lot_id: str) -> bool:

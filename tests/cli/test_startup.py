@@ -41,12 +41,19 @@ _PROBE = textwrap.dedent("""
 """)
 
 
-def imports_of(tmp_path: Path, *args: str, env: dict[str, str] | None = None
+def modules_of(tmp_path: Path, *args: str, env: dict[str, str] | None = None
                ) -> tuple[set[str], subprocess.CompletedProcess[str]]:
+    """Every module ``custody ARGS`` imported, and the finished process."""
     listing = tmp_path / "modules.json"
     run = subprocess.run([sys.executable, "-c", _PROBE, str(listing), *args], cwd=tmp_path,
                          capture_output=True, text=True, env=env, timeout=120)
-    modules = set(json.loads(listing.read_text()))
+    return set(json.loads(listing.read_text())), run
+
+
+def imports_of(tmp_path: Path, *args: str, env: dict[str, str] | None = None
+               ) -> tuple[set[str], subprocess.CompletedProcess[str]]:
+    """The heavy libraries ``custody ARGS`` imported, and the finished process."""
+    modules, run = modules_of(tmp_path, *args, env=env)
     return {m.split(".")[0] for m in modules} & set(HEAVY), run
 
 
@@ -88,6 +95,36 @@ def test_recording_a_valid_step_compiles_no_schema(tmp_path, ready):
     assert run.returncode == 0, run.stderr
     assert "recorded lot.handed_over" in run.stdout
     assert heavy & {"jsonschema", "fastjsonschema", "referencing"} == set(), sorted(heavy)
+
+
+def test_recording_without_a_log_key_or_receipt_leaves_the_log_and_verifier_unloaded(
+        tmp_path, ready):
+    """With no CUSTODY_LOG_KEY and no --receipt the append hook has nothing to do, so a
+    recording command imports neither the transparency log's commands nor the verifier
+    (with its process pool): they cost such a command ~25 ms of its start-up."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "CUSTODY_LOG_KEY"}
+    modules, run = modules_of(tmp_path, "--db", str(ready.db), *ready.handover_args(), env=env)
+    assert run.returncode == 0, run.stderr
+    assert "recorded lot.handed_over" in run.stdout
+    unloaded = {"cli.log", "ledger.application.log", "ledger.verify", "ledger.tlog.checkpoint",
+                "multiprocessing", "concurrent.futures", "ledger.projections.timeline"}
+    assert modules & unloaded == set(), sorted(modules & unloaded)
+
+
+def test_a_step_group_builds_only_the_command_asked_for():
+    from cli.recording import StepGroup
+    from cli.steps import STEPS
+
+    group = StepGroup("record")
+    group.steps.update({step.name: step for step in STEPS})
+    assert group.list_commands(click.Context(group)) == sorted(step.name for step in STEPS)
+    assert group.commands == {}
+    command = group.get_command(click.Context(group), "handover")
+    assert command is not None and command.name == "handover"
+    assert list(group.commands) == ["handover"]
+    assert group.get_command(click.Context(group), "no-such-step") is None
 
 
 def test_status_on_a_view_behind_the_log_answers_at_the_log_head(ready):
