@@ -60,6 +60,13 @@ from ledger.projections import access  # noqa: E402
 
 WAYS = ("before", "now")
 
+# What a recording command imports of its libraries (read off ``python -X importtime``): a
+# process that imports these and nothing else is the floor of such a command's start-up.
+DEPENDENCIES = ("import click, sqlite3, zoneinfo, msgpack, msgspec, nacl.bindings, "
+                "eventsourcing.application, eventsourcing.sqlite, eventsourcing.projection, "
+                "cryptography.hazmat.primitives.serialization, "
+                "cryptography.hazmat.primitives.asymmetric.ed25519")
+
 
 class Clock:
     """One second later at every reading, from just after the ledger's last step."""
@@ -195,7 +202,7 @@ def measure_cli(db: Path, steps: int, folder: Path, before: Path) -> dict[str, A
     app.close()
     keys = folder / "keys"
     keys.mkdir(exist_ok=True)
-    times: dict[str, list[float]] = {"version": [], "now": [], "before": []}
+    times: dict[str, list[float]] = {"version": [], "now": [], "before": [], "floor": []}
     for i, (lot, holder, receiver, seals, count, team) in enumerate(plans):
         for person in team:
             if not (keys / person).exists():
@@ -209,6 +216,7 @@ def measure_cli(db: Path, steps: int, folder: Path, before: Path) -> dict[str, A
                     *[a for p in team for a in ("--sign", str(keys / p))]]
             times[way].append(timed(args, env))
         times["version"].append(timed([custody, "--version"], envs["now"]))
+        times["floor"].append(timed([sys.executable, "-c", DEPENDENCIES], envs["now"]))
     return {"db": db.name, **{k: statistics.median(v) for k, v in times.items()}}
 
 
@@ -228,12 +236,13 @@ def main(argv: list[str] | None = None) -> None:
         with tempfile.TemporaryDirectory() as tmp, Load() as load:
             rows = [measure_cli(db, args.steps, Path(tmp), args.cli) for db in args.db]
         print(load)
-        print("| ledger | `--version` ms | before ms | now ms | before / `--version` "
-              "| now / `--version` |")
-        print("|---|---:|---:|---:|---:|---:|")
+        print("| ledger | `--version` ms | libraries alone ms | before ms | now ms "
+              "| libraries / `--version` | before / `--version` | now / `--version` |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
         for r in rows:
-            print(f"| {r['db']} | {r['version'] * 1e3:.0f} | {r['before'] * 1e3:.0f} "
-                  f"| {r['now'] * 1e3:.0f} | {r['before'] / r['version']:.2f}x "
+            print(f"| {r['db']} | {r['version'] * 1e3:.0f} | {r['floor'] * 1e3:.0f} "
+                  f"| {r['before'] * 1e3:.0f} | {r['now'] * 1e3:.0f} "
+                  f"| {r['floor'] / r['version']:.2f}x | {r['before'] / r['version']:.2f}x "
                   f"| {r['now'] / r['version']:.2f}x |")
         return
     with tempfile.TemporaryDirectory() as tmp, Load() as load:
