@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from itertools import islice
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import click
 
@@ -145,6 +146,14 @@ def print_receipt(receipt: Receipt) -> None:
 def say(text: str) -> None:
     """Print one message of the command's own, its values escaped (``render.visible``)."""
     click.echo(render.visible(text))
+
+
+def echo_lines(lines: Iterable[str], batch: int = 1000) -> None:
+    """Print a listing, ``batch`` lines to a write: a province's lots, a line each, would
+    otherwise cost a write and a flush a line."""
+    lines = iter(lines)
+    while chunk := list(islice(lines, batch)):
+        click.echo("\n".join(chunk))
 
 
 def refuse_existing(path: Path, force: bool) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from cli import render, times
-from cli.context import ledger_of, say
+from cli.context import echo_lines, ledger_of, say
 from cli.errors import EXIT_FINDINGS
 from cli.i18n import _, translated
 from cli.names import EXAM, HOLDER, LOT, PERSON, ROOM, require_named
@@ -139,8 +139,7 @@ def status(ctx: click.Context, lot_id: str | None, exam: str | None, subject: st
             position, False, record.errors, record.warnings,
             [render.status_data(lot, held_by, lot.findings) for lot, held_by in rows])))
         return
-    for lot, held_by in rows:
-        click.echo(render.status_line(lot, held_by, lot.findings))
+    echo_lines(render.status_line(lot, held_by, lot.findings) for lot, held_by in rows)
     where = _("as of log position {position}, from the view").format(position=position or 0)
     if record.errors:
         say(_("{lots} lot(s) {where}: {errors} error(s) and {warnings} warning(s) on record; "
@@ -177,8 +176,7 @@ def _verified_status(ctx: click.Context, lot_id: str | None, exam: str | None,
             verifier.last_position, True, errors, warnings,
             [render.status_data(lot, held_by, findings) for lot, held_by, findings in rows])))
     else:
-        for lot, held_by, findings in rows:
-            click.echo(render.status_line(lot, held_by, findings))
+        echo_lines(render.status_line(lot, held_by, findings) for lot, held_by, findings in rows)
         say(_("{lots} lot(s); the ledger is intact").format(lots=len(rows))
             if report.intact else
             _("{lots} lot(s); the ledger is NOT intact ({errors} error(s)); run 'custody "
@@ -220,8 +218,7 @@ def history(ctx: click.Context, lot_id: str, as_json: bool) -> None:
     steps = [render.step(event, app.member, container, number)
              + render.verdict(records.get((event.body["stream"], event.body["seq"])))
              for (event, container), number in zip(events, render.numbered(events))]
-    for step in steps:
-        click.echo(step)
+    echo_lines(steps)
     say(_("{steps} step(s), as of log position {position}").format(
         steps=len(steps), position=answer.position or 0))
 
@@ -268,8 +265,7 @@ def presence(ctx: click.Context, lot_id: str | None, exam: str | None, person: s
             data["duty_gaps"] = [gap.evidence for gap in gaps]
         click.echo(render.json_text(data))
         return
-    for row in rows:
-        click.echo(render.presence_line(row))
+    echo_lines(render.presence_line(row) for row in rows)
     for gap in gaps:
         click.echo(render.visible(_("duty gap: {message}").format(
             message=translated(gap.message))))

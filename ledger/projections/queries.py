@@ -171,24 +171,30 @@ def lots_now(view: ViewStore, *, lot: str | None = None, exam: str | None = None
     return [(row, held) for row, held in rows if holder is None or held == holder]
 
 
+# Each registered lot's last step in the cut: found by the (lot, position) index from the
+# lot's newest step back, so a cut late in the season reads one index entry a lot.
 _CUT = ("SELECT s.lot, l.kind, l.exam, l.subject, s.count, s.seals, s.holder, s.packed_in, "
         "s.location, s.type, s.occurred_at, s.unsealed, s.closed, s.position, 0 "
-        "FROM view_steps s JOIN view_lots l ON l.lot = s.lot WHERE s.position IN "
-        "(SELECT MAX(position) FROM view_steps WHERE lot IS NOT NULL AND {cut} GROUP BY lot)")
+        "FROM view_lots l JOIN view_steps s ON s.position = ("
+        "SELECT position FROM view_steps WHERE lot = l.lot AND {cut} "
+        "ORDER BY position DESC LIMIT 1) ORDER BY l.lot")
+# The steps in the cut that carried findings: one pass over the steps in log order, summed by
+# lot here (grouping in SQL has SQLite walk the lot index and fetch every step's row at random).
+_FOUND = "SELECT lot, nfindings FROM view_steps WHERE nfindings > 0 AND {cut}"
 
 
 def lots_at(view: ViewStore, *, position: int | None = None, as_of: str | None = None
             ) -> list[LotRow]:
     """Every lot as it stood after the last of its steps at or before log ``position``, or
-    that occurred at or before ``as_of`` (canonical time); lots with no such step are out."""
+    that occurred at or before ``as_of`` (canonical time); lots with no such step are out.
+    In lot order."""
     cut, param = ("position <= ?", position) if position is not None else ("occurred_at <= ?",
                                                                           as_of)
-    found = {row[0]: int(row[1] or 0) for row in view.query(
-        f"SELECT lot, SUM(nfindings) FROM view_steps WHERE lot IS NOT NULL AND {cut} "
-        "GROUP BY lot", [param])}
-    rows = [_lot(r) for r in view.query(_CUT.format(cut=cut), [param])]
-    return sorted((LotRow(**{**row.__dict__, "findings": found.get(row.lot_id, 0)})
-                   for row in rows), key=lambda row: row.lot_id)
+    found: dict[str, int] = {}
+    for lot, count in view.query(_FOUND.format(cut=cut), [param]):
+        found[lot] = found.get(lot, 0) + count
+    return [_lot((*row[:-1], found.get(row[0], 0)))
+            for row in view.query(_CUT.format(cut=cut), [param])]
 
 
 def filter_lots(rows: list[LotRow], *, lot: str | None = None, exam: str | None = None,

@@ -94,3 +94,12 @@ def test_verify_json_matches_the_documented_schema_even_with_findings(ready):
     Draft202012Validator(schema).validate(report)
     assert report["intact"] is False
     assert report["findings"][0]["code"] == "NON_CANONICAL" and report["findings"][0]["position"] == 5
+
+
+def test_a_listing_longer_than_a_batch_prints_every_line_once_in_order(capsys):
+    from cli.context import echo_lines
+
+    echo_lines((f"line {i}" for i in range(2_345)), batch=1000)
+    assert capsys.readouterr().out == "".join(f"line {i}\n" for i in range(2_345))
+    echo_lines([])
+    assert capsys.readouterr().out == ""

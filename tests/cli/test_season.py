@@ -142,3 +142,26 @@ def test_season_steps_are_stored_byte_for_byte_as_the_application_records_them(
 def test_a_county_size_the_exam_morning_cannot_serve_is_refused(size: int) -> None:
     with pytest.raises(SystemExit, match="--county-size must be 1 to 1440"):
         season.counties(1000, size)
+
+
+def test_status_at_a_past_time_agrees_with_a_full_verification_of_the_season(
+        tmp_path: Path) -> None:
+    """Where every lot was at a past time, answered from the view (each lot's last step at or
+    before it, and the findings its steps carried), is what a full verification to that time
+    answers: lot by lot, holder, step and findings, on a season with injected findings."""
+    db = tmp_path / "county.db"
+    season.generate(db, 1000, rates=EVERY_KIND)
+    runner = CliRunner()
+    totals = []
+    for when in ("2026-06-02T10:00:00+08:00",  # while the lots are being registered
+                 "2026-06-06T12:00:00+08:00", "2026-06-09T12:00:00+08:00"):
+        viewed = runner.invoke(main, ["--db", str(db), "status", "--as-of", when, "--json"])
+        verified = runner.invoke(main, ["--db", str(db), "status", "--verified", "--workers",
+                                        "1", "--as-of", when, "--json"])
+        assert viewed.exit_code == 0, viewed.output
+        lots = json.loads(viewed.output)["lots"]
+        assert lots == json.loads(verified.output)["lots"]
+        assert [lot["lot"] for lot in lots] == sorted(lot["lot"] for lot in lots)
+        totals.append((len(lots), sum(lot["findings"] for lot in lots)))
+    assert 0 < totals[0][0] < totals[1][0] == totals[2][0]  # lots registered as it goes on
+    assert totals[0][1] == 0 < totals[2][1]  # findings come with the later steps
