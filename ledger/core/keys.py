@@ -26,10 +26,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from nacl.bindings import crypto_core_ed25519_is_valid_point, crypto_sign_open
 from nacl.exceptions import BadSignatureError, CryptoError
 
@@ -37,6 +35,12 @@ from ledger.core.canonical import ID_PATTERN
 from ledger.core.digests import key_id
 from ledger.core.errors import InputError, KeyringError, VerificationFailed
 from ledger.core.text import Message
+
+if TYPE_CHECKING:
+    # Imported where a private key is made, loaded, saved or used: checking signatures and
+    # public keys (every read, verify) needs libsodium only, and cryptography costs a
+    # process ~25 ms to import.
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 PUBLIC_KEY_PREFIX = "custody-ed25519"
 _PUBLIC_LINE = re.compile(PUBLIC_KEY_PREFIX + r" ([0-9a-f]{64})( " + ID_PATTERN + r")?\n?")
@@ -61,6 +65,8 @@ def stretch(passphrase: bytes, salt: bytes, log2_n: int = KDF_LOG2_N) -> bytes:
         raise KeyringError(f"scrypt cost 2**{log2_n} is outside 2**14 .. 2**20")
     if len(salt) < 16:
         raise KeyringError("scrypt salt must be at least 16 bytes")
+    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
     return Scrypt(salt=salt, length=32, n=1 << log2_n, r=8, p=1).derive(passphrase).hex().encode()
 
 
@@ -122,15 +128,21 @@ class SigningKey:
     @classmethod
     def generate(cls) -> "SigningKey":
         """Return a fresh random key."""
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
         return cls(Ed25519PrivateKey.generate())
 
     @classmethod
     def from_seed(cls, seed: bytes) -> "SigningKey":
         """Return the key for a 32-byte seed (test vectors and benchmarks only)."""
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
         return cls(Ed25519PrivateKey.from_private_bytes(seed))
 
     @property
     def public_key(self) -> PublicKey:
+        from cryptography.hazmat.primitives import serialization
+
         return PublicKey(
             self._key.public_key().public_bytes(
                 serialization.Encoding.Raw, serialization.PublicFormat.Raw
@@ -143,6 +155,8 @@ class SigningKey:
 
     def to_pkcs8(self, password: bytes | None) -> bytes:
         """Serialise as PEM PKCS#8, encrypted with ``password`` (from :func:`stretch`) if given."""
+        from cryptography.hazmat.primitives import serialization
+
         if password is None:
             encryption: serialization.KeySerializationEncryption = serialization.NoEncryption()
         else:
@@ -154,6 +168,9 @@ class SigningKey:
     @classmethod
     def from_pkcs8(cls, pem: bytes, password: bytes | None, *, source: str) -> "SigningKey":
         """Load PEM PKCS#8; ``source`` names the file in errors (never the passphrase)."""
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
         encrypted = b"ENCRYPTED PRIVATE KEY" in pem
         if encrypted and password is None:
             raise KeyringError(f"key file {source} is encrypted: a passphrase is needed")
