@@ -177,7 +177,7 @@ _CUT = ("SELECT s.lot, l.kind, l.exam, l.subject, s.count, s.seals, s.holder, s.
         "s.location, s.type, s.occurred_at, s.unsealed, s.closed, s.position, 0 "
         "FROM view_lots l JOIN view_steps s ON s.position = ("
         "SELECT position FROM view_steps WHERE lot = l.lot AND {cut} "
-        "ORDER BY position DESC LIMIT 1) ORDER BY l.lot")
+        "ORDER BY position DESC LIMIT 1)")
 # The steps in the cut that carried findings: one pass over the steps in log order, summed by
 # lot here (grouping in SQL has SQLite walk the lot index and fetch every step's row at random).
 _FOUND = "SELECT lot, nfindings FROM view_steps WHERE nfindings > 0 AND {cut}"
@@ -193,8 +193,9 @@ def lots_at(view: ViewStore, *, position: int | None = None, as_of: str | None =
     found: dict[str, int] = {}
     for lot, count in view.query(_FOUND.format(cut=cut), [param]):
         found[lot] = found.get(lot, 0) + count
-    return [_lot((*row[:-1], found.get(row[0], 0)))
-            for row in view.query(_CUT.format(cut=cut), [param])]
+    return sorted((_lot((*row[:-1], found.get(row[0], 0)))
+                   for row in view.query(_CUT.format(cut=cut), [param])),
+                  key=lambda row: row.lot_id)  # by code point, whatever the database's collation
 
 
 def filter_lots(rows: list[LotRow], *, lot: str | None = None, exam: str | None = None,

@@ -77,6 +77,30 @@ def test_a_catch_up_folds_only_the_events_after_the_views_position(world) -> Non
                                                    app.last_position())
 
 
+def test_the_lots_at_a_past_position_are_those_of_a_view_folded_only_that_far(world) -> None:
+    """``status --at`` answers from the whole view (each lot's last step in the cut, the
+    findings its steps carried): it must equal ``status`` on a view folded to that position."""
+    world.register("LOT-1")
+    world.handover("LOT-1", "STF-01", "STF-02")
+    world.register("LOT-2")
+    world.handover("LOT-1", "STF-02", "STF-03", team=TEAM[1:],  # one police officer short
+                   acknowledge="POL-01 called away; the room's CCTV covers the handover")
+    world.handover("LOT-2", "STF-01", "STF-04")
+    world.handover("LOT-1", "STF-03", "STF-01", team=TEAM[1:], acknowledge="again short")
+    app = world.app
+    view = access.writable_view(app)
+    catch_up(view, app.recorder)
+    last = app.last_position()
+    answered = {cut: queries.lots_at(view, position=cut) for cut in range(1, last + 1)}
+    view.clear()
+    for cut in range(1, last + 1):
+        catch_up(view, app.recorder, until=cut)
+        assert answered[cut] == [row for row, _ in queries.lots_now(view)], cut
+    assert [(row.lot_id, row.holder, row.findings) for row in answered[last]] == [
+        ("LOT-1", "STF-01", 2), ("LOT-2", "STF-04", 0)]
+    assert [row.lot_id for row in answered[last - 5]] == ["LOT-1"]
+
+
 def test_verify_projections_reports_a_view_edited_in_the_database(world) -> None:
     world.register("LOT-1")
     world.handover("LOT-1", "STF-01", "STF-02")
