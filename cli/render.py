@@ -82,6 +82,8 @@ def step_name(event_type: str) -> str:
 
 def padded(text: str, width: int) -> str:
     """``text`` left-aligned in ``width`` terminal columns (a CJK character takes two)."""
+    if text.isascii():
+        return text.ljust(width)
     used = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
     return text + " " * max(0, width - used)
 

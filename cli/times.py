@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone, tzinfo
+from functools import lru_cache
 from typing import Any, Callable, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -108,13 +109,22 @@ def local(value: str | datetime | None, timespec: str = "seconds") -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
-        moment = value
-    elif _CANONICAL.fullmatch(value):
-        moment = datetime.fromisoformat(value[:-1] + "+00:00")
-    else:
-        return value
+        return _shown(value, zone(), timespec)
+    if _CANONICAL.fullmatch(value):
+        return _stored_shown(value, zone(), timespec)
+    return value
+
+
+@lru_cache(maxsize=4096)
+def _stored_shown(value: str, zone: tzinfo, timespec: str) -> str:
+    """A stored time as shown in ``zone``, remembered: a listing of a province's lots
+    shows many steps of the same minute."""
+    return _shown(datetime.fromisoformat(value[:-1] + "+00:00"), zone, timespec)
+
+
+def _shown(moment: datetime, zone: tzinfo, timespec: str) -> str:
     try:
-        return moment.astimezone(zone()).isoformat(timespec=timespec)
+        return moment.astimezone(zone).isoformat(timespec=timespec)
     except (OverflowError, ValueError):  # the year 1 or 9999 pushed out of range
         return moment.astimezone(timezone.utc).isoformat(timespec=timespec)
 

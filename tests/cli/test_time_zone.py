@@ -104,3 +104,19 @@ def test_a_genesis_naming_no_time_zone_shows_utc(tmp_path) -> None:
     assert genesis["schema"] == 1 and "time_zone" not in genesis
     shown = CliRunner().invoke(main, ["--db", str(world.db), "history", "LOT-1"]).output
     assert "2026-06-06T05:00:11+00:00" in shown and not STORED_FORM.search(shown)
+
+
+def test_a_stored_time_is_shown_in_the_zone_each_command_chose() -> None:
+    """Shown times are remembered (a listing repeats them), but never across zones: the same
+    stored time reads differently once another command chooses another zone."""
+    from cli import times
+
+    stored = "2026-06-07T06:05:00.000000Z"
+    shown = []
+    for zone in ("Asia/Shanghai", "+05:30", "Asia/Shanghai", "UTC"):
+        times.choose(zone)
+        shown.append(times.local(stored))
+    times.choose(None)
+    assert shown == ["2026-06-07T14:05:00+08:00", "2026-06-07T11:35:00+05:30",
+                     "2026-06-07T14:05:00+08:00", "2026-06-07T06:05:00+00:00"]
+    assert times.local("not a stored time") == "not a stored time"
