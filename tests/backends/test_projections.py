@@ -101,6 +101,30 @@ def test_the_lots_at_a_past_position_are_those_of_a_view_folded_only_that_far(wo
     assert [row.lot_id for row in answered[last - 5]] == ["LOT-1"]
 
 
+def test_lots_packed_in_a_container_are_held_by_the_containers_holder(world) -> None:
+    """``status`` reads only the containers the lots asked about are packed in: a packed lot
+    is held by its container's holder, and ``--holder`` finds it through the container."""
+    world.register("LOT-1")
+    world.register("LOT-2")
+    world.register("LOT-3")
+    world.register("BOX-1", lot={"kind": "container", "seals": ["SB-1"], "count": 2})
+    world.app.pack("BOX-1", ["LOT-1", "LOT-2"], False, "Secure room 1", world.clock.now,
+                   world.sign(*TEAM))
+    world.handover("BOX-1", "STF-01", "STF-02", seals=["SB-1"], count=2)
+    view = access.writable_view(world.app)
+    catch_up(view, world.app.recorder)
+
+    def held(**filters: str) -> list[tuple[str, str | None]]:
+        return [(row.lot_id, holder) for row, holder in queries.lots_now(view, **filters)]
+
+    assert held() == [("BOX-1", "STF-02"), ("LOT-1", "STF-02"), ("LOT-2", "STF-02"),
+                      ("LOT-3", "STF-01")]
+    assert held(lot="LOT-2") == [("LOT-2", "STF-02")]
+    assert held(holder="STF-02") == [("BOX-1", "STF-02"), ("LOT-1", "STF-02"),
+                                     ("LOT-2", "STF-02")]
+    assert held(holder="STF-01") == [("LOT-3", "STF-01")]
+
+
 def test_verify_projections_reports_a_view_edited_in_the_database(world) -> None:
     world.register("LOT-1")
     world.handover("LOT-1", "STF-01", "STF-02")
