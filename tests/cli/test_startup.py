@@ -113,15 +113,19 @@ def test_recording_without_a_log_key_or_receipt_leaves_the_log_and_verifier_unlo
     assert modules & unloaded == set(), sorted(modules & unloaded)
 
 
-def test_reading_a_lots_history_from_the_log_loads_no_private_key_library(tmp_path, ready):
-    """`history` reads the lot's events (and their signatures) from the log: public keys and
+@pytest.mark.parametrize("args, printed", [
+    (["history", "LOT-1"], "  2  2026-06-06T06:10:00+08:00  lot.handed_over"),
+    (["verify", "--workers", "1"], "intact: "),
+])
+def test_reading_the_log_loads_no_private_key_library(tmp_path, ready, args, printed):
+    """`history` and `verify` read events and their signatures from the log: public keys and
     signature checks are libsodium's, so cryptography, which only private keys need (making,
-    loading, signing), stays unloaded."""
+    loading, signing), stays unloaded (docs/cli.md, "Start-up")."""
     ready.ok(*ready.handover_args())
-    heavy, run = imports_of(tmp_path, "--db", str(ready.db), "history", "LOT-1")
+    heavy, run = imports_of(tmp_path, "--db", str(ready.db), *args)
     assert run.returncode == 0, run.stderr
-    assert "  2  2026-06-06T06:10:00+08:00  lot.handed_over" in run.stdout, run.stdout
-    assert "eventsourcing" in heavy and "cryptography" not in heavy, sorted(heavy)
+    assert printed in run.stdout, run.stdout
+    assert "nacl" in heavy and "cryptography" not in heavy, sorted(heavy)
 
 
 def test_a_step_group_builds_only_the_command_asked_for():
