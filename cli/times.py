@@ -116,15 +116,15 @@ def local(value: str | datetime | None, timespec: str = "seconds") -> str:
 
 
 @lru_cache(maxsize=4096)
-def _stored_shown(value: str, zone: tzinfo, timespec: str) -> str:
-    """A stored time as shown in ``zone``, remembered: a listing of a province's lots
-    shows many steps of the same minute."""
-    return _shown(datetime.fromisoformat(value[:-1] + "+00:00"), zone, timespec)
+def _stored_shown(value: str, tz: tzinfo, timespec: str) -> str:
+    """A stored time as shown in ``tz``, remembered by time and zone: a listing of a
+    province's lots shows many steps of the same minute."""
+    return _shown(datetime.fromisoformat(value[:-1] + "+00:00"), tz, timespec)
 
 
-def _shown(moment: datetime, zone: tzinfo, timespec: str) -> str:
+def _shown(moment: datetime, tz: tzinfo, timespec: str) -> str:
     try:
-        return moment.astimezone(zone).isoformat(timespec=timespec)
+        return moment.astimezone(tz).isoformat(timespec=timespec)
     except (OverflowError, ValueError):  # the year 1 or 9999 pushed out of range
         return moment.astimezone(timezone.utc).isoformat(timespec=timespec)
 
