@@ -18,8 +18,9 @@ Memory stays flat as the log grows: pages are bounded, and the per-stream state 
 lots, lots in secure rooms) keeps at most as many entries of each kind in memory as an eighth
 of the memory available at the start holds (``resident_for``) and spills the rest to a private
 temporary SQLite file (``spill.py``). What stays in memory grows only with the roster (and
-each person's last few whereabouts), the rooms and their duty shifts, and the findings. The workers read the keyring from a private temporary file,
-written once each time the roster changes.
+each person's last few whereabouts), the rooms and their duty shifts, and the findings. The
+workers read the keyring from a private temporary file, written once each time the roster
+changes.
 
 A resumed audit (``resume=``, ``custody verify --state``) starts from the state and tree
 frontier an earlier intact run saved (``saved_state.py``), reads only the rows after the
