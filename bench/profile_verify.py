@@ -47,6 +47,8 @@ MAIN_STAGES = {
     (verifier, "unpack"): "rebuild rows from the workers' packed results",
     (verifier.Verifier, "_verify_missing"): "stale-key sweep (pages after a roster change)",
     (state, "judge"): "rules: judge (signatures, attendance, policy, custody, seals, time)",
+    # A step whose trust-dependent part the workers judged ahead (``trust.prejudge``): the rest.
+    (state, "judge_custody"): "rules: judge (signatures, attendance, policy, custody, seals, time)",
     (state.LedgerState, "_place_people"): "impossible presence (whereabouts of each signer)",
     (state.LedgerState, "_fold"): "fold into roster / lot / room state",
     (state.LedgerState, "_check_chain"): "chain and sequence checks",

@@ -16,7 +16,7 @@ from ledger.core.custody import LOT_STEPS, LotState, RoomState, judge_lot_step, 
 from ledger.core.digests import key_id, signing_digest
 from ledger.core.errors import VerificationFailed
 from ledger.core.findings import Finding
-from ledger.core.kinds import AUTHORITY_EVENTS, ROOM_EVENTS
+from ledger.core.kinds import ROOM_EVENTS, STEPS
 from ledger.core.places import SiteState, judge_place
 from ledger.core.policy import PresencePolicy, evaluate
 from ledger.core.roster import Lookup, keys_named, member_from
@@ -193,7 +193,10 @@ def judge(body: Mapping[str, Any], signatures: Mapping[str, bytes], ctx: Context
     """
     digest = digest or signing_digest(body)
     event_type = body["type"]
-    findings: list[Finding] = []
+    if event_type in STEPS:
+        present, findings = judge_signed(body, signatures, ctx, verified, digest)
+        return present, judge_custody(body, present, findings, ctx)
+    findings = []
     if ctx.recorded_at is not None:
         findings.extend(judge_time(body, ctx.recorded_at))
     if event_type == "ledger.genesis":
@@ -208,34 +211,58 @@ def judge(body: Mapping[str, Any], signatures: Mapping[str, bytes], ctx: Context
                                     evidence={"authority": authority.person_id,
                                                               "key_id": authority.public_key.id}))
         return present, findings
-    lookup = ctx.roster
+    lookup = ctx.roster  # an authority's event (AUTHORITY_EVENTS)
     if event_type == "ledger.authority_set":
         # A member the new set names with a new key signs with it (proving they hold it),
         # as TUF rotates a root key; the others sign with the key the roster holds.
         lookup = _rekeyed(body, ctx.roster)
     present, signed = judge_signatures(digest, signatures, lookup, verified,
                                        (body["occurred_at"], ctx.recorded_at))
-    if event_type in AUTHORITY_EVENTS:
-        # New members of an authority set sign with keys the roster does not hold yet.
-        joining = {e["id"] for e in body.get("authorities", ())}
-        findings.extend(f for f in signed
-                        if not (f.code == "SIGNER_UNKNOWN" and f.evidence["person"] in joining))
-        findings.extend(_judge_authority_event(body, present, signatures, ctx, digest, verified))
-        findings.extend(judge_place(body, ctx.rooms, ctx.sites))
-        return present, findings
+    # New members of an authority set sign with keys the roster does not hold yet.
+    joining = {e["id"] for e in body.get("authorities", ())}
+    findings.extend(f for f in signed
+                    if not (f.code == "SIGNER_UNKNOWN" and f.evidence["person"] in joining))
+    findings.extend(_judge_authority_event(body, present, signatures, ctx, digest, verified))
+    findings.extend(judge_place(body, ctx.rooms, ctx.sites))
+    return present, findings
+
+
+def judge_signed(body: Mapping[str, Any], signatures: Mapping[str, bytes], ctx: Context,
+                 verified: Verified | None, digest: bytes) -> tuple[dict[str, str], list[Finding]]:
+    """The part of judging a step (an event its attendees sign) that reads only the row and
+    the trust state (``trust.Trust``: the roster, the policy in force, the rooms and sites
+    registered): its time, who validly signed, attendance, presence and place. ``judge`` is
+    this and then ``judge_custody``; a worker process can work this part out beside the
+    row's decoding (``trust.prejudge``)."""
+    findings = list(judge_time(body, ctx.recorded_at)) if ctx.recorded_at is not None else []
+    present, signed = judge_signatures(digest, signatures, ctx.roster, verified,
+                                       (body["occurred_at"], ctx.recorded_at))
     findings.extend(signed)
     findings.extend(judge_attendance(body, present, signatures, ctx.roster))
-    listed = {a["person"] for a in body.get("attendees", [])}
-    counted = {pid: role for pid, role in present.items() if pid in listed}
     assert ctx.policy is not None, "signed steps are judged against the policy in force"
-    findings.extend(judge_presence(body, counted, ctx.policy))
+    findings.extend(judge_presence(body, _counted(body, present), ctx.policy))
     findings.extend(judge_place(body, ctx.rooms, ctx.sites))
+    return present, findings
+
+
+def judge_custody(body: Mapping[str, Any], present: Mapping[str, str],
+                  findings: list[Finding], ctx: Context) -> list[Finding]:
+    """The rest of judging a step, given what ``judge_signed`` found (``findings``, extended
+    here): the lot's custody rules or the room's, then any acknowledgement on record."""
+    event_type = body["type"]
     if event_type in LOT_STEPS:
         state = ctx.lots(body["stream"])
-        findings.extend(judge_lot_step(state, body, counted, ctx.lots, ctx.rooms))
+        findings.extend(judge_lot_step(state, body, _counted(body, present), ctx.lots,
+                                       ctx.rooms))
     elif event_type in ROOM_EVENTS:
         findings.extend(_judge_room_event(body, ctx))
-    return present, _apply_acknowledgement(body, findings)
+    return _apply_acknowledgement(body, findings)
+
+
+def _counted(body: Mapping[str, Any], present: Mapping[str, str]) -> dict[str, str]:
+    """Who counts toward the presence policy: the valid signers the step lists."""
+    listed = {a["person"] for a in body.get("attendees", [])}
+    return {pid: role for pid, role in present.items() if pid in listed}
 
 
 def _judge_authority_event(body: Mapping[str, Any], present: Mapping[str, str],

@@ -48,7 +48,7 @@ from ledger.core.custody import (
 )
 from ledger.core.duty import Coverage, Gap, described, judge_coverage
 from ledger.core.findings import Finding
-from ledger.core.kinds import KEY_CHANGES, ROOM_EVENTS, TRUST_EVENTS
+from ledger.core.kinds import AUTHORITY_EVENTS, KEY_CHANGES, ROOM_EVENTS, TRUST_EVENTS
 from ledger.core.policy import PresencePolicy
 from ledger.core.keys import PublicKey
 from ledger.core.roster import WITNESS_ROLE, Member, member_after, member_from
@@ -62,13 +62,14 @@ from ledger.core.whereabouts import (
     seen_at,
 )
 from ledger.core.rules import (
-    AUTHORITY_EVENTS,
     TRUST_CODES,
     AuthoritySet,
     Context,
     Verified,
     judge,
+    judge_custody,
 )
+from ledger.core.trust import Prejudged, Trust
 
 
 
@@ -215,6 +216,10 @@ class LedgerState:
         # place -> its outermost registered site (``places.region``), worked out once: it
         # changes only when a room or site is registered, which empties it.
         self._regions: dict[str, str | None] = {}
+        # Each state of trust the fold passes through is numbered (``ledger.core.trust``):
+        # the number moves with every genesis or authority event folded.
+        self._trust_version = 0
+        self._trust: Trust | None = None
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -242,6 +247,19 @@ class LedgerState:
         return Context(self.roster.get, self.policy, self.lots.get, self.rooms.get,
                        recorded_at, self.authorities, self.key_owner.get, self.sites.get)
 
+    @property
+    def trust_version(self) -> int:
+        """The number of the trust state as it stands (see :meth:`trust`)."""
+        return self._trust_version
+
+    def trust(self) -> Trust:
+        """The trust state as it stands (``ledger.core.trust``), for the processes that
+        decode rows ahead of the fold; made again only when it has changed."""
+        if self._trust is None or self._trust.version != self._trust_version:
+            self._trust = Trust(self._trust_version, dict(self.roster), self.policy,
+                                dict(self.rooms), dict(self.sites))
+        return self._trust
+
     def saw_recorded(self, recorded_at: str) -> None:
         """Note a ``recorded_at`` of the log not folded here (its last event, when only some
         streams were): the ledger's clock is never set behind it."""
@@ -249,12 +267,16 @@ class LedgerState:
 
     # -- the fold --------------------------------------------------------------------------
 
-    def apply(self, event: Event, verified: Verified | None = None) -> Outcome:
+    def apply(self, event: Event, verified: Verified | None = None,
+              prejudged: Prejudged | None = None) -> Outcome:
         """Judge ``event`` at the next position, fold it in, and return what was concluded:
         every finding, and the step's parties, counted people and place (:class:`Outcome`).
 
         ``verified`` may carry signature results computed ahead (keyed by the exact
-        (key, digest, signature) triple); anything missing is verified here."""
+        (key, digest, signature) triple); anything missing is verified here. ``prejudged``
+        may carry the trust-dependent part of the step's judgement worked out ahead
+        (``trust.prejudge``): it is used only if the trust state is still the one it was
+        worked out against."""
         body = event.body
         findings: list[Finding] = []
         self.position = event.position
@@ -276,10 +298,17 @@ class LedgerState:
         if self.policy is None and body["type"] not in TRUST_EVENTS:
             findings.append(Finding("GENESIS_MISSING", Message(
                 "{event_type} before any policy was set", event_type=body["type"])))
+        elif prejudged is not None and prejudged.version == self._trust_version:
+            roster = self.roster
+            present = {person: roster[person].role for person in prejudged.signers}
+            findings.extend(judge_custody(body, present, list(prejudged.findings),
+                                          self.context(event.recorded_at)))
         else:
             present, judged = judge(body, event.signatures, self.context(event.recorded_at),
                                     verified, event.digest)
             findings.extend(judged)
+        if body["type"] in TRUST_EVENTS:
+            self._trust_version += 1
         self._fold(event, findings, present)
         findings.extend(self._place_people(event, present))
         findings.extend(self._judge_coverage(event))

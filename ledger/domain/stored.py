@@ -50,6 +50,7 @@ class Prepared(NamedTuple):
     claims: Optional[tuple[str, int]] = None  # (stream, step) a schema-valid body says it is
     recorded_at: Optional[str] = None
     problem: Optional[Finding] = None
+    prejudged: Any = None  # a ``trust.Prejudged`` worked out beside the decoding, if any
 
     @property
     def names_key(self) -> bool:

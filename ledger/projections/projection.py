@@ -14,7 +14,8 @@ Rows are decoded by the verifier's compiled row stage (``ledger.domain.compiled_
 canonical step row in C, any other row by ``stored.prepare`` itself, so a malformed row is
 refused with the same finding either way, at about half the cost of a canonical decode; a
 long fold into an empty view (a rebuild, a fresh copy's first read) has them decoded in a
-helper process while it folds (``RowStage``).
+helper process while it folds (``RowStage``), which also works out each step's
+trust-dependent judgement ahead (``ledger.core.trust``).
 
 The fold state is saved with the view (``view_fold``, through ``ledger.core.state_codec``
 as ``codec.py`` describes): the roster, rooms, sites, lots, chain heads, lots in rooms,
@@ -40,6 +41,7 @@ from ledger.core.findings import Finding, Severity
 from ledger.core.kinds import AUTHORITY_EVENTS, ROOM_EVENTS
 from ledger.core.rules import ALL_VALID
 from ledger.core.state import Event, LedgerState, Outcome
+from ledger.core.trust import Trust
 from ledger.core.state_codec import PER_STREAM
 from ledger.projections import codec
 from ledger.core.text import message_data
@@ -222,7 +224,7 @@ class CustodyProjection(Projection[ViewStore]):
         before = self.entered.get(stream) if stream.startswith("lot:") else None
         outcome = self.state.apply(Event(position, body, row.signatures or {},
                                          row.event_hash.hex(), row.recorded_at or "",
-                                         row.digest), ALL_VALID)
+                                         row.digest), ALL_VALID, row.prejudged)
         findings, lot = outcome.findings, outcome.lot
         self._count("errors", sum(f.severity is Severity.ERROR for f in findings))
         self._count("warnings", sum(f.severity is Severity.WARNING for f in findings))
@@ -416,7 +418,8 @@ def caught_up(view: ViewStore, recorder: ApplicationRecorder, *, page: int | Non
                         if not fetched and projection.unindexed:
                             view.index()  # the head reached: the indexes a rebuild left out
                         return projection, folded
-                    for row_raw, row in stage.decoded([raw(note) for note in notes]):
+                    for row_raw, row in stage.decoded([raw(note) for note in notes],
+                                                      projection.state.trust):
                         projection.fold(row_raw, row)
                     projection.commit()
                     folded += len(notes)
@@ -436,16 +439,21 @@ class RowStage:
     """Stored rows decoded for the fold (``compiled_rows.prepare``): in this process, or, for
     a long fold into an empty view on a machine with a second core, in one helper process
     while this one folds — the verifier's row stage and its packed results
-    (``verify.packed``), with no signature checked. The rows and any problem found with them
-    are the same either way; if the helper stops (killed, out of memory), the rest are
-    decoded here."""
+    (``verify.packed``), with no signature checked, and each step's trust-dependent
+    judgement worked out ahead against the fold's trust state (``ledger.core.trust``). The
+    rows, any problem found with them and the fold's verdicts are the same either way; if
+    the helper stops (killed, out of memory), the rest are decoded here."""
 
     def __init__(self, *, helper: bool) -> None:
         self._pool: Any = None
+        self._handed: Any = None
         if helper and (os.cpu_count() or 1) > 1:
             from concurrent.futures import ProcessPoolExecutor  # only a long fold needs it
 
+            from ledger.verify.packed import HandedFiles
+
             self._pool = ProcessPoolExecutor(1)
+            self._handed = HandedFiles(2)
 
     def __enter__(self) -> "RowStage":
         return self
@@ -458,20 +466,30 @@ class RowStage:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
+            self._handed.close()
 
-    def decoded(self, raws: Sequence[Raw]) -> Iterator[tuple[Raw, Prepared]]:
-        """Each row with what ``prepare`` makes of it, in order."""
+    def decoded(self, raws: Sequence[Raw], trust: Callable[[], Trust]
+                ) -> Iterator[tuple[Raw, Prepared]]:
+        """Each row with what ``prepare`` makes of it, in order; in the helper, with its
+        step's judgement worked out ahead against ``trust()``, the fold's trust state as it
+        stands when the rows are handed out."""
         if self._pool is None:
             yield from ((row, prepare(row)) for row in raws)
             return
         from concurrent.futures.process import BrokenProcessPool
 
-        from ledger.verify.packed import prepare_packed, unpack
+        from ledger.verify.packed import prepare_packed_with, unpack
 
-        # A short first chunk: the fold waits only for it, and the helper stays ahead after.
-        cuts = [0, *range(CHUNK // 8, len(raws), CHUNK), len(raws)]
+        # Short first chunks, each twice the one before up to CHUNK: the fold waits only for
+        # the first, and while it folds one chunk the helper prepares the next.
+        cuts, size = [0], CHUNK // 8
+        while cuts[-1] < len(raws):
+            cuts.append(min(len(raws), cuts[-1] + size))
+            size = min(CHUNK, 2 * size)
         spans = list(zip(cuts, cuts[1:]))
-        futures: list[Future[Any]] = [self._pool.submit(prepare_packed, raws[at:end], None)
+        handed = self._handed.file_for(None, trust())
+        futures: list[Future[Any]] = [self._pool.submit(prepare_packed_with, raws[at:end],
+                                                        handed)
                                       for at, end in spans]
         for (at, end), future in zip(spans, futures):
             chunk = raws[at:end]
@@ -479,6 +497,6 @@ class RowStage:
                 rows = unpack(chunk, future.result(), {})
             except BrokenProcessPool:
                 self.close()
-                yield from self.decoded(raws[at:])
+                yield from self.decoded(raws[at:], trust)
                 return
             yield from zip(chunk, rows)

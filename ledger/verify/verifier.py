@@ -13,14 +13,19 @@ envelope, signatures) runs in a pool of worker processes (``rows.py``, step rows
 C by ``domain/compiled_rows.py``), ``AHEAD`` pages in front of the main process, which
 judges and folds the rows in log order. The workers send back packed results
 (``packed.py``), which the main process turns into prepared rows from the bytes it holds.
+The workers also judge the part of each step that reads only the row and the trust state
+(``ledger.core.trust``: the roster, the policy, the places registered) against the state the
+page was handed out with; the fold takes that part only while its trust state is still the
+same, and judges the step itself otherwise (``_judged_stale`` has the signatures of such a
+page checked again in the pool first).
 
 Memory stays flat as the log grows: pages are bounded, and the per-stream state (chain heads,
 lots, lots in secure rooms) keeps at most as many entries of each kind in memory as an eighth
 of the memory available at the start holds (``resident_for``) and spills the rest to a private
 temporary SQLite file (``spill.py``). What stays in memory grows only with the roster (and
 each person's last few whereabouts), the rooms and their duty shifts, and the findings. The
-workers read the keyring from a private temporary file, written once each time the roster
-changes.
+workers read the keyring and the trust state from a private temporary file, written once
+each time either changes.
 
 A resumed audit (``resume=``, ``custody verify --state``) starts from the state and tree
 frontier an earlier intact run saved (``saved_state.py``), reads only the rows after the
@@ -43,15 +48,16 @@ from ledger.tlog import merkle
 from ledger.core.digests import event_hash_of_bytes
 from ledger.core.errors import LedgerError, ResourceError, StorageError
 from ledger.core.findings import Finding, Report
-from ledger.core.kinds import PACKING
+from ledger.core.kinds import PACKING, TRUST_EVENTS
 from ledger.core.rules import ALL_VALID
 from ledger.core.state import Event, LedgerState
+from ledger.core.trust import Trust
 from ledger.core.text import Message
 from ledger.storage.memory import RESIDENT, available_memory, resident_for
 from ledger.verify.log import Evidence, LogAudit, StoredTreeAudit, checkpoint_size
 from ledger.verify.saved_state import Header, SavedState
 from ledger.verify.spill import SpillMap
-from ledger.verify.packed import KeyringFiles, prepare_packed_with, unpack
+from ledger.verify.packed import HandedFiles, prepare_packed_with, unpack
 from ledger.verify.rows import (
     KEY_EVENTS, Prepared, Scope, prepare_chunk, raw, signature_tasks,
 )
@@ -63,7 +69,9 @@ AHEAD = 2  # pages prepared in the workers while the main process judges an earl
 LOWEST_POSITION = -(2**63)
 
 
-Handed = tuple[list[Prepared], dict[str, bytes]]  # rows, the keyring they were checked with
+# rows, the keyring they were checked with, the trust state their steps were judged against
+# in the workers (None: prepared here, nothing judged ahead)
+Handed = tuple[list[Prepared], dict[str, bytes], Trust | None]
 
 
 def state_maps(resident: int = RESIDENT) -> dict[str, Any]:
@@ -109,7 +117,8 @@ class Verifier:
         self.findings_by_stream: dict[str, int] = {}
         self.signatures_checked = 0
         self._keyring: dict[str, bytes] | None = None  # person id -> raw key, for the workers
-        self._keyring_files = KeyringFiles(AHEAD + 2)  # each keyring written once for them
+        # Each keyring and trust state the workers judge rows against, written once for them.
+        self._handed = HandedFiles(AHEAD + 2)
         # The Merkle tree recomputed from every row, held against the stored checkpoints and
         # any an auditor brings (``--checkpoint``, ``--receipt``).
         # The stored tree's rows too, read in pages as the recomputed tree grows (a resumed
@@ -178,8 +187,9 @@ class Verifier:
             self.log.want_roots.add(stored_size)
         try:
             expected_position = self.position + 1
-            for page, rows, ring in self._prepared_pages(pool):
-                if ring is not self._keyring or any(row.names_key for row in rows):
+            for page, rows, ring, trust in self._prepared_pages(pool):
+                if (ring is not self._keyring or any(row.names_key for row in rows)
+                        or self._judged_stale(trust, rows)):
                     self._verify_missing(page, rows, pool)  # keys changed: some may be stale
                 for note, row in zip(page, rows):
                     # Leaf n: the n-th row, whatever it holds; its recorded_at against the
@@ -207,7 +217,7 @@ class Verifier:
         finally:
             if pool is not None:
                 pool.shutdown(cancel_futures=True)
-            self._keyring_files.close()
+            self._handed.close()
         if self.resumed is not None:
             report.extend(self._resumed_findings(stored_size))
             report.resumed = {"position": self.resumed.position,
@@ -253,7 +263,7 @@ class Verifier:
             start = page[-1].id + 1
 
     def _prepared_pages(self, pool: Executor | None) -> Iterator[
-            tuple[Sequence[Notification], list[Prepared], dict[str, bytes]]]:
+            tuple[Sequence[Notification], list[Prepared], dict[str, bytes], Trust | None]]:
         """Each page with its rows prepared (and the keyring they were checked against), the
         workers running ``AHEAD`` pages in front.
 
@@ -276,20 +286,27 @@ class Verifier:
                   ) -> Callable[[], Handed]:
         raws = [raw(note) for note in page]
         if pool is None:
-            return lambda: (prepare_chunk(raws, ring := self._ring(), self.scope), ring)
+            return lambda: (prepare_chunk(raws, ring := self._ring(), self.scope), ring, None)
         size = -(-len(raws) // (2 * self.workers))
-        ring = self._ring()
-        ring_file = self._keyring_files.file_for(ring)
+        ring, trust = self._ring(), self.state.trust()
+        ring_file = self._handed.file_for(ring, trust)
         chunks = [raws[i:i + size] for i in range(0, len(raws), size)]
         futures = [pool.submit(prepare_packed_with, chunk, ring_file, self.scope)
                    for chunk in chunks]
         return lambda: ([row for chunk, future in zip(chunks, futures)
-                         for row in unpack(chunk, future.result(), ring)], ring)
+                         for row in unpack(chunk, future.result(), ring)], ring, trust)
 
     def _ring(self) -> dict[str, bytes]:
         if self._keyring is None:
             self._keyring = {pid: m.public_key.raw for pid, m in self.state.roster.items()}
         return self._keyring
+
+    def _judged_stale(self, trust: Trust | None, rows: list[Prepared]) -> bool:
+        """Whether some steps of a page were judged ahead against a trust state that is, or
+        will be within the page, no longer the fold's: the fold judges those itself, and the
+        workers kept no signature results for them (``packed.unpack``)."""
+        return trust is not None and (trust.version != self.state.trust_version or any(
+            row.body is not None and row.body["type"] in TRUST_EVENTS for row in rows))
 
     def _verify_missing(self, page: Sequence[Notification], rows: list[Prepared],
                         pool: Executor | None) -> None:
@@ -333,7 +350,8 @@ class Verifier:
             self.signatures_checked += len(signatures)
         event = Event(note.id, body, signatures, row.event_hash.hex(), row.recorded_at,
                       row.digest)
-        findings = self.state.apply(event, row.verified if checked else ALL_VALID).findings
+        findings = self.state.apply(event, row.verified if checked else ALL_VALID,
+                                    row.prejudged).findings
         if body["type"] in KEY_EVENTS:
             self._keyring = None  # the workers' keyring is rebuilt from the roster
         if not self.scope.wanted(body["stream"]):

@@ -371,11 +371,11 @@ def _rebuilt_tables(app) -> dict[str, list[tuple]]:
     return {table: list(view.rows(table)) for table in COMPARED}
 
 
-def _dies_after_the_first_chunk(raws, keyring):
+def _dies_after_the_first_chunk(raws, *args):
     """A helper process that stops (as if killed) once past the log's first rows."""
     if raws[0][0] > 8:
         os._exit(1)
-    return prepare_packed(raws, keyring)
+    return prepare_packed(raws, *args)
 
 
 def test_a_rebuild_decoded_in_a_helper_process_equals_one_decoded_here(

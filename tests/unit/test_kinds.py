@@ -122,7 +122,7 @@ def test_keys_are_named_by_the_key_events_alone():
 def test_the_core_takes_its_sets_from_the_registry():
     from ledger.core import custody, places, rules
 
-    assert rules.AUTHORITY_EVENTS == kinds.AUTHORITY_EVENTS
+    assert rules.STEPS == kinds.STEPS
     assert rules.ROOM_EVENTS == kinds.ROOM_EVENTS
     assert custody.LOT_STEPS == kinds.LOT_STEPS
     assert set(custody.STEPS) == kinds.LOT_STEPS - kinds.STARTS

@@ -128,9 +128,9 @@ def test_packed_results_rebuild_exactly_the_rows_the_worker_prepared(day):
                 assert _unpacked(chunk, keyring, scope) == prepare_chunk(chunk, keyring, scope)
     # The lot steps travel packed (the enrolments before them travel whole, as a chunk that
     # names keys does), with one verdict byte a signer.
-    accepted, hashes, digests, verdicts, whole = prepare_packed(raws[-6:], roster)
-    assert (list(accepted), len(hashes), len(digests), len(verdicts), whole) == (
-        [1] * 6, 6 * 32, 6 * 32, 6 * 6, [])
+    accepted, hashes, digests, verdicts, whole, judged = prepare_packed(raws[-6:], roster)
+    assert (list(accepted), len(hashes), len(digests), len(verdicts), whole, judged) == (
+        [1] * 6, 6 * 32, 6 * 32, 6 * 6, [], None)
     assert isinstance(prepare_packed(raws, roster), list)
 
 
@@ -139,16 +139,16 @@ def test_workers_read_each_keyring_from_its_file_once_and_the_files_go_with_the_
 
     _, raws = stored(day)
     roster = {p: day.app.member(p).public_key.raw for p in PEOPLE}
-    files = packed.KeyringFiles(keep=2)
-    first = files.file_for(roster)
-    assert files.file_for(roster) == first  # the same keyring is written once
+    files = packed.HandedFiles(keep=2)
+    first = files.file_for(roster, None)
+    assert files.file_for(roster, None) == first  # the same keyring is written once
     assert os.stat(first).st_mode & 0o777 == 0o600
     assert os.stat(os.path.dirname(first)).st_mode & 0o777 == 0o700
     assert packed.prepare_packed_with(raws, first) == packed.prepare_packed(raws, roster)
     # A newer keyring gets a file of its own; past `keep` of them, the oldest is removed.
     fewer = {"STF-01": roster["STF-01"]}
-    second = files.file_for(fewer)
-    third = files.file_for(dict(roster))
+    second = files.file_for(fewer, None)
+    third = files.file_for(dict(roster), None)
     assert len({first, second, third}) == 3 and not os.path.exists(first)
     assert packed.prepare_packed_with(raws, second) == packed.prepare_packed(raws, fewer)
     files.close()
@@ -162,6 +162,6 @@ def test_a_damaged_row_travels_whole_and_is_judged_as_before(day):
     roster = {p: day.app.member(p).public_key.raw for p in PEOPLE}
     broken = (*raws[-1][:4], raws[-1][4][:-1])
     chunk = [*raws[-3:-1], broken]
-    accepted, *_, whole = prepare_packed(chunk, roster)
+    accepted, _, _, _, whole, _ = prepare_packed(chunk, roster)
     assert list(accepted) == [1, 1, 0] and whole[0].problem.code == "NON_CANONICAL"
     assert _unpacked(chunk, roster) == prepare_chunk(chunk, roster)
