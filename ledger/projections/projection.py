@@ -494,7 +494,7 @@ class RowStage:
         for (at, end), future in zip(spans, futures):
             chunk = raws[at:end]
             try:
-                rows = unpack(chunk, future.result(), {})
+                rows = unpack(chunk, future.result(), {}, signature_results=False)
             except BrokenProcessPool:
                 self.close()
                 yield from self.decoded(raws[at:], trust)

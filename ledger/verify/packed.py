@@ -18,9 +18,9 @@ Given the fold's trust state (``ledger.core.trust``), a worker also works out th
 step's judgement that reads only the row and that state (``trust.prejudge``), and sends it
 packed as well: a byte a row (not judged; judged, every signer valid; judged, some not), for
 the last kind a byte a signer in signer order (a valid signer or not), and the findings of
-the few rows that have any. A step judged ahead sends no verdict bytes: the main process
-needs its signature results only if its trust state has moved on by then, and then has them
-worked out again (``Verifier._judged_stale``).
+the few rows that have any. The main process needs a judged step's signature results only
+if its trust state has moved on by the time it folds the step; otherwise ``unpack`` leaves
+them out (``signature_results=False``).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ NOT_CHECKED, VALID, INVALID = 0, 1, 2
 NOT_JUDGED, ALL_SIGNED, SOME_SIGNED = 0, 1, 2  # a step judged ahead: every signer valid, or not
 # The steps judged ahead: (trust version, a byte a row, for each SOME_SIGNED row a byte a
 # signer in signer order (1: a valid signer), {ordinal of a judged row: its findings} for
-# those that have any). A judged row has no verdict bytes: the judgement says who counts.
+# those that have any)
 Judged = Optional[tuple[int, bytes, bytes, dict[int, list[Finding]]]]
 # (accepted: 1 a row, hashes, digests, verdicts, the rows that travel whole, the steps judged
 # ahead), or every row whole
@@ -84,20 +84,18 @@ def prepare_packed(raws: Sequence[Raw], keyring: Mapping[str, bytes] | None,
         hashes += row.event_hash
         assert row.digest is not None and row.signatures is not None
         signing += row.digest
+        for person, signature in row.signatures.items():
+            key = keyring.get(person)
+            ok = None if key is None else row.verified.get((key, row.digest, signature))
+            verdicts.append(NOT_CHECKED if ok is None else VALID if ok else INVALID)
         if judged is None:
             judged_rows.append(NOT_JUDGED)
-            for person, signature in row.signatures.items():
-                key = keyring.get(person)
-                ok = None if key is None else row.verified.get((key, row.digest, signature))
-                verdicts.append(NOT_CHECKED if ok is None else VALID if ok else INVALID)
-            continue
-        # Judged here: its signature results are not sent (see ``unpack``).
-        if len(judged.signers) == len(row.signatures):
+        elif len(judged.signers) == len(row.signatures):
             judged_rows.append(ALL_SIGNED)  # the usual case: every signature counts
         else:
             judged_rows.append(SOME_SIGNED)
             valid += bytes(person in judged.signers for person in sorted(row.signatures))
-        if judged.findings:
+        if judged is not None and judged.findings:
             found[len(judged_rows) - 1] = judged.findings
     judgement = (None if trust is None
                  else (trust.version, bytes(judged_rows), bytes(valid), found))
@@ -172,9 +170,11 @@ class HandedFiles:
         self._files.clear()
 
 
-def unpack(raws: Sequence[Raw], packed: Packed, keyring: Mapping[str, bytes]
-           ) -> list[Prepared]:
-    """The rows ``prepare_packed(raws, keyring, ...)`` prepared, rebuilt in this process."""
+def unpack(raws: Sequence[Raw], packed: Packed, keyring: Mapping[str, bytes],
+           signature_results: bool = True) -> list[Prepared]:
+    """The rows ``prepare_packed(raws, keyring, ...)`` prepared, rebuilt in this process;
+    with ``signature_results`` False, a step judged ahead without its signature results (a
+    fold that takes its judgement does not read them)."""
     if isinstance(packed, list):
         return packed
     accepted, hashes, signing, verdicts, whole, judgement = packed
@@ -191,21 +191,18 @@ def unpack(raws: Sequence[Raw], packed: Packed, keyring: Mapping[str, bytes]
         verified = {}
         judged = None
         if judgement is not None and judged_rows[ordinal] != NOT_JUDGED:
-            # Judged ahead: no signature results came with it. If the trust state has moved
-            # on when the fold reaches the row, the verifier has them worked out again
-            # (``Verifier._judged_stale``); the view takes every signature as valid.
             signers = sorted(signatures)
             if judged_rows[ordinal] == SOME_SIGNED:
                 flags = valid[signer:signer + len(signers)]
                 signer += len(signers)
                 signers = [person for person, ok in zip(signers, flags) if ok]
             judged = Prejudged(version, tuple(signers), found.get(ordinal, []))
-        else:
-            for person, signature in signatures.items():
-                code = verdicts[verdict]
-                verdict += 1
+        if judged is None or signature_results:
+            for person, signature, code in zip(signatures, signatures.values(),
+                                               verdicts[verdict:verdict + len(signatures)]):
                 if code != NOT_CHECKED:
                     verified[(keyring[person], digest, signature)] = code == VALID
+        verdict += len(signatures)
         ordinal += 1
         out.append(Prepared(hashes[at:at + 32], verified, body, signatures, digest,
                             (body["stream"], body["seq"]), recorded_at, None, judged))

@@ -16,8 +16,7 @@ judges and folds the rows in log order. The workers send back packed results
 The workers also judge the part of each step that reads only the row and the trust state
 (``ledger.core.trust``: the roster, the policy, the places registered) against the state the
 page was handed out with; the fold takes that part only while its trust state is still the
-same, and judges the step itself otherwise (``_judged_stale`` has the signatures of such a
-page checked again in the pool first).
+same, and judges the step itself otherwise, with the signature results the workers sent.
 
 Memory stays flat as the log grows: pages are bounded, and the per-stream state (chain heads,
 lots, lots in secure rooms) keeps at most as many entries of each kind in memory as an eighth
@@ -53,6 +52,7 @@ from ledger.core.rules import ALL_VALID
 from ledger.core.state import Event, LedgerState
 from ledger.core.trust import Trust
 from ledger.core.text import Message
+from ledger.domain.events import TOPICS
 from ledger.storage.memory import RESIDENT, available_memory, resident_for
 from ledger.verify.log import Evidence, LogAudit, StoredTreeAudit, checkpoint_size
 from ledger.verify.saved_state import Header, SavedState
@@ -69,9 +69,9 @@ AHEAD = 2  # pages prepared in the workers while the main process judges an earl
 LOWEST_POSITION = -(2**63)
 
 
-# rows, the keyring they were checked with, the trust state their steps were judged against
-# in the workers (None: prepared here, nothing judged ahead)
-Handed = tuple[list[Prepared], dict[str, bytes], Trust | None]
+Handed = tuple[list[Prepared], dict[str, bytes]]  # rows, the keyring they were checked with
+# The stored topics of the events that change the trust state (``ledger.core.trust``).
+TRUST_TOPICS = frozenset(TOPICS[name] for name in TRUST_EVENTS)
 
 
 def state_maps(resident: int = RESIDENT) -> dict[str, Any]:
@@ -187,9 +187,8 @@ class Verifier:
             self.log.want_roots.add(stored_size)
         try:
             expected_position = self.position + 1
-            for page, rows, ring, trust in self._prepared_pages(pool):
-                if (ring is not self._keyring or any(row.names_key for row in rows)
-                        or self._judged_stale(trust, rows)):
+            for page, rows, ring in self._prepared_pages(pool):
+                if ring is not self._keyring or any(row.names_key for row in rows):
                     self._verify_missing(page, rows, pool)  # keys changed: some may be stale
                 for note, row in zip(page, rows):
                     # Leaf n: the n-th row, whatever it holds; its recorded_at against the
@@ -263,7 +262,7 @@ class Verifier:
             start = page[-1].id + 1
 
     def _prepared_pages(self, pool: Executor | None) -> Iterator[
-            tuple[Sequence[Notification], list[Prepared], dict[str, bytes], Trust | None]]:
+            tuple[Sequence[Notification], list[Prepared], dict[str, bytes]]]:
         """Each page with its rows prepared (and the keyring they were checked against), the
         workers running ``AHEAD`` pages in front.
 
@@ -286,27 +285,33 @@ class Verifier:
                   ) -> Callable[[], Handed]:
         raws = [raw(note) for note in page]
         if pool is None:
-            return lambda: (prepare_chunk(raws, ring := self._ring(), self.scope), ring, None)
+            return lambda: (prepare_chunk(raws, ring := self._ring(), self.scope), ring)
         size = -(-len(raws) // (2 * self.workers))
         ring, trust = self._ring(), self.state.trust()
         ring_file = self._handed.file_for(ring, trust)
         chunks = [raws[i:i + size] for i in range(0, len(raws), size)]
         futures = [pool.submit(prepare_packed_with, chunk, ring_file, self.scope)
                    for chunk in chunks]
-        return lambda: ([row for chunk, future in zip(chunks, futures)
-                         for row in unpack(chunk, future.result(), ring)], ring, trust)
+        def result() -> Handed:
+            # Called when the page's turn to be judged comes: the fold's trust state then
+            # says whether the steps judged ahead need their signature results too.
+            results = self._trust_moves(trust, page)
+            return [row for chunk, future in zip(chunks, futures)
+                    for row in unpack(chunk, future.result(), ring, results)], ring
+
+        return result
 
     def _ring(self) -> dict[str, bytes]:
         if self._keyring is None:
             self._keyring = {pid: m.public_key.raw for pid, m in self.state.roster.items()}
         return self._keyring
 
-    def _judged_stale(self, trust: Trust | None, rows: list[Prepared]) -> bool:
-        """Whether some steps of a page were judged ahead against a trust state that is, or
-        will be within the page, no longer the fold's: the fold judges those itself, and the
-        workers kept no signature results for them (``packed.unpack``)."""
-        return trust is not None and (trust.version != self.state.trust_version or any(
-            row.body is not None and row.body["type"] in TRUST_EVENTS for row in rows))
+    def _trust_moves(self, trust: Trust, page: Sequence[Notification]) -> bool:
+        """Whether the steps of ``page``, judged ahead against ``trust``, may find the fold's
+        trust state moved on (since the page was handed out, or by an event in the page):
+        the fold judges those itself, with their signature results."""
+        return trust.version != self.state.trust_version or any(
+            note.topic in TRUST_TOPICS for note in page)
 
     def _verify_missing(self, page: Sequence[Notification], rows: list[Prepared],
                         pool: Executor | None) -> None:

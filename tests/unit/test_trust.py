@@ -98,6 +98,12 @@ def test_packed_judgements_rebuild_exactly_what_the_worker_judged(season):
                       for r in prepare_chunk(chunk, keyring, scope)]
             packed = prepare_packed(chunk, keyring, scope, trust)
             assert [r.prejudged for r in unpack(chunk, packed, keyring)] == worked
+    # Without their signature results, the judged steps are the same rows otherwise.
+    packed = prepare_packed(chunk, keyring, Scope(), full)
+    bare = unpack(chunk, packed, keyring, signature_results=False)
+    assert [r._replace(verified={}) for r in unpack(chunk, packed, keyring)] == bare
+    assert all(r.prejudged is not None and r.verified == {} for r in bare)
+    assert all(len(r.verified) == len(r.signatures) for r in unpack(chunk, packed, keyring))
     unknown = [p for p in worked if p.findings]
     assert unknown and all([f.code for f in p.findings] == ["SIGNER_UNKNOWN", "PRESENCE_SHORT"]
                            for p in unknown)
