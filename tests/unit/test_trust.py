@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 import ledger.core.state as state_module
+from ledger.core import keys
 from ledger.core.rules import ALL_VALID, judge
 from ledger.core.state import Event, LedgerState
 from ledger.core.trust import Prejudged, prejudge
@@ -127,9 +128,19 @@ def test_parallel_verify_uses_judgements_made_ahead_and_reports_what_one_process
         used.append(prejudged is not None and prejudged.version == self.trust_version)
         return apply(self, event, verified, prejudged)
 
+    checked_here = []
+    verify = keys.verify
+
+    def verify_here(*args):
+        checked_here.append(args)
+        return verify(*args)
+
     serial = Verifier(season.app.recorder).run()
     monkeypatch.setattr(LedgerState, "apply", counted)
+    monkeypatch.setattr(keys, "verify", verify_here)
     parallel = Verifier(season.app.recorder, workers=2, page_size=3).run()
     assert parallel.findings == serial.findings
     assert (parallel.events, parallel.signatures) == (serial.events, serial.signatures)
     assert any(used) and not all(used)  # some taken, some judged again after trust changes
+    # A step judged again had the workers' signature results: none was checked here.
+    assert checked_here == []
