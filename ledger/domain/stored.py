@@ -10,7 +10,7 @@ the projection all read stored rows through it, and all see the same thing.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Mapping, NamedTuple, Optional
+from typing import TYPE_CHECKING, Any, Mapping, NamedTuple, Optional
 
 from eventsourcing.persistence import Notification
 from eventsourcing.utils import get_topic
@@ -24,6 +24,9 @@ from ledger.core.text import Message
 from ledger.domain import events
 from ledger.domain.aggregates import AGGREGATE_FOR_START, stream_problem
 from ledger.domain.schemas import body_problems
+
+if TYPE_CHECKING:
+    from ledger.core.trust import Prejudged
 
 STORED_KEYS = frozenset({"body", "signatures", "timestamp"})
 START_TOPICS = {
@@ -50,7 +53,7 @@ class Prepared(NamedTuple):
     claims: Optional[tuple[str, int]] = None  # (stream, step) a schema-valid body says it is
     recorded_at: Optional[str] = None
     problem: Optional[Finding] = None
-    prejudged: Any = None  # a ``trust.Prejudged`` worked out beside the decoding, if any
+    prejudged: Optional[Prejudged] = None  # worked out beside the decoding (``core.trust``)
 
     @property
     def names_key(self) -> bool:
