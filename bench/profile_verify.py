@@ -41,14 +41,15 @@ from ledger.domain.schemas import body_problems
 from ledger.verify import packed
 from ledger.verify.rows import prepare, prepare_chunk, raw
 
+JUDGING = "rules: judge (signatures, attendance, policy, custody, seals, time)"
 MAIN_STAGES = {
     # (owner, attribute): stage name
     ("recorder", "select_notifications"): "read rows (select_notifications)",
     (verifier, "unpack"): "rebuild rows from the workers' packed results",
     (verifier.Verifier, "_verify_missing"): "stale-key sweep (pages after a roster change)",
-    (state, "judge"): "rules: judge (signatures, attendance, policy, custody, seals, time)",
+    (state, "judge"): JUDGING,
     # A step whose trust-dependent part the workers judged ahead (``trust.prejudge``): the rest.
-    (state, "judge_custody"): "rules: judge (signatures, attendance, policy, custody, seals, time)",
+    (state, "judge_custody"): JUDGING,
     (state.LedgerState, "_place_people"): "impossible presence (whereabouts of each signer)",
     (state.LedgerState, "_fold"): "fold into roster / lot / room state",
     (state.LedgerState, "_check_chain"): "chain and sequence checks",
