@@ -54,13 +54,7 @@ from ledger.core.keys import PublicKey
 from ledger.core.roster import WITNESS_ROLE, Member, member_after, member_from
 from ledger.core.text import Message
 from ledger.core.places import SiteState, apart_in, place_of, region, site_registered
-from ledger.core.whereabouts import (
-    Sighting,
-    Whereabouts,
-    judge_whereabouts,
-    moment_of,
-    seen_at,
-)
+from ledger.core.whereabouts import Sighting, Whereabouts, moment_of, place_people
 from ledger.core.rules import (
     TRUST_CODES,
     AuthoritySet,
@@ -334,16 +328,8 @@ class LedgerState:
             return []
         here = Sighting(event.position, body["stream"], body["type"], body["occurred_at"],
                         body["location"], place, moment_of(body["occurred_at"]))
-        listed = {a["person"] for a in body["attendees"]}
-        findings = []
-        whereabouts, window, apart = self.whereabouts, self.policy.presence_window, self.apart
-        for person in sorted(present):
-            seen = whereabouts.get(person)
-            conflict = judge_whereabouts(person, seen, here, window, apart)
-            if conflict is not None:
-                findings.append(conflict)
-            whereabouts[person] = seen_at(seen, here, body, person in listed)
-        return findings
+        return place_people(self.whereabouts, sorted(present), here, body,
+                            self.policy.presence_window, self.apart)
 
     def apart(self, a: str, b: str) -> bool:
         """Whether places ``a`` and ``b`` are apart at this position (``places.apart``)."""

@@ -45,7 +45,7 @@ from ledger.core.policy import PresencePolicy
 from ledger.core.roster import Member
 from ledger.core.rules import AuthoritySet
 from ledger.core.state import Head, LedgerState
-from ledger.core.whereabouts import Shift, Sighting, Whereabouts
+from ledger.core.whereabouts import Shift, Sighting, Whereabouts, whereabouts
 
 # 2: rooms within sites, registered sites, duty coverage judged at each step (1: occupancy
 # and duty timelines judged at the end); 3: the roster and key owners in key order, one
@@ -246,7 +246,7 @@ def _whereabouts_in(sightings: Any, shifts: Any) -> Whereabouts:
         duty.append(Shift(_text(room, "room"), _text(started_at, "started_at"),
                           _int(position, "position"), _text(location, "location"),
                           _opt_text(ended_at, "ended_at")))
-    return Whereabouts(tuple(seen), tuple(duty))
+    return whereabouts(tuple(seen), tuple(duty))
 
 
 def _policy_in(value: Any) -> PresencePolicy:

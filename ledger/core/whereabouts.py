@@ -19,7 +19,7 @@ bounded (the last few sightings and shifts), so memory does not grow with the lo
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, NamedTuple
+from typing import Any, Callable, Iterable, Mapping, MutableMapping, NamedTuple
 
 from datetime import datetime, timezone
 
@@ -63,10 +63,20 @@ class Shift(NamedTuple):
 
 
 class Whereabouts(NamedTuple):
-    """What the fold remembers of one person's presence."""
+    """What the fold remembers of one person's presence. Make one with :func:`whereabouts`,
+    which works out ``places`` from the sightings."""
 
     sightings: tuple[Sighting, ...] = ()
     shifts: tuple[Shift, ...] = ()
+    # The places of the sightings kept. A step at the one place a person was lately seen at
+    # conflicts with none of those sightings, which spares reading them: the usual case, a
+    # team signing step after step where it stands.
+    places: frozenset[str] = frozenset()
+
+
+def whereabouts(sightings: tuple[Sighting, ...], shifts: tuple[Shift, ...]) -> Whereabouts:
+    """A person's :class:`Whereabouts`: these sightings (in time order) and duty shifts."""
+    return Whereabouts(sightings, shifts, frozenset(s.place for s in sightings))
 
 
 def moment_of(occurred_at: str) -> int:
@@ -140,26 +150,77 @@ def judge_whereabouts(person: str, seen: Whereabouts | None, here: Sighting, win
                   "minutes_apart": minutes, "step": here.to_data(), "other": other.to_data()})
 
 
+def place_people(known: MutableMapping[str, Whereabouts], people: Iterable[str],
+                 here: Sighting, body: Mapping[str, Any], window: int,
+                 apart: Callable[[str, str], bool]) -> list[Finding]:
+    """Judge and remember where each of ``people`` (those who validly signed the step
+    ``body``, in the order given) was: ``here``, with ``known`` their whereabouts so far.
+    Returns their PRESENCE_CONFLICTs, in the same order: for each person in turn,
+    :func:`judge_whereabouts`, then :func:`seen_at`.
+
+    This runs for every signer of every step, and the people of a team sign step after step
+    together. Whereabouts are immutable, so people with the same ones (the same object) are
+    given the same ones after: worked out once for the team, not once a person. And a
+    person with no duty shift, seen lately at this place only, cannot conflict."""
+    findings = []
+    place = here.place
+    shifting = body["type"] in DUTY_SHIFTS
+    listed = {a["person"] for a in body["attendees"]} if shifting else ()
+    # id(whereabouts before), on duty -> (whereabouts before, after, whether the first person
+    # with them was judged to conflict); the first item holds each object alive, so no id is
+    # reused within the step.
+    done: dict[tuple[int, bool], tuple[Whereabouts | None, Whereabouts, bool]] = {}
+    for person in people:
+        seen = known.get(person)
+        on_duty = person in listed
+        worked = done.get((id(seen), on_duty))
+        conflict = None
+        if worked is None or worked[0] is not seen:
+            if seen is not None and (seen.shifts or place not in seen.places
+                                     or len(seen.places) != 1):
+                conflict = judge_whereabouts(person, seen, here, window, apart)
+            after = _sighted(seen, here)
+            worked = (seen, _shifted(after, here, body) if on_duty else after,
+                      conflict is not None)
+            done[(id(seen), on_duty)] = worked
+        elif worked[2]:
+            conflict = judge_whereabouts(person, seen, here, window, apart)  # their own words
+        if conflict is not None:
+            findings.append(conflict)
+        known[person] = worked[1]
+    return findings
+
+
 def seen_at(seen: Whereabouts | None, here: Sighting, body: Mapping[str, Any],
             on_duty: bool) -> Whereabouts:
     """``seen`` after the person signed ``here`` (``body``); ``on_duty``: they are among the
     people the step puts on or takes off duty."""
+    after = _sighted(seen, here)
+    return _shifted(after, here, body) if on_duty and body["type"] in DUTY_SHIFTS else after
+
+
+def _sighted(seen: Whereabouts | None, here: Sighting) -> Whereabouts:
+    """``seen`` with the sighting ``here`` kept, in time order."""
     if seen is None:
-        sightings: tuple[Sighting, ...] = (here,)
-        shifts: tuple[Shift, ...] = ()
+        return Whereabouts((here,), (), frozenset((here.place,)))
+    sightings, shifts, places = seen
+    last = sightings[-1] if sightings else None
+    if last is None or last.occurred_at < here.occurred_at or (
+            last.occurred_at == here.occurred_at and last.position <= here.position):
+        sightings = (*sightings[1 - KEEP_SIGHTINGS:], here)  # the usual case: in time order
     else:
-        sightings, shifts = seen.sightings, seen.shifts
-        last = sightings[-1] if sightings else None
-        if last is None or last.occurred_at < here.occurred_at or (
-                last.occurred_at == here.occurred_at and last.position <= here.position):
-            sightings = (*sightings[1 - KEEP_SIGHTINGS:], here)  # the usual case: in time order
-        else:
-            sightings = tuple(sorted((*sightings, here),
-                                     key=lambda s: (s.occurred_at, s.position)))[-KEEP_SIGHTINGS:]
-    if not on_duty or body["type"] not in DUTY_SHIFTS:
-        return Whereabouts(sightings, shifts)
+        sightings = tuple(sorted((*sightings, here),
+                                 key=lambda s: (s.occurred_at, s.position)))[-KEEP_SIGHTINGS:]
+    if here.place in places and len(places) == 1:
+        return Whereabouts(sightings, shifts, places)  # still seen at one place only
+    return whereabouts(sightings, shifts)
+
+
+def _shifted(after: Whereabouts, here: Sighting, body: Mapping[str, Any]) -> Whereabouts:
+    """``after`` with the duty shift the step ``body`` (a duty shift's start or end, signed
+    ``here``) starts or ends in its room."""
     room = body["stream"].split(":", 1)[1]
-    duty = list(shifts)
+    duty = list(after.shifts)
     if body["type"] == "duty.started":
         if not any(s.room == room and s.ended_at is None for s in duty):
             duty.append(Shift(room, body["occurred_at"], here.position,
@@ -170,4 +231,4 @@ def seen_at(seen: Whereabouts | None, here: Sighting, body: Mapping[str, Any],
     # Open shifts are always kept; of the ended ones, the latest.
     ended = [s for s in duty if s.ended_at is not None]
     kept = [s for s in duty if s.ended_at is None or s in ended[-KEEP_SHIFTS:]]
-    return Whereabouts(sightings, tuple(kept))
+    return after._replace(shifts=tuple(kept))

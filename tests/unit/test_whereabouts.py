@@ -12,7 +12,9 @@ from ledger.core.custody import RoomState
 from ledger.core.errors import InputError
 from ledger.core.places import SiteState, apart, place_of, region
 from ledger.core.policy import PresencePolicy
-from ledger.core.whereabouts import Sighting, judge_whereabouts, moment_of, seen_at
+from ledger.core.whereabouts import (
+    Sighting, judge_whereabouts, moment_of, place_people, seen_at, whereabouts,
+)
 from ledger.domain.schemas import check_policy
 
 # Two schools, one with a registered exam room; the county exam institute with its secure
@@ -105,6 +107,54 @@ def test_a_step_apart_from_the_room_during_an_open_duty_shift_conflicts_until_it
     ended = seen_at(seen, sighting(7, "05:30", "room:SR-3", "duty.ended", "room:SR-3"), end,
                     True)
     assert judge_whereabouts("STF-03", ended, away, 10, is_apart) is None
+
+
+def _one_by_one(known: dict, people: list[str], here: Sighting, step: dict) -> list:
+    """What ``place_people`` must equal: each person judged and placed in turn."""
+    listed = {a["person"] for a in step["attendees"]}
+    found = []
+    for person in people:
+        conflict = judge_whereabouts(person, known.get(person), here, 10, is_apart)
+        found += [conflict] if conflict is not None else []
+        known[person] = seen_at(known.get(person), here, step, person in listed)
+    return found
+
+
+def test_a_team_signing_together_shares_its_whereabouts_and_each_member_is_judged_alone():
+    at_no1 = seen_at(None, sighting(1, "08:00", "site:NO1"), body("x", ""), False)
+    at_no2 = seen_at(None, sighting(2, "08:00", "site:NO2"), body("x", ""), False)
+    # Two pairs, each seen together (one object, as a team's is): POL-01 and STF-01 at No. 1,
+    # POL-02 and STF-02 at No. 2; STF-09 nowhere yet. Both of the first pair conflict, each in
+    # their own words; the second pair's STF-02, signing right after STF-01, does not.
+    known = {"POL-01": at_no1, "POL-02": at_no2, "STF-01": at_no1, "STF-02": at_no2}
+    people = ["POL-01", "POL-02", "STF-01", "STF-02", "STF-09"]
+    step = body("lot.handed_over", "Gate", place="site:NO2", attendees=[
+        {"person": p} for p in people])
+    here = sighting(3, "08:05", "site:NO2")
+    expected_known = dict(known)
+    expected = _one_by_one(expected_known, people, here, step)
+    found = place_people(known, people, here, step, 10, is_apart)
+    assert [(f.evidence["person"], f.evidence["other"]["position"]) for f in found] == [
+        ("POL-01", 1), ("STF-01", 1)]
+    assert found == expected and known == expected_known
+    assert known["POL-01"] is known["STF-01"]  # still one object: worked out once
+    assert known["POL-02"] is known["STF-02"]
+    assert known["POL-01"].places == frozenset({"site:NO1", "site:NO2"})
+    # At the same place again, later: the one place they were seen at only is no conflict.
+    later = sighting(4, "09:00", "site:NO2")
+    assert place_people(known, people, later, step, 10, is_apart) == []
+    assert known["STF-09"].places == frozenset({"site:NO2"})
+
+
+def test_a_duty_step_puts_on_duty_only_the_people_it_lists():
+    start = body("duty.started", "SR-3", stream="room:SR-3",
+                 occurred_at="2026-06-07T00:00:00.000000Z",
+                 attendees=[{"person": "STF-03"}])
+    here = sighting(5, "00:00", "room:SR-3", "duty.started", "room:SR-3")
+    known: dict = {}
+    assert place_people(known, ["INS-01", "STF-03"], here, start, 10, is_apart) == []
+    assert known["INS-01"].shifts == () and len(known["STF-03"].shifts) == 1
+    assert known["STF-03"] == whereabouts((here,), known["STF-03"].shifts)
 
 
 def _policy(name: str = "two-police-four-staff") -> dict:
