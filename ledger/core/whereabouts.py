@@ -14,7 +14,9 @@ names no place and is never compared (the text is detail, not a place). One find
 person and step, naming the nearest conflicting step: so each pair of steps is reported once.
 
 Pure data and functions: the fold (``LedgerState``) keeps one :class:`Whereabouts` per person,
-bounded (the last few sightings and shifts), so memory does not grow with the log.
+bounded (the last few sightings and shifts), so memory does not grow with the log. They are
+immutable, and the people of a team who sign step after step together share one
+(:func:`place_people`), worked out once a step for all of them.
 """
 
 from __future__ import annotations
@@ -96,7 +98,9 @@ def judge_whereabouts(person: str, seen: Whereabouts | None, here: Sighting, win
                       apart: Callable[[str, str], bool]) -> Finding | None:
     """The PRESENCE_CONFLICT, if any, of ``person`` signing ``here`` given what is known of
     where they were; one finding per person and step (an open duty shift first, else the
-    nearest step in time at a place apart). ``apart`` says whether two places are apart."""
+    nearest step in time at a place apart). ``apart`` says whether two places are apart.
+    Someone seen lately at ``here``'s place only (the usual case: a team signing step after
+    step where it stands) can conflict only with a duty shift."""
     if seen is None:
         return None
     for shift in seen.shifts:
@@ -117,8 +121,10 @@ def judge_whereabouts(person: str, seen: Whereabouts | None, here: Sighting, win
                                     "type": "duty.started", "occurred_at": shift.started_at,
                                     "location": shift.location, "place": room_place,
                                     "ended_at": shift.ended_at}})
-    reach = window * 60_000_000
     place, moment = here.place, here.moment
+    if place in seen.places and len(seen.places) == 1:
+        return None  # every sighting kept is at this very place
+    reach = window * 60_000_000
     best: tuple[int, int, Sighting] | None = None
     # This runs for every signer of every step: the same place is never apart, times are
     # compared as integers, and the sightings (kept in time order) are read from the latest
@@ -160,10 +166,8 @@ def place_people(known: MutableMapping[str, Whereabouts], people: Iterable[str],
 
     This runs for every signer of every step, and the people of a team sign step after step
     together. Whereabouts are immutable, so people with the same ones (the same object) are
-    given the same ones after: worked out once for the team, not once a person. And a
-    person with no duty shift, seen lately at this place only, cannot conflict."""
+    given the same ones after: worked out once for the team, not once a person."""
     findings = []
-    place = here.place
     shifting = body["type"] in DUTY_SHIFTS
     listed = {a["person"] for a in body["attendees"]} if shifting else ()
     # id(whereabouts before), on duty -> (whereabouts before, after, whether the first person
@@ -176,9 +180,7 @@ def place_people(known: MutableMapping[str, Whereabouts], people: Iterable[str],
         worked = done.get((id(seen), on_duty))
         conflict = None
         if worked is None or worked[0] is not seen:
-            if seen is not None and (seen.shifts or place not in seen.places
-                                     or len(seen.places) != 1):
-                conflict = judge_whereabouts(person, seen, here, window, apart)
+            conflict = judge_whereabouts(person, seen, here, window, apart)
             after = _sighted(seen, here)
             worked = (seen, _shifted(after, here, body) if on_duty else after,
                       conflict is not None)
