@@ -172,14 +172,14 @@ def place_people(known: MutableMapping[str, Whereabouts], people: Iterable[str],
     listed = {a["person"] for a in body["attendees"]} if shifting else ()
     # id(whereabouts before), on duty -> (whereabouts before, after, whether the first person
     # with them was judged to conflict); the first item holds each object alive, so no id is
-    # reused within the step.
+    # reused within the step and a key found is the very object.
     done: dict[tuple[int, bool], tuple[Whereabouts | None, Whereabouts, bool]] = {}
     for person in people:
         seen = known.get(person)
         on_duty = person in listed
         worked = done.get((id(seen), on_duty))
         conflict = None
-        if worked is None or worked[0] is not seen:
+        if worked is None:
             conflict = judge_whereabouts(person, seen, here, window, apart)
             after = _sighted(seen, here)
             worked = (seen, _shifted(after, here, body) if on_duty else after,
@@ -204,7 +204,7 @@ def seen_at(seen: Whereabouts | None, here: Sighting, body: Mapping[str, Any],
 def _sighted(seen: Whereabouts | None, here: Sighting) -> Whereabouts:
     """``seen`` with the sighting ``here`` kept, in time order."""
     if seen is None:
-        return Whereabouts((here,), (), frozenset((here.place,)))
+        return whereabouts((here,), ())
     sightings, shifts, places = seen
     last = sightings[-1] if sightings else None
     if last is None or last.occurred_at < here.occurred_at or (
