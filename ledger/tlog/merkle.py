@@ -444,20 +444,32 @@ class CompactRange:
 
     def append(self, leaf: bytes) -> list[bytes]:
         """Add the next leaf hash; return the hashes a log stores for it (:func:`stored_hashes`)."""
-        if not isinstance(leaf, bytes) or len(leaf) != HASH_SIZE:
-            raise InputError(f"a leaf hash is {HASH_SIZE} bytes")
-        if self._size + 1 >= 1 << 64:
+        return self.extend((leaf,))
+
+    def extend(self, leaves: Sequence[bytes]) -> list[bytes]:
+        """Add the next leaf hashes in order; return the hashes a log stores for them, in
+        stored hash order: each leaf's own, then those of the subtrees it completes. They
+        are the stored hashes from index ``stored_hash_index(0, size)`` on, with no gap."""
+        if self._size + len(leaves) >= 1 << 64:
             raise InputError("compact range is full")
-        created = [leaf]
-        h = leaf
-        n = self._size
-        # Each trailing 1 bit of the old size is a subtree the new leaf completes.
-        while n & 1:
-            h = node_hash(self._hashes.pop(), h)
-            created.append(h)
-            n >>= 1
-        self._hashes.append(h)
-        self._size += 1
+        sha256, hashes, n = hashlib.sha256, self._hashes, self._size
+        created: list[bytes] = []
+        add = created.append
+        try:
+            for leaf in leaves:
+                if not isinstance(leaf, bytes) or len(leaf) != HASH_SIZE:
+                    raise InputError(f"a leaf hash is {HASH_SIZE} bytes")
+                add(leaf)
+                h, m = leaf, n
+                # Each trailing 1 bit of the old size is a subtree the new leaf completes.
+                while m & 1:
+                    h = sha256(b"\x01" + hashes.pop() + h).digest()  # node_hash, inlined
+                    add(h)
+                    m >>= 1
+                hashes.append(h)
+                n += 1
+        finally:
+            self._size = n  # a refused leaf: the range holds the leaves before it
         return created
 
     def root(self) -> bytes:

@@ -38,9 +38,10 @@ Pure: no I/O; the verifier hands in the notes, the rows and the stored tree's it
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from itertools import chain
+from itertools import chain, islice
 from typing import Iterator, Sequence
 
 from ledger.core.canonical import parse_timestamp
@@ -142,6 +143,28 @@ class StoredTreeAudit:
         self.leaves = leaves
         self.finding: Finding | None = None
         self.unbuilt = False  # both tables empty: nothing stored to compare
+
+    def add_page(self, first: int, positions: Sequence[int | None],
+                 created: Sequence[bytes]) -> None:
+        """Leaves ``first``, ``first + 1``, … (at log ``positions``) were appended, creating
+        ``created`` hashes (``CompactRange.extend``: the stored hashes from leaf ``first``'s
+        on). The stored rows are read for the whole page and compared at once; only a page
+        where they differ is walked leaf by leaf (``add``), for the first difference."""
+        if self.finding is not None or self.unbuilt:
+            return
+        start = stored_hash_index(0, first)
+        hashes = list(islice(self.hashes, len(created)))
+        leaves = list(islice(self.leaves, len(positions)))
+        if (hashes == list(zip(range(start, start + len(created)), created))
+                and leaves == list(zip(range(first, first + len(positions)), positions))):
+            return  # the usual case: the stored page is the recomputed one
+        self.hashes, self.leaves = chain(hashes, self.hashes), chain(leaves, self.leaves)
+        at = 0
+        for leaf, position in enumerate(positions, first):
+            # Leaf n's own hash, then one for each trailing 1 bit of n (the subtrees it completes).
+            count = (~leaf & (leaf + 1)).bit_length()
+            self.add(leaf, position, created[at:at + count])
+            at += count
 
     def add(self, leaf: int, position: int | None, created: Sequence[bytes]) -> None:
         """Leaf ``leaf`` (at log ``position``) was appended, creating ``created`` hashes."""
@@ -286,18 +309,36 @@ class LogAudit:
             position: int | None = None, stream: str | None = None) -> None:
         """The next row of the log, in position order (every row: a damaged one too), with
         its canonical recorded_at when it could be read."""
-        index = self.frontier.size
-        if self.windows and recorded_at is not None:
-            seconds = _seconds(recorded_at)
-            if seconds is not None and self.windows.outside(index, seconds) is not None:
-                self.outside.append((index, position, stream, recorded_at, seconds))
-        if index in self.want_leaves:
-            self.leaves[index] = event_hash
-        created = self.frontier.append(leaf_hash(event_hash))
+        self.add_page([event_hash], [recorded_at], [position], [stream])
+
+    def add_page(self, event_hashes: Sequence[bytes], recorded_ats: Sequence[str | None],
+                 positions: Sequence[int | None], streams: Sequence[str | None]) -> None:
+        """The next rows of the log, in position order, as ``add`` takes them one by one
+        (the verifier hands in a page at a time: the tree grows by the whole page and the
+        stored tree is compared a page at a time)."""
+        first = self.frontier.size
+        if self.windows:
+            for index, recorded_at, position, stream in zip(
+                    range(first, first + len(positions)), recorded_ats, positions, streams):
+                seconds = None if recorded_at is None else _seconds(recorded_at)
+                if seconds is not None and self.windows.outside(index, seconds) is not None:
+                    self.outside.append((index, position, stream, recorded_at, seconds))
+        last = first + len(event_hashes)
+        for index in self.want_leaves:
+            if first <= index < last:
+                self.leaves[index] = event_hashes[index - first]
+        sha256 = hashlib.sha256
+        leaves = [sha256(b"\x00" + h).digest() for h in event_hashes]  # leaf_hash, inlined
+        # The tree grows to each size a checkpoint names within the page, its root noted.
+        created: list[bytes] = []
+        at = 0
+        for size in sorted(s for s in self.want_roots if first < s <= last):
+            created += self.frontier.extend(leaves[at:size - first])
+            self.roots[size] = self.frontier.root()
+            at = size - first
+        created += self.frontier.extend(leaves[at:])
         if self.stored is not None:
-            self.stored.add(index, position, created)
-        if self.frontier.size in self.want_roots:
-            self.roots[self.frontier.size] = self.frontier.root()
+            self.stored.add_page(first, positions, created)
 
     def root(self) -> bytes:
         return self.frontier.root()

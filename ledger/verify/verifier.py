@@ -190,10 +190,12 @@ class Verifier:
             for page, rows, ring in self._prepared_pages(pool):
                 if ring is not self._keyring or any(row.names_key for row in rows):
                     self._verify_missing(page, rows, pool)  # keys changed: some may be stale
+                # Leaf n: the n-th row, whatever it holds; its recorded_at against the
+                # witnesses' cosignature times.
+                self.log.add_page([row.event_hash for row in rows],
+                                  [row.recorded_at for row in rows], [note.id for note in page],
+                                  [str(note.originator_id) for note in page])
                 for note, row in zip(page, rows):
-                    # Leaf n: the n-th row, whatever it holds; its recorded_at against the
-                    # witnesses' cosignature times.
-                    self.log.add(row.event_hash, row.recorded_at, note.id, str(note.originator_id))
                     self.last_position = note.id
                     if note.id != expected_position:
                         report.findings.append(self._gap(expected_position, note.id))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -98,6 +99,31 @@ def test_compact_range_matches_tree_hash_and_round_trips(n):
     compact = merkle.CompactRange.from_stored(n, read)
     assert compact.root() == merkle.tree_hash(n, read)
     assert merkle.CompactRange.from_bytes(compact.to_bytes()) == compact
+
+
+@given(st.integers(0, 300), st.lists(st.integers(0, 40), max_size=8))
+def test_compact_range_extends_by_pages_as_it_appends_leaf_by_leaf(n, cuts):
+    """``extend`` over any split of the leaves gives the stored hashes in index order, from
+    the first leaf's on, and the same range as ``append`` one by one."""
+    start = min(n, 1200)
+    leaves = [leaf(i) for i in range(start, min(MAX, start + 300))]
+    by_leaf = merkle.CompactRange.from_stored(start, read)
+    one_by_one = [h for x in leaves for h in by_leaf.append(x)]
+    by_page, created, at = merkle.CompactRange.from_stored(start, read), [], 0
+    for cut in [*cuts, len(leaves)]:
+        created += by_page.extend(leaves[at:at + cut])
+        at += cut
+    created += by_page.extend(leaves[at:])
+    first = merkle.stored_hash_index(0, start)
+    assert created == one_by_one == STORE[first:first + len(created)]
+    assert by_page == by_leaf and by_page.size == start + len(leaves)
+
+
+def test_a_refused_leaf_leaves_the_range_as_the_leaves_before_it_made_it():
+    compact = merkle.CompactRange()
+    with pytest.raises(InputError, match="a leaf hash is 32 bytes"):
+        compact.extend([leaf(0), leaf(1), b"short"])
+    assert compact == merkle.CompactRange.from_stored(2, read)
 
 
 @given(st.binary(max_size=8 + 3 * 32))
