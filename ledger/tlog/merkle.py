@@ -12,8 +12,8 @@ callable given a list of stored hash indexes that returns their 32-byte hashes, 
 Proofs and roots read O(log n) stored hashes.
 
 :class:`CompactRange` is the other way to hold a tree: only its right edge (one hash per set
-bit of the size), extended leaf by leaf — what a verifier streaming the whole log keeps in
-memory to recompute a root it can compare with a checkpoint.
+bit of the size), extended leaf by leaf or a page of leaves at a time — what a verifier
+streaming the whole log keeps in memory to recompute a root it can compare with a checkpoint.
 
 Checks raise :class:`VerificationFailed` naming what did not match; they never return False.
 """
@@ -404,9 +404,10 @@ def check_tree(proof: Sequence[bytes], t: int, root_t: bytes, n: int, root_n: by
 class CompactRange:
     """The right edge of the tree of ``size`` leaves: one perfect-subtree root per set bit of size.
 
-    Extend it leaf by leaf with :meth:`append` and ask for :meth:`root` at any point; memory
-    stays at most 64 hashes however large the log. Serialises canonically with
-    :meth:`to_bytes` (8-byte big-endian size, then the subtree roots from the largest).
+    Extend it leaf by leaf with :meth:`append` (or many at once with :meth:`extend`) and ask
+    for :meth:`root` at any point; memory stays at most 64 hashes however large the log.
+    Serialises canonically with :meth:`to_bytes` (8-byte big-endian size, then the subtree
+    roots from the largest).
     """
 
     __slots__ = ("_size", "_hashes")
