@@ -65,6 +65,17 @@ def raw(note: Notification) -> Raw:
     return (note.id, note.originator_id, note.originator_version, note.topic, note.state)
 
 
+def read_rows(recorder: Any, start: int | None, limit: int) -> list[Raw]:
+    """Up to ``limit`` stored rows of ``recorder``'s log from position ``start`` on (None:
+    from the lowest stored), in log order, as ``Raw`` tuples: from the ledger's recorders'
+    ``select_rows`` (plain tuples, read at half the cost), or from the library's
+    notifications for any other recorder."""
+    select = getattr(recorder, "select_rows", None)
+    if select is not None:
+        return select(start, limit)  # type: ignore[no-any-return]
+    return [raw(note) for note in recorder.select_notifications(start=start, limit=limit)]
+
+
 def prepare(row_raw: Raw) -> Prepared:
     """Decode one stored row and check everything about it that needs no other row."""
     position, stream_id, version, topic, state = row_raw

@@ -45,10 +45,10 @@ from ledger.core.trust import Trust
 from ledger.core.state_codec import PER_STREAM
 from ledger.projections import codec
 from ledger.core.text import message_data
-from ledger.projections.view import APPLICATION, Batch, Stale, ViewStore
+from ledger.projections.view import Batch, Stale, ViewStore
 from ledger.storage.memory import available_memory, resident_for
 from ledger.domain.compiled_rows import prepare
-from ledger.domain.stored import Prepared, Raw, raw
+from ledger.domain.stored import Prepared, Raw, read_rows
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -411,19 +411,17 @@ def caught_up(view: ViewStore, recorder: ApplicationRecorder, *, page: int | Non
             try:
                 while True:
                     start = projection.position
-                    fetched = recorder.select_notifications(
-                        start=None if start is None else start + 1, limit=size)
-                    notes = [note for note in fetched if until is None or note.id <= until]
-                    if not notes:
+                    fetched = read_rows(recorder, None if start is None else start + 1, size)
+                    rows = [row for row in fetched if until is None or row[0] <= until]
+                    if not rows:
                         if not fetched and projection.unindexed:
                             view.index()  # the head reached: the indexes a rebuild left out
                         return projection, folded
-                    for row_raw, row in stage.decoded([raw(note) for note in notes],
-                                                      projection.state.trust):
+                    for row_raw, row in stage.decoded(rows, projection.state.trust):
                         projection.fold(row_raw, row)
                     projection.commit()
-                    folded += len(notes)
-                    progress(len(notes))
+                    folded += len(rows)
+                    progress(len(rows))
             except Stale:
                 continue
     raise Stale()

@@ -97,6 +97,13 @@ class PostgresLedgerRecorder(TreeRecorder, PostgresApplicationRecorder):
         """Every stored row of ``streams``, in log order."""
         return self._rows("WHERE originator_id = ANY(%s)", [list(streams)], "ASC")
 
+    def select_rows(self, start: int | None, limit: int) -> list[Row]:
+        """Up to ``limit`` stored rows from position ``start`` on (None: from the lowest
+        stored), in log order: what ``select_notifications`` gives, as plain tuples."""
+        if start is None:
+            return self._rows("", [], f"LIMIT {int(limit)}")
+        return self._rows("WHERE notification_id >= %s", [start], f"LIMIT {int(limit)}")
+
     def select_kind(self, prefix: str) -> list[Row]:
         """Every stored row of the streams whose id starts with ``prefix``, in log order."""
         return self._rows("WHERE left(originator_id, %s) = %s", [len(prefix), prefix], "ASC")

@@ -48,6 +48,19 @@ class SQLiteLedgerRecorder(TreeRecorder, SQLiteApplicationRecorder):
             c.execute(statement, list(streams))
             return [tuple(row) for row in c.fetchall()]  # type: ignore[misc]
 
+    def select_rows(self, start: int | None, limit: int) -> list[Row]:
+        """Up to ``limit`` stored rows from position ``start`` on (None: from the lowest
+        stored), in log order, values as stored: what ``select_notifications`` gives, as
+        plain tuples. The verifier and the view's fold read every row of the log, and these
+        cost them half what the library's notifications do."""
+        where = "" if start is None else "WHERE rowid >= ? "
+        statement = (f"SELECT rowid, originator_id, originator_version, topic, state FROM "
+                     f"{self.events_table_name} {where}ORDER BY rowid LIMIT ?")
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(statement, [limit] if start is None else [start, limit])
+            c.sqlite_cursor.row_factory = None  # plain tuples (the library wraps the cursor)
+            return c.fetchall()  # type: ignore[no-any-return]
+
     def select_kind(self, prefix: str) -> list[Row]:
         """Every stored row of the streams whose id starts with ``prefix`` ("person:"), in
         log order."""

@@ -39,7 +39,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Iterator, Sequence
 
-from eventsourcing.persistence import ApplicationRecorder, Notification
+from eventsourcing.persistence import ApplicationRecorder
 
 from ledger.core import canonical, keys, state_codec
 from ledger.core.collector import long_fold
@@ -57,9 +57,10 @@ from ledger.storage.memory import RESIDENT, available_memory, resident_for
 from ledger.verify.log import Evidence, LogAudit, StoredTreeAudit, checkpoint_size
 from ledger.verify.saved_state import Header, SavedState
 from ledger.verify.spill import SpillMap
+from ledger.domain.stored import read_rows
 from ledger.verify.packed import HandedFiles, prepare_packed_with, unpack
 from ledger.verify.rows import (
-    KEY_EVENTS, Prepared, Scope, prepare_chunk, raw, signature_tasks,
+    KEY_EVENTS, Prepared, Raw, Scope, prepare_chunk, signature_tasks,
 )
 
 PAGE = 2000
@@ -193,16 +194,16 @@ class Verifier:
                 # Leaf n: the n-th row, whatever it holds; its recorded_at against the
                 # witnesses' cosignature times.
                 self.log.add_page([row.event_hash for row in rows],
-                                  [row.recorded_at for row in rows], [note.id for note in page],
-                                  [str(note.originator_id) for note in page])
-                for note, row in zip(page, rows):
-                    self.last_position = note.id
-                    if note.id != expected_position:
-                        report.findings.append(self._gap(expected_position, note.id))
+                                  [row.recorded_at for row in rows], [s[0] for s in page],
+                                  [str(s[1]) for s in page])
+                for stored, row in zip(page, rows):
+                    position = self.last_position = stored[0]
+                    if position != expected_position:
+                        report.findings.append(self._gap(expected_position, position))
                     # A row before position 1 does not move where the log should go on.
-                    expected_position = max(expected_position, note.id + 1)
-                    findings = self._check(note, row)
-                    if note.id < self.scope.since:
+                    expected_position = max(expected_position, position + 1)
+                    findings = self._check(stored, row)
+                    if position < self.scope.since:
                         continue  # folded only: the auditor asked to check from `since` on
                     for finding in findings:
                         if finding.stream:
@@ -210,7 +211,7 @@ class Verifier:
                                 self.findings_by_stream.get(finding.stream, 0) + 1)
                     report.extend(findings)
                     report.events += 1
-                self.position = max(self.position, page[-1].id)
+                self.position = max(self.position, page[-1][0])
                 progress(len(page))
         except BrokenProcessPool:
             raise ResourceError("a verification worker process stopped unexpectedly (killed, "
@@ -252,26 +253,26 @@ class Verifier:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def _pages(self) -> Iterator[Sequence[Notification]]:
+    def _pages(self) -> Iterator[Sequence[Raw]]:
         """Every row of the table in position order, whatever its position: the first page
         starts at the lowest one stored (0, negative, or past a gap), not at 1."""
         start: int | None = self.resumed.position + 1 if self.resumed else None
         while True:
-            page = self.recorder.select_notifications(start=start, limit=self.page_size)
+            page = read_rows(self.recorder, start, self.page_size)
             if not page:
                 return
             yield page
-            start = page[-1].id + 1
+            start = page[-1][0] + 1
 
     def _prepared_pages(self, pool: Executor | None) -> Iterator[
-            tuple[Sequence[Notification], list[Prepared], dict[str, bytes]]]:
+            tuple[Sequence[Raw], list[Prepared], dict[str, bytes]]]:
         """Each page with its rows prepared (and the keyring they were checked against), the
         workers running ``AHEAD`` pages in front.
 
         A page's keyring is the roster as judged when the page is handed out. The first page
         (a genesis and, usually, the first enrolments) is judged before any other is handed
         out, so the pages after it are not checked against an empty keyring."""
-        in_flight: deque[tuple[Sequence[Notification], Callable[[], Handed]]] = deque()
+        in_flight: deque[tuple[Sequence[Raw], Callable[[], Handed]]] = deque()
         judged = 0
         for page in self._pages():
             in_flight.append((page, self._hand_out(page, pool)))
@@ -283,9 +284,8 @@ class Verifier:
             done, result = in_flight.popleft()
             yield done, *result()
 
-    def _hand_out(self, page: Sequence[Notification], pool: Executor | None
+    def _hand_out(self, raws: Sequence[Raw], pool: Executor | None
                   ) -> Callable[[], Handed]:
-        raws = [raw(note) for note in page]
         if pool is None:
             return lambda: (prepare_chunk(raws, ring := self._ring(), self.scope), ring)
         size = -(-len(raws) // (2 * self.workers))
@@ -297,7 +297,7 @@ class Verifier:
         def result() -> Handed:
             # Called when the page's turn to be judged comes: the fold's trust state then
             # says whether the steps judged ahead need their signature results too.
-            results = self._trust_moves(trust, page)
+            results = self._trust_moves(trust, raws)
             return [row for chunk, future in zip(chunks, futures)
                     for row in unpack(chunk, future.result(), ring, results)], ring
 
@@ -308,14 +308,14 @@ class Verifier:
             self._keyring = {pid: m.public_key.raw for pid, m in self.state.roster.items()}
         return self._keyring
 
-    def _trust_moves(self, trust: Trust, page: Sequence[Notification]) -> bool:
+    def _trust_moves(self, trust: Trust, page: Sequence[Raw]) -> bool:
         """Whether the steps of ``page``, judged ahead against ``trust``, may find the fold's
         trust state moved on (since the page was handed out, or by an event in the page):
         the fold judges those itself, with their signature results."""
         return trust.version != self.state.trust_version or any(
-            note.topic in TRUST_TOPICS for note in page)
+            stored[3] in TRUST_TOPICS for stored in page)
 
-    def _verify_missing(self, page: Sequence[Notification], rows: list[Prepared],
+    def _verify_missing(self, page: Sequence[Raw], rows: list[Prepared],
                         pool: Executor | None) -> None:
         """Verify, in the pool, signatures the workers had no current key for.
 
@@ -323,7 +323,7 @@ class Verifier:
         signer has; judging uses a result only for the exact (key, digest, signature) it was
         computed for."""
         missing = [(row, task) for row, task in signature_tasks(
-            [note.id for note in page], rows, self._ring(), self.scope)
+            [stored[0] for stored in page], rows, self._ring(), self.scope)
             if task not in row.verified]
         if not missing or pool is None:
             return  # the judge checks them itself
@@ -336,26 +336,27 @@ class Verifier:
 
     # -- judging ---------------------------------------------------------------------------
 
-    def _check(self, note: Notification, row: Prepared) -> list[Finding]:
-        stream = str(note.originator_id)
-        problem = self._duplicate(note, row) or row.problem
+    def _check(self, stored: Raw, row: Prepared) -> list[Finding]:
+        """The findings at one stored row (position, stream id, version, topic, bytes)."""
+        position, stream_id, version = stored[0], stored[1], stored[2]
+        stream = str(stream_id)
+        problem = self._duplicate(stored, row) or row.problem
         if problem is not None:
             # The chain continues from the stored bytes, so one bad row is one finding. What
             # stream a damaged row belongs to cannot be trusted: it is reported in any scope.
-            version = note.originator_version
             if not isinstance(version, int):  # NULL or text typed into the column
                 head = self.state.head(stream)
                 version = (head.seq if head else 0) + 1
-            self.state.skip(stream, version, row.event_hash.hex(), note.id)
-            return [problem.at(note.id, stream)]
+            self.state.skip(stream, version, row.event_hash.hex(), position)
+            return [problem.at(position, stream)]
         body, signatures = row.body, row.signatures
         assert body is not None and signatures is not None and row.recorded_at is not None
         if self.as_of is not None and body["occurred_at"] > self.as_of:
             return []  # after the moment asked about; later steps of its stream are too
-        checked = self.scope.checks_signatures(note.id, body["stream"], body["type"])
-        if checked and note.id >= self.scope.since:
+        checked = self.scope.checks_signatures(position, body["stream"], body["type"])
+        if checked and position >= self.scope.since:
             self.signatures_checked += len(signatures)
-        event = Event(note.id, body, signatures, row.event_hash.hex(), row.recorded_at,
+        event = Event(position, body, signatures, row.event_hash.hex(), row.recorded_at,
                       row.digest)
         findings = self.state.apply(event, row.verified if checked else ALL_VALID,
                                     row.prejudged).findings
@@ -363,9 +364,9 @@ class Verifier:
             self._keyring = None  # the workers' keyring is rebuilt from the roster
         if not self.scope.wanted(body["stream"]):
             return []  # another lot: folded for the state, not reported
-        return [f.at(note.id, stream) for f in findings]
+        return [f.at(position, stream) for f in findings]
 
-    def _duplicate(self, note: Notification, row: Prepared) -> Finding | None:
+    def _duplicate(self, at: Raw, row: Prepared) -> Finding | None:
         """Say so if the row repeats, byte for byte, a step its stream has already stored.
 
         Only a step the stream has already passed can be a copy, so the store is asked only
@@ -377,9 +378,10 @@ class Verifier:
         head = self.state.head(stream)
         if seq > (head.seq if head else 0):
             return None
+        _, stream_id, version, _, state = at
         stored = self.recorder.select_events(stream, gt=seq - 1, lte=seq)
-        copies = sum(event.state == note.state for event in stored)
-        if (str(note.originator_id), note.originator_version) == (stream, seq):
+        copies = sum(event.state == state for event in stored)
+        if (str(stream_id), version) == (stream, seq):
             copies -= 1  # the row itself is one of them
         if copies < 1:
             return None
@@ -387,7 +389,7 @@ class Verifier:
             "DUPLICATE_EVENT",
             Message("{stream} step {seq} is stored again: the row stored as {row} version "
                     "{version} is a byte-for-byte copy of it", stream=stream, seq=seq,
-                    row=note.originator_id, version=note.originator_version),
+                    row=stream_id, version=version),
             evidence={"stream": stream, "step": seq, "event_hash": row.event_hash.hex()},
         )
 
