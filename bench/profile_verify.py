@@ -44,7 +44,8 @@ from ledger.verify.rows import prepare, prepare_chunk, raw
 JUDGING = "rules: judge (signatures, attendance, policy, custody, seals, time)"
 MAIN_STAGES = {
     # (owner, attribute): stage name
-    ("recorder", "select_notifications"): "read rows (select_notifications)",
+    ("recorder", "select_notifications"): "read rows",
+    ("recorder", "select_rows"): "read rows",  # as plain tuples (an older checkout: above)
     (verifier, "unpack"): "rebuild rows from the workers' packed results",
     (verifier.Verifier, "_verify_missing"): "stale-key sweep (pages after a roster change)",
     (state, "judge"): JUDGING,

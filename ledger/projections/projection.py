@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Callable, Iterator, MutableMapping, Sequence
 
 from eventsourcing.persistence import ApplicationRecorder, Tracking
@@ -46,6 +47,7 @@ from ledger.core.state_codec import PER_STREAM
 from ledger.projections import codec
 from ledger.core.text import message_data
 from ledger.projections.view import Batch, Stale, ViewStore
+from ledger.projections.writer import PageWriter
 from ledger.storage.memory import available_memory, resident_for
 from ledger.domain.compiled_rows import prepare
 from ledger.domain.stored import Prepared, Raw, read_rows
@@ -93,11 +95,15 @@ class FoldMap(MutableMapping[str, Any]):
         # filling the view meanwhile makes this fold's page stale, and it is dropped.)
         self._written: set[str] | None = set() if fresh else None
         self._most_written = max(WRITTEN_KEPT, 2 * keep)
+        # Called before the view is read: waits for a page still being written elsewhere
+        # (``writer.PageWriter``), so nothing is read from a view behind the fold.
+        self.settle: Callable[[], None] = _nothing
 
     def _load(self, key: str) -> Any:
         if key not in self._cache:
             if self._written is not None and key not in self._written:
                 return _ABSENT
+            self.settle()
             saved = self.view.fold_get([f"{self.kind}|{key}"]).get(f"{self.kind}|{key}")
             self._cache[key] = (_ABSENT if saved is None
                                 else codec.loads_entry(self.kind, key, saved))
@@ -132,6 +138,7 @@ class FoldMap(MutableMapping[str, Any]):
 
     def __iter__(self) -> Iterator[str]:
         prefix = f"{self.kind}|"
+        self.settle()
         stored = {k[len(prefix):] for (k,) in self.view.query(
             "SELECT key FROM view_fold WHERE key LIKE ? AND value IS NOT NULL", [prefix + "%"])}
         keys = (stored | set(self._cache))
@@ -204,6 +211,18 @@ class CustodyProjection(Projection[ViewStore]):
         self.lots, self.entered = self.maps["lots"], self.maps["entered"]
         self.batch = Batch()
         self.name_id = NameIds(view, lambda: self.batch, fresh=fresh)
+        self.writer: PageWriter | None = None  # pages written here, or by a helper process
+
+    def write_with(self, writer: PageWriter | None) -> None:
+        """Have ``writer``'s helper process write the pages from now on (None: this one)."""
+        self.writer = writer
+        for fold in (*self.maps.values(), self.flags):
+            fold.settle = writer.settle if writer is not None else _nothing
+
+    def settle(self) -> None:
+        """Wait until every page committed so far is written (``Stale`` if one could not be)."""
+        if self.writer is not None:
+            self.writer.settle()
 
     # -- folding -----------------------------------------------------------------------------
 
@@ -375,7 +394,7 @@ class CustodyProjection(Projection[ViewStore]):
         # The zone times are shown in, on its own: a quick answer reads it without the fold.
         self.batch.upsert("view_fold", ("time_zone", json.dumps(self.state.time_zone).encode()))
         assert self.position is not None
-        self.view.write(self.batch, self.start, self.position, self.meta)
+        (self.writer or self.view).write(self.batch, self.start, self.position, self.meta)
         self.start = self.position
         self.batch = Batch()
 
@@ -403,17 +422,23 @@ def caught_up(view: ViewStore, recorder: ApplicationRecorder, *, page: int | Non
     folded = 0
     if not view.current():
         view.clear()  # folded by an older version: fold it again, with what it lacks
-    for _ in range(attempts):
+    for attempt in range(attempts):
         projection = CustodyProjection(view)
         fresh = projection.start is None
         size = page or (FRESH_PAGE if fresh else PAGE)
-        with RowStage(helper=fresh and _last(recorder, until) >= POOLED_FROM) as stage:
+        long = fresh and _last(recorder, until) >= POOLED_FROM
+        # A page writer only on the first attempt: after a stale page (another command
+        # folding too, or the writer stopped), this process writes its own.
+        with RowStage(helper=long) as stage, \
+                _page_writer(view if long and attempt == 0 else None) as writer:
+            projection.write_with(writer)
             try:
                 while True:
                     start = projection.position
                     fetched = read_rows(recorder, None if start is None else start + 1, size)
                     rows = [row for row in fetched if until is None or row[0] <= until]
                     if not rows:
+                        projection.settle()
                         if not fetched and projection.unindexed:
                             view.index()  # the head reached: the indexes a rebuild left out
                         return projection, folded
@@ -425,6 +450,25 @@ def caught_up(view: ViewStore, recorder: ApplicationRecorder, *, page: int | Non
             except Stale:
                 continue
     raise Stale()
+
+
+@contextmanager
+def _page_writer(view: ViewStore | None) -> Iterator[PageWriter | None]:
+    """A ``PageWriter`` for ``view``'s pages on a machine with a second core, if it can be
+    opened from another process; else None (pages written by the folding process)."""
+    opener = view.opener() if view is not None and (os.cpu_count() or 1) > 1 else None
+    if opener is None:
+        yield None
+        return
+    writer = PageWriter(opener)
+    try:
+        yield writer
+    finally:
+        writer.close()
+
+
+def _nothing() -> None:
+    return None
 
 
 def _last(recorder: ApplicationRecorder, until: int | None) -> int:

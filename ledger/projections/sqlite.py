@@ -4,11 +4,13 @@ write; ``postgres.py`` is the PostgreSQL one)."""
 
 from __future__ import annotations
 
-from typing import Any
+from functools import partial
+from typing import Any, Callable
 
 from eventsourcing.sqlite import SQLiteCursor, SQLiteTrackingRecorder
 
 from ledger.projections.view import APPLICATION, ViewStore
+from ledger.storage.sqlite import ledger_datastore
 
 
 class SQLiteViewRecorder(ViewStore, SQLiteTrackingRecorder):
@@ -16,6 +18,14 @@ class SQLiteViewRecorder(ViewStore, SQLiteTrackingRecorder):
 
     def construct_create_table_statements(self) -> list[str]:
         return super().construct_create_table_statements() + self.view_statements()
+
+    def opener(self) -> Callable[[], ViewStore] | None:
+        """This view, opened afresh in another process; None in memory, where only this
+        process's connections reach the database."""
+        pool = self.datastore.pool
+        if pool.is_sqlite_memory_mode:
+            return None
+        return partial(_view_at, pool.db_name, pool.lock_timeout)
 
     def _create_table(self, c: SQLiteCursor) -> None:
         super()._create_table(c)
@@ -32,3 +42,7 @@ class SQLiteViewRecorder(ViewStore, SQLiteTrackingRecorder):
 
     def _reset_tracking(self, c: Any) -> None:
         c.execute("DELETE FROM tracking WHERE application_name = ?", [APPLICATION])
+
+
+def _view_at(db_name: str, lock_timeout: int) -> SQLiteViewRecorder:
+    return SQLiteViewRecorder(datastore=ledger_datastore(db_name, lock_timeout))

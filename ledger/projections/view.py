@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 APPLICATION = "custody"  # the tracked application's name (the log is CustodyLedger's)
 NOTHING = -(2**63)  # view_meta.position before any event is folded
@@ -188,6 +188,12 @@ class ViewStore:
         statements += [f"{self.make_view} {name} ({columns}) AS {select}"
                        for name, (columns, select) in NAMED.items()]
         return statements + list(INDEXES if indexed else ())
+
+    def opener(self) -> Callable[[], "ViewStore"] | None:
+        """A picklable way to open this view in another process (``writer.PageWriter``), or
+        None where pages are written by the folding process itself (PostgreSQL; a database in
+        memory)."""
+        return None
 
     # -- reading ----------------------------------------------------------------------------
 

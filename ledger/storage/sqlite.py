@@ -18,7 +18,9 @@ import sqlite3
 from typing import Any
 
 from eventsourcing.persistence import InterfaceError
-from eventsourcing.sqlite import SQLiteConnection, SQLiteConnectionPool, SQLiteFactory
+from eventsourcing.sqlite import (
+    SQLiteConnection, SQLiteConnectionPool, SQLiteDatastore, SQLiteFactory,
+)
 
 from ledger.storage.backend import lenient_text
 
@@ -44,14 +46,26 @@ class LedgerSQLiteConnectionPool(SQLiteConnectionPool):
         return connection
 
 
+def ledger_datastore(db_name: str, lock_timeout: int) -> SQLiteDatastore:
+    """A datastore on ``db_name`` whose connections are ``LedgerSQLiteConnectionPool``'s
+    (what ``LedgerSQLiteFactory`` makes, for a process that opens the file on its own)."""
+    datastore = SQLiteDatastore(db_name, lock_timeout=lock_timeout, originator_id_type="text")
+    _ledger_pool(datastore)
+    return datastore
+
+
+def _ledger_pool(datastore: SQLiteDatastore) -> None:
+    pool = datastore.pool
+    # The library's pool opens connections lazily, so none exists yet: swap it whole.
+    datastore.pool = LedgerSQLiteConnectionPool(db_name=pool.db_name,
+                                                lock_timeout=pool.lock_timeout)
+    pool.close()
+
+
 class LedgerSQLiteFactory(SQLiteFactory):
     """``SQLiteFactory`` whose datastore hands out only ``LedgerSQLiteConnectionPool``
     connections."""
 
     def __init__(self, env: Any) -> None:
         super().__init__(env)
-        pool = self.datastore.pool
-        # The library's pool opens connections lazily, so none exists yet: swap it whole.
-        self.datastore.pool = LedgerSQLiteConnectionPool(
-            db_name=pool.db_name, lock_timeout=pool.lock_timeout)
-        pool.close()
+        _ledger_pool(self.datastore)

@@ -4,6 +4,7 @@ by ``verify --projections``."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import os
@@ -24,7 +25,9 @@ from ledger.application.custody import open_ledger
 from ledger.core.custody import effective_holder
 from ledger.projections import access, projection, queries
 from ledger.projections.projection import catch_up
+from ledger.projections.sqlite import SQLiteViewRecorder
 from ledger.projections.view import COMPARED, INDEXES
+from ledger.storage.sqlite import ledger_datastore
 from ledger.verify import Verifier
 from ledger.verify.packed import prepare_packed
 from tests.conftest import TEAM
@@ -408,3 +411,59 @@ def test_a_rebuild_decoded_in_a_helper_process_equals_one_decoded_here(
     monkeypatch.setattr("ledger.verify.packed.prepare_packed", _dies_after_the_first_chunk)
     assert _rebuilt_tables(app) == here
     assert len(pools) == 2
+
+
+class _SlowView(SQLiteViewRecorder):
+    """The view as a page writer's helper process opens it: each page written a little late
+    (so a fold that read the view before the page is written would find it missing), and
+    noted, with the helper's process id, in ``WRITTEN``; the third page is never written if
+    ``STOP`` exists: the helper stops, as if killed."""
+
+    def write(self, batch, start, end, meta):
+        with open(self.noted, "a") as noted:
+            noted.write(f"{os.getpid()}\n")
+        if os.path.exists(self.stop) and sum(1 for _ in open(self.noted)) == 3:
+            os._exit(1)
+        time.sleep(0.05)
+        return super().write(batch, start, end, meta)
+
+
+def _slow_view_at(db_name, lock_timeout, noted, stop):
+    view = _SlowView(datastore=ledger_datastore(db_name, lock_timeout))
+    view.noted, view.stop = noted, stop
+    return view
+
+
+def test_a_rebuild_written_by_a_helper_process_equals_one_written_here(
+        world, tmp_path, monkeypatch) -> None:
+    """A long rebuild hands its pages to a helper process to write (``PageWriter``) while it
+    folds the next. With pages of seven events and nothing kept cached between them, the
+    fold reads back from the view what each page before wrote: every table is what writing
+    in the folding process gives, though each page is written late. A helper that stops
+    midway leaves the rest to the folding process, with the same view."""
+    exam_day(world)
+    app = world.app
+    monkeypatch.setattr(projection, "FRESH_PAGE", 7)
+    monkeypatch.setattr(projection, "resident_for", lambda available: 0)
+    monkeypatch.setattr(projection, "WRITTEN_KEPT", 0)
+    here = _rebuilt_tables(app)  # one core: no helper of any kind
+
+    if str(world.db).startswith("postgresql://"):
+        assert access.writable_view(app).opener() is None  # PostgreSQL: written in process
+        return
+    noted, stop = tmp_path / "written", tmp_path / "stop"
+    monkeypatch.setattr(projection.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(projection, "POOLED_FROM", 1)
+    monkeypatch.setattr(SQLiteViewRecorder, "opener", lambda self: functools.partial(
+        _slow_view_at, self.datastore.pool.db_name, self.datastore.pool.lock_timeout,
+        str(noted), str(stop)))
+    assert _rebuilt_tables(app) == here
+    writers = noted.read_text().split()
+    pages = -(-app.last_position() // 7)
+    assert len(writers) == pages > 3 and set(writers) != {str(os.getpid())}
+    assert len(set(writers)) == 1
+
+    noted.unlink()
+    stop.touch()
+    assert _rebuilt_tables(app) == here
+    assert len(noted.read_text().split()) == 3  # the helper stopped at its third page
