@@ -15,7 +15,8 @@ canonical step row in C, any other row by ``stored.prepare`` itself, so a malfor
 refused with the same finding either way, at about half the cost of a canonical decode; a
 long fold into an empty view (a rebuild, a fresh copy's first read) has them decoded in a
 helper process while it folds (``RowStage``), which also works out each step's
-trust-dependent judgement ahead (``ledger.core.trust``).
+trust-dependent judgement ahead (``ledger.core.trust``), and, on a SQLite file, has each
+page written by a second helper while it folds the next (``writer.PageWriter``).
 
 The fold state is saved with the view (``view_fold``, through ``ledger.core.state_codec``
 as ``codec.py`` describes): the roster, rooms, sites, lots, chain heads, lots in rooms,
