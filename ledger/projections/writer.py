@@ -17,11 +17,12 @@ where the view stands, writing its pages itself.
 from __future__ import annotations
 
 import pickle
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ledger.projections.view import Batch, Stale, ViewStore
+
+if TYPE_CHECKING:  # the pool is imported only when a long fold starts one: reads start faster
+    from concurrent.futures import Future
 
 _view: ViewStore | None = None  # in the helper: the view it writes to
 
@@ -40,6 +41,8 @@ class PageWriter:
     """Writes pages of the view in a helper process, one at a time (see the module)."""
 
     def __init__(self, opener: Callable[[], ViewStore]) -> None:
+        from concurrent.futures import ProcessPoolExecutor
+
         self._pool = ProcessPoolExecutor(1, initializer=_open, initargs=(opener,))
         self._pending: Future[Any] | None = None
 
@@ -54,6 +57,8 @@ class PageWriter:
         pending, self._pending = self._pending, None
         if pending is None:
             return
+        from concurrent.futures.process import BrokenProcessPool
+
         try:
             pending.result()
         except BrokenProcessPool:
