@@ -2,9 +2,10 @@
 against every checkpoint and receipt — the ledger's own and those an auditor brings.
 
 :class:`LogAudit` is fed every stored row's event hash in log order (the verifier's main
-loop, a page of rows at a time), keeps only the tree's right edge (``CompactRange``: at most 64 hashes), and notes the
-root at each size a checkpoint names and the event hash at each index a receipt names. At
-the end, with the fold's final state (which log keys the authority named), it reports:
+loop, a page of rows at a time), keeps only the tree's right edge (``CompactRange``: at most
+64 hashes), and notes the root at each size a checkpoint names and the event hash at each
+index a receipt names. At the end, with the fold's final state (which log keys the
+authority named), it reports:
 
 - ``CHECKPOINT_SIGNATURE_INVALID``: a checkpoint (or receipt) that does not open with a log
   key the ledger named, for the ledger's origin;
@@ -28,8 +29,8 @@ receipts and new checkpoints are read from) is held against the recomputed one, 
 :class:`StoredTreeAudit` is handed the stored hashes and leaves as two iterators in index
 order (the verifier reads them in pages: O(n), sequential) and compares each with the hashes
 the recomputed tree creates for the same leaf: a page of them at once, and leaf by leaf only
-in a page where they differ. The first difference — a changed hash, a
-missing row, an extra row, a leaf mapped to another log position — is one ``ROOT_MISMATCH``
+in a page where they differ. The first difference — a changed hash, a missing row, an extra
+row, a leaf mapped to another log position — is one ``ROOT_MISMATCH``
 naming "the stored tree", the stored hash index and both values. A tree with no rows at all
 on a non-empty log is ``TREE_NOT_BUILT`` (a warning: a ledger from before the log, rebuilt
 from the events by its next write).
