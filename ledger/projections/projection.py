@@ -48,7 +48,7 @@ from ledger.core.state_codec import PER_STREAM
 from ledger.projections import codec
 from ledger.core.text import message_data
 from ledger.projections.view import Batch, Stale, ViewStore
-from ledger.projections.writer import PageWriter
+from ledger.projections.writer import PageWriter, quiet
 from ledger.storage.memory import available_memory, resident_for
 from ledger.domain.compiled_rows import prepare
 from ledger.domain.stored import Prepared, Raw, read_rows
@@ -495,7 +495,7 @@ class RowStage:
 
             from ledger.verify.packed import HandedFiles
 
-            self._pool = ProcessPoolExecutor(1)
+            self._pool = ProcessPoolExecutor(1, initializer=quiet)
             self._handed = HandedFiles(2)
 
     def __enter__(self) -> "RowStage":

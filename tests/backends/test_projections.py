@@ -24,9 +24,10 @@ from cli.main import main
 from ledger.application.custody import open_ledger
 from ledger.core.custody import effective_holder
 from ledger.projections import access, projection, queries
+from ledger.projections import writer as page_writer
 from ledger.projections.projection import catch_up
 from ledger.projections.sqlite import SQLiteViewRecorder
-from ledger.projections.view import COMPARED, INDEXES
+from ledger.projections.view import COMPARED, INDEXES, Batch
 from ledger.storage.sqlite import ledger_datastore
 from ledger.verify import Verifier
 from ledger.verify.packed import prepare_packed
@@ -398,7 +399,7 @@ def test_a_rebuild_decoded_in_a_helper_process_equals_one_decoded_here(
 
     class CountedPool(ProcessPoolExecutor):
         def __init__(self, *args, **kwargs) -> None:
-            if "initializer" not in kwargs:  # not the page writer's (it opens the view)
+            if kwargs.get("initializer") is not page_writer._open:  # not the page writer's
                 pools.append(self)
             super().__init__(*args, **kwargs)
 
@@ -468,3 +469,29 @@ def test_a_rebuild_written_by_a_helper_process_equals_one_written_here(
     stop.touch()
     assert _rebuilt_tables(app) == here
     assert len(noted.read_text().split()) == 3  # the helper stopped at its third page
+
+
+def test_a_ctrl_c_reaching_the_page_writer_leaves_it_to_the_folding_process(tmp_path) -> None:
+    """Ctrl-C reaches every process of the foreground group; the helper ignores it (the
+    folding process alone stops, and stops it once the page in hand is written), so it
+    neither prints a traceback of its own nor drops a page."""
+    from tests.conftest import build_world
+
+    world = build_world(tmp_path / "custody.db")
+    try:
+        view = access.writable_view(world.app)
+        view.clear()
+        writer = page_writer.PageWriter(view.opener())
+        try:
+            writer.write(Batch(), None, 1, {})
+            writer.settle()
+            (helper,) = writer._pool._processes  # noqa: SLF001 - its one process, by pid
+            os.kill(helper, signal.SIGINT)
+            time.sleep(0.2)
+            writer.write(Batch(), 1, 2, {})
+            writer.settle()  # written: the helper is still there
+        finally:
+            writer.close()
+        assert view.position() == 2
+    finally:
+        world.app.close()
