@@ -16,7 +16,6 @@ where the view stands, writing its pages itself.
 
 from __future__ import annotations
 
-import pickle
 import signal
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -41,9 +40,9 @@ def _open(opener: Callable[[], ViewStore]) -> None:
     _view = opener()
 
 
-def _write(page: bytes) -> None:
+def _write(batch: Batch, start: int | None, end: int, meta: dict[str, int]) -> None:
     assert _view is not None, "the page writer's view is opened when it starts"
-    _view.write(*pickle.loads(page))
+    _view.write(batch, start, end, meta)
 
 
 class PageWriter:
@@ -58,8 +57,9 @@ class PageWriter:
     def write(self, batch: Batch, start: int | None, end: int, meta: dict[str, int]) -> None:
         """Hand over a page (``ViewStore.write``'s arguments), once the one before is written."""
         self.settle()
-        page = pickle.dumps((batch, start, end, dict(meta)), protocol=pickle.HIGHEST_PROTOCOL)
-        self._pending = self._pool.submit(_write, page)
+        # The pool pickles the page on its own thread while the fold goes on: the batch is
+        # never touched again (the fold starts a new one), and the counts are copied here.
+        self._pending = self._pool.submit(_write, batch, start, end, dict(meta))
 
     def settle(self) -> None:
         """Wait until the page handed over last is written; ``Stale`` if it could not be."""
