@@ -453,7 +453,7 @@ class CompactRange:
         are the stored hashes from index ``stored_hash_index(0, size)`` on, with no gap."""
         if self._size + len(leaves) >= 1 << 64:
             raise InputError("compact range is full")
-        sha256, hashes, n = hashlib.sha256, self._hashes, self._size
+        hashes, n = self._hashes, self._size
         created: list[bytes] = []
         add = created.append
         try:
@@ -464,7 +464,7 @@ class CompactRange:
                 h, m = leaf, n
                 # Each trailing 1 bit of the old size is a subtree the new leaf completes.
                 while m & 1:
-                    h = sha256(b"\x01" + hashes.pop() + h).digest()  # node_hash, inlined
+                    h = node_hash(hashes.pop(), h)
                     add(h)
                     m >>= 1
                 hashes.append(h)

@@ -40,7 +40,6 @@ Pure: no I/O; the verifier hands in the notes, the rows and the stored tree's it
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from itertools import chain, islice
@@ -329,8 +328,7 @@ class LogAudit:
         for index in self.want_leaves:
             if first <= index < last:
                 self.leaves[index] = event_hashes[index - first]
-        sha256 = hashlib.sha256
-        leaves = [sha256(b"\x00" + h).digest() for h in event_hashes]  # leaf_hash, inlined
+        leaves = [leaf_hash(h) for h in event_hashes]
         # The tree grows to each size a checkpoint names within the page, its root noted.
         created: list[bytes] = []
         at = 0
