@@ -1,4 +1,4 @@
-"""The cyclic garbage collector's pace during a long fold.
+"""A long fold's process: the cyclic garbage collector's pace, and its helpers' Ctrl-C.
 
 Python's cyclic collector runs a young collection every 700 net allocations and, every
 hundredth of those, a full one that walks every live container object. A fold of a whole log
@@ -10,11 +10,15 @@ objects collected in all, and a third of the main process's CPU (``bench/RESULTS
 
 :func:`long_fold` spaces the collections out for the duration of such a fold, then restores
 the pace it found; collections still happen, so a cycle made by accident is still freed.
+
+A long fold hands work to helper processes (the verifier's log audit, the view's row stage and
+page writer); each starts with :func:`quiet`.
 """
 
 from __future__ import annotations
 
 import gc
+import signal
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -35,3 +39,10 @@ def long_fold() -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*before)
+
+
+def quiet() -> None:
+    """A helper process's start: Ctrl-C reaches the whole foreground process group, and the
+    folding process alone answers it, stopping its helpers once the work in hand is done; a
+    helper that took it too would print its own traceback and could leave its work half done."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, MutableMapping, Seque
 from eventsourcing.persistence import ApplicationRecorder, Tracking
 from eventsourcing.projection import Projection
 
-from ledger.core.collector import long_fold
+from ledger.core.collector import long_fold, quiet
 from ledger.core.custody import LotState, is_person
 from ledger.core.findings import Finding, Severity
 from ledger.core.kinds import AUTHORITY_EVENTS, ROOM_EVENTS
@@ -48,7 +48,7 @@ from ledger.core.state_codec import PER_STREAM
 from ledger.projections import codec
 from ledger.core.text import message_data
 from ledger.projections.view import Batch, Stale, ViewStore
-from ledger.projections.writer import PageWriter, quiet
+from ledger.projections.writer import PageWriter
 from ledger.storage.memory import available_memory, resident_for
 from ledger.domain.compiled_rows import prepare
 from ledger.domain.stored import Prepared, Raw, read_rows

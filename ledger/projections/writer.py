@@ -16,22 +16,15 @@ where the view stands, writing its pages itself.
 
 from __future__ import annotations
 
-import signal
 from typing import TYPE_CHECKING, Any, Callable
 
+from ledger.core.collector import quiet
 from ledger.projections.view import Batch, Stale, ViewStore
 
 if TYPE_CHECKING:  # the pool is imported only when a long fold starts one: reads start faster
     from concurrent.futures import Future
 
 _view: ViewStore | None = None  # in the helper: the view it writes to
-
-
-def quiet() -> None:
-    """A helper process's start: Ctrl-C reaches the whole foreground process group, and the
-    folding process alone answers it, stopping its helpers once the page in hand is done; a
-    helper that took it too would print its own traceback and could leave a page unwritten."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _open(opener: Callable[[], ViewStore]) -> None:

@@ -144,6 +144,7 @@ class StoredTreeAudit:
         self.leaves = leaves
         self.finding: Finding | None = None
         self.unbuilt = False  # both tables empty: nothing stored to compare
+        self.settled: list[Finding] | None = None  # ``settle``'s findings, once it ran
 
     def add_page(self, first: int, positions: Sequence[int | None],
                  created: Sequence[bytes]) -> None:
@@ -243,9 +244,17 @@ class StoredTreeAudit:
                 "not describe these events", what=what),
             position=position, evidence=evidence)
 
+    def settle(self, size: int, grew: bool = False) -> None:
+        """Work out :meth:`findings` now and let go of the stored tree's iterators: the
+        audit can then travel between processes (``log_helper``) and be judged anywhere."""
+        self.settled = self.findings(size, grew)
+        self.hashes = self.leaves = iter(())
+
     def findings(self, size: int, grew: bool = False) -> list[Finding]:
         """At the end of the log (``size`` leaves): the first difference, or rows past it
         (unless the log ``grew`` while it was read: then those rows are the new events')."""
+        if self.settled is not None:
+            return self.settled
         if self.unbuilt:
             return [Finding(
                 "TREE_NOT_BUILT", Message(

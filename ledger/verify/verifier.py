@@ -35,6 +35,7 @@ extends the saved root, against the root it recomputes from the new rows.
 from __future__ import annotations
 
 from collections import deque
+from copy import copy
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Iterator, Sequence
@@ -55,6 +56,7 @@ from ledger.core.text import Message
 from ledger.domain.events import TOPICS
 from ledger.storage.memory import RESIDENT, available_memory, resident_for
 from ledger.verify.log import Evidence, LogAudit, StoredTreeAudit, checkpoint_size
+from ledger.verify.log_helper import LogHelper
 from ledger.verify.saved_state import Header, SavedState
 from ledger.verify.spill import SpillMap
 from ledger.domain.stored import read_rows
@@ -65,6 +67,9 @@ from ledger.verify.rows import (
 
 PAGE = 2000
 AHEAD = 2  # pages prepared in the workers while the main process judges an earlier one
+# A run with workers over at least this many rows audits the log in a helper process
+# (``log_helper``): on a short log, starting one costs more than the audit.
+HELPER_FROM = 20_000
 # The lowest position a row can be stored at (SQLite's rowid is a signed 64-bit integer):
 # without --since, rows from there on are checked and reported, not only those from 1.
 LOWEST_POSITION = -(2**63)
@@ -92,8 +97,10 @@ class Verifier:
                  lot: str | None = None, since: int = 1, as_of: str | None = None,
                  dense_positions: bool | None = None,
                  page_size: int = PAGE, resident: int | None = None,
-                 evidence: Sequence[Evidence] = (), resume: SavedState | None = None) -> None:
+                 evidence: Sequence[Evidence] = (), resume: SavedState | None = None,
+                 helper_from: int | None = None) -> None:
         self.recorder = recorder
+        self.helper_from = HELPER_FROM if helper_from is None else helper_from
         self.page_size = page_size
         # SQLite numbers rows max+1 in the writing transaction, so a skipped position can only
         # be a deleted row. PostgreSQL's sequence also skips after a rolled-back insert (a lost
@@ -186,6 +193,7 @@ class Verifier:
         stored_size = self._stored_tree_size() if self.resumed else None
         if stored_size is not None:
             self.log.want_roots.add(stored_size)
+        helper = self._log_helper(pool)
         try:
             expected_position = self.position + 1
             for page, rows, ring in self._prepared_pages(pool):
@@ -193,9 +201,13 @@ class Verifier:
                     self._verify_missing(page, rows, pool)  # keys changed: some may be stale
                 # Leaf n: the n-th row, whatever it holds; its recorded_at against the
                 # witnesses' cosignature times.
-                self.log.add_page([row.event_hash for row in rows],
-                                  [row.recorded_at for row in rows], [s[0] for s in page],
-                                  [str(s[1]) for s in page])
+                hashes, positions = [row.event_hash for row in rows], [s[0] for s in page]
+                if helper is not None:
+                    helper.add_page(hashes, positions, lambda: [r.recorded_at for r in rows],
+                                    lambda: [str(s[1]) for s in page])
+                else:
+                    self.log.add_page(hashes, [row.recorded_at for row in rows], positions,
+                                      [str(s[1]) for s in page])
                 for stored, row in zip(page, rows):
                     position = self.last_position = stored[0]
                     if position != expected_position:
@@ -213,10 +225,15 @@ class Verifier:
                     report.events += 1
                 self.position = max(self.position, page[-1][0])
                 progress(len(page))
+            grew = self.has_tree and self._grew()
+            if helper is not None:
+                self.log = helper.finish(grew)
         except BrokenProcessPool:
             raise ResourceError("a verification worker process stopped unexpectedly (killed, "
                                 "or out of memory); run again, or with --workers 1") from None
         finally:
+            if helper is not None:
+                helper.close()
             if pool is not None:
                 pool.shutdown(cancel_futures=True)
             self._handed.close()
@@ -225,13 +242,28 @@ class Verifier:
             report.resumed = {"position": self.resumed.position,
                               "tree_size": self.resumed.tree_size,
                               "new_events": report.events}
-        report.extend(self.log.findings(self.state, grew=self.has_tree and self._grew()))
+        report.extend(self.log.findings(self.state, grew))
         if report.events == 0 and self.scope.since <= 1 and self.resumed is None:
             report.findings.append(Finding("GENESIS_MISSING",
                                            Message("the log is empty: no genesis")))
         report.streams = len(self.state.heads)
         report.signatures = self.signatures_checked
         return report
+
+    def _log_helper(self, pool: Executor | None) -> LogHelper | None:
+        """The log audit's helper process, for a run with workers over a long log whose
+        stored tree (if the audit reads one) another process can open; else None: the audit
+        runs in this process."""
+        if pool is None or self.total() < self.helper_from:
+            return None
+        opener = getattr(self.recorder, "opener", None)
+        opener = opener() if opener is not None else None
+        if self.log.stored is not None and opener is None:
+            return None  # PostgreSQL, or a database in memory: read here
+        audit = copy(self.log)
+        audit.stored = None  # the helper reads the stored tree itself, if this audit does
+        return LogHelper(audit, opener if self.log.stored is not None else None,
+                         self.scope.since)
 
     def _gap(self, expected: int, found: int) -> Finding:
         """A jump in positions. No stream: what is missing is unknown, not the row after it."""

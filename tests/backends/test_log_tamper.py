@@ -10,12 +10,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from ledger.application.custody import open_ledger
 from ledger.application.keystore import Signer
 from ledger.application.log import TransparencyLog
 from ledger.tlog.merkle import stored_hash_index
-from ledger.verify import Verifier
 from ledger.verify.log import Evidence
+from tests.backends.verifying import verified
 from tests.conftest import AUTHORITY, LEDGER_ID, World, fixed_key
 
 LOG = Signer(LEDGER_ID, fixed_key("LOG"))
@@ -31,13 +30,7 @@ def sql(db: str, statement: str, params: tuple = ()) -> list[tuple]:
 
 
 def codes(db: str, evidence=()) -> list[str]:
-    reader = open_ledger(db, read_only=True)
-    verifier = Verifier(reader.recorder, evidence=list(evidence))
-    try:
-        return sorted({f.code for f in verifier.run().findings})
-    finally:
-        verifier.close()
-        reader.close()
+    return sorted({f.code for f in verified(db, evidence)})
 
 
 @pytest.fixture

@@ -34,10 +34,29 @@ def sql(db: str, statement: str, params: tuple = ()) -> None:
 
 
 def verify(db: str, state: Path) -> dict:
+    if (state / "state").exists():
+        assert_resumed_alike(db, state)
     result = CliRunner().invoke(main, ["--db", db, "verify", "--state", str(state), "--json",
                                        "--workers", "1"])
     assert result.exit_code in (0, 1), result.output
     return json.loads(result.output)
+
+
+def assert_resumed_alike(db: str, state: Path) -> None:
+    """The resumed audit reports and reaches the same in one process and with workers and
+    the log audit in its helper process (``log_helper``: there it reads no stored tree)."""
+    runs = []
+    for options in ({}, {"workers": 2, "page_size": 3, "helper_from": 0}):
+        reader = open_ledger(db, read_only=True)
+        verifier = Verifier(reader.recorder, resume=SavedState(state, LEDGER_ID), **options)
+        try:
+            findings = verifier.run().findings
+            reached = verifier.reached()
+            runs.append((findings, reached.tree_size, reached.root, reached.position))
+        finally:
+            verifier.close()
+            reader.close()
+    assert runs[1] == runs[0]
 
 
 @pytest.fixture

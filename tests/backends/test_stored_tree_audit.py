@@ -10,19 +10,13 @@ import pytest
 from ledger.application.custody import open_ledger
 from ledger.tlog import merkle
 from ledger.core.findings import Finding
-from ledger.verify import Verifier
 from tests.backends.test_log_tamper import sql
+from tests.backends.verifying import verified
 from tests.conftest import World
 
 
 def findings(db: str) -> list[Finding]:
-    reader = open_ledger(db, read_only=True)
-    verifier = Verifier(reader.recorder)
-    try:
-        return verifier.run().findings
-    finally:
-        verifier.close()
-        reader.close()
+    return verified(db)
 
 
 def tables(raw) -> tuple[str, str]:

@@ -18,6 +18,7 @@ from ledger.tlog.note import SIG_ED25519, Ed25519Verifier, VerifierKey, parse_no
 from ledger.tlog.witness import cosign
 from ledger.verify.log import Evidence
 from tests.backends.test_log_tamper import LOG, codes, sql
+from tests.backends.verifying import verified
 from tests.conftest import AUTHORITY, LEDGER_ID, World, fixed_key
 
 LOG_VERIFIER = Ed25519Verifier(VerifierKey(LEDGER_ID, SIG_ED25519, LOG.key.public_key.raw))
@@ -159,16 +160,7 @@ def test_an_old_event_rewritten_and_recheckpointed_is_a_fork_the_witness_refuses
 
 
 def _findings(db: str):
-    from ledger.application.custody import open_ledger
-    from ledger.verify import Verifier
-
-    reader = open_ledger(db, read_only=True)
-    verifier = Verifier(reader.recorder)
-    try:
-        return verifier.run().findings
-    finally:
-        verifier.close()
-        reader.close()
+    return verified(db)
 
 
 @pytest.fixture

@@ -216,11 +216,13 @@ def verify(db: Path) -> Report:
 
     It runs twice: in one process, and with two worker processes on pages of three rows (so
     the workers run pages ahead with stale keyrings) keeping one stream's state in memory (so
-    every other one goes to disk and back). Both must report exactly the same."""
+    every other one goes to disk and back), the log audited by its helper process. Both must
+    report exactly the same."""
     app = open_ledger(str(db))
     try:
         serial = Verifier(app.recorder).run()
-        parallel = Verifier(app.recorder, workers=2, page_size=3, resident=1).run()
+        parallel = Verifier(app.recorder, workers=2, page_size=3, resident=1,
+                            helper_from=0).run()
     finally:
         app.close()
     assert parallel.findings == serial.findings
