@@ -53,8 +53,8 @@ from ledger.core.policy import PresencePolicy
 from ledger.core.keys import PublicKey
 from ledger.core.roster import WITNESS_ROLE, Member, member_after, member_from
 from ledger.core.text import Message
-from ledger.core.places import SiteState, apart_in, place_of, region, site_registered
-from ledger.core.whereabouts import Sighting, Whereabouts, moment_of, place_people
+from ledger.core.places import SiteState, place_of, site_registered
+from ledger.core.whereabouts import Presence, Whereabouts
 from ledger.core.rules import (
     TRUST_CODES,
     AuthoritySet,
@@ -207,9 +207,8 @@ class LedgerState:
         # person -> where they recently signed and their duty shifts (PRESENCE_CONFLICT)
         self.whereabouts: MutableMapping[str, Whereabouts] = (
             whereabouts if whereabouts is not None else {})
-        # place -> its outermost registered site (``places.region``), worked out once: it
-        # changes only when a room or site is registered, which empties it.
-        self._regions: dict[str, str | None] = {}
+        # Judges each step's signers' whereabouts, against the rooms and sites registered.
+        self.presence = Presence(self.whereabouts, self.rooms, self.sites)
         # Each state of trust the fold passes through is numbered (``ledger.core.trust``):
         # the number moves with every genesis or authority event folded.
         self._trust_version = 0
@@ -304,8 +303,8 @@ class LedgerState:
         if body["type"] in TRUST_EVENTS:
             self._trust_version += 1
         self._fold(event, findings, present)
-        findings.extend(self._place_people(event, present))
         findings.extend(self._judge_coverage(event))
+        findings.extend(self._place_people(event, present))  # last: see ``Presence``
         return self._outcome(event, findings, present)
 
     def _outcome(self, event: Event, findings: list[Finding],
@@ -326,21 +325,9 @@ class LedgerState:
         place = place_of(body)
         if place is None:
             return []
-        here = Sighting(event.position, body["stream"], body["type"], body["occurred_at"],
-                        body["location"], place, moment_of(body["occurred_at"]))
-        return place_people(self.whereabouts, sorted(present), here, body,
-                            self.policy.presence_window, self.apart)
-
-    def apart(self, a: str, b: str) -> bool:
-        """Whether places ``a`` and ``b`` are apart at this position (``places.apart``)."""
-        return apart_in(a, b, self._region)
-
-    def _region(self, place: str) -> str | None:
-        try:
-            return self._regions[place]
-        except KeyError:
-            found = self._regions[place] = region(place, self.rooms, self.sites)
-            return found
+        here = (event.position, body["stream"], body["type"], body["occurred_at"],
+                body["location"], place)
+        return self.presence.step(sorted(present), here, body, self.policy.presence_window)
 
     def skip(self, stream: str, seq: int, event_hash: str, position: int) -> None:
         """Advance a stream's head past a stored row at ``position`` that could not be read (it
@@ -433,11 +420,9 @@ class LedgerState:
                 self.roster[person_id] = member
                 self.key_owner.setdefault(member.public_key.id, person_id)
         elif event_type == "room.registered":
-            self.rooms[body["room"]["id"]] = room_registered(body)
-            self._regions.clear()
+            self.presence.room(room_registered(body))
         elif event_type == "site.registered":
-            self.sites[body["site"]["id"]] = site_registered(body)
-            self._regions.clear()
+            self.presence.site(site_registered(body))
         elif event_type in ROOM_EVENTS:
             self._fold_room(body, present)
         elif event_type == "lot.registered":

@@ -65,6 +65,9 @@ SECTIONS = ("roster", "key_owner", "rooms", "sites", "lots", "heads", "entered",
 SAVED = frozenset({"ledger_id", "position", "recorded_at", "recorded_at_position", "latest",
                    "authorities", "policies", "policy", "log_keys", "witnesses", "time_zone",
                    *SECTIONS})
+# The attributes of LedgerState made anew from the saved ones (``presence`` judges over the
+# ``whereabouts``, ``rooms`` and ``sites`` it is given), never saved themselves.
+DERIVED = frozenset({"presence"})
 # The keyed maps, in SECTIONS order; the view keeps each of their entries in a row of its
 # own (``encode_entry``), the scalars and the closed gaps (SMALL) in one, so a step reads the
 # entries of the lots, people, rooms and sites it names, not a province's.

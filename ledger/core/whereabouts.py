@@ -13,7 +13,8 @@ Places are *apart* when no registered site holds them both. A step at a free-tex
 names no place and is never compared (the text is detail, not a place). One finding per
 person and step, naming the nearest conflicting step: so each pair of steps is reported once.
 
-Pure data and functions: the fold (``LedgerState``) keeps one :class:`Whereabouts` per person,
+Pure data and functions: the fold (``LedgerState``) keeps one :class:`Whereabouts` per person
+(in its :class:`Presence`),
 bounded (the last few sightings and shifts), so memory does not grow with the log. They are
 immutable, and the people of a team who sign step after step together share one
 (:func:`place_people`), worked out once a step for all of them.
@@ -26,8 +27,10 @@ from typing import Any, Callable, Iterable, Mapping, MutableMapping, NamedTuple
 from datetime import datetime, timezone
 
 from ledger.core.canonical import parse_timestamp
+from ledger.core.custody import RoomState
 from ledger.core.findings import Finding
 from ledger.core.kinds import DUTY_SHIFTS
+from ledger.core.places import SiteState, apart_in, region
 from ledger.core.text import Message
 
 KEEP_SIGHTINGS = 8  # the latest steps kept per person (by occurred_at)
@@ -234,3 +237,59 @@ def _shifted(after: Whereabouts, here: Sighting, body: Mapping[str, Any]) -> Whe
     ended = [s for s in duty if s.ended_at is not None]
     kept = [s for s in duty if s.ended_at is None or s in ended[-KEEP_SHIFTS:]]
     return after._replace(shifts=tuple(kept))
+
+
+# Where a step was signed, as the fold hands it to :meth:`Presence.step`: position, stream,
+# type, occurred_at, location, and the registered place.
+Here = tuple[int, str, str, str, str, str]
+
+
+class Presence:
+    """The fold's judge of impossible presence: everyone's :class:`Whereabouts`, and the
+    registered rooms and sites that say which places are apart.
+
+    ``LedgerState`` hands it, in log order, each room and site registered and each step
+    that places its signers; the mappings given are the fold's own, shared, not copied. The
+    verifier may hand the same calls to one judging in another process
+    (``ledger.verify.presence_helper``): nothing else in the fold reads what it concludes."""
+
+    def __init__(self, whereabouts: MutableMapping[str, Whereabouts],
+                 rooms: MutableMapping[str, RoomState],
+                 sites: MutableMapping[str, SiteState]) -> None:
+        self.whereabouts = whereabouts
+        self.rooms = rooms
+        self.sites = sites
+        # place -> its outermost registered site (``places.region``), worked out once: it
+        # changes only when a room or site is registered, which empties it.
+        self._regions: dict[str, str | None] = {}
+
+    def room(self, room: RoomState) -> None:
+        """A room registered (or registered again)."""
+        self.rooms[room.room_id] = room
+        self._regions.clear()
+
+    def site(self, site: SiteState) -> None:
+        """A site registered (or registered again)."""
+        self.sites[site.site_id] = site
+        self._regions.clear()
+
+    def step(self, people: list[str], here: Here, body: Mapping[str, Any],
+             window: int) -> list[Finding]:
+        """Judge and remember where ``people`` (who validly signed the step ``body``, sorted)
+        were: ``here``, with the policy's presence ``window`` in minutes
+        (:func:`place_people`)."""
+        position, stream, event_type, occurred_at, location, place = here
+        sighting = Sighting(position, stream, event_type, occurred_at, location, place,
+                            moment_of(occurred_at))
+        return place_people(self.whereabouts, people, sighting, body, window, self.apart)
+
+    def apart(self, a: str, b: str) -> bool:
+        """Whether places ``a`` and ``b`` are apart at this position (``places.apart``)."""
+        return apart_in(a, b, self._region)
+
+    def _region(self, place: str) -> str | None:
+        try:
+            return self._regions[place]
+        except KeyError:
+            found = self._regions[place] = region(place, self.rooms, self.sites)
+            return found

@@ -17,6 +17,10 @@ The workers also judge the part of each step that reads only the row and the tru
 (``ledger.core.trust``: the roster, the policy, the places registered) against the state the
 page was handed out with; the fold takes that part only while its trust state is still the
 same, and judges the step itself otherwise, with the signature results the workers sent.
+A long run with workers takes two more parts off the main process, each to a helper process
+fed in log order: the log audit (``log_helper.py``: the Merkle tree recomputed and the stored
+tree compared) and impossible presence (``presence_helper.py``); the main process reports a
+page once the presence helper has judged it.
 
 Memory stays flat as the log grows: pages are bounded, and the per-stream state (chain heads,
 lots, lots in secure rooms) keeps at most as many entries of each kind in memory as an eighth
@@ -36,7 +40,7 @@ from __future__ import annotations
 
 from collections import deque
 from copy import copy
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable, Iterator, Sequence
 
@@ -52,11 +56,13 @@ from ledger.core.kinds import PACKING, TRUST_EVENTS
 from ledger.core.rules import ALL_VALID
 from ledger.core.state import Event, LedgerState
 from ledger.core.trust import Trust
+from ledger.core.whereabouts import Presence
 from ledger.core.text import Message
 from ledger.domain.events import TOPICS
 from ledger.storage.memory import RESIDENT, available_memory, resident_for
 from ledger.verify.log import Evidence, LogAudit, StoredTreeAudit, checkpoint_size
 from ledger.verify.log_helper import LogHelper
+from ledger.verify.presence_helper import PresenceFeed
 from ledger.verify.saved_state import Header, SavedState
 from ledger.verify.spill import SpillMap
 from ledger.domain.stored import read_rows
@@ -76,6 +82,9 @@ LOWEST_POSITION = -(2**63)
 
 
 Handed = tuple[list[Prepared], dict[str, bytes]]  # rows, the keyring they were checked with
+# What a row (or a gap before it) reports: its position (None: a gap), stored stream id and
+# findings.
+Reported = tuple[int | None, str, list[Finding]]
 # The stored topics of the events that change the trust state (``ledger.core.trust``).
 TRUST_TOPICS = frozenset(TOPICS[name] for name in TRUST_EVENTS)
 
@@ -193,7 +202,13 @@ class Verifier:
         stored_size = self._stored_tree_size() if self.resumed else None
         if stored_size is not None:
             self.log.want_roots.add(stored_size)
-        helper = self._log_helper(pool)
+        # A long run with workers takes the log audit and presence off this process.
+        helped = pool is not None and self.total() >= self.helper_from
+        helper = self._log_helper() if helped else None
+        feed = self._presence_feed() if helped else None
+        # Pages folded and not yet reported: with a presence helper, each waits for its
+        # judgement while the next page is folded.
+        folded: deque[tuple[list[Reported], Future[dict[int, list[Finding]]] | None]] = deque()
         try:
             expected_position = self.position + 1
             for page, rows, ring in self._prepared_pages(pool):
@@ -208,23 +223,28 @@ class Verifier:
                 else:
                     self.log.add_page(hashes, [row.recorded_at for row in rows], positions,
                                       [str(s[1]) for s in page])
+                reported: list[Reported] = []
                 for stored, row in zip(page, rows):
                     position = self.last_position = stored[0]
                     if position != expected_position:
-                        report.findings.append(self._gap(expected_position, position))
+                        reported.append((None, "", [self._gap(expected_position, position)]))
                     # A row before position 1 does not move where the log should go on.
                     expected_position = max(expected_position, position + 1)
                     findings = self._check(stored, row)
                     if position < self.scope.since:
                         continue  # folded only: the auditor asked to check from `since` on
-                    for finding in findings:
-                        if finding.stream:
-                            self.findings_by_stream[finding.stream] = (
-                                self.findings_by_stream.get(finding.stream, 0) + 1)
-                    report.extend(findings)
                     report.events += 1
+                    if findings is not None:
+                        reported.append((position, str(stored[1]), findings))
                 self.position = max(self.position, page[-1][0])
+                folded.append((reported, feed.hand_over() if feed is not None else None))
+                while len(folded) > (1 if feed is not None else 0):
+                    self._report(report, *folded.popleft())
                 progress(len(page))
+            while folded:
+                self._report(report, *folded.popleft())
+            if feed is not None:
+                feed.finish()
             grew = self.has_tree and self._grew()
             if helper is not None:
                 self.log = helper.finish(grew)
@@ -234,6 +254,10 @@ class Verifier:
         finally:
             if helper is not None:
                 helper.close()
+            if feed is not None:
+                feed.close()
+                self.state.presence = Presence(self.state.whereabouts, self.state.rooms,
+                                               self.state.sites)
             if pool is not None:
                 pool.shutdown(cancel_futures=True)
             self._handed.close()
@@ -250,12 +274,31 @@ class Verifier:
         report.signatures = self.signatures_checked
         return report
 
-    def _log_helper(self, pool: Executor | None) -> LogHelper | None:
-        """The log audit's helper process, for a run with workers over a long log whose
-        stored tree (if the audit reads one) another process can open; else None: the audit
-        runs in this process."""
-        if pool is None or self.total() < self.helper_from:
-            return None
+    def _report(self, report: Report, reported: list[Reported],
+                judged: Future[dict[int, list[Finding]]] | None) -> None:
+        """A folded page's findings into the report, in log order; each step's
+        PRESENCE_CONFLICTs, if the helper judged them, after its other findings (where the
+        fold puts them)."""
+        placed = judged.result() if judged is not None else {}
+        for position, stream, findings in reported:
+            if position in placed:
+                findings = [*findings, *(f.at(position, stream) for f in placed[position])]
+            for finding in findings:
+                if finding.stream:
+                    self.findings_by_stream[finding.stream] = (
+                        self.findings_by_stream.get(finding.stream, 0) + 1)
+            report.extend(findings)
+
+    def _presence_feed(self) -> PresenceFeed:
+        """The fold's presence, judged by a helper process from here on."""
+        state = self.state
+        feed = PresenceFeed(state.whereabouts, state.rooms, state.sites)
+        state.presence = feed
+        return feed
+
+    def _log_helper(self) -> LogHelper | None:
+        """The log audit's helper process, if its stored tree (if the audit reads one) can be
+        opened by another process; else None: the audit runs in this process."""
         opener = getattr(self.recorder, "opener", None)
         opener = opener() if opener is not None else None
         if self.log.stored is not None and opener is None:
@@ -368,8 +411,9 @@ class Verifier:
 
     # -- judging ---------------------------------------------------------------------------
 
-    def _check(self, stored: Raw, row: Prepared) -> list[Finding]:
-        """The findings at one stored row (position, stream id, version, topic, bytes)."""
+    def _check(self, stored: Raw, row: Prepared) -> list[Finding] | None:
+        """The findings at one stored row (position, stream id, version, topic, bytes); None
+        for a row folded and not reported (another lot than the one audited)."""
         position, stream_id, version = stored[0], stored[1], stored[2]
         stream = str(stream_id)
         problem = self._duplicate(stored, row) or row.problem
@@ -395,7 +439,7 @@ class Verifier:
         if body["type"] in KEY_EVENTS:
             self._keyring = None  # the workers' keyring is rebuilt from the roster
         if not self.scope.wanted(body["stream"]):
-            return []  # another lot: folded for the state, not reported
+            return None  # another lot: folded for the state, not reported
         return [f.at(position, stream) for f in findings]
 
     def _duplicate(self, at: Raw, row: Prepared) -> Finding | None:

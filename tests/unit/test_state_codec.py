@@ -299,5 +299,9 @@ def test_the_codec_saves_every_attribute_of_the_fold():
     from ledger.core import state_codec
     from ledger.core.state import LedgerState
 
-    # (Attributes named with a leading underscore are caches rebuilt from the saved ones.)
-    assert {name for name in vars(LedgerState()) if not name.startswith("_")} == state_codec.SAVED
+    # (Attributes named with a leading underscore are caches rebuilt from the saved ones, and
+    # so are those the codec names as derived from them.)
+    assert state_codec.DERIVED == {"presence"}
+    assert {name for name in vars(LedgerState()) if not name.startswith("_")} == (
+        state_codec.SAVED | state_codec.DERIVED)
+    assert not state_codec.SAVED & state_codec.DERIVED
