@@ -25,6 +25,7 @@ from typing import Any
 
 import msgpack
 
+from ledger.core.collector import quiet
 from ledger.verify.log_keys import witness_key
 from ledger.tlog.witness import witness_cosignatures
 from ledger.core import digests
@@ -157,7 +158,7 @@ def _prepared(bundle: Bundle, checkpoint: Checkpoint | None, workers: int) -> Pr
     rows: list[Prepared] = []
     errors: list[str | None] = []
     try:
-        with ProcessPoolExecutor(workers) as pool:
+        with ProcessPoolExecutor(workers, initializer=quiet) as pool:
             parts = [pool.submit(prepare_and_prove, raws[i:i + size], ring, tree,
                                  proofs[i:i + size]) for i in range(0, len(raws), size)]
             for part in parts:

@@ -47,7 +47,7 @@ from typing import Any, Callable, Iterator, Sequence
 from eventsourcing.persistence import ApplicationRecorder
 
 from ledger.core import canonical, keys, state_codec
-from ledger.core.collector import long_fold
+from ledger.core.collector import long_fold, quiet
 from ledger.tlog import merkle
 from ledger.core.digests import event_hash_of_bytes
 from ledger.core.errors import LedgerError, ResourceError, StorageError
@@ -196,7 +196,7 @@ class Verifier:
         report = Report()
         pool: Executor | None = None
         if self.workers > 1:
-            pool = ProcessPoolExecutor(self.workers)
+            pool = ProcessPoolExecutor(self.workers, initializer=quiet)  # see ``quiet``
         # The stored tree's size before any new row is read: the resumed audit proves the saved
         # root is a prefix of the stored tree's root at that size, recomputed from the rows.
         stored_size = self._stored_tree_size() if self.resumed else None

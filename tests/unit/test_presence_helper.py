@@ -6,6 +6,7 @@ with the error a lost worker gives."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import sys
@@ -135,3 +136,25 @@ def test_a_presence_helper_that_stops_ends_the_run_with_a_resource_error(
     monkeypatch.setattr(verifier_module, "PresenceFeed", Killed)
     with pytest.raises(ResourceError, match="verification worker process stopped"):
         run(county, **HELPED)
+
+
+def test_ctrl_c_reaches_the_verifying_process_alone(county: str,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C goes to the whole foreground process group; the workers and both helpers ignore
+    it (the verifying process alone answers it, and stops them), so a SIGINT each of them
+    receives mid-run changes nothing."""
+    interrupted: list[int] = []
+
+    class Interrupted(PresenceFeed):
+        def hand_over(self):
+            for child in multiprocessing.active_children():  # started as work comes
+                if child.pid not in interrupted:
+                    os.kill(child.pid, signal.SIGINT)
+                    interrupted.append(child.pid)
+            return super().hand_over()
+
+    alone, _, _ = run(county)
+    monkeypatch.setattr(verifier_module, "PresenceFeed", Interrupted)
+    helped, _, _ = run(county, **HELPED)
+    assert len(interrupted) == 4  # two workers, the log audit's helper, the presence helper
+    assert helped.findings == alone.findings
