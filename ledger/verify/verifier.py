@@ -73,8 +73,9 @@ from ledger.verify.rows import (
 
 PAGE = 2000
 AHEAD = 2  # pages prepared in the workers while the main process judges an earlier one
-# A run with workers over at least this many rows audits the log in a helper process
-# (``log_helper``): on a short log, starting one costs more than the audit.
+# A run with workers over at least this many rows audits the log and judges presence in a
+# helper process each (``log_helper``, ``presence_helper``): on a short log, starting them
+# costs more than they take off the main process.
 HELPER_FROM = 20_000
 # The lowest position a row can be stored at (SQLite's rowid is a signed 64-bit integer):
 # without --since, rows from there on are checked and reported, not only those from 1.
