@@ -123,6 +123,29 @@ def test_the_helper_starts_from_the_whereabouts_it_is_given() -> None:
         feed.close()
 
 
+def test_the_helper_judges_steps_and_registrations_in_the_order_folded() -> None:
+    """A step at a site not yet registered names no place anyone can be apart from; once the
+    site is registered (between two steps of one page), the next step there is apart from
+    the room the person was just in."""
+    rooms = {"R1": RoomState("R1", "Vault", "L-1", "2026-01-01", "2027-01-01", within=None)}
+    before = Sighting(7, "lot:A", "lot.stored", "2026-06-07T08:00:00.000000Z", "Vault",
+                      "room:R1", moment_of("2026-06-07T08:00:00.000000Z"))
+    feed = PresenceFeed({"STF-01": whereabouts((before,), ())}, dict(rooms), {})
+    try:
+        step = {"type": "lot.distributed"}
+        feed.step(["STF-01"], (8, "lot:B", "lot.distributed", "2026-06-07T08:05:00.000000Z",
+                               "Gate", "site:S2"), step, 10)
+        feed.site(SiteState("S2", "School"))
+        feed.step(["STF-01"], (9, "lot:C", "lot.distributed", "2026-06-07T08:06:00.000000Z",
+                               "Gate", "site:S2"), step, 10)
+        found = feed.hand_over().result()
+        assert list(found) == [9]
+        assert found[9][0].evidence["other"]["position"] == 7
+        assert feed.sites == {"S2": SiteState("S2", "School")}  # the fold's map, as it reads it
+    finally:
+        feed.close()
+
+
 def test_a_presence_helper_that_stops_ends_the_run_with_a_resource_error(
         county: str, monkeypatch: pytest.MonkeyPatch) -> None:
     class Killed(PresenceFeed):
