@@ -19,6 +19,7 @@ from ledger.application.log import TransparencyLog
 from ledger.core import canonical
 from ledger.verify import Verifier
 from ledger.verify.saved_state import SavedState
+from tests.backends.verifying import HELPED, opened
 from tests.conftest import AUTHORITY, LEDGER_ID, World, fixed_key
 
 LOG = Signer(LEDGER_ID, fixed_key("LOG"))
@@ -46,16 +47,11 @@ def assert_resumed_alike(db: str, state: Path) -> None:
     """The resumed audit reports and reaches the same in one process and with workers and
     the log audit in its helper process (``log_helper``: there it reads no stored tree)."""
     runs = []
-    for options in ({}, {"workers": 2, "page_size": 3, "helper_from": 0}):
-        reader = open_ledger(db, read_only=True)
-        verifier = Verifier(reader.recorder, resume=SavedState(state, LEDGER_ID), **options)
-        try:
+    for options in ({}, HELPED):
+        with opened(db, resume=SavedState(state, LEDGER_ID), **options) as verifier:
             findings = verifier.run().findings
             reached = verifier.reached()
             runs.append((findings, reached.tree_size, reached.root, reached.position))
-        finally:
-            verifier.close()
-            reader.close()
     assert runs[1] == runs[0]
 
 

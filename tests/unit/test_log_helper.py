@@ -12,44 +12,21 @@ from contextlib import closing
 import pytest
 
 import ledger.verify.verifier as verifier_module
-from ledger.application.custody import open_ledger
 from ledger.core.errors import ResourceError
-from ledger.verify import Verifier
 from ledger.verify.log_helper import LogHelper
+from tests.backends.verifying import counted_helpers, opened
 from tests.conftest import World
 
 
-class CountedHelper(LogHelper):
-    """A LogHelper that counts the pages handed to it."""
-
-    made: list["CountedHelper"] = []
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.pages = 0
-        CountedHelper.made.append(self)
-
-    def add_page(self, *args, **kwargs) -> None:
-        self.pages += 1
-        super().add_page(*args, **kwargs)
-
-
 @pytest.fixture
-def counted(monkeypatch: pytest.MonkeyPatch) -> type[CountedHelper]:
-    CountedHelper.made = []
-    monkeypatch.setattr(verifier_module, "LogHelper", CountedHelper)
-    return CountedHelper
+def counted(monkeypatch: pytest.MonkeyPatch) -> list[LogHelper]:
+    """The log helpers a run makes, each counting the pages handed to it."""
+    return counted_helpers(monkeypatch, "LogHelper", "add_page")
 
 
 def run(db: str, **options):
-    reader = open_ledger(db, read_only=True)
-    verifier = Verifier(reader.recorder, **options)
-    try:
-        report = verifier.run()
-        return report, verifier.reached()
-    finally:
-        verifier.close()
-        reader.close()
+    with opened(db, **options) as verifier:
+        return verifier.run(), verifier.reached()
 
 
 def closed(day: World) -> str:
@@ -62,7 +39,7 @@ def test_a_long_run_with_workers_audits_the_log_in_its_helper(day: World, counte
     with closing(sqlite3.connect(db)) as c:
         (rows,), = c.execute("SELECT COUNT(*) FROM stored_events").fetchall()
     report, reached = run(db, workers=2, page_size=3, helper_from=0)
-    (helper,) = counted.made
+    (helper,) = counted
     assert helper.pages == -(-rows // 3)
     alone, alone_reached = run(db)
     assert report.intact and report.findings == alone.findings == []
@@ -77,7 +54,7 @@ def test_the_helper_finds_a_changed_stored_hash_as_the_audit_in_process_does(
     with closing(sqlite3.connect(db)) as c, c:
         c.execute("UPDATE tree_hashes SET hash = ? WHERE idx = 4", (b"\x09" * 32,))
     helped, _ = run(db, workers=2, page_size=4, helper_from=0)
-    assert len(counted.made) == 1
+    assert len(counted) == 1
     alone, _ = run(db)
     assert [f.code for f in helped.findings] == ["ROOT_MISMATCH"]
     assert helped.findings == alone.findings
@@ -89,7 +66,7 @@ def test_the_helper_finds_a_changed_stored_hash_as_the_audit_in_process_does(
 def test_a_short_log_or_a_run_without_workers_audits_in_process(day: World, counted,
                                                                  options) -> None:
     report, _ = run(closed(day), page_size=3, **options)
-    assert report.intact and counted.made == []
+    assert report.intact and counted == []
 
 
 def test_a_helper_that_stops_ends_the_run_with_a_resource_error(day: World,
@@ -102,11 +79,5 @@ def test_a_helper_that_stops_ends_the_run_with_a_resource_error(day: World,
                 process.join()
 
     monkeypatch.setattr(verifier_module, "LogHelper", Killed)
-    reader = open_ledger(closed(day), read_only=True)
-    verifier = Verifier(reader.recorder, workers=2, page_size=3, helper_from=0)
-    try:
-        with pytest.raises(ResourceError, match="verification worker process stopped"):
-            verifier.run()
-    finally:
-        verifier.close()
-        reader.close()
+    with pytest.raises(ResourceError, match="verification worker process stopped"):
+        run(closed(day), workers=2, page_size=3, helper_from=0)

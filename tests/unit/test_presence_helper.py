@@ -15,13 +15,12 @@ from pathlib import Path
 import pytest
 
 import ledger.verify.verifier as verifier_module
-from ledger.application.custody import open_ledger
 from ledger.core.custody import RoomState
 from ledger.core.errors import ResourceError
 from ledger.core.places import SiteState
 from ledger.core.whereabouts import Sighting, moment_of, whereabouts
-from ledger.verify import Verifier
 from ledger.verify.presence_helper import PresenceFeed
+from tests.backends.verifying import counted_helpers, opened
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 import season  # noqa: E402
@@ -38,42 +37,23 @@ def county(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(db)
 
 
-class CountedFeed(PresenceFeed):
-    made: list["CountedFeed"] = []
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.pages = 0
-        CountedFeed.made.append(self)
-
-    def hand_over(self):
-        self.pages += 1
-        return super().hand_over()
-
-
 @pytest.fixture
-def counted(monkeypatch: pytest.MonkeyPatch) -> type[CountedFeed]:
-    CountedFeed.made = []
-    monkeypatch.setattr(verifier_module, "PresenceFeed", CountedFeed)
-    return CountedFeed
+def counted(monkeypatch: pytest.MonkeyPatch) -> list[PresenceFeed]:
+    """The presence feeds a run makes, each counting the pages it hands over."""
+    return counted_helpers(monkeypatch, "PresenceFeed", "hand_over")
 
 
 def run(db: str, **options):
-    reader = open_ledger(db, read_only=True)
-    verifier = Verifier(reader.recorder, **options)
-    try:
+    with opened(db, **options) as verifier:
         report = verifier.run()
         return report, dict(verifier.state.whereabouts), dict(verifier.findings_by_stream)
-    finally:
-        verifier.close()
-        reader.close()
 
 
 def test_a_season_reports_the_same_with_presence_judged_by_the_helper(county: str,
                                                                        counted) -> None:
     alone, alone_whereabouts, alone_streams = run(county)
     helped, helped_whereabouts, helped_streams = run(county, **HELPED)
-    (feed,) = counted.made
+    (feed,) = counted
     assert feed.pages == -(-alone.events // 50)
     codes = [f.code for f in alone.findings]
     assert "PRESENCE_CONFLICT" in codes and "DUTY_UNCOVERED" in codes
@@ -92,7 +72,7 @@ def test_one_lot_from_a_position_on_reports_the_same(county: str, counted) -> No
     since = conflict.position - 20
     alone, _, _ = run(county, lot=lot, since=since)
     helped, _, _ = run(county, lot=lot, since=since, **HELPED)
-    assert len(counted.made) == 1
+    assert len(counted) == 1
     assert helped.findings == alone.findings
     assert conflict in alone.findings
     assert all(f.stream == conflict.stream for f in alone.findings
