@@ -59,6 +59,11 @@ MAIN_STAGES = {
     # A page at a time (an older checkout, run for a comparison, has only ``add``).
     (log.LogAudit, "add_page"): "Merkle tree recomputed, stored tree compared",
     (state.LedgerState, "duty_gaps"): "secure-room duty coverage",
+    # A long run with workers hands the log audit and presence to helper processes: what
+    # handing them over costs here (an older checkout has no helpers).
+    (getattr(verifier, "LogHelper", None), "add_page"): "Merkle tree: hashes handed to its helper",
+    (getattr(verifier, "PresenceFeed", None), "hand_over"):
+        "impossible presence: a page handed to its helper",
 }
 
 
@@ -155,7 +160,7 @@ def real_run(app: Any, workers: int) -> None:
     originals = []
     for (owner, attribute), stage in MAIN_STAGES.items():
         target = app.recorder if owner == "recorder" else owner
-        if not hasattr(target, attribute):
+        if target is None or not hasattr(target, attribute):
             continue  # a stage an older checkout does not have
         originals.append((target, attribute, getattr(target, attribute)))
         setattr(target, attribute, timer.wrap(stage, getattr(target, attribute)))
