@@ -3,17 +3,18 @@ its own.
 
 Where each signer was is judged last in a step's judgement, and nothing else in the fold reads
 it: not the custody rules, not the trust state, not the rooms' duty coverage. So the main
-process, the serial part of a verification, need not judge it itself. :class:`PresenceFeed`
-takes the place of the fold's :class:`Presence`: it notes, in log order, each room and site
-registered and each step that places its signers (a few strings, and the body only of a duty
-shift), and hands a page's worth to the helper when the page has been folded: the steps
-packed with msgspec, between the few registrations (packing them costs this process a third
-of what pickling them did). The helper holds
-the real :class:`Presence` — everyone's whereabouts and the registered places — and judges the
-page while the main process folds the next; it sends back only the findings, by position (there
-are few). The main process reports a page once the helper has judged it, each step's
-PRESENCE_CONFLICTs after its other findings, exactly where judging in process puts them. At the
-end it takes the whereabouts back into the fold's state (a saved audit state keeps them).
+process, the serial part of a verification, need not judge it itself.
+
+:class:`PresenceFeed` takes the place of the fold's :class:`Presence`. It notes, in log order,
+each room and site registered and each step that places its signers (a few strings, and the
+body only of a duty shift), and hands a page's worth to the helper when the page has been
+folded: the steps packed with msgspec, between the few registrations (packing them costs this
+process a third of what pickling them did). The helper holds the real :class:`Presence` —
+everyone's whereabouts and the registered places — and judges the page while the main process
+folds the next; it sends back only the findings, by position (there are few). The main process
+reports a page once the helper has judged it, each step's PRESENCE_CONFLICTs after its other
+findings, exactly where judging in process puts them. At the end it takes the whereabouts back
+into the fold's state (a saved audit state keeps them).
 
 A helper that stops is a lost worker (``BrokenProcessPool``): the run ends with the verifier's
 ResourceError.
