@@ -233,8 +233,7 @@ def verify_check_cost(side: Side, backend: str) -> str:
     times = {}
     for label, stored in (("alone", False), ("with", True)):
         began = time.perf_counter()
-        audit = LogAudit((), StoredTreeAudit(recorder.stored_hashes(), recorder.stored_leaves())
-                         if stored else None)
+        audit = LogAudit((), StoredTreeAudit.of(recorder) if stored else None)
         for position, event_hash in rows:
             audit.add(event_hash, None, position, None)
         if stored:

@@ -43,7 +43,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from itertools import chain, islice
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 from ledger.core.canonical import parse_timestamp
 from ledger.tlog.checkpoint import Checkpoint, TlogProof
@@ -145,6 +145,12 @@ class StoredTreeAudit:
         self.finding: Finding | None = None
         self.unbuilt = False  # both tables empty: nothing stored to compare
         self.settled: list[Finding] | None = None  # ``settle``'s findings, once it ran
+
+    @classmethod
+    def of(cls, recorder: Any, since: int | None = None) -> "StoredTreeAudit":
+        """The audit of ``recorder``'s stored tree: its hashes and leaves read lazily, a page
+        of rows at a time, as the recomputed tree grows."""
+        return cls(recorder.stored_hashes(), recorder.stored_leaves(), since)
 
     def add_page(self, first: int, positions: Sequence[int | None],
                  created: Sequence[bytes]) -> None:
@@ -321,13 +327,16 @@ class LogAudit:
         its canonical recorded_at when it could be read."""
         self.add_page([event_hash], [recorded_at], [position], [stream])
 
-    def add_page(self, event_hashes: Sequence[bytes], recorded_ats: Sequence[str | None],
-                 positions: Sequence[int | None], streams: Sequence[str | None]) -> None:
+    def add_page(self, event_hashes: Sequence[bytes],
+                 recorded_ats: Sequence[str | None] | None,
+                 positions: Sequence[int | None], streams: Sequence[str | None] | None) -> None:
         """The next rows of the log, in position order, as ``add`` takes them one by one
         (the verifier hands in a page at a time: the tree grows by the whole page and the
-        stored tree is compared a page at a time)."""
+        stored tree is compared a page at a time). Their ``recorded_ats`` and ``streams`` are
+        read only against witnesses' windows: None when the audit has none (``windows``)."""
         first = self.frontier.size
         if self.windows:
+            assert recorded_ats is not None and streams is not None, "the windows read them"
             for index, recorded_at, position, stream in zip(
                     range(first, first + len(positions)), recorded_ats, positions, streams):
                 seconds = None if recorded_at is None else _seconds(recorded_at)

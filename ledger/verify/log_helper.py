@@ -38,18 +38,15 @@ def _start(audit: LogAudit, opener: Callable[[], Any] | None, since: int) -> Non
     global _audit
     quiet()
     if opener is not None:  # the stored tree, read by this process as the audit grows
-        recorder = opener()
-        audit.stored = StoredTreeAudit(recorder.stored_hashes(), recorder.stored_leaves(), since)
+        audit.stored = StoredTreeAudit.of(opener(), since)
     _audit = audit
 
 
-def _add_page(hashes: bytes, positions: Sequence[int], recorded_ats: Sequence[str | None] | None,
-              streams: Sequence[str] | None) -> None:
+def _add_page(hashes: bytes, recorded_ats: Sequence[str | None] | None,
+              positions: Sequence[int | None], streams: Sequence[str | None] | None) -> None:
     assert _audit is not None, "the helper's audit is set when it starts"
-    count = len(positions)
-    _audit.add_page([hashes[at:at + HASH] for at in range(0, count * HASH, HASH)],
-                    recorded_ats if recorded_ats is not None else [None] * count,
-                    positions, streams if streams is not None else [None] * count)
+    _audit.add_page([hashes[at:at + HASH] for at in range(0, len(positions) * HASH, HASH)],
+                    recorded_ats, positions, streams)
 
 
 def _finish(grew: bool) -> LogAudit:
@@ -67,21 +64,17 @@ class LogHelper:
     def __init__(self, audit: LogAudit, opener: Callable[[], Any] | None, since: int) -> None:
         from concurrent.futures import ProcessPoolExecutor
 
-        self._windows = bool(audit.windows)
         self._pool = ProcessPoolExecutor(1, initializer=_start, initargs=(audit, opener, since))
         self._pending: deque[Future[None]] = deque()
 
-    def add_page(self, event_hashes: Sequence[bytes], positions: Sequence[int],
-                 recorded_ats: Callable[[], list[str | None]],
-                 streams: Callable[[], list[str]]) -> None:
-        """The next page's rows, as ``LogAudit.add_page`` takes them; their recorded_at and
-        stream are worked out (by the callables) only if witnesses' windows need them."""
+    def add_page(self, event_hashes: Sequence[bytes],
+                 recorded_ats: Sequence[str | None] | None,
+                 positions: Sequence[int | None], streams: Sequence[str | None] | None) -> None:
+        """``LogAudit.add_page``, handed to the helper (the event hashes as one byte string)."""
         while len(self._pending) >= IN_FLIGHT:
             self._pending.popleft().result()
-        windows = self._windows
-        self._pending.append(self._pool.submit(
-            _add_page, b"".join(event_hashes), list(positions),
-            recorded_ats() if windows else None, streams() if windows else None))
+        self._pending.append(self._pool.submit(_add_page, b"".join(event_hashes), recorded_ats,
+                                               positions, streams))
 
     def finish(self, grew: bool) -> LogAudit:
         """The audit, every page added and its stored tree's last read done (``grew``: the

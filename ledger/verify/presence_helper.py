@@ -91,11 +91,11 @@ class PresenceFeed(Presence):
             dict(whereabouts), dict(rooms), dict(sites)))
 
     def room(self, room: RoomState) -> None:
-        self.rooms[room.room_id] = room  # the fold's own map, which its custody rules read
+        super().room(room)  # into the fold's own map, which its custody rules read
         self._note(("room", room))
 
     def site(self, site: SiteState) -> None:
-        self.sites[site.site_id] = site
+        super().site(site)
         self._note(("site", site))
 
     def step(self, people: list[str], here: Here, body: Mapping[str, Any],

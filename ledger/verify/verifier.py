@@ -158,9 +158,7 @@ class Verifier:
     def _stored_tree(self) -> StoredTreeAudit | None:
         if not self.has_tree:
             return None
-        recorder: Any = self.recorder
-        return StoredTreeAudit(recorder.stored_hashes(), recorder.stored_leaves(),
-                               self.scope.since)
+        return StoredTreeAudit.of(self.recorder, self.scope.since)
 
     def _grew(self) -> bool:
         """Whether events were appended after the run read the log's end."""
@@ -216,14 +214,12 @@ class Verifier:
                 if ring is not self._keyring or any(row.names_key for row in rows):
                     self._verify_missing(page, rows, pool)  # keys changed: some may be stale
                 # Leaf n: the n-th row, whatever it holds; its recorded_at against the
-                # witnesses' cosignature times.
-                hashes, positions = [row.event_hash for row in rows], [s[0] for s in page]
-                if helper is not None:
-                    helper.add_page(hashes, positions, lambda: [r.recorded_at for r in rows],
-                                    lambda: [str(s[1]) for s in page])
-                else:
-                    self.log.add_page(hashes, [row.recorded_at for row in rows], positions,
-                                      [str(s[1]) for s in page])
+                # witnesses' cosignature times (read only if the audit has any).
+                windows = bool(self.log.windows)
+                (helper or self.log).add_page(
+                    [row.event_hash for row in rows],
+                    [row.recorded_at for row in rows] if windows else None,
+                    [s[0] for s in page], [str(s[1]) for s in page] if windows else None)
                 reported: list[Reported] = []
                 for stored, row in zip(page, rows):
                     position = self.last_position = stored[0]
