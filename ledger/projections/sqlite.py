@@ -4,13 +4,12 @@ write; ``postgres.py`` is the PostgreSQL one)."""
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any, Callable
 
 from eventsourcing.sqlite import SQLiteCursor, SQLiteTrackingRecorder
 
 from ledger.projections.view import APPLICATION, ViewStore
-from ledger.storage.sqlite import ledger_datastore
+from ledger.storage.sqlite import reopener
 
 
 class SQLiteViewRecorder(ViewStore, SQLiteTrackingRecorder):
@@ -20,12 +19,9 @@ class SQLiteViewRecorder(ViewStore, SQLiteTrackingRecorder):
         return super().construct_create_table_statements() + self.view_statements()
 
     def opener(self) -> Callable[[], ViewStore] | None:
-        """This view, opened afresh in another process; None in memory, where only this
-        process's connections reach the database."""
-        pool = self.datastore.pool
-        if pool.is_sqlite_memory_mode:
-            return None
-        return partial(_view_at, pool.db_name, pool.lock_timeout)
+        """This view, opened afresh in another process (``writer.PageWriter``;
+        ``sqlite.reopener``)."""
+        return reopener(self.datastore, _view_at)
 
     def _create_table(self, c: SQLiteCursor) -> None:
         super()._create_table(c)
@@ -44,5 +40,5 @@ class SQLiteViewRecorder(ViewStore, SQLiteTrackingRecorder):
         c.execute("DELETE FROM tracking WHERE application_name = ?", [APPLICATION])
 
 
-def _view_at(db_name: str, lock_timeout: int) -> SQLiteViewRecorder:
-    return SQLiteViewRecorder(datastore=ledger_datastore(db_name, lock_timeout))
+def _view_at(datastore: Any) -> SQLiteViewRecorder:
+    return SQLiteViewRecorder(datastore=datastore)

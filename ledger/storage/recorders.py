@@ -16,13 +16,12 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any, Callable, Sequence
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
 
-from ledger.storage.sqlite import ledger_datastore
+from ledger.storage.sqlite import reopener
 from ledger.storage.tree import TreeRecorder, TreeTables
 
 Row = tuple[int, Any, Any, Any, Any]  # position, stream id, version, topic, stored bytes
@@ -42,13 +41,9 @@ class SQLiteLedgerRecorder(TreeRecorder, SQLiteApplicationRecorder):
         return [*super().construct_create_table_statements(), *self.tree.create_statements]
 
     def opener(self) -> Callable[[], "SQLiteLedgerRecorder"] | None:
-        """A picklable way to open this ledger's file in another process (the verifier's
-        ``log_helper``), read-only if this one is; None in memory, where only this process's
-        connections reach the database."""
-        pool = self.datastore.pool
-        if pool.is_sqlite_memory_mode:
-            return None
-        return partial(_recorder_at, pool.db_name, pool.lock_timeout, self.events_table_name)
+        """This ledger, opened afresh in another process (the verifier's ``log_helper``;
+        ``sqlite.reopener``)."""
+        return reopener(self.datastore, SQLiteLedgerRecorder, self.events_table_name)
 
     def select_streams(self, streams: Sequence[str]) -> list[Row]:
         """Every stored row of ``streams``, in log order."""
@@ -114,7 +109,3 @@ class SQLiteLedgerRecorder(TreeRecorder, SQLiteApplicationRecorder):
             # The Merkle tree, in the same transaction: it never lags the log.
             self.tree.append(c, [(i, s.state) for i, s in zip(ids, stored_events)])
         return ids
-
-
-def _recorder_at(db_name: str, lock_timeout: int, table: str) -> SQLiteLedgerRecorder:
-    return SQLiteLedgerRecorder(ledger_datastore(db_name, lock_timeout), table)

@@ -15,7 +15,8 @@
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
+from functools import partial
+from typing import Any, Callable, TypeVar
 
 from eventsourcing.persistence import InterfaceError
 from eventsourcing.sqlite import (
@@ -24,6 +25,7 @@ from eventsourcing.sqlite import (
 
 from ledger.storage.backend import lenient_text
 
+T = TypeVar("T")
 SYNCHRONOUS_FULL = 2  # PRAGMA synchronous: 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA
 
 
@@ -52,6 +54,21 @@ def ledger_datastore(db_name: str, lock_timeout: int) -> SQLiteDatastore:
     datastore = SQLiteDatastore(db_name, lock_timeout=lock_timeout, originator_id_type="text")
     _ledger_pool(datastore)
     return datastore
+
+
+def reopener(datastore: SQLiteDatastore, make: Callable[..., T], *args: Any
+              ) -> Callable[[], T] | None:
+    """A picklable way for another process (a long fold's helper) to open ``datastore``'s
+    file afresh, read-only if it is, and make ``make(that datastore, *args)`` of it; None in
+    memory, where only this process's connections reach the database."""
+    pool = datastore.pool
+    if pool.is_sqlite_memory_mode:
+        return None
+    return partial(_reopened, pool.db_name, pool.lock_timeout, make, *args)
+
+
+def _reopened(db_name: str, lock_timeout: int, make: Callable[..., T], *args: Any) -> T:
+    return make(ledger_datastore(db_name, lock_timeout), *args)
 
 
 def _ledger_pool(datastore: SQLiteDatastore) -> None:
