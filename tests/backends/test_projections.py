@@ -471,6 +471,39 @@ def test_a_rebuild_written_by_a_helper_process_equals_one_written_here(
     assert len(noted.read_text().split()) == 3  # the helper stopped at its third page
 
 
+_VALUES = st.one_of(st.none(), st.integers(-2**63, 2**63 - 1), st.text(), st.binary())
+
+
+@settings(max_examples=200, deadline=None)
+@given(inserts=st.dictionaries(st.sampled_from(["view_steps", "view_findings", "view_people"]),
+                               st.lists(st.tuples(_VALUES, _VALUES, _VALUES), min_size=1)),
+       upserts=st.lists(st.tuples(st.sampled_from(["view_lots", "view_fold"]),
+                                  st.tuples(st.text(max_size=3), _VALUES, _VALUES))),
+       ended=st.lists(st.tuples(st.text(), st.text(), st.text(), st.text())))
+def test_a_page_handed_to_the_page_writer_comes_back_as_it_went(inserts, upserts, ended) -> None:
+    """The page writer's helper gets each page packed with msgspec (``writer.packed``): every
+    row comes back with the same values of the same types (ints, text, bytes, None), in the
+    same order, an upserted row's last state once."""
+    batch = Batch()
+    for table, rows in inserts.items():
+        for row in rows:
+            batch.insert(table, row)
+    for table, row in upserts:
+        batch.upsert(table, row)
+    batch.ended.extend(ended)
+
+    back = page_writer.unpacked(page_writer.packed(batch))
+
+    def typed(rows):
+        return [tuple((type(value), value) for value in row) for row in rows]
+
+    assert {t: typed(rows) for t, rows in back.inserts.items()} == {
+        t: typed(rows) for t, rows in batch.inserts.items()}
+    assert {t: (list(rows), typed(rows.values())) for t, rows in back.upserts.items()} == {
+        t: (list(rows), typed(rows.values())) for t, rows in batch.upserts.items()}
+    assert typed(back.ended) == typed(batch.ended)
+
+
 def test_a_ctrl_c_reaching_the_page_writer_leaves_it_to_the_folding_process(tmp_path) -> None:
     """Ctrl-C reaches every process of the foreground group; the helper ignores it (the
     folding process alone stops, and stops it once the page in hand is written), so it
