@@ -32,8 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from functools import cached_property
-from typing import Any, Iterable, MutableMapping, NamedTuple
+from typing import Any, Callable, Iterable, MutableMapping, NamedTuple
 
 from ledger.core import digests
 from ledger.core.custody import (
@@ -67,6 +66,22 @@ from ledger.core.trust import Prejudged, Trust
 
 
 
+class _once:
+    """``functools.cached_property`` without the lock Python 3.11 takes on every first read:
+    an ``Outcome`` is made afresh for each step and read by one thread, and the lock cost
+    the view's fold more than the properties it guarded."""
+
+    def __init__(self, work: Callable[[Any], Any]) -> None:
+        self.work = work
+        self.name = work.__name__
+
+    def __get__(self, outcome: Any, owner: type | None = None) -> Any:
+        if outcome is None:
+            return self
+        value = outcome.__dict__[self.name] = self.work(outcome)
+        return value
+
+
 class Event(NamedTuple):
     """One stored event as the fold needs it: its position, signed body, signatures, event hash
     and the ledger's ``recorded_at`` (canonical timestamp)."""
@@ -94,13 +109,13 @@ class Outcome:
     present: Mapping[str, str] = field(default_factory=dict, repr=False)  # valid signers' roles
     lot: LotState | None = None  # a lot step's lot, after the step
 
-    @cached_property
+    @_once
     def counted(self) -> Mapping[str, str]:
         """Who counted toward the presence policy: person -> roster role."""
         return {person: self.present[person] for person in self._listed
                 if person in self.present}
 
-    @cached_property
+    @_once
     def uncounted(self) -> Mapping[str, str]:
         """Who was listed as present but did not count: person -> the finding code saying
         why (the first the step carries about them)."""
@@ -124,13 +139,13 @@ class Outcome:
         """The registered place the step happened at ("room:ID" or "site:ID"), if any."""
         return place_of(self.body)
 
-    @cached_property
+    @_once
     def _parties(self) -> tuple[str | None, str | None]:
         return parties(self.body)
 
-    @cached_property
+    @_once
     def _listed(self) -> list[str]:
-        return [a["person"] for a in self.body.get("attendees", ()) if isinstance(a, Mapping)]
+        return [a["person"] for a in self.body.get("attendees", ()) if (type(a) is dict or isinstance(a, Mapping))]
 
     @property
     def short(self) -> bool:

@@ -314,7 +314,8 @@ class CustodyProjection(Projection[ViewStore]):
 
     def _attendees(self, position: int, body: dict[str, Any], outcome: Outcome) -> None:
         """Each attendee listed, with the roster role and whether the fold counted them."""
-        counted, insert, name_id = outcome.counted, self.batch.insert, self.name_id
+        counted, name_id = outcome.counted, self.name_id
+        rows = self.batch.inserted("view_attendees")  # six a step: no call a row
         seen: set[str] = set()
         for attendee in body.get("attendees", ()):
             person = attendee["person"]
@@ -322,11 +323,12 @@ class CustodyProjection(Projection[ViewStore]):
                 continue
             seen.add(person)
             role = counted.get(person)
-            if role is None:
+            if role is not None:
+                rows.append((position, name_id(person), name_id(role), 1))
+            else:
                 member = self.state.member(person)
-                role = member.role if member else ""
-            insert("view_attendees", (position, name_id(person), name_id(role),
-                                      int(person in counted)))
+                rows.append((position, name_id(person), name_id(member.role if member else ""),
+                             0))
 
     def _people(self, position: int, body: dict[str, Any], outcome: Outcome) -> None:
         stream, event_type = body["stream"], body["type"]

@@ -150,6 +150,10 @@ class Batch:
     def insert(self, table: str, row: tuple[Any, ...]) -> None:
         self.inserts.setdefault(table, []).append(row)
 
+    def inserted(self, table: str) -> list[tuple[Any, ...]]:
+        """The rows to insert into ``table``, to append to."""
+        return self.inserts.setdefault(table, [])
+
     def upsert(self, table: str, row: tuple[Any, ...]) -> None:
         rows = self.upserts.setdefault(table, OrderedDict())
         rows[row[0]] = row  # the last state of a row in a batch is the one written
