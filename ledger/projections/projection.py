@@ -111,7 +111,9 @@ class FoldMap(MutableMapping[str, Any]):
         return self._cache[key]
 
     def __getitem__(self, key: str) -> Any:
-        value = self._load(key)
+        value = self._cache.get(key, _UNCACHED)  # the usual case (the roster's people)
+        if value is _UNCACHED:
+            value = self._load(key)
         if value is _ABSENT:
             raise KeyError(key)
         return value
