@@ -16,7 +16,8 @@ refused with the same finding either way, at about half the cost of a canonical 
 long fold into an empty view (a rebuild, a fresh copy's first read) has them decoded in a
 helper process while it folds (``RowStage``), which also works out each step's
 trust-dependent judgement ahead (``ledger.core.trust``), and, on a SQLite file, has each
-page written by a second helper while it folds the next (``writer.PageWriter``).
+page written by a second helper while it folds the next (``writer.PageWriter``), which also
+judges the page's impossible presence from the fold's notes (``presence_pages``).
 
 The fold state is saved with the view (``view_fold``, through ``ledger.core.state_codec``
 as ``codec.py`` describes): the roster, rooms, sites, lots, chain heads, lots in rooms,
@@ -42,7 +43,9 @@ from ledger.core.custody import LotState, is_person
 from ledger.core.findings import Finding, Severity
 from ledger.core.kinds import AUTHORITY_EVENTS, ROOM_EVENTS
 from ledger.core.rules import ALL_VALID
+from ledger.core.presence_notes import PresenceNotes
 from ledger.core.state import Event, LedgerState, Outcome
+from ledger.core.whereabouts import Presence
 from ledger.core.trust import Trust
 from ledger.core.state_codec import PER_STREAM
 from ledger.projections import codec
@@ -150,6 +153,13 @@ class FoldMap(MutableMapping[str, Any]):
     def __len__(self) -> int:
         return sum(1 for _ in self)
 
+    def forget(self) -> None:
+        """Read every entry from the view from now on: another process (the page writer's
+        presence judge) wrote them."""
+        assert not self._dirty, "nothing changed here is left unwritten"
+        self._cache.clear()
+        self._written = None
+
     def changes(self) -> list[tuple[str, str | None]]:
         """(view_fold key, its bytes or None for a removed entry) of everything changed; the
         cache is dropped after (unless it holds at most ``keep`` entries), so memory stays
@@ -215,12 +225,26 @@ class CustodyProjection(Projection[ViewStore]):
         self.batch = Batch()
         self.name_id = NameIds(view, lambda: self.batch, fresh=fresh)
         self.writer: PageWriter | None = None  # pages written here, or by a helper process
+        self.notes: PresenceNotes | None = None  # presence noted for the writer to judge
 
     def write_with(self, writer: PageWriter | None) -> None:
-        """Have ``writer``'s helper process write the pages from now on (None: this one)."""
+        """Have ``writer``'s helper process write the pages from now on (None: this one). A
+        writer that judges presence (``presence_pages``) gets each page with its notes, and
+        keeps the whereabouts and the lots' finding counts; once it is done with, they are read
+        back from the view."""
+        if self.notes is not None:  # the writer's presence judge is done with
+            self.state.presence = Presence(self.state.whereabouts, self.state.rooms,
+                                           self.state.sites)
+            self.maps["whereabouts"].forget()
+            self.flags.forget()
+            self.notes = None
         self.writer = writer
         for fold in (*self.maps.values(), self.flags):
             fold.settle = writer.settle if writer is not None else _nothing
+        if writer is not None and writer.judges_presence:
+            self.notes = PresenceNotes(self.state.whereabouts, self.state.rooms,
+                                       self.state.sites)
+            self.state.presence = self.notes
 
     def settle(self) -> None:
         """Wait until every page committed so far is written (``Stale`` if one could not be)."""
@@ -283,12 +307,8 @@ class CustodyProjection(Projection[ViewStore]):
 
     def _findings(self, position: int, stream: str, findings: list[Finding]) -> None:
         """Keep each finding of the step at ``position`` as the fold returned it."""
-        for ordinal, finding in enumerate(findings):
-            self.batch.insert("view_findings", (
-                position, ordinal, finding.code, finding.severity.value,
-                finding.stream or stream,
-                json.dumps(message_data(finding.message), sort_keys=True, ensure_ascii=False),
-                json.dumps(finding.evidence, sort_keys=True, ensure_ascii=False, default=str)))
+        if findings:
+            self.batch.inserted("view_findings").extend(finding_rows(position, stream, findings))
 
     def _step(self, position: int, body: dict[str, Any], row: Any, outcome: Outcome,
               seals: str | None) -> None:
@@ -348,12 +368,15 @@ class CustodyProjection(Projection[ViewStore]):
 
     def _lot(self, position: int, stream: str, lot: LotState, findings: list[Finding],
              seals: str) -> None:
-        counts = self.flags.get(stream, (0, 0, 0))
-        if findings:
-            codes = [f.code for f in findings]
-            counts = (counts[0] + len(codes), counts[1] + codes.count("ACKNOWLEDGED_VIOLATION"),
-                      counts[2] + codes.count("CORRECTION"))
-        self.flags[stream] = counts
+        counts = (0, 0, 0)  # with presence noted, the page writer counts (``presence_pages``)
+        if self.notes is None:
+            counts = self.flags.get(stream, counts)
+            if findings:
+                codes = [f.code for f in findings]
+                counts = (counts[0] + len(codes),
+                          counts[1] + codes.count("ACKNOWLEDGED_VIOLATION"),
+                          counts[2] + codes.count("CORRECTION"))
+            self.flags[stream] = counts
         self.batch.upsert("view_lots", (
             lot.lot_id, lot.kind, lot.exam, lot.subject, lot.count, seals,
             lot.holder, lot.packed_in, lot.location, lot.last_type, lot.last_occurred_at,
@@ -399,9 +422,24 @@ class CustodyProjection(Projection[ViewStore]):
         # The zone times are shown in, on its own: a quick answer reads it without the fold.
         self.batch.upsert("view_fold", ("time_zone", json.dumps(self.state.time_zone).encode()))
         assert self.position is not None
-        (self.writer or self.view).write(self.batch, self.start, self.position, self.meta)
+        if self.notes is not None:
+            assert self.writer is not None
+            self.writer.write(self.batch, self.start, self.position, self.meta,
+                              self.notes.take())
+        else:
+            (self.writer or self.view).write(self.batch, self.start, self.position, self.meta)
         self.start = self.position
         self.batch = Batch()
+
+
+def finding_rows(position: int, stream: str, findings: list[Finding], first: int = 0
+                 ) -> list[tuple[Any, ...]]:
+    """The ``view_findings`` rows of the step at ``position`` (in ``stream``), numbered from
+    ``first``."""
+    return [(position, ordinal, finding.code, finding.severity.value, finding.stream or stream,
+             json.dumps(message_data(finding.message), sort_keys=True, ensure_ascii=False),
+             json.dumps(finding.evidence, sort_keys=True, ensure_ascii=False, default=str))
+            for ordinal, finding in enumerate(findings, first)]
 
 
 def catch_up(view: ViewStore, recorder: ApplicationRecorder, *, page: int | None = None,
@@ -444,6 +482,7 @@ def caught_up(view: ViewStore, recorder: ApplicationRecorder, *, page: int | Non
                     rows = [row for row in fetched if until is None or row[0] <= until]
                     if not rows:
                         projection.settle()
+                        projection.write_with(None)  # what the writer kept, read back
                         if not fetched and projection.unindexed:
                             view.index()  # the head reached: the indexes a rebuild left out
                         return projection, folded
@@ -460,12 +499,13 @@ def caught_up(view: ViewStore, recorder: ApplicationRecorder, *, page: int | Non
 @contextmanager
 def _page_writer(view: ViewStore | None) -> Iterator[PageWriter | None]:
     """A ``PageWriter`` for ``view``'s pages on a machine with a second core, if it can be
-    opened from another process; else None (pages written by the folding process)."""
+    opened from another process; else None (pages written by the folding process). Only a
+    long fold into an empty view has one, and it judges presence (``presence_pages``)."""
     opener = view.opener() if view is not None and (os.cpu_count() or 1) > 1 else None
     if opener is None:
         yield None
         return
-    writer = PageWriter(opener)
+    writer = PageWriter(opener, judges_presence=True)
     try:
         yield writer
     finally:

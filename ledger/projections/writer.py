@@ -26,17 +26,26 @@ if TYPE_CHECKING:  # the pool is imported only when a long fold starts one: read
     from concurrent.futures import Future
 
 _view: ViewStore | None = None  # in the helper: the view it writes to
+_pages: Any = None  # in the helper: its presence judge (``presence_pages``), if it has one
 
 
-def _open(opener: Callable[[], ViewStore]) -> None:
-    global _view
+def _open(opener: Callable[[], ViewStore], judges_presence: bool = False) -> None:
+    global _view, _pages
     quiet()
     _view = opener()
+    if judges_presence:
+        from ledger.projections.presence_pages import PresencePages
+
+        _pages = PresencePages(_view)
 
 
-def _write(page: bytes, start: int | None, end: int, meta: dict[str, int]) -> None:
+def _write(page: bytes, start: int | None, end: int, meta: dict[str, int],
+           notes: list[Any] | None = None) -> None:
     assert _view is not None, "the page writer's view is opened when it starts"
-    _view.write(unpacked(page), start, end, meta)
+    batch = unpacked(page)
+    if notes is not None:
+        meta = _pages.patch(batch, notes, meta)
+    _view.write(batch, start, end, meta)
 
 
 def packed(batch: Batch) -> bytes:
@@ -61,16 +70,22 @@ def unpacked(page: bytes) -> Batch:
 class PageWriter:
     """Writes pages of the view in a helper process, one at a time (see the module)."""
 
-    def __init__(self, opener: Callable[[], ViewStore]) -> None:
+    def __init__(self, opener: Callable[[], ViewStore], *, judges_presence: bool = False
+                 ) -> None:
         from concurrent.futures import ProcessPoolExecutor
 
-        self._pool = ProcessPoolExecutor(1, initializer=_open, initargs=(opener,))
+        # Judging presence, from an empty view: each page comes with the fold's notes.
+        self.judges_presence = judges_presence
+        self._pool = ProcessPoolExecutor(1, initializer=_open,
+                                         initargs=(opener, judges_presence))
         self._pending: Future[Any] | None = None
 
-    def write(self, batch: Batch, start: int | None, end: int, meta: dict[str, int]) -> None:
-        """Hand over a page (``ViewStore.write``'s arguments), once the one before is written."""
+    def write(self, batch: Batch, start: int | None, end: int, meta: dict[str, int],
+              notes: list[Any] | None = None) -> None:
+        """Hand over a page (``ViewStore.write``'s arguments, and the presence ``notes`` of its
+        steps if this writer judges presence), once the one before is written."""
         self.settle()
-        self._pending = self._pool.submit(_write, packed(batch), start, end, dict(meta))
+        self._pending = self._pool.submit(_write, packed(batch), start, end, dict(meta), notes)
 
     def settle(self) -> None:
         """Wait until the page handed over last is written; ``Stale`` if it could not be."""
