@@ -4,9 +4,11 @@ A rebuild of the view (or the first read of a ledger whose view is empty) folds 
 a page at a time; writing each page's rows takes about a sixth of its time, on a core the
 fold leaves idle. :class:`PageWriter` hands each page to one helper process, packed with
 msgspec (``packed``), which writes it with ``ViewStore.write`` (the same transaction: rows,
-position, tracking) while this process folds the next page. One page at most is in flight: the next is handed over only when the
-one before is written, and whatever reads the view in between (``settle``) waits for it
-first, so the fold never reads a view behind its own pages.
+position, tracking) while this process folds the next page. One page at most is in flight:
+the next is handed over only when the one before is written, and whatever reads the view in
+between (``settle``) waits for it first, so the fold never reads a view behind its own pages.
+A writer that judges presence gets each page with the fold's notes and judges them before it
+writes the page (``presence_pages``).
 
 A page the helper could not write because another command moved the view is ``Stale`` here
 as it is in process. If the helper stops (killed, out of memory), its page may or may not
