@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterable, MutableMapping, NamedTuple
+from typing import Any, Callable, Iterable, MutableMapping, NamedTuple, TypeVar
 
 from ledger.core import digests
 from ledger.core.custody import (
@@ -64,6 +64,9 @@ from ledger.core.rules import (
 )
 from ledger.core.trust import Prejudged, Trust
 
+
+
+P = TypeVar("P", bound=Presence)
 
 
 class _once:
@@ -145,7 +148,8 @@ class Outcome:
 
     @_once
     def _listed(self) -> list[str]:
-        return [a["person"] for a in self.body.get("attendees", ()) if (type(a) is dict or isinstance(a, Mapping))]
+        return [a["person"] for a in self.body.get("attendees", ())
+                if type(a) is dict or isinstance(a, Mapping)]
 
     @property
     def short(self) -> bool:
@@ -223,7 +227,8 @@ class LedgerState:
         self.whereabouts: MutableMapping[str, Whereabouts] = (
             whereabouts if whereabouts is not None else {})
         # Judges each step's signers' whereabouts, against the rooms and sites registered.
-        self.presence = Presence(self.whereabouts, self.rooms, self.sites)
+        self.presence: Presence
+        self.judge_presence_with(Presence)
         # Each state of trust the fold passes through is numbered (``ledger.core.trust``):
         # the number moves with every genesis or authority event folded.
         self._trust_version = 0
@@ -321,6 +326,13 @@ class LedgerState:
         findings.extend(self._judge_coverage(event))
         findings.extend(self._place_people(event, present))  # last: see ``Presence``
         return self._outcome(event, findings, present)
+
+    def judge_presence_with(self, kind: Callable[..., P]) -> P:
+        """Have presence judged from now on by a ``kind`` of :class:`Presence` over this
+        state's whereabouts, rooms and sites: one that notes it for another process to judge
+        (``ledger.core.presence_notes``), or, that done, a plain one again."""
+        self.presence = kind(self.whereabouts, self.rooms, self.sites)
+        return self.presence
 
     def _outcome(self, event: Event, findings: list[Finding],
                  present: Mapping[str, str]) -> Outcome:

@@ -28,7 +28,7 @@ from ledger.core.findings import Severity
 from ledger.core.presence_notes import Item, judge_notes
 from ledger.core.whereabouts import Presence
 from ledger.projections import codec
-from ledger.projections.projection import FoldMap, finding_rows
+from ledger.projections.projection import FoldMap, finding_rows, lot_counts
 from ledger.projections.view import Batch, ViewStore
 from ledger.storage.memory import available_memory, resident_for
 
@@ -69,10 +69,7 @@ class PresencePages:
                 continue
             counts = self.counts.get(row[STREAM], (0, 0, 0))
             if row[COUNT]:
-                codes = json.loads(row[CODES])
-                counts = (counts[0] + len(codes),
-                          counts[1] + codes.count("ACKNOWLEDGED_VIOLATION"),
-                          counts[2] + codes.count("CORRECTION"))
+                counts = lot_counts(counts, json.loads(row[CODES]))
             self.counts[row[STREAM]] = lots[row[LOT]] = counts
         for lot, row in batch.upserts.get("view_lots", {}).items():
             row[LOT_COUNTS] = lots[lot]

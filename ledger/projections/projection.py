@@ -233,8 +233,7 @@ class CustodyProjection(Projection[ViewStore]):
         keeps the whereabouts and the lots' finding counts; once it is done with, they are read
         back from the view."""
         if self.notes is not None:  # the writer's presence judge is done with
-            self.state.presence = Presence(self.state.whereabouts, self.state.rooms,
-                                           self.state.sites)
+            self.state.judge_presence_with(Presence)
             self.maps["whereabouts"].forget()
             self.flags.forget()
             self.notes = None
@@ -242,9 +241,7 @@ class CustodyProjection(Projection[ViewStore]):
         for fold in (*self.maps.values(), self.flags):
             fold.settle = writer.settle if writer is not None else _nothing
         if writer is not None and writer.judges_presence:
-            self.notes = PresenceNotes(self.state.whereabouts, self.state.rooms,
-                                       self.state.sites)
-            self.state.presence = self.notes
+            self.notes = self.state.judge_presence_with(PresenceNotes)
 
     def settle(self) -> None:
         """Wait until every page committed so far is written (``Stale`` if one could not be)."""
@@ -372,10 +369,7 @@ class CustodyProjection(Projection[ViewStore]):
         if self.notes is None:
             counts = self.flags.get(stream, counts)
             if findings:
-                codes = [f.code for f in findings]
-                counts = (counts[0] + len(codes),
-                          counts[1] + codes.count("ACKNOWLEDGED_VIOLATION"),
-                          counts[2] + codes.count("CORRECTION"))
+                counts = lot_counts(counts, [f.code for f in findings])
             self.flags[stream] = counts
         self.batch.upsert("view_lots", (
             lot.lot_id, lot.kind, lot.exam, lot.subject, lot.count, seals,
@@ -430,6 +424,13 @@ class CustodyProjection(Projection[ViewStore]):
             (self.writer or self.view).write(self.batch, self.start, self.position, self.meta)
         self.start = self.position
         self.batch = Batch()
+
+
+def lot_counts(counts: tuple[int, int, int], codes: list[str]) -> tuple[int, int, int]:
+    """A lot's finding counts (findings, acknowledged violations, corrections) with the
+    finding ``codes`` of one more of its steps."""
+    return (counts[0] + len(codes), counts[1] + codes.count("ACKNOWLEDGED_VIOLATION"),
+            counts[2] + codes.count("CORRECTION"))
 
 
 def finding_rows(position: int, stream: str, findings: list[Finding], first: int = 0

@@ -253,8 +253,7 @@ class Verifier:
                 helper.close()
             if feed is not None:
                 feed.close()
-                self.state.presence = Presence(self.state.whereabouts, self.state.rooms,
-                                               self.state.sites)
+                self.state.judge_presence_with(Presence)
             if pool is not None:
                 pool.shutdown(cancel_futures=True)
             self._handed.close()
@@ -288,10 +287,7 @@ class Verifier:
 
     def _presence_feed(self) -> PresenceFeed:
         """The fold's presence, judged by a helper process from here on."""
-        state = self.state
-        feed = PresenceFeed(state.whereabouts, state.rooms, state.sites)
-        state.presence = feed
-        return feed
+        return self.state.judge_presence_with(PresenceFeed)
 
     def _log_helper(self) -> LogHelper | None:
         """The log audit's helper process, if its stored tree (if the audit reads one) can be
